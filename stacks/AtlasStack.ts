@@ -1,0 +1,78 @@
+import type { StackContext } from "sst/constructs";
+import { TIER_NAMES } from "../workflows/tiers.ts";
+import { allWorkflows } from "../workflows/index.ts";
+import { readConfig } from "../workflows/config.ts";
+import { functionNames } from "../workflows/types.ts";
+import { AlertTopic } from "./constructs/AlertTopic.ts";
+import { BatchNetwork } from "./constructs/BatchNetwork.ts";
+import { ContainerTasks } from "./constructs/ContainerTasks.ts";
+import { DataBucket } from "./constructs/DataBucket.ts";
+import { HelperFunctions } from "./constructs/HelperFunctions.ts";
+import { OperationsDashboard } from "./constructs/OperationsDashboard.ts";
+import { WorkflowMachine } from "./constructs/WorkflowMachine.ts";
+
+/**
+ * Wires every workflow in `workflows/` to AWS. Nothing here knows a workflow's steps: those come from the
+ * workflow definitions, so adding a workflow needs no change in this file.
+ */
+export function AtlasStack({ stack, app }: StackContext) {
+  const config = readConfig();
+  const workflows = allWorkflows(config);
+
+  const data = new DataBucket(stack, "Data");
+  const alerts = new AlertTopic(stack, "Alerts", { email: config.alertEmail });
+  const network = new BatchNetwork(stack, "Network");
+
+  const containers = [...new Set(workflows.flatMap((w) => w.steps.flatMap((s) => (s.kind === "container" ? [s.container] : []))))];
+  const tasks = new ContainerTasks(stack, "Tasks", {
+    vpc: network.vpc,
+    bucket: data.bucket,
+    containers,
+    tiers: TIER_NAMES,
+    codeVersion: process.env.CODE_VERSION ?? app.stage,
+  });
+
+  const functions = new HelperFunctions(stack, "Functions", {
+    names: [...new Set(workflows.flatMap(functionNames))],
+    bucket: data.bucket,
+    topic: alerts.topic,
+    allowedSourceHosts: config.allowedSourceHosts,
+  });
+
+  const machines = new Map<string, WorkflowMachine>();
+  for (const workflow of workflows) {
+    machines.set(
+      workflow.name,
+      new WorkflowMachine(stack, workflow.name, {
+        workflow,
+        alerts: alerts.topic,
+        bindings: {
+          fn: (name) => functions.get(name),
+          task: (container, tier) => tasks.get(container, tier),
+          cluster: tasks.cluster,
+          subnets: network.taskSubnets,
+          securityGroups: [network.taskSecurityGroup],
+          assignPublicIp: network.assignPublicIp,
+          stateMachine: (name) => {
+            const child = machines.get(name);
+            if (!child) throw new Error(`workflow '${workflow.name}' starts '${name}', which must be listed before it`);
+            return child.stateMachine;
+          },
+        },
+      }),
+    );
+  }
+
+  new OperationsDashboard(stack, "Dashboard", { workflows, machines });
+
+  stack.addOutputs({
+    BucketName: data.bucket.bucketName,
+    AlertTopicArn: alerts.topic.topicArn,
+    ...Object.fromEntries([...machines].map(([name, m]) => [`${pascal(name)}StateMachineArn`, m.stateMachine.stateMachineArn])),
+  });
+  return { bucket: data.bucket, machines };
+}
+
+function pascal(name: string): string {
+  return name.replace(/(^|-)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase());
+}

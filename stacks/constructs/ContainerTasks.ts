@@ -1,0 +1,90 @@
+import * as path from "node:path";
+import { RemovalPolicy, Stack } from "aws-cdk-lib";
+import type * as ec2 from "aws-cdk-lib/aws-ec2";
+import { Platform } from "aws-cdk-lib/aws-ecr-assets";
+import * as ecs from "aws-cdk-lib/aws-ecs";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as logs from "aws-cdk-lib/aws-logs";
+import type * as s3 from "aws-cdk-lib/aws-s3";
+import { Construct } from "constructs";
+import { tierByName, type TierName } from "../../workflows/tiers.ts";
+
+export interface ContainerTasksProps {
+  vpc: ec2.IVpc;
+  bucket: s3.IBucket;
+  /** One image per entry: `containers/<name>/Dockerfile`, built with the repository root as context. */
+  containers: string[];
+  tiers: readonly TierName[];
+  codeVersion: string;
+}
+
+/** Prefixes a container may write: its caches, its per-run intermediates, and published `{region}/{YYYY-MM}/`. */
+export const TASK_WRITE_PREFIXES = ["raw/*", "staging/*", "*/20??-??/*"];
+
+/**
+ * The ECS cluster and one Fargate task definition per (container, tier). Task definitions, rather than
+ * per-run overrides, because RunTask's overrides through Step Functions cannot raise ephemeral storage.
+ * ARM64 throughout: Graviton Fargate costs about 20% less for the same vCPU and memory.
+ */
+export class ContainerTasks extends Construct {
+  readonly cluster: ecs.Cluster;
+  private readonly definitions = new Map<string, { taskDefinition: ecs.FargateTaskDefinition; container: ecs.ContainerDefinition }>();
+
+  constructor(scope: Construct, id: string, props: ContainerTasksProps) {
+    super(scope, id);
+    this.cluster = new ecs.Cluster(this, "Cluster", {
+      vpc: props.vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+    });
+    const repoRoot = path.resolve(import.meta.dirname, "..", "..");
+
+    for (const name of props.containers) {
+      const image = ecs.ContainerImage.fromAsset(repoRoot, {
+        file: `containers/${name}/Dockerfile`,
+        platform: Platform.LINUX_ARM64,
+        // .dockerignore at the root keeps node_modules, local data and build output out of the context.
+      });
+      const logGroup = new logs.LogGroup(this, `${name}-logs`, {
+        retention: logs.RetentionDays.THREE_MONTHS,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      const taskRole = new iam.Role(this, `${name}-task-role`, {
+        assumedBy: new iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+        description: `Runs the ${name} steps: reads and writes only its own S3 prefixes`,
+      });
+      for (const prefix of TASK_WRITE_PREFIXES) props.bucket.grantReadWrite(taskRole, prefix);
+
+      for (const tierName of props.tiers) {
+        const tier = tierByName(tierName);
+        const taskDefinition = new ecs.FargateTaskDefinition(this, `${name}-${tierName}`, {
+          // The family ends in the tier: the state machine and the local engine read it from there.
+          family: `${Stack.of(this).stackName}-${name}-${tierName}`,
+          cpu: tier.vcpu * 1024,
+          memoryLimitMiB: tier.memoryMiB,
+          ephemeralStorageGiB: tier.ephemeralGiB,
+          runtimePlatform: {
+            cpuArchitecture: ecs.CpuArchitecture.ARM64,
+            operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+          },
+          taskRole,
+        });
+        const container = taskDefinition.addContainer(name, {
+          containerName: name,
+          image,
+          // The image already runs as `node`; saying so here lets the template be checked for it.
+          user: "node",
+          logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: tierName }),
+          environment: { CODE_VERSION: props.codeVersion, AWS_REGION: taskDefinition.stack.region },
+          stopTimeout: undefined,
+        });
+        this.definitions.set(`${name}/${tierName}`, { taskDefinition, container });
+      }
+    }
+  }
+
+  get(container: string, tier: TierName) {
+    const found = this.definitions.get(`${container}/${tier}`);
+    if (!found) throw new Error(`no task definition for container '${container}' on tier '${tier}'`);
+    return found;
+  }
+}

@@ -1,0 +1,61 @@
+import * as iam from "aws-cdk-lib/aws-iam";
+import type * as s3 from "aws-cdk-lib/aws-s3";
+import type * as sns from "aws-cdk-lib/aws-sns";
+import { Function as SstFunction } from "sst/constructs";
+import { Construct } from "constructs";
+
+export interface HelperFunctionsProps {
+  /** `functions/<name>.ts` files, each exporting `handler`. */
+  names: string[];
+  bucket: s3.IBucket;
+  topic: sns.ITopic;
+  allowedSourceHosts: string[];
+}
+
+/**
+ * One Lambda per helper in `functions/`, each granted only what it calls: Metrics reads manifests and puts
+ * metrics, Notify publishes to the topic, Plan needs nothing from AWS (it only sends a HEAD to the source).
+ */
+export class HelperFunctions extends Construct {
+  private readonly functions = new Map<string, SstFunction>();
+
+  constructor(scope: Construct, id: string, props: HelperFunctionsProps) {
+    super(scope, id);
+    for (const name of props.names) {
+      const fn = new SstFunction(this, name, {
+        handler: `functions/${name}.handler`,
+        description: `atlas-pipelines ${name}`,
+        runtime: "nodejs24.x",
+        architecture: "arm_64",
+        timeout: "60 seconds",
+        memorySize: "256 MB",
+        environment: {
+          ATLAS_BUCKET: props.bucket.bucketName,
+          ATLAS_TOPIC_ARN: props.topic.topicArn,
+          ATLAS_ALLOWED_SOURCE_HOSTS: props.allowedSourceHosts.join(","),
+        },
+      });
+      this.functions.set(name, fn);
+    }
+    const metrics = this.functions.get("metrics");
+    if (metrics) {
+      props.bucket.grantRead(metrics, "*/manifest.json");
+      metrics.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ["cloudwatch:PutMetricData"],
+          // PutMetricData has no resource-level permissions; the namespace condition is the narrowest scope.
+          resources: ["*"],
+          conditions: { StringEquals: { "cloudwatch:namespace": "AtlasPipelines" } },
+        }),
+      );
+    }
+    const notify = this.functions.get("notify");
+    if (notify) props.topic.grantPublish(notify);
+  }
+
+  get(name: string): SstFunction {
+    const fn = this.functions.get(name);
+    if (!fn) throw new Error(`no helper function '${name}' (expected functions/${name}.ts)`);
+    return fn;
+  }
+}

@@ -1,0 +1,69 @@
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
+import * as logs from "aws-cdk-lib/aws-logs";
+import * as scheduler from "aws-cdk-lib/aws-scheduler";
+import * as targets from "aws-cdk-lib/aws-scheduler-targets";
+import type * as sns from "aws-cdk-lib/aws-sns";
+import * as sfn from "aws-cdk-lib/aws-stepfunctions";
+import { Construct } from "constructs";
+import { WorkflowDefinition, type WorkflowBindings } from "../../workflows/compile.ts";
+import type { Workflow } from "../../workflows/types.ts";
+
+export interface WorkflowMachineProps {
+  workflow: Workflow;
+  bindings: WorkflowBindings;
+  alerts: sns.ITopic;
+}
+
+/** One workflow's state machine, with its alarms and its schedule next to it. */
+export class WorkflowMachine extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly alarms: cloudwatch.Alarm[];
+
+  constructor(scope: Construct, id: string, props: WorkflowMachineProps) {
+    super(scope, id);
+    const { workflow } = props;
+    const definition = new WorkflowDefinition(this, "Definition", workflow, props.bindings);
+    this.stateMachine = new sfn.StateMachine(this, "StateMachine", {
+      comment: workflow.description,
+      definitionBody: sfn.DefinitionBody.fromChainable(definition.startState),
+      timeout: Duration.seconds(workflow.timeoutSeconds),
+      tracingEnabled: true,
+      logs: {
+        destination: new logs.LogGroup(this, "Logs", { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY }),
+        level: sfn.LogLevel.ERROR,
+        includeExecutionData: false,
+      },
+    });
+
+    // Each failed or timed-out execution pages once; the per-run Notify message carries the details.
+    const alarm = (name: string, metric: cloudwatch.Metric, what: string) => {
+      const a = new cloudwatch.Alarm(this, name, {
+        alarmDescription: `${workflow.name}: ${what}`,
+        metric: metric.with({ period: Duration.minutes(5), statistic: "Sum" }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      a.addAlarmAction(new actions.SnsAction(props.alerts));
+      return a;
+    };
+    this.alarms = [
+      alarm("ExecutionsFailed", this.stateMachine.metricFailed(), "an execution failed"),
+      alarm("ExecutionsTimedOut", this.stateMachine.metricTimedOut(), "an execution timed out"),
+    ];
+
+    if (workflow.schedule) {
+      new scheduler.Schedule(this, "Schedule", {
+        description: workflow.schedule.description,
+        schedule: scheduler.ScheduleExpression.expression(workflow.schedule.expression),
+        target: new targets.StepFunctionsStartExecution(this.stateMachine, {
+          input: scheduler.ScheduleTargetInput.fromObject(workflow.schedule.input),
+          retryAttempts: 3,
+        }),
+      });
+    }
+  }
+}

@@ -1,0 +1,345 @@
+import { Duration } from "aws-cdk-lib";
+import type * as ec2 from "aws-cdk-lib/aws-ec2";
+import type * as ecs from "aws-cdk-lib/aws-ecs";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
+import * as sfn from "aws-cdk-lib/aws-stepfunctions";
+import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
+import { Construct } from "constructs";
+import { TIER_NAMES, nextTier, type TierName } from "./tiers.ts";
+import type {
+  CauseRetryPolicy,
+  ContainerStep,
+  ErrorRetryPolicy,
+  FanOutStep,
+  FunctionStep,
+  PayloadTemplate,
+  Workflow,
+} from "./types.ts";
+
+/**
+ * The AWS resources a workflow is wired to. The stacks provide them; the compiler only asks.
+ */
+export interface WorkflowBindings {
+  fn(name: string): lambda.IFunction;
+  task(container: string, tier: TierName): { taskDefinition: ecs.TaskDefinition; container: ecs.ContainerDefinition };
+  cluster: ecs.ICluster;
+  subnets: ec2.SubnetSelection;
+  securityGroups: ec2.ISecurityGroup[];
+  /** Tasks get a public IP when the VPC has no NAT gateway (see stacks/Network.ts). */
+  assignPublicIp: boolean;
+  stateMachine(workflow: string): sfn.IStateMachine;
+}
+
+/** What a step's ECS task leaves in `$.steps.<id>`: enough for Metrics to compute durations. */
+const ECS_RESULT_FIELDS = { "startedAt.$": "$.StartedAt", "stoppedAt.$": "$.StoppedAt" };
+
+/**
+ * Out-of-memory, as ECS reports it: the task's StoppedReason, or the container's exit code 137 (SIGKILL) when
+ * the kernel's OOM killer got there first.
+ */
+export const OUT_OF_MEMORY_CAUSES = ["*OutOfMemoryError*", '*"ExitCode":137*'];
+
+export const stateNames = {
+  initialize: "Initialize",
+  step: (id: string) => capitalize(id),
+  tierChoice: (id: string) => `${capitalize(id)}: pick tier`,
+  onTier: (id: string, tier: TierName) => `${capitalize(id)} (${tier})`,
+  classify: (id: string) => `${capitalize(id)}: why did it fail?`,
+  escalate: (id: string, from: TierName, to: TierName) => `${capitalize(id)}: escalate ${from} to ${to}`,
+  useTier: (id: string, tier: TierName) => `${capitalize(id)}: use ${tier}`,
+  waitRetry: (id: string) => `${capitalize(id)}: wait before retry`,
+  countRetry: (id: string) => `${capitalize(id)}: count retry`,
+  unknownTier: "Unknown tier",
+  metricsSucceeded: "Metrics",
+  metricsFailed: "Metrics (failed run)",
+  notifySucceeded: "Notify success",
+  notifyFailed: "Notify failure",
+  succeeded: "Succeeded",
+  failed: "Failed",
+  itemSucceeded: (id: string) => `${capitalize(id)}: item succeeded`,
+  itemFailed: (id: string) => `${capitalize(id)}: item failed`,
+} as const;
+
+/**
+ * Turns a workflow into Step Functions states, JSONPath only (the local engine ignores JSONata).
+ *
+ * Shape: Initialize → steps in order → Metrics → Notify success → Succeeded. Every step catches everything into
+ * `$.error` and goes to the failure path: Metrics (failed run) → Notify failure → Failed. Metrics and Notify
+ * can never turn a succeeded run into a failed one: their errors are caught and stored.
+ */
+export class WorkflowDefinition extends Construct {
+  readonly startState: sfn.IChainable;
+  private readonly failurePath: sfn.IChainable;
+
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly workflow: Workflow,
+    private readonly bindings: WorkflowBindings,
+  ) {
+    super(scope, id);
+    this.failurePath = this.buildEnding("FAILED");
+    const success = this.buildEnding("SUCCEEDED");
+
+    const initialize = new sfn.Pass(this, stateNames.initialize, {
+      comment: "Keeps the execution input at $.input and creates the bookkeeping the steps write into.",
+      parameters: this.initialDocument(),
+    });
+
+    // Build from the last step backwards, so each step knows what comes next.
+    let next: sfn.IChainable = success;
+    for (const step of [...workflow.steps].reverse()) {
+      if (step.kind === "container") next = this.containerStep(step, next);
+      else if (step.kind === "function") next = this.functionStep(step, next);
+      else next = this.fanOutStep(step, next);
+    }
+    this.startState = initialize.next(next);
+  }
+
+  private initialDocument(): Record<string, unknown> {
+    const containers = this.workflow.steps.filter((s): s is ContainerStep => s.kind === "container");
+    const doc: Record<string, unknown> = {
+      input: sfn.JsonPath.entirePayload,
+      run: {
+        retries: Object.fromEntries(containers.map((s) => [s.id, { count: 0 }])),
+        escalations: {},
+      },
+      steps: {},
+    };
+    // Every field a later state may read exists from the start, so a failure path never trips on a missing path.
+    for (const step of [...this.workflow.steps, ...(this.workflow.metrics ? [this.workflow.metrics] : [])]) {
+      if (step.kind !== "container") doc[topLevelKey(step.resultPath)] = {};
+    }
+    return doc;
+  }
+
+  // ---- function steps (Lambda) ----
+
+  private functionStep(step: FunctionStep, next: sfn.IChainable, extraPayload: PayloadTemplate = {}, name?: string) {
+    const task = new tasks.LambdaInvoke(this, name ?? stateNames.step(step.id), {
+      lambdaFunction: this.bindings.fn(step.fn),
+      payload: sfn.TaskInput.fromObject(toParameters({ ...step.payload, ...extraPayload })),
+      resultSelector: Object.fromEntries(step.resultFields.map((f) => [`${f}.$`, `$.Payload.${f}`])),
+      resultPath: step.resultPath,
+      taskTimeout: sfn.Timeout.duration(Duration.seconds(step.timeoutSeconds)),
+      retryOnServiceExceptions: false,
+    });
+    for (const policy of step.retries) task.addRetry(errorRetry(policy));
+    if (step.onError === "continue") task.addCatch(next, { errors: ["States.ALL"], resultPath: step.resultPath });
+    else task.addCatch(this.failurePath, { errors: ["States.ALL"], resultPath: "$.error" });
+    return task.next(next);
+  }
+
+  // ---- container steps (ECS Fargate) ----
+
+  private containerStep(step: ContainerStep, next: sfn.IChainable): sfn.IChainable {
+    const tierPath = `$.plan.tiers.${step.id}`;
+    const pickTier = new sfn.Choice(this, stateNames.tierChoice(step.id), {
+      comment: `Runs ${step.id} on the tier Plan chose (or a bigger one after an out-of-memory kill).`,
+    });
+    const classify = new sfn.Choice(this, stateNames.classify(step.id), {
+      comment: "Every stopped task is States.TaskFailed: read the Cause to choose escalate, retry or fail.",
+    });
+
+    for (const tier of TIER_NAMES) {
+      const { taskDefinition, container } = this.bindings.task(step.container, tier);
+      const run = new tasks.EcsRunTask(this, stateNames.onTier(step.id, tier), {
+        integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+        cluster: this.bindings.cluster,
+        taskDefinition,
+        launchTarget: new tasks.EcsFargateLaunchTarget({ platformVersion: "LATEST" as never }),
+        subnets: this.bindings.subnets,
+        securityGroups: this.bindings.securityGroups,
+        assignPublicIp: this.bindings.assignPublicIp,
+        containerOverrides: [
+          {
+            containerDefinition: container,
+            command: step.command,
+            environment: Object.entries(step.environment).map(([name, value]) => ({
+              name,
+              value: value.startsWith("$") ? sfn.JsonPath.stringAt(value) : value,
+            })),
+          },
+        ],
+        taskTimeout: sfn.Timeout.duration(Duration.seconds(step.timeoutSeconds[tier])),
+        resultSelector: { tier, ...ECS_RESULT_FIELDS },
+        resultPath: `$.steps.${step.id}`,
+      });
+      for (const policy of step.retries) if (policy.kind === "error") run.addRetry(errorRetry(policy));
+      run.addCatch(classify, { errors: ["States.TaskFailed"], resultPath: "$.error" });
+      run.addCatch(this.failurePath, { errors: ["States.ALL"], resultPath: "$.error" });
+      run.next(next);
+      pickTier.when(sfn.Condition.stringEquals(tierPath, tier), run);
+    }
+    pickTier.otherwise(this.unknownTier());
+
+    if (step.escalateOnOutOfMemory) {
+      for (const tier of TIER_NAMES) {
+        const up = nextTier(tier);
+        if (!up) continue;
+        const record = new sfn.Pass(this, stateNames.escalate(step.id, tier, up), {
+          result: sfn.Result.fromObject({ step: step.id, from: tier, to: up, reason: "OutOfMemoryError" }),
+          resultPath: `$.run.escalations.${step.id}_${tier}`,
+        });
+        const useTier = new sfn.Pass(this, stateNames.useTier(step.id, up), {
+          result: sfn.Result.fromString(up),
+          resultPath: tierPath,
+        });
+        classify.when(
+          sfn.Condition.and(
+            sfn.Condition.stringEquals(tierPath, tier),
+            anyMatch("$.error.Cause", OUT_OF_MEMORY_CAUSES),
+          ),
+          record.next(useTier).next(pickTier),
+        );
+      }
+    }
+
+    const causeRetry = step.retries.find((p): p is CauseRetryPolicy => p.kind === "cause");
+    if (causeRetry) {
+      const countPath = `$.run.retries.${step.id}.count`;
+      const wait = new sfn.Wait(this, stateNames.waitRetry(step.id), {
+        comment: `${causeRetry.name}: up to ${causeRetry.maxAttempts} retries.`,
+        time: sfn.WaitTime.duration(Duration.seconds(causeRetry.waitSeconds)),
+      });
+      const count = new sfn.Pass(this, stateNames.countRetry(step.id), {
+        parameters: { count: sfn.JsonPath.mathAdd(sfn.JsonPath.numberAt(countPath), 1) },
+        resultPath: `$.run.retries.${step.id}`,
+      });
+      classify.when(
+        sfn.Condition.and(
+          anyMatch("$.error.Cause", causeRetry.causeMatches),
+          sfn.Condition.numberLessThan(countPath, causeRetry.maxAttempts),
+        ),
+        wait.next(count).next(pickTier),
+      );
+    }
+    classify.otherwise(this.failurePath);
+    return pickTier;
+  }
+
+  private unknownTierState?: sfn.IChainable;
+  private unknownTier(): sfn.IChainable {
+    this.unknownTierState ??= new sfn.Pass(this, stateNames.unknownTier, {
+      comment: "Plan returned a tier this machine has no task definition for.",
+      result: sfn.Result.fromObject({ Error: "Atlas.UnknownTier", Cause: `expected one of ${TIER_NAMES.join(", ")}` }),
+      resultPath: "$.error",
+    }).next(this.failurePath);
+    return this.unknownTierState;
+  }
+
+  // ---- fan-out (one nested execution per item) ----
+
+  private fanOutStep(step: FanOutStep, next: sfn.IChainable): sfn.IChainable {
+    const child = this.bindings.stateMachine(step.workflow);
+    const map = new sfn.Map(this, stateNames.step(step.id), {
+      comment: `Runs ${step.workflow} once per item; a failed item is recorded, the others go on.`,
+      itemsPath: step.itemsPath,
+      maxConcurrency: step.maxConcurrency,
+      resultPath: step.resultPath,
+    });
+    const start = new tasks.StepFunctionsStartExecution(this, `${stateNames.step(step.id)}: run ${step.workflow}`, {
+      stateMachine: child,
+      integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+      // The name dedupes reruns: one execution per region and period.
+      name: sfn.JsonPath.stringAt("$.name"),
+      input: sfn.TaskInput.fromObject(toParameters(step.itemInput)),
+      associateWithParent: true,
+      taskTimeout: sfn.Timeout.duration(Duration.seconds(step.timeoutSeconds)),
+      resultSelector: { "status.$": "$.Status", "executionArn.$": "$.ExecutionArn", "metrics.$": "$.Output.metrics" },
+      resultPath: "$.execution",
+    });
+    for (const policy of step.retries) start.addRetry(errorRetry(policy));
+    const succeeded = new sfn.Pass(this, stateNames.itemSucceeded(step.id), {
+      parameters: { ...itemIdentity(step), status: "SUCCEEDED", "metrics.$": "$.execution.metrics" },
+    });
+    const failed = new sfn.Pass(this, stateNames.itemFailed(step.id), {
+      parameters: { ...itemIdentity(step), status: "FAILED", "error.$": "$.error" },
+    });
+    start.addCatch(failed, { errors: ["States.ALL"], resultPath: "$.error" });
+    map.itemProcessor(start.next(succeeded));
+    map.addCatch(this.failurePath, { errors: ["States.ALL"], resultPath: "$.error" });
+    return map.next(next);
+  }
+
+  // ---- the two endings ----
+
+  private buildEnding(status: "SUCCEEDED" | "FAILED"): sfn.IChainable {
+    const wf = this.workflow;
+    const succeeded = status === "SUCCEEDED";
+    const end = succeeded
+      ? new sfn.Succeed(this, stateNames.succeeded)
+      : new sfn.Fail(this, stateNames.failed, { errorPath: "$.error.Error", causePath: "$.error.Cause" });
+
+    const notify = new tasks.LambdaInvoke(this, succeeded ? stateNames.notifySucceeded : stateNames.notifyFailed, {
+      lambdaFunction: this.bindings.fn(wf.notify.fn),
+      payload: sfn.TaskInput.fromObject(
+        toParameters({
+          ...wf.notify.payload,
+          status,
+          workflow: wf.name,
+          execution: { id: "$$.Execution.Id", name: "$$.Execution.Name" },
+          ...(succeeded ? {} : { error: "$.error" }),
+        }),
+      ),
+      resultSelector: { "subject.$": "$.Payload.subject" },
+      resultPath: "$.notification",
+      taskTimeout: sfn.Timeout.duration(Duration.seconds(wf.notify.timeoutSeconds)),
+      retryOnServiceExceptions: false,
+    });
+    for (const policy of wf.notify.retries) notify.addRetry(errorRetry(policy));
+    // A notification that cannot be sent is recorded, never allowed to change the run's outcome.
+    notify.addCatch(end, { errors: ["States.ALL"], resultPath: "$.notification" });
+    const tail = notify.next(end);
+
+    if (!wf.metrics) return tail;
+    return this.functionStep(
+      wf.metrics,
+      tail,
+      { status },
+      succeeded ? stateNames.metricsSucceeded : stateNames.metricsFailed,
+    );
+  }
+}
+
+/** How a fan-out result names its item: the execution name and the item's key field. */
+function itemIdentity(step: FanOutStep): Record<string, string> {
+  return { "name.$": "$.name", [`${step.itemKey}.$`]: `$.${step.itemKey}` };
+}
+
+function errorRetry(policy: ErrorRetryPolicy): sfn.RetryProps {
+  return {
+    errors: policy.errors,
+    interval: Duration.seconds(policy.intervalSeconds),
+    maxAttempts: policy.maxAttempts,
+    backoffRate: policy.backoffRate,
+    ...(policy.maxDelaySeconds ? { maxDelay: Duration.seconds(policy.maxDelaySeconds) } : {}),
+  };
+}
+
+function anyMatch(variable: string, patterns: string[]): sfn.Condition {
+  const conditions = patterns.map((p) => sfn.Condition.stringMatches(variable, p));
+  return conditions.length === 1 ? conditions[0] : sfn.Condition.or(...conditions);
+}
+
+/** `"$.a"` → a JSONPath reference; anything else stays a literal. Nested objects are converted too. */
+export function toParameters(template: PayloadTemplate): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(template)) {
+    if (typeof value === "string" && value.startsWith("$")) out[key] = sfn.JsonPath.stringAt(value);
+    else if (Array.isArray(value)) out[key] = value;
+    else if (value && typeof value === "object") out[key] = toParameters(value);
+    else out[key] = value;
+  }
+  return out;
+}
+
+function topLevelKey(path: string): string {
+  const match = /^\$\.([A-Za-z0-9_]+)/.exec(path);
+  if (!match) throw new Error(`result path '${path}' must start with $.<field>`);
+  return match[1];
+}
+
+function capitalize(id: string): string {
+  return id.charAt(0).toUpperCase() + id.slice(1);
+}

@@ -1,0 +1,43 @@
+/**
+ * Deploy-time settings, read from the environment in one place. `sst deploy` and the tests see the same
+ * defaults; override them in `.env.<stage>` (SST loads it) or the shell.
+ */
+export interface AtlasConfig {
+  /** The regions the monthly run covers, from lib/regions.ts. */
+  monthlyRegions: string[];
+  /** How many regions the monthly run works on at once (the Map's MaxConcurrency). */
+  monthlyMaxConcurrency: number;
+  /** Hosts a source URL may point at. */
+  allowedSourceHosts: string[];
+  /** Where alarms and run notifications go (optional e-mail subscription). */
+  alertEmail?: string;
+}
+
+const DEFAULT_MONTHLY_REGIONS = [
+  "iceland",
+  "andorra",
+  "liechtenstein",
+  "new-zealand",
+  "alps",
+  "south-america",
+  "africa",
+  "australia-oceania",
+  "north-america",
+  "europe",
+  "asia",
+];
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env): AtlasConfig {
+  const list = (value: string | undefined, fallback: string[]) =>
+    value ? value.split(",").map((s) => s.trim()).filter(Boolean) : fallback;
+  const concurrency = Number(env.ATLAS_MONTHLY_MAX_CONCURRENCY ?? 4);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 40) {
+    throw new Error(`ATLAS_MONTHLY_MAX_CONCURRENCY must be a whole number from 1 to 40, got '${env.ATLAS_MONTHLY_MAX_CONCURRENCY}'`);
+  }
+  return {
+    monthlyRegions: list(env.ATLAS_MONTHLY_REGIONS, DEFAULT_MONTHLY_REGIONS),
+    monthlyMaxConcurrency: concurrency,
+    allowedSourceHosts: list(env.ATLAS_ALLOWED_SOURCE_HOSTS, ["download.geofabrik.de"]),
+    alertEmail: env.ATLAS_ALERT_EMAIL || undefined,
+  };
+}

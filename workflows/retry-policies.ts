@@ -1,0 +1,79 @@
+import { RETRYABLE_EXIT_CODES } from "../lib/exit-codes.ts";
+import type { CauseRetryPolicy, ErrorRetryPolicy } from "./types.ts";
+
+/**
+ * ECS refused to start the task: no Fargate capacity in the zone, RunTask throttled, or a service-side error.
+ * Nothing ran and nothing is billed while we wait, and a capacity crunch can last hours, so keep trying for
+ * about six hours (20 attempts, 30 s growing to a 30 min ceiling).
+ */
+export const ECS_CAPACITY_RETRY: ErrorRetryPolicy = {
+  kind: "error",
+  name: "ecs-capacity",
+  errors: ["ECS.AmazonECSException", "ECS.ServerException", "ECS.ThrottlingException", "ECS.LimitExceededException"],
+  intervalSeconds: 30,
+  maxAttempts: 20,
+  backoffRate: 2,
+  maxDelaySeconds: 1800,
+};
+
+/**
+ * The container itself said "try again" (exit 75: source unreachable, S3 5xx, connection dropped), or the
+ * task never got going for a reason that clears up on its own (image pull, network interface, Spot reclaim).
+ * A few attempts: if the third one fails, a person should look. Bad input (exit 64/65/66/77) never matches.
+ */
+export const TRANSIENT_TASK_RETRY: CauseRetryPolicy = {
+  kind: "cause",
+  name: "transient-task-failure",
+  causeMatches: [
+    // Exit codes stop at 255, so "75" followed by another digit cannot occur.
+    ...RETRYABLE_EXIT_CODES.map((code) => `*"ExitCode":${code}*`),
+    "*CannotPullContainerError*",
+    "*ResourceInitializationError*",
+    "*SpotInterruption*",
+    "*Timeout waiting for network interface*",
+  ],
+  waitSeconds: 60,
+  maxAttempts: 3,
+};
+
+/**
+ * Lambda's own transient faults (throttling, a cold-start hiccup, the service). The handler's deliberate errors
+ * (`InvalidInputError`, `SourceNotFoundError`) are not listed, so bad input fails at once.
+ */
+export const LAMBDA_SERVICE_RETRY: ErrorRetryPolicy = {
+  kind: "error",
+  name: "lambda-service",
+  errors: [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
+  ],
+  intervalSeconds: 2,
+  maxAttempts: 6,
+  backoffRate: 2,
+  maxDelaySeconds: 60,
+};
+
+/** The source's server did not answer or answered 5xx while Plan read its size: mirrors have bad minutes. */
+export const SOURCE_UNAVAILABLE_RETRY: ErrorRetryPolicy = {
+  kind: "error",
+  name: "source-unavailable",
+  errors: ["SourceUnavailableError"],
+  intervalSeconds: 30,
+  maxAttempts: 4,
+  backoffRate: 2,
+  maxDelaySeconds: 300,
+};
+
+/** A nested execution could not be started (API throttling). Its own failures are caught per item, not retried. */
+export const START_EXECUTION_RETRY: ErrorRetryPolicy = {
+  kind: "error",
+  name: "start-execution-throttled",
+  errors: ["StepFunctions.ThrottlingException", "StepFunctions.AWSStepFunctionsException", "StepFunctions.SdkClientException"],
+  intervalSeconds: 5,
+  maxAttempts: 6,
+  backoffRate: 2,
+  maxDelaySeconds: 120,
+};

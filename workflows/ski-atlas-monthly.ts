@@ -1,0 +1,64 @@
+import type { AtlasConfig } from "./config.ts";
+import { LAMBDA_SERVICE_RETRY, START_EXECUTION_RETRY } from "./retry-policies.ts";
+import { skiAtlas } from "./ski-atlas.ts";
+import type { Workflow } from "./types.ts";
+
+/**
+ * The monthly fan-out: one ski-atlas execution per configured region, named `{region}-{period}` so that a rerun
+ * of the same month finds the executions that already ran. One failed region is reported; the others go on.
+ */
+export function skiAtlasMonthly(config: Pick<AtlasConfig, "monthlyRegions" | "monthlyMaxConcurrency">): Workflow {
+  return {
+    name: "ski-atlas-monthly",
+    description: "Runs ski-atlas for every configured region, then sends one digest.",
+    timeoutSeconds: 24 * 3600,
+    exampleInput: {},
+    schedule: {
+      // 06:00 UTC on the 1st: Geofabrik's extracts of the night before are complete by then.
+      expression: "cron(0 6 1 * ? *)",
+      description: "Monthly ski atlas for all configured regions",
+      input: {},
+    },
+    steps: [
+      {
+        kind: "function",
+        id: "plan",
+        fn: "plan-month",
+        payload: {
+          input: "$.input",
+          execution: { name: "$$.Execution.Name", startTime: "$$.Execution.StartTime" },
+          defaults: { regions: config.monthlyRegions },
+        },
+        resultPath: "$.plan",
+        resultFields: ["period", "items"],
+        timeoutSeconds: 60,
+        retries: [LAMBDA_SERVICE_RETRY],
+        onError: "fail",
+      },
+      {
+        kind: "fanOut",
+        id: "regions",
+        itemsPath: "$.plan.items",
+        itemInput: { region: "$.region", period: "$.period" },
+        itemKey: "region",
+        workflow: skiAtlas.name,
+        maxConcurrency: config.monthlyMaxConcurrency,
+        resultPath: "$.results",
+        timeoutSeconds: skiAtlas.timeoutSeconds + 600,
+        retries: [START_EXECUTION_RETRY],
+      },
+      {
+        kind: "function",
+        id: "summarize",
+        fn: "summarize",
+        payload: { period: "$.plan.period", results: "$.results" },
+        resultPath: "$.digest",
+        resultFields: ["status", "succeeded", "failed", "subject", "body"],
+        timeoutSeconds: 60,
+        retries: [LAMBDA_SERVICE_RETRY],
+        onError: "fail",
+      },
+    ],
+    notify: { fn: "notify", payload: { digest: "$.digest" }, timeoutSeconds: 60, retries: [LAMBDA_SERVICE_RETRY] },
+  };
+}

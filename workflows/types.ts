@@ -1,0 +1,127 @@
+import type { TierName } from "./tiers.ts";
+
+/**
+ * A workflow is data: the stacks deploy it, `npm run asl` prints it, the local engine runs it. Nothing about a
+ * workflow is written anywhere else. `compile.ts` turns one into a Step Functions definition.
+ *
+ * Values written as `"$..."` are JSONPath references into the state machine's working document (see
+ * docs/ARCHITECTURE.md); every other string is a literal.
+ */
+export type PathOrLiteral = string;
+
+/** A Step Functions Retry rule: Step Functions matches it on the error name. */
+export interface ErrorRetryPolicy {
+  kind: "error";
+  /** A short name, used in docs and tests. */
+  name: string;
+  errors: string[];
+  intervalSeconds: number;
+  maxAttempts: number;
+  backoffRate: number;
+  maxDelaySeconds?: number;
+}
+
+/**
+ * A retry on what the container said, not on an error name. Step Functions reports every stopped ECS task as
+ * `States.TaskFailed`, so the compiler catches that error, matches these patterns against the Cause (the ECS
+ * task as JSON: StoppedReason and the containers' ExitCode), waits, and runs the step again.
+ */
+export interface CauseRetryPolicy {
+  kind: "cause";
+  name: string;
+  /** `StringMatches` patterns (only `*` is special) tried against the Cause. */
+  causeMatches: string[];
+  waitSeconds: number;
+  maxAttempts: number;
+}
+
+export type RetryPolicy = ErrorRetryPolicy | CauseRetryPolicy;
+
+export interface ContainerStep {
+  kind: "container";
+  /** Lower-case step id: `download`. Also the key of the step's tier in `$.plan.tiers`. */
+  id: string;
+  /** The image: `containers/<container>/`. */
+  container: string;
+  command: string[];
+  /** Container environment: variable name → JSONPath into the working document, or a literal. */
+  environment: Record<string, PathOrLiteral>;
+  /** Per tier: Fargate bills by the second, so a timeout is a cap on the cost of a runaway task. */
+  timeoutSeconds: Record<TierName, number>;
+  retries: RetryPolicy[];
+  /** Re-run one tier up when the task is killed for memory, while a tier remains. */
+  escalateOnOutOfMemory: boolean;
+}
+
+export interface FunctionStep {
+  kind: "function";
+  /** Step id, also the state's name once capitalised. */
+  id: string;
+  /** The Lambda helper, `functions/<fn>.ts` exporting `handler`. */
+  fn: string;
+  /** The Payload: keys → JSONPath or literal (nested objects allowed). */
+  payload: PayloadTemplate;
+  /** Where the result goes in the working document, e.g. `$.plan`. */
+  resultPath: string;
+  /** The fields of the function's response kept there (keeps the state small: 256 KB limit). */
+  resultFields: string[];
+  timeoutSeconds: number;
+  retries: ErrorRetryPolicy[];
+  /** `fail`: a failure fails the run. `continue`: the error is stored at resultPath and the run goes on. */
+  onError: "fail" | "continue";
+}
+
+/** Runs another workflow once per item, each as its own execution, and gathers the results. */
+export interface FanOutStep {
+  kind: "fanOut";
+  id: string;
+  /** JSONPath of the items. Each item holds `name`, the child execution's name, which dedupes reruns. */
+  itemsPath: string;
+  /** The child execution's input, with paths relative to the item. */
+  itemInput: PayloadTemplate;
+  /** The item field that names it in results and digests, e.g. `region`. */
+  itemKey: string;
+  /** The child workflow's name. */
+  workflow: string;
+  maxConcurrency: number;
+  resultPath: string;
+  /** Cap on one child execution, on top of the child's own execution timeout. */
+  timeoutSeconds: number;
+  retries: ErrorRetryPolicy[];
+}
+
+export type Step = ContainerStep | FunctionStep | FanOutStep;
+
+export interface PayloadTemplate {
+  /** Arrays are literals: JSONPath only applies to string values. */
+  [key: string]: PathOrLiteral | number | boolean | null | string[] | PayloadTemplate;
+}
+
+export interface Workflow {
+  name: string;
+  description: string;
+  /** The whole execution's cap. */
+  timeoutSeconds: number;
+  steps: Step[];
+  /** Runs on success and on failure (with `status`); its own failure never fails the run. */
+  metrics?: FunctionStep;
+  /** Sends the outcome. Receives `status`, `workflow`, `execution` plus these fields. */
+  notify: { fn: string; payload: PayloadTemplate; timeoutSeconds: number; retries: ErrorRetryPolicy[] };
+  schedule?: { expression: string; description: string; input: Record<string, unknown> };
+  /** Shown in docs and used by `npm start` when no input is given. */
+  exampleInput: Record<string, unknown>;
+}
+
+export function containerSteps(workflow: Workflow): ContainerStep[] {
+  return workflow.steps.filter((s): s is ContainerStep => s.kind === "container");
+}
+
+export function functionSteps(workflow: Workflow): FunctionStep[] {
+  const steps = workflow.steps.filter((s): s is FunctionStep => s.kind === "function");
+  return workflow.metrics ? [...steps, workflow.metrics] : steps;
+}
+
+/** Every Lambda helper a workflow calls, Notify included. */
+export function functionNames(workflow: Workflow): string[] {
+  return [...new Set([...functionSteps(workflow).map((s) => s.fn), workflow.notify.fn])];
+}
