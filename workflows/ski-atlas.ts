@@ -89,7 +89,7 @@ export const skiAtlas: Workflow = {
   },
   notify: {
     fn: "notify",
-    payload: { plan: "$.plan", metrics: "$.metrics" },
+    payload: { input: "$.input", plan: "$.plan", metrics: "$.metrics" },
     timeoutSeconds: 60,
     retries: [LAMBDA_SERVICE_RETRY],
   },

@@ -1,0 +1,206 @@
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { writeSyntheticRegion } from "../containers/ski-atlas/synthetic-osm.ts";
+import { parseFaults } from "../local/faults.ts";
+import { ProgressPrinter, seconds } from "../local/progress.ts";
+import { REPO_ROOT, runLocal, type RunSummary } from "../local/run-local.ts";
+import { allWorkflows } from "../workflows/index.ts";
+
+const HELP = `atlas-pipelines: run a workflow's state machine locally (offline) or on AWS, and follow it.
+
+usage: npm start -- [workflow] [options]
+
+  workflow            ${allWorkflows().map((w) => w.name).join(" | ")} (default: ski-atlas)
+
+options:
+  --region R          region from the registry (default: the generated offline sample, 'sample')
+  --source PATH|URL   a local .osm.pbf or a URL (default: the region's Geofabrik URL)
+  --period YYYY-MM    the month to publish (default: this month, UTC)
+  --regions A,B,...   ski-atlas-monthly: the regions to run (default: the configured list)
+  --out DIR           copy the published month to DIR/{region}/{period}/
+  --json              print a JSON summary on stdout (progress still goes to stderr)
+  --aws               start the deployed state machine on AWS and follow it (needs credentials)
+  --state-machine-arn ARN   with --aws: the machine to start (default: found by name)
+  --verbose           also show what each step prints
+  -h, --help          this help
+
+environment:
+  ATLAS_FAULTS        inject failures locally, e.g. extract:oom:1,download:exit75:2 (see local/faults.ts)
+  ATLAS_RETRY_WAIT_MS local wait between retries, in ms (default 1000; AWS uses the policies' waits)
+
+Examples:
+  npm start
+  npm start -- --region andorra --source ../shared/data/osm/andorra-2021-06-22.osm.pbf --period 2021-06 --out /tmp/atlas
+  npm start -- --aws --region iceland`;
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      region: { type: "string" },
+      source: { type: "string" },
+      period: { type: "string" },
+      regions: { type: "string" },
+      out: { type: "string" },
+      json: { type: "boolean", default: false },
+      aws: { type: "boolean", default: false },
+      "state-machine-arn": { type: "string" },
+      verbose: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const workflowNames = allWorkflows().map((w) => w.name);
+  const workflow = positionals[0] ?? "ski-atlas";
+  if (!workflowNames.includes(workflow)) throw new UsageError(`unknown workflow '${workflow}' (expected one of ${workflowNames.join(", ")})`);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
+
+  const input = await buildInput(workflow, values, !values.aws);
+  const printer = new ProgressPrinter();
+
+  if (values.aws) {
+    const { runOnAws } = await import("./run-aws.ts");
+    return runOnAws({ workflow, input, stateMachineArn: values["state-machine-arn"], json: values.json, onEvent: printer.handle });
+  }
+
+  const retryWaitMs = Number(process.env.ATLAS_RETRY_WAIT_MS ?? 1000);
+  const run = await runLocal({
+    workflow,
+    input,
+    faults: parseFaults(process.env.ATLAS_FAULTS),
+    retryWaitMs,
+    outDir: values.out ? path.resolve(values.out) : undefined,
+    onEvent: (event) => {
+      if (event.kind !== "log" || values.verbose) printer.handle(event);
+    },
+  });
+  await run.stop();
+  printFinalTable(run.summary);
+  if (values.json) process.stdout.write(`${JSON.stringify(jsonSummary(run.summary), null, 2)}\n`);
+  if (run.summary.status !== "SUCCEEDED") {
+    console.error(`error: ${run.summary.error ?? run.summary.status}`);
+    return 1;
+  }
+  return 0;
+}
+
+async function buildInput(
+  workflow: string,
+  values: { region?: string; source?: string; period?: string; regions?: string },
+  local: boolean,
+): Promise<Record<string, unknown>> {
+  const input: Record<string, unknown> = {};
+  if (values.period !== undefined) input.period = values.period;
+  if (workflow === "ski-atlas-monthly") {
+    if (values.regions !== undefined) input.regions = values.regions.split(",").map((r) => r.trim());
+    return input;
+  }
+  input.region = values.region ?? (local ? "sample" : undefined);
+  if (input.region === undefined) throw new UsageError("--region is required with --aws");
+  if (values.source !== undefined) {
+    input.source = toSourceUrl(values.source);
+  } else if (input.region === "sample") {
+    if (!local) throw new UsageError("the 'sample' region exists only offline; pick a real region with --aws");
+    input.source = pathToFileURL(await ensureSampleRegion()).href;
+  }
+  return input;
+}
+
+/** A local path becomes a file:// URL (allowed offline only); URLs pass through for Plan to check. */
+function toSourceUrl(source: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(source)) return source;
+  const absolute = path.resolve(source);
+  if (!existsSync(absolute)) throw new UsageError(`--source ${source}: no such file`);
+  return pathToFileURL(absolute).href;
+}
+
+/** The offline sample: synthetic OSM with several resorts, generated by the repo itself, the same every time. */
+async function ensureSampleRegion(): Promise<string> {
+  const file = path.join(REPO_ROOT, ".data", "sample", "sample.osm.pbf");
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeSyntheticRegion(file);
+  return file;
+}
+
+function printFinalTable(summary: RunSummary): void {
+  const out = (line = "") => process.stderr.write(`${line}\n`);
+  const tasks = summary.states.filter((s) => s.attempts > 0 && (s.tier || /^[A-Z][a-z-]+$/.test(s.name) || s.name.startsWith("Notify") || s.name.startsWith("Metrics")));
+  out();
+  out(`${summary.workflow} ${summary.execution}: ${summary.status} in ${seconds(summary.duration_ms)}`);
+  out();
+  const rows = tasks.map((s) => [
+    summary.workflow === "ski-atlas-monthly" ? `${s.execution.slice(0, 22)} ${s.name}` : s.name,
+    s.status.toLowerCase(),
+    String(s.attempts),
+    seconds(s.duration_ms),
+    s.tier ?? "",
+    s.peak_rss_bytes ? `${Math.round(s.peak_rss_bytes / 2 ** 20)} MiB` : "",
+  ]);
+  table(["step", "status", "attempts", "duration", "tier", "peak RSS"], rows).forEach((l) => out(l));
+  if (summary.counts) {
+    out();
+    out(`counts: ${Object.entries(summary.counts).map(([k, v]) => `${k}=${v}`).join(", ")}`);
+  }
+  if (summary.escalations) out(`tier escalations: ${Object.keys(summary.escalations as object).join(", ")}`);
+  if (summary.outputs.keys.length) {
+    out(`published: s3://${summary.outputs.bucket}/${commonPrefix(summary.outputs.keys)} (${summary.outputs.keys.length} files, embedded S3)`);
+  }
+  if (summary.outputs.copiedTo) out(`files: ${path.relative(process.cwd(), summary.outputs.copiedTo) || "."}`);
+  out(`estimated Fargate cost of the same run on AWS (ARM64): $${summary.estimated_fargate_cost_usd.toFixed(5)}`);
+  out(`run directory (logs, local metrics and notifications): ${path.relative(process.cwd(), summary.run_dir)}`);
+}
+
+function jsonSummary(summary: RunSummary) {
+  return {
+    status: summary.status,
+    workflow: summary.workflow,
+    execution: summary.execution,
+    duration_ms: summary.duration_ms,
+    ...(summary.error ? { error: summary.error } : {}),
+    states: summary.states.map(({ execution, name, status, attempts, duration_ms, tier }) => ({
+      execution,
+      name,
+      status,
+      attempts,
+      duration_ms,
+      tier: tier ?? null,
+    })),
+    output_keys: summary.outputs.keys,
+    counts: summary.counts ?? {},
+    estimated_fargate_cost_usd: summary.estimated_fargate_cost_usd,
+    files: summary.outputs.copiedTo ?? null,
+  };
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)];
+}
+
+function commonPrefix(keys: string[]): string {
+  const dirs = keys.map((k) => k.slice(0, k.lastIndexOf("/") + 1));
+  return dirs.reduce((a, b) => {
+    let i = 0;
+    while (i < a.length && a[i] === b[i]) i++;
+    return a.slice(0, i);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    console.error(`error: ${err.message.split("\n")[0]}${usage ? " (see npm start -- --help)" : ""}`);
+    process.exit(usage ? 64 : 1);
+  },
+);

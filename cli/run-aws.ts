@@ -1,0 +1,30 @@
+import { SFNClient } from "@aws-sdk/client-sfn";
+import type { ProgressEvent } from "../local/progress-events.ts";
+import { seconds } from "../local/progress.ts";
+import { findStateMachineArn, startAndFollow } from "./aws-follow.ts";
+
+/** `npm start -- --aws …`: start the deployed machine and show the same progress as a local run. */
+export async function runOnAws(options: {
+  workflow: string;
+  input: Record<string, unknown>;
+  stateMachineArn?: string;
+  json: boolean;
+  onEvent: (event: ProgressEvent) => void;
+}): Promise<number> {
+  const client = new SFNClient({});
+  const stateMachineArn = options.stateMachineArn ?? (await findStateMachineArn(client, options.workflow));
+  const result = await startAndFollow({ client, stateMachineArn, input: options.input, onEvent: options.onEvent });
+  process.stderr.write(`\n${options.workflow}: ${result.status} in ${seconds(result.stoppedAt - result.startedAt)}\n`);
+  process.stderr.write(`execution: ${result.executionArn}\n`);
+  if (options.json) {
+    process.stdout.write(
+      `${JSON.stringify({ status: result.status, execution: result.executionArn, states: result.states, output: result.output ?? null }, null, 2)}\n`,
+    );
+  }
+  if (result.status !== "SUCCEEDED") {
+    const { oneLineError } = await import("../local/engine.ts");
+    console.error(`error: ${oneLineError(result.error, result.cause)}`);
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,110 @@
+import { posix } from "node:path";
+import { approxBytes } from "../lib/regions.ts";
+import { s3Uri } from "../lib/s3.ts";
+import { SKI_ATLAS_SIZE_POLICIES, SKI_ATLAS_SIZED_STEPS, type SkiAtlasSizedStep } from "../workflows/ski-atlas-sizing.ts";
+import { pickTier, type TierName } from "../workflows/tiers.ts";
+import { loadConfig, requireBucket, type AtlasConfig } from "./config.ts";
+import { InvalidInputError } from "./errors.ts";
+import { checkSourceUrl, probeSourceSize, type ProbeOptions } from "./source.ts";
+import { inputObject, periodOfStartTime, rejectUnknownFields, requirePeriod, requireRegion } from "./validate.ts";
+
+/** ski-atlas Plan: `{ input: $.input, execution: { name: $$.Execution.Name, startTime: $$.Execution.StartTime } }`. */
+export interface PlanEvent {
+  input?: { region?: string; period?: string; source?: string } | null;
+  execution: { name: string; startTime: string };
+}
+
+/** `$.plan` (docs/ARCHITECTURE.md), plus `source.sizeKnown`. */
+export interface PlanOutput {
+  workflow: "ski-atlas";
+  region: string;
+  period: string;
+  runId: string;
+  source: {
+    url: string;
+    /** The size the source reported, or the registry's approximation when it reported none. */
+    bytes: number;
+    /** False when `bytes` is the registry's approximation. */
+    sizeKnown: boolean;
+  };
+  uris: { raw: string; extract: string; staging: string; publish: string };
+  tiers: Record<SkiAtlasSizedStep, TierName>;
+}
+
+export interface PlanDeps {
+  config: AtlasConfig;
+  probe?: ProbeOptions;
+}
+
+const INPUT_FIELDS = ["region", "period", "source"] as const;
+
+/**
+ * The run id used in staging keys: the execution name with anything outside `[A-Za-z0-9._-]` turned into `-`,
+ * without leading dots or dashes (no `.`/`..` key segments), at most 80 characters like an execution name.
+ */
+export function sanitizeRunId(name: string): string {
+  return name
+    .replace(/[^A-Za-z0-9._-]+/g, "-")
+    .replace(/^[.-]+/, "")
+    .slice(0, 80)
+    .replace(/[.-]+$/, "");
+}
+
+/** The file name at the end of the source URL, used as the raw object's name. */
+export function sourceBasename(url: URL): string {
+  const base = posix.basename(decodeURIComponent(url.pathname));
+  const safe = base.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^[.-]+/, "");
+  if (!safe) throw new InvalidInputError(`source ${url.href} does not end with a file name (expected …/name.osm.pbf)`);
+  return safe;
+}
+
+export function skiAtlasTiers(bytes: number): Record<SkiAtlasSizedStep, TierName> {
+  return Object.fromEntries(
+    SKI_ATLAS_SIZED_STEPS.map((step) => [step, pickTier(SKI_ATLAS_SIZE_POLICIES[step], bytes)]),
+  ) as Record<SkiAtlasSizedStep, TierName>;
+}
+
+export async function plan(event: PlanEvent, deps: PlanDeps): Promise<PlanOutput> {
+  const input = inputObject(event?.input, "the execution input");
+  rejectUnknownFields(input, INPUT_FIELDS, "input");
+  if (input.region === undefined) throw new InvalidInputError('the input needs a region, e.g. { "region": "iceland" }');
+  const region = requireRegion(input.region);
+  const period = input.period === undefined ? periodOfStartTime(event?.execution?.startTime) : requirePeriod(input.period);
+
+  const { config } = deps;
+  if (region.localOnly && !config.local) {
+    throw new InvalidInputError(`region "${region.name}" is local-only: run it with the local engine (ATLAS_LOCAL=1)`);
+  }
+  if (input.source !== undefined && typeof input.source !== "string") {
+    throw new InvalidInputError("source must be a URL string");
+  }
+  const source = (input.source as string | undefined) ?? region.url;
+  if (!source) {
+    throw new InvalidInputError(`region "${region.name}" has no download URL: pass its source (a file:// URL) in the input`);
+  }
+  const url = await checkSourceUrl(source, config);
+  const bucket = requireBucket(config);
+
+  const runId = sanitizeRunId(String(event?.execution?.name ?? "")) || `${region.name}-${period}`;
+  const size = await probeSourceSize(url, deps.probe);
+  const bytes = size.bytes ?? approxBytes(region);
+
+  return {
+    workflow: "ski-atlas",
+    region: region.name,
+    period,
+    runId,
+    source: { url: url.href, bytes, sizeKnown: size.bytes !== undefined },
+    uris: {
+      raw: s3Uri(bucket, `raw/${region.name}/${sourceBasename(url)}`),
+      extract: s3Uri(bucket, `staging/${region.name}/${period}/${runId}/extract.osm.pbf`),
+      staging: s3Uri(bucket, `staging/${region.name}/${period}/${runId}/out/`),
+      publish: s3Uri(bucket, `${region.name}/${period}/`),
+    },
+    tiers: skiAtlasTiers(bytes),
+  };
+}
+
+export async function handler(event: PlanEvent): Promise<PlanOutput> {
+  return plan(event, { config: loadConfig() });
+}

@@ -1,0 +1,105 @@
+import { stat } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import type { AtlasConfig } from "./config.ts";
+import { InvalidInputError, SourceNotFoundError, SourceUnavailableError } from "./errors.ts";
+
+/** Hosts an offline run may fetch from over plain http (the local engine's fixture servers). */
+export const LOOPBACK_HOSTS: readonly string[] = ["127.0.0.1", "localhost", "[::1]"];
+
+/**
+ * Checks a source URL against the allowlist and returns it parsed:
+ * - `https://` from a host in `ATLAS_ALLOWED_SOURCE_HOSTS`;
+ * - with `ATLAS_LOCAL=1` only: `http://` or `https://` from a loopback host, and `file://` paths that exist;
+ * - nothing else (no other schemes, no credentials in the URL).
+ */
+export async function checkSourceUrl(source: string, config: Pick<AtlasConfig, "local" | "allowedSourceHosts">): Promise<URL> {
+  let url: URL;
+  try {
+    url = new URL(source);
+  } catch {
+    throw new InvalidInputError(`source ${JSON.stringify(source)} is not a URL: expected https://host/path.osm.pbf`);
+  }
+  const allowed = config.allowedSourceHosts.join(", ");
+  if (url.protocol === "file:") {
+    if (!config.local) {
+      throw new InvalidInputError(`file:// sources are only allowed in local runs (ATLAS_LOCAL=1); use https:// from ${allowed}`);
+    }
+    const path = fileURLToPath(url);
+    const info = await stat(path).catch(() => undefined);
+    if (!info?.isFile()) throw new InvalidInputError(`source file ${path} does not exist (or is not a file)`);
+    return url;
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new InvalidInputError(`source scheme ${url.protocol.replace(/:$/, "")}:// is not allowed: use https:// from ${allowed}`);
+  }
+  if (url.username || url.password) throw new InvalidInputError("source URLs must not carry credentials");
+  const host = url.hostname.toLowerCase();
+  const loopback = LOOPBACK_HOSTS.includes(host);
+  if (config.local && loopback) return url;
+  if (url.protocol === "http:") {
+    throw new InvalidInputError(
+      `http:// sources are not allowed (only from ${LOOPBACK_HOSTS.join("/")} in local runs): use https:// from ${allowed}`,
+    );
+  }
+  if (!config.allowedSourceHosts.includes(host)) {
+    throw new InvalidInputError(`source host ${host} is not allowed: sources must come from ${allowed} (ATLAS_ALLOWED_SOURCE_HOSTS)`);
+  }
+  return url;
+}
+
+export interface SourceSize {
+  /** Undefined when the source does not report its size (no Content-Length). */
+  bytes?: number;
+}
+
+export interface ProbeOptions {
+  fetch?: typeof globalThis.fetch;
+  timeoutMs?: number;
+}
+
+export const DEFAULT_PROBE_TIMEOUT_MS = 15_000;
+
+/** Network error codes worth a short description in the one-line message. */
+function causeCode(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
+  return cause?.code ?? cause?.message ?? (error as Error)?.message ?? String(error);
+}
+
+/**
+ * The size of a checked source: `fs.stat` for file://, else a HEAD request's Content-Length.
+ * 404/410 and other final 4xx → SourceNotFoundError; network errors, timeouts, 5xx, 408 and 429 →
+ * SourceUnavailableError (retried by the state machine). HEAD refused (405/501) → size unknown.
+ */
+export async function probeSourceSize(url: URL, options: ProbeOptions = {}): Promise<SourceSize> {
+  if (url.protocol === "file:") {
+    const path = fileURLToPath(url);
+    const info = await stat(path).catch(() => undefined);
+    if (!info?.isFile()) throw new SourceNotFoundError(`source file ${path} does not exist`);
+    return { bytes: info.size };
+  }
+  const doFetch = options.fetch ?? globalThis.fetch;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
+  let response: Response;
+  try {
+    response = await doFetch(url, { method: "HEAD", signal: AbortSignal.timeout(timeoutMs), redirect: "follow" });
+  } catch (error) {
+    const timedOut = (error as Error)?.name === "TimeoutError";
+    const reason = timedOut ? `no answer within ${timeoutMs} ms` : causeCode(error);
+    throw new SourceUnavailableError(`source ${url.href} is unreachable (${reason}); a retry may help`, { cause: error });
+  }
+  const status = response.status;
+  if (status === 404 || status === 410) {
+    throw new SourceNotFoundError(`source ${url.href} does not exist (HTTP ${status}): check the region or the source URL`);
+  }
+  if (status >= 500 || status === 408 || status === 429) {
+    throw new SourceUnavailableError(`source ${url.href} is unavailable (HTTP ${status}); a retry may help`);
+  }
+  if (status === 405 || status === 501) return {};
+  if (status >= 400) {
+    throw new SourceNotFoundError(`source ${url.href} refused the request (HTTP ${status}): check the source URL and its access`);
+  }
+  const length = response.headers.get("content-length");
+  // A zero length on a HEAD answer says more about the server than about the file: treat it as unknown.
+  const bytes = length !== null && /^\d+$/.test(length.trim()) ? Number(length.trim()) : 0;
+  return bytes > 0 ? { bytes } : {};
+}

@@ -1,0 +1,101 @@
+import { appendFile, mkdir } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import { CloudWatchClient, PutMetricDataCommand, type MetricDatum } from "@aws-sdk/client-cloudwatch";
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+
+/**
+ * Where the Metrics and Notify functions send what they produce. On AWS: CloudWatch and SNS. Offline
+ * (`ATLAS_LOCAL_SINK_DIR` set): one JSON line per call appended to `<dir>/metrics.jsonl` and
+ * `<dir>/notifications.jsonl`, plus a short line on stderr. `makeSinks` picks the implementation; handlers
+ * only see this interface.
+ */
+export interface Sinks {
+  /** Sends all data points, split into as many PutMetricData calls as the API's limits need. */
+  putMetricData(namespace: string, data: MetricDatum[], label?: string): Promise<{ requests: number }>;
+  publish(message: { subject: string; body: string }): Promise<{ messageId: string }>;
+}
+
+export interface SinkOptions {
+  /** Set: write JSON lines there instead of calling AWS. */
+  localSinkDir?: string;
+  /** The SNS topic (AWS only; required to publish). */
+  topicArn?: string;
+  /** The AWS clients' region. */
+  region?: string;
+  cloudwatch?: CloudWatchClient;
+  sns?: SNSClient;
+  /** Where local sinks print their one-line summary (stderr by default). */
+  log?: (line: string) => void;
+}
+
+/** PutMetricData accepts at most 1000 data points per call (and 1 MB, far above what 1000 small points take). */
+export const MAX_METRIC_DATA_PER_CALL = 1000;
+
+export function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+export class AwsSinks implements Sinks {
+  private cloudwatch?: CloudWatchClient;
+  private sns?: SNSClient;
+
+  constructor(private readonly options: SinkOptions = {}) {
+    this.cloudwatch = options.cloudwatch;
+    this.sns = options.sns;
+  }
+
+  async putMetricData(namespace: string, data: MetricDatum[]): Promise<{ requests: number }> {
+    const client = (this.cloudwatch ??= new CloudWatchClient({ region: this.options.region }));
+    const batches = chunk(data, MAX_METRIC_DATA_PER_CALL);
+    for (const batch of batches) await client.send(new PutMetricDataCommand({ Namespace: namespace, MetricData: batch }));
+    return { requests: batches.length };
+  }
+
+  async publish(message: { subject: string; body: string }): Promise<{ messageId: string }> {
+    const topicArn = this.options.topicArn;
+    if (!topicArn) {
+      const error = new Error("ATLAS_TOPIC_ARN is not set: Notify needs the SNS topic to publish to");
+      error.name = "ConfigurationError";
+      throw error;
+    }
+    const client = (this.sns ??= new SNSClient({ region: this.options.region }));
+    const out = await client.send(new PublishCommand({ TopicArn: topicArn, Subject: message.subject, Message: message.body }));
+    return { messageId: out.MessageId ?? "" };
+  }
+}
+
+export class LocalFileSinks implements Sinks {
+  private readonly log: (line: string) => void;
+
+  constructor(
+    private readonly dir: string,
+    log?: (line: string) => void,
+  ) {
+    this.log = log ?? ((line) => process.stderr.write(`${line}\n`));
+  }
+
+  private async append(file: string, record: unknown): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    await appendFile(join(this.dir, file), `${JSON.stringify(record)}\n`);
+  }
+
+  async putMetricData(namespace: string, data: MetricDatum[], label?: string): Promise<{ requests: number }> {
+    await this.append("metrics.jsonl", { time: new Date().toISOString(), namespace, label, data });
+    this.log(`[metrics] ${data.length} data points → ${namespace}${label ? ` (${label})` : ""}`);
+    return { requests: 1 };
+  }
+
+  async publish(message: { subject: string; body: string }): Promise<{ messageId: string }> {
+    const messageId = `local-${randomUUID()}`;
+    await this.append("notifications.jsonl", { time: new Date().toISOString(), messageId, ...message });
+    this.log(`[notify] ${message.subject}`);
+    return { messageId };
+  }
+}
+
+export function makeSinks(options: SinkOptions): Sinks {
+  return options.localSinkDir ? new LocalFileSinks(options.localSinkDir, options.log) : new AwsSinks(options);
+}

@@ -1,0 +1,214 @@
+import { spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import * as path from "node:path";
+import { TIER_NAMES, tierByName, type Tier, type TierName } from "../workflows/tiers.ts";
+import { describeFault, type FaultKind } from "./faults.ts";
+import { treeRssBytes } from "./process-tree.ts";
+
+/** The `ecs:runTask.sync` Parameters, as the engine hands them over after resolving the JSONPaths. */
+export interface RunTaskParameters {
+  TaskDefinition: string;
+  Cluster?: string;
+  Overrides: {
+    ContainerOverrides: { Name: string; Command?: string[]; Environment?: { Name: string; Value: string }[] }[];
+  };
+}
+
+export interface EcsRunnerOptions {
+  repoRoot: string;
+  /** Variables every container gets locally: the embedded S3 endpoint, credentials, ATLAS_LOCAL=1. */
+  baseEnv: Record<string, string>;
+  logDir: string;
+  /** How often the memory of the task's processes is sampled. */
+  memoryPollMs?: number;
+  /** Called with each line the container prints on stderr, for a live view. */
+  onLog?: (line: string) => void;
+  /** Fault to inject for this attempt, if any. */
+  fault?: FaultKind;
+  /** Runs while a `s3down` fault is active: stops and restarts the embedded S3 server. */
+  s3Outage?: () => Promise<void>;
+}
+
+/** What Step Functions returns for a stopped task (DescribeTasks, PascalCase as the service integration shows it). */
+export interface EcsTaskResult {
+  TaskArn: string;
+  TaskDefinitionArn: string;
+  ClusterArn: string;
+  LastStatus: "STOPPED";
+  StopCode: string;
+  StoppedReason: string;
+  Cpu: string;
+  Memory: string;
+  CreatedAt: number;
+  StartedAt: number;
+  StoppedAt: number;
+  Containers: { Name: string; ExitCode: number; LastStatus: "STOPPED"; Reason?: string }[];
+  /** Not part of the AWS shape: local extras for the progress view. */
+  Local?: { peakRssBytes: number; logFile: string; lastError?: string };
+}
+
+export const OUT_OF_MEMORY_REASON = "OutOfMemoryError: Container killed due to memory usage";
+
+/** An ECS task that stopped with a non-zero exit: Step Functions' `States.TaskFailed`, task JSON as Cause. */
+export class TaskFailedError extends Error {
+  constructor(readonly task: EcsTaskResult) {
+    super(JSON.stringify(stripLocal(task)));
+    this.name = "States.TaskFailed";
+  }
+}
+
+/** The tier is the task definition family's last word: `…-ski-atlas-small`. */
+export function tierOfTaskDefinition(taskDefinition: string): Tier {
+  const family = taskDefinition.split("/").pop()!.split(":")[0];
+  const tier = family.split("-").pop() ?? "";
+  if (!(TIER_NAMES as readonly string[]).includes(tier)) {
+    throw new Error(`task definition '${taskDefinition}' does not end in a tier (${TIER_NAMES.join(", ")})`);
+  }
+  return tierByName(tier as TierName);
+}
+
+/**
+ * Runs one ECS task as a child process of the container's entrypoint, with the task's environment, and
+ * enforces what Fargate would: the tier's memory (the process tree is killed and reported as ECS reports an
+ * OOM kill) and the state's timeout (`deadlineMs`; the engine raises States.Timeout, the child must die too).
+ */
+export async function runEcsTask(
+  params: RunTaskParameters,
+  deadlineMs: number,
+  options: EcsRunnerOptions,
+): Promise<EcsTaskResult> {
+  const override = params.Overrides?.ContainerOverrides?.[0];
+  if (!override) throw new Error("runTask Parameters carry no ContainerOverrides");
+  const tier = tierOfTaskDefinition(params.TaskDefinition);
+  const command = override.Command ?? [];
+  const step = command[0] ?? override.Name;
+  const env: Record<string, string> = { ...options.baseEnv };
+  for (const { Name, Value } of override.Environment ?? []) env[Name] = String(Value);
+
+  await mkdir(options.logDir, { recursive: true });
+  const logFile = path.join(options.logDir, `${step}-${Date.now()}.log`);
+  const log = createWriteStream(logFile);
+  const entrypoint = path.join(options.repoRoot, "containers", override.Name, "main.ts");
+  const argv = childCommand(entrypoint, command, options.fault, tier);
+
+  const createdAt = Date.now();
+  const child = spawn(argv[0], argv.slice(1), {
+    cwd: options.repoRoot,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true, // its own process group, so the whole tree (node + osmium) can be killed at once
+  });
+  const startedAt = Date.now();
+  let lastError: string | undefined;
+  let partial = "";
+  const onChunk = (chunk: Buffer) => {
+    log.write(chunk);
+    partial += chunk.toString("utf8");
+    const lines = partial.split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) {
+      if (line.startsWith("error:")) lastError = line.slice(6).trim();
+      options.onLog?.(line);
+    }
+  };
+  child.stdout.on("data", onChunk);
+  child.stderr.on("data", onChunk);
+
+  let killedFor: "memory" | "timeout" | undefined;
+  let peakRss = 0;
+  const killTree = () => {
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  };
+  const limit = tier.memoryMiB * 2 ** 20;
+  const sampler = setInterval(async () => {
+    const rss = await treeRssBytes(child.pid!);
+    peakRss = Math.max(peakRss, rss);
+    if (rss > limit && !killedFor) {
+      killedFor = "memory";
+      killTree();
+    }
+  }, options.memoryPollMs ?? 100);
+  const timer = setTimeout(() => {
+    killedFor ??= "timeout";
+    killTree();
+  }, Math.max(0, deadlineMs - Date.now()));
+  if (options.fault === "s3down" && options.s3Outage) void options.s3Outage();
+
+  const exitCode: number = await new Promise((resolve) => {
+    child.on("error", (err) => {
+      lastError = err.message;
+      resolve(127);
+    });
+    child.on("close", (code, signal) => resolve(code ?? (signal ? 128 + 9 : 1)));
+  });
+  clearInterval(sampler);
+  clearTimeout(timer);
+  if (partial) onChunk(Buffer.from("\n"));
+  await new Promise((resolve) => log.end(resolve));
+
+  const oom = killedFor === "memory";
+  const task: EcsTaskResult = {
+    TaskArn: `arn:aws:ecs:local:000000000000:task/${params.Cluster?.split("/").pop() ?? "local"}/${child.pid}`,
+    TaskDefinitionArn: params.TaskDefinition,
+    ClusterArn: params.Cluster ?? "local",
+    LastStatus: "STOPPED",
+    StopCode: killedFor === "timeout" ? "UserInitiated" : "EssentialContainerExited",
+    StoppedReason: oom
+      ? OUT_OF_MEMORY_REASON
+      : killedFor === "timeout"
+        ? "Task stopped by Step Functions: the state timed out"
+        : "Essential container in task exited",
+    Cpu: String(tier.vcpu * 1024),
+    Memory: String(tier.memoryMiB),
+    CreatedAt: createdAt,
+    StartedAt: startedAt,
+    StoppedAt: Date.now(),
+    Containers: [
+      {
+        Name: override.Name,
+        ExitCode: oom ? 137 : exitCode,
+        LastStatus: "STOPPED",
+        ...(oom ? { Reason: "OutOfMemoryError: Container killed due to memory usage" } : {}),
+      },
+    ],
+    Local: { peakRssBytes: peakRss, logFile, lastError },
+  };
+  if (oom || exitCode !== 0) throw new TaskFailedError(task);
+  return task;
+}
+
+/** The child to start: the step's entrypoint, or a stand-in process that misbehaves in the injected way. */
+function childCommand(entrypoint: string, command: string[], fault: FaultKind | undefined, tier: Tier): string[] {
+  const node = process.execPath;
+  if (fault === undefined || fault === "s3down") return [node, "--import", "tsx", entrypoint, ...command];
+  const say = (what: string) => `process.stderr.write(${JSON.stringify(`[fault] injected ${what}\n`)});`;
+  if (fault === "hang") return [node, "-e", `${say("hang")} setInterval(() => {}, 1 << 30);`];
+  if (fault === "oom") {
+    // Really grows past the tier's memory, so the limit enforcement is exercised, not assumed.
+    const chunkMiB = 32;
+    return [
+      node,
+      `--max-old-space-size=${tier.memoryMiB * 4}`,
+      "-e",
+      `${say("oom")} const keep = []; setInterval(() => { const b = Buffer.alloc(${chunkMiB} * 1048576, 1); keep.push(b); }, 20);`,
+    ];
+  }
+  if (typeof fault === "object") {
+    return [node, "-e", `${say(describeFault(fault))} process.stderr.write("error: injected fault (exit ${fault.exitCode})\\n"); process.exit(${fault.exitCode});`];
+  }
+  throw new Error(`fault '${describeFault(fault)}' does not apply to a container step`);
+}
+
+function stripLocal(task: EcsTaskResult): Omit<EcsTaskResult, "Local"> {
+  const { Local: _local, ...rest } = task;
+  return rest;
+}
+
+export function toStepFunctionsResult(task: EcsTaskResult): Omit<EcsTaskResult, "Local"> {
+  return stripLocal(task);
+}

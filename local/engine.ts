@@ -1,0 +1,345 @@
+import { randomUUID } from "node:crypto";
+import * as path from "node:path";
+import { ExecutionError, ExecutionTimeoutError, StateMachine } from "aws-local-stepfunctions";
+import type { AslDefinition } from "../stacks/resolve-asl.ts";
+import { runEcsTask, toStepFunctionsResult, type EcsTaskResult, type RunTaskParameters } from "./ecs-runner.ts";
+import { FaultPlan, type Fault } from "./faults.ts";
+import { functionNameOf, invokeLocalFunction, type LambdaInvokeParameters } from "./lambda-runner.ts";
+import type { ProgressEvent } from "./progress-events.ts";
+
+export const RESOURCES = {
+  lambda: "arn:aws:states:::lambda:invoke",
+  ecs: "arn:aws:states:::ecs:runTask.sync",
+  startExecution: "arn:aws:states:::states:startExecution.sync:2",
+} as const;
+
+export interface LocalEngineOptions {
+  repoRoot: string;
+  /** Everything a run leaves behind: logs, local metrics and notifications. */
+  runDir: string;
+  /** The resolved definitions (`npm run asl`), by state machine name. */
+  definitions: Record<string, AslDefinition>;
+  /** Environment every container and function gets locally (S3 endpoint, bucket, ATLAS_LOCAL=1, …). */
+  env: Record<string, string>;
+  faults?: Fault[];
+  /** Takes the embedded S3 server away for a moment (for the `s3down` fault). */
+  s3Outage?: () => Promise<void>;
+  /**
+   * Locally there is no capacity to wait for: replace every Retry interval and Wait state with this many
+   * milliseconds. Undefined keeps the definition's own waits.
+   */
+  retryWaitMs?: number;
+  /** Tests only: shorter TimeoutSeconds for the named states (to exercise hangs without waiting half an hour). */
+  timeoutOverrides?: Record<string, number>;
+  onEvent?: (event: ProgressEvent) => void;
+  onLog?: (execution: string, line: string) => void;
+}
+
+export interface StateRecord {
+  execution: string;
+  name: string;
+  type: string;
+  status: "SUCCEEDED" | "FAILED" | "CAUGHT" | "RUNNING";
+  attempts: number;
+  duration_ms: number;
+  tier?: string;
+  peak_rss_bytes?: number;
+  error?: string;
+}
+
+export interface ExecutionResult {
+  executionArn: string;
+  name: string;
+  machine: string;
+  status: "SUCCEEDED" | "FAILED" | "TIMED_OUT";
+  input: unknown;
+  output?: Record<string, unknown>;
+  error?: string;
+  cause?: string;
+  startedAt: number;
+  stoppedAt: number;
+  states: StateRecord[];
+}
+
+/**
+ * Runs the synthesized state machines on this machine with aws-local-stepfunctions. Task states are bound by
+ * their Resource ARN: ECS tasks become child processes, Lambda invokes call `functions/` in-process, and nested
+ * executions run here too. The workflow's logic lives only in the definition.
+ */
+export class LocalEngine {
+  private readonly faults: FaultPlan;
+  private readonly executions = new Map<string, { input: string; result: Promise<ExecutionResult> }>();
+  readonly states: StateRecord[] = [];
+
+  constructor(private readonly options: LocalEngineOptions) {
+    this.faults = new FaultPlan(options.faults ?? []);
+  }
+
+  /** Starts an execution and waits for it. Never throws for a failed execution: see `status`. */
+  run(machine: string, input: unknown, name: string = randomUUID()): Promise<ExecutionResult> {
+    const existing = this.executions.get(name);
+    if (existing) {
+      if (existing.input !== JSON.stringify(input)) {
+        return Promise.reject(
+          Object.assign(new Error(`Execution Already Exists: '${name}'`), { name: "StepFunctions.ExecutionAlreadyExistsException" }),
+        );
+      }
+      // Same name, same input: Step Functions hands back the execution that already exists.
+      return existing.result;
+    }
+    const result = this.execute(machine, input, name);
+    this.executions.set(name, { input: JSON.stringify(input), result });
+    return result;
+  }
+
+  private async execute(machine: string, input: unknown, name: string): Promise<ExecutionResult> {
+    const definition = this.definitionFor(machine);
+    const executionArn = `arn:aws:states:local:000000000000:execution:${machine}:${name}`;
+    const startedAt = Date.now();
+    const states = new Map<string, StateRecord>();
+    const open = new Map<string, number>();
+    const emit = (e: WithoutStamp<ProgressEvent>) =>
+      this.options.onEvent?.({ ...e, execution: name, time: Date.now() } as ProgressEvent);
+
+    const sm = new StateMachine(definition as never, { validationOptions: { checkArn: false, checkPaths: true } });
+    const handlers = this.bindHandlers(definition, name, states);
+    const overrides = this.waitOverrides(definition);
+    emit({ kind: "execution-started", machine });
+    const execution = sm.run(input as never, {
+      overrides: { taskResourceLocalHandlers: handlers as never, ...overrides },
+      context: {
+        Execution: { Id: executionArn, Name: name, StartTime: new Date(startedAt).toISOString(), Input: input as never },
+        StateMachine: { Id: executionArn.replace(":execution:", ":stateMachine:").replace(`:${name}`, ""), Name: machine },
+      },
+    });
+
+    const follow = (async () => {
+      for await (const event of execution.eventLogs) {
+        if (!("state" in event) || !event.state) continue;
+        const { name: stateName, type } = event.state;
+        const key = `${event.index ?? ""}/${stateName}`;
+        let record = states.get(key);
+        if (!record) {
+          record = { execution: name, name: stateName, type, status: "RUNNING", attempts: 0, duration_ms: 0 };
+          states.set(key, record);
+          this.states.push(record);
+        }
+        switch (event.type) {
+          case "StateEntered":
+            record.attempts += 1;
+            open.set(key, event.timestamp);
+            if (type === "Task" || type === "Map") emit({ kind: "state-started", state: stateName, type, attempt: record.attempts, tier: tierFromState(stateName) });
+            else if (stateName.includes(": escalate ")) emit({ kind: "tier-escalated", state: stateName, detail: stateName.split(": escalate ")[1] });
+            else if (stateName.endsWith(": wait before retry")) emit({ kind: "retrying", state: stateName.replace(": wait before retry", ""), attempt: record.attempts + 1, waitMs: this.options.retryWaitMs ?? waitSecondsOf(definition, stateName) * 1000 });
+            break;
+          case "StateExited": {
+            record.duration_ms += event.timestamp - (open.get(key) ?? event.timestamp);
+            record.status = "SUCCEEDED";
+            if (type === "Task" || type === "Map") emit({ kind: "state-succeeded", state: stateName, type, durationMs: event.timestamp - (open.get(key) ?? event.timestamp), tier: record.tier });
+            break;
+          }
+          case "StateRetried": {
+            const { retrier, attempt } = event.retry;
+            const waitMs = this.options.retryWaitMs ?? retryDelayMs(retrier, attempt);
+            record.attempts += 0; // the next StateEntered counts the attempt
+            emit({ kind: "retrying", state: stateName, attempt: attempt + 1, waitMs, error: describeError(event) });
+            break;
+          }
+          case "StateFailed":
+            record.duration_ms += event.timestamp - (open.get(key) ?? event.timestamp);
+            record.status = "FAILED";
+            record.error = oneLineError(event.Error, event.Cause);
+            if (type === "Task" || type === "Map") emit({ kind: "state-failed", state: stateName, type, error: record.error });
+            break;
+          case "StateCaught":
+            record.status = "CAUGHT";
+            break;
+        }
+      }
+    })();
+
+    let result: ExecutionResult;
+    try {
+      const output = (await execution.result) as Record<string, unknown>;
+      result = { executionArn, name, machine, status: "SUCCEEDED", input, output, startedAt, stoppedAt: Date.now(), states: [] };
+    } catch (err) {
+      if (err instanceof ExecutionTimeoutError) {
+        result = { executionArn, name, machine, status: "TIMED_OUT", input, error: "States.Timeout", cause: "the execution's TimeoutSeconds elapsed", startedAt, stoppedAt: Date.now(), states: [] };
+      } else if (err instanceof ExecutionError) {
+        const cause = (err as Error & { cause?: Error }).cause;
+        result = { executionArn, name, machine, status: "FAILED", input, error: cause?.name ?? "Error", cause: cause?.message ?? err.message, startedAt, stoppedAt: Date.now(), states: [] };
+      } else {
+        throw err;
+      }
+    }
+    await follow;
+    result.states = [...states.values()];
+    emit({ kind: "execution-finished", machine, status: result.status, error: result.error ? oneLineError(result.error, result.cause) : undefined, durationMs: result.stoppedAt - startedAt });
+    return result;
+  }
+
+  private definitionFor(machine: string): AslDefinition {
+    const found = this.options.definitions[machine];
+    if (!found) throw new Error(`no state machine '${machine}' (known: ${Object.keys(this.options.definitions).join(", ")})`);
+    const copy = structuredClone(found);
+    for (const [stateName, seconds] of Object.entries(this.options.timeoutOverrides ?? {})) {
+      forEachState(copy, (name, state) => {
+        if (name === stateName && state.Type === "Task") state.TimeoutSeconds = seconds;
+      });
+    }
+    return copy;
+  }
+
+  private waitOverrides(definition: AslDefinition) {
+    const ms = this.options.retryWaitMs;
+    if (ms === undefined) return {};
+    const waitTimeOverrides: Record<string, number> = {};
+    const retryIntervalOverrides: Record<string, number> = {};
+    forEachState(definition, (name, state) => {
+      if (state.Type === "Wait") waitTimeOverrides[name] = ms;
+      if (Array.isArray(state.Retry)) retryIntervalOverrides[name] = ms;
+    });
+    return { waitTimeOverrides, retryIntervalOverrides };
+  }
+
+  private bindHandlers(definition: AslDefinition, execution: string, states: Map<string, StateRecord>) {
+    const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+    forEachState(definition, (stateName, state) => {
+      if (state.Type !== "Task") return;
+      const resource = state.Resource as string;
+      const timeoutMs = Number(state.TimeoutSeconds ?? 60) * 1000;
+      const recordFor = () => [...states.values()].reverse().find((r) => r.name === stateName);
+      if (resource === RESOURCES.lambda) {
+        handlers[stateName] = (input) => {
+          const params = input as LambdaInvokeParameters;
+          const fault = this.faults.next(functionNameOf(params.FunctionName));
+          return invokeLocalFunction(params, { repoRoot: this.options.repoRoot, fault, executionName: execution }) as Promise<unknown>;
+        };
+      } else if (resource === RESOURCES.ecs) {
+        handlers[stateName] = async (input) => {
+          const params = input as RunTaskParameters;
+          const step = params.Overrides?.ContainerOverrides?.[0]?.Command?.[0] ?? stateName;
+          const record = recordFor();
+          const note = (task: EcsTaskResult) => {
+            if (record) {
+              record.tier = tierFromState(stateName);
+              record.peak_rss_bytes = Math.max(record.peak_rss_bytes ?? 0, task.Local?.peakRssBytes ?? 0);
+            }
+          };
+          try {
+            const task = await runEcsTask(params, Date.now() + timeoutMs, {
+              repoRoot: this.options.repoRoot,
+              baseEnv: this.options.env,
+              logDir: path.join(this.options.runDir, "logs", execution),
+              fault: this.faults.next(step),
+              s3Outage: this.options.s3Outage,
+              onLog: (line) => this.options.onLog?.(execution, line),
+            });
+            note(task);
+            return toStepFunctionsResult(task);
+          } catch (err) {
+            const task = (err as { task?: EcsTaskResult }).task;
+            if (task) {
+              note(task);
+              if (record && task.Local?.lastError) record.error = task.Local.lastError;
+            }
+            throw err;
+          }
+        };
+      } else if (resource === RESOURCES.startExecution) {
+        handlers[stateName] = (input) => this.startNested(input as NestedStart);
+      } else {
+        handlers[stateName] = async () => {
+          throw new Error(`state '${stateName}': the local engine cannot run resource ${resource}`);
+        };
+      }
+    });
+    return handlers;
+  }
+
+  private async startNested(params: NestedStart) {
+    const machine = params.StateMachineArn.split(":").pop()!;
+    const input = typeof params.Input === "string" ? JSON.parse(params.Input) : params.Input;
+    const result = await this.run(machine, input, params.Name ?? randomUUID());
+    const description = {
+      ExecutionArn: result.executionArn,
+      StateMachineArn: params.StateMachineArn,
+      Name: result.name,
+      Status: result.status,
+      StartDate: result.startedAt,
+      StopDate: result.stoppedAt,
+      Input: JSON.stringify(input),
+      InputDetails: { Included: true },
+    };
+    if (result.status !== "SUCCEEDED") {
+      throw Object.assign(new Error(JSON.stringify({ ...description, Error: result.error, Cause: result.cause })), {
+        name: "States.TaskFailed",
+      });
+    }
+    return { ...description, Output: result.output, OutputDetails: { Included: true } };
+  }
+}
+
+type WithoutStamp<T> = T extends unknown ? Omit<T, "execution" | "time"> : never;
+
+interface NestedStart {
+  StateMachineArn: string;
+  Name?: string;
+  Input?: unknown;
+}
+
+type StateVisitor = (name: string, state: Record<string, unknown>) => void;
+
+/** Visits every state, including those inside Map processors and Parallel branches. */
+export function forEachState(definition: { States: Record<string, Record<string, unknown>> }, visit: StateVisitor): void {
+  for (const [name, state] of Object.entries(definition.States)) {
+    visit(name, state);
+    const nested = [state.ItemProcessor, state.Iterator, ...((state.Branches as unknown[]) ?? [])].filter(Boolean) as {
+      States: Record<string, Record<string, unknown>>;
+    }[];
+    for (const sub of nested) forEachState(sub, visit);
+  }
+}
+
+/** `Extract (medium)` → `medium`. */
+export function tierFromState(stateName: string): string | undefined {
+  return /\((small|medium|large|xlarge)\)$/.exec(stateName)?.[1];
+}
+
+function retryDelayMs(retrier: { IntervalSeconds?: number; BackoffRate?: number; MaxDelaySeconds?: number }, attempt: number): number {
+  const seconds = (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** Math.max(0, attempt - 1);
+  return Math.min(seconds, retrier.MaxDelaySeconds ?? Infinity) * 1000;
+}
+
+function waitSecondsOf(definition: AslDefinition, stateName: string): number {
+  let seconds = 0;
+  forEachState(definition, (name, state) => {
+    if (name === stateName) seconds = Number(state.Seconds ?? 0);
+  });
+  return seconds;
+}
+
+function describeError(event: unknown): string | undefined {
+  const e = event as { Error?: string; Cause?: unknown };
+  return e.Error ? oneLineError(e.Error, e.Cause) : undefined;
+}
+
+/**
+ * One line a person can act on, from Step Functions' Error and Cause: the step's own `error:` line when the
+ * Cause is a Lambda error, the stopped reason and exit code for an ECS task.
+ */
+export function oneLineError(error: string | undefined, cause: unknown): string {
+  const text = typeof cause === "string" ? cause : cause === undefined ? "" : JSON.stringify(cause);
+  try {
+    const parsed = JSON.parse(text) as Record<string, unknown>;
+    if (typeof parsed.errorMessage === "string") return `${parsed.errorType ?? error}: ${parsed.errorMessage}`;
+    if (Array.isArray(parsed.Containers)) {
+      const c = parsed.Containers[0] as { ExitCode?: number };
+      return `${error}: ${parsed.StoppedReason} (exit code ${c?.ExitCode})`;
+    }
+    if (typeof parsed.Error === "string") return oneLineError(parsed.Error as string, parsed.Cause);
+  } catch {
+    /* not JSON */
+  }
+  return [error, text].filter(Boolean).join(": ").split("\n")[0];
+}

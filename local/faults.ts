@@ -1,0 +1,60 @@
+/**
+ * Fault injection for the local engine, for tests and for anyone checking how their workflow copes:
+ *
+ *   ATLAS_FAULTS=extract:oom:1,download:exit75:2,notify:error
+ *
+ * Each entry is `<step>:<fault>[:<times>]`: the first `<times>` attempts (default 1) of that step fail that way.
+ * `<step>` is a container step (its command, e.g. `extract`) or a helper function (e.g. `plan`, `notify`).
+ *
+ * Container steps: `oom` (a real child that grows until the tier's memory limit kills it), `exit<N>` (exits
+ * with code N: 75 is retryable, 65 is bad data), `hang` (never finishes: the state's timeout must stop it),
+ * `s3down` (the embedded S3 server goes away for a moment while the step runs).
+ * Functions: `error` (a non-retryable error), `throttle` (Lambda.TooManyRequestsException, retryable),
+ * `hang` (never answers: the state's timeout must stop it).
+ */
+export type FaultKind = "oom" | "hang" | "s3down" | "error" | "throttle" | { exitCode: number };
+
+export interface Fault {
+  step: string;
+  kind: FaultKind;
+  times: number;
+}
+
+export function parseFaults(spec: string | undefined): Fault[] {
+  if (!spec?.trim()) return [];
+  return spec.split(",").map((entry) => {
+    const [step, kindText, timesText] = entry.trim().split(":");
+    const usage = `ATLAS_FAULTS entry '${entry}' is not <step>:<oom|exit<N>|hang|s3down|error|throttle>[:<times>]`;
+    if (!step || !kindText) throw new Error(usage);
+    let kind: FaultKind;
+    const exit = /^exit(\d{1,3})$/.exec(kindText);
+    if (exit) kind = { exitCode: Number(exit[1]) };
+    else if (["oom", "hang", "s3down", "error", "throttle"].includes(kindText)) kind = kindText as FaultKind;
+    else throw new Error(usage);
+    const times = timesText === undefined ? 1 : Number(timesText);
+    if (!Number.isInteger(times) || times < 1) throw new Error(usage);
+    return { step, kind, times };
+  });
+}
+
+/** Counts attempts per step and answers which fault, if any, this attempt gets. */
+export class FaultPlan {
+  private readonly attempts = new Map<string, number>();
+  constructor(private readonly faults: Fault[]) {}
+
+  /** Call once per attempt of `step`. */
+  next(step: string): FaultKind | undefined {
+    const attempt = (this.attempts.get(step) ?? 0) + 1;
+    this.attempts.set(step, attempt);
+    let seen = 0;
+    for (const fault of this.faults.filter((f) => f.step === step)) {
+      if (attempt <= seen + fault.times) return fault.kind;
+      seen += fault.times;
+    }
+    return undefined;
+  }
+}
+
+export function describeFault(kind: FaultKind): string {
+  return typeof kind === "string" ? kind : `exit${kind.exitCode}`;
+}

@@ -1,0 +1,13 @@
+/**
+ * What the progress view shows, whatever ran the execution: the local engine's event log and the AWS
+ * execution history are both turned into these.
+ */
+export type ProgressEvent =
+  | { kind: "execution-started"; execution: string; time: number; machine: string }
+  | { kind: "execution-finished"; execution: string; time: number; machine: string; status: string; error?: string; durationMs: number }
+  | { kind: "state-started"; execution: string; time: number; state: string; type: string; attempt: number; tier?: string }
+  | { kind: "state-succeeded"; execution: string; time: number; state: string; type: string; durationMs: number; tier?: string }
+  | { kind: "state-failed"; execution: string; time: number; state: string; type: string; error?: string }
+  | { kind: "retrying"; execution: string; time: number; state: string; attempt: number; waitMs: number; error?: string }
+  | { kind: "tier-escalated"; execution: string; time: number; state: string; detail: string }
+  | { kind: "log"; execution: string; time: number; line: string };

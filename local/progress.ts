@@ -1,0 +1,58 @@
+import type { ProgressEvent } from "./progress-events.ts";
+
+/**
+ * Prints one plain line per event: readable in a terminal and in CI logs alike (no cursor tricks, no colour
+ * unless the stream is a TTY). Times are elapsed since the first event.
+ */
+export class ProgressPrinter {
+  private readonly t0 = Date.now();
+  private readonly color: boolean;
+
+  constructor(
+    private readonly write: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+    options: { color?: boolean } = {},
+  ) {
+    this.color = options.color ?? Boolean(process.stderr.isTTY && !process.env.NO_COLOR);
+  }
+
+  handle = (event: ProgressEvent): void => {
+    const line = this.format(event);
+    if (line) this.write(`${elapsed(event.time - this.t0)}  ${line}`);
+  };
+
+  format(event: ProgressEvent): string | undefined {
+    const who = event.execution.length > 24 ? `${event.execution.slice(0, 8)}…` : event.execution;
+    const c = (code: number, text: string) => (this.color ? `\x1b[${code}m${text}\x1b[0m` : text);
+    switch (event.kind) {
+      case "execution-started":
+        return `${c(1, "▶")} ${event.machine} ${who} started`;
+      case "execution-finished":
+        return event.status === "SUCCEEDED"
+          ? `${c(32, "✔")} ${event.machine} ${who} succeeded in ${seconds(event.durationMs)}`
+          : `${c(31, "✘")} ${event.machine} ${who} ${event.status.toLowerCase()}: ${event.error ?? ""}`;
+      case "state-started":
+        return `  ${c(36, "→")} [${who}] ${event.state} started${event.attempt > 1 ? ` (attempt ${event.attempt})` : ""}`;
+      case "state-succeeded":
+        return `  ${c(32, "✓")} [${who}] ${event.state} succeeded in ${seconds(event.durationMs)}`;
+      case "state-failed":
+        return `  ${c(31, "✗")} [${who}] ${event.state} failed: ${event.error ?? "unknown error"}`;
+      case "retrying":
+        return `  ${c(33, "↻")} [${who}] ${event.state} retrying: attempt ${event.attempt} in ${seconds(event.waitMs)}`;
+      case "tier-escalated":
+        return `  ${c(35, "⬆")} [${who}] ${event.state.split(":")[0]} out of memory: tier escalated ${event.detail}`;
+      case "log":
+        return `      [${who}] ${event.line}`;
+    }
+  }
+}
+
+export function elapsed(ms: number): string {
+  const total = Math.max(0, ms) / 1000;
+  const m = Math.floor(total / 60);
+  const s = (total % 60).toFixed(1).padStart(4, "0");
+  return `${String(m).padStart(2, "0")}:${s}`;
+}
+
+export function seconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(2)} s` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60_000).toFixed(1)} min`;
+}

@@ -1,0 +1,205 @@
+import { execFileSync } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import * as path from "node:path";
+import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { startEmbeddedS3, type EmbeddedS3 } from "../lib/embedded-s3.ts";
+import { fargateTaskCost } from "../lib/fargate-prices.ts";
+import { makeS3Client, parseS3Uri } from "../lib/s3.ts";
+import { resolvedDefinitions } from "../stacks/resolve-asl.ts";
+import { LocalEngine, oneLineError, type ExecutionResult, type StateRecord } from "./engine.ts";
+import type { Fault } from "./faults.ts";
+import type { ProgressEvent } from "./progress-events.ts";
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, "..");
+export const LOCAL_BUCKET = "atlas-local";
+
+export interface LocalRunOptions {
+  workflow: string;
+  input: Record<string, unknown>;
+  /** The execution name (default: `{region}-{period}` when both are given, else a timestamp). */
+  name?: string;
+  /** Default: a new folder under `.data/runs/`. */
+  runDir?: string;
+  /** Reuse an embedded S3 directory, e.g. to run the same month twice against the same "bucket". */
+  s3Directory?: string;
+  faults?: Fault[];
+  retryWaitMs?: number;
+  timeoutOverrides?: Record<string, number>;
+  onEvent?: (event: ProgressEvent) => void;
+  /** Copy the published month to `<outDir>/{region}/{period}/`. */
+  outDir?: string;
+}
+
+export interface RunSummary {
+  status: string;
+  workflow: string;
+  execution: string;
+  duration_ms: number;
+  error?: string;
+  states: Pick<StateRecord, "execution" | "name" | "status" | "attempts" | "duration_ms" | "tier" | "peak_rss_bytes">[];
+  counts?: Record<string, number>;
+  escalations?: unknown;
+  outputs: { bucket: string; keys: string[]; copiedTo?: string };
+  estimated_fargate_cost_usd: number;
+  run_dir: string;
+}
+
+export interface LocalRun {
+  result: ExecutionResult;
+  summary: RunSummary;
+  engine: LocalEngine;
+  runDir: string;
+  /** The embedded S3 server, still running, for tests to inspect. Call `stop()` when done. */
+  s3: EmbeddedS3;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * One offline run: an embedded S3 server, the resolved definitions, the local engine, and a summary of what
+ * happened. The CLI and the end-to-end tests both go through here.
+ */
+export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
+  const runDir = options.runDir ?? path.join(REPO_ROOT, ".data", "runs", `${stamp()}-${options.workflow}`);
+  await mkdir(runDir, { recursive: true });
+  const s3Directory = options.s3Directory ?? path.join(runDir, "s3");
+  let s3 = await startEmbeddedS3({ directory: s3Directory, buckets: [LOCAL_BUCKET] });
+  const port = s3.port;
+
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: process.env.HOME ?? runDir,
+    TMPDIR: process.env.TMPDIR ?? "/tmp",
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    AWS_ACCESS_KEY_ID: "S3RVER",
+    AWS_SECRET_ACCESS_KEY: "S3RVER",
+    AWS_REGION: "us-east-1",
+    ATLAS_BUCKET: LOCAL_BUCKET,
+    ATLAS_LOCAL: "1",
+    ATLAS_LOCAL_SINK_DIR: runDir,
+    ATLAS_TOPIC_ARN: "arn:aws:sns:us-east-1:000000000000:atlas-local",
+    CODE_VERSION: codeVersion(),
+  };
+  // The helper functions run in this process: they read the same variables the containers get.
+  const savedEnv = { ...process.env };
+  Object.assign(process.env, env);
+
+  const engine = new LocalEngine({
+    repoRoot: REPO_ROOT,
+    runDir,
+    definitions: await resolvedDefinitions(),
+    env,
+    faults: options.faults,
+    retryWaitMs: options.retryWaitMs,
+    timeoutOverrides: options.timeoutOverrides,
+    onEvent: options.onEvent,
+    // A real outage: the server goes away (connections refused), then comes back on the same port and data.
+    s3Outage: async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      await s3.stop();
+      await new Promise((r) => setTimeout(r, 1500));
+      s3 = await startEmbeddedS3({ directory: s3Directory, buckets: [LOCAL_BUCKET], port });
+    },
+  });
+
+  const name = options.name ?? defaultName(options.input);
+  let result: ExecutionResult;
+  try {
+    result = await engine.run(options.workflow, options.input, name);
+  } finally {
+    for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
+    Object.assign(process.env, savedEnv);
+  }
+  const summary = await summarize(result, engine, runDir, env, options.outDir);
+  await writeFile(path.join(runDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  return { result, summary, engine, runDir, s3, env, stop: () => s3.stop() };
+}
+
+async function summarize(
+  result: ExecutionResult,
+  engine: LocalEngine,
+  runDir: string,
+  env: Record<string, string>,
+  outDir: string | undefined,
+): Promise<RunSummary> {
+  const output = result.output ?? {};
+  const plan = output.plan as { uris?: { publish?: string }; region?: string; period?: string } | undefined;
+  const metrics = output.metrics as { counts?: Record<string, number> } | undefined;
+  const run = output.run as { escalations?: Record<string, unknown> } | undefined;
+  const keys: string[] = [];
+  let copiedTo: string | undefined;
+  const s3 = makeS3Client(env);
+  const publishUris =
+    result.machine === "ski-atlas-monthly"
+      ? [] // each region's own execution published its month; see the states and the digest
+      : plan?.uris?.publish && result.status === "SUCCEEDED"
+        ? [plan.uris.publish]
+        : [];
+  for (const uri of publishUris) {
+    const { bucket, key: prefix } = parseS3Uri(uri);
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+    for (const obj of listed.Contents ?? []) keys.push(obj.Key!);
+    const target = path.join(outDir ?? path.join(runDir, "published"), prefix);
+    await mkdir(target, { recursive: true });
+    for (const obj of listed.Contents ?? []) {
+      const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: obj.Key! }));
+      await writeFile(path.join(target, path.basename(obj.Key!)), await got.Body!.transformToByteArray());
+    }
+    copiedTo = target;
+  }
+  s3.destroy();
+
+  const states = engine.states.map(({ execution, name, status, attempts, duration_ms, tier, peak_rss_bytes }) => ({
+    execution,
+    name,
+    status,
+    attempts,
+    duration_ms,
+    ...(tier ? { tier } : {}),
+    ...(peak_rss_bytes ? { peak_rss_bytes } : {}),
+  }));
+  const cost = engine.states
+    .filter((s) => s.tier)
+    .reduce((sum, s) => sum + fargateTaskCost(s.tier!, s.duration_ms / 1000), 0);
+  const failedStep = [...engine.states].reverse().find((s) => (s.status === "FAILED" || s.status === "CAUGHT") && s.error);
+  return {
+    status: result.status,
+    workflow: result.machine,
+    execution: result.name,
+    duration_ms: result.stoppedAt - result.startedAt,
+    ...(result.status !== "SUCCEEDED" ? { error: failureLine(result, failedStep) } : {}),
+    states,
+    ...(metrics?.counts ? { counts: metrics.counts } : {}),
+    ...(run?.escalations && Object.keys(run.escalations).length ? { escalations: run.escalations } : {}),
+    outputs: { bucket: LOCAL_BUCKET, keys, ...(copiedTo ? { copiedTo } : {}) },
+    estimated_fargate_cost_usd: Number(cost.toFixed(6)),
+    run_dir: runDir,
+  };
+}
+
+/** The one line a failed run ends with: the failing step and what it said. */
+function failureLine(result: ExecutionResult, failedStep: StateRecord | undefined): string {
+  const overall = oneLineError(result.error, result.cause);
+  if (result.error === "States.TaskFailed" && failedStep?.error) return `${failedStep.name.replace(/ \(.*\)$/, "")}: ${failedStep.error}`;
+  return overall;
+}
+
+function defaultName(input: Record<string, unknown>): string {
+  const { region, period } = input;
+  const base = typeof region === "string" && typeof period === "string" ? `${region}-${period}` : "run";
+  return `${base}-${stamp()}`.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 80);
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-");
+}
+
+function codeVersion(): string {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "ignore"] })
+      .toString()
+      .trim();
+  } catch {
+    return "local";
+  }
+}

@@ -1,0 +1,163 @@
+import { createRequire } from "node:module";
+import { App, Stack } from "aws-cdk-lib";
+import * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as ecs from "aws-cdk-lib/aws-ecs";
+import * as lambda from "aws-cdk-lib/aws-lambda";
+import * as sfn from "aws-cdk-lib/aws-stepfunctions";
+import { beforeAll, describe, expect, it } from "vitest";
+import { resolvedDefinitions, type AslDefinition } from "../stacks/resolve-asl.ts";
+import { forEachState } from "../local/engine.ts";
+import { WorkflowDefinition, type WorkflowBindings } from "./compile.ts";
+import { skiAtlasMonthly } from "./ski-atlas-monthly.ts";
+import { skiAtlas } from "./ski-atlas.ts";
+import { TIER_NAMES } from "./tiers.ts";
+
+const validate = createRequire(import.meta.url)("asl-validator") as (d: unknown) => { isValid: boolean; errorsText: () => string };
+
+type State = Record<string, any>;
+function states(definition: AslDefinition): [string, State][] {
+  const all: [string, State][] = [];
+  forEachState(definition, (name, state) => all.push([name, state]));
+  return all;
+}
+
+describe("the resolved ski-atlas definition (npm run asl -- ski-atlas)", () => {
+  let asl: AslDefinition;
+  beforeAll(async () => {
+    asl = (await resolvedDefinitions())["ski-atlas"];
+  });
+
+  it("passes asl-validator", () => {
+    const result = validate(structuredClone(asl));
+    expect(result.isValid, result.isValid ? "" : result.errorsText()).toBe(true);
+  });
+
+  it("declares TimeoutSeconds on every Task, and the execution as a whole has one", () => {
+    const tasks = states(asl).filter(([, s]) => s.Type === "Task");
+    expect(tasks.length).toBeGreaterThan(0);
+    for (const [name, s] of tasks) expect(s.TimeoutSeconds, name).toBeGreaterThan(0);
+    expect(asl.TimeoutSeconds).toBe(skiAtlas.timeoutSeconds);
+  });
+
+  it("runs each container step as runTask.sync on every tier, each with a Retry and a Catch", () => {
+    const ecsStates = states(asl).filter(([, s]) => s.Resource === "arn:aws:states:::ecs:runTask.sync");
+    expect(ecsStates).toHaveLength(4 * TIER_NAMES.length);
+    for (const [name, s] of ecsStates) {
+      expect(s.Retry?.length, name).toBeGreaterThan(0);
+      expect(s.Retry[0].ErrorEquals, name).toContain("ECS.AmazonECSException");
+      expect(s.Catch?.map((c: State) => c.ErrorEquals[0]), name).toEqual(["States.TaskFailed", "States.ALL"]);
+      expect(s.Parameters.LaunchType).toBe("FARGATE");
+    }
+  });
+
+  it("gives bigger tiers longer timeouts", () => {
+    const timeout = (tier: string) => states(asl).find(([n]) => n === `Extract (${tier})`)![1].TimeoutSeconds;
+    expect(timeout("small")).toBeLessThan(timeout("large"));
+    expect(timeout("large")).toBeLessThan(timeout("xlarge"));
+  });
+
+  it("calls Plan, Metrics and Notify as lambda:invoke", () => {
+    const byName = Object.fromEntries(states(asl));
+    for (const name of ["Plan", "Metrics", "Metrics (failed run)", "Notify success", "Notify failure"]) {
+      expect(byName[name]?.Resource, name).toBe("arn:aws:states:::lambda:invoke");
+    }
+    expect(byName.Plan.Parameters.FunctionName).toMatch(/:function:plan$/);
+  });
+
+  it("escalates an out-of-memory task one tier up, from every tier but the last", () => {
+    const classify = Object.fromEntries(states(asl))["Extract: why did it fail?"];
+    const escalations = classify.Choices.filter((c: State) => String(c.Next).startsWith("Extract: escalate"));
+    expect(escalations.map((c: State) => c.Next)).toEqual([
+      "Extract: escalate small to medium",
+      "Extract: escalate medium to large",
+      "Extract: escalate large to xlarge",
+    ]);
+    const text = JSON.stringify(escalations[0]);
+    expect(text).toContain("*OutOfMemoryError*");
+    expect(text).toContain('*\\"ExitCode\\":137*');
+  });
+
+  it("retries a task that exited 75 at most three times, and sends every other failure to the failure path", () => {
+    const classify = Object.fromEntries(states(asl))["Download: why did it fail?"];
+    const retry = classify.Choices.find((c: State) => c.Next === "Download: wait before retry");
+    expect(JSON.stringify(retry)).toContain('*\\"ExitCode\\":75*');
+    expect(JSON.stringify(retry)).toContain('"NumericLessThan":3');
+    expect(classify.Default).toBe("Metrics (failed run)");
+  });
+
+  it("never lets Notify fail a run: its errors are caught into the run's ending", () => {
+    const byName = Object.fromEntries(states(asl));
+    expect(byName["Notify success"].Catch[0]).toMatchObject({ ErrorEquals: ["States.ALL"], Next: "Succeeded" });
+    expect(byName["Notify failure"].Catch[0]).toMatchObject({ ErrorEquals: ["States.ALL"], Next: "Failed" });
+    expect(byName.Metrics.Catch[0]).toMatchObject({ ErrorEquals: ["States.ALL"], Next: "Notify success" });
+  });
+
+  it("uses JSONPath only (the local engine ignores JSONata)", () => {
+    expect(JSON.stringify(asl)).not.toMatch(/JSONata|"Arguments"|"Output":\s*"\{%/);
+  });
+});
+
+describe("the resolved ski-atlas-monthly definition", () => {
+  it("maps over the regions with MaxConcurrency, starting ski-atlas as a nested .sync:2 execution", async () => {
+    const asl = (await resolvedDefinitions())["ski-atlas-monthly"];
+    expect(validate(structuredClone(asl)).isValid).toBe(true);
+    const map = states(asl).find(([, s]) => s.Type === "Map")![1];
+    expect(map.MaxConcurrency).toBeGreaterThan(0);
+    const inner = Object.values<State>(map.ItemProcessor.States);
+    const start = inner.find((s) => s.Resource === "arn:aws:states:::states:startExecution.sync:2")!;
+    expect(start.Parameters.StateMachineArn).toMatch(/:stateMachine:ski-atlas$/);
+    expect(start.Parameters["Name.$"]).toBe("$.name");
+    expect(start.Catch[0].ErrorEquals).toEqual(["States.ALL"]);
+    expect(states(asl).some(([name, s]) => name === "Summarize" && s.Resource === "arn:aws:states:::lambda:invoke")).toBe(true);
+  });
+});
+
+describe("WorkflowDefinition (the compiler)", () => {
+  function bindings(stack: Stack, overrides: Partial<WorkflowBindings> = {}): WorkflowBindings {
+    const vpc = new ec2.Vpc(stack, "Vpc", { natGateways: 0, subnetConfiguration: [{ name: "p", subnetType: ec2.SubnetType.PUBLIC }] });
+    const cluster = new ecs.Cluster(stack, "Cluster", { vpc });
+    const fn = (name: string) =>
+      (stack.node.tryFindChild(name) as lambda.IFunction) ??
+      new lambda.Function(stack, name, { code: lambda.Code.fromInline("x"), handler: "index.handler", runtime: lambda.Runtime.NODEJS_24_X });
+    const tasks = new Map<string, { taskDefinition: ecs.FargateTaskDefinition; container: ecs.ContainerDefinition }>();
+    return {
+      fn,
+      task: (container, tier) => {
+        const key = `${container}-${tier}`;
+        if (!tasks.has(key)) {
+          const taskDefinition = new ecs.FargateTaskDefinition(stack, key, { family: key });
+          tasks.set(key, { taskDefinition, container: taskDefinition.addContainer(container, { image: ecs.ContainerImage.fromRegistry("x") }) });
+        }
+        return tasks.get(key)!;
+      },
+      cluster,
+      subnets: { subnetType: ec2.SubnetType.PUBLIC },
+      securityGroups: [],
+      assignPublicIp: true,
+      stateMachine: () => {
+        throw new Error("no child machines in this test");
+      },
+      ...overrides,
+    };
+  }
+
+  it("GIVEN a fan-out to a workflow the stack did not create WHEN compiled THEN it throws", () => {
+    const stack = new Stack(new App(), "Test");
+    expect(() => new WorkflowDefinition(stack, "Monthly", skiAtlasMonthly({ monthlyRegions: ["iceland"], monthlyMaxConcurrency: 2 }), bindings(stack))).toThrow(
+      /no child machines/,
+    );
+  });
+
+  it("GIVEN a container step WHEN compiled THEN its environment comes from the plan by JSONPath", () => {
+    const stack = new Stack(new App(), "Test");
+    const definition = new WorkflowDefinition(stack, "SkiAtlas", skiAtlas, bindings(stack));
+    const machine = new sfn.StateMachine(stack, "Machine", { definitionBody: sfn.DefinitionBody.fromChainable(definition.startState) });
+    void machine;
+    const task = stack.node.findAll().find((c) => c.node.id === "Publish (medium)") as unknown as sfn.State;
+    const json = stack.resolve(task.toStateJson()) as State;
+    const env = json.Parameters.Overrides.ContainerOverrides[0].Environment;
+    expect(env).toContainEqual({ Name: "PUBLISH_URI", "Value.$": "$.plan.uris.publish" });
+    expect(json.Parameters.Overrides.ContainerOverrides[0].Command).toEqual(["publish"]);
+    expect(json.ResultSelector).toEqual({ tier: "medium", "startedAt.$": "$.StartedAt", "stoppedAt.$": "$.StoppedAt" });
+  });
+});
