@@ -13,8 +13,8 @@ describe("planMonth", () => {
     expect(planMonth({ ...base, input: null }, aws)).toEqual({
       period: "2026-11",
       items: [
-        { region: "iceland", period: "2026-11", name: "iceland-2026-11" },
-        { region: "andorra", period: "2026-11", name: "andorra-2026-11" },
+        { region: "iceland", period: "2026-11", name: "iceland-2026-11", source: null },
+        { region: "andorra", period: "2026-11", name: "andorra-2026-11", source: null },
       ],
     });
   });
@@ -53,10 +53,16 @@ describe("planMonth", () => {
   it("GIVEN the local-only sample region WHEN planned on AWS or locally THEN only the local engine accepts it", () => {
     const event = { ...base, input: { regions: ["sample"] } };
     expect(() => planMonth(event, aws)).toThrow(/only run with the local engine/);
-    expect(planMonth(event, { local: true }).items).toEqual([{ region: "sample", period: "2026-11", name: "sample-2026-11" }]);
+    expect(planMonth(event, { local: true }).items).toEqual([{ region: "sample", period: "2026-11", name: "sample-2026-11", source: null }]);
   });
 
   it("GIVEN the handler WHEN invoked THEN it returns the same plan", async () => {
     await expect(handler(base)).resolves.toMatchObject({ period: "2026-11", items: [{ name: "iceland-2026-11" }, { name: "andorra-2026-11" }] });
+  });
+
+  it("GIVEN sources for some regions WHEN planned THEN those items carry them and the rest use the registry (null)", () => {
+    const event = { input: { regions: ["iceland", "andorra"], period: "2026-11", sources: { andorra: "file:///tmp/a.osm.pbf" } }, execution: { startTime: "2026-11-01T06:00:00Z" }, defaults: { regions: [] } };
+    expect(planMonth(event, { local: true }).items.map((i) => i.source)).toEqual([null, "file:///tmp/a.osm.pbf"]);
+    expect(() => planMonth({ ...event, input: { ...event.input, sources: { alps: "x" } } }, { local: true })).toThrow(/not in this run: alps/);
   });
 });

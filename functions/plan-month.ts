@@ -9,7 +9,7 @@ import { inputObject, periodOfStartTime, rejectUnknownFields, requirePeriod, req
  * `input.regions` may also be a comma-separated string ("iceland,andorra").
  */
 export interface PlanMonthEvent {
-  input?: { regions?: string[] | string; period?: string } | null;
+  input?: { regions?: string[] | string; period?: string; sources?: Record<string, string> } | null;
   execution: { startTime: string };
   defaults: { regions: string[] };
 }
@@ -19,6 +19,8 @@ export interface PlanMonthItem {
   period: string;
   /** The nested execution's name: reruns of the same region and month dedupe on it. */
   name: string;
+  /** A source URL overriding the registry's (null: the registry's). Always present: the Map reads it by path. */
+  source: string | null;
 }
 
 export interface PlanMonthOutput {
@@ -35,7 +37,11 @@ function regionList(value: unknown, what: string): string[] {
 
 export function planMonth(event: PlanMonthEvent, config: Pick<AtlasConfig, "local">): PlanMonthOutput {
   const input = inputObject(event?.input, "the execution input");
-  rejectUnknownFields(input, ["regions", "period"], "input");
+  rejectUnknownFields(input, ["regions", "period", "sources"], "input");
+  const sources = input.sources ?? {};
+  if (typeof sources !== "object" || Array.isArray(sources) || Object.values(sources).some((s) => typeof s !== "string")) {
+    throw new InvalidInputError('sources must map region names to source URLs, e.g. {"iceland": "https://…"}');
+  }
   const requested =
     input.regions !== undefined ? regionList(input.regions, "regions") : regionList(event?.defaults?.regions, "the default regions");
   const period = input.period === undefined ? periodOfStartTime(event?.execution?.startTime) : requirePeriod(input.period);
@@ -45,7 +51,12 @@ export function planMonth(event: PlanMonthEvent, config: Pick<AtlasConfig, "loca
   if (localOnly.length > 0 && !config.local) {
     throw new InvalidInputError(`region${localOnly.length > 1 ? "s" : ""} ${localOnly.join(", ")} only run with the local engine (ATLAS_LOCAL=1)`);
   }
-  return { period, items: regions.map((region) => ({ region, period, name: `${region}-${period}` })) };
+  const unknownSources = Object.keys(sources).filter((r) => !regions.includes(r));
+  if (unknownSources.length > 0) throw new InvalidInputError(`sources names regions that are not in this run: ${unknownSources.join(", ")}`);
+  return {
+    period,
+    items: regions.map((region) => ({ region, period, name: `${region}-${period}`, source: (sources as Record<string, string>)[region] ?? null })),
+  };
 }
 
 export async function handler(event: PlanMonthEvent): Promise<PlanMonthOutput> {

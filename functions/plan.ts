@@ -75,10 +75,11 @@ export async function plan(event: PlanEvent, deps: PlanDeps): Promise<PlanOutput
   if (region.localOnly && !config.local) {
     throw new InvalidInputError(`region "${region.name}" is local-only: run it with the local engine (ATLAS_LOCAL=1)`);
   }
-  if (input.source !== undefined && typeof input.source !== "string") {
+  // null means "the registry's URL": the monthly fan-out always passes the field.
+  if (input.source !== undefined && input.source !== null && typeof input.source !== "string") {
     throw new InvalidInputError("source must be a URL string");
   }
-  const source = (input.source as string | undefined) ?? region.url;
+  const source = (input.source as string | null | undefined) ?? region.url;
   if (!source) {
     throw new InvalidInputError(`region "${region.name}" has no download URL: pass its source (a file:// URL) in the input`);
   }

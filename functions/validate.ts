@@ -36,7 +36,8 @@ export function inputObject(input: unknown, what: string): Record<string, unknow
 
 /** Rejects fields the input does not define, so a typo ("regoin") fails loudly instead of being ignored. */
 export function rejectUnknownFields(input: Record<string, unknown>, allowed: readonly string[], what: string): void {
-  const unknown = Object.keys(input).filter((k) => !allowed.includes(k));
+  // Step Functions adds AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID to a nested execution's input.
+  const unknown = Object.keys(input).filter((k) => !allowed.includes(k) && !k.startsWith("AWS_STEP_FUNCTIONS_"));
   if (unknown.length > 0) {
     throw new InvalidInputError(
       `unknown ${what} field${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `"${k}"`).join(", ")}: ` +

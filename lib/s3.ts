@@ -7,6 +7,10 @@ export function makeS3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
   return new S3Client({
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1",
     ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
+    // Explicit when given, so a client can be built for an environment other than this process's.
+    ...(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN } }
+      : {}),
     // Retries inside the SDK cover brief blips; longer outages surface as a retryable step failure.
     maxAttempts: Number(env.ATLAS_S3_MAX_ATTEMPTS ?? 4),
   });

@@ -59,6 +59,8 @@ export interface ExecutionResult {
   startedAt: number;
   stoppedAt: number;
   states: StateRecord[];
+  /** For a failed run: one line saying which step failed and what it said. */
+  failure?: string;
 }
 
 /**
@@ -70,6 +72,8 @@ export class LocalEngine {
   private readonly faults: FaultPlan;
   private readonly executions = new Map<string, { input: string; result: Promise<ExecutionResult> }>();
   readonly states: StateRecord[] = [];
+  /** What the ECS runner learnt about a task state (tier, peak memory, the step's error line), by execution/state. */
+  private readonly taskNotes = new Map<string, { tier?: string; peakRssBytes?: number; lastError?: string }>();
 
   constructor(private readonly options: LocalEngineOptions) {
     this.faults = new FaultPlan(options.faults ?? []);
@@ -127,12 +131,16 @@ export class LocalEngine {
         switch (event.type) {
           case "StateEntered":
             record.attempts += 1;
+            record.status = "RUNNING";
             open.set(key, event.timestamp);
             if (type === "Task" || type === "Map") emit({ kind: "state-started", state: stateName, type, attempt: record.attempts, tier: tierFromState(stateName) });
             else if (stateName.includes(": escalate ")) emit({ kind: "tier-escalated", state: stateName, detail: stateName.split(": escalate ")[1] });
             else if (stateName.endsWith(": wait before retry")) emit({ kind: "retrying", state: stateName.replace(": wait before retry", ""), attempt: record.attempts + 1, waitMs: this.options.retryWaitMs ?? waitSecondsOf(definition, stateName) * 1000 });
             break;
           case "StateExited": {
+            this.applyNotes(name, stateName, record);
+            // A caught failure also exits the state: it was reported when it failed.
+            if (record.status === "CAUGHT") break;
             record.duration_ms += event.timestamp - (open.get(key) ?? event.timestamp);
             record.status = "SUCCEEDED";
             if (type === "Task" || type === "Map") emit({ kind: "state-succeeded", state: stateName, type, durationMs: event.timestamp - (open.get(key) ?? event.timestamp), tier: record.tier });
@@ -146,9 +154,10 @@ export class LocalEngine {
             break;
           }
           case "StateFailed":
+            this.applyNotes(name, stateName, record);
             record.duration_ms += event.timestamp - (open.get(key) ?? event.timestamp);
             record.status = "FAILED";
-            record.error = oneLineError(event.Error, event.Cause);
+            record.error = this.taskNotes.get(`${name}/${stateName}`)?.lastError ?? oneLineError(event.Error, event.Cause);
             if (type === "Task" || type === "Map") emit({ kind: "state-failed", state: stateName, type, error: record.error });
             break;
           case "StateCaught":
@@ -174,8 +183,16 @@ export class LocalEngine {
     }
     await follow;
     result.states = [...states.values()];
-    emit({ kind: "execution-finished", machine, status: result.status, error: result.error ? oneLineError(result.error, result.cause) : undefined, durationMs: result.stoppedAt - startedAt });
+    if (result.status !== "SUCCEEDED") result.failure = failureLine(result);
+    emit({ kind: "execution-finished", machine, status: result.status, error: result.failure, durationMs: result.stoppedAt - startedAt });
     return result;
+  }
+
+  private applyNotes(execution: string, stateName: string, record: StateRecord): void {
+    const notes = this.taskNotes.get(`${execution}/${stateName}`);
+    if (!notes) return;
+    if (notes.tier) record.tier = notes.tier;
+    if (notes.peakRssBytes) record.peak_rss_bytes = Math.max(record.peak_rss_bytes ?? 0, notes.peakRssBytes);
   }
 
   private definitionFor(machine: string): AslDefinition {
@@ -208,7 +225,11 @@ export class LocalEngine {
       if (state.Type !== "Task") return;
       const resource = state.Resource as string;
       const timeoutMs = Number(state.TimeoutSeconds ?? 60) * 1000;
-      const recordFor = () => [...states.values()].reverse().find((r) => r.name === stateName);
+      const noteFor = () => {
+        const key = `${execution}/${stateName}`;
+        if (!this.taskNotes.has(key)) this.taskNotes.set(key, {});
+        return this.taskNotes.get(key)!;
+      };
       if (resource === RESOURCES.lambda) {
         handlers[stateName] = (input) => {
           const params = input as LambdaInvokeParameters;
@@ -219,12 +240,10 @@ export class LocalEngine {
         handlers[stateName] = async (input) => {
           const params = input as RunTaskParameters;
           const step = params.Overrides?.ContainerOverrides?.[0]?.Command?.[0] ?? stateName;
-          const record = recordFor();
+          const notes = noteFor();
           const note = (task: EcsTaskResult) => {
-            if (record) {
-              record.tier = tierFromState(stateName);
-              record.peak_rss_bytes = Math.max(record.peak_rss_bytes ?? 0, task.Local?.peakRssBytes ?? 0);
-            }
+            notes.tier = tierFromState(stateName);
+            notes.peakRssBytes = Math.max(notes.peakRssBytes ?? 0, task.Local?.peakRssBytes ?? 0);
           };
           try {
             const task = await runEcsTask(params, Date.now() + timeoutMs, {
@@ -241,7 +260,7 @@ export class LocalEngine {
             const task = (err as { task?: EcsTaskResult }).task;
             if (task) {
               note(task);
-              if (record && task.Local?.lastError) record.error = task.Local.lastError;
+              notes.lastError = task.Local?.lastError;
             }
             throw err;
           }
@@ -322,6 +341,14 @@ function waitSecondsOf(definition: AslDefinition, stateName: string): number {
 function describeError(event: unknown): string | undefined {
   const e = event as { Error?: string; Cause?: unknown };
   return e.Error ? oneLineError(e.Error, e.Cause) : undefined;
+}
+
+/** The one line a failed run ends with: the failing step and what it said, when a step said something. */
+function failureLine(result: ExecutionResult): string {
+  const overall = oneLineError(result.error, result.cause);
+  const failedTask = [...result.states].reverse().find((s) => s.type === "Task" && (s.status === "FAILED" || s.status === "CAUGHT") && s.error);
+  if (result.error === "States.TaskFailed" && failedTask?.error) return `${failedTask.name.replace(/ \(.*\)$/, "")}: ${failedTask.error}`;
+  return overall;
 }
 
 /**

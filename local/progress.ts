@@ -21,7 +21,7 @@ export class ProgressPrinter {
   };
 
   format(event: ProgressEvent): string | undefined {
-    const who = event.execution.length > 24 ? `${event.execution.slice(0, 8)}…` : event.execution;
+    const who = event.execution.length > 28 ? `${event.execution.slice(0, 27)}…` : event.execution;
     const c = (code: number, text: string) => (this.color ? `\x1b[${code}m${text}\x1b[0m` : text);
     switch (event.kind) {
       case "execution-started":

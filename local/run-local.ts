@@ -6,7 +6,7 @@ import { startEmbeddedS3, type EmbeddedS3 } from "../lib/embedded-s3.ts";
 import { fargateTaskCost } from "../lib/fargate-prices.ts";
 import { makeS3Client, parseS3Uri } from "../lib/s3.ts";
 import { resolvedDefinitions } from "../stacks/resolve-asl.ts";
-import { LocalEngine, oneLineError, type ExecutionResult, type StateRecord } from "./engine.ts";
+import { LocalEngine, type ExecutionResult, type StateRecord } from "./engine.ts";
 import type { Fault } from "./faults.ts";
 import type { ProgressEvent } from "./progress-events.ts";
 
@@ -161,13 +161,12 @@ async function summarize(
   const cost = engine.states
     .filter((s) => s.tier)
     .reduce((sum, s) => sum + fargateTaskCost(s.tier!, s.duration_ms / 1000), 0);
-  const failedStep = [...engine.states].reverse().find((s) => (s.status === "FAILED" || s.status === "CAUGHT") && s.error);
   return {
     status: result.status,
     workflow: result.machine,
     execution: result.name,
     duration_ms: result.stoppedAt - result.startedAt,
-    ...(result.status !== "SUCCEEDED" ? { error: failureLine(result, failedStep) } : {}),
+    ...(result.failure ? { error: result.failure } : {}),
     states,
     ...(metrics?.counts ? { counts: metrics.counts } : {}),
     ...(run?.escalations && Object.keys(run.escalations).length ? { escalations: run.escalations } : {}),
@@ -177,17 +176,11 @@ async function summarize(
   };
 }
 
-/** The one line a failed run ends with: the failing step and what it said. */
-function failureLine(result: ExecutionResult, failedStep: StateRecord | undefined): string {
-  const overall = oneLineError(result.error, result.cause);
-  if (result.error === "States.TaskFailed" && failedStep?.error) return `${failedStep.name.replace(/ \(.*\)$/, "")}: ${failedStep.error}`;
-  return overall;
-}
-
 function defaultName(input: Record<string, unknown>): string {
   const { region, period } = input;
-  const base = typeof region === "string" && typeof period === "string" ? `${region}-${period}` : "run";
-  return `${base}-${stamp()}`.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 80);
+  // Each local run has its own engine, so the name only has to be readable: the same as the monthly run's.
+  const base = typeof region === "string" ? (typeof period === "string" ? `${region}-${period}` : region) : `run-${stamp()}`;
+  return base.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 80);
 }
 
 function stamp(): string {

@@ -39,7 +39,7 @@ export function skiAtlasMonthly(config: Pick<AtlasConfig, "monthlyRegions" | "mo
         kind: "fanOut",
         id: "regions",
         itemsPath: "$.plan.items",
-        itemInput: { region: "$.region", period: "$.period" },
+        itemInput: { region: "$.region", period: "$.period", source: "$.source" },
         itemKey: "region",
         workflow: skiAtlas.name,
         maxConcurrency: config.monthlyMaxConcurrency,

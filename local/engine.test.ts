@@ -1,0 +1,154 @@
+import { readFile, writeFile, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeS3Client } from "../lib/s3.ts";
+import { parseFaults } from "./faults.ts";
+import { LOCAL_BUCKET, REPO_ROOT, runLocal, type LocalRun } from "./run-local.ts";
+
+/**
+ * End to end through the real synthesized state machine: real child processes for the container steps, the
+ * real helper functions, an embedded S3 server. Faults are injected with the same ATLAS_FAULTS syntax users have.
+ */
+const ANDORRA = path.resolve(REPO_ROOT, "..", "shared", "data", "osm", "andorra-2021-06-22.osm.pbf");
+const andorraInput = { region: "andorra", period: "2021-06", source: pathToFileURL(ANDORRA).href };
+
+let scratch: string;
+const runs: LocalRun[] = [];
+beforeAll(async () => {
+  scratch = await mkdtemp(path.join(tmpdir(), "engine-test-"));
+});
+afterAll(async () => {
+  await Promise.all(runs.map((r) => r.stop()));
+  await rm(scratch, { recursive: true, force: true });
+});
+
+async function run(options: Partial<Parameters<typeof runLocal>[0]> & { faults?: string }): Promise<LocalRun> {
+  const result = await runLocal({
+    workflow: "ski-atlas",
+    input: andorraInput,
+    runDir: await mkdtemp(path.join(scratch, "run-")),
+    retryWaitMs: 10,
+    ...options,
+    faults: parseFaults(options.faults),
+  });
+  runs.push(result);
+  return result;
+}
+
+async function publishedKeys(r: LocalRun, prefix: string): Promise<string[]> {
+  const s3 = makeS3Client(r.env);
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: LOCAL_BUCKET, Prefix: prefix }));
+  s3.destroy();
+  return (listed.Contents ?? []).map((o) => o.Key!).sort();
+}
+
+async function notifications(r: LocalRun): Promise<{ subject: string; message?: string }[]> {
+  const text = await readFile(path.join(r.runDir, "notifications.jsonl"), "utf8").catch(() => "");
+  return text.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+}
+
+const state = (r: LocalRun, name: string) => r.result.states.find((s) => s.name === name);
+
+describe("the local engine running ski-atlas on Andorra", () => {
+  it("GIVEN no fault WHEN run THEN every step succeeds and the month is published with its manifest", async () => {
+    const r = await run({});
+    expect(r.result.status).toBe("SUCCEEDED");
+    expect(await publishedKeys(r, "andorra/2021-06/")).toEqual([
+      "andorra/2021-06/lifts.parquet",
+      "andorra/2021-06/manifest.json",
+      "andorra/2021-06/osm_near_winter_sports.parquet",
+      "andorra/2021-06/pistes.parquet",
+      "andorra/2021-06/ski_areas.parquet",
+      "andorra/2021-06/ski_areas_analyzed.csv",
+      "andorra/2021-06/ski_areas_analyzed.parquet",
+    ]);
+    expect(r.summary.counts).toMatchObject({ lifts: 118 });
+    for (const step of ["Download", "Extract", "Analyze", "Publish"]) expect(state(r, `${step} (small)`)?.status, step).toBe("SUCCEEDED");
+    expect((await notifications(r)).map((n) => n.subject)).toEqual([expect.stringMatching(/SUCCEEDED/)]);
+    expect(r.summary.estimated_fargate_cost_usd).toBeGreaterThan(0);
+  });
+
+  it("GIVEN a download that exits 75 once WHEN run THEN it is retried and the run succeeds", async () => {
+    const r = await run({ faults: "download:exit75:1" });
+    expect(r.result.status).toBe("SUCCEEDED");
+    expect(state(r, "Download (small)")?.attempts).toBe(2);
+    expect((r.result.output!.run as { retries: Record<string, { count: number }> }).retries.download.count).toBe(1);
+  });
+
+  it("GIVEN an extract killed for memory WHEN run THEN it runs again one tier up and the escalation is in the output", async () => {
+    const r = await run({ faults: "extract:oom:1" });
+    expect(r.result.status).toBe("SUCCEEDED");
+    const small = state(r, "Extract (small)")!;
+    expect(small.status).toBe("CAUGHT");
+    expect(small.peak_rss_bytes).toBeGreaterThan(2 * 2 ** 30);
+    expect(state(r, "Extract (medium)")?.status).toBe("SUCCEEDED");
+    expect((r.result.output!.run as { escalations: unknown }).escalations).toEqual({
+      extract_small: { step: "extract", from: "small", to: "medium", reason: "OutOfMemoryError" },
+    });
+    expect((r.result.output!.steps as Record<string, { tier: string }>).extract.tier).toBe("medium");
+  });
+
+  it("GIVEN an analyze that exits 65 (bad data) WHEN run THEN it is not retried, the failure is notified and nothing is published", async () => {
+    const r = await run({ faults: "analyze:exit65" });
+    expect(r.result.status).toBe("FAILED");
+    expect(state(r, "Analyze (small)")?.attempts).toBe(1);
+    expect(r.summary.error).toBe("Analyze: injected fault (exit 65)");
+    expect(await notifications(r)).toEqual([expect.objectContaining({ subject: expect.stringMatching(/FAILED/) })]);
+    expect(await publishedKeys(r, "andorra/")).toEqual([]);
+  });
+
+  it("GIVEN an extract that hangs WHEN its timeout passes THEN the child is killed, the timeout is caught and notified", async () => {
+    const started = Date.now();
+    const r = await run({ faults: "extract:hang", timeoutOverrides: { "Extract (small)": 2 } });
+    expect(r.result.status).toBe("FAILED");
+    expect(r.result.error).toBe("States.Timeout");
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect((await notifications(r))[0].subject).toMatch(/FAILED/);
+    expect(await publishedKeys(r, "andorra/")).toEqual([]);
+  });
+
+  it("GIVEN a notification that cannot be sent WHEN the run succeeds THEN the run still succeeds", async () => {
+    const r = await run({ faults: "notify:error" });
+    expect(r.result.status).toBe("SUCCEEDED");
+    expect((r.result.output!.notification as { Error: string }).Error).toBe("InjectedFault");
+  });
+
+  it("GIVEN an unknown region WHEN run THEN Plan rejects it in one line and no step runs", async () => {
+    const r = await run({ input: { region: "atlantis", period: "2021-06" } });
+    expect(r.result.status).toBe("FAILED");
+    expect(r.result.error).toBe("InvalidInputError");
+    expect(r.summary.error).toMatch(/^InvalidInputError: .*atlantis/);
+    expect(r.summary.error).not.toContain("\n");
+    expect(state(r, "Download (small)")).toBeUndefined();
+  });
+});
+
+describe("the local engine running ski-atlas-monthly", () => {
+  it("GIVEN one region whose source is not a PBF WHEN the month runs THEN that region fails and the others are published", async () => {
+    const corrupt = path.join(scratch, "corrupt.osm.pbf");
+    await writeFile(corrupt, "this is not a PBF file\n".repeat(100));
+    const r = await run({
+      workflow: "ski-atlas-monthly",
+      input: {
+        regions: ["andorra", "liechtenstein", "iceland"],
+        period: "2021-06",
+        sources: { andorra: pathToFileURL(ANDORRA).href, liechtenstein: pathToFileURL(ANDORRA).href, iceland: pathToFileURL(corrupt).href },
+      },
+    });
+    expect(r.result.status).toBe("SUCCEEDED");
+    const results = r.result.output!.results as { region: string; status: string }[];
+    expect(results.map((x) => [x.region, x.status])).toEqual([
+      ["andorra", "SUCCEEDED"],
+      ["liechtenstein", "SUCCEEDED"],
+      ["iceland", "FAILED"],
+    ]);
+    expect(await publishedKeys(r, "andorra/2021-06/manifest.json")).toHaveLength(1);
+    expect(await publishedKeys(r, "liechtenstein/2021-06/manifest.json")).toHaveLength(1);
+    expect(await publishedKeys(r, "iceland/")).toEqual([]);
+    const digest = r.result.output!.digest as { status: string };
+    expect(digest.status).toBe("PARTIAL");
+  });
+});
