@@ -1,52 +1,50 @@
-import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
 import * as path from "node:path";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { writeSyntheticRegion } from "../containers/ski-atlas/synthetic-osm.ts";
 import { parseFaults } from "../local/faults.ts";
 import { ProgressPrinter, seconds } from "../local/progress.ts";
-import { REPO_ROOT, runLocal, type RunSummary } from "../local/run-local.ts";
+import { runLocal, type RunSummary } from "../local/run-local.ts";
 import { allWorkflows } from "../workflows/index.ts";
 
-const HELP = `atlas-pipelines: run a workflow's state machine locally (offline) or on AWS, and follow it.
+function help(): string {
+  const workflows = allWorkflows();
+  const perWorkflow = workflows
+    .map((w) => [`  ${w.name}: ${w.description}`, ...Object.entries(w.cli.options).map(([name, text]) => `    --${name.padEnd(16)} ${text}`)].join("\n"))
+    .join("\n");
+  return `atlas-pipelines: run a workflow's state machine locally (offline) or on AWS, and follow it.
 
 usage: npm start -- [workflow] [options]
 
-  workflow            ${allWorkflows().map((w) => w.name).join(" | ")} (default: ski-atlas)
+workflows and their options (default workflow: ${workflows[0].name}):
+${perWorkflow}
 
-options:
-  --region R          region from the registry (default: the generated offline sample, 'sample')
-  --source PATH|URL   a local .osm.pbf or a URL (default: the region's Geofabrik URL)
-  --period YYYY-MM    the month to publish (default: this month, UTC)
-  --regions A,B,...   ski-atlas-monthly: the regions to run (default: the configured list)
-  --out DIR           copy the published month to DIR/{region}/{period}/
-  --json              print a JSON summary on stdout (progress still goes to stderr)
-  --aws               start the deployed state machine on AWS and follow it (needs credentials)
+common options:
+  --out DIR            copy the published output to DIR/… (default: the run's folder under .data/runs/)
+  --json               print a JSON summary on stdout (progress still goes to stderr)
+  --aws                start the deployed state machine on AWS and follow it (needs credentials)
   --state-machine-arn ARN   with --aws: the machine to start (default: found by name)
-  --verbose           also show what each step prints
-  -h, --help          this help
+  --verbose            also show what each step prints
+  -h, --help           this help
 
 environment:
-  ATLAS_FAULTS        inject failures locally, e.g. extract:oom:1,download:exit75:2 (see local/faults.ts)
-  ATLAS_RETRY_WAIT_MS local wait between retries, in ms (default 1000; AWS uses the policies' waits)
+  ATLAS_FAULTS         inject failures locally, e.g. extract:oom:1,download:exit75:2 (see local/faults.ts)
+  ATLAS_RETRY_WAIT_MS  local wait between retries, in ms (default 1000; AWS uses the policies' waits)
 
-Examples:
+examples:
   npm start
   npm start -- --region andorra --source ../shared/data/osm/andorra-2021-06-22.osm.pbf --period 2021-06 --out /tmp/atlas
   npm start -- --aws --region iceland`;
+}
 
 class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<number> {
+  const workflows = allWorkflows();
+  const workflowOptions = new Set(workflows.flatMap((w) => Object.keys(w.cli.options)));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
-      region: { type: "string" },
-      source: { type: "string" },
-      period: { type: "string" },
-      regions: { type: "string" },
+      ...Object.fromEntries([...workflowOptions].map((name) => [name, { type: "string" as const }])),
       out: { type: "string" },
       json: { type: "boolean", default: false },
       aws: { type: "boolean", default: false },
@@ -56,25 +54,30 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   if (values.help) {
-    console.log(HELP);
+    console.log(help());
     return 0;
   }
-  const workflowNames = allWorkflows().map((w) => w.name);
-  const workflow = positionals[0] ?? "ski-atlas";
-  if (!workflowNames.includes(workflow)) throw new UsageError(`unknown workflow '${workflow}' (expected one of ${workflowNames.join(", ")})`);
+  const name = positionals[0] ?? workflows[0].name;
+  const workflow = workflows.find((w) => w.name === name);
+  if (!workflow) throw new UsageError(`unknown workflow '${name}' (expected one of ${workflows.map((w) => w.name).join(", ")})`);
   if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
-
-  const input = await buildInput(workflow, values, !values.aws);
+  const all = values as Record<string, string | boolean | undefined>;
+  const given = Object.fromEntries([...workflowOptions].filter((o) => all[o] !== undefined).map((o) => [o, String(all[o])]));
+  const foreign = Object.keys(given).filter((o) => !(o in workflow.cli.options));
+  if (foreign.length) throw new UsageError(`${workflow.name} does not take --${foreign.join(", --")}`);
+  const input = await workflow.cli.input(given, values.aws ? "aws" : "local").catch((err: Error) => {
+    throw new UsageError(err.message);
+  });
   const printer = new ProgressPrinter();
 
   if (values.aws) {
     const { runOnAws } = await import("./run-aws.ts");
-    return runOnAws({ workflow, input, stateMachineArn: values["state-machine-arn"], json: values.json, onEvent: printer.handle });
+    return runOnAws({ workflow: workflow.name, input, stateMachineArn: values["state-machine-arn"], json: values.json, onEvent: printer.handle });
   }
 
   const retryWaitMs = Number(process.env.ATLAS_RETRY_WAIT_MS ?? 1000);
   const run = await runLocal({
-    workflow,
+    workflow: workflow.name,
     input,
     faults: parseFaults(process.env.ATLAS_FAULTS),
     retryWaitMs,
@@ -91,44 +94,6 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   return 0;
-}
-
-async function buildInput(
-  workflow: string,
-  values: { region?: string; source?: string; period?: string; regions?: string },
-  local: boolean,
-): Promise<Record<string, unknown>> {
-  const input: Record<string, unknown> = {};
-  if (values.period !== undefined) input.period = values.period;
-  if (workflow === "ski-atlas-monthly") {
-    if (values.regions !== undefined) input.regions = values.regions.split(",").map((r) => r.trim());
-    return input;
-  }
-  input.region = values.region ?? (local ? "sample" : undefined);
-  if (input.region === undefined) throw new UsageError("--region is required with --aws");
-  if (values.source !== undefined) {
-    input.source = toSourceUrl(values.source);
-  } else if (input.region === "sample") {
-    if (!local) throw new UsageError("the 'sample' region exists only offline; pick a real region with --aws");
-    input.source = pathToFileURL(await ensureSampleRegion()).href;
-  }
-  return input;
-}
-
-/** A local path becomes a file:// URL (allowed offline only); URLs pass through for Plan to check. */
-function toSourceUrl(source: string): string {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(source)) return source;
-  const absolute = path.resolve(source);
-  if (!existsSync(absolute)) throw new UsageError(`--source ${source}: no such file`);
-  return pathToFileURL(absolute).href;
-}
-
-/** The offline sample: synthetic OSM with several resorts, generated by the repo itself, the same every time. */
-async function ensureSampleRegion(): Promise<string> {
-  const file = path.join(REPO_ROOT, ".data", "sample", "sample.osm.pbf");
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeSyntheticRegion(file);
-  return file;
 }
 
 function printFinalTable(summary: RunSummary): void {

@@ -13,7 +13,7 @@ export async function runOnAws(options: {
 }): Promise<number> {
   const client = new SFNClient({});
   const stateMachineArn = options.stateMachineArn ?? (await findStateMachineArn(client, options.workflow));
-  const result = await startAndFollow({ client, stateMachineArn, input: options.input, onEvent: options.onEvent });
+  const result = await startAndFollow({ client, stateMachineArn, input: options.input, onEvent: options.onEvent, machine: options.workflow });
   process.stderr.write(`\n${options.workflow}: ${result.status} in ${seconds(result.stoppedAt - result.startedAt)}\n`);
   process.stderr.write(`execution: ${result.executionArn}\n`);
   if (options.json) {

@@ -94,7 +94,8 @@ describe("toEpochMs", () => {
 
 describe("metricData", () => {
   it("GIVEN a succeeded run WHEN converted THEN every documented data point is there with its dimensions and unit", () => {
-    const data = metricData(EVENT, runSummary(EVENT, MANIFEST), NOW);
+    const all = metricData(EVENT, runSummary(EVENT, MANIFEST), NOW);
+    const data = all.filter((d) => d.Dimensions!.some((x) => x.Name === "Region"));
     const compact = data.map((d) => [d.MetricName, d.Dimensions?.slice(2).map((x) => `${x.Name}=${x.Value}`).join(), d.Value, d.Unit]);
     expect(compact).toEqual([
       ["FeatureCount", "Kind=ski_areas", 3, "Count"],
@@ -120,12 +121,25 @@ describe("metricData", () => {
       expect(d.Dimensions?.slice(0, 2)).toEqual(dims());
       expect(d.Timestamp).toEqual(NOW);
     }
+    // The run-level points once more with the Workflow dimension alone, for the workflow-wide alarms.
+    const workflowWide = all.filter((d) => !d.Dimensions!.some((x) => x.Name === "Region"));
+    expect(workflowWide.map((d) => [d.MetricName, d.Value, d.Dimensions])).toEqual(
+      ["TierEscalations", "StepRetries", "RunSucceeded", "RunFailed"].map((name) => [
+        name,
+        data.find((d) => d.MetricName === name)!.Value,
+        [{ Name: "Workflow", Value: EVENT.workflow }],
+      ]),
+    );
   });
 
   it("GIVEN extra metrics WHEN converted THEN they are appended; a bad unit is an InvalidInputError", () => {
     const event: MetricsEvent = { workflow: "weather", status: "FAILED", extraMetrics: [{ name: "RowsIngested", value: 42, unit: "Count" }] };
     const data = metricData(event, runSummary(event), NOW);
-    expect(data.at(-1)).toEqual({
+    expect(data.filter((d) => d.MetricName === "RowsIngested").map((d) => d.Dimensions)).toEqual([
+      [{ Name: "Workflow", Value: "weather" }, { Name: "Region", Value: "none" }],
+      [{ Name: "Workflow", Value: "weather" }],
+    ]);
+    expect(data.find((d) => d.MetricName === "RowsIngested")).toEqual({
       MetricName: "RowsIngested",
       Dimensions: [
         { Name: "Workflow", Value: "weather" },
@@ -152,7 +166,7 @@ describe("recordMetrics / handler on AWS", () => {
     expect(calls).toHaveLength(1);
     const input = calls[0].args[0].input;
     expect(input.Namespace).toBe("AtlasPipelines");
-    expect(input.MetricData).toHaveLength(18);
+    expect(input.MetricData).toHaveLength(22);
     expect(input.MetricData).toContainEqual({
       MetricName: "FeatureCount",
       Dimensions: dims(["Kind", "lifts"]),
@@ -209,7 +223,7 @@ describe("handler offline (ATLAS_LOCAL_SINK_DIR)", () => {
       expect(lines).toHaveLength(1);
       const record = JSON.parse(lines[0]);
       expect(record).toMatchObject({ namespace: "AtlasPipelines", label: "ski-atlas andorra 2026-11 SUCCEEDED" });
-      expect(record.data).toHaveLength(18);
+      expect(record.data).toHaveLength(22);
       expect(cw.calls()).toHaveLength(0);
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -163,7 +163,12 @@ export function metricData(event: MetricsEvent, summary: MetricsSummary, now: Da
   for (const m of checkExtraMetrics(event.extraMetrics)) {
     data.push(point(m.name, m.value, (m.unit ?? StandardUnit.None) as StandardUnit));
   }
-  return data;
+  // CloudWatch matches dimensions exactly: the workflow-wide alarms (stacks/constructs/WorkflowMachine.ts)
+  // watch the run-level metrics with the Workflow dimension alone, so send those once more without Region.
+  const workflowWide = data
+    .filter((d) => d.Dimensions!.length === 2 && !["RunDuration", "OutputBytes"].includes(d.MetricName!))
+    .map((d) => ({ ...d, Dimensions: [base[0]] }));
+  return [...data, ...workflowWide];
 }
 
 export async function readManifest(s3: S3Client, publishUri: string): Promise<Manifest> {

@@ -25,7 +25,7 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-async function run(options: Partial<Parameters<typeof runLocal>[0]> & { faults?: string }): Promise<LocalRun> {
+async function run(options: Partial<Omit<Parameters<typeof runLocal>[0], "faults">> & { faults?: string }): Promise<LocalRun> {
   const result = await runLocal({
     workflow: "ski-atlas",
     input: andorraInput,

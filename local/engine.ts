@@ -149,8 +149,10 @@ export class LocalEngine {
           case "StateRetried": {
             const { retrier, attempt } = event.retry;
             const waitMs = this.options.retryWaitMs ?? retryDelayMs(retrier, attempt);
-            record.attempts += 0; // the next StateEntered counts the attempt
-            emit({ kind: "retrying", state: stateName, attempt: attempt + 1, waitMs, error: describeError(event) });
+            // A Retry re-runs the state without entering it again: count the attempt here.
+            record.attempts += 1;
+            record.status = "RUNNING";
+            emit({ kind: "retrying", state: stateName, attempt: record.attempts, waitMs, error: describeError(event) });
             break;
           }
           case "StateFailed":

@@ -1,3 +1,4 @@
+import { toSourceUrl } from "../lib/source-url.ts";
 import type { AtlasConfig } from "./config.ts";
 import { LAMBDA_SERVICE_RETRY, START_EXECUTION_RETRY } from "./retry-policies.ts";
 import { skiAtlas } from "./ski-atlas.ts";
@@ -60,5 +61,27 @@ export function skiAtlasMonthly(config: Pick<AtlasConfig, "monthlyRegions" | "mo
       },
     ],
     notify: { fn: "notify", payload: { digest: "$.digest" }, timeoutSeconds: 60, retries: [LAMBDA_SERVICE_RETRY] },
+    cli: {
+      options: {
+        regions: "comma-separated regions (default: the configured list)",
+        period: "the month to publish, YYYY-MM (default: this month, UTC)",
+        sources: "comma-separated region=PATH|URL pairs overriding the registry's sources",
+      },
+      async input({ regions, period, sources }) {
+        const input: Record<string, unknown> = {};
+        if (regions !== undefined) input.regions = regions.split(",").map((r) => r.trim());
+        if (period !== undefined) input.period = period;
+        if (sources !== undefined) {
+          input.sources = Object.fromEntries(
+            sources.split(",").map((pair) => {
+              const [region, source] = pair.split("=");
+              if (!region || !source) throw new Error(`--sources: '${pair}' is not region=PATH|URL`);
+              return [region.trim(), toSourceUrl(source.trim())];
+            }),
+          );
+        }
+        return input;
+      },
+    },
   };
 }

@@ -108,8 +108,29 @@ export interface Workflow {
   /** Sends the outcome. Receives `status`, `workflow`, `execution` plus these fields. */
   notify: { fn: string; payload: PayloadTemplate; timeoutSeconds: number; retries: ErrorRetryPolicy[] };
   schedule?: { expression: string; description: string; input: Record<string, unknown> };
-  /** Shown in docs and used by `npm start` when no input is given. */
+  /** Shown in docs: what to type when starting a run by hand. */
   exampleInput: Record<string, unknown>;
+  /** Alarms on the workflow's own metrics (namespace AtlasPipelines, dimension Workflow), next to its machine. */
+  alarms?: MetricAlarm[];
+  /** Metrics of this workflow shown in its dashboard row, besides executions and duration. */
+  dashboardMetrics?: string[];
+  /** How `npm start -- <workflow> [options]` builds the execution input. */
+  cli: WorkflowCli;
+}
+
+export interface MetricAlarm {
+  id: string;
+  metric: string;
+  /** Sum over 5 minutes at or above which the alarm fires. */
+  threshold: number;
+  description: string;
+}
+
+export interface WorkflowCli {
+  /** Options this workflow takes (`--name value`), with their help text. */
+  options: Record<string, string>;
+  /** Turns the options into the execution input. `local` runs may use files of this machine; `aws` ones not. */
+  input(options: Record<string, string | undefined>, target: "local" | "aws"): Promise<Record<string, unknown>>;
 }
 
 export function containerSteps(workflow: Workflow): ContainerStep[] {

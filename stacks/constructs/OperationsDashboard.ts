@@ -28,9 +28,8 @@ export class OperationsDashboard extends Construct {
         }),
         new cloudwatch.GraphWidget({ title: `${workflow.name}: duration`, left: [machine.metricTime()], width: 8 }),
         new cloudwatch.GraphWidget({
-          title: `${workflow.name}: output`,
-          left: [produced("OutputBytes")],
-          right: [produced("RunFailed"), produced("TierEscalations")],
+          title: `${workflow.name}: what the runs report`,
+          left: (workflow.dashboardMetrics ?? ["RunFailed"]).map(produced),
           width: 8,
         }),
       );

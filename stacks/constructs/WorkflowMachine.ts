@@ -38,11 +38,11 @@ export class WorkflowMachine extends Construct {
     });
 
     // Each failed or timed-out execution pages once; the per-run Notify message carries the details.
-    const alarm = (name: string, metric: cloudwatch.Metric, what: string) => {
+    const alarm = (name: string, metric: cloudwatch.Metric, what: string, threshold = 1) => {
       const a = new cloudwatch.Alarm(this, name, {
         alarmDescription: `${workflow.name}: ${what}`,
         metric: metric.with({ period: Duration.minutes(5), statistic: "Sum" }),
-        threshold: 1,
+        threshold,
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -53,6 +53,15 @@ export class WorkflowMachine extends Construct {
     this.alarms = [
       alarm("ExecutionsFailed", this.stateMachine.metricFailed(), "an execution failed"),
       alarm("ExecutionsTimedOut", this.stateMachine.metricTimedOut(), "an execution timed out"),
+      // The workflow's own alarms, on what its Metrics step reports.
+      ...(workflow.alarms ?? []).map((a) =>
+        alarm(
+          a.id,
+          new cloudwatch.Metric({ namespace: "AtlasPipelines", metricName: a.metric, dimensionsMap: { Workflow: workflow.name } }),
+          a.description,
+          a.threshold,
+        ),
+      ),
     ];
 
     if (workflow.schedule) {

@@ -1,0 +1,499 @@
+import {
+  DescribeExecutionCommand,
+  DescribeStateMachineCommand,
+  GetExecutionHistoryCommand,
+  ListStateMachinesCommand,
+  SFNClient,
+  SFNServiceException,
+  StartExecutionCommand,
+  type GetExecutionHistoryCommandInput,
+  type HistoryEvent,
+  type HistoryEventType,
+} from "@aws-sdk/client-sfn";
+import { mockClient } from "aws-sdk-client-mock";
+import { beforeEach, describe, expect, it } from "vitest";
+import type { ProgressEvent } from "../local/progress-events.ts";
+import { findStateMachineArn, historyToProgress, startAndFollow, type AwsRunOptions } from "./aws-follow.ts";
+
+const sfn = mockClient(SFNClient);
+const client = new SFNClient({ region: "eu-west-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+
+const MACHINE_ARN = "arn:aws:states:eu-west-1:123456789012:stateMachine:skiatlasStateMachine8AE2B847-AbC123";
+const EXECUTION_ARN = "arn:aws:states:eu-west-1:123456789012:execution:skiatlasStateMachine8AE2B847-AbC123:run-1";
+const T0 = Date.parse("2026-03-01T06:00:00Z");
+const at = (seconds: number) => T0 + seconds * 1000;
+
+const OOM_CAUSE = JSON.stringify({ StoppedReason: "OutOfMemoryError: Container killed due to memory usage", Containers: [{ ExitCode: 137 }] });
+const ECS_EXIT_65 = JSON.stringify({ StoppedReason: "Essential container in task exited", Containers: [{ ExitCode: 65 }] });
+const LAMBDA_CAUSE = JSON.stringify({ errorType: "Lambda.ServiceException", errorMessage: "Rate exceeded" });
+
+/** Builds a history the way Step Functions numbers it: ids from 1, each event pointing at the one before. */
+class History {
+  readonly events: HistoryEvent[] = [];
+
+  add(seconds: number, type: string, extra: Partial<HistoryEvent> = {}, previousEventId?: number): this {
+    const id = this.events.length + 1;
+    this.events.push({ id, previousEventId: previousEventId ?? id - 1, timestamp: new Date(at(seconds)), type: type as HistoryEventType, ...extra });
+    return this;
+  }
+  enter(seconds: number, type: string, name: string, previousEventId?: number): this {
+    return this.add(seconds, `${type}StateEntered`, { stateEnteredEventDetails: { name, input: "{}" } }, previousEventId);
+  }
+  exit(seconds: number, type: string, name: string): this {
+    return this.add(seconds, `${type}StateExited`, { stateExitedEventDetails: { name, output: "{}" } });
+  }
+  /** Enter and leave a state that does no work (Pass, Choice). */
+  through(seconds: number, type: string, name: string): this {
+    return this.enter(seconds, type, name).exit(seconds, type, name);
+  }
+  taskFailed(seconds: number, error: string, cause: string): this {
+    return this.add(seconds, "TaskFailed", { taskFailedEventDetails: { resourceType: "ecs", resource: "runTask.sync", error, cause } });
+  }
+  get lastId(): number {
+    return this.events.length;
+  }
+}
+
+/** A ski-atlas run: Plan retried once by its Retry, Extract killed out of memory on small and run again on medium. */
+function successfulHistory(): History {
+  return new History()
+    .add(0, "ExecutionStarted", { executionStartedEventDetails: { input: '{"region":"andorra"}' } })
+    .through(0, "Pass", "Initialize")
+    .enter(1, "Task", "Plan")
+    .add(1, "TaskScheduled")
+    .add(1, "TaskStarted")
+    .add(2, "TaskFailed", { taskFailedEventDetails: { resourceType: "lambda", resource: "invoke", error: "Lambda.ServiceException", cause: LAMBDA_CAUSE } })
+    .add(4, "TaskScheduled")
+    .add(4, "TaskStarted")
+    .add(6, "TaskSucceeded")
+    .exit(6, "Task", "Plan")
+    .through(7, "Choice", "Extract: pick tier")
+    .enter(8, "Task", "Extract (small)")
+    .add(8, "TaskScheduled")
+    .add(8, "TaskStarted")
+    .add(9, "TaskSubmitted")
+    .taskFailed(20, "States.TaskFailed", OOM_CAUSE)
+    .exit(20, "Task", "Extract (small)")
+    .through(21, "Choice", "Extract: why did it fail?")
+    .through(21, "Pass", "Extract: escalate small to medium")
+    .through(21, "Pass", "Extract: use medium")
+    .through(21, "Choice", "Extract: pick tier")
+    .enter(22, "Task", "Extract (medium)")
+    .add(22, "TaskScheduled")
+    .add(22, "TaskStarted")
+    .add(23, "TaskSubmitted")
+    .add(52, "TaskSucceeded")
+    .exit(52, "Task", "Extract (medium)")
+    .through(53, "Succeed", "Succeeded")
+    .add(53, "ExecutionSucceeded", { executionSucceededEventDetails: { output: '{"counts":{"resorts":3}}' } });
+}
+
+const EXPECTED_SUCCESS_EVENTS: ProgressEvent[] = [
+  { kind: "execution-started", execution: "run-1", time: at(0), machine: "ski-atlas" },
+  { kind: "state-started", execution: "run-1", time: at(1), state: "Plan", type: "Task", attempt: 1 },
+  { kind: "state-failed", execution: "run-1", time: at(2), state: "Plan", type: "Task", error: "Lambda.ServiceException: Rate exceeded" },
+  { kind: "retrying", execution: "run-1", time: at(4), state: "Plan", attempt: 2, waitMs: 2000, error: "Lambda.ServiceException: Rate exceeded" },
+  { kind: "state-started", execution: "run-1", time: at(4), state: "Plan", type: "Task", attempt: 2 },
+  { kind: "state-succeeded", execution: "run-1", time: at(6), state: "Plan", type: "Task", durationMs: 2000 },
+  { kind: "state-started", execution: "run-1", time: at(8), state: "Extract (small)", type: "Task", attempt: 1, tier: "small" },
+  {
+    kind: "state-failed",
+    execution: "run-1",
+    time: at(20),
+    state: "Extract (small)",
+    type: "Task",
+    error: "States.TaskFailed: OutOfMemoryError: Container killed due to memory usage (exit code 137)",
+  },
+  { kind: "tier-escalated", execution: "run-1", time: at(21), state: "Extract: escalate small to medium", detail: "small to medium" },
+  { kind: "state-started", execution: "run-1", time: at(22), state: "Extract (medium)", type: "Task", attempt: 1, tier: "medium" },
+  { kind: "state-succeeded", execution: "run-1", time: at(52), state: "Extract (medium)", type: "Task", durationMs: 30_000, tier: "medium" },
+  { kind: "execution-finished", execution: "run-1", time: at(53), machine: "ski-atlas", status: "SUCCEEDED", durationMs: 53_000 },
+];
+
+function run(overrides: Partial<AwsRunOptions> = {}) {
+  const events: ProgressEvent[] = [];
+  const result = startAndFollow({
+    client,
+    stateMachineArn: MACHINE_ARN,
+    input: { region: "andorra" },
+    machine: "ski-atlas",
+    pollMs: 1,
+    onEvent: (e) => events.push(e),
+    ...overrides,
+  });
+  return { events, result };
+}
+
+const historyCalls = () => sfn.commandCalls(GetExecutionHistoryCommand).map((c) => c.args[0].input as GetExecutionHistoryCommandInput);
+
+beforeEach(() => {
+  sfn.reset();
+  sfn.on(StartExecutionCommand).resolves({ executionArn: EXECUTION_ARN, startDate: new Date(at(0)) });
+});
+
+describe("startAndFollow", () => {
+  it("GIVEN a run that retries Plan and escalates Extract WHEN followed THEN emits the progress in order and returns the result", async () => {
+    const full = successfulHistory().events;
+    sfn
+      .on(DescribeExecutionCommand)
+      .resolvesOnce({ executionArn: EXECUTION_ARN, status: "RUNNING", startDate: new Date(at(0)) })
+      .resolves({
+        executionArn: EXECUTION_ARN,
+        status: "SUCCEEDED",
+        startDate: new Date(at(0)),
+        stopDate: new Date(at(53)),
+        output: '{"counts":{"resorts":3}}',
+      });
+    // First poll: the run is half way (up to Extract's OOM). Second poll: the whole history again, from event 1.
+    const halfWay = full.findIndex((e) => e.type === "TaskFailed" && e.taskFailedEventDetails?.error === "States.TaskFailed") + 1;
+    sfn.on(GetExecutionHistoryCommand).resolvesOnce({ events: full.slice(0, halfWay) }).resolves({ events: full });
+
+    const { events, result } = run({ name: "run-1" });
+
+    expect(events).toEqual([]); // nothing is reported before the execution is polled
+    const done = await result;
+    expect(events).toEqual(EXPECTED_SUCCESS_EVENTS);
+    expect(done).toEqual({
+      executionArn: EXECUTION_ARN,
+      status: "SUCCEEDED",
+      output: { counts: { resorts: 3 } },
+      startedAt: at(0),
+      stoppedAt: at(53),
+      states: [
+        { name: "Initialize", status: "SUCCEEDED", attempts: 1, duration_ms: 0 },
+        { name: "Plan", status: "SUCCEEDED", attempts: 2, duration_ms: 3000 },
+        { name: "Extract: pick tier", status: "SUCCEEDED", attempts: 2, duration_ms: 0 },
+        { name: "Extract (small)", status: "CAUGHT", attempts: 1, duration_ms: 12_000, tier: "small" },
+        { name: "Extract: why did it fail?", status: "SUCCEEDED", attempts: 1, duration_ms: 0 },
+        { name: "Extract: escalate small to medium", status: "SUCCEEDED", attempts: 1, duration_ms: 0 },
+        { name: "Extract: use medium", status: "SUCCEEDED", attempts: 1, duration_ms: 0 },
+        { name: "Extract (medium)", status: "SUCCEEDED", attempts: 1, duration_ms: 30_000, tier: "medium" },
+        { name: "Succeeded", status: "SUCCEEDED", attempts: 1, duration_ms: 0 },
+      ],
+    });
+    const start = sfn.commandCalls(StartExecutionCommand);
+    expect(start).toHaveLength(1);
+    expect(start[0].args[0].input).toEqual({ stateMachineArn: MACHINE_ARN, input: '{"region":"andorra"}', name: "run-1" });
+    expect(historyCalls().map((c) => c.executionArn)).toEqual([EXECUTION_ARN, EXECUTION_ARN]);
+  });
+
+  it("GIVEN a run whose Extract task exits 65 WHEN followed THEN the result is FAILED and the error is the ECS cause on one line", async () => {
+    const history = new History()
+      .add(0, "ExecutionStarted", { executionStartedEventDetails: { input: "{}" } })
+      .through(0, "Pass", "Initialize")
+      .through(1, "Choice", "Extract: pick tier")
+      .enter(2, "Task", "Extract (small)")
+      .add(2, "TaskScheduled")
+      .add(2, "TaskStarted")
+      .add(3, "TaskSubmitted")
+      .taskFailed(30, "States.TaskFailed", ECS_EXIT_65)
+      .exit(30, "Task", "Extract (small)")
+      .through(31, "Choice", "Extract: why did it fail?")
+      .enter(31, "Task", "Metrics (failed run)")
+      .add(31, "TaskScheduled")
+      .add(31, "TaskStarted")
+      .add(32, "TaskSucceeded")
+      .exit(32, "Task", "Metrics (failed run)")
+      .enter(33, "Fail", "Failed")
+      .add(33, "ExecutionFailed", { executionFailedEventDetails: { error: "States.TaskFailed", cause: ECS_EXIT_65 } });
+    sfn.on(DescribeExecutionCommand).resolves({
+      executionArn: EXECUTION_ARN,
+      status: "FAILED",
+      startDate: new Date(at(0)),
+      stopDate: new Date(at(33)),
+      error: "States.TaskFailed",
+      cause: ECS_EXIT_65,
+    });
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: history.events });
+
+    const { events, result } = run();
+    const done = await result;
+
+    const line = "States.TaskFailed: Essential container in task exited (exit code 65)";
+    expect(done.status).toBe("FAILED");
+    expect(done.error).toBe("States.TaskFailed");
+    expect(done.cause).toBe(ECS_EXIT_65);
+    expect(done.output).toBeUndefined();
+    expect(done.stoppedAt - done.startedAt).toBe(33_000);
+    expect(events.filter((e) => e.kind === "state-failed")).toEqual([
+      { kind: "state-failed", execution: "run-1", time: at(30), state: "Extract (small)", type: "Task", error: line },
+    ]);
+    expect(events.at(-1)).toEqual({
+      kind: "execution-finished",
+      execution: "run-1",
+      time: at(33),
+      machine: "ski-atlas",
+      status: "FAILED",
+      error: line,
+      durationMs: 33_000,
+    });
+    expect(done.states.map((s) => [s.name, s.status])).toEqual([
+      ["Initialize", "SUCCEEDED"],
+      ["Extract: pick tier", "SUCCEEDED"],
+      ["Extract (small)", "CAUGHT"],
+      ["Extract: why did it fail?", "SUCCEEDED"],
+      ["Metrics (failed run)", "SUCCEEDED"],
+      ["Failed", "FAILED"],
+    ]);
+  });
+
+  it("GIVEN a history paginated over two polls WHEN followed THEN the nextToken is passed on and no event is reported twice", async () => {
+    const history = new History()
+      .add(0, "ExecutionStarted", { executionStartedEventDetails: { input: "{}" } }) // 1
+      .enter(1, "Task", "Plan") // 2
+      .add(1, "TaskScheduled") // 3
+      .add(2, "TaskSucceeded") // 4
+      .exit(2, "Task", "Plan") // 5
+      .through(3, "Succeed", "Succeeded") // 6, 7
+      .add(3, "ExecutionSucceeded", { executionSucceededEventDetails: { output: "{}" } }); // 8
+    const all = history.events;
+    const timeline: string[] = [];
+    sfn
+      .on(DescribeExecutionCommand)
+      .resolvesOnce({ status: "RUNNING" })
+      .resolvesOnce({ status: "RUNNING" })
+      .resolves({ status: "SUCCEEDED", startDate: new Date(at(0)), stopDate: new Date(at(3)), output: "{}" });
+    let calls = 0;
+    sfn.on(GetExecutionHistoryCommand).callsFake((input: GetExecutionHistoryCommandInput) => {
+      calls += 1;
+      timeline.push(`history ${input.nextToken ?? "(start)"}`);
+      if (calls === 1) return { events: all.slice(0, 3), nextToken: "page-2" }; // poll 1: first page
+      if (calls === 2) return { events: all.slice(3, 5) }; // poll 2: the rest so far, no more token
+      return { events: all }; // poll 3: from the start again, now finished
+    });
+
+    const { events, result } = run({ onEvent: (e) => timeline.push(`${e.kind} ${"state" in e ? e.state : ""}`.trim()) });
+    await result;
+
+    expect(events).toEqual([]); // onEvent was replaced: everything went to the timeline
+    expect(historyCalls().map((c) => c.nextToken)).toEqual([undefined, "page-2", undefined]);
+    expect(timeline).toEqual([
+      "history (start)",
+      "execution-started",
+      "state-started Plan",
+      "history page-2",
+      "state-succeeded Plan",
+      "history (start)",
+      "execution-finished",
+    ]);
+  });
+
+  it("GIVEN Step Functions throttles the polls WHEN followed THEN it backs off and still returns the result", async () => {
+    const throttled = () =>
+      new SFNServiceException({ name: "ThrottlingException", $fault: "client", $metadata: { httpStatusCode: 400 }, message: "Rate exceeded" });
+    const history = new History()
+      .add(0, "ExecutionStarted", { executionStartedEventDetails: { input: "{}" } })
+      .add(5, "ExecutionSucceeded", { executionSucceededEventDetails: { output: '{"ok":true}' } });
+    sfn
+      .on(DescribeExecutionCommand)
+      .rejectsOnce(throttled())
+      .resolves({ status: "SUCCEEDED", startDate: new Date(at(0)), stopDate: new Date(at(5)), output: '{"ok":true}' });
+    sfn.on(GetExecutionHistoryCommand).rejectsOnce(throttled()).resolves({ events: history.events });
+
+    const { events, result } = run();
+    const done = await result;
+
+    expect(done.status).toBe("SUCCEEDED");
+    expect(done.output).toEqual({ ok: true });
+    expect(sfn.commandCalls(DescribeExecutionCommand).length).toBe(3);
+    expect(events.map((e) => e.kind)).toEqual(["execution-started", "execution-finished"]);
+  });
+
+  it("GIVEN a poll fails for another reason than throttling WHEN followed THEN the error is not swallowed", async () => {
+    sfn.on(DescribeExecutionCommand).rejects(
+      new SFNServiceException({ name: "AccessDeniedException", $fault: "client", $metadata: {}, message: "not authorized to DescribeExecution" }),
+    );
+
+    await expect(run().result).rejects.toThrow(/not authorized to DescribeExecution/);
+  });
+
+  it("GIVEN the definition's Wait seconds WHEN a cause-matched retry waits THEN the retrying event says how long", async () => {
+    const definition = { StartAt: "Extract: wait before retry", States: { "Extract: wait before retry": { Type: "Wait", Seconds: 60, End: true } } };
+    sfn.on(DescribeStateMachineCommand).resolves({ definition: JSON.stringify(definition) });
+    const history = new History()
+      .add(0, "ExecutionStarted", { executionStartedEventDetails: { input: "{}" } })
+      .enter(0, "Wait", "Extract: wait before retry")
+      .exit(60, "Wait", "Extract: wait before retry")
+      .add(60, "ExecutionSucceeded", { executionSucceededEventDetails: { output: "{}" } });
+    sfn.on(DescribeExecutionCommand).resolves({ status: "SUCCEEDED", startDate: new Date(at(0)), stopDate: new Date(at(60)), output: "{}" });
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: history.events });
+
+    const { events, result } = run();
+    await result;
+
+    expect(events.find((e) => e.kind === "retrying")).toMatchObject({ state: "Extract", waitMs: 60_000 });
+  });
+
+  it("GIVEN an abort signal WHEN it fires while following THEN following stops with an AbortError", async () => {
+    sfn.on(DescribeExecutionCommand).resolves({ status: "RUNNING" });
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: [] });
+    const controller = new AbortController();
+
+    const { result } = run({ signal: controller.signal, pollMs: 5 });
+    setTimeout(() => controller.abort(), 30);
+
+    await expect(result).rejects.toMatchObject({ name: "AbortError" });
+  });
+});
+
+describe("historyToProgress", () => {
+  it("GIVEN an execution ARN WHEN converting THEN the execution and machine names come from it", () => {
+    const history = new History().add(0, "ExecutionStarted", { executionStartedEventDetails: { input: "{}" } });
+
+    expect(historyToProgress(history.events, EXECUTION_ARN)).toEqual([
+      { kind: "execution-started", execution: "run-1", time: at(0), machine: "skiatlasStateMachine8AE2B847-AbC123" },
+    ]);
+  });
+
+  it("GIVEN a history WHEN converted whole or event by event THEN both give the same events (it can follow a growing history)", () => {
+    const events = successfulHistory().events;
+
+    const whole = historyToProgress(events, "run-1", { machine: "ski-atlas" });
+    // Only prefixes: each longer history keeps what the shorter one gave and adds to the end.
+    for (let n = 1; n <= events.length; n++) {
+      const prefix = historyToProgress(events.slice(0, n), "run-1", { machine: "ski-atlas" });
+      expect(whole.slice(0, prefix.length)).toEqual(prefix);
+    }
+    expect(whole).toEqual(EXPECTED_SUCCESS_EVENTS);
+  });
+
+  it("GIVEN a task entered again with no state in between WHEN converting THEN it is a retry with the next attempt", () => {
+    const history = new History()
+      .enter(0, "Task", "Download")
+      .taskFailed(10, "States.TaskFailed", ECS_EXIT_65)
+      .enter(40, "Task", "Download")
+      .exit(45, "Task", "Download");
+
+    expect(historyToProgress(history.events, "e1").map(({ kind, ...rest }) => [kind, "attempt" in rest ? rest.attempt : undefined])).toEqual([
+      ["state-started", 1],
+      ["state-failed", undefined],
+      ["retrying", 2],
+      ["state-started", 2],
+      ["state-succeeded", undefined],
+    ]);
+    expect(historyToProgress(history.events, "e1")[2]).toMatchObject({ waitMs: 30_000, error: "States.TaskFailed: Essential container in task exited (exit code 65)" });
+  });
+
+  it("GIVEN a cause-matched retry through the Wait state WHEN converting THEN retrying names the step and the next attempt of the failed tier", () => {
+    const exit75 = JSON.stringify({ StoppedReason: "Essential container in task exited", Containers: [{ ExitCode: 75 }] });
+    const history = new History()
+      .enter(0, "Task", "Extract (large)")
+      .taskFailed(5, "States.TaskFailed", exit75)
+      .exit(5, "Task", "Extract (large)")
+      .through(5, "Choice", "Extract: why did it fail?")
+      .enter(5, "Wait", "Extract: wait before retry")
+      .exit(65, "Wait", "Extract: wait before retry")
+      .through(65, "Pass", "Extract: count retry")
+      .through(65, "Choice", "Extract: pick tier")
+      .enter(65, "Task", "Extract (large)");
+
+    const events = historyToProgress(history.events, "e1", { waitSeconds: { "Extract: wait before retry": 60 } });
+
+    expect(events.slice(2)).toEqual([
+      {
+        kind: "retrying",
+        execution: "e1",
+        time: at(5),
+        state: "Extract",
+        attempt: 2,
+        waitMs: 60_000,
+        error: "States.TaskFailed: Essential container in task exited (exit code 75)",
+      },
+      { kind: "state-started", execution: "e1", time: at(65), state: "Extract (large)", type: "Task", attempt: 2, tier: "large" },
+    ]);
+  });
+
+  it("GIVEN two Map iterations running the same state at once WHEN converting THEN neither is taken for a retry", () => {
+    const h = new History().enter(0, "Map", "Regions").add(0, "MapStateStarted", { mapStateStartedEventDetails: { length: 2 } });
+    const mapStarted = h.lastId;
+    h.add(0, "MapIterationStarted", { mapIterationStartedEventDetails: { name: "Regions", index: 0 } }, mapStarted);
+    const iteration0 = h.lastId;
+    h.add(0, "MapIterationStarted", { mapIterationStartedEventDetails: { name: "Regions", index: 1 } }, mapStarted);
+    const iteration1 = h.lastId;
+    h.enter(1, "Task", "Regions: run ski-atlas", iteration0);
+    const task0 = h.lastId;
+    h.enter(1, "Task", "Regions: run ski-atlas", iteration1);
+    const task1 = h.lastId;
+    h.add(2, "TaskFailed", { taskFailedEventDetails: { resourceType: "states", resource: "startExecution.sync:2", error: "States.TaskFailed", cause: "child failed" } }, task1);
+    h.add(3, "TaskStateExited", { stateExitedEventDetails: { name: "Regions: run ski-atlas" } }, task0);
+    h.add(4, "TaskStateExited", { stateExitedEventDetails: { name: "Regions: run ski-atlas" } }, h.lastId - 1);
+    h.add(4, "MapStateSucceeded");
+    h.exit(4, "Map", "Regions");
+
+    const events = historyToProgress(h.events, "e1");
+
+    expect(events.map((e) => [e.kind, "state" in e ? e.state : "", "attempt" in e ? e.attempt : ""])).toEqual([
+      ["state-started", "Regions", 1],
+      ["state-started", "Regions: run ski-atlas", 1],
+      ["state-started", "Regions: run ski-atlas", 1],
+      ["state-failed", "Regions: run ski-atlas", ""],
+      ["state-succeeded", "Regions: run ski-atlas", ""],
+      ["state-succeeded", "Regions", ""],
+    ]);
+  });
+
+  it("GIVEN an execution that times out during a task WHEN converting THEN the open task fails with it", () => {
+    const history = new History()
+      .add(0, "ExecutionStarted", { executionStartedEventDetails: { input: "{}" } })
+      .enter(1, "Task", "Analyze (xlarge)")
+      .add(1, "TaskScheduled")
+      .add(3600, "ExecutionTimedOut", { executionTimedOutEventDetails: { error: "States.Timeout", cause: "execution timed out" } });
+
+    expect(historyToProgress(history.events, "e1").slice(2)).toEqual([
+      { kind: "state-failed", execution: "e1", time: at(3600), state: "Analyze (xlarge)", type: "Task", error: "States.Timeout: execution timed out" },
+      { kind: "execution-finished", execution: "e1", time: at(3600), machine: "", status: "TIMED_OUT", error: "States.Timeout: execution timed out", durationMs: 3_600_000 },
+    ]);
+  });
+});
+
+describe("findStateMachineArn", () => {
+  const arn = (name: string) => `arn:aws:states:eu-west-1:123456789012:stateMachine:${name}`;
+  beforeEach(() => {
+    sfn
+      .on(ListStateMachinesCommand)
+      .callsFake((input: { nextToken?: string }) =>
+        input.nextToken === "p2"
+          ? {
+              stateMachines: [
+                { name: "skiatlasStateMachine8AE2B847-AbC123", stateMachineArn: arn("skiatlasStateMachine8AE2B847-AbC123"), type: "STANDARD", creationDate: new Date() },
+                { name: "otherappStateMachine1234ABCD-x", stateMachineArn: arn("otherappStateMachine1234ABCD-x"), type: "STANDARD", creationDate: new Date() },
+              ],
+            }
+          : {
+              stateMachines: [
+                { name: "skiatlasmonthlyStateMachine5F3C9A10-Def456", stateMachineArn: arn("skiatlasmonthlyStateMachine5F3C9A10-Def456"), type: "STANDARD", creationDate: new Date() },
+                { name: "skiatlassizingStateMachine77AA0B1C-Ghi789", stateMachineArn: arn("skiatlassizingStateMachine77AA0B1C-Ghi789"), type: "STANDARD", creationDate: new Date() },
+              ],
+              nextToken: "p2",
+            },
+      );
+  });
+
+  it("GIVEN ski-atlas and ski-atlas-monthly machines over two pages WHEN looking up ski-atlas THEN only the exact one is picked", async () => {
+    await expect(findStateMachineArn(client, "ski-atlas")).resolves.toBe(arn("skiatlasStateMachine8AE2B847-AbC123"));
+    expect(sfn.commandCalls(ListStateMachinesCommand).map((c) => c.args[0].input.nextToken)).toEqual([undefined, "p2"]);
+  });
+
+  it("GIVEN the same listing WHEN looking up ski-atlas-monthly THEN the monthly machine is picked", async () => {
+    await expect(findStateMachineArn(client, "ski-atlas-monthly")).resolves.toBe(arn("skiatlasmonthlyStateMachine5F3C9A10-Def456"));
+  });
+
+  it("GIVEN no machine for the workflow WHEN looking it up THEN a one-line error says to pass --state-machine-arn", async () => {
+    const error = await findStateMachineArn(client, "ski-atlas-yearly").catch((e: Error) => e);
+
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/skiatlasyearlyStateMachine.*--state-machine-arn/);
+    expect((error as Error).message).not.toContain("\n");
+  });
+
+  it("GIVEN two stages deployed in one account WHEN looking up ski-atlas THEN it refuses to guess", async () => {
+    sfn.on(ListStateMachinesCommand).resolves({
+      stateMachines: [
+        { name: "skiatlasStateMachine8AE2B847-AbC123", stateMachineArn: arn("skiatlasStateMachine8AE2B847-AbC123"), type: "STANDARD", creationDate: new Date() },
+        { name: "skiatlasStateMachine8AE2B847-ZyX987", stateMachineArn: arn("skiatlasStateMachine8AE2B847-ZyX987"), type: "STANDARD", creationDate: new Date() },
+      ],
+    });
+
+    await expect(findStateMachineArn(client, "ski-atlas")).rejects.toThrow(/2 state machines match.*--state-machine-arn/);
+  });
+});
