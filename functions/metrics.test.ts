@@ -230,3 +230,25 @@ describe("handler offline (ATLAS_LOCAL_SINK_DIR)", () => {
     }
   });
 });
+
+describe("manifest metrics (weather's RecordsIngested and IngestionErrors)", () => {
+  it("GIVEN a manifest with metrics WHEN recorded THEN each is sent as a Count, also with the Workflow dimension alone for alarms", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "metrics-named-"));
+    try {
+      process.env.ATLAS_LOCAL_SINK_DIR = dir;
+      s3.on(GetObjectCommand).resolves({ Body: body(JSON.stringify({ counts: { records: 10 }, metrics: { RecordsIngested: 10, IngestionErrors: 3, junk: "x" }, files: [] })) });
+      const event: MetricsEvent = { workflow: "weather", status: "SUCCEEDED", plan: { uris: { publish: "s3://atlas-data/weather/2026-07-01/" } } };
+      await handler(event);
+      const data = JSON.parse((await readFile(join(dir, "metrics.jsonl"), "utf8")).trim()).data as { MetricName: string; Value: number; Unit: string; Dimensions: unknown[] }[];
+      const named = data.filter((d) => ["RecordsIngested", "IngestionErrors", "junk"].includes(d.MetricName));
+      expect(named.map((d) => [d.MetricName, d.Value, d.Unit, d.Dimensions.length])).toEqual([
+        ["RecordsIngested", 10, "Count", 2],
+        ["IngestionErrors", 3, "Count", 2],
+        ["RecordsIngested", 10, "Count", 1],
+        ["IngestionErrors", 3, "Count", 1],
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

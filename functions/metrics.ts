@@ -22,6 +22,7 @@ import { InvalidInputError, InvalidManifestError, ManifestNotFoundError } from "
  * | `RunSucceeded`    |                 | Count        | 1 on success, else 0                             |
  * | `RunFailed`       |                 | Count        | 1 on failure, else 0                             |
  * | `extraMetrics[]`  |                 | as given     | whatever the workflow passes                     |
+ * | `manifest.metrics`|                 | Count        | one per entry, named as in the manifest          |
  *
  * `FeatureCount` + `Kind` (rather than one metric name per count) keeps the metric set the same for every
  * workflow: weather's counts show up without any change here. Both run flags are always sent (one as 0) so
@@ -57,6 +58,8 @@ export interface MetricsEvent {
 
 export interface Manifest {
   counts?: Record<string, unknown>;
+  /** Named run metrics a workflow's publish step reports (e.g. weather's RecordsIngested), sent as Count. */
+  metrics?: Record<string, unknown>;
   files?: { name?: string; sha256?: string; bytes?: number; rows?: number }[];
   source?: unknown;
 }
@@ -196,6 +199,14 @@ export async function readManifest(s3: S3Client, publishUri: string): Promise<Ma
   return manifest as Manifest;
 }
 
+/** `manifest.metrics` as extra metrics (unit Count); entries that are not finite numbers are skipped. */
+export function manifestMetrics(manifest: Manifest | undefined): ExtraMetric[] {
+  const entries = Object.entries(manifest?.metrics && typeof manifest.metrics === "object" ? manifest.metrics : {});
+  return entries
+    .filter(([, v]) => typeof v === "number" && Number.isFinite(v))
+    .map(([name, value]) => ({ name, value: value as number, unit: StandardUnit.Count }));
+}
+
 export interface MetricsDeps {
   sinks: Sinks;
   s3: S3Client;
@@ -210,7 +221,9 @@ export async function recordMetrics(event: MetricsEvent, deps: MetricsDeps): Pro
   const publish = event.plan?.uris?.publish;
   const manifest = event.status === "SUCCEEDED" && publish ? await readManifest(deps.s3, publish) : undefined;
   const summary = runSummary(event, manifest);
-  const data = metricData(event, summary, (deps.now ?? (() => new Date()))());
+  const named = manifestMetrics(manifest);
+  const withNamed = named.length ? { ...event, extraMetrics: [...(event.extraMetrics ?? []), ...named] } : event;
+  const data = metricData(withNamed, summary, (deps.now ?? (() => new Date()))());
   const label = [event.workflow, event.plan?.region, event.plan?.period, event.status].filter(Boolean).join(" ");
   await deps.sinks.putMetricData(NAMESPACE, data, label);
   return summary;

@@ -1,6 +1,12 @@
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
 import { TIERS } from "../workflows/tiers.ts";
+import { allWorkflows } from "../workflows/index.ts";
+import { containerSteps } from "../workflows/types.ts";
+
+/** Every container image of every registered workflow, and the workflows themselves. */
+const WORKFLOWS = allWorkflows();
+const CONTAINERS = [...new Set(WORKFLOWS.flatMap((w) => containerSteps(w).map((s) => s.container)))];
 import { synthesizeOffline } from "./synth-offline.ts";
 
 /**
@@ -39,7 +45,7 @@ describe.each(["deploy", "dev"] as const)("AtlasStack synthesized offline in %s 
 
   it("has one ARM64 Fargate task definition per tier, sized as the tiers say, running as a non-root user", async () => {
     const t = await template();
-    t.resourceCountIs("AWS::ECS::TaskDefinition", TIERS.length);
+    t.resourceCountIs("AWS::ECS::TaskDefinition", TIERS.length * CONTAINERS.length);
     for (const tier of TIERS) {
       t.hasResourceProperties("AWS::ECS::TaskDefinition", {
         Family: Match.stringLikeRegexp(`-ski-atlas-${tier.name}$`),
@@ -66,9 +72,9 @@ describe.each(["deploy", "dev"] as const)("AtlasStack synthesized offline in %s 
     for (const g of groups) expect(g.Properties.RetentionInDays).toBeGreaterThan(0);
   });
 
-  it("has both state machines, each with a timeout", async () => {
+  it("has one state machine per workflow, each with a timeout", async () => {
     const t = await template();
-    t.resourceCountIs("AWS::StepFunctions::StateMachine", 2);
+    t.resourceCountIs("AWS::StepFunctions::StateMachine", WORKFLOWS.length);
     const machines = Object.values(t.findResources("AWS::StepFunctions::StateMachine"));
     for (const m of machines) expect(JSON.stringify(m.Properties.DefinitionString)).toMatch(/TimeoutSeconds\\":\d+/);
   });
@@ -85,7 +91,7 @@ describe.each(["deploy", "dev"] as const)("AtlasStack synthesized offline in %s 
     const t = await template();
     for (const metric of ["ExecutionsFailed", "ExecutionsTimedOut"]) {
       const alarms = t.findResources("AWS::CloudWatch::Alarm", { Properties: { MetricName: metric, Namespace: "AWS/States" } });
-      expect(Object.keys(alarms), metric).toHaveLength(2);
+      expect(Object.keys(alarms), metric).toHaveLength(WORKFLOWS.length);
       for (const a of Object.values(alarms)) expect(a.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlertsTopic/) }]);
     }
     t.resourceCountIs("AWS::SNS::Topic", 1);
@@ -104,7 +110,7 @@ describe.each(["deploy", "dev"] as const)("AtlasStack synthesized offline in %s 
     const t = await template();
     const fns = Object.entries(t.findResources("AWS::Lambda::Function")).filter(([id]) => id.startsWith("Functions"));
     expect(fns.map(([id]) => id.replace(/[A-F0-9]{8}$/, "")).sort()).toEqual(
-      ["Functionsmetrics", "Functionsnotify", "Functionsplan", "Functionsplanmonth", "Functionssummarize"],
+      ["Functionsmetrics", "Functionsnotify", "Functionsplan", "Functionsplanjob", "Functionsplanmonth", "Functionsplanweather", "Functionssummarize"],
     );
     for (const [, fn] of fns) expect(fn.Properties.Architectures).toEqual(["arm64"]);
   });
@@ -121,5 +127,85 @@ describe.each(["deploy", "dev"] as const)("AtlasStack synthesized offline in %s 
     t.hasResourceProperties("AWS::IAM::Policy", {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: "sns:Publish", Resource: { Ref: Match.anyValue() } })]) },
     });
+  });
+});
+
+/**
+ * The weather workflow and the container jobs (issue 7): their schedules, alarms, dashboard rows, task roles and
+ * network, as the stacks derive them from the workflow files alone.
+ */
+describe("AtlasStack: weather, grader and training", () => {
+  const template = async (): Promise<Template> => (await synthesizeOffline("deploy", "test-deploy")).template;
+  const machineRef = (name: string) => ({ Ref: Match.stringLikeRegexp(`^${name.replaceAll("-", "")}StateMachine`) });
+
+  it("GIVEN the registered workflows WHEN synthesized THEN both schedules exist: monthly ski atlas and daily weather at 02:00 UTC", async () => {
+    const t = await template();
+    const schedules = Object.values(t.findResources("AWS::Scheduler::Schedule"));
+    expect(schedules.map((s) => s.Properties.ScheduleExpression).sort()).toEqual(["cron(0 2 * * ? *)", "cron(0 6 1 * ? *)"]);
+    t.hasResourceProperties("AWS::Scheduler::Schedule", { ScheduleExpression: "cron(0 2 * * ? *)", Target: { Arn: machineRef("weather") } });
+  });
+
+  it("GIVEN every workflow's alarms WHEN synthesized THEN each is there, on its own metric, into SNS", async () => {
+    const t = await template();
+    const alarms = Object.values(t.findResources("AWS::CloudWatch::Alarm"));
+    for (const w of WORKFLOWS) {
+      for (const a of w.alarms ?? []) {
+        const found = alarms.filter(
+          (x) =>
+            x.Properties.MetricName === a.metric &&
+            x.Properties.Namespace === "AtlasPipelines" &&
+            JSON.stringify(x.Properties.Dimensions) === JSON.stringify([{ Name: "Workflow", Value: w.name }]),
+        );
+        expect(found, `${w.name} ${a.id}`).toHaveLength(1);
+        expect(found[0].Properties).toMatchObject({ Threshold: a.threshold, ComparisonOperator: "GreaterThanOrEqualToThreshold", Statistic: "Sum" });
+        expect(found[0].Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlertsTopic/) }]);
+      }
+    }
+    expect(WORKFLOWS.find((w) => w.name === "weather")?.alarms?.map((a) => [a.metric, a.threshold])).toEqual([["IngestionErrors", 1]]);
+    const executionAlarms = alarms.filter((x) => x.Properties.Namespace === "AWS/States");
+    expect(executionAlarms).toHaveLength(2 * WORKFLOWS.length);
+  });
+
+  it("GIVEN the dashboard WHEN synthesized THEN weather's row shows RecordsIngested and IngestionErrors, and every workflow has a row", async () => {
+    const t = await template();
+    // Without the layers of JSON escaping: `## weather\nDaily…` reads `## weathernDaily…`.
+    const body = JSON.stringify(Object.values(t.findResources("AWS::CloudWatch::Dashboard"))[0].Properties.DashboardBody).replaceAll("\\", "");
+    for (const w of WORKFLOWS) expect(body).toContain(`## ${w.name}n${w.description.slice(0, 10)}`);
+    expect(body).toContain('MetricName="RecordsIngested" Workflow="weather"');
+    expect(body).toContain('MetricName="IngestionErrors" Workflow="weather"');
+  });
+
+  it("GIVEN training WHEN synthesized THEN it runs on 8 vCPU and 32 GB; every image runs as a non-root user", async () => {
+    const t = await template();
+    t.hasResourceProperties("AWS::ECS::TaskDefinition", {
+      Family: Match.stringLikeRegexp("-training-xlarge$"),
+      Cpu: "8192",
+      Memory: "32768",
+      ContainerDefinitions: [Match.objectLike({ Name: "training", User: "node" })],
+    });
+    for (const c of CONTAINERS) {
+      t.hasResourceProperties("AWS::ECS::TaskDefinition", { ContainerDefinitions: [Match.objectLike({ Name: c, User: "node" })] });
+    }
+  });
+
+  it("GIVEN the isolated grader WHEN synthesized THEN its tasks get the HTTPS-only security group and its role reaches only jobs/grader/", async () => {
+    const t = await template();
+    const groups = t.findResources("AWS::EC2::SecurityGroup", { Properties: { GroupDescription: Match.stringLikeRegexp("^Isolated") } });
+    expect(Object.keys(groups)).toHaveLength(1);
+    const [groupId, group] = Object.entries(groups)[0];
+    expect(group.Properties.SecurityGroupEgress).toEqual([expect.objectContaining({ CidrIp: "0.0.0.0/0", FromPort: 443, ToPort: 443, IpProtocol: "tcp" })]);
+    expect(group.Properties.SecurityGroupIngress).toBeUndefined();
+
+    const machines = t.findResources("AWS::StepFunctions::StateMachine");
+    const definitionOf = (name: string) => JSON.stringify(Object.entries(machines).find(([id]) => id.startsWith(`${name}StateMachine`))![1].Properties.DefinitionString);
+    expect(definitionOf("grader")).toContain(groupId);
+    expect(definitionOf("weather")).not.toContain(groupId);
+
+    const roles = t.findResources("AWS::IAM::Role", { Properties: { Description: Match.stringLikeRegexp("^Runs the grader steps") } });
+    const roleId = Object.keys(roles)[0];
+    const policies = Object.values(t.findResources("AWS::IAM::Policy")).filter((p) => JSON.stringify(p.Properties.Roles).includes(roleId));
+    const resources = JSON.stringify(policies.map((p) => p.Properties.PolicyDocument));
+    expect(resources).toContain("/jobs/grader/*");
+    for (const other of ["/raw/*", "/staging/*", "/weather/*", "/jobs/training/*", "/*/20??-??/*"]) expect(resources).not.toContain(other);
   });
 });

@@ -2,7 +2,7 @@ import type { StackContext } from "sst/constructs";
 import { TIER_NAMES } from "../workflows/tiers.ts";
 import { allWorkflows } from "../workflows/index.ts";
 import { readConfig } from "../workflows/config.ts";
-import { functionNames } from "../workflows/types.ts";
+import { functionNames, functionSteps, type BucketAccess, type Workflow } from "../workflows/types.ts";
 import { AlertTopic } from "./constructs/AlertTopic.ts";
 import { BatchNetwork } from "./constructs/BatchNetwork.ts";
 import { ContainerTasks } from "./constructs/ContainerTasks.ts";
@@ -30,6 +30,7 @@ export function AtlasStack({ stack, app }: StackContext) {
     containers,
     tiers: TIER_NAMES,
     codeVersion: process.env.CODE_VERSION ?? app.stage,
+    access: accessBy(workflows, (w) => w.steps.flatMap((s) => (s.kind === "container" && s.access ? [[s.container, s.access]] : []))),
   });
 
   const functions = new HelperFunctions(stack, "Functions", {
@@ -37,6 +38,7 @@ export function AtlasStack({ stack, app }: StackContext) {
     bucket: data.bucket,
     topic: alerts.topic,
     allowedSourceHosts: config.allowedSourceHosts,
+    access: accessBy(workflows, (w) => functionSteps(w).flatMap((s) => (s.access ? [[s.fn, s.access]] : []))),
   });
 
   const machines = new Map<string, WorkflowMachine>();
@@ -51,7 +53,7 @@ export function AtlasStack({ stack, app }: StackContext) {
           task: (container, tier) => tasks.get(container, tier),
           cluster: tasks.cluster,
           subnets: network.taskSubnets,
-          securityGroups: [network.taskSecurityGroup],
+          securityGroups: [workflow.network === "https-egress-only" ? network.restrictedSecurityGroup : network.taskSecurityGroup],
           assignPublicIp: network.assignPublicIp,
           stateMachine: (name) => {
             const child = machines.get(name);
@@ -71,6 +73,17 @@ export function AtlasStack({ stack, app }: StackContext) {
     ...Object.fromEntries([...machines].map(([name, m]) => [`${pascal(name)}StateMachineArn`, m.stateMachine.stateMachineArn])),
   });
   return { bucket: data.bucket, machines };
+}
+
+/** Merges the access every workflow declares for one container or function. */
+function accessBy(workflows: Workflow[], entries: (w: Workflow) => [string, BucketAccess][]): Record<string, BucketAccess> {
+  const out: Record<string, { read: Set<string>; readWrite: Set<string> }> = {};
+  for (const [name, access] of workflows.flatMap(entries)) {
+    out[name] ??= { read: new Set(), readWrite: new Set() };
+    for (const p of access.read ?? []) out[name].read.add(p);
+    for (const p of access.readWrite ?? []) out[name].readWrite.add(p);
+  }
+  return Object.fromEntries(Object.entries(out).map(([n, a]) => [n, { read: [...a.read], readWrite: [...a.readWrite] }]));
 }
 
 function pascal(name: string): string {

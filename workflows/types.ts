@@ -51,6 +51,18 @@ export interface ContainerStep {
   retries: RetryPolicy[];
   /** Re-run one tier up when the task is killed for memory, while a tier remains. */
   escalateOnOutOfMemory: boolean;
+  /**
+   * What the container's task role may touch in the data bucket (key patterns such as `weather/*`). The role is
+   * per container: the patterns of every step using the container are granted. Default: ski-atlas's prefixes
+   * (`TASK_WRITE_PREFIXES` in stacks/constructs/ContainerTasks.ts).
+   */
+  access?: BucketAccess;
+}
+
+/** Key patterns in the data bucket, e.g. `incoming/weather/*`. */
+export interface BucketAccess {
+  read?: string[];
+  readWrite?: string[];
 }
 
 export interface FunctionStep {
@@ -69,6 +81,8 @@ export interface FunctionStep {
   retries: ErrorRetryPolicy[];
   /** `fail`: a failure fails the run. `continue`: the error is stored at resultPath and the run goes on. */
   onError: "fail" | "continue";
+  /** Data bucket key patterns the function reads (e.g. a Plan that lists an input prefix). Default: none. */
+  access?: BucketAccess;
 }
 
 /** Runs another workflow once per item, each as its own execution, and gathers the results. */
@@ -116,6 +130,11 @@ export interface Workflow {
   dashboardMetrics?: string[];
   /** How `npm start -- <workflow> [options]` builds the execution input. */
   cli: WorkflowCli;
+  /**
+   * The tasks' network. `default`: the shared task security group (all outbound). `https-egress-only`: a security
+   * group with no inbound and outbound TCP 443 only (image pull, logs, S3), for untrusted code such as a grader.
+   */
+  network?: "default" | "https-egress-only";
 }
 
 export interface MetricAlarm {

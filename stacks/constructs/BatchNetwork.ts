@@ -10,6 +10,8 @@ import { Construct } from "constructs";
 export class BatchNetwork extends Construct {
   readonly vpc: ec2.Vpc;
   readonly taskSecurityGroup: ec2.SecurityGroup;
+  /** For untrusted code (`network: "https-egress-only"`): no inbound, outbound TCP 443 only. */
+  readonly restrictedSecurityGroup: ec2.SecurityGroup;
   readonly taskSubnets: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PUBLIC };
   readonly assignPublicIp = true;
 
@@ -27,5 +29,13 @@ export class BatchNetwork extends Construct {
       description: "Batch tasks: outbound only (sources, S3, ECR, CloudWatch Logs)",
       allowAllOutbound: true,
     });
+    // HTTPS is all a task needs: the image from ECR, logs to CloudWatch, S3 (through the gateway endpoint). The
+    // VPC's DNS resolver is not subject to security groups.
+    this.restrictedSecurityGroup = new ec2.SecurityGroup(this, "RestrictedTaskSecurityGroup", {
+      vpc: this.vpc,
+      description: "Isolated batch tasks: no inbound, outbound HTTPS only",
+      allowAllOutbound: false,
+    });
+    this.restrictedSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), "HTTPS: ECR, CloudWatch Logs, S3");
   }
 }

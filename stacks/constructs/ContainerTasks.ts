@@ -8,6 +8,7 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { tierByName, type TierName } from "../../workflows/tiers.ts";
+import type { BucketAccess } from "../../workflows/types.ts";
 
 export interface ContainerTasksProps {
   vpc: ec2.IVpc;
@@ -16,6 +17,8 @@ export interface ContainerTasksProps {
   containers: string[];
   tiers: readonly TierName[];
   codeVersion: string;
+  /** Per container: what its task role may touch. A container missing here gets TASK_WRITE_PREFIXES. */
+  access?: Record<string, BucketAccess>;
 }
 
 /** Prefixes a container may write: its caches, its per-run intermediates, and published `{region}/{YYYY-MM}/`. */
@@ -52,7 +55,9 @@ export class ContainerTasks extends Construct {
         assumedBy: new iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
         description: `Runs the ${name} steps: reads and writes only its own S3 prefixes`,
       });
-      for (const prefix of TASK_WRITE_PREFIXES) props.bucket.grantReadWrite(taskRole, prefix);
+      const access = props.access?.[name];
+      for (const prefix of access ? (access.readWrite ?? []) : TASK_WRITE_PREFIXES) props.bucket.grantReadWrite(taskRole, prefix);
+      for (const prefix of access?.read ?? []) props.bucket.grantRead(taskRole, prefix);
 
       for (const tierName of props.tiers) {
         const tier = tierByName(tierName);

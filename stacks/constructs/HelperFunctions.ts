@@ -3,6 +3,7 @@ import type * as s3 from "aws-cdk-lib/aws-s3";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import { Function as SstFunction } from "sst/constructs";
 import { Construct } from "constructs";
+import type { BucketAccess } from "../../workflows/types.ts";
 
 export interface HelperFunctionsProps {
   /** `functions/<name>.ts` files, each exporting `handler`. */
@@ -10,6 +11,8 @@ export interface HelperFunctionsProps {
   bucket: s3.IBucket;
   topic: sns.ITopic;
   allowedSourceHosts: string[];
+  /** Per function: data bucket key patterns it reads (declared by the workflows' steps). */
+  access?: Record<string, BucketAccess>;
 }
 
 /**
@@ -36,6 +39,8 @@ export class HelperFunctions extends Construct {
         },
       });
       this.functions.set(name, fn);
+      for (const prefix of props.access?.[name]?.read ?? []) props.bucket.grantRead(fn, prefix);
+      for (const prefix of props.access?.[name]?.readWrite ?? []) props.bucket.grantReadWrite(fn, prefix);
     }
     const metrics = this.functions.get("metrics");
     if (metrics) {

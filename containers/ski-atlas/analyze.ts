@@ -1,0 +1,75 @@
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { EXIT, StepError } from "../../lib/exit-codes.ts";
+import { downloadToFile, isNotFound, uploadFile } from "../../lib/s3-objects.ts";
+import type { AnalyzeConfig } from "./config.ts";
+import { mib, type Logger } from "./log.ts";
+import { readOsmFile } from "./opl.ts";
+import { buildTables, OUTPUT_FILES, SUMMARY_FILE, type Summary } from "./outputs.ts";
+import { assertLooksLikePbf } from "./pbf-check.ts";
+import { buildSkiModel } from "./ski-model.ts";
+import { TableWriter } from "./tables.ts";
+
+/** Step 3: EXTRACT_URI → the output files under STAGING_URI (see README.md). */
+export async function runAnalyze(cfg: AnalyzeConfig, s3: S3Client, log: Logger): Promise<Summary> {
+  const dir = await mkdtemp(join(tmpdir(), "ski-atlas-analyze-"));
+  try {
+    const pbf = join(dir, "extract.osm.pbf");
+    let bytes: number;
+    try {
+      bytes = await downloadToFile(s3, cfg.extractUri, pbf);
+    } catch (err) {
+      if (isNotFound(err) && (err as { name?: string }).name !== "NoSuchBucket") {
+        throw new StepError(`EXTRACT_URI ${cfg.extractUri} does not exist: run the extract step first`, EXIT.NO_INPUT);
+      }
+      throw err;
+    }
+    const fix = "run the extract step again";
+    await assertLooksLikePbf(pbf, `the extract ${cfg.extractUri}`, fix);
+    log(`reading ${cfg.extractUri} (${mib(bytes)})`);
+    const data = await readOsmFile(pbf, `the extract ${cfg.extractUri}`, fix);
+    log(`${data.nodeCount} nodes, ${data.ways.size} ways, ${data.relations.size} relations`);
+    const model = buildSkiModel(data);
+    for (const w of model.warnings.slice(0, 20)) log(`warning: ${w}`);
+    if (model.warnings.length > 20) log(`warning: … and ${model.warnings.length - 20} more`);
+    const t = buildTables(model);
+    log(
+      `${t.summary.counts.ski_areas} ski areas, ${t.summary.counts.lifts} lifts (${t.summary.lift_length_km} km), ` +
+        `${t.summary.counts.pistes} pistes (${t.summary.downhill_km} km downhill), ${t.summary.counts.osm_near_winter_sports} nearby POIs`,
+    );
+
+    const out = join(dir, "out");
+    await mkdir(out);
+    const writer = await TableWriter.open();
+    try {
+      await writer.writeParquet(join(out, OUTPUT_FILES.skiAreas), t.skiAreas.table, t.skiAreas.geo);
+      await writer.writeParquet(join(out, OUTPUT_FILES.lifts), t.lifts.table, t.lifts.geo);
+      await writer.writeParquet(join(out, OUTPUT_FILES.pistes), t.pistes.table, t.pistes.geo);
+      await writer.writeParquet(join(out, OUTPUT_FILES.pois), t.pois.table, t.pois.geo);
+      await writer.writeParquet(join(out, OUTPUT_FILES.analyzedParquet), t.analyzed);
+      await writer.writeCsv(join(out, OUTPUT_FILES.analyzedCsv), t.analyzed);
+    } finally {
+      writer.close();
+    }
+    await writeFile(join(out, SUMMARY_FILE), JSON.stringify(t.summary, null, 2) + "\n");
+    const names = [...Object.values(OUTPUT_FILES), SUMMARY_FILE];
+    await Promise.all(
+      names.map((name) =>
+        uploadFile(s3, join(out, name), cfg.stagingUri + name, { contentType: contentType(name) }),
+      ),
+    );
+    log(`wrote ${names.length} files to ${cfg.stagingUri}`);
+    return t.summary;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export function contentType(name: string): string {
+  if (name.endsWith(".csv")) return "text/csv";
+  if (name.endsWith(".json")) return "application/json";
+  if (name.endsWith(".parquet")) return "application/vnd.apache.parquet";
+  return "application/octet-stream";
+}

@@ -1,0 +1,60 @@
+import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestS3, type TestS3 } from "../../lib/testing/s3rver.ts";
+import { OUTPUT_FILES } from "./outputs.ts";
+import { ANDORRA_PBF, BUCKET, readTable } from "./testing/helpers.ts";
+import { extractAndAnalyze, putRaw } from "./testing/pipeline.ts";
+
+// Real data: a Geofabrik extract of Andorra (© OpenStreetMap contributors, ODbL 1.0), read in place.
+let s3: TestS3;
+let dir = "";
+const rows: Record<string, Record<string, unknown>[]> = {};
+
+beforeAll(async () => {
+  if (!existsSync(ANDORRA_PBF)) throw new Error(`${ANDORRA_PBF} is missing: the real-data test needs it`);
+  s3 = await startTestS3({ buckets: [BUCKET] });
+  await putRaw(s3.s3, "andorra", ANDORRA_PBF);
+  const run = await extractAndAnalyze(s3.s3, s3.env, "andorra");
+  expect(run.analyze.code, run.analyze.stderr).toBe(0);
+  dir = run.dir;
+  for (const name of [OUTPUT_FILES.analyzedCsv, OUTPUT_FILES.lifts, OUTPUT_FILES.pistes]) rows[name] = await readTable(join(dir, name));
+});
+
+afterAll(async () => {
+  await s3?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const within2pct = (actual: number, want: number) => expect(Math.abs(actual - want) / want).toBeLessThan(0.02);
+
+describe("Andorra 2021-06-22", () => {
+  it("finds the four site=piste resorts", () => {
+    const names = rows[OUTPUT_FILES.analyzedCsv].map((r) => r.name);
+    for (const n of ["GrandValira", "Pal-Arinsal", "Ordino-Arcalis", "Canaro"]) expect(names).toContain(n);
+    expect(rows[OUTPUT_FILES.analyzedCsv].every((r) => String(r.id).startsWith("relation/"))).toBe(true);
+  });
+
+  it("has 118 lifts, 86.4 km", () => {
+    const lifts = rows[OUTPUT_FILES.lifts];
+    within2pct(lifts.length, 118);
+    within2pct(lifts.reduce((s, r) => s + Number(r.length_km), 0), 86.4);
+  });
+
+  it("has 329 downhill piste ways, 220.4 km", () => {
+    const downhill = rows[OUTPUT_FILES.pistes].filter((r) => r.piste_type === "downhill" && !r.is_area);
+    within2pct(downhill.length, 329);
+    within2pct(downhill.reduce((s, r) => s + Number(r.length_km), 0), 220.4);
+  });
+
+  it("assigns every lift to a resort and the per-resort sums add up", () => {
+    const csv = rows[OUTPUT_FILES.analyzedCsv];
+    const liftKm = csv.reduce((s, r) => s + Number(r.lift_length_km), 0);
+    const assigned = rows[OUTPUT_FILES.lifts].filter((r) => r.ski_area_id !== null);
+    expect(Math.abs(liftKm - assigned.reduce((s, r) => s + Number(r.length_km), 0))).toBeLessThan(0.01);
+    expect(assigned.length).toBeGreaterThan(110);
+    const grandvalira = csv.find((r) => r.name === "GrandValira")!;
+    expect(Number(grandvalira.downhill_km)).toBeGreaterThan(100);
+  });
+});

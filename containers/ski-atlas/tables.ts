@@ -1,0 +1,124 @@
+import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+
+/**
+ * Writes tables to Parquet (zstd, GeoParquet `geo` metadata for WKB columns) and CSV with DuckDB. Rows are
+ * appended in the order given (callers sort them), DuckDB runs on one thread, so the same rows give the same bytes.
+ */
+
+export type ColumnType = "VARCHAR" | "BIGINT" | "INTEGER" | "DOUBLE" | "BOOLEAN" | "BLOB";
+export type Cell = string | number | boolean | Uint8Array | null;
+
+export interface Column {
+  name: string;
+  type: ColumnType;
+}
+
+export interface Table {
+  columns: Column[];
+  rows: Cell[][];
+}
+
+export interface GeoColumnInfo {
+  column: string;
+  geometryTypes: string[];
+  bbox: [number, number, number, number] | null;
+}
+
+export class TableWriter {
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly conn: DuckDBConnection,
+  ) {}
+
+  static async open(): Promise<TableWriter> {
+    const instance = await DuckDBInstance.create(":memory:", { threads: "1" });
+    const conn = await instance.connect();
+    await conn.run("SET preserve_insertion_order = true");
+    return new TableWriter(instance, conn);
+  }
+
+  private async load(name: string, table: Table): Promise<void> {
+    const cols = table.columns.map((c) => `"${c.name}" ${c.type}`).join(", ");
+    await this.conn.run(`CREATE OR REPLACE TABLE "${name}" (${cols})`);
+    const appender = await this.conn.createAppender(name);
+    for (const row of table.rows) {
+      table.columns.forEach((col, i) => {
+        const v = row[i];
+        if (v === null || v === undefined) return appender.appendNull();
+        switch (col.type) {
+          case "VARCHAR": return appender.appendVarchar(String(v));
+          case "BIGINT": return appender.appendBigInt(BigInt(v as number));
+          case "INTEGER": return appender.appendInteger(v as number);
+          case "DOUBLE": return appender.appendDouble(v as number);
+          case "BOOLEAN": return appender.appendBoolean(v as boolean);
+          case "BLOB": return appender.appendBlob(v as Uint8Array);
+        }
+      });
+      appender.endRow();
+    }
+    appender.flushSync();
+    appender.closeSync();
+  }
+
+  async writeParquet(path: string, table: Table, geo?: GeoColumnInfo): Promise<void> {
+    await this.load("t", table);
+    let options = "FORMAT parquet, COMPRESSION zstd";
+    if (geo) {
+      const meta = {
+        version: "1.1.0",
+        primary_column: geo.column,
+        columns: {
+          [geo.column]: {
+            encoding: "WKB",
+            geometry_types: geo.geometryTypes,
+            ...(geo.bbox ? { bbox: geo.bbox } : {}),
+          },
+        },
+      };
+      options += `, KV_METADATA {geo: '${JSON.stringify(meta).replaceAll("'", "''")}'}`;
+    }
+    await this.conn.run(`COPY t TO '${path.replaceAll("'", "''")}' (${options})`);
+  }
+
+  async writeCsv(path: string, table: Table): Promise<void> {
+    await this.load("t", table);
+    await this.conn.run(`COPY t TO '${path.replaceAll("'", "''")}' (FORMAT csv, HEADER true)`);
+  }
+
+  /** Runs a query and returns rows as plain JS values (for tests and publish). */
+  async query(sql: string): Promise<Record<string, unknown>[]> {
+    const reader = await this.conn.runAndReadAll(sql);
+    return reader.getRowObjectsJS() as Record<string, unknown>[];
+  }
+
+  close(): void {
+    this.conn.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+/** Row count of a Parquet file from its footer. */
+export async function parquetRowCount(path: string): Promise<number> {
+  const w = await TableWriter.open();
+  try {
+    const rows = await w.query(`SELECT count(*)::BIGINT AS n FROM read_parquet('${path.replaceAll("'", "''")}')`);
+    return Number(rows[0].n);
+  } finally {
+    w.close();
+  }
+}
+
+/** Data rows of a CSV file with a header line (RFC 4180 quoting: newlines inside quotes do not count). */
+export function csvRowCount(text: string): number {
+  let records = 0, inQuotes = false, lineHasData = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 34 /* " */) inQuotes = !inQuotes;
+    if (ch === 10 /* \n */ && !inQuotes) {
+      records++;
+      lineHasData = false;
+    } else if (ch !== 13) lineHasData = true;
+  }
+  if (lineHasData) records++;
+  return Math.max(0, records - 1);
+}

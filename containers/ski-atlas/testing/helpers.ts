@@ -1,0 +1,103 @@
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { TableWriter } from "../tables.ts";
+import { runStep } from "../step-runner.ts";
+
+/** Test helpers for the ski-atlas steps (not part of the image). */
+
+export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+export const ANDORRA_PBF = join(REPO_ROOT, "../shared/data/osm/andorra-2021-06-22.osm.pbf");
+export const BUCKET = "test-bucket";
+
+export interface RunUris {
+  raw: string;
+  extract: string;
+  staging: string;
+  publish: string;
+}
+
+export function uris(region: string, period = "2021-06", runId = `${region}-${period}`): RunUris {
+  return {
+    raw: `s3://${BUCKET}/raw/${region}/${region}.osm.pbf`,
+    extract: `s3://${BUCKET}/staging/${region}/${period}/${runId}/extract.osm.pbf`,
+    staging: `s3://${BUCKET}/staging/${region}/${period}/${runId}/out/`,
+    publish: `s3://${BUCKET}/${region}/${period}/`,
+  };
+}
+
+/** The step environment contract (docs/ARCHITECTURE.md) for one run. */
+export function stepEnv(s3Env: Record<string, string>, region: string, extra: Record<string, string> = {}, period = "2021-06"): Record<string, string> {
+  const u = uris(region, period);
+  return {
+    ...s3Env,
+    ATLAS_S3_MAX_ATTEMPTS: "1",
+    REGION: region,
+    PERIOD: period,
+    RUN_ID: `${region}-${period}`,
+    RAW_URI: u.raw,
+    EXTRACT_URI: u.extract,
+    STAGING_URI: u.staging,
+    PUBLISH_URI: u.publish,
+    CODE_VERSION: "test-1",
+    ...extra,
+  };
+}
+
+export interface StepRun {
+  code: number;
+  stderr: string;
+  errorLines: string[];
+}
+
+/** Runs a step in this process (credentials for the SDK's default chain come from process.env). */
+export async function runInProcess(step: string, env: Record<string, string>): Promise<StepRun> {
+  process.env.AWS_ACCESS_KEY_ID ??= env.AWS_ACCESS_KEY_ID ?? "S3RVER";
+  process.env.AWS_SECRET_ACCESS_KEY ??= env.AWS_SECRET_ACCESS_KEY ?? "S3RVER";
+  let stderr = "";
+  const code = await runStep([step], env, { stderr: { write: (s: string) => (stderr += s) } });
+  return { code, stderr, errorLines: stderr.split("\n").filter((l) => l.startsWith("error:")) };
+}
+
+/** Runs `tsx containers/ski-atlas/main.ts <step>` as a child process, the way the local engine does. */
+export function runChild(step: string, env: Record<string, string>): Promise<StepRun> {
+  const bin = join(REPO_ROOT, "node_modules/.bin");
+  const tsx = join(bin, "tsx");
+  if (!existsSync(tsx)) throw new Error(`tsx not found at ${tsx}: run npm ci`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(tsx, ["containers/ski-atlas/main.ts", step], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env, PATH: `${bin}:${process.env.PATH}` },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (d: string) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) =>
+      resolve({ code: code ?? -1, stderr, errorLines: stderr.split("\n").filter((l) => l.startsWith("error:")) }),
+    );
+  });
+}
+
+/** Rows of a local Parquet/CSV file (via DuckDB), as plain JS values. */
+export async function readTable(path: string): Promise<Record<string, unknown>[]> {
+  const w = await TableWriter.open();
+  try {
+    const fn = path.endsWith(".csv") ? "read_csv" : "read_parquet";
+    return await w.query(`SELECT * FROM ${fn}('${path}')`);
+  } finally {
+    w.close();
+  }
+}
+
+export async function parquetKv(path: string): Promise<Record<string, string>> {
+  const w = await TableWriter.open();
+  try {
+    const rows = await w.query(`SELECT decode(key) AS k, decode(value) AS v FROM parquet_kv_metadata('${path}')`);
+    return Object.fromEntries(rows.map((r) => [String(r.k), String(r.v)]));
+  } finally {
+    w.close();
+  }
+}

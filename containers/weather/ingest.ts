@@ -1,0 +1,104 @@
+import { createWriteStream } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { once } from "node:events";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { EXIT, StepError } from "../../lib/exit-codes.ts";
+import type { Env, Log } from "../../lib/run-step.ts";
+import { uploadFile } from "../../lib/s3-objects.ts";
+import { contentTypeOf } from "../../lib/publish-prefix.ts";
+import { listInputs, openInput } from "../../lib/uri-io.ts";
+import { FILES, ingestConfig, type IngestConfig } from "./config.ts";
+import { Duck, sqlString } from "./duck.ts";
+import { IngestTally, stationOf, type IngestCounts } from "./records.ts";
+
+/**
+ * Step 1: every `<station>.txt` under SOURCE_URI → `weather_records.parquet` (station, date, max_temp_c,
+ * min_temp_c, precipitation_mm; missing values are NULL), `rejected_lines.csv` (a sample of the rejected lines
+ * with their reason) and `_ingest.json` (the counts), all under STAGING_URI. Streams line by line: memory grows
+ * only with the dedupe keys (one small integer per station-day), not with the file sizes.
+ */
+export async function ingest(env: Env, s3: S3Client, log: Log): Promise<IngestCounts> {
+  return runIngest(ingestConfig(env), s3, log);
+}
+
+export async function runIngest(cfg: IngestConfig, s3: S3Client, log: Log): Promise<IngestCounts> {
+  const inputs = await listInputs(s3, cfg.sourceUri, cfg.local, "SOURCE_URI");
+  const stations = inputs.flatMap((i) => {
+    const station = stationOf(i.name);
+    return station ? [{ ...i, station }] : [];
+  });
+  const skipped = inputs.length - stations.length;
+  if (skipped) log(`skipping ${skipped} file(s) that are not <station>.txt`);
+  if (stations.length === 0) throw new StepError(`SOURCE_URI ${cfg.sourceUri} holds no station files (<station>.txt)`, EXIT.NO_INPUT);
+  log(`${stations.length} station files, ${(stations.reduce((s, i) => s + i.size, 0) / 2 ** 20).toFixed(1)} MiB, from ${cfg.sourceUri}`);
+
+  const dir = await mkdtemp(join(tmpdir(), "weather-ingest-"));
+  try {
+    const tsv = join(dir, "records.tsv");
+    const out = createWriteStream(tsv);
+    const tally = new IngestTally(cfg.rejectSample);
+    const value = (tenths: number | null) => (tenths === null ? "" : String(tenths / 10));
+    let buffer = "";
+    for (const input of stations) {
+      tally.startFile();
+      const lines = createInterface({ input: await openInput(s3, input.uri, cfg.local, "SOURCE_URI"), crlfDelay: Infinity });
+      let lineNo = 0;
+      for await (const line of lines) {
+        lineNo++;
+        const r = tally.accept(input.station, input.name, lineNo, line);
+        if (!r) continue;
+        const d = String(r.day);
+        buffer += `${input.station}\t${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)}\t${value(r.maxTenths)}\t${value(r.minTenths)}\t${value(r.precipTenths)}\n`;
+        if (buffer.length > 1 << 20) {
+          if (!out.write(buffer)) await once(out, "drain");
+          buffer = "";
+        }
+      }
+    }
+    out.end(buffer);
+    await once(out, "finish");
+    const counts = tally.counts();
+    log(`${counts.lines} lines: ${counts.records} records from ${counts.stations} stations, ${counts.rejected} rejected ${JSON.stringify(nonZero(counts.rejectedByReason))}`);
+
+    const records = join(dir, FILES.records);
+    const rejected = join(dir, FILES.rejected);
+    const db = await Duck.open();
+    try {
+      await db.run(
+        `COPY (SELECT * FROM read_csv(${sqlString(tsv)}, delim = '\t', header = false, quote = '', escape = '', nullstr = '',
+           columns = {'station': 'VARCHAR', 'date': 'DATE', 'max_temp_c': 'DOUBLE', 'min_temp_c': 'DOUBLE', 'precipitation_mm': 'DOUBLE'})
+         ORDER BY station, date) TO ${sqlString(records)} (FORMAT parquet, COMPRESSION zstd)`,
+      );
+      await db.run("CREATE TABLE rejected (file VARCHAR, line INTEGER, reason VARCHAR, text VARCHAR)");
+      const appender = await db.conn.createAppender("rejected");
+      for (const r of tally.sample) {
+        appender.appendVarchar(r.file);
+        appender.appendInteger(r.line);
+        appender.appendVarchar(r.reason);
+        appender.appendVarchar(r.text);
+        appender.endRow();
+      }
+      appender.flushSync();
+      appender.closeSync();
+      await db.run(`COPY (SELECT * FROM rejected ORDER BY file, line) TO ${sqlString(rejected)} (FORMAT csv, HEADER true)`);
+    } finally {
+      db.close();
+    }
+    const summary = join(dir, FILES.ingestSummary);
+    await writeFile(summary, `${JSON.stringify({ ...counts, sourceUri: cfg.sourceUri, sourceBytes: stations.reduce((s, i) => s + i.size, 0) }, null, 2)}\n`);
+    for (const [name, path] of [[FILES.records, records], [FILES.rejected, rejected], [FILES.ingestSummary, summary]] as const) {
+      await uploadFile(s3, path, cfg.stagingUri + name, { contentType: contentTypeOf(name) });
+    }
+    log(`wrote ${FILES.records}, ${FILES.rejected} and ${FILES.ingestSummary} to ${cfg.stagingUri}`);
+    return counts;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function nonZero(byReason: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(byReason).filter(([, n]) => n > 0));
+}

@@ -1,0 +1,47 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import { EXIT, StepError } from "../../lib/exit-codes.ts";
+import { publishStaged } from "../../lib/publish-prefix.ts";
+import type { Env, Log } from "../../lib/run-step.ts";
+import { getObjectText, listObjects } from "../../lib/s3-objects.ts";
+import { FILES, publishConfig, type PublishConfig } from "./config.ts";
+import { tableRows } from "./duck.ts";
+import type { IngestCounts } from "./records.ts";
+
+/**
+ * Step 3: copies the staged files to PUBLISH_URI (`weather/{runId}/`) and writes `manifest.json` last: files with
+ * sha256, bytes and rows, `counts` (one FeatureCount per entry in CloudWatch), `metrics` (RecordsIngested and
+ * IngestionErrors, published by the metrics function as named metrics) and the rejections by reason.
+ */
+export async function publish(env: Env, s3: S3Client, log: Log): Promise<Record<string, unknown>> {
+  return runPublish(publishConfig(env), s3, log);
+}
+
+export async function runPublish(cfg: PublishConfig, s3: S3Client, log: Log, now = () => new Date()): Promise<Record<string, unknown>> {
+  const staged = new Set((await listObjects(s3, cfg.stagingUri)).map((o) => o.name));
+  const missing = [FILES.records, FILES.rejected, FILES.ingestSummary, FILES.stats, FILES.statsCsv].filter((n) => !staged.has(n));
+  if (missing.length) throw new StepError(`STAGING_URI ${cfg.stagingUri} lacks ${missing.join(", ")}: run ingest and analyze first`, EXIT.NO_INPUT);
+  const ingest = JSON.parse((await getObjectText(s3, cfg.stagingUri + FILES.ingestSummary)) ?? "{}") as IngestCounts & { sourceBytes?: number };
+
+  const { manifest } = await publishStaged(s3, {
+    stagingUri: cfg.stagingUri,
+    publishUri: cfg.publishUri,
+    rows: (path) => tableRows(path),
+    log,
+    manifest: (files) => ({
+      workflow: "weather",
+      runId: cfg.runId,
+      source: { uri: cfg.sourceUri, files: ingest.files, bytes: ingest.sourceBytes },
+      codeVersion: cfg.codeVersion,
+      publishedAt: now().toISOString(),
+      counts: {
+        stations: ingest.stations,
+        records: ingest.records,
+        rejected_lines: ingest.rejected,
+        station_years: files.find((f) => f.name === FILES.stats)?.rows ?? 0,
+      },
+      metrics: { RecordsIngested: ingest.records, IngestionErrors: ingest.rejected },
+      rejectedByReason: ingest.rejectedByReason,
+    }),
+  });
+  return manifest;
+}

@@ -1,0 +1,110 @@
+import { readdir, stat } from "node:fs/promises";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { listObjects } from "../lib/s3-objects.ts";
+import { makeS3Client, parseS3Uri, s3Uri } from "../lib/s3.ts";
+import { WEATHER_SIZE_POLICIES, WEATHER_STEPS, type WeatherStep } from "../workflows/weather-sizing.ts";
+import { pickTier, type TierName } from "../workflows/tiers.ts";
+import { loadConfig, requireBucket, type AtlasConfig } from "./config.ts";
+import { InvalidInputError, SourceNotFoundError } from "./errors.ts";
+import { inputObject, rejectUnknownFields } from "./validate.ts";
+
+/** weather Plan: `{ input: $.input, execution: { name, startTime } }`. */
+export interface WeatherPlanEvent {
+  input?: { source?: unknown; runId?: unknown } | null;
+  execution: { name: string; startTime: string };
+}
+
+/** `$.plan` of a weather run. `period` is the run's day, so notifications and metrics labels name it. */
+export interface WeatherPlan {
+  workflow: "weather";
+  runId: string;
+  period: string;
+  source: { url: string; files: number; bytes: number };
+  uris: { source: string; staging: string; publish: string };
+  tiers: Record<WeatherStep, TierName>;
+}
+
+export const DEFAULT_SOURCE_PREFIX = "incoming/weather/";
+
+/** A UTC calendar day, YYYY-MM-DD, that exists. */
+export function isRunDay(text: unknown): text is string {
+  if (typeof text !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
+  const d = new Date(`${text}T00:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === text;
+}
+
+export function weatherTiers(bytes: number): Record<WeatherStep, TierName> {
+  return Object.fromEntries(WEATHER_STEPS.map((s) => [s, pickTier(WEATHER_SIZE_POLICIES[s], bytes)])) as Record<WeatherStep, TierName>;
+}
+
+/** The station files (`*.txt`) directly under the source prefix: how many, and their total size. */
+export async function sizeSource(source: string, s3: () => S3Client): Promise<{ files: number; bytes: number }> {
+  if (source.startsWith("file://")) {
+    const dir = fileURLToPath(source);
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => {
+      throw new SourceNotFoundError(`source ${source} is not a directory`);
+    });
+    const files = entries.filter((e) => e.isFile() && e.name.endsWith(".txt"));
+    let bytes = 0;
+    for (const f of files) bytes += (await stat(path.join(dir, f.name))).size;
+    return { files: files.length, bytes };
+  }
+  const listed = (await listObjects(s3(), source)).filter((o) => !o.name.includes("/") && o.name.endsWith(".txt"));
+  return { files: listed.length, bytes: listed.reduce((sum, o) => sum + o.size, 0) };
+}
+
+export async function planWeather(event: WeatherPlanEvent, deps: { config: AtlasConfig; s3: () => S3Client }): Promise<WeatherPlan> {
+  const input = inputObject(event?.input, "the execution input");
+  rejectUnknownFields(input, ["source", "runId"], "input");
+  const bucket = requireBucket(deps.config);
+
+  let runId: string;
+  if (input.runId === undefined || input.runId === null) {
+    const start = new Date(String(event?.execution?.startTime ?? ""));
+    if (Number.isNaN(start.getTime())) throw new InvalidInputError("no runId given and the execution start time is not a date: pass runId as YYYY-MM-DD");
+    runId = start.toISOString().slice(0, 10);
+  } else if (isRunDay(input.runId)) {
+    runId = input.runId;
+  } else {
+    throw new InvalidInputError(`runId ${JSON.stringify(input.runId)} is not a day: use YYYY-MM-DD`);
+  }
+
+  let source = input.source ?? s3Uri(bucket, DEFAULT_SOURCE_PREFIX);
+  if (typeof source !== "string") throw new InvalidInputError("source must be an s3://bucket/prefix/ string");
+  if (source.startsWith("file://")) {
+    if (!deps.config.local) throw new InvalidInputError(`source ${source} is a file:// URL: only local runs (ATLAS_LOCAL=1) read files`);
+  } else {
+    try {
+      parseS3Uri(source);
+    } catch {
+      throw new InvalidInputError(`source ${JSON.stringify(source)} is not an S3 prefix: use s3://bucket/prefix/`);
+    }
+  }
+  if (!source.endsWith("/")) source += "/";
+
+  const size = await sizeSource(source, deps.s3);
+  if (size.files === 0) throw new SourceNotFoundError(`source ${source} holds no station files (<station>.txt)`);
+  return {
+    workflow: "weather",
+    runId,
+    period: runId,
+    source: { url: source, ...size },
+    uris: {
+      source,
+      staging: s3Uri(bucket, `staging/weather/${runId}/`),
+      publish: s3Uri(bucket, `weather/${runId}/`),
+    },
+    tiers: weatherTiers(size.bytes),
+  };
+}
+
+export async function handler(event: WeatherPlanEvent): Promise<WeatherPlan> {
+  let client: S3Client | undefined;
+  try {
+    return await planWeather(event, { config: loadConfig(), s3: () => (client ??= makeS3Client()) });
+  } finally {
+    client?.destroy();
+  }
+}

@@ -1,0 +1,105 @@
+import { createReadStream, createWriteStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type HeadObjectCommandOutput,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { parseS3Uri } from "./s3.ts";
+
+/** Small S3 helpers shared by steps, functions and the local engine. All take `s3://` URIs. */
+
+export function isNotFound(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === "NotFound" || e?.name === "NoSuchKey" || e?.$metadata?.httpStatusCode === 404;
+}
+
+/** HeadObject, or undefined when the key does not exist. */
+export async function headObject(s3: S3Client, uri: string): Promise<HeadObjectCommandOutput | undefined> {
+  const { bucket, key } = parseS3Uri(uri);
+  try {
+    return await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+  } catch (err) {
+    if (isNotFound(err) && (err as { name?: string }).name !== "NoSuchBucket") return undefined;
+    throw err;
+  }
+}
+
+/** Streams an object to a local file; returns its size. Throws the SDK's NoSuchKey when missing. */
+export async function downloadToFile(s3: S3Client, uri: string, path: string): Promise<number> {
+  const { bucket, key } = parseS3Uri(uri);
+  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  await pipeline(out.Body as Readable, createWriteStream(path));
+  return (await stat(path)).size;
+}
+
+export async function getObjectText(s3: S3Client, uri: string): Promise<string | undefined> {
+  const { bucket, key } = parseS3Uri(uri);
+  try {
+    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return await out.Body!.transformToString("utf8");
+  } catch (err) {
+    if (isNotFound(err) && (err as { name?: string }).name !== "NoSuchBucket") return undefined;
+    throw err;
+  }
+}
+
+export async function putObjectText(s3: S3Client, uri: string, body: string, contentType = "application/json") {
+  const { bucket, key } = parseS3Uri(uri);
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
+}
+
+/** Multipart-capable upload of a local file (lib-storage picks single PUT for small files). */
+export async function uploadFile(
+  s3: S3Client,
+  path: string,
+  uri: string,
+  extra: { contentType?: string; metadata?: Record<string, string> } = {},
+): Promise<void> {
+  const { bucket, key } = parseS3Uri(uri);
+  const upload = new Upload({
+    client: s3,
+    params: {
+      Bucket: bucket,
+      Key: key,
+      Body: createReadStream(path),
+      ContentType: extra.contentType ?? "application/octet-stream",
+      Metadata: extra.metadata,
+    },
+    partSize: 16 * 1024 * 1024,
+    queueSize: 4,
+  });
+  await upload.done();
+}
+
+export interface ListedObject {
+  key: string;
+  /** The key relative to the listed prefix. */
+  name: string;
+  size: number;
+  etag?: string;
+}
+
+/** Every object under a prefix URI (`s3://bucket/prefix/`), all pages. */
+export async function listObjects(s3: S3Client, prefixUri: string): Promise<ListedObject[]> {
+  const { bucket, key: prefix } = parseS3Uri(prefixUri);
+  const result: ListedObject[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    for (const o of page.Contents ?? []) {
+      if (!o.Key) continue;
+      result.push({ key: o.Key, name: o.Key.slice(prefix.length), size: o.Size ?? 0, etag: o.ETag });
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return result.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}

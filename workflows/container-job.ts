@@ -1,0 +1,123 @@
+import { LAMBDA_SERVICE_RETRY, ECS_CAPACITY_RETRY } from "./retry-policies.ts";
+import { RETRYABLE_EXIT_CODES } from "../lib/exit-codes.ts";
+import { toSourceUrl } from "../lib/source-url.ts";
+import { TIER_NAMES, type TierName } from "./tiers.ts";
+import type { BucketAccess, Workflow } from "./types.ts";
+
+/**
+ * A generic one-container job as a workflow: Plan (checks the config URI, fixes the output prefix) → the
+ * container on a fixed tier → Metrics → Notify. The job reads its config from the S3 URI in the input
+ * (`{ "config": "s3://BUCKET/jobs/<name>/…", "runId"?: "…" }`) and writes its results, then `manifest.json`
+ * last, under `s3://BUCKET/jobs/<name>/runs/<runId>/` (env `CONFIG_URI`, `OUTPUT_URI`, `RUN_ID`).
+ */
+export interface ContainerJobOptions {
+  name: string;
+  description: string;
+  /** `containers/<container>/` (default: the job's name). Its task role is its own. */
+  container?: string;
+  /** The ECS command: `[<step>]`. Its first word is also the step's id. */
+  command: string[];
+  /** The job's size: one tier, no escalation (a job that needs more gets a bigger tier in its definition). */
+  tier: TierName;
+  timeoutMinutes: number;
+  /** Attempts in all, first run included. Only failures that can pass (exit 75, image pull, Spot) are retried. */
+  attempts: number;
+  /** Extra data bucket patterns the job reads, besides its own prefix `jobs/<name>/*`. */
+  reads?: string[];
+  /** `https-egress-only`: no inbound, outbound HTTPS only (for untrusted code). */
+  network?: Workflow["network"];
+  /** Options of `npm start -- <name>`; `config` is always one. */
+  cli?: { defaultConfig?: (target: "local" | "aws") => Promise<string | undefined> };
+}
+
+export function containerJob(o: ContainerJobOptions): Workflow {
+  if (!(TIER_NAMES as readonly string[]).includes(o.tier)) throw new Error(`${o.name}: unknown tier ${o.tier}`);
+  if (o.attempts < 1 || !Number.isInteger(o.attempts)) throw new Error(`${o.name}: attempts must be a whole number ≥ 1`);
+  const step = o.command[0];
+  const prefix = `jobs/${o.name}/`;
+  const seconds = o.timeoutMinutes * 60;
+  const access: BucketAccess = { readWrite: [`${prefix}*`], read: o.reads ?? [] };
+  return {
+    name: o.name,
+    description: o.description,
+    // Every attempt may use its whole timeout, plus the retry waits and the helpers.
+    timeoutSeconds: o.attempts * (seconds + 120) + 600,
+    exampleInput: { config: `s3://BUCKET/${prefix}config.json` },
+    network: o.network ?? "default",
+    steps: [
+      {
+        kind: "function",
+        id: "plan",
+        fn: "plan-job",
+        payload: {
+          input: "$.input",
+          execution: { name: "$$.Execution.Name", startTime: "$$.Execution.StartTime" },
+          job: { name: o.name, step, tier: o.tier, prefix },
+        },
+        resultPath: "$.plan",
+        resultFields: ["workflow", "runId", "config", "uris", "tiers"],
+        timeoutSeconds: 60,
+        retries: [LAMBDA_SERVICE_RETRY],
+        onError: "fail",
+        access: { read: [`${prefix}*`] },
+      },
+      {
+        kind: "container",
+        id: step,
+        container: o.container ?? o.name,
+        command: o.command,
+        environment: { RUN_ID: "$.plan.runId", CONFIG_URI: "$.plan.uris.config", OUTPUT_URI: "$.plan.uris.publish" },
+        timeoutSeconds: { small: seconds, medium: seconds, large: seconds, xlarge: seconds },
+        retries: [
+          ECS_CAPACITY_RETRY,
+          ...(o.attempts > 1
+            ? [
+                {
+                  kind: "cause" as const,
+                  name: `${o.name}-attempts`,
+                  causeMatches: [
+                    ...RETRYABLE_EXIT_CODES.map((code) => `*"ExitCode":${code}*`),
+                    "*CannotPullContainerError*",
+                    "*ResourceInitializationError*",
+                    "*SpotInterruption*",
+                  ],
+                  waitSeconds: 30,
+                  maxAttempts: o.attempts - 1,
+                },
+              ]
+            : []),
+        ],
+        escalateOnOutOfMemory: false,
+        access,
+      },
+    ],
+    metrics: {
+      kind: "function",
+      id: "metrics",
+      fn: "metrics",
+      payload: { workflow: o.name, plan: "$.plan", steps: "$.steps", run: "$.run" },
+      resultPath: "$.metrics",
+      resultFields: ["counts", "bytes", "durationsMs", "totalMs", "tiers", "escalations", "retries"],
+      timeoutSeconds: 60,
+      retries: [LAMBDA_SERVICE_RETRY],
+      onError: "continue",
+    },
+    notify: { fn: "notify", payload: { input: "$.input", plan: "$.plan", metrics: "$.metrics" }, timeoutSeconds: 60, retries: [LAMBDA_SERVICE_RETRY] },
+    dashboardMetrics: ["RunDuration", "StepRetries", "RunFailed"],
+    cli: {
+      options: {
+        config: `the job's config: a local JSON file (offline) or s3://BUCKET/${prefix}… (default offline: a generated sample)`,
+        "run-id": "names the output prefix (default: the execution name)",
+      },
+      async input({ config, "run-id": runId }, target) {
+        const input: Record<string, unknown> = {};
+        if (runId !== undefined) input.runId = runId;
+        const chosen = config ?? (await o.cli?.defaultConfig?.(target));
+        if (chosen === undefined) throw new Error(`--config is required for ${o.name}${target === "aws" ? " with --aws" : ""}`);
+        if (target === "aws" && !chosen.startsWith("s3://")) throw new Error("--config must be an s3:// URI with --aws");
+        input.config = toSourceUrl(chosen);
+        return input;
+      },
+    },
+  };
+}

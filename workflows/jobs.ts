@@ -1,0 +1,86 @@
+import { existsSync } from "node:fs";
+import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import { containerJob } from "./container-job.ts";
+
+/**
+ * The two container jobs. Each is one `containerJob(...)`: its container lives in `containers/<name>/`.
+ */
+const REPO_ROOT = path.resolve(import.meta.dirname, "..");
+const SHARED_DATA = path.resolve(REPO_ROOT, "..", "shared", "data");
+
+/**
+ * Grades submissions against an answer key. Isolated: it may run code or data others submitted, so its task role
+ * reaches only `jobs/grader/*`, and its tasks get a security group with no inbound and HTTPS-only outbound.
+ */
+export const grader = containerJob({
+  name: "grader",
+  description: "Grades submissions against an answer key (isolated: own prefix only, HTTPS-only egress, non-root).",
+  command: ["grade"],
+  tier: "small",
+  timeoutMinutes: 15,
+  attempts: 3,
+  network: "https-egress-only",
+  cli: { defaultConfig: async (target) => (target === "local" ? sampleGraderConfig() : undefined) },
+});
+
+/** Fits US corn grain yield against yearly weather aggregates of a published weather run (8 vCPU, 32 GB). */
+export const training = containerJob({
+  name: "training",
+  description: "Fits US corn grain yield against yearly weather (OLS) and writes model.json.",
+  command: ["train"],
+  tier: "xlarge",
+  timeoutMinutes: 60,
+  attempts: 2,
+  reads: ["weather/*"],
+  cli: { defaultConfig: async (target) => (target === "local" ? localTrainingConfig() : undefined) },
+});
+
+/** A small answer key and four submissions (one of them not JSON), the same every time. */
+export async function sampleGraderConfig(dir = path.join(REPO_ROOT, ".data", "jobs", "grader")): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const submissions = path.join(dir, "submissions.jsonl");
+  await writeFile(
+    submissions,
+    [
+      JSON.stringify({ id: "alice", answers: { q1: "b", q2: "Paris", q3: "42" } }),
+      JSON.stringify({ id: "bob", answers: { q1: "a", q2: "paris ", q3: "41" } }),
+      JSON.stringify({ id: "carol", answers: { q1: "b" } }),
+      "not json",
+      "",
+    ].join("\n"),
+  );
+  const config = path.join(dir, "config.json");
+  await writeFile(config, `${JSON.stringify({ answerKey: { q1: "b", q2: "paris", q3: "42" }, submissions: pathToFileURL(submissions).href }, null, 2)}\n`);
+  return config;
+}
+
+/** The newest weather run published by a local run (`.data/runs/*\/published/weather/<runId>/`), if any. */
+export async function latestLocalWeatherRun(runsDir = path.join(REPO_ROOT, ".data", "runs")): Promise<string | undefined> {
+  if (!existsSync(runsDir)) return undefined;
+  let best: { dir: string; mtime: number } | undefined;
+  for (const run of await readdir(runsDir)) {
+    const weatherDir = path.join(runsDir, run, "published", "weather");
+    if (!existsSync(weatherDir)) continue;
+    for (const day of await readdir(weatherDir)) {
+      const stats = path.join(weatherDir, day, "weather_stats.parquet");
+      if (!existsSync(stats) || !existsSync(path.join(weatherDir, day, "manifest.json"))) continue;
+      const mtime = (await stat(stats)).mtimeMs;
+      if (!best || mtime > best.mtime) best = { dir: path.join(weatherDir, day), mtime };
+    }
+  }
+  return best?.dir;
+}
+
+async function localTrainingConfig(): Promise<string> {
+  const weather = await latestLocalWeatherRun();
+  if (!weather) throw new Error("no local weather run found: run `npm start -- weather` first, or pass --config FILE");
+  const yieldFile = path.join(SHARED_DATA, "yld_data", "US_corn_grain_yield.txt");
+  if (!existsSync(yieldFile)) throw new Error(`no yield data at ${yieldFile}: pass --config FILE`);
+  const dir = path.join(REPO_ROOT, ".data", "jobs", "training");
+  await mkdir(dir, { recursive: true });
+  const config = path.join(dir, "config.json");
+  await writeFile(config, `${JSON.stringify({ weather: `${pathToFileURL(weather).href}/`, yield: pathToFileURL(yieldFile).href }, null, 2)}\n`);
+  return config;
+}

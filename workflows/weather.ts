@@ -1,0 +1,115 @@
+import { existsSync, statSync } from "node:fs";
+import * as path from "node:path";
+import { toSourceUrl } from "../lib/source-url.ts";
+import { ECS_CAPACITY_RETRY, LAMBDA_SERVICE_RETRY, TRANSIENT_TASK_RETRY } from "./retry-policies.ts";
+import type { ContainerStep, Workflow } from "./types.ts";
+
+/**
+ * The daily weather ingestion: Plan → Ingest → Analyze → Publish, then Metrics and Notify. The station files
+ * under the source prefix become `weather/{runId}/`: the validated records, per-station yearly statistics
+ * (Parquet and CSV), a sample of the rejected lines, and manifest.json written last.
+ */
+const run = { RUN_ID: "$.plan.runId", STAGING_URI: "$.plan.uris.staging" };
+
+const minutes = (small: number, medium: number, large: number, xlarge: number) => ({
+  small: small * 60,
+  medium: medium * 60,
+  large: large * 60,
+  xlarge: xlarge * 60,
+});
+
+/** Read the source and the bucket's incoming files, write staging and the published days. */
+const WEATHER_ACCESS = { read: ["incoming/weather/*"], readWrite: ["staging/weather/*", "weather/*"] };
+
+const step = (s: Omit<ContainerStep, "kind" | "container" | "retries" | "escalateOnOutOfMemory" | "access">): ContainerStep => ({
+  kind: "container",
+  container: "weather",
+  retries: [ECS_CAPACITY_RETRY, TRANSIENT_TASK_RETRY],
+  escalateOnOutOfMemory: true,
+  access: WEATHER_ACCESS,
+  ...s,
+});
+
+/** The real station files, next to the repository (never copied into it). */
+export const SHARED_WX_DATA = path.resolve(import.meta.dirname, "..", "..", "shared", "data", "wx_data");
+
+export const weather: Workflow = {
+  name: "weather",
+  description: "Daily: weather station files → validated records and per-station yearly statistics (Parquet, CSV).",
+  timeoutSeconds: 4 * 3600,
+  exampleInput: { source: "s3://BUCKET/incoming/weather/", runId: "2026-07-01" },
+  schedule: {
+    expression: "cron(0 2 * * ? *)",
+    description: "Daily weather ingestion of s3://BUCKET/incoming/weather/ (02:00 UTC)",
+    input: {},
+  },
+  steps: [
+    {
+      kind: "function",
+      id: "plan",
+      fn: "plan-weather",
+      payload: { input: "$.input", execution: { name: "$$.Execution.Name", startTime: "$$.Execution.StartTime" } },
+      resultPath: "$.plan",
+      resultFields: ["workflow", "runId", "period", "source", "uris", "tiers"],
+      timeoutSeconds: 60,
+      retries: [LAMBDA_SERVICE_RETRY],
+      onError: "fail",
+      access: { read: ["incoming/weather/*"] },
+    },
+    step({
+      id: "ingest",
+      command: ["ingest"],
+      environment: { ...run, SOURCE_URI: "$.plan.uris.source" },
+      timeoutSeconds: minutes(30, 30, 60, 120),
+    }),
+    step({ id: "analyze", command: ["analyze"], environment: run, timeoutSeconds: minutes(15, 15, 30, 60) }),
+    step({
+      id: "publish",
+      command: ["publish"],
+      environment: { ...run, SOURCE_URI: "$.plan.uris.source", PUBLISH_URI: "$.plan.uris.publish" },
+      timeoutSeconds: minutes(15, 15, 30, 30),
+    }),
+  ],
+  metrics: {
+    kind: "function",
+    id: "metrics",
+    fn: "metrics",
+    payload: { workflow: "weather", plan: "$.plan", steps: "$.steps", run: "$.run" },
+    resultPath: "$.metrics",
+    resultFields: ["counts", "bytes", "durationsMs", "totalMs", "tiers", "escalations", "retries"],
+    timeoutSeconds: 60,
+    retries: [LAMBDA_SERVICE_RETRY],
+    onError: "continue",
+  },
+  notify: {
+    fn: "notify",
+    payload: { input: "$.input", plan: "$.plan", metrics: "$.metrics" },
+    timeoutSeconds: 60,
+    retries: [LAMBDA_SERVICE_RETRY],
+  },
+  alarms: [
+    { id: "IngestionErrors", metric: "IngestionErrors", threshold: 1, description: "a run rejected input lines (IngestionErrors > 0)" },
+  ],
+  dashboardMetrics: ["RecordsIngested", "IngestionErrors", "RunFailed"],
+  cli: {
+    options: {
+      source: "directory of <station>.txt files, or s3://bucket/prefix/ (default offline: ../shared/data/wx_data)",
+      "run-id": "the run's day, YYYY-MM-DD (default: today, UTC)",
+    },
+    async input({ source, "run-id": runId }, target) {
+      const input: Record<string, unknown> = {};
+      if (runId !== undefined) input.runId = runId;
+      if (source !== undefined) {
+        if (target === "aws" && !source.startsWith("s3://")) throw new Error("--source must be s3://bucket/prefix/ with --aws");
+        const url = toSourceUrl(source);
+        input.source = url.endsWith("/") ? url : `${url}/`;
+      } else if (target === "local") {
+        if (!existsSync(SHARED_WX_DATA) || !statSync(SHARED_WX_DATA).isDirectory()) {
+          throw new Error(`no default weather data at ${SHARED_WX_DATA}: pass --source DIR (a directory of <station>.txt files)`);
+        }
+        input.source = `${toSourceUrl(SHARED_WX_DATA)}/`;
+      }
+      return input;
+    },
+  },
+};
