@@ -101,6 +101,7 @@ export function containerJob(o: ContainerJobOptions): Workflow {
       timeoutSeconds: 60,
       retries: [LAMBDA_SERVICE_RETRY],
       onError: "continue",
+      access: { read: [`${prefix}runs/*/manifest.json`] },
     },
     notify: { fn: "notify", payload: { input: "$.input", plan: "$.plan", metrics: "$.metrics" }, timeoutSeconds: 60, retries: [LAMBDA_SERVICE_RETRY] },
     dashboardMetrics: ["RunDuration", "StepRetries", "RunFailed"],

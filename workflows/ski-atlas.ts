@@ -1,6 +1,7 @@
 import { ECS_CAPACITY_RETRY, LAMBDA_SERVICE_RETRY, SOURCE_UNAVAILABLE_RETRY, TRANSIENT_TASK_RETRY } from "./retry-policies.ts";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
+import { REGION_NAMES } from "../lib/regions.ts";
 import { toSourceUrl } from "../lib/source-url.ts";
 import type { ContainerStep, Workflow } from "./types.ts";
 
@@ -19,11 +20,21 @@ const minutes = (small: number, medium: number, large: number, xlarge: number) =
   xlarge: xlarge * 60,
 });
 
+/**
+ * The keys ski-atlas may touch, per region of the registry: its downloaded sources, its per-run intermediates,
+ * and its published months. Nothing else in the bucket (another workflow's output, say) is reachable.
+ */
+const perRegion = (pattern: (region: string) => string) => REGION_NAMES.map(pattern);
+const SKI_ATLAS_ACCESS = {
+  readWrite: [...perRegion((r) => `raw/${r}/*`), ...perRegion((r) => `staging/${r}/*`), ...perRegion((r) => `${r}/*`)],
+};
+
 const containerStep = (step: Omit<ContainerStep, "kind" | "container" | "retries" | "escalateOnOutOfMemory">): ContainerStep => ({
   kind: "container",
   container: "ski-atlas",
   retries: [ECS_CAPACITY_RETRY, TRANSIENT_TASK_RETRY],
   escalateOnOutOfMemory: true,
+  access: SKI_ATLAS_ACCESS,
   ...step,
 });
 
@@ -89,6 +100,7 @@ export const skiAtlas: Workflow = {
     timeoutSeconds: 60,
     retries: [LAMBDA_SERVICE_RETRY],
     onError: "continue",
+    access: { read: perRegion((r) => `${r}/*/manifest.json`) },
   },
   notify: {
     fn: "notify",

@@ -53,8 +53,7 @@ export interface ContainerStep {
   escalateOnOutOfMemory: boolean;
   /**
    * What the container's task role may touch in the data bucket (key patterns such as `weather/*`). The role is
-   * per container: the patterns of every step using the container are granted. Default: ski-atlas's prefixes
-   * (`TASK_WRITE_PREFIXES` in stacks/constructs/ContainerTasks.ts).
+   * per container: the patterns of every step using the container are granted. Nothing is granted by default.
    */
   access?: BucketAccess;
 }

@@ -80,6 +80,7 @@ export const weather: Workflow = {
     timeoutSeconds: 60,
     retries: [LAMBDA_SERVICE_RETRY],
     onError: "continue",
+    access: { read: ["weather/*/manifest.json"] },
   },
   notify: {
     fn: "notify",

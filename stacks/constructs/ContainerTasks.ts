@@ -9,6 +9,7 @@ import type * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { tierByName, type TierName } from "../../workflows/tiers.ts";
 import type { BucketAccess } from "../../workflows/types.ts";
+import { grantBucketAccess } from "./bucket-grants.ts";
 
 export interface ContainerTasksProps {
   vpc: ec2.IVpc;
@@ -17,12 +18,9 @@ export interface ContainerTasksProps {
   containers: string[];
   tiers: readonly TierName[];
   codeVersion: string;
-  /** Per container: what its task role may touch. A container missing here gets TASK_WRITE_PREFIXES. */
-  access?: Record<string, BucketAccess>;
+  /** Per container: the key patterns its task role may read and write, as its workflows declare them. */
+  access: Record<string, BucketAccess>;
 }
-
-/** Prefixes a container may write: its caches, its per-run intermediates, and published `{region}/{YYYY-MM}/`. */
-export const TASK_WRITE_PREFIXES = ["raw/*", "staging/*", "*/20??-??/*"];
 
 /**
  * The ECS cluster and one Fargate task definition per (container, tier). Task definitions, rather than
@@ -55,9 +53,7 @@ export class ContainerTasks extends Construct {
         assumedBy: new iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
         description: `Runs the ${name} steps: reads and writes only its own S3 prefixes`,
       });
-      const access = props.access?.[name];
-      for (const prefix of access ? (access.readWrite ?? []) : TASK_WRITE_PREFIXES) props.bucket.grantReadWrite(taskRole, prefix);
-      for (const prefix of access?.read ?? []) props.bucket.grantRead(taskRole, prefix);
+      grantBucketAccess(taskRole, props.bucket, props.access[name] ?? {});
 
       for (const tierName of props.tiers) {
         const tier = tierByName(tierName);

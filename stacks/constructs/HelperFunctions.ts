@@ -4,6 +4,7 @@ import type * as sns from "aws-cdk-lib/aws-sns";
 import { Function as SstFunction } from "sst/constructs";
 import { Construct } from "constructs";
 import type { BucketAccess } from "../../workflows/types.ts";
+import { grantBucketAccess } from "./bucket-grants.ts";
 
 export interface HelperFunctionsProps {
   /** `functions/<name>.ts` files, each exporting `handler`. */
@@ -16,8 +17,8 @@ export interface HelperFunctionsProps {
 }
 
 /**
- * One Lambda per helper in `functions/`, each granted only what it calls: Metrics reads manifests and puts
- * metrics, Notify publishes to the topic, Plan needs nothing from AWS (it only sends a HEAD to the source).
+ * One Lambda per helper in `functions/`, each granted only what it calls: the bucket keys its steps declare
+ * (Metrics reads the manifests), PutMetricData in our namespace for Metrics, Publish on the topic for Notify.
  */
 export class HelperFunctions extends Construct {
   private readonly functions = new Map<string, SstFunction>();
@@ -39,12 +40,10 @@ export class HelperFunctions extends Construct {
         },
       });
       this.functions.set(name, fn);
-      for (const prefix of props.access?.[name]?.read ?? []) props.bucket.grantRead(fn, prefix);
-      for (const prefix of props.access?.[name]?.readWrite ?? []) props.bucket.grantReadWrite(fn, prefix);
+      grantBucketAccess(fn, props.bucket, props.access?.[name] ?? {});
     }
     const metrics = this.functions.get("metrics");
     if (metrics) {
-      props.bucket.grantRead(metrics, "*/manifest.json");
       metrics.addToRolePolicy(
         new iam.PolicyStatement({
           actions: ["cloudwatch:PutMetricData"],
