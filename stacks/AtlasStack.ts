@@ -10,6 +10,7 @@ import { DataBucket } from "./constructs/DataBucket.ts";
 import { HelperFunctions } from "./constructs/HelperFunctions.ts";
 import { OperationsDashboard } from "./constructs/OperationsDashboard.ts";
 import { WorkflowMachine } from "./constructs/WorkflowMachine.ts";
+import { checkWithCdkNag } from "./nag.ts";
 
 /**
  * Wires every workflow in `workflows/` to AWS. Nothing here knows a workflow's steps: those come from the
@@ -66,6 +67,7 @@ export function AtlasStack({ stack, app }: StackContext) {
   }
 
   new OperationsDashboard(stack, "Dashboard", { workflows, machines });
+  checkWithCdkNag(stack);
 
   stack.addOutputs({
     BucketName: data.bucket.bucketName,

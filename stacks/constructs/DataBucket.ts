@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
+import { suppressAccessLogBucketFindings } from "../nag.ts";
 
 /**
  * The one bucket: `raw/` (downloaded sources), `staging/` (per-run intermediates), and the published
@@ -8,10 +9,23 @@ import { Construct } from "constructs";
  */
 export class DataBucket extends Construct {
   readonly bucket: s3.Bucket;
+  /** Server access logs of the data bucket: who read or wrote what, for audits. */
+  readonly accessLogs: s3.Bucket;
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
+    this.accessLogs = new s3.Bucket(this, "AccessLogs", {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ id: "expire-access-logs", expiration: Duration.days(365) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    suppressAccessLogBucketFindings(this.accessLogs);
     this.bucket = new s3.Bucket(this, "Bucket", {
+      serverAccessLogsBucket: this.accessLogs,
+      serverAccessLogsPrefix: "data/",
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,

@@ -32,7 +32,8 @@ export class WorkflowMachine extends Construct {
       tracingEnabled: true,
       logs: {
         destination: new logs.LogGroup(this, "Logs", { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY }),
-        level: sfn.LogLevel.ERROR,
+        // Every state transition, without the data: enough to reconstruct a run, nothing sensitive.
+        level: sfn.LogLevel.ALL,
         includeExecutionData: false,
       },
     });

@@ -11,13 +11,11 @@ export function grantBucketAccess(grantee: iam.IGrantable, bucket: s3.IBucket, a
   const readWrite = access.readWrite ?? [];
   const objects = (patterns: string[]) => patterns.map((p) => bucket.arnForObjects(p));
   const statements: iam.PolicyStatement[] = [];
+  if (read.length > 0) {
+    statements.push(new iam.PolicyStatement({ sid: "ReadOwnPrefixes", actions: ["s3:GetObject"], resources: objects(read) }));
+  }
   if (read.length + readWrite.length > 0) {
     statements.push(
-      new iam.PolicyStatement({
-        sid: "ReadOwnPrefixes",
-        actions: ["s3:GetObject"],
-        resources: objects([...readWrite, ...read]),
-      }),
       new iam.PolicyStatement({
         sid: "ListOwnPrefixes",
         actions: ["s3:ListBucket"],
@@ -29,8 +27,8 @@ export function grantBucketAccess(grantee: iam.IGrantable, bucket: s3.IBucket, a
   if (readWrite.length > 0) {
     statements.push(
       new iam.PolicyStatement({
-        sid: "WriteOwnPrefixes",
-        actions: ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+        sid: "ReadWriteOwnPrefixes",
+        actions: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
         resources: objects(readWrite),
       }),
     );
