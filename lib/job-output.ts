@@ -1,7 +1,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { digestFile } from "./hash.ts";
-import { contentTypeOf, MANIFEST_NAME, type PublishedFile } from "./publish-prefix.ts";
+import { contentTypeOf, MANIFEST_NAME, type PublishedFile } from "./manifest.ts";
 import { getObjectText, putObjectText, uploadFile } from "./s3-objects.ts";
 import { parseS3Uri } from "./s3.ts";
 

@@ -1,25 +1,42 @@
+import { createHash, randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CopyObjectCommand, DeleteObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { EXIT, StepError } from "./exit-codes.ts";
 import { digestFile } from "./hash.ts";
-import { downloadToFile, getObjectText, listObjects, putObjectText } from "./s3-objects.ts";
+import { contentTypeOf, isPublishable, JOURNAL_NAME, MANIFEST_NAME, parseManifest, type PublishedFile } from "./manifest.ts";
+import { downloadToFile, getObjectText, isNotFound, listObjects, putObjectText } from "./s3-objects.ts";
 import { parseS3Uri } from "./s3.ts";
 
 /**
- * Publishing a run's staged files to their final prefix with `manifest.json` as the commit marker, for any
- * workflow: the manifest lists every file (sha256, bytes, rows) and is written last. A rerun that produces the
- * same bytes copies nothing; one that changes anything first withdraws the old manifest, so a reader sees a
- * complete run or none. Staging-only files start with "_" and are never published.
+ * The one publish implementation (ski-atlas, weather): a run's staged files go to their final prefix with
+ * `manifest.json` as the commit marker, atomically for a reader and recoverable after a crash.
+ *
+ * Protocol (docs/ARCHITECTURE.md, "Publishing"):
+ *  0. recover: an interrupted publish's journal is rolled back (or, if it had committed, just closed);
+ *  1. hash the staged files; a file whose sha256 the current manifest lists, and whose published object is the
+ *     staged object's copy, is not copied again. Nothing changed → only the manifest is rewritten (one PUT);
+ *  2. back up, server-side, every published object this publish overwrites or deletes (manifest included) to
+ *     `{staging}_publish-backup/<id>/`;
+ *  3. write the journal `{prefix}_publishing.json` (the backup, the previous object names, the files written,
+ *     the sha256 of the manifest about to be written);
+ *  4. withdraw the old manifest, copy the changed files, delete the stale ones, write the new manifest (commit);
+ *  5. delete the journal, then the backup.
+ * A crash before 3 leaves the prefix untouched; between 3 and the commit, recovery restores the backup
+ * byte-identical; after the commit, recovery only closes the journal.
  */
-export const MANIFEST_NAME = "manifest.json";
 
-export interface PublishedFile {
-  name: string;
-  sha256: string;
-  bytes: number;
-  rows?: number;
-}
+/**
+ * `ATLAS_FAULT_CRASH_AFTER_COPIES=<n>` with `ATLAS_LOCAL=1`: the publish aborts itself (SIGABRT, exit 134) after n
+ * copies (tests). Not SIGKILL: its exit code 137 is what an out-of-memory kill looks like, and would be escalated.
+ */
+export const CRASH_AFTER_COPIES_ENV = "ATLAS_FAULT_CRASH_AFTER_COPIES";
+
+/** Where a publish keeps the objects it replaces, under the run's staging prefix (never published). */
+export const BACKUP_DIR = "_publish-backup/";
+
+type Log = (message: string) => void;
 
 export interface PublishOptions {
   stagingUri: string;
@@ -28,14 +45,38 @@ export interface PublishOptions {
   rows(path: string, name: string): Promise<number | undefined>;
   /** The manifest's other fields, given the file list. */
   manifest(files: PublishedFile[]): Record<string, unknown>;
-  log(message: string): void;
+  log: Log;
+  /** Tests only (see CRASH_AFTER_COPIES_ENV, read by `crashAfterCopies(env)`): abort this process after n copies. */
+  crashAfterCopies?: number;
 }
 
-export function isPublishable(name: string): boolean {
-  return name.length > 0 && !name.includes("/") && !name.startsWith("_") && name !== MANIFEST_NAME;
+/** The journal of a publish that is changing a prefix: enough to undo it without anything else. */
+export interface PublishJournal {
+  version: 1;
+  publishUri: string;
+  startedAt: string;
+  /** `s3://…/` holding a copy of every name in `backedUp`. */
+  backupUri: string;
+  /** The prefix's objects before this publish (the manifest and the data files). */
+  previous: string[];
+  /** The previous objects this publish overwrites or deletes: all are in the backup. */
+  backedUp: string[];
+  /** What this publish writes: its data files and the manifest. */
+  writes: string[];
+  /** sha256 of the manifest this publish writes last: when it is in place, the publish committed. */
+  manifestSha256: string;
 }
 
-export async function publishStaged(s3: S3Client, o: PublishOptions): Promise<{ manifest: Record<string, unknown>; copied: string[] }> {
+export interface PublishResult {
+  manifest: Record<string, unknown>;
+  copied: string[];
+  removed: string[];
+}
+
+export async function publishStaged(s3: S3Client, o: PublishOptions): Promise<PublishResult> {
+  const log = o.log;
+  await rollbackInterruptedPublish(s3, o.publishUri, log);
+
   const staged = (await listObjects(s3, o.stagingUri)).filter((x) => isPublishable(x.name));
   const dir = await mkdtemp(join(tmpdir(), "atlas-publish-"));
   const files: PublishedFile[] = [];
@@ -56,11 +97,13 @@ export async function publishStaged(s3: S3Client, o: PublishOptions): Promise<{ 
   const oldText = await getObjectText(s3, manifestUri);
   let oldFiles: PublishedFile[] = [];
   try {
-    oldFiles = oldText === undefined ? [] : ((JSON.parse(oldText) as { files?: PublishedFile[] }).files ?? []);
+    oldFiles = oldText === undefined ? [] : parseManifest(oldText).files;
   } catch {
-    o.log(`the existing ${MANIFEST_NAME} is unreadable: replacing it`);
+    log(`the existing ${MANIFEST_NAME} is unreadable: replacing it`);
   }
   const published = new Map((await listObjects(s3, o.publishUri)).map((x) => [x.name, x]));
+  // Skip a copy only when the manifest already lists this sha256 AND the published object is the staged one's
+  // copy (same size and ETag): a published file changed behind the manifest's back is copied again.
   const stagedEtag = new Map(staged.map((x) => [x.name, x.etag]));
   const unchanged = (f: PublishedFile) => {
     const prev = oldFiles.find((x) => x.name === f.name);
@@ -68,40 +111,186 @@ export async function publishStaged(s3: S3Client, o: PublishOptions): Promise<{ 
     return prev?.sha256 === f.sha256 && pub?.size === f.bytes && pub.etag !== undefined && pub.etag === stagedEtag.get(f.name);
   };
   const toCopy = files.filter((f) => !unchanged(f));
-  const stale = [...published.keys()].filter((n) => isPublishable(n) && !files.some((f) => f.name === n));
+  const names = new Set(files.map((f) => f.name));
+  const stale = [...published.keys()].filter((n) => isPublishable(n) && !names.has(n));
+  const manifest = { ...o.manifest(files), files };
+  const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
+
+  if (toCopy.length === 0 && stale.length === 0 && oldText !== undefined) {
+    // Same files: replacing the manifest is a single PUT, atomic on its own.
+    await putObjectText(s3, manifestUri, manifestText);
+    log(`${files.length} file(s) already published with the same sha256: rewrote ${manifestUri} only`);
+    return { manifest, copied: [], removed: [] };
+  }
 
   const dst = parseS3Uri(o.publishUri);
   const src = parseS3Uri(o.stagingUri);
-  if ((toCopy.length > 0 || stale.length > 0) && oldText !== undefined) {
-    await s3.send(new DeleteObjectCommand({ Bucket: dst.bucket, Key: dst.key + MANIFEST_NAME }));
-    o.log(`changed files: withdrew the old ${MANIFEST_NAME} until the new one is written`);
+  const previous = [...published.keys()].filter((n) => n === MANIFEST_NAME || isPublishable(n));
+  const touched = new Set([MANIFEST_NAME, ...toCopy.map((f) => f.name), ...stale]);
+  const backedUp = previous.filter((n) => touched.has(n));
+  const backupUri = `${o.stagingUri}${BACKUP_DIR}${new Date().toISOString().replace(/[-:.]/g, "")}-${randomUUID().slice(0, 8)}/`;
+  const backup = parseS3Uri(backupUri);
+
+  // 2. Back up what will change. A crash here leaves the prefix as it was (the partial backup expires with staging).
+  for (const name of backedUp) await copyObject(s3, dst.bucket, dst.key + name, backup.bucket, backup.key + name);
+  if (backedUp.length > 0) log(`backed up ${backedUp.length} published object(s) to ${backupUri}`);
+
+  // 3. The journal: from here until it is deleted, the prefix can be rolled back.
+  const journal: PublishJournal = {
+    version: 1,
+    publishUri: o.publishUri,
+    startedAt: new Date().toISOString(),
+    backupUri,
+    previous,
+    backedUp,
+    writes: [...files.map((f) => f.name), MANIFEST_NAME],
+    manifestSha256: sha256(manifestText),
+  };
+  await putObjectText(s3, o.publishUri + JOURNAL_NAME, `${JSON.stringify(journal, null, 2)}\n`);
+
+  // 4. Change the prefix, manifest last.
+  const crash = (copies: number) => {
+    if (copies !== o.crashAfterCopies) return;
+    log(`[fault] ${CRASH_AFTER_COPIES_ENV}=${copies}: killing this process mid-publish`);
+    process.kill(process.pid, "SIGABRT");
+  };
+  if (oldText !== undefined) {
+    await deleteObject(s3, dst.bucket, dst.key + MANIFEST_NAME);
+    log(`changed files: withdrew the old ${MANIFEST_NAME} until the new one is written`);
   }
+  crash(0);
+  let copies = 0;
   for (const f of toCopy) {
     await s3.send(
       new CopyObjectCommand({
         Bucket: dst.bucket,
         Key: dst.key + f.name,
-        CopySource: `${src.bucket}/${encodeURIComponent(src.key + f.name).replaceAll("%2F", "/")}`,
+        CopySource: copySource(src.bucket, src.key + f.name),
         MetadataDirective: "REPLACE",
         ContentType: contentTypeOf(f.name),
       }),
     );
-    o.log(`copied ${f.name} (${f.bytes} bytes)`);
+    log(`copied ${f.name} (${f.bytes} bytes)`);
+    crash(++copies);
   }
   for (const name of stale) {
-    await s3.send(new DeleteObjectCommand({ Bucket: dst.bucket, Key: dst.key + name }));
-    o.log(`removed ${name}, which this run does not produce`);
+    await deleteObject(s3, dst.bucket, dst.key + name);
+    log(`removed ${name}, which this run does not produce`);
   }
-  if (toCopy.length < files.length) o.log(`${files.length - toCopy.length} file(s) already published with the same sha256`);
-  const manifest = { ...o.manifest(files), files };
-  await putObjectText(s3, manifestUri, `${JSON.stringify(manifest, null, 2)}\n`);
-  o.log(`wrote ${manifestUri} (${files.length} files)`);
-  return { manifest, copied: toCopy.map((f) => f.name) };
+  if (toCopy.length < files.length) log(`${files.length - toCopy.length} file(s) already published with the same sha256`);
+  await putObjectText(s3, manifestUri, manifestText);
+  log(`wrote ${manifestUri} (${files.length} files)`);
+
+  // 5. Committed: close the journal, drop the backup.
+  await deleteObject(s3, dst.bucket, dst.key + JOURNAL_NAME);
+  await dropBackup(s3, backupUri, backedUp, log);
+  return { manifest, copied: toCopy.map((f) => f.name), removed: stale };
 }
 
-export function contentTypeOf(name: string): string {
-  if (name.endsWith(".csv")) return "text/csv";
-  if (name.endsWith(".json")) return "application/json";
-  if (name.endsWith(".parquet")) return "application/vnd.apache.parquet";
-  return "application/octet-stream";
+export type RecoveryOutcome = "none" | "rolled-back" | "committed";
+
+/**
+ * Finishes what an interrupted publish left under `publishUri`: without a journal, nothing to do. With one, if the
+ * manifest the publish meant to write is in place, it had committed (only the journal is removed); otherwise the
+ * previous version is restored from the backup, byte for byte (the files it wrote are removed, for a first-time
+ * publish that leaves the prefix empty), and the journal is removed last. Idempotent: a crash during recovery is
+ * recovered by running it again.
+ */
+export async function rollbackInterruptedPublish(s3: S3Client, publishUri: string, log: Log): Promise<RecoveryOutcome> {
+  const prefix = publishUri.endsWith("/") ? publishUri : `${publishUri}/`;
+  const text = await getObjectText(s3, prefix + JOURNAL_NAME);
+  if (text === undefined) return "none";
+  const journal = parseJournal(text, prefix);
+  const dst = parseS3Uri(prefix);
+
+  const current = await getObjectText(s3, prefix + MANIFEST_NAME);
+  if (current !== undefined && sha256(current) === journal.manifestSha256) {
+    await deleteObject(s3, dst.bucket, dst.key + JOURNAL_NAME);
+    await dropBackup(s3, journal.backupUri, journal.backedUp, log);
+    log(`the interrupted publish of ${prefix} (started ${journal.startedAt}) had committed: closed its journal`);
+    return "committed";
+  }
+
+  log(`rolling back the interrupted publish of ${prefix} (started ${journal.startedAt})`);
+  const previous = new Set(journal.previous);
+  // The files it added, then the files it replaced or removed (data first, the manifest last).
+  for (const name of journal.writes) {
+    if (!previous.has(name) && name !== MANIFEST_NAME) await deleteObject(s3, dst.bucket, dst.key + name);
+  }
+  const backup = parseS3Uri(journal.backupUri);
+  const restore = [...journal.backedUp.filter((n) => n !== MANIFEST_NAME), ...journal.backedUp.filter((n) => n === MANIFEST_NAME)];
+  for (const name of restore) {
+    try {
+      await copyObject(s3, backup.bucket, backup.key + name, dst.bucket, dst.key + name);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      throw new StepError(
+        `cannot roll back ${prefix}: its backup ${journal.backupUri}${name} is gone (staging expires); the prefix has no ` +
+          `valid manifest, so it reads as not published: publish again after deleting ${JOURNAL_NAME}`,
+        EXIT.NO_INPUT,
+      );
+    }
+  }
+  if (!previous.has(MANIFEST_NAME)) await deleteObject(s3, dst.bucket, dst.key + MANIFEST_NAME);
+  await deleteObject(s3, dst.bucket, dst.key + JOURNAL_NAME);
+  log(
+    previous.size === 0
+      ? `rolled back: ${prefix} is empty again (first publish)`
+      : `rolled back: restored ${restore.length} object(s), removed ${journal.writes.filter((n) => !previous.has(n)).length}; ${prefix} is the previous version`,
+  );
+  await dropBackup(s3, journal.backupUri, journal.backedUp, log);
+  return "rolled-back";
+}
+
+function parseJournal(text: string, prefix: string): PublishJournal {
+  let j: PublishJournal;
+  try {
+    j = JSON.parse(text) as PublishJournal;
+  } catch {
+    j = {} as PublishJournal;
+  }
+  const list = (v: unknown) => Array.isArray(v) && v.every((n) => typeof n === "string");
+  if (j?.version !== 1 || typeof j.backupUri !== "string" || !list(j.previous) || !list(j.backedUp) || !list(j.writes) || typeof j.manifestSha256 !== "string") {
+    throw new StepError(`${prefix}${JOURNAL_NAME} is not a publish journal this code can read: inspect the prefix by hand`, EXIT.DATA_ERROR);
+  }
+  return j;
+}
+
+/**
+ * The crash hook's setting, for a step's config: `ATLAS_FAULT_CRASH_AFTER_COPIES=<n>` is honoured only in local runs
+ * (`ATLAS_LOCAL=1`), so a deployed task can never be told to kill itself.
+ */
+export function crashAfterCopies(env: Record<string, string | undefined>): number | undefined {
+  const raw = env[CRASH_AFTER_COPIES_ENV]?.trim();
+  if (env.ATLAS_LOCAL !== "1" || raw === undefined || raw === "") return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new StepError(`${CRASH_AFTER_COPIES_ENV}='${raw}' is not a count`, EXIT.USAGE);
+  return n;
+}
+
+/** Best effort: the backup is only needed while a journal names it (staging expires anyway). */
+async function dropBackup(s3: S3Client, backupUri: string, names: string[], log: Log): Promise<void> {
+  try {
+    const { bucket, key } = parseS3Uri(backupUri);
+    for (const name of names) await deleteObject(s3, bucket, key + name);
+  } catch (err) {
+    log(`could not delete the backup ${backupUri} (${(err as Error).message}): it expires with staging`);
+  }
+}
+
+async function copyObject(s3: S3Client, srcBucket: string, srcKey: string, dstBucket: string, dstKey: string): Promise<void> {
+  // COPY keeps the object's metadata and content type: a restored file is the original, byte for byte.
+  await s3.send(new CopyObjectCommand({ Bucket: dstBucket, Key: dstKey, CopySource: copySource(srcBucket, srcKey), MetadataDirective: "COPY" }));
+}
+
+async function deleteObject(s3: S3Client, bucket: string, key: string): Promise<void> {
+  await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+}
+
+function copySource(bucket: string, key: string): string {
+  return `${bucket}/${encodeURIComponent(key).replaceAll("%2F", "/")}`;
+}
+
+function sha256(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
 }

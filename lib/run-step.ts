@@ -23,7 +23,7 @@ export async function runStepMain(image: string, steps: Record<string, StepFn>, 
   const started = Date.now();
   try {
     const fn = step ? steps[step] : undefined;
-    if (!fn) throw new StepError(`unknown step '${step ?? ""}': ${image} runs ${Object.keys(steps).join(", ")}`, EXIT.USAGE);
+    if (!fn) throw new StepError(`unknown step '${step ?? ""}': use one of ${Object.keys(steps).join(", ")}`, EXIT.USAGE);
     await fn(env, s3, log);
     log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return 0;

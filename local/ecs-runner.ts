@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
+import * as os from "node:os";
 import * as path from "node:path";
 import { TIER_NAMES, tierByName, type Tier, type TierName } from "../workflows/tiers.ts";
 import { describeFault, type FaultKind } from "./faults.ts";
@@ -85,6 +86,8 @@ export async function runEcsTask(
   const step = command[0] ?? override.Name;
   const env: Record<string, string> = { ...options.baseEnv };
   for (const { Name, Value } of override.Environment ?? []) env[Name] = String(Value);
+  const fault = options.fault;
+  if (typeof fault === "object" && "crashAfterCopies" in fault) env.ATLAS_FAULT_CRASH_AFTER_COPIES = String(fault.crashAfterCopies);
 
   await mkdir(options.logDir, { recursive: true });
   const logFile = path.join(options.logDir, `${step}-${Date.now()}.log`);
@@ -144,7 +147,8 @@ export async function runEcsTask(
       lastError = err.message;
       resolve(127);
     });
-    child.on("close", (code, signal) => resolve(code ?? (signal ? 128 + 9 : 1)));
+    // A process ended by a signal exits 128 + the signal's number, as in a container (SIGKILL: 137).
+    child.on("close", (code, signal) => resolve(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 9) : 1)));
   });
   clearInterval(sampler);
   clearTimeout(timer);
@@ -185,7 +189,10 @@ export async function runEcsTask(
 /** The child to start: the step's entrypoint, or a stand-in process that misbehaves in the injected way. */
 function childCommand(entrypoint: string, command: string[], fault: FaultKind | undefined, tier: Tier): string[] {
   const node = process.execPath;
-  if (fault === undefined || fault === "s3down") return [node, "--import", "tsx", entrypoint, ...command];
+  // The real step runs for no fault, for an S3 outage, and for a crash the step performs on itself.
+  if (fault === undefined || fault === "s3down" || (typeof fault === "object" && "crashAfterCopies" in fault)) {
+    return [node, "--import", "tsx", entrypoint, ...command];
+  }
   const say = (what: string) => `process.stderr.write(${JSON.stringify(`[fault] injected ${what}\n`)});`;
   if (fault === "hang") return [node, "-e", `${say("hang")} setInterval(() => {}, 1 << 30);`];
   if (fault === "oom") {
@@ -198,7 +205,7 @@ function childCommand(entrypoint: string, command: string[], fault: FaultKind | 
       `${say("oom")} const keep = []; setInterval(() => { const b = Buffer.alloc(${chunkMiB} * 1048576, 1); keep.push(b); }, 20);`,
     ];
   }
-  if (typeof fault === "object") {
+  if (typeof fault === "object" && "exitCode" in fault) {
     return [node, "-e", `${say(describeFault(fault))} process.stderr.write("error: injected fault (exit ${fault.exitCode})\\n"); process.exit(${fault.exitCode});`];
   }
   throw new Error(`fault '${describeFault(fault)}' does not apply to a container step`);

@@ -22,8 +22,8 @@ export interface LocalEngineOptions {
   /** Environment every container and function gets locally (S3 endpoint, bucket, ATLAS_LOCAL=1, …). */
   env: Record<string, string>;
   faults?: Fault[];
-  /** Takes the embedded S3 server away for a moment (for the `s3down` fault). */
-  s3Outage?: () => Promise<void>;
+  /** Takes the embedded S3 server away for a moment after `delayMs` (for the `s3down` fault). */
+  s3Outage?: (delayMs: number) => Promise<void>;
   /**
    * Locally there is no capacity to wait for: replace every Retry interval and Wait state with this many
    * milliseconds. Undefined keeps the definition's own waits.
@@ -236,7 +236,12 @@ export class LocalEngine {
         handlers[stateName] = (input) => {
           const params = input as LambdaInvokeParameters;
           const fault = this.faults.next(functionNameOf(params.FunctionName));
-          return invokeLocalFunction(params, { repoRoot: this.options.repoRoot, fault, executionName: execution }) as Promise<unknown>;
+          return invokeLocalFunction(params, {
+            repoRoot: this.options.repoRoot,
+            fault,
+            executionName: execution,
+            s3Outage: this.options.s3Outage,
+          }) as Promise<unknown>;
         };
       } else if (resource === RESOURCES.ecs) {
         handlers[stateName] = async (input) => {
@@ -253,7 +258,7 @@ export class LocalEngine {
               baseEnv: this.options.env,
               logDir: path.join(this.options.runDir, "logs", execution),
               fault: this.faults.next(step),
-              s3Outage: this.options.s3Outage,
+              s3Outage: this.options.s3Outage && (() => this.options.s3Outage!(300)),
               onLog: (line) => this.options.onLog?.(execution, line),
             });
             note(task);

@@ -8,11 +8,13 @@
  *
  * Container steps: `oom` (a real child that grows until the tier's memory limit kills it), `exit<N>` (exits
  * with code N: 75 is retryable, 65 is bad data), `hang` (never finishes: the state's timeout must stop it),
- * `s3down` (the embedded S3 server goes away for a moment while the step runs).
+ * `s3down` (the embedded S3 server goes away for a moment while the step runs), `crash<N>` (the real publish
+ * step kills itself after copying N files: ATLAS_FAULT_CRASH_AFTER_COPIES).
  * Functions: `error` (a non-retryable error), `throttle` (Lambda.TooManyRequestsException, retryable),
- * `hang` (never answers: the state's timeout must stop it).
+ * `oom` (Runtime.OutOfMemory, as Lambda reports a function that ran out of memory), `hang` (never answers: the
+ * state's timeout must stop it), `s3down` (the embedded S3 server is away when the function starts).
  */
-export type FaultKind = "oom" | "hang" | "s3down" | "error" | "throttle" | { exitCode: number };
+export type FaultKind = "oom" | "hang" | "s3down" | "error" | "throttle" | { exitCode: number } | { crashAfterCopies: number };
 
 export interface Fault {
   step: string;
@@ -24,11 +26,13 @@ export function parseFaults(spec: string | undefined): Fault[] {
   if (!spec?.trim()) return [];
   return spec.split(",").map((entry) => {
     const [step, kindText, timesText] = entry.trim().split(":");
-    const usage = `ATLAS_FAULTS entry '${entry}' is not <step>:<oom|exit<N>|hang|s3down|error|throttle>[:<times>]`;
+    const usage = `ATLAS_FAULTS entry '${entry}' is not <step>:<oom|exit<N>|hang|s3down|crash<N>|error|throttle>[:<times>]`;
     if (!step || !kindText) throw new Error(usage);
     let kind: FaultKind;
     const exit = /^exit(\d{1,3})$/.exec(kindText);
+    const crash = /^crash(\d{1,3})$/.exec(kindText);
     if (exit) kind = { exitCode: Number(exit[1]) };
+    else if (crash) kind = { crashAfterCopies: Number(crash[1]) };
     else if (["oom", "hang", "s3down", "error", "throttle"].includes(kindText)) kind = kindText as FaultKind;
     else throw new Error(usage);
     const times = timesText === undefined ? 1 : Number(timesText);
@@ -56,5 +60,6 @@ export class FaultPlan {
 }
 
 export function describeFault(kind: FaultKind): string {
-  return typeof kind === "string" ? kind : `exit${kind.exitCode}`;
+  if (typeof kind === "string") return kind;
+  return "exitCode" in kind ? `exit${kind.exitCode}` : `crash${kind.crashAfterCopies}`;
 }

@@ -35,13 +35,16 @@ export function functionNameOf(functionName: string): string {
  */
 export async function invokeLocalFunction(
   params: LambdaInvokeParameters,
-  options: { repoRoot: string; fault?: FaultKind; executionName: string },
+  options: { repoRoot: string; fault?: FaultKind; executionName: string; s3Outage?: (delayMs: number) => Promise<void> },
 ): Promise<LambdaInvokeResult> {
   const name = functionNameOf(params.FunctionName);
   if (options.fault === "throttle") throw new LambdaFunctionError("Lambda.TooManyRequestsException", "Rate exceeded (injected fault)");
   if (options.fault === "error") throw new LambdaFunctionError("InjectedFault", `${name}: injected fault`);
+  if (options.fault === "oom") throw new LambdaFunctionError("Runtime.OutOfMemory", `${name}: Runtime exited with error: signal: killed (injected fault)`);
   if (options.fault === "hang") return new Promise(() => {});
-  if (options.fault) throw new Error(`fault '${describeFault(options.fault)}' does not apply to function '${name}'`);
+  // The server is away when the function starts, and back a moment later.
+  if (options.fault === "s3down") await options.s3Outage?.(0);
+  else if (options.fault) throw new Error(`fault '${describeFault(options.fault)}' does not apply to function '${name}'`);
 
   const file = path.join(options.repoRoot, "functions", `${name}.ts`);
   const mod = (await import(pathToFileURL(file).href)) as { handler?: (event: unknown, context: unknown) => Promise<unknown> };

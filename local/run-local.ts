@@ -12,6 +12,8 @@ import type { ProgressEvent } from "./progress-events.ts";
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, "..");
 export const LOCAL_BUCKET = "atlas-local";
+/** How long an injected S3 outage lasts. */
+export const S3_OUTAGE_MS = 1500;
 
 export interface LocalRunOptions {
   workflow: string;
@@ -64,6 +66,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
   await mkdir(runDir, { recursive: true });
   const s3Directory = options.s3Directory ?? path.join(runDir, "s3");
   let s3 = await startEmbeddedS3({ directory: s3Directory, buckets: [LOCAL_BUCKET] });
+  let restarting: Promise<void> = Promise.resolve();
   const port = s3.port;
 
   const env: Record<string, string> = {
@@ -94,11 +97,14 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
     timeoutOverrides: options.timeoutOverrides,
     onEvent: options.onEvent,
     // A real outage: the server goes away (connections refused), then comes back on the same port and data.
-    s3Outage: async () => {
-      await new Promise((r) => setTimeout(r, 300));
+    // Resolves once it is down; the restart follows by itself.
+    s3Outage: async (delayMs) => {
+      await new Promise((r) => setTimeout(r, delayMs));
       await s3.stop();
-      await new Promise((r) => setTimeout(r, 1500));
-      s3 = await startEmbeddedS3({ directory: s3Directory, buckets: [LOCAL_BUCKET], port });
+      restarting = (async () => {
+        await new Promise((r) => setTimeout(r, S3_OUTAGE_MS));
+        s3 = await startEmbeddedS3({ directory: s3Directory, buckets: [LOCAL_BUCKET], port });
+      })();
     },
   });
 
@@ -110,9 +116,10 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
     for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
     Object.assign(process.env, savedEnv);
   }
+  await restarting;
   const summary = await summarize(result, engine, runDir, env, options.outDir);
   await writeFile(path.join(runDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
-  return { result, summary, engine, runDir, s3, env, stop: () => s3.stop() };
+  return { result, summary, engine, runDir, s3, env, stop: async () => (await restarting, s3.stop()) };
 }
 
 async function summarize(

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The extract step and the test fixtures need osmium-tool. Install it when missing, or say how to.
+# The test fixtures, the generated sample region and the benchmark need osmium-tool (the container steps do not:
+# they read PBF in TypeScript). Install it when missing, or say how to.
 set -euo pipefail
 command -v osmium >/dev/null 2>&1 && exit 0
 echo "osmium-tool is missing; installing it..." >&2

@@ -11,6 +11,7 @@ import { WorkflowDefinition, type WorkflowBindings } from "./compile.ts";
 import { skiAtlasMonthly } from "./ski-atlas-monthly.ts";
 import { skiAtlas } from "./ski-atlas.ts";
 import { TIER_NAMES } from "./tiers.ts";
+import type { Workflow } from "./types.ts";
 
 const validate = createRequire(import.meta.url)("asl-validator") as (d: unknown) => { isValid: boolean; errorsText: () => string };
 
@@ -40,8 +41,10 @@ describe("the resolved ski-atlas definition (npm run asl -- ski-atlas)", () => {
   });
 
   it("runs each container step as runTask.sync on every tier, each with a Retry and a Catch", () => {
-    const ecsStates = states(asl).filter(([, s]) => s.Resource === "arn:aws:states:::ecs:runTask.sync");
-    expect(ecsStates).toHaveLength(4 * TIER_NAMES.length);
+    const allEcs = states(asl).filter(([, s]) => s.Resource === "arn:aws:states:::ecs:runTask.sync");
+    // One per step and tier, plus the failure path's "Roll back publish" (tested below).
+    expect(allEcs).toHaveLength(4 * TIER_NAMES.length + 1);
+    const ecsStates = allEcs.filter(([name]) => name !== "Roll back publish");
     for (const [name, s] of ecsStates) {
       expect(s.Retry?.length, name).toBeGreaterThan(0);
       expect(s.Retry[0].ErrorEquals, name).toContain("ECS.AmazonECSException");
@@ -82,7 +85,46 @@ describe("the resolved ski-atlas definition (npm run asl -- ski-atlas)", () => {
     const retry = classify.Choices.find((c: State) => c.Next === "Download: wait before retry");
     expect(JSON.stringify(retry)).toContain('*\\"ExitCode\\":75*');
     expect(JSON.stringify(retry)).toContain('"NumericLessThan":3');
-    expect(classify.Default).toBe("Metrics (failed run)");
+    // The failure path starts with the publish rollback (skipped when there is nothing it could roll back).
+    expect(classify.Default).toBe("Roll back publish?");
+  });
+
+  it("starts the failure path with 'Roll back publish?': every Catch into $.error and every give-up leads there", () => {
+    const all = states(asl);
+    const targets = new Set<string>();
+    for (const [, s] of all) {
+      for (const c of s.Catch ?? []) if (c.ResultPath === "$.error" && c.ErrorEquals.includes("States.ALL")) targets.add(c.Next);
+      if (s.Type === "Choice" && String(s.Comment).startsWith("Every stopped task")) targets.add(s.Default);
+    }
+    targets.add(Object.fromEntries(all)["Unknown tier"].Next);
+    expect([...targets]).toEqual(["Roll back publish?"]);
+  });
+
+  it("skips the rollback when Plan never set the publish URI (a missing path would be an uncatchable States.Runtime)", () => {
+    const choice = Object.fromEntries(states(asl))["Roll back publish?"];
+    expect(choice).toMatchObject({
+      Type: "Choice",
+      Choices: [{ Variable: "$.plan.uris.publish", IsPresent: true, Next: "Roll back publish" }],
+      Default: "Metrics (failed run)",
+    });
+  });
+
+  it("rolls back with ONE small task, a timeout and an ECS capacity retry; its failure goes on to Metrics at $.rollback, never $.error", () => {
+    const task = Object.fromEntries(states(asl))["Roll back publish"];
+    expect(task.Resource).toBe("arn:aws:states:::ecs:runTask.sync");
+    expect(task.Parameters.TaskDefinition).toMatch(/-ski-atlas-small$/);
+    expect(task.Parameters.Overrides.ContainerOverrides[0]).toMatchObject({
+      Name: "ski-atlas",
+      Command: ["rollback"],
+      Environment: [{ Name: "PUBLISH_URI", "Value.$": "$.plan.uris.publish" }],
+    });
+    expect(task.TimeoutSeconds).toBeGreaterThan(0);
+    expect(task.Retry[0].ErrorEquals).toContain("ECS.AmazonECSException");
+    expect(task.Retry.every((r: State) => !r.ErrorEquals.includes("States.ALL"))).toBe(true);
+    expect(task.Catch).toEqual([{ ErrorEquals: ["States.ALL"], ResultPath: "$.rollback", Next: "Metrics (failed run)" }]);
+    expect(task.ResultPath).toBe("$.rollback");
+    expect(task.Next).toBe("Metrics (failed run)");
+    expect(Object.fromEntries(states(asl)).Failed).toMatchObject({ ErrorPath: "$.error.Error", CausePath: "$.error.Cause" });
   });
 
   it("never lets Notify fail a run: its errors are caught into the run's ending", () => {
@@ -94,6 +136,18 @@ describe("the resolved ski-atlas definition (npm run asl -- ski-atlas)", () => {
 
   it("uses JSONPath only (the local engine ignores JSONata)", () => {
     expect(JSON.stringify(asl)).not.toMatch(/JSONata|"Arguments"|"Output":\s*"\{%/);
+  });
+});
+
+describe("the resolved weather definition", () => {
+  it("rolls back an interrupted publish of the day on its failure path, with the weather image", async () => {
+    const asl = (await resolvedDefinitions()).weather;
+    expect(validate(structuredClone(asl)).isValid).toBe(true);
+    const byName = Object.fromEntries(states(asl));
+    expect(byName["Roll back publish?"].Default).toBe("Metrics (failed run)");
+    expect(byName["Roll back publish"].Parameters.TaskDefinition).toMatch(/-weather-small$/);
+    expect(byName["Roll back publish"].Parameters.Overrides.ContainerOverrides[0].Command).toEqual(["rollback"]);
+    expect(byName["Publish: why did it fail?"].Default).toBe("Roll back publish?");
   });
 });
 
@@ -146,6 +200,47 @@ describe("WorkflowDefinition (the compiler)", () => {
     expect(() => new WorkflowDefinition(stack, "Monthly", skiAtlasMonthly({ monthlyRegions: ["iceland"], monthlyMaxConcurrency: 2 }), bindings(stack))).toThrow(
       /no child machines/,
     );
+  });
+
+  const withOnFailure = (onFailure: Partial<NonNullable<Workflow["onFailure"]>>): Workflow => ({
+    ...skiAtlas,
+    onFailure: { ...skiAtlas.onFailure!, ...onFailure },
+  });
+  const compiled = (workflow: Workflow) => {
+    const stack = new Stack(new App(), "Test");
+    const definition = new WorkflowDefinition(stack, "W", workflow, bindings(stack));
+    new sfn.StateMachine(stack, "Machine", { definitionBody: sfn.DefinitionBody.fromChainable(definition.startState) });
+    const json = (name: string) => stack.resolve((stack.node.findAll().find((c) => c.node.id === name) as unknown as sfn.State).toStateJson()) as State;
+    return json;
+  };
+
+  it("GIVEN an onFailure reading two paths WHEN compiled THEN its Choice requires both to be present", () => {
+    const json = compiled(withOnFailure({ environment: { PUBLISH_URI: "$.plan.uris.publish", RUN_ID: "$.plan.runId", MODE: "undo" } }));
+    expect(json("Roll back publish?").Choices[0]).toEqual({
+      And: [
+        { Variable: "$.plan.uris.publish", IsPresent: true },
+        { Variable: "$.plan.runId", IsPresent: true },
+      ],
+      Next: "Roll back publish",
+    });
+    expect(json("Roll back publish").Parameters.Overrides.ContainerOverrides[0].Environment).toContainEqual({ Name: "MODE", Value: "undo" });
+  });
+
+  it("GIVEN a workflow without onFailure WHEN compiled THEN the failure path starts at Metrics (failed run)", () => {
+    const { onFailure: _none, ...plain } = skiAtlas;
+    const json = compiled(plain);
+    expect(json("Download: why did it fail?").Default).toBe("Metrics (failed run)");
+  });
+
+  it.each([
+    ["whenPresent is not a $. path", { whenPresent: "plan.uris.publish" }, /whenPresent 'plan.uris.publish' must be a \$\.path/],
+    ["whenPresent is a context path", { whenPresent: "$$.Execution.Name" }, /must be a \$\.path/],
+    ["no timeout", { timeoutSeconds: 0 }, /timeoutSeconds must be a whole number/],
+    ["no command", { command: [] }, /command is empty/],
+    ["a container none of its steps uses", { container: "weather" }, /container 'weather' is not one of this workflow's step containers \(ski-atlas\)/],
+    ["a name another state has", { name: "Metrics" }, /There is already a Construct with name 'Metrics'/],
+  ])("GIVEN an onFailure with %s WHEN compiled THEN it throws", (_what, onFailure, message) => {
+    expect(() => compiled(withOnFailure(onFailure))).toThrow(message);
   });
 
   it("GIVEN a container step WHEN compiled THEN its environment comes from the plan by JSONPath", () => {

@@ -10,6 +10,7 @@ import type {
   CauseRetryPolicy,
   ContainerStep,
   ErrorRetryPolicy,
+  FailureStep,
   FanOutStep,
   FunctionStep,
   PayloadTemplate,
@@ -50,6 +51,8 @@ export const stateNames = {
   waitRetry: (id: string) => `${capitalize(id)}: wait before retry`,
   countRetry: (id: string) => `${capitalize(id)}: count retry`,
   unknownTier: "Unknown tier",
+  onFailure: (name: string) => name,
+  onFailureChoice: (name: string) => `${name}?`,
   metricsSucceeded: "Metrics",
   metricsFailed: "Metrics (failed run)",
   notifySucceeded: "Notify success",
@@ -64,8 +67,9 @@ export const stateNames = {
  * Turns a workflow into Step Functions states, JSONPath only (the local engine ignores JSONata).
  *
  * Shape: Initialize → steps in order → Metrics → Notify success → Succeeded. Every step catches everything into
- * `$.error` and goes to the failure path: Metrics (failed run) → Notify failure → Failed. Metrics and Notify
- * can never turn a succeeded run into a failed one: their errors are caught and stored.
+ * `$.error` and goes to the failure path: [onFailure: "<name>?" → "<name>"] → Metrics (failed run) → Notify failure
+ * → Failed. Metrics and Notify can never turn a succeeded run into a failed one, and the onFailure command never
+ * changes the outcome or `$.error`: their errors are caught and stored.
  */
 export class WorkflowDefinition extends Construct {
   readonly startState: sfn.IChainable;
@@ -78,7 +82,8 @@ export class WorkflowDefinition extends Construct {
     private readonly bindings: WorkflowBindings,
   ) {
     super(scope, id);
-    this.failurePath = this.buildEnding("FAILED");
+    const ending = this.buildEnding("FAILED");
+    this.failurePath = workflow.onFailure ? this.onFailureStep(workflow.onFailure, ending) : ending;
     const success = this.buildEnding("SUCCEEDED");
 
     const initialize = new sfn.Pass(this, stateNames.initialize, {
@@ -216,6 +221,61 @@ export class WorkflowDefinition extends Construct {
     }
     classify.otherwise(this.failurePath);
     return pickTier;
+  }
+
+  // ---- the failure path's cleanup (e.g. rolling back an interrupted publish) ----
+
+  /**
+   * `<name>?` (Choice) → `<name>` (one EcsRunTask on the small tier) → next. The Choice skips the task unless every
+   * path it reads exists: a missing path in Parameters is States.Runtime, which no Catch can take, so a run whose
+   * Plan failed would otherwise end without Metrics or Notify. The task's own failure (after its retries) is stored
+   * at `$.rollback`; `$.error` keeps the run's error for Notify and the Fail state.
+   */
+  private onFailureStep(step: FailureStep, next: sfn.IChainable): sfn.IChainable {
+    const where = `${this.workflow.name}: onFailure '${step.name}'`;
+    if (!/^\$\.[A-Za-z0-9_]/.test(step.whenPresent)) throw new Error(`${where}: whenPresent '${step.whenPresent}' must be a $.path into the working document`);
+    if (!Number.isInteger(step.timeoutSeconds) || step.timeoutSeconds <= 0) throw new Error(`${where}: timeoutSeconds must be a whole number of seconds > 0`);
+    if (step.command.length === 0) throw new Error(`${where}: command is empty`);
+    const containers = [...new Set(this.workflow.steps.flatMap((s) => (s.kind === "container" ? [s.container] : [])))];
+    if (!containers.includes(step.container)) {
+      throw new Error(`${where}: container '${step.container}' is not one of this workflow's step containers (${containers.join(", ") || "none"})`);
+    }
+    const paths = [...new Set([step.whenPresent, ...Object.values(step.environment).filter((v) => v.startsWith("$."))])];
+
+    const { taskDefinition, container } = this.bindings.task(step.container, "small");
+    const run = new tasks.EcsRunTask(this, stateNames.onFailure(step.name), {
+      comment: `Failure path: runs '${step.command.join(" ")}' once; its failure is recorded at $.rollback, never raised.`,
+      integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+      cluster: this.bindings.cluster,
+      taskDefinition,
+      launchTarget: new tasks.EcsFargateLaunchTarget({ platformVersion: "LATEST" as never }),
+      subnets: this.bindings.subnets,
+      securityGroups: this.bindings.securityGroups,
+      assignPublicIp: this.bindings.assignPublicIp,
+      containerOverrides: [
+        {
+          containerDefinition: container,
+          command: step.command,
+          environment: Object.entries(step.environment).map(([name, value]) => ({
+            name,
+            value: value.startsWith("$") ? sfn.JsonPath.stringAt(value) : value,
+          })),
+        },
+      ],
+      taskTimeout: sfn.Timeout.duration(Duration.seconds(step.timeoutSeconds)),
+      resultSelector: { tier: "small", ...ECS_RESULT_FIELDS },
+      resultPath: "$.rollback",
+    });
+    for (const policy of step.retries) run.addRetry(errorRetry(policy));
+    run.addCatch(next, { errors: ["States.ALL"], resultPath: "$.rollback" });
+    run.next(next);
+
+    const present = paths.map((p) => sfn.Condition.isPresent(p));
+    return new sfn.Choice(this, stateNames.onFailureChoice(step.name), {
+      comment: `Runs '${step.name}' only when ${paths.join(" and ")} ${paths.length === 1 ? "exists" : "exist"} (Plan may have failed before setting them).`,
+    })
+      .when(present.length === 1 ? present[0] : sfn.Condition.and(...present), run)
+      .otherwise(next);
   }
 
   private unknownTierState?: sfn.IChainable;

@@ -1,4 +1,5 @@
-import { ECS_CAPACITY_RETRY, LAMBDA_SERVICE_RETRY, SOURCE_UNAVAILABLE_RETRY, TRANSIENT_TASK_RETRY } from "./retry-policies.ts";
+import { CLEANUP_CAPACITY_RETRY, CLEANUP_TASK_RETRY, ECS_CAPACITY_RETRY, LAMBDA_SERVICE_RETRY, SOURCE_UNAVAILABLE_RETRY, TRANSIENT_TASK_RETRY } from "./retry-policies.ts";
+import { mkdir } from "node:fs/promises";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { REGION_NAMES } from "../lib/regions.ts";
@@ -90,6 +91,16 @@ export const skiAtlas: Workflow = {
       timeoutSeconds: minutes(15, 15, 30, 30),
     }),
   ],
+  // A run that failed mid-publish leaves a journal under the month: put the previous month back before reporting.
+  onFailure: {
+    name: "Roll back publish",
+    container: "ski-atlas",
+    command: ["rollback"],
+    environment: { PUBLISH_URI: "$.plan.uris.publish" },
+    timeoutSeconds: 15 * 60,
+    whenPresent: "$.plan.uris.publish",
+    retries: [CLEANUP_CAPACITY_RETRY, CLEANUP_TASK_RETRY],
+  },
   metrics: {
     kind: "function",
     id: "metrics",
@@ -133,6 +144,7 @@ export const skiAtlas: Workflow = {
 async function sampleRegion(): Promise<string> {
   const { writeSyntheticRegion } = await import("../containers/ski-atlas/synthetic-osm.ts");
   const file = path.resolve(import.meta.dirname, "..", ".data", "sample", "sample.osm.pbf");
+  await mkdir(path.dirname(file), { recursive: true }); // .data/ may have been cleaned
   await writeSyntheticRegion(file);
   return file;
 }

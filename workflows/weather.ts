@@ -1,7 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { toSourceUrl } from "../lib/source-url.ts";
-import { ECS_CAPACITY_RETRY, LAMBDA_SERVICE_RETRY, TRANSIENT_TASK_RETRY } from "./retry-policies.ts";
+import { CLEANUP_CAPACITY_RETRY, CLEANUP_TASK_RETRY, ECS_CAPACITY_RETRY, LAMBDA_SERVICE_RETRY, TRANSIENT_TASK_RETRY } from "./retry-policies.ts";
 import type { ContainerStep, Workflow } from "./types.ts";
 
 /**
@@ -70,6 +70,16 @@ export const weather: Workflow = {
       timeoutSeconds: minutes(15, 15, 30, 30),
     }),
   ],
+  // A run that failed mid-publish leaves a journal under the day: put its previous version back before reporting.
+  onFailure: {
+    name: "Roll back publish",
+    container: "weather",
+    command: ["rollback"],
+    environment: { PUBLISH_URI: "$.plan.uris.publish" },
+    timeoutSeconds: 15 * 60,
+    whenPresent: "$.plan.uris.publish",
+    retries: [CLEANUP_CAPACITY_RETRY, CLEANUP_TASK_RETRY],
+  },
   metrics: {
     kind: "function",
     id: "metrics",

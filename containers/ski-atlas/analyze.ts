@@ -6,7 +6,7 @@ import { EXIT, StepError } from "../../lib/exit-codes.ts";
 import { downloadToFile, isNotFound, uploadFile } from "../../lib/s3-objects.ts";
 import type { AnalyzeConfig } from "./config.ts";
 import { mib, type Logger } from "./log.ts";
-import { readOsmFile } from "./opl.ts";
+import { readPbfFile } from "./opl.ts";
 import { buildTables, OUTPUT_FILES, SUMMARY_FILE, type Summary } from "./outputs.ts";
 import { assertLooksLikePbf } from "./pbf-check.ts";
 import { buildSkiModel } from "./ski-model.ts";
@@ -29,7 +29,7 @@ export async function runAnalyze(cfg: AnalyzeConfig, s3: S3Client, log: Logger):
     const fix = "run the extract step again";
     await assertLooksLikePbf(pbf, `the extract ${cfg.extractUri}`, fix);
     log(`reading ${cfg.extractUri} (${mib(bytes)})`);
-    const data = await readOsmFile(pbf, `the extract ${cfg.extractUri}`, fix);
+    const data = await readPbfFile(pbf, `the extract ${cfg.extractUri}`, fix);
     log(`${data.nodeCount} nodes, ${data.ways.size} ways, ${data.relations.size} relations`);
     const model = buildSkiModel(data);
     for (const w of model.warnings.slice(0, 20)) log(`warning: ${w}`);

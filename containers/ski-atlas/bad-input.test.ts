@@ -38,7 +38,7 @@ describe("bad input", () => {
     const run = await extractOf("truncated", whole.subarray(0, Math.floor(whole.length * 0.6)));
     expect(run.code).toBe(65);
     expect(run.errorLines).toHaveLength(1);
-    expect(run.errorLines[0]).toMatch(/^error: the raw file s3:\/\/.* is not a valid OSM PBF \(osmium: .+\): re-download the source/);
+    expect(run.errorLines[0]).toMatch(/^error: the raw file s3:\/\/.* is not a valid OSM PBF \(.+\): re-download the source/);
   });
 
   it("a file that is not a PBF → exit 65", async () => {

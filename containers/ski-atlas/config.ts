@@ -1,4 +1,5 @@
 import { EXIT, StepError } from "../../lib/exit-codes.ts";
+import { crashAfterCopies } from "../../lib/publish-prefix.ts";
 import { parseS3Uri } from "../../lib/s3.ts";
 
 /** Every environment variable the ski-atlas steps read is read here (contract: docs/ARCHITECTURE.md). */
@@ -43,6 +44,14 @@ export interface PublishConfig extends RunConfig {
   stagingUri: string;
   publishUri: string;
   codeVersion: string;
+  /** Local fault injection only (ATLAS_FAULT_CRASH_AFTER_COPIES with ATLAS_LOCAL=1): die after n copies. */
+  crashAfterCopies?: number;
+}
+
+/** `rollback` (the state machine's failure path): undoes an interrupted publish of PUBLISH_URI, if any. */
+export interface RollbackConfig {
+  step: "rollback";
+  publishUri: string;
 }
 
 export type StepConfig = DownloadConfig | ExtractConfig | AnalyzeConfig | PublishConfig;
@@ -117,6 +126,12 @@ export function readConfig(step: string | undefined, env: Env): StepConfig {
         stagingUri: s3(env, "STAGING_URI", step, true),
         publishUri: s3(env, "PUBLISH_URI", step, true),
         codeVersion: env.CODE_VERSION?.trim() || "unknown",
+        crashAfterCopies: crashAfterCopies(env),
       };
   }
+}
+
+/** The rollback command needs only the prefix: it may run after any failure, whatever Plan got to set. */
+export function readRollbackConfig(env: Env): RollbackConfig {
+  return { step: "rollback", publishUri: s3(env, "PUBLISH_URI", "rollback", true) };
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
@@ -6,29 +6,38 @@ import { EXIT, StepError } from "../../lib/exit-codes.ts";
 import { downloadToFile, isNotFound, uploadFile } from "../../lib/s3-objects.ts";
 import type { ExtractConfig } from "./config.ts";
 import { mib, type Logger } from "./log.ts";
-import { osmiumFailure, runOsmium } from "./osmium.ts";
+import { extractPbf, type TagRule } from "./pbf/extract.ts";
+import { PbfFormatError } from "./pbf/protobuf.ts";
+import { writePbf } from "./pbf/write.ts";
 import { assertLooksLikePbf } from "./pbf-check.ts";
 import { POI_TAGS } from "./poi-tags.ts";
 
-/** The one tags-filter pass: ski areas, lifts, pistes (and their relations), plus POIs. */
+/**
+ * What extract keeps (plus every object these reference): ski areas, lifts, pistes (and their relations), POIs.
+ * The extractor (pbf/extract.ts) evaluates these rules; `filterExpressions()` spells the same rules for
+ * `osmium tags-filter`, the oracle of the tests and the benchmark.
+ */
+export const FILTER_RULES: readonly TagRule[] = [
+  // Ski areas: polygons (ways, multipolygon relations) and site relations; route=piste groups piste ways.
+  { types: "wr", key: "landuse", values: ["winter_sports"] },
+  { types: "r", key: "site", values: ["piste"] },
+  { types: "r", key: "route", values: ["piste"] },
+  // Lifts (pylons and stations are nodes of these ways and come along as referenced nodes).
+  { types: "w", key: "aerialway" },
+  // Pistes: ways, and route relations that carry piste:type themselves.
+  { types: "wr", key: "piste:type" },
+  // Points of interest.
+  ...Object.entries(POI_TAGS).map(([key, values]) => ({ types: "nw", key, values })),
+];
+
+/** FILTER_RULES as `osmium tags-filter` expressions (one per line of an expressions file). */
 export function filterExpressions(): string[] {
-  return [
-    // Ski areas: polygons (ways, multipolygon relations) and site relations; route=piste groups piste ways.
-    "wr/landuse=winter_sports",
-    "r/site=piste",
-    "r/route=piste",
-    // Lifts (pylons and stations are nodes of these ways and come along as referenced nodes).
-    "w/aerialway",
-    // Pistes: ways, and route relations that carry piste:type themselves.
-    "wr/piste:type",
-    // Points of interest.
-    ...Object.entries(POI_TAGS).map(([key, values]) => `nw/${key}=${values.join(",")}`),
-  ];
+  return FILTER_RULES.map((r) => `${r.types}/${r.key}${r.values ? "=" + r.values.join(",") : ""}`);
 }
 
 /**
- * Step 2. Referenced objects are kept (no -R): analyze needs the nodes of every kept way, and the members of
- * site=piste / multipolygon relations (which may carry no ski tags of their own).
+ * Step 2. Referenced objects are kept (like osmium tags-filter without -R): analyze needs the nodes of every kept
+ * way, and the members of site=piste / multipolygon relations (which may carry no ski tags of their own).
  */
 export async function runExtract(cfg: ExtractConfig, s3: S3Client, log: Logger): Promise<{ bytes: number }> {
   const dir = await mkdtemp(join(tmpdir(), "ski-atlas-extract-"));
@@ -47,13 +56,22 @@ export async function runExtract(cfg: ExtractConfig, s3: S3Client, log: Logger):
     }
     const fix = "re-download the source (run the download step again)";
     await assertLooksLikePbf(raw, `the raw file ${cfg.rawUri}`, fix);
-    const exprFile = join(dir, "filter.txt");
-    await writeFile(exprFile, filterExpressions().join("\n") + "\n");
-    log(`osmium tags-filter on ${mib(rawBytes)}`);
+    log(`filtering ${mib(rawBytes)}`);
     const started = Date.now();
-    const result = await runOsmium(["tags-filter", "-F", "pbf", raw, "-e", exprFile, "-f", "pbf", "-o", out, "--overwrite", "--no-progress"]);
-    if (result.code !== 0) throw osmiumFailure(result, `the raw file ${cfg.rawUri}`, fix);
-    const bytes = (await stat(out)).size;
+    let result: Awaited<ReturnType<typeof extractPbf>>;
+    try {
+      result = await extractPbf(raw, FILTER_RULES);
+    } catch (err) {
+      if (err instanceof PbfFormatError) throw new StepError(`the raw file ${cfg.rawUri} is not a valid OSM PBF (${err.message}): ${fix}`, EXIT.DATA_ERROR);
+      throw err;
+    }
+    await rm(raw);
+    const bytes = await writePbf(out, result.nodes, result.ways, result.relations);
+    const { stats } = result;
+    log(
+      `kept ${result.nodes.length} nodes, ${result.ways.length} ways, ${result.relations.length} relations; ` +
+        `${stats.inflated} of ${stats.blocks} blocks inflated (${stats.reinflated} again), ${stats.nodeBlocksSkipped} node blocks skipped`,
+    );
     log(`extract is ${mib(bytes)} (${((Date.now() - started) / 1000).toFixed(1)} s); writing ${cfg.extractUri}`);
     await uploadFile(s3, out, cfg.extractUri);
     return { bytes };

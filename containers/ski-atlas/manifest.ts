@@ -1,15 +1,11 @@
+import type { PublishedFile } from "../../lib/manifest.ts";
 import type { SourceVersion } from "./source-version.ts";
 
-/** The commit marker of a published month: written last by publish, checked by verifyPublishedMonth. */
-export const MANIFEST_NAME = "manifest.json";
-
-export interface ManifestFile {
-  name: string;
-  sha256: string;
-  bytes: number;
-  /** Data rows (Parquet and CSV files only). */
-  rows?: number;
-}
+/**
+ * The ski-atlas manifest: what lib/publish-prefix.ts writes last under `{region}/{period}/` (its shared
+ * conventions, MANIFEST_NAME and friends, are in lib/manifest.ts), checked by verifyPublishedMonth.
+ */
+export type ManifestFile = PublishedFile;
 
 export interface Manifest {
   workflow: "ski-atlas";
@@ -30,15 +26,4 @@ export function manifestSource(v: SourceVersion): Manifest["source"] {
   if (v.lastModified) s.lastModified = v.lastModified;
   if (v.bytes !== undefined) s.bytes = v.bytes;
   return s;
-}
-
-/** Files that belong to staging only (e.g. `_summary.json`) start with "_" and are never published. */
-export function isPublishable(name: string): boolean {
-  return name.length > 0 && !name.includes("/") && !name.startsWith("_") && name !== MANIFEST_NAME;
-}
-
-export function parseManifest(text: string): Manifest {
-  const m = JSON.parse(text) as Manifest;
-  if (!m || typeof m !== "object" || !Array.isArray(m.files)) throw new Error("manifest has no files list");
-  return m;
 }

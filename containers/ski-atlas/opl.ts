@@ -1,10 +1,13 @@
 import { spawn } from "node:child_process";
 import type { Readable } from "node:stream";
+import { EXIT, StepError } from "../../lib/exit-codes.ts";
 import { osmiumFailure, osmiumSpawnError } from "./osmium.ts";
+import { readPbf } from "./pbf/read.ts";
+import { PbfFormatError } from "./pbf/protobuf.ts";
 
 /**
- * Reads an OSM file through `osmium cat -f opl` (one object per line) into memory. Only an extract is read this
- * way, so memory is bounded by the extract, not the region: node locations are kept in typed arrays
+ * The in-memory model of an OSM file (the extract), read with `readPbfFile` (or, in tests, through
+ * `osmium cat -f opl`). Only an extract is read this way, so memory is bounded by the extract, not the region: node locations are kept in typed arrays
  * (24 bytes/node), tags only for tagged nodes.
  */
 
@@ -191,7 +194,35 @@ export async function readOplStream(stream: Readable | AsyncIterable<string>, da
   return data;
 }
 
-/** Runs `osmium cat <pbf> -f opl` and parses its output. Bad input → StepError 65 (see osmium.ts). */
+/**
+ * Reads a PBF (the extract) with the PBF reader of pbf/ into OsmData: what `osmium cat -f opl` + parseOplLine
+ * give, without osmium. Bad input → StepError 65.
+ */
+export async function readPbfFile(path: string, what: string, fix: string): Promise<OsmData> {
+  const data = new OsmData();
+  try {
+    await readPbf(path, {
+      node(n) {
+        const lon = n.lon7 / 1e7, lat = n.lat7 / 1e7;
+        data.addNode(n.id, lon, lat);
+        if (Object.keys(n.tags).length > 0) data.taggedNodes.push({ id: n.id, tags: n.tags, lon, lat });
+      },
+      way(w) {
+        data.ways.set(w.id, { id: w.id, tags: w.tags, refs: w.refs, coords: new Float64Array(0) });
+      },
+      relation(r) {
+        data.relations.set(r.id, r);
+      },
+    });
+  } catch (err) {
+    if (err instanceof PbfFormatError) throw new StepError(`${what} is not a valid OSM PBF (${err.message}): ${fix}`, EXIT.DATA_ERROR);
+    throw err;
+  }
+  data.finish();
+  return data;
+}
+
+/** Runs `osmium cat <pbf> -f opl` and parses its output (tests: the oracle's view of a file). Bad input → StepError 65 (see osmium.ts). */
 export async function readOsmFile(path: string, what: string, fix: string): Promise<OsmData> {
   const child = spawn("osmium", ["cat", path, "-f", "opl,add_metadata=false", "-o", "-", "--no-progress"], {
     stdio: ["ignore", "pipe", "pipe"],

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JOURNAL_NAME } from "../../lib/manifest.ts";
 import { getObjectText, listObjects } from "../../lib/s3-objects.ts";
 import { parseS3Uri } from "../../lib/s3.ts";
 import { startTestS3, type TestS3 } from "../../lib/testing/s3rver.ts";
@@ -72,7 +73,9 @@ describe("publish", () => {
     client.destroy();
     const { key: prefix } = parseS3Uri(u.publish);
     expect(writes.at(-1)).toBe(prefix + "manifest.json");
-    expect(writes.slice(0, -1).sort()).toEqual(Object.values(OUTPUT_FILES).map((n) => prefix + n).sort());
+    // The publish journal (lib/publish-prefix.ts) is written before the first file, and is no data file.
+    expect(writes[0]).toBe(prefix + JOURNAL_NAME);
+    expect(writes.slice(1, -1).sort()).toEqual(Object.values(OUTPUT_FILES).map((n) => prefix + n).sort());
 
     const m = await manifest();
     expect(m).toMatchObject({

@@ -439,6 +439,9 @@ export function buildSkiModel(data: OsmData): SkiModel {
   const polygonAreas = skiAreas.filter((a) => a.footprint.kind === "polygon");
   const otherAreas = skiAreas.filter((a) => a.footprint.kind === "member_hull" || a.footprint.kind === "member_points");
   const nearBoxes = new Map(otherAreas.map((a) => [a.id, expandBBox(a.footprint.bbox!, NEAR_KM)]));
+  // Grid indexes over the areas' boxes: candidates come back in the lists' order, so ties resolve as before.
+  const polygonIndex = new BoxIndex(polygonAreas.map((a) => a.footprint.bbox!));
+  const nearIndex = new BoxIndex(otherAreas.map((a) => nearBoxes.get(a.id)!));
   for (const f of [...lifts, ...pistes]) {
     const member = memberOf.get(f.osmId);
     if (member) {
@@ -450,7 +453,8 @@ export function buildSkiModel(data: OsmData): SkiModel {
     const n = c.length / 2 - (("isArea" in f && f.isArea) ? 1 : 0); // a ring's closing vertex counts once
     const [mx, my] = reprPoint.get(f.osmId)!;
     let best: SkiArea | undefined;
-    for (const area of polygonAreas) {
+    for (const k of polygonIndex.queryCoords(c, n)) {
+      const area = polygonAreas[k];
       const b = area.footprint.bbox!;
       let inside = 0;
       for (let i = 0; i < n * 2; i += 2) if (inBBox(c[i], c[i + 1], b) && inPolygons(c[i], c[i + 1], area.footprint.polygons)) inside++;
@@ -463,7 +467,8 @@ export function buildSkiModel(data: OsmData): SkiModel {
       continue;
     }
     let bestDist = Infinity;
-    for (const area of otherAreas) {
+    for (const k of nearIndex.queryPoint(mx, my)) {
+      const area = otherAreas[k];
       if (!inBBox(mx, my, nearBoxes.get(area.id)!)) continue;
       const d = footprintDistanceKm(mx, my, area.footprint);
       if (d <= NEAR_KM && d < bestDist) {
@@ -479,6 +484,8 @@ export function buildSkiModel(data: OsmData): SkiModel {
 
   // POIs: tagged nodes, and ways (by centroid), within POI_KM of a footprint; the nearest area is recorded.
   const poiBoxes = new Map(skiAreas.filter((a) => a.footprint.bbox).map((a) => [a.id, expandBBox(a.footprint.bbox!, POI_KM)]));
+  const poiAreas = skiAreas.filter((a) => poiBoxes.has(a.id));
+  const poiIndex = new BoxIndex(poiAreas.map((a) => poiBoxes.get(a.id)!));
   const poiCount = new Map<string, number>();
   const pois: Poi[] = [];
   const considerPoi = (osmType: "node" | "way", osmId: number, tags: Tags, lon: number, lat: number) => {
@@ -486,7 +493,8 @@ export function buildSkiModel(data: OsmData): SkiModel {
     if (!category) return;
     let best: SkiArea | undefined;
     let bestDist = Infinity;
-    for (const area of skiAreas) {
+    for (const k of poiIndex.queryPoint(lon, lat)) {
+      const area = poiAreas[k];
       const box = poiBoxes.get(area.id);
       if (!box || !inBBox(lon, lat, box)) continue;
       const d = footprintDistanceKm(lon, lat, area.footprint);
@@ -512,7 +520,8 @@ export function buildSkiModel(data: OsmData): SkiModel {
   }
   pois.sort((a, b) => compareOsmIds(a.id, b.id));
 
-  const stats = skiAreas.map((area) => areaStats(area, lifts, pistes, poiCount.get(area.id) ?? 0));
+  const liftsOf = groupBy(lifts, (l) => l.skiAreaId), pistesOf = groupBy(pistes, (p) => p.skiAreaId);
+  const stats = skiAreas.map((area) => areaStats(area, liftsOf.get(area.id) ?? [], pistesOf.get(area.id) ?? [], poiCount.get(area.id) ?? 0));
   return { skiAreas, lifts, pistes, pois, stats, warnings };
 }
 
@@ -520,9 +529,52 @@ function byIdOf(a: { id: number }, b: { id: number }) {
   return a.id - b.id;
 }
 
-function areaStats(area: SkiArea, lifts: Lift[], pistes: Piste[], poiCount: number): SkiAreaStats {
-  const myLifts = lifts.filter((l) => l.skiAreaId === area.id);
-  const myPistes = pistes.filter((p) => p.skiAreaId === area.id);
+/** Items grouped by key, each group in the items' order. */
+function groupBy<T>(items: T[], key: (t: T) => string | null): Map<string | null, T[]> {
+  const m = new Map<string | null, T[]>();
+  for (const t of items) {
+    const k = key(t);
+    const list = m.get(k);
+    if (list) list.push(t);
+    else m.set(k, [t]);
+  }
+  return m;
+}
+
+/**
+ * A uniform grid (GRID_DEG cells) over a list of boxes: `query*` returns the indexes of the boxes whose cells the
+ * point or coordinates touch, ascending (a superset of the boxes that contain them: callers still test).
+ */
+const GRID_DEG = 0.25;
+class BoxIndex {
+  private cells = new Map<number, number[]>();
+  constructor(boxes: readonly BBox[]) {
+    boxes.forEach((b, i) => {
+      for (let x = cell(b.minLon); x <= cell(b.maxLon); x++) {
+        for (let y = cell(b.minLat); y <= cell(b.maxLat); y++) {
+          const k = x * 4096 + y;
+          const list = this.cells.get(k);
+          if (list) list.push(i);
+          else this.cells.set(k, [i]);
+        }
+      }
+    });
+  }
+  queryPoint(lon: number, lat: number): readonly number[] {
+    return this.cells.get(cell(lon) * 4096 + cell(lat)) ?? [];
+  }
+  /** Boxes touching any of the first n points of flat [lon, lat, …] coords. */
+  queryCoords(c: ArrayLike<number>, n: number): number[] {
+    const seen = new Set<number>();
+    for (let i = 0; i < n * 2; i += 2) for (const k of this.queryPoint(c[i], c[i + 1])) seen.add(k);
+    return [...seen].sort((a, b) => a - b);
+  }
+}
+function cell(deg: number): number {
+  return Math.floor((deg + 360) / GRID_DEG);
+}
+
+function areaStats(area: SkiArea, myLifts: Lift[], myPistes: Piste[], poiCount: number): SkiAreaStats {
   const byDifficulty = Object.fromEntries(DIFFICULTIES.map((d) => [d, 0])) as Record<Difficulty, number>;
   let downhill = 0, nordic = 0;
   for (const p of myPistes) {

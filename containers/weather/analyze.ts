@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { contentTypeOf } from "../../lib/publish-prefix.ts";
+import { contentTypeOf } from "../../lib/manifest.ts";
 import type { Env, Log } from "../../lib/run-step.ts";
 import { uploadFile } from "../../lib/s3-objects.ts";
 import { downloadInput } from "../../lib/uri-io.ts";

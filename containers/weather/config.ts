@@ -1,4 +1,5 @@
 import { EXIT, StepError } from "../../lib/exit-codes.ts";
+import { crashAfterCopies } from "../../lib/publish-prefix.ts";
 import { requiredEnv, uriEnv, type Env } from "../../lib/run-step.ts";
 
 /** Every environment variable the weather steps read is read here (contract: containers/weather/README.md). */
@@ -21,6 +22,8 @@ export interface PublishConfig extends WeatherRun {
   sourceUri: string;
   publishUri: string;
   codeVersion: string;
+  /** Local fault injection only (ATLAS_FAULT_CRASH_AFTER_COPIES with ATLAS_LOCAL=1): die after n copies. */
+  crashAfterCopies?: number;
 }
 
 export function runConfig(env: Env, step: string): WeatherRun {
@@ -44,7 +47,13 @@ export function publishConfig(env: Env): PublishConfig {
     sourceUri: uriEnv(env, "SOURCE_URI", "publish", { prefix: true, allowFile: run.local }),
     publishUri: uriEnv(env, "PUBLISH_URI", "publish", { prefix: true }),
     codeVersion: env.CODE_VERSION?.trim() || "unknown",
+    crashAfterCopies: crashAfterCopies(env),
   };
+}
+
+/** `rollback` (the state machine's failure path) needs only the prefix an interrupted publish may have left. */
+export function rollbackConfig(env: Env): { publishUri: string } {
+  return { publishUri: uriEnv(env, "PUBLISH_URI", "rollback", { prefix: true }) };
 }
 
 /** Files written to STAGING_URI; names starting with "_" stay in staging. */

@@ -8,7 +8,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { EXIT, StepError } from "../../lib/exit-codes.ts";
 import type { Env, Log } from "../../lib/run-step.ts";
 import { uploadFile } from "../../lib/s3-objects.ts";
-import { contentTypeOf } from "../../lib/publish-prefix.ts";
+import { contentTypeOf } from "../../lib/manifest.ts";
 import { listInputs, openInput } from "../../lib/uri-io.ts";
 import { FILES, ingestConfig, type IngestConfig } from "./config.ts";
 import { Duck, sqlString } from "./duck.ts";

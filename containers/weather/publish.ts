@@ -8,7 +8,8 @@ import { tableRows } from "./duck.ts";
 import type { IngestCounts } from "./records.ts";
 
 /**
- * Step 3: copies the staged files to PUBLISH_URI (`weather/{runId}/`) and writes `manifest.json` last: files with
+ * Step 3 (with lib/publish-prefix.ts's atomic protocol: the previous version of the day stays intact until the new
+ * manifest commits, an interrupted publish is rolled back first): copies the staged files to PUBLISH_URI (`weather/{runId}/`) and writes `manifest.json` last: files with
  * sha256, bytes and rows, `counts` (one FeatureCount per entry in CloudWatch), `metrics` (RecordsIngested and
  * IngestionErrors, published by the metrics function as named metrics) and the rejections by reason.
  */
@@ -25,6 +26,7 @@ export async function runPublish(cfg: PublishConfig, s3: S3Client, log: Log, now
   const { manifest } = await publishStaged(s3, {
     stagingUri: cfg.stagingUri,
     publishUri: cfg.publishUri,
+    crashAfterCopies: cfg.crashAfterCopies,
     rows: (path) => tableRows(path),
     log,
     manifest: (files) => ({

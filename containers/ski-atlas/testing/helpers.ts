@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TableWriter } from "../tables.ts";
-import { runStep } from "../step-runner.ts";
+import { runSkiAtlasStep } from "../steps.ts";
 
 /** Test helpers for the ski-atlas steps (not part of the image). */
 
@@ -56,7 +56,7 @@ export async function runInProcess(step: string, env: Record<string, string>): P
   process.env.AWS_ACCESS_KEY_ID ??= env.AWS_ACCESS_KEY_ID ?? "S3RVER";
   process.env.AWS_SECRET_ACCESS_KEY ??= env.AWS_SECRET_ACCESS_KEY ?? "S3RVER";
   let stderr = "";
-  const code = await runStep([step], env, { stderr: { write: (s: string) => (stderr += s) } });
+  const code = await runSkiAtlasStep([step], env, { stderr: { write: (s: string) => (stderr += s) } });
   return { code, stderr, errorLines: stderr.split("\n").filter((l) => l.startsWith("error:")) };
 }
 

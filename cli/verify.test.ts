@@ -1,0 +1,131 @@
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, rm, unlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { DeleteObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { JOURNAL_NAME, MANIFEST_NAME } from "../lib/manifest.ts";
+import { publishStaged } from "../lib/publish-prefix.ts";
+import { getObjectText, listObjects, putObjectText } from "../lib/s3-objects.ts";
+import { parseS3Uri } from "../lib/s3.ts";
+import { startTestS3, type TestS3 } from "../lib/testing/s3rver.ts";
+import { verifyMain } from "./verify.ts";
+
+const BUCKET = "verify-test";
+const STAGING = `s3://${BUCKET}/staging/run/out/`;
+const FILES: Record<string, string> = { "a.csv": "id\n1\n2\n", "b.csv": "id\n3\n", "c.json": '{"c":1}\n' };
+const REPO_ROOT = path.resolve(import.meta.dirname, "..");
+let s3: TestS3;
+let scratch: string;
+let month: string;
+let n = 0;
+
+beforeAll(async () => {
+  s3 = await startTestS3({ buckets: [BUCKET] });
+  scratch = await mkdtemp(path.join(tmpdir(), "verify-test-"));
+  for (const [name, body] of Object.entries(FILES)) await putObjectText(s3.s3, STAGING + name, body, "text/csv");
+});
+afterAll(async () => {
+  await s3?.stop();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+/** A freshly published prefix for each test. */
+beforeEach(async () => {
+  month = `s3://${BUCKET}/region/2026-${String(++n).padStart(2, "0")}/`;
+  await publishStaged(s3.s3, { stagingUri: STAGING, publishUri: month, rows: async () => undefined, manifest: () => ({ workflow: "test" }), log: () => {} });
+});
+
+async function verify(target: string): Promise<{ code: number; lines: string[] }> {
+  let out = "";
+  const io = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (out += s) } };
+  const code = await verifyMain([target], { ...process.env, ...s3.env }, io);
+  return { code, lines: out.trim().split("\n") };
+}
+
+const put = (name: string, body: string) => {
+  const { bucket, key } = parseS3Uri(month + name);
+  return s3.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+};
+
+/** The published prefix copied to a local directory, as `npm start -- --out DIR` does. */
+async function localCopy(): Promise<string> {
+  const dir = path.join(scratch, `copy-${n}`);
+  await mkdir(dir, { recursive: true });
+  for (const o of await listObjects(s3.s3, month)) await writeFile(path.join(dir, o.name), (await getObjectText(s3.s3, month + o.name))!);
+  return dir;
+}
+
+describe("npm run verify -- s3://bucket/prefix/", () => {
+  it("GIVEN an intact published prefix THEN it prints OK and the file count and exits 0", async () => {
+    expect(await verify(month)).toEqual({ code: 0, lines: ["OK 3 files"] });
+  });
+
+  it("GIVEN a file changed to other bytes of the same size THEN the sha256 mismatch is reported and it exits 1", async () => {
+    await put("a.csv", "id\n9\n9\n");
+    const r = await verify(month);
+    expect(r.code).toBe(1);
+    expect(r.lines).toEqual([expect.stringMatching(/^a\.csv has sha256 [0-9a-f]{64}, the manifest says [0-9a-f]{64}$/)]);
+  });
+
+  it("GIVEN a missing file and an extra one THEN each is one line", async () => {
+    const { bucket, key } = parseS3Uri(month + "b.csv");
+    await s3.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    await put("extra.parquet", "x");
+    const r = await verify(month);
+    expect(r.code).toBe(1);
+    expect(r.lines).toEqual(["b.csv is listed in the manifest but missing", "extra.parquet is not listed in the manifest"]);
+  });
+
+  it("GIVEN a publish journal THEN the prefix is reported as being published (in progress or interrupted)", async () => {
+    await put(JOURNAL_NAME, "{}");
+    const r = await verify(month);
+    expect(r.code).toBe(1);
+    expect(r.lines).toEqual([`${month}${JOURNAL_NAME} is present: a publish is in progress or was interrupted (run rollback, or publish again)`]);
+  });
+
+  it("GIVEN a prefix without manifest THEN it says so", async () => {
+    const { bucket, key } = parseS3Uri(month + MANIFEST_NAME);
+    await s3.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    expect(await verify(month)).toEqual({ code: 1, lines: [expect.stringMatching(/manifest\.json is missing/)] });
+  });
+
+  it("GIVEN the real command line with AWS_ENDPOINT_URL_S3 THEN it exits 0 on an intact prefix and 1 on a tampered one", async () => {
+    const run = () =>
+      new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
+        const child = spawn(process.execPath, ["--import", "tsx", "cli/verify.ts", month], { cwd: REPO_ROOT, env: { ...process.env, ...s3.env }, stdio: ["ignore", "pipe", "inherit"] });
+        let stdout = "";
+        child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+        child.on("error", reject);
+        child.on("close", (code) => resolve({ code, stdout }));
+      });
+    expect(await run()).toEqual({ code: 0, stdout: "OK 3 files\n" });
+    await put("c.json", "{}");
+    const bad = await run();
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/^c\.json has 2 bytes, the manifest says 8\n$/);
+  });
+});
+
+describe("npm run verify -- DIR (a local copy)", () => {
+  it("GIVEN an intact copy THEN OK; GIVEN a tampered, a missing, an extra file and a journal THEN one line each", async () => {
+    const dir = await localCopy();
+    expect(await verify(dir)).toEqual({ code: 0, lines: ["OK 3 files"] });
+    await writeFile(path.join(dir, "a.csv"), "id\n9\n9\n");
+    await unlink(path.join(dir, "b.csv"));
+    await writeFile(path.join(dir, "extra.csv"), "x\n");
+    await writeFile(path.join(dir, JOURNAL_NAME), "{}");
+    const r = await verify(dir);
+    expect(r.code).toBe(1);
+    expect(r.lines).toEqual([
+      expect.stringMatching(/_publishing\.json is present/),
+      expect.stringMatching(/^a\.csv has sha256 /),
+      "b.csv is listed in the manifest but missing",
+      "extra.csv is not listed in the manifest",
+    ]);
+  });
+
+  it("GIVEN a path that is neither THEN it exits 64", async () => {
+    expect((await verify(path.join(scratch, "nope"))).code).toBe(64);
+  });
+});

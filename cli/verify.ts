@@ -1,0 +1,61 @@
+import { stat } from "node:fs/promises";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import { countProblems } from "../containers/ski-atlas/verify.ts";
+import { makeS3Client } from "../lib/s3.ts";
+import { localDirectory, s3Prefix, verifyPublished, type PrefixReader } from "../lib/verify-prefix.ts";
+
+const USAGE = `usage: npm run verify -- <s3://bucket/prefix/ | directory>
+
+Checks a published prefix (a ski-atlas month, a weather day, any prefix published with manifest.json) against its
+manifest: every listed file present with its sha256 and bytes, no unlisted file, no publish journal
+(_publishing.json: a publish in progress or interrupted). A directory is checked the same way from disk (e.g. the
+copy \`npm start -- --out DIR\` leaves in DIR/{region}/{period}/).
+S3 uses the default AWS credentials, or the embedded S3 server when AWS_ENDPOINT_URL_S3 is set.
+Prints one line per problem, or "OK <n> files"; exit 0 when intact, 1 when not, 64 for bad usage.`;
+
+export interface VerifyIO {
+  stdout: { write(s: string): unknown };
+  stderr: { write(s: string): unknown };
+}
+
+/** `npm run verify -- <target>`: returns the exit code. */
+export async function verifyMain(argv: string[], env: NodeJS.ProcessEnv = process.env, io: VerifyIO = process): Promise<number> {
+  const target = argv[0];
+  if (!target || argv.length > 1 || target === "--help" || target === "-h") {
+    (target === "--help" || target === "-h" ? io.stdout : io.stderr).write(`${USAGE}\n`);
+    return target === "--help" || target === "-h" ? 0 : 64;
+  }
+  let reader: PrefixReader;
+  let destroy = () => {};
+  if (target.startsWith("s3://")) {
+    const s3 = makeS3Client(env);
+    destroy = () => s3.destroy();
+    reader = s3Prefix(s3, target);
+  } else {
+    const dir = path.resolve(target);
+    const info = await stat(dir).catch(() => undefined);
+    if (!info?.isDirectory()) {
+      io.stderr.write(`error: ${target} is neither an s3:// prefix nor a directory\n`);
+      return 64;
+    }
+    reader = localDirectory(dir);
+  }
+  try {
+    const { problems, manifest } = await verifyPublished(reader);
+    if (manifest?.workflow === "ski-atlas") problems.push(...countProblems(manifest));
+    for (const p of problems) io.stdout.write(`${p}\n`);
+    if (problems.length > 0) return 1;
+    io.stdout.write(`OK ${manifest!.files.length} files\n`);
+    return 0;
+  } catch (err) {
+    io.stderr.write(`error: cannot read ${reader.location}: ${(err as Error).name}: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    destroy();
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  process.exitCode = await verifyMain(process.argv.slice(2));
+}

@@ -1,0 +1,112 @@
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FILTER_RULES, filterExpressions } from "../extract.ts";
+import { readOsmFile, readPbfFile } from "../opl.ts";
+import { writeSyntheticRegion } from "../synthetic-osm.ts";
+import { ANDORRA_PBF } from "../testing/helpers.ts";
+import { extractPbf } from "./extract.ts";
+import { PbfFormatError } from "./protobuf.ts";
+import { writePbf } from "./write.ts";
+
+// osmium is the oracle: the extractor must keep exactly what `osmium tags-filter` keeps (same objects, tags,
+// member lists and coordinates), compared as OPL without metadata.
+let tmp: string;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), "pbf-extract-test-"));
+  await writeFile(join(tmp, "filter.txt"), filterExpressions().join("\n") + "\n");
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+function osmium(...args: string[]): void {
+  const r = spawnSync("osmium", args, { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`osmium ${args[0]} failed: ${r.stderr}`);
+}
+
+async function opl(pbf: string): Promise<string> {
+  const out = pbf + ".opl";
+  osmium("cat", pbf, "-f", "opl,add_metadata=false", "-o", out, "--overwrite", "--no-progress");
+  return readFile(out, "utf8");
+}
+
+async function compareWithOsmium(input: string, name: string) {
+  const ours = join(tmp, `${name}.ours.osm.pbf`);
+  const theirs = join(tmp, `${name}.osmium.osm.pbf`);
+  const result = await extractPbf(input, FILTER_RULES, 3);
+  await writePbf(ours, result.nodes, result.ways, result.relations);
+  osmium("tags-filter", input, "-e", join(tmp, "filter.txt"), "-f", "pbf", "-o", theirs, "--overwrite", "--no-progress");
+  const [a, b] = [await opl(ours), await opl(theirs)];
+  expect(a.split("\n").length).toBe(b.split("\n").length);
+  expect(a === b, `${name}: extract differs from osmium tags-filter`).toBe(true);
+  return { result, ours, theirs };
+}
+
+describe("the PBF extractor against osmium tags-filter", () => {
+  it("gives the same objects on the real Andorra extract, inflating each block once", async () => {
+    if (!existsSync(ANDORRA_PBF)) throw new Error(`${ANDORRA_PBF} is missing`);
+    const { result, ours } = await compareWithOsmium(ANDORRA_PBF, "andorra");
+    expect(result.ways.length).toBeGreaterThan(1000);
+    expect(result.stats.inflated).toBe(result.stats.blocks);
+    expect(result.stats.reinflated).toBe(0);
+    // The reader (analyze's path) sees what osmium sees in our extract.
+    const mine = await readPbfFile(ours, "x", "y");
+    const oracle = await readOsmFile(ours, "x", "y");
+    expect(mine.nodeCount).toBe(oracle.nodeCount);
+    expect(mine.taggedNodes).toEqual(oracle.taggedNodes);
+    expect([...mine.ways.values()]).toEqual([...oracle.ways.values()]);
+    expect([...mine.relations.values()]).toEqual([...oracle.relations.values()]);
+  });
+
+  it.each(["ski", "no-ski"] as const)("gives the same objects on the synthetic %s fixture", async (variant) => {
+    const input = join(tmp, `synthetic-${variant}.osm.pbf`);
+    await writeSyntheticRegion(input, variant);
+    const { result } = await compareWithOsmium(input, `synthetic-${variant}`);
+    if (variant === "ski") expect(result.relations.length).toBeGreaterThan(3);
+  });
+
+  it("keeps member relations of kept relations that come before their parent (read again)", async () => {
+    // r10 (site=piste) lists r20 (no ski tags, higher id: already passed) and r5 (lower id); r20 lists w1.
+    const osm = `<?xml version='1.0' encoding='UTF-8'?>
+<osm version="0.6">
+ <node id="1" lat="46.0" lon="10.0"/><node id="2" lat="46.1" lon="10.0"/><node id="3" lat="46.2" lon="10.0"><tag k="amenity" v="cafe"/></node>
+ <node id="4" lat="46.3" lon="10.0"/>
+ <way id="1"><nd ref="1"/><nd ref="2"/></way>
+ <way id="2"><nd ref="2"/><nd ref="4"/></way>
+ <relation id="5"><member type="way" ref="2" role=""/></relation>
+ <relation id="10"><member type="relation" ref="20" role="a"/><member type="relation" ref="5" role="b"/><tag k="site" v="piste"/></relation>
+ <relation id="20"><member type="way" ref="1" role=""/><member type="relation" ref="30" role=""/></relation>
+ <relation id="30"><member type="node" ref="4" role="x"/></relation>
+</osm>`;
+    await writeFile(join(tmp, "nested.osm"), osm);
+    const input = join(tmp, "nested.osm.pbf");
+    osmium("cat", join(tmp, "nested.osm"), "-o", input, "--overwrite");
+    const { result } = await compareWithOsmium(input, "nested");
+    expect(result.relations.map((r) => r.id)).toEqual([5, 10, 20, 30]);
+    expect(result.ways.map((w) => w.id)).toEqual([1, 2]);
+  });
+});
+
+describe("bad input", () => {
+  it("a truncated PBF → PbfFormatError naming the truncation", async () => {
+    const whole = await readFile(ANDORRA_PBF);
+    const cut = join(tmp, "cut.osm.pbf");
+    await writeFile(cut, whole.subarray(0, Math.floor(whole.length * 0.6)));
+    await expect(extractPbf(cut, FILTER_RULES)).rejects.toThrow(PbfFormatError);
+    await expect(extractPbf(cut, FILTER_RULES)).rejects.toThrow(/truncated/);
+  });
+
+  it("a corrupt block → PbfFormatError", async () => {
+    const bad = Buffer.from(await readFile(ANDORRA_PBF));
+    for (let i = bad.length - 4000; i < bad.length - 3000; i++) bad[i] ^= 0x5a; // inside the last blocks' zlib data
+    const path = join(tmp, "corrupt.osm.pbf");
+    await writeFile(path, bad);
+    await expect(extractPbf(path, FILTER_RULES)).rejects.toThrow(PbfFormatError);
+    await expect(readPbfFile(path, "the extract", "fix it")).rejects.toMatchObject({ exitCode: 65 });
+  });
+});

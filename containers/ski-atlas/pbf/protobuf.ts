@@ -1,0 +1,251 @@
+/**
+ * A minimal protocol-buffers reader and writer for the OSM PBF format (no dependencies). Numbers are JS doubles:
+ * OSM ids and coordinates fit in 53 bits. Reading past the end of a message throws PbfFormatError.
+ */
+
+export class PbfFormatError extends Error {
+  override name = "PbfFormatError";
+}
+
+export const WIRE_VARINT = 0;
+export const WIRE_I64 = 1;
+export const WIRE_LEN = 2;
+export const WIRE_I32 = 5;
+
+export class ProtoReader {
+  buf: Uint8Array;
+  pos: number;
+  end: number;
+
+  constructor(buf: Uint8Array, pos = 0, end = buf.length) {
+    this.buf = buf;
+    this.pos = pos;
+    this.end = end;
+  }
+
+  more(): boolean {
+    return this.pos < this.end;
+  }
+
+  varint(): number {
+    const b = this.buf;
+    let p = this.pos;
+    let byte = b[p++];
+    let val = byte & 0x7f;
+    if (byte < 0x80) return this.done(p, val);
+    byte = b[p++];
+    val |= (byte & 0x7f) << 7;
+    if (byte < 0x80) return this.done(p, val);
+    byte = b[p++];
+    val |= (byte & 0x7f) << 14;
+    if (byte < 0x80) return this.done(p, val);
+    byte = b[p++];
+    val |= (byte & 0x7f) << 21;
+    if (byte < 0x80) return this.done(p, val);
+    let mul = 268435456;
+    do {
+      byte = b[p++];
+      val += (byte & 0x7f) * mul;
+      mul *= 128;
+    } while (byte >= 0x80);
+    return this.done(p, val);
+  }
+
+  private done(p: number, val: number): number {
+    if (p > this.end) throw new PbfFormatError("truncated varint");
+    this.pos = p;
+    return val;
+  }
+
+  svarint(): number {
+    return zigzag(this.varint());
+  }
+
+  /** A length-delimited field: returns [start, end) in `buf` and moves past it. */
+  span(): [number, number] {
+    const len = this.varint();
+    const start = this.pos;
+    const end = start + len;
+    if (end > this.end) throw new PbfFormatError("truncated length-delimited field");
+    this.pos = end;
+    return [start, end];
+  }
+
+  bytes(): Uint8Array {
+    const [s, e] = this.span();
+    return this.buf.subarray(s, e);
+  }
+
+  string(): string {
+    return DECODER.decode(this.bytes());
+  }
+
+  skip(wire: number): void {
+    switch (wire) {
+      case WIRE_VARINT:
+        this.varint();
+        return;
+      case WIRE_I64:
+        this.pos += 8;
+        break;
+      case WIRE_LEN:
+        this.span();
+        return;
+      case WIRE_I32:
+        this.pos += 4;
+        break;
+      default:
+        throw new PbfFormatError(`unsupported protobuf wire type ${wire}`);
+    }
+    if (this.pos > this.end) throw new PbfFormatError("truncated field");
+  }
+}
+
+export function zigzag(n: number): number {
+  return n < 4294967296 ? (n >>> 1) ^ -(n & 1) : n % 2 === 1 ? -(n + 1) / 2 : n / 2;
+}
+
+export function unzigzag(n: number): number {
+  return n >= 0 ? n * 2 : -n * 2 - 1;
+}
+
+export const DECODER = new TextDecoder("utf-8");
+export const ENCODER = new TextEncoder();
+
+/** Decodes a packed repeated (s)int field in buf[start, end) into `out` (grown as needed); returns the count. */
+export function readPacked(buf: Uint8Array, start: number, end: number, signed: boolean, delta: boolean, out: NumberArray): number {
+  // Hot loop (millions of values per block stream): varints decoded inline, at most end - start values.
+  if (out.data.length < end - start) out.grow(end - start);
+  const o = out.data;
+  let n = 0, acc = 0, p = start;
+  while (p < end) {
+    let byte = buf[p++];
+    let v = byte & 0x7f;
+    if (byte >= 0x80) {
+      byte = buf[p++];
+      v |= (byte & 0x7f) << 7;
+      if (byte >= 0x80) {
+        byte = buf[p++];
+        v |= (byte & 0x7f) << 14;
+        if (byte >= 0x80) {
+          byte = buf[p++];
+          v |= (byte & 0x7f) << 21;
+          if (byte >= 0x80) {
+            let mul = 268435456;
+            do {
+              byte = buf[p++];
+              v += (byte & 0x7f) * mul;
+              mul *= 128;
+            } while (byte >= 0x80);
+          }
+        }
+      }
+    }
+    if (signed) v = v < 4294967296 ? (v >>> 1) ^ -(v & 1) : v % 2 === 1 ? -(v + 1) / 2 : v / 2;
+    if (delta) v = acc += v;
+    o[n++] = v;
+  }
+  if (p > end) throw new PbfFormatError("truncated packed field");
+  return n;
+}
+
+/** A reusable growable Float64Array. */
+export class NumberArray {
+  data: Float64Array;
+  constructor(initial = 1024) {
+    this.data = new Float64Array(initial);
+  }
+  grow(min = this.data.length * 2): void {
+    const next = new Float64Array(Math.max(min, this.data.length * 2));
+    next.set(this.data);
+    this.data = next;
+  }
+}
+
+/** An append-only protobuf encoder. */
+export class ProtoWriter {
+  buf: Uint8Array;
+  pos = 0;
+
+  constructor(capacity = 256) {
+    this.buf = new Uint8Array(capacity);
+  }
+
+  /** Empties the writer for reuse (the buffer is kept). */
+  reset(): this {
+    this.pos = 0;
+    return this;
+  }
+
+  private ensure(n: number) {
+    if (this.pos + n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+  }
+
+  varint(n: number): this {
+    this.ensure(10);
+    const b = this.buf;
+    if (n < 0) throw new Error(`negative varint ${n}`);
+    while (n >= 0x80) {
+      b[this.pos++] = (n % 128) | 0x80;
+      n = Math.floor(n / 128);
+    }
+    b[this.pos++] = n;
+    return this;
+  }
+
+  svarint(n: number): this {
+    return this.varint(unzigzag(n));
+  }
+
+  tag(field: number, wire: number): this {
+    return this.varint(field * 8 + wire);
+  }
+
+  raw(bytes: Uint8Array): this {
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+    return this;
+  }
+
+  uintField(field: number, n: number): this {
+    return this.tag(field, WIRE_VARINT).varint(n);
+  }
+
+  sintField(field: number, n: number): this {
+    return this.tag(field, WIRE_VARINT).svarint(n);
+  }
+
+  bytesField(field: number, bytes: Uint8Array): this {
+    return this.tag(field, WIRE_LEN).varint(bytes.length).raw(bytes);
+  }
+
+  stringField(field: number, s: string): this {
+    return this.bytesField(field, ENCODER.encode(s));
+  }
+
+  /** Packed repeated field; `delta` encodes differences, `signed` uses zigzag. */
+  packedField(field: number, values: ArrayLike<number>, signed: boolean, delta: boolean): this {
+    if (values.length === 0) return this;
+    const w = SCRATCH;
+    w.pos = 0;
+    let prev = 0;
+    for (let i = 0; i < values.length; i++) {
+      const v = delta ? values[i] - prev : values[i];
+      prev = values[i];
+      if (signed) w.svarint(v);
+      else w.varint(v);
+    }
+    return this.bytesField(field, w.finish());
+  }
+
+  finish(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+/** packedField's scratch (packedField never nests, so one is enough). */
+const SCRATCH = new ProtoWriter(64 * 1024);

@@ -1,0 +1,151 @@
+import { writeFile } from "node:fs/promises";
+import { frameBlock } from "./blocks.ts";
+import type { PbfNode, PbfRelation, PbfWay, Tags } from "./decode.ts";
+import { ProtoWriter } from "./protobuf.ts";
+
+/**
+ * Writes a small, sorted OSM PBF (dense nodes, zlib blocks of up to 8000 entities, no metadata), the format of
+ * the extract. Entities must be given sorted by id. zlib level 1: the extract is a transient file read once by
+ * analyze, so compression speed matters more than a few percent of size.
+ */
+const LEVEL = 1;
+
+const PER_BLOCK = 8000;
+
+class StringTable {
+  private index = new Map<string, number>([["", 0]]);
+  private list: string[] = [""];
+  id(s: string): number {
+    let i = this.index.get(s);
+    if (i === undefined) {
+      i = this.list.length;
+      this.list.push(s);
+      this.index.set(s, i);
+    }
+    return i;
+  }
+  encode(): Uint8Array {
+    const w = new ProtoWriter();
+    for (const s of this.list) w.stringField(1, s);
+    return w.finish();
+  }
+}
+
+function block(st: StringTable, group: Uint8Array): Uint8Array {
+  return new ProtoWriter().bytesField(1, st.encode()).bytesField(2, group).finish();
+}
+
+function tagArrays(st: StringTable, tags: Tags): [number[], number[]] {
+  const keys: number[] = [], vals: number[] = [];
+  for (const [k, v] of Object.entries(tags)) {
+    keys.push(st.id(k));
+    vals.push(st.id(v));
+  }
+  return [keys, vals];
+}
+
+/** Nodes kept compactly: ids and 1e-7° coordinates in typed arrays, tags only for tagged nodes. */
+export class NodeList {
+  ids = new Float64Array(1024);
+  lat7 = new Int32Array(1024);
+  lon7 = new Int32Array(1024);
+  readonly tags = new Map<number, Tags>();
+  length = 0;
+
+  push(id: number, lat7: number, lon7: number, tags?: Tags): void {
+    if (this.length === this.ids.length) {
+      const n = this.length * 2;
+      const ids = new Float64Array(n), lat = new Int32Array(n), lon = new Int32Array(n);
+      ids.set(this.ids);
+      lat.set(this.lat7);
+      lon.set(this.lon7);
+      this.ids = ids;
+      this.lat7 = lat;
+      this.lon7 = lon;
+    }
+    if (tags && Object.keys(tags).length > 0) this.tags.set(this.length, tags);
+    this.ids[this.length] = id;
+    this.lat7[this.length] = lat7;
+    this.lon7[this.length] = lon7;
+    this.length++;
+  }
+
+  static of(nodes: readonly PbfNode[]): NodeList {
+    const l = new NodeList();
+    for (const n of nodes) l.push(n.id, n.lat7, n.lon7, n.tags);
+    return l;
+  }
+}
+
+export function encodeNodes(nodes: NodeList, start: number, end: number): Uint8Array {
+  const st = new StringTable();
+  const kv: number[] = [];
+  let anyTags = false;
+  for (let i = start; i < end; i++) {
+    const tags = nodes.tags.get(i);
+    if (tags) {
+      for (const k in tags) kv.push(st.id(k), st.id(tags[k]));
+      anyTags = true;
+    }
+    kv.push(0);
+  }
+  const dense = new ProtoWriter(1 << 20)
+    .packedField(1, nodes.ids.subarray(start, end), true, true)
+    .packedField(8, nodes.lat7.subarray(start, end), true, true)
+    .packedField(9, nodes.lon7.subarray(start, end), true, true);
+  if (anyTags) dense.packedField(10, kv, false, false);
+  return block(st, new ProtoWriter().bytesField(2, dense.finish()).finish());
+}
+
+const MESSAGE = new ProtoWriter(64 * 1024);
+
+export function encodeWays(ways: readonly PbfWay[]): Uint8Array {
+  const st = new StringTable();
+  const group = new ProtoWriter(1 << 20);
+  for (const w of ways) {
+    const [keys, vals] = tagArrays(st, w.tags);
+    const m = MESSAGE.reset().uintField(1, w.id).packedField(2, keys, false, false).packedField(3, vals, false, false);
+    m.packedField(8, w.refs, true, true);
+    group.bytesField(3, m.finish());
+  }
+  return block(st, group.finish());
+}
+
+const TYPE_CODE = { n: 0, w: 1, r: 2 } as const;
+
+export function encodeRelations(relations: readonly PbfRelation[]): Uint8Array {
+  const st = new StringTable();
+  const group = new ProtoWriter(1 << 20);
+  for (const r of relations) {
+    const [keys, vals] = tagArrays(st, r.tags);
+    const m = MESSAGE.reset().uintField(1, r.id).packedField(2, keys, false, false).packedField(3, vals, false, false);
+    m.packedField(8, r.members.map((x) => st.id(x.role)), false, false);
+    m.packedField(9, r.members.map((x) => x.ref), true, true);
+    m.packedField(10, r.members.map((x) => TYPE_CODE[x.type]), false, false);
+    group.bytesField(4, m.finish());
+  }
+  return block(st, group.finish());
+}
+
+export function encodeHeader(): Uint8Array {
+  return new ProtoWriter()
+    .stringField(4, "OsmSchema-V0.6")
+    .stringField(4, "DenseNodes")
+    .stringField(5, "Sort.Type_then_ID")
+    .stringField(16, "atlas-pipelines ski-atlas")
+    .finish();
+}
+
+/** Encodes the whole file in memory (the extract is small) and writes it. Returns its size in bytes. */
+export async function writePbf(path: string, nodes: NodeList, ways: readonly PbfWay[], relations: readonly PbfRelation[]): Promise<number> {
+  const parts: Promise<Buffer>[] = [frameBlock("OSMHeader", encodeHeader())];
+  const chunks = <T>(list: readonly T[], encode: (l: readonly T[]) => Uint8Array) => {
+    for (let i = 0; i < list.length; i += PER_BLOCK) parts.push(frameBlock("OSMData", encode(list.slice(i, i + PER_BLOCK)), LEVEL));
+  };
+  for (let i = 0; i < nodes.length; i += PER_BLOCK) parts.push(frameBlock("OSMData", encodeNodes(nodes, i, Math.min(nodes.length, i + PER_BLOCK)), LEVEL));
+  chunks(ways, encodeWays);
+  chunks(relations, encodeRelations);
+  const buf = Buffer.concat(await Promise.all(parts));
+  await writeFile(path, buf);
+  return buf.length;
+}

@@ -1,0 +1,142 @@
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CopyObjectCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JOURNAL_NAME, MANIFEST_NAME } from "../../lib/manifest.ts";
+import { CRASH_AFTER_COPIES_ENV } from "../../lib/publish-prefix.ts";
+import { getObjectText, listObjects } from "../../lib/s3-objects.ts";
+import { parseS3Uri } from "../../lib/s3.ts";
+import { startTestS3, type TestS3 } from "../../lib/testing/s3rver.ts";
+import { OUTPUT_FILES } from "./outputs.ts";
+import { writeSyntheticRegion } from "./synthetic-osm.ts";
+import { REPO_ROOT, runChild, runInProcess, stepEnv, uris } from "./testing/helpers.ts";
+import { BUCKET } from "./testing/helpers.ts";
+import { extractAndAnalyze, putRaw } from "./testing/pipeline.ts";
+import { verifyPublishedMonth } from "./verify.ts";
+
+/**
+ * A real crash mid-publish: `containers/ski-atlas/main.ts publish` as a child process, told by the local-only hook
+ * ATLAS_FAULT_CRASH_AFTER_COPIES to abort itself (SIGABRT) after two copies. Then `rollback`, or the next publish.
+ */
+let s3: TestS3;
+let tmp: string;
+let out: string;
+const u = uris("sample");
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), "ski-atlas-crash-test-"));
+  s3 = await startTestS3({ buckets: [BUCKET] });
+  const pbf = join(tmp, "sample.osm.pbf");
+  await writeSyntheticRegion(pbf);
+  await putRaw(s3.s3, "sample", pbf);
+  const run = await extractAndAnalyze(s3.s3, s3.env, "sample");
+  expect(run.analyze.code, run.analyze.stderr).toBe(0);
+  out = run.dir;
+});
+
+afterAll(async () => {
+  await s3?.stop();
+  await rm(tmp, { recursive: true, force: true });
+  if (out) await rm(out, { recursive: true, force: true });
+});
+
+/** `node --import tsx containers/ski-atlas/main.ts <step>`, as the local engine starts a task. */
+function runNode(step: string, env: Record<string, string>): Promise<{ code: number | null; signal: string | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "containers/ski-atlas/main.ts", step], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, stderr }));
+  });
+}
+
+/** name → sha256 of every object under the prefix. */
+async function snapshot(prefix: string): Promise<Record<string, string>> {
+  const result: Record<string, string> = {};
+  const { bucket } = parseS3Uri(prefix);
+  for (const o of await listObjects(s3.s3, prefix)) {
+    const got = await s3.s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.key }));
+    result[o.name] = createHash("sha256").update(await got.Body!.transformToByteArray()).digest("hex");
+  }
+  return result;
+}
+
+/** Makes this month's staged output differ from last month's in three files (still valid Parquet and CSV). */
+async function changeStaging(): Promise<void> {
+  const { bucket, key } = parseS3Uri(u.staging);
+  const swap = async (to: string, from: string) =>
+    s3.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: key + to, CopySource: `${bucket}/${key}${from}` }));
+  await swap("_lifts.tmp", OUTPUT_FILES.lifts);
+  await swap(OUTPUT_FILES.lifts, OUTPUT_FILES.pistes);
+  await swap(OUTPUT_FILES.pistes, "_lifts.tmp");
+  const csv = (await getObjectText(s3.s3, u.staging + OUTPUT_FILES.analyzedCsv))!;
+  await s3.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key + OUTPUT_FILES.analyzedCsv, Body: csv.split("\n").slice(0, 2).join("\n") + "\n" }));
+}
+
+describe("publish crashing mid-way (SIGABRT after 2 copies)", () => {
+  it("GIVEN last month published WHEN this month's publish crashes after 2 copies THEN a journal is left; rollback restores last month byte for byte", async () => {
+    const env = stepEnv(s3.env, "sample", { ATLAS_LOCAL: "1" });
+    const first = await runInProcess("publish", env);
+    expect(first.code, first.stderr).toBe(0);
+    const lastMonth = await snapshot(u.publish);
+    expect(Object.keys(lastMonth)).toContain(MANIFEST_NAME);
+
+    await changeStaging();
+    const crashed = await runNode("publish", { ...env, [CRASH_AFTER_COPIES_ENV]: "2" });
+    expect(crashed.signal, crashed.stderr).toBe("SIGABRT");
+    expect(crashed.stderr.match(/copied /g)).toHaveLength(2);
+    const half = await snapshot(u.publish);
+    expect(half[JOURNAL_NAME]).toBeDefined();
+    expect(half[MANIFEST_NAME]).toBeUndefined();
+    expect((await verifyPublishedMonth(s3.s3, u.publish)).join("\n")).toMatch(/_publishing.json is present/);
+
+    const rollback = await runChild("rollback", { ...s3.env, PUBLISH_URI: u.publish });
+    expect(rollback.code, rollback.stderr).toBe(0);
+    expect(rollback.stderr).toMatch(/\[rollback\] rolled back: restored/);
+    expect(await snapshot(u.publish)).toEqual(lastMonth);
+    expect(await verifyPublishedMonth(s3.s3, u.publish)).toEqual([]);
+
+    // A second rollback finds nothing to do.
+    const again = await runChild("rollback", { ...s3.env, PUBLISH_URI: u.publish });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/nothing to roll back/);
+  });
+
+  it("GIVEN a crashed publish WHEN publish runs again THEN it rolls back first and then publishes this month completely", async () => {
+    const env = stepEnv(s3.env, "sample", { ATLAS_LOCAL: "1" });
+    const crashed = await runNode("publish", { ...env, [CRASH_AFTER_COPIES_ENV]: "2" });
+    expect(crashed.signal, crashed.stderr).toBe("SIGABRT");
+    const rerun = await runInProcess("publish", env);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(rerun.stderr).toMatch(/rolling back the interrupted publish/);
+    expect(await verifyPublishedMonth(s3.s3, u.publish)).toEqual([]);
+    const staged = await snapshot(u.staging);
+    const published = await snapshot(u.publish);
+    for (const name of Object.values(OUTPUT_FILES)) expect(published[name], name).toBe(staged[name]);
+  });
+
+  it("GIVEN nothing published for a month WHEN its first publish crashes THEN rollback leaves the prefix empty", async () => {
+    const env = stepEnv(s3.env, "sample", { ATLAS_LOCAL: "1", PUBLISH_URI: `s3://${BUCKET}/sample/2021-07/` });
+    const crashed = await runNode("publish", { ...env, [CRASH_AFTER_COPIES_ENV]: "2" });
+    expect(crashed.signal, crashed.stderr).toBe("SIGABRT");
+    expect(Object.keys(await snapshot(env.PUBLISH_URI)).length).toBe(3); // the journal and two files
+    const rollback = await runChild("rollback", { ...s3.env, PUBLISH_URI: env.PUBLISH_URI });
+    expect(rollback.code, rollback.stderr).toBe(0);
+    expect(await listObjects(s3.s3, env.PUBLISH_URI)).toEqual([]);
+  });
+
+  it("GIVEN the crash setting without ATLAS_LOCAL=1 WHEN publish runs THEN it is ignored (a deployed task never kills itself)", async () => {
+    const env = stepEnv(s3.env, "sample", { PUBLISH_URI: `s3://${BUCKET}/sample/2021-08/`, [CRASH_AFTER_COPIES_ENV]: "1" });
+    const run = await runNode("publish", env);
+    expect(run.code, run.stderr).toBe(0);
+    expect(await verifyPublishedMonth(s3.s3, env.PUBLISH_URI)).toEqual([]);
+  });
+});

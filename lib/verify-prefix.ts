@@ -1,0 +1,108 @@
+import { createReadStream } from "node:fs";
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
+import type { Readable } from "node:stream";
+import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { digestStream } from "./hash.ts";
+import { JOURNAL_NAME, MANIFEST_NAME, parseManifest, type PublishedManifest } from "./manifest.ts";
+import { getObjectText, listObjects } from "./s3-objects.ts";
+import { parseS3Uri } from "./s3.ts";
+
+/** A published prefix, wherever it is: an S3 prefix or a local copy of one (`npm start -- --out DIR`). */
+export interface PrefixReader {
+  /** `s3://bucket/prefix/` or `/dir/`: prefixes the messages. */
+  location: string;
+  /** Every object under the prefix, by name relative to it (nested ones contain "/"). */
+  list(): Promise<{ name: string; size: number }[]>;
+  /** An object's text, or undefined when it does not exist. */
+  readText(name: string): Promise<string | undefined>;
+  sha256(name: string): Promise<string>;
+}
+
+export function s3Prefix(s3: S3Client, uri: string): PrefixReader {
+  const prefix = uri.endsWith("/") ? uri : `${uri}/`;
+  const { bucket, key } = parseS3Uri(prefix);
+  return {
+    location: prefix,
+    list: () => listObjects(s3, prefix),
+    readText: (name) => getObjectText(s3, prefix + name),
+    async sha256(name) {
+      const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key + name }));
+      return (await digestStream(out.Body as Readable, "sha256")).hex;
+    },
+  };
+}
+
+export function localDirectory(dir: string): PrefixReader {
+  const root = dir.endsWith(sep) ? dir : dir + sep;
+  return {
+    location: root,
+    async list() {
+      const entries = await readdir(root, { recursive: true, withFileTypes: true });
+      const files = entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+      const listed = await Promise.all(files.map(async (p) => ({ name: relative(root, p).split(sep).join("/"), size: (await stat(p)).size })));
+      return listed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    },
+    async readText(name) {
+      try {
+        return await readFile(join(root, name), "utf8");
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+        throw err;
+      }
+    },
+    async sha256(name) {
+      return (await digestStream(createReadStream(join(root, name)), "sha256")).hex;
+    },
+  };
+}
+
+export interface Verification {
+  /** One sentence per problem; empty when the prefix is exactly what its manifest says. */
+  problems: string[];
+  manifest?: PublishedManifest;
+}
+
+/**
+ * Checks a published prefix against its manifest: no publish journal (in progress or interrupted), every listed
+ * file present with the listed bytes and sha256, and nothing else next to them but the manifest.
+ */
+export async function verifyPublished(prefix: PrefixReader): Promise<Verification> {
+  const problems: string[] = [];
+  const listed = await prefix.list();
+  const present = new Map(listed.map((o) => [o.name, o]));
+  if (present.has(JOURNAL_NAME)) {
+    problems.push(`${prefix.location}${JOURNAL_NAME} is present: a publish is in progress or was interrupted (run rollback, or publish again)`);
+  }
+  const text = await prefix.readText(MANIFEST_NAME);
+  if (text === undefined) {
+    problems.push(`${prefix.location}${MANIFEST_NAME} is missing: nothing is published here (or publish did not finish)`);
+    return { problems };
+  }
+  let manifest: PublishedManifest;
+  try {
+    manifest = parseManifest(text);
+  } catch (err) {
+    problems.push(`${prefix.location}${MANIFEST_NAME} is not a valid manifest (${(err as Error).message})`);
+    return { problems };
+  }
+  for (const file of manifest.files) {
+    const obj = present.get(file.name);
+    if (!obj) {
+      problems.push(`${file.name} is listed in the manifest but missing`);
+      continue;
+    }
+    if (obj.size !== file.bytes) {
+      problems.push(`${file.name} has ${obj.size} bytes, the manifest says ${file.bytes}`);
+      continue;
+    }
+    const hex = await prefix.sha256(file.name);
+    if (hex !== file.sha256) problems.push(`${file.name} has sha256 ${hex}, the manifest says ${file.sha256}`);
+  }
+  const names = new Set(manifest.files.map((f) => f.name));
+  for (const o of listed) {
+    if (o.name === MANIFEST_NAME || o.name === JOURNAL_NAME || names.has(o.name)) continue;
+    problems.push(`${o.name} is not listed in the manifest`);
+  }
+  return { problems, manifest };
+}
