@@ -98,7 +98,8 @@ async function main(argv: string[]): Promise<number> {
 
 function printFinalTable(summary: RunSummary): void {
   const out = (line = "") => process.stderr.write(`${line}\n`);
-  const tasks = summary.states.filter((s) => s.attempts > 0 && (s.tier || /^[A-Z][a-z-]+$/.test(s.name) || s.name.startsWith("Notify") || s.name.startsWith("Metrics")));
+  // The states that do work: Lambda and ECS tasks, nested executions and maps (not Choice or Pass bookkeeping).
+  const tasks = summary.states.filter((s) => s.attempts > 0 && (s.type === "Task" || s.type === "Map"));
   out();
   out(`${summary.workflow} ${summary.execution}: ${summary.status} in ${seconds(summary.duration_ms)}`);
   out();

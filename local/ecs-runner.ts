@@ -49,6 +49,26 @@ export interface EcsTaskResult {
   Local?: { peakRssBytes: number; logFile: string; lastError?: string };
 }
 
+/**
+ * Process groups of the tasks running now. If this process ends first (Ctrl-C, a test worker torn down), their
+ * containers go with it, as a stopped ECS task's would: no orphan keeps a core busy.
+ */
+const runningGroups = new Set<number>();
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    /* already gone */
+  }
+}
+process.once("exit", () => runningGroups.forEach(killGroup));
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    runningGroups.forEach(killGroup);
+    process.exit(128 + os.constants.signals[signal]);
+  });
+}
+
 export const OUT_OF_MEMORY_REASON = "OutOfMemoryError: Container killed due to memory usage";
 
 /** An ECS task that stopped with a non-zero exit: Step Functions' `States.TaskFailed`, task JSON as Cause. */
@@ -120,13 +140,8 @@ export async function runEcsTask(
 
   let killedFor: "memory" | "timeout" | undefined;
   let peakRss = 0;
-  const killTree = () => {
-    try {
-      process.kill(-child.pid!, "SIGKILL");
-    } catch {
-      /* already gone */
-    }
-  };
+  const killTree = () => killGroup(child.pid!);
+  runningGroups.add(child.pid!);
   const limit = tier.memoryMiB * 2 ** 20;
   const sampler = setInterval(async () => {
     const rss = await treeRssBytes(child.pid!);
@@ -152,6 +167,7 @@ export async function runEcsTask(
   });
   clearInterval(sampler);
   clearTimeout(timer);
+  runningGroups.delete(child.pid!);
   if (partial) onChunk(Buffer.from("\n"));
   await new Promise((resolve) => log.end(resolve));
 

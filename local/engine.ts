@@ -353,7 +353,10 @@ function describeError(event: unknown): string | undefined {
 /** The one line a failed run ends with: the failing step and what it said, when a step said something. */
 function failureLine(result: ExecutionResult): string {
   const overall = oneLineError(result.error, result.cause);
-  const failedTask = [...result.states].reverse().find((s) => s.type === "Task" && (s.status === "FAILED" || s.status === "CAUGHT") && s.error);
+  // The step that failed the run, not the clean-up that ran after it (the rollback reports into $.rollback).
+  const failedTask = [...result.states]
+    .reverse()
+    .find((s) => s.type === "Task" && !s.name.startsWith("Roll back") && (s.status === "FAILED" || s.status === "CAUGHT") && s.error);
   if (result.error === "States.TaskFailed" && failedTask?.error) return `${failedTask.name.replace(/ \(.*\)$/, "")}: ${failedTask.error}`;
   return overall;
 }

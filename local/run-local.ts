@@ -38,7 +38,7 @@ export interface RunSummary {
   execution: string;
   duration_ms: number;
   error?: string;
-  states: Pick<StateRecord, "execution" | "name" | "status" | "attempts" | "duration_ms" | "tier" | "peak_rss_bytes">[];
+  states: Pick<StateRecord, "execution" | "name" | "type" | "status" | "attempts" | "duration_ms" | "tier" | "peak_rss_bytes">[];
   counts?: Record<string, number>;
   escalations?: unknown;
   outputs: { bucket: string; keys: string[]; copiedTo?: string };
@@ -156,9 +156,10 @@ async function summarize(
   }
   s3.destroy();
 
-  const states = engine.states.map(({ execution, name, status, attempts, duration_ms, tier, peak_rss_bytes }) => ({
+  const states = engine.states.map(({ execution, name, type, status, attempts, duration_ms, tier, peak_rss_bytes }) => ({
     execution,
     name,
+    type,
     status,
     attempts,
     duration_ms,
