@@ -31,7 +31,7 @@ environment:
 
 examples:
   npm start
-  npm start -- --region andorra --source ../shared/data/osm/andorra-2021-06-22.osm.pbf --period 2021-06 --out /tmp/atlas
+  npm start -- --region andorra --source ../shared/data/osm/andorra-2021-06-22.osm.pbf --period 2021-06 --out out
   npm start -- --aws --region iceland`;
 }
 

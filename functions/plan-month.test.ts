@@ -61,8 +61,8 @@ describe("planMonth", () => {
   });
 
   it("GIVEN sources for some regions WHEN planned THEN those items carry them and the rest use the registry (null)", () => {
-    const event = { input: { regions: ["iceland", "andorra"], period: "2026-11", sources: { andorra: "file:///tmp/a.osm.pbf" } }, execution: { startTime: "2026-11-01T06:00:00Z" }, defaults: { regions: [] } };
-    expect(planMonth(event, { local: true }).items.map((i) => i.source)).toEqual([null, "file:///tmp/a.osm.pbf"]);
+    const event = { input: { regions: ["iceland", "andorra"], period: "2026-11", sources: { andorra: "file:///data/a.osm.pbf" } }, execution: { startTime: "2026-11-01T06:00:00Z" }, defaults: { regions: [] } };
+    expect(planMonth(event, { local: true }).items.map((i) => i.source)).toEqual([null, "file:///data/a.osm.pbf"]);
     expect(() => planMonth({ ...event, input: { ...event.input, sources: { alps: "x" } } }, { local: true })).toThrow(/not in this run: alps/);
   });
 });

@@ -147,27 +147,8 @@ export class WorkflowDefinition extends Construct {
     });
 
     for (const tier of TIER_NAMES) {
-      const { taskDefinition, container } = this.bindings.task(step.container, tier);
-      const run = new tasks.EcsRunTask(this, stateNames.onTier(step.id, tier), {
-        integrationPattern: sfn.IntegrationPattern.RUN_JOB,
-        cluster: this.bindings.cluster,
-        taskDefinition,
-        launchTarget: new tasks.EcsFargateLaunchTarget({ platformVersion: "LATEST" as never }),
-        subnets: this.bindings.subnets,
-        securityGroups: this.bindings.securityGroups,
-        assignPublicIp: this.bindings.assignPublicIp,
-        containerOverrides: [
-          {
-            containerDefinition: container,
-            command: step.command,
-            environment: Object.entries(step.environment).map(([name, value]) => ({
-              name,
-              value: value.startsWith("$") ? sfn.JsonPath.stringAt(value) : value,
-            })),
-          },
-        ],
+      const run = this.ecsTask(stateNames.onTier(step.id, tier), step, tier, {
         taskTimeout: sfn.Timeout.duration(Duration.seconds(step.timeoutSeconds[tier])),
-        resultSelector: { tier, ...ECS_RESULT_FIELDS },
         resultPath: `$.steps.${step.id}`,
       });
       for (const policy of step.retries) if (policy.kind === "error") run.addRetry(errorRetry(policy));
@@ -242,9 +223,32 @@ export class WorkflowDefinition extends Construct {
     }
     const paths = [...new Set([step.whenPresent, ...Object.values(step.environment).filter((v) => v.startsWith("$."))])];
 
-    const { taskDefinition, container } = this.bindings.task(step.container, "small");
-    const run = new tasks.EcsRunTask(this, stateNames.onFailure(step.name), {
+    const run = this.ecsTask(stateNames.onFailure(step.name), step, "small", {
       comment: `Failure path: runs '${step.command.join(" ")}' once; its failure is recorded at $.rollback, never raised.`,
+      taskTimeout: sfn.Timeout.duration(Duration.seconds(step.timeoutSeconds)),
+      resultPath: "$.rollback",
+    });
+    for (const policy of step.retries) run.addRetry(errorRetry(policy));
+    run.addCatch(next, { errors: ["States.ALL"], resultPath: "$.rollback" });
+    run.next(next);
+
+    const present = paths.map((p) => sfn.Condition.isPresent(p));
+    return new sfn.Choice(this, stateNames.onFailureChoice(step.name), {
+      comment: `Runs '${step.name}' only when ${paths.join(" and ")} ${paths.length === 1 ? "exists" : "exist"} (Plan may have failed before setting them).`,
+    })
+      .when(present.length === 1 ? present[0] : sfn.Condition.and(...present), run)
+      .otherwise(next);
+  }
+
+  /** One ECS RunTask (.sync) of a container step on one tier: Fargate, the container's command and environment. */
+  private ecsTask(
+    stateName: string,
+    step: Pick<ContainerStep, "container" | "command" | "environment">,
+    tier: TierName,
+    props: Pick<tasks.EcsRunTaskProps, "comment" | "taskTimeout" | "resultPath">,
+  ): tasks.EcsRunTask {
+    const { taskDefinition, container } = this.bindings.task(step.container, tier);
+    return new tasks.EcsRunTask(this, stateName, {
       integrationPattern: sfn.IntegrationPattern.RUN_JOB,
       cluster: this.bindings.cluster,
       taskDefinition,
@@ -262,20 +266,9 @@ export class WorkflowDefinition extends Construct {
           })),
         },
       ],
-      taskTimeout: sfn.Timeout.duration(Duration.seconds(step.timeoutSeconds)),
-      resultSelector: { tier: "small", ...ECS_RESULT_FIELDS },
-      resultPath: "$.rollback",
+      resultSelector: { tier, ...ECS_RESULT_FIELDS },
+      ...props,
     });
-    for (const policy of step.retries) run.addRetry(errorRetry(policy));
-    run.addCatch(next, { errors: ["States.ALL"], resultPath: "$.rollback" });
-    run.next(next);
-
-    const present = paths.map((p) => sfn.Condition.isPresent(p));
-    return new sfn.Choice(this, stateNames.onFailureChoice(step.name), {
-      comment: `Runs '${step.name}' only when ${paths.join(" and ")} ${paths.length === 1 ? "exists" : "exist"} (Plan may have failed before setting them).`,
-    })
-      .when(present.length === 1 ? present[0] : sfn.Condition.and(...present), run)
-      .otherwise(next);
   }
 
   private unknownTierState?: sfn.IChainable;

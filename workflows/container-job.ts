@@ -2,6 +2,7 @@ import { LAMBDA_SERVICE_RETRY, ECS_CAPACITY_RETRY } from "./retry-policies.ts";
 import { RETRYABLE_EXIT_CODES } from "../lib/exit-codes.ts";
 import { toSourceUrl } from "../lib/source-url.ts";
 import { TIER_NAMES, type TierName } from "./tiers.ts";
+import { RUN_NOTIFY, runMetrics } from "./standard-steps.ts";
 import type { BucketAccess, Workflow } from "./types.ts";
 
 /**
@@ -91,19 +92,8 @@ export function containerJob(o: ContainerJobOptions): Workflow {
         access,
       },
     ],
-    metrics: {
-      kind: "function",
-      id: "metrics",
-      fn: "metrics",
-      payload: { workflow: o.name, plan: "$.plan", steps: "$.steps", run: "$.run" },
-      resultPath: "$.metrics",
-      resultFields: ["counts", "bytes", "durationsMs", "totalMs", "tiers", "escalations", "retries"],
-      timeoutSeconds: 60,
-      retries: [LAMBDA_SERVICE_RETRY],
-      onError: "continue",
-      access: { read: [`${prefix}runs/*/manifest.json`] },
-    },
-    notify: { fn: "notify", payload: { input: "$.input", plan: "$.plan", metrics: "$.metrics" }, timeoutSeconds: 60, retries: [LAMBDA_SERVICE_RETRY] },
+    metrics: runMetrics(o.name, [`${prefix}runs/*/manifest.json`]),
+    notify: RUN_NOTIFY,
     dashboardMetrics: ["RunDuration", "StepRetries", "RunFailed"],
     cli: {
       options: {

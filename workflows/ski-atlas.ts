@@ -1,9 +1,10 @@
-import { CLEANUP_CAPACITY_RETRY, CLEANUP_TASK_RETRY, ECS_CAPACITY_RETRY, LAMBDA_SERVICE_RETRY, SOURCE_UNAVAILABLE_RETRY, TRANSIENT_TASK_RETRY } from "./retry-policies.ts";
+import { ECS_CAPACITY_RETRY, LAMBDA_SERVICE_RETRY, SOURCE_UNAVAILABLE_RETRY, TRANSIENT_TASK_RETRY } from "./retry-policies.ts";
 import { mkdir } from "node:fs/promises";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { REGION_NAMES } from "../lib/regions.ts";
 import { toSourceUrl } from "../lib/source-url.ts";
+import { RUN_NOTIFY, rollbackPublish, runMetrics } from "./standard-steps.ts";
 import type { ContainerStep, Workflow } from "./types.ts";
 
 /**
@@ -91,34 +92,9 @@ export const skiAtlas: Workflow = {
       timeoutSeconds: minutes(15, 15, 30, 30),
     }),
   ],
-  // A run that failed mid-publish leaves a journal under the month: put the previous month back before reporting.
-  onFailure: {
-    name: "Roll back publish",
-    container: "ski-atlas",
-    command: ["rollback"],
-    environment: { PUBLISH_URI: "$.plan.uris.publish" },
-    timeoutSeconds: 15 * 60,
-    whenPresent: "$.plan.uris.publish",
-    retries: [CLEANUP_CAPACITY_RETRY, CLEANUP_TASK_RETRY],
-  },
-  metrics: {
-    kind: "function",
-    id: "metrics",
-    fn: "metrics",
-    payload: { workflow: "ski-atlas", plan: "$.plan", steps: "$.steps", run: "$.run" },
-    resultPath: "$.metrics",
-    resultFields: ["counts", "bytes", "durationsMs", "totalMs", "tiers", "escalations", "retries"],
-    timeoutSeconds: 60,
-    retries: [LAMBDA_SERVICE_RETRY],
-    onError: "continue",
-    access: { read: perRegion((r) => `${r}/*/manifest.json`) },
-  },
-  notify: {
-    fn: "notify",
-    payload: { input: "$.input", plan: "$.plan", metrics: "$.metrics" },
-    timeoutSeconds: 60,
-    retries: [LAMBDA_SERVICE_RETRY],
-  },
+  onFailure: rollbackPublish("ski-atlas"),
+  metrics: runMetrics("ski-atlas", perRegion((r) => `${r}/*/manifest.json`)),
+  notify: RUN_NOTIFY,
   dashboardMetrics: ["OutputBytes", "TierEscalations", "RunFailed"],
   cli: {
     options: {

@@ -1,7 +1,8 @@
 import { existsSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { toSourceUrl } from "../lib/source-url.ts";
-import { CLEANUP_CAPACITY_RETRY, CLEANUP_TASK_RETRY, ECS_CAPACITY_RETRY, LAMBDA_SERVICE_RETRY, TRANSIENT_TASK_RETRY } from "./retry-policies.ts";
+import { ECS_CAPACITY_RETRY, LAMBDA_SERVICE_RETRY, TRANSIENT_TASK_RETRY } from "./retry-policies.ts";
+import { RUN_NOTIFY, rollbackPublish, runMetrics } from "./standard-steps.ts";
 import type { ContainerStep, Workflow } from "./types.ts";
 
 /**
@@ -70,34 +71,9 @@ export const weather: Workflow = {
       timeoutSeconds: minutes(15, 15, 30, 30),
     }),
   ],
-  // A run that failed mid-publish leaves a journal under the day: put its previous version back before reporting.
-  onFailure: {
-    name: "Roll back publish",
-    container: "weather",
-    command: ["rollback"],
-    environment: { PUBLISH_URI: "$.plan.uris.publish" },
-    timeoutSeconds: 15 * 60,
-    whenPresent: "$.plan.uris.publish",
-    retries: [CLEANUP_CAPACITY_RETRY, CLEANUP_TASK_RETRY],
-  },
-  metrics: {
-    kind: "function",
-    id: "metrics",
-    fn: "metrics",
-    payload: { workflow: "weather", plan: "$.plan", steps: "$.steps", run: "$.run" },
-    resultPath: "$.metrics",
-    resultFields: ["counts", "bytes", "durationsMs", "totalMs", "tiers", "escalations", "retries"],
-    timeoutSeconds: 60,
-    retries: [LAMBDA_SERVICE_RETRY],
-    onError: "continue",
-    access: { read: ["weather/*/manifest.json"] },
-  },
-  notify: {
-    fn: "notify",
-    payload: { input: "$.input", plan: "$.plan", metrics: "$.metrics" },
-    timeoutSeconds: 60,
-    retries: [LAMBDA_SERVICE_RETRY],
-  },
+  onFailure: rollbackPublish("weather"),
+  metrics: runMetrics("weather", ["weather/*/manifest.json"]),
+  notify: RUN_NOTIFY,
   alarms: [
     { id: "IngestionErrors", metric: "IngestionErrors", threshold: 1, description: "a run rejected input lines (IngestionErrors > 0)" },
   ],
