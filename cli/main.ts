@@ -93,6 +93,12 @@ async function main(argv: string[]): Promise<number> {
     console.error(`error: ${run.summary.error ?? run.summary.status}`);
     return 1;
   }
+  // A fan-out succeeds even when some of its items failed: its digest says how many, and so does the exit code.
+  const digest = run.result.output?.digest as { status?: string; subject?: string } | undefined;
+  if (digest?.status && digest.status !== "SUCCEEDED") {
+    console.error(`error: ${digest.subject ?? `digest ${digest.status}`}`);
+    return 1;
+  }
   return 0;
 }
 

@@ -12,8 +12,16 @@ export async function runOnAws(options: {
   onEvent: (event: ProgressEvent) => void;
 }): Promise<number> {
   const client = new SFNClient({});
-  const stateMachineArn = options.stateMachineArn ?? (await findStateMachineArn(client, options.workflow));
-  const result = await startAndFollow({ client, stateMachineArn, input: options.input, onEvent: options.onEvent, machine: options.workflow });
+  const result = await (async () => {
+    const stateMachineArn = options.stateMachineArn ?? (await findStateMachineArn(client, options.workflow));
+    return startAndFollow({ client, stateMachineArn, input: options.input, onEvent: options.onEvent, machine: options.workflow });
+  })().catch((err: Error) => {
+    // The SDK's own words ("Region is missing") do not say what to do about it.
+    if (/Region is missing|Could not load credentials|credential/i.test(err.message)) {
+      throw new Error(`AWS is not configured (${err.message}): set AWS_REGION and credentials (AWS_PROFILE, or 'aws configure'), or run offline without --aws`);
+    }
+    throw err;
+  });
   process.stderr.write(`\n${options.workflow}: ${result.status} in ${seconds(result.stoppedAt - result.startedAt)}\n`);
   process.stderr.write(`execution: ${result.executionArn}\n`);
   if (options.json) {
