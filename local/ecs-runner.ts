@@ -69,6 +69,9 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
+/** How long after a state's deadline its task's processes are killed. */
+export const TIMEOUT_KILL_GRACE_MS = 250;
+
 export const OUT_OF_MEMORY_REASON = "OutOfMemoryError: Container killed due to memory usage";
 
 /** An ECS task that stopped with a non-zero exit: Step Functions' `States.TaskFailed`, task JSON as Cause. */
@@ -151,10 +154,12 @@ export async function runEcsTask(
       killTree();
     }
   }, options.memoryPollMs ?? 100);
+  // Just after the state's deadline: the engine must raise States.Timeout first, as Step Functions does. Killed
+  // earlier, the task's exit 137 could win the race and read as an out-of-memory kill.
   const timer = setTimeout(() => {
     killedFor ??= "timeout";
     killTree();
-  }, Math.max(0, deadlineMs - Date.now()));
+  }, Math.max(0, deadlineMs - Date.now()) + TIMEOUT_KILL_GRACE_MS);
   if (options.fault === "s3down" && options.s3Outage) void options.s3Outage();
 
   const exitCode: number = await new Promise((resolve) => {
