@@ -1,6 +1,6 @@
 import { Duration } from "aws-cdk-lib";
 import type * as ec2 from "aws-cdk-lib/aws-ec2";
-import type * as ecs from "aws-cdk-lib/aws-ecs";
+import * as ecs from "aws-cdk-lib/aws-ecs";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
@@ -252,7 +252,7 @@ export class WorkflowDefinition extends Construct {
       integrationPattern: sfn.IntegrationPattern.RUN_JOB,
       cluster: this.bindings.cluster,
       taskDefinition,
-      launchTarget: new tasks.EcsFargateLaunchTarget({ platformVersion: "LATEST" as never }),
+      launchTarget: new tasks.EcsFargateLaunchTarget({ platformVersion: ecs.FargatePlatformVersion.LATEST }),
       subnets: this.bindings.subnets,
       securityGroups: this.bindings.securityGroups,
       assignPublicIp: this.bindings.assignPublicIp,
