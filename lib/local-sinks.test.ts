@@ -18,7 +18,7 @@ const points = (n: number): MetricDatum[] => Array.from({ length: n }, (_, i) =>
 
 describe("makeSinks", () => {
   it("GIVEN a sink dir WHEN sinks are made THEN they are local files, else AWS", () => {
-    expect(makeSinks({ localSinkDir: "/tmp/x" })).toBeInstanceOf(LocalFileSinks);
+    expect(makeSinks({ localSinkDir: "sinks" })).toBeInstanceOf(LocalFileSinks);
     expect(makeSinks({ topicArn: "arn:aws:sns:eu-west-1:1:t" })).toBeInstanceOf(AwsSinks);
   });
 });
