@@ -1,13 +1,17 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { DeleteObjectCommand } from "@aws-sdk/client-s3";
-import { digestFile } from "./hash.ts";
-import { contentTypeOf, MANIFEST_NAME, type PublishedFile } from "./manifest.ts";
-import { getObjectText, putObjectText, uploadFile } from "./s3-objects.ts";
+import { contentTypeOf } from "./manifest.ts";
+import { publishStaged } from "./publish-prefix.ts";
+import { listObjects, uploadFile } from "./s3-objects.ts";
 import { parseS3Uri } from "./s3.ts";
 
+/** Where a job stages its results before publishing them: inside its own output prefix, never published itself. */
+export const JOB_STAGING_DIR = "_staging/";
+
 /**
- * A job's results under its output prefix, `manifest.json` last: an old manifest is withdrawn first, so a
- * reader never pairs it with half-replaced files. The same runId twice gives the same files (rerun = overwrite).
+ * A job's results under its output prefix, through the same atomic publish as every workflow
+ * (lib/publish-prefix.ts): staged first, then committed by `manifest.json`, written last. A crash leaves the
+ * previous results of that run id, or none; the same run id twice publishes the same files.
  */
 export async function writeJobOutputs(
   s3: S3Client,
@@ -16,22 +20,19 @@ export async function writeJobOutputs(
   manifest: Record<string, unknown>,
   log: (m: string) => void,
 ): Promise<Record<string, unknown>> {
-  const manifestUri = outputUri + MANIFEST_NAME;
-  if ((await getObjectText(s3, manifestUri)) !== undefined) {
-    const { bucket, key } = parseS3Uri(manifestUri);
-    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
-    log(`withdrew the previous ${MANIFEST_NAME} of this run id`);
-  }
-  const listed: PublishedFile[] = [];
-  for (const f of [...files].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const { hex, bytes } = await digestFile(f.path);
-    await uploadFile(s3, f.path, outputUri + f.name, { contentType: contentTypeOf(f.name) });
-    listed.push({ name: f.name, sha256: hex, bytes, ...(f.rows === undefined ? {} : { rows: f.rows }) });
-  }
-  const full = { ...manifest, files: listed };
-  await putObjectText(s3, manifestUri, `${JSON.stringify(full, null, 2)}\n`);
-  log(`wrote ${listed.length} file(s) and ${manifestUri}`);
-  return full;
+  const stagingUri = outputUri + JOB_STAGING_DIR;
+  const rows = new Map(files.map((f) => [f.name, f.rows]));
+  for (const f of files) await uploadFile(s3, f.path, stagingUri + f.name, { contentType: contentTypeOf(f.name) });
+  const result = await publishStaged(s3, {
+    stagingUri,
+    publishUri: outputUri,
+    rows: async (_path, name) => rows.get(name),
+    manifest: () => manifest,
+    log,
+  });
+  const { bucket } = parseS3Uri(stagingUri);
+  for (const o of await listObjects(s3, stagingUri)) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.key }));
+  return result.manifest;
 }
 
 /** A CSV field (RFC 4180). */
