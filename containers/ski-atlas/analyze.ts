@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { EXIT, StepError } from "../../lib/exit-codes.ts";
+import { contentTypeOf } from "../../lib/manifest.ts";
 import { downloadToFile, isNotFound, uploadFile } from "../../lib/s3-objects.ts";
 import type { AnalyzeConfig } from "./config.ts";
 import { mib, type Logger } from "./log.ts";
@@ -57,7 +58,7 @@ export async function runAnalyze(cfg: AnalyzeConfig, s3: S3Client, log: Logger):
     const names = [...Object.values(OUTPUT_FILES), SUMMARY_FILE];
     await Promise.all(
       names.map((name) =>
-        uploadFile(s3, join(out, name), cfg.stagingUri + name, { contentType: contentType(name) }),
+        uploadFile(s3, join(out, name), cfg.stagingUri + name, { contentType: contentTypeOf(name) }),
       ),
     );
     log(`wrote ${names.length} files to ${cfg.stagingUri}`);
@@ -65,11 +66,4 @@ export async function runAnalyze(cfg: AnalyzeConfig, s3: S3Client, log: Logger):
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-export function contentType(name: string): string {
-  if (name.endsWith(".csv")) return "text/csv";
-  if (name.endsWith(".json")) return "application/json";
-  if (name.endsWith(".parquet")) return "application/vnd.apache.parquet";
-  return "application/octet-stream";
 }

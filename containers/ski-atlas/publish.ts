@@ -1,5 +1,5 @@
-import { readFile } from "node:fs/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { tableRows } from "../../lib/duckdb.ts";
 import { EXIT, StepError } from "../../lib/exit-codes.ts";
 import { isPublishable } from "../../lib/manifest.ts";
 import { publishStaged } from "../../lib/publish-prefix.ts";
@@ -9,7 +9,6 @@ import type { Logger } from "./log.ts";
 import { manifestSource, type Manifest } from "./manifest.ts";
 import { OUTPUT_FILES } from "./outputs.ts";
 import { fromMetadata } from "./source-version.ts";
-import { csvRowCount, parquetRowCount } from "./tables.ts";
 
 /**
  * Step 4: checks that staging holds every output file and that RAW_URI carries the source's version, then
@@ -35,11 +34,7 @@ export async function runPublish(cfg: PublishConfig, s3: S3Client, log: Logger, 
     publishUri: cfg.publishUri,
     log,
     crashAfterCopies: cfg.crashAfterCopies,
-    async rows(path, name) {
-      if (name.endsWith(".parquet")) return parquetRowCount(path);
-      if (name.endsWith(".csv")) return csvRowCount(await readFile(path, "utf8"));
-      return undefined;
-    },
+    rows: (path) => tableRows(path),
     manifest(files): Omit<Manifest, "files"> {
       const rows = (name: string) => files.find((f) => f.name === name)?.rows ?? 0;
       return {

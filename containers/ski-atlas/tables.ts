@@ -1,4 +1,4 @@
-import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import { Duck } from "../../lib/duckdb.ts";
 
 /**
  * Writes tables to Parquet (zstd, GeoParquet `geo` metadata for WKB columns) and CSV with DuckDB. Rows are
@@ -25,16 +25,14 @@ export interface GeoColumnInfo {
 }
 
 export class TableWriter {
-  private constructor(
-    private readonly instance: DuckDBInstance,
-    private readonly conn: DuckDBConnection,
-  ) {}
+  private constructor(private readonly db: Duck) {}
 
   static async open(): Promise<TableWriter> {
-    const instance = await DuckDBInstance.create(":memory:", { threads: "1" });
-    const conn = await instance.connect();
-    await conn.run("SET preserve_insertion_order = true");
-    return new TableWriter(instance, conn);
+    return new TableWriter(await Duck.open());
+  }
+
+  private get conn() {
+    return this.db.conn;
   }
 
   private async load(name: string, table: Table): Promise<void> {
@@ -85,40 +83,12 @@ export class TableWriter {
     await this.conn.run(`COPY t TO '${path.replaceAll("'", "''")}' (FORMAT csv, HEADER true)`);
   }
 
-  /** Runs a query and returns rows as plain JS values (for tests and publish). */
-  async query(sql: string): Promise<Record<string, unknown>[]> {
-    const reader = await this.conn.runAndReadAll(sql);
-    return reader.getRowObjectsJS() as Record<string, unknown>[];
+  /** Runs a query and returns rows as plain JS values (for tests). */
+  query(sql: string): Promise<Record<string, unknown>[]> {
+    return this.db.query(sql);
   }
 
   close(): void {
-    this.conn.closeSync();
-    this.instance.closeSync();
+    this.db.close();
   }
-}
-
-/** Row count of a Parquet file from its footer. */
-export async function parquetRowCount(path: string): Promise<number> {
-  const w = await TableWriter.open();
-  try {
-    const rows = await w.query(`SELECT count(*)::BIGINT AS n FROM read_parquet('${path.replaceAll("'", "''")}')`);
-    return Number(rows[0].n);
-  } finally {
-    w.close();
-  }
-}
-
-/** Data rows of a CSV file with a header line (RFC 4180 quoting: newlines inside quotes do not count). */
-export function csvRowCount(text: string): number {
-  let records = 0, inQuotes = false, lineHasData = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    if (ch === 34 /* " */) inQuotes = !inQuotes;
-    if (ch === 10 /* \n */ && !inQuotes) {
-      records++;
-      lineHasData = false;
-    } else if (ch !== 13) lineHasData = true;
-  }
-  if (lineHasData) records++;
-  return Math.max(0, records - 1);
 }

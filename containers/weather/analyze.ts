@@ -7,7 +7,7 @@ import type { Env, Log } from "../../lib/run-step.ts";
 import { uploadFile } from "../../lib/s3-objects.ts";
 import { downloadInput } from "../../lib/uri-io.ts";
 import { FILES, runConfig, type WeatherRun } from "./config.ts";
-import { Duck, sqlString } from "./duck.ts";
+import { Duck, sqlString } from "../../lib/duckdb.ts";
 
 /**
  * Step 2: `weather_records.parquet` → per station and year: average max and min temperature (°C) and total

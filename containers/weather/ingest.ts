@@ -11,7 +11,7 @@ import { uploadFile } from "../../lib/s3-objects.ts";
 import { contentTypeOf } from "../../lib/manifest.ts";
 import { listInputs, openInput } from "../../lib/uri-io.ts";
 import { FILES, ingestConfig, type IngestConfig } from "./config.ts";
-import { Duck, sqlString } from "./duck.ts";
+import { Duck, sqlString } from "../../lib/duckdb.ts";
 import { IngestTally, stationOf, type IngestCounts } from "./records.ts";
 
 /**

@@ -4,7 +4,7 @@ import { publishStaged } from "../../lib/publish-prefix.ts";
 import type { Env, Log } from "../../lib/run-step.ts";
 import { getObjectText, listObjects } from "../../lib/s3-objects.ts";
 import { FILES, publishConfig, type PublishConfig } from "./config.ts";
-import { tableRows } from "./duck.ts";
+import { tableRows } from "../../lib/duckdb.ts";
 import type { IngestCounts } from "./records.ts";
 
 /**

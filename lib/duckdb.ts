@@ -1,6 +1,9 @@
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 
-/** One in-memory DuckDB on one thread: the same input gives the same bytes, so reruns publish nothing new. */
+/**
+ * One in-memory DuckDB on one thread, for every image that writes Parquet or CSV: the same input gives the same
+ * bytes, so reruns publish nothing new.
+ */
 export class Duck {
   private constructor(
     private readonly instance: DuckDBInstance,
