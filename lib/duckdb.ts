@@ -1,20 +1,40 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import { TASK_ENV } from "./task-env.ts";
 
 /**
  * One in-memory DuckDB on one thread, for every image that writes Parquet or CSV: the same input gives the same
  * bytes, so reruns publish nothing new.
+ *
+ * It spills to a folder of its own under the OS temp dir (the task's work dir: TMPDIR), never to DuckDB's default
+ * `.tmp` in the working directory, which the image's non-root user cannot create. Its memory limit and how much
+ * it may spill come from the task's tier (TASK_ENV); unset (tests, tools), DuckDB's defaults apply.
  */
 export class Duck {
   private constructor(
     private readonly instance: DuckDBInstance,
     readonly conn: DuckDBConnection,
+    readonly spillDir: string,
   ) {}
 
-  static async open(): Promise<Duck> {
-    const instance = await DuckDBInstance.create(":memory:", { threads: "1" });
-    const conn = await instance.connect();
-    await conn.run("SET preserve_insertion_order = true");
-    return new Duck(instance, conn);
+  static async open(env: NodeJS.ProcessEnv = process.env): Promise<Duck> {
+    const spillDir = mkdtempSync(join(tmpdir(), "duckdb-spill-"));
+    const options: Record<string, string> = { threads: "1", temp_directory: spillDir };
+    const memoryLimit = env[TASK_ENV.duckdbMemoryLimit];
+    const maxTemp = env[TASK_ENV.duckdbMaxTempDirectorySize];
+    if (memoryLimit) options.memory_limit = memoryLimit;
+    if (maxTemp) options.max_temp_directory_size = maxTemp;
+    try {
+      const instance = await DuckDBInstance.create(":memory:", options);
+      const conn = await instance.connect();
+      await conn.run("SET preserve_insertion_order = true");
+      return new Duck(instance, conn, spillDir);
+    } catch (err) {
+      rmSync(spillDir, { recursive: true, force: true });
+      throw err;
+    }
   }
 
   run(sql: string): Promise<unknown> {
@@ -29,6 +49,7 @@ export class Duck {
   close(): void {
     this.conn.closeSync();
     this.instance.closeSync();
+    rmSync(this.spillDir, { recursive: true, force: true });
   }
 }
 

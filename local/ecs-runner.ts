@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
-import { TIER_NAMES, tierByName, type Tier, type TierName } from "../workflows/tiers.ts";
+import { TIER_NAMES, taskEnvironment, tierByName, type Tier, type TierName } from "../workflows/tiers.ts";
 import { describeFault, type FaultKind } from "./faults.ts";
 import { treeRssBytes } from "./process-tree.ts";
 
@@ -107,7 +107,10 @@ export async function runEcsTask(
   const tier = tierOfTaskDefinition(params.TaskDefinition);
   const command = override.Command ?? [];
   const step = command[0] ?? override.Name;
-  const env: Record<string, string> = { ...options.baseEnv };
+  // As on Fargate: the task definition's environment for the tier (heap, DuckDB limits, TMPDIR on a fresh work dir
+  // that goes away with the task, like ephemeral storage), then the container overrides.
+  const workDir = await mkdtemp(path.join(os.tmpdir(), `atlas-task-${override.Name}-`));
+  const env: Record<string, string> = { ...options.baseEnv, ...taskEnvironment(tier, workDir) };
   for (const { Name, Value } of override.Environment ?? []) env[Name] = String(Value);
   const fault = options.fault;
   if (typeof fault === "object" && "crashAfterCopies" in fault) env.ATLAS_FAULT_CRASH_AFTER_COPIES = String(fault.crashAfterCopies);
@@ -173,6 +176,7 @@ export async function runEcsTask(
   clearInterval(sampler);
   clearTimeout(timer);
   runningGroups.delete(child.pid!);
+  await rm(workDir, { recursive: true, force: true });
   if (partial) onChunk(Buffer.from("\n"));
   await new Promise((resolve) => log.end(resolve));
 

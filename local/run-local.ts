@@ -1,16 +1,17 @@
-import { execFileSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { startEmbeddedS3, type EmbeddedS3 } from "../lib/embedded-s3.ts";
 import { fargateTaskCost } from "../lib/fargate-prices.ts";
+import { PROJECT_ROOT } from "../lib/project-root.ts";
+import { codeVersion } from "../lib/code-version.ts";
 import { makeS3Client, parseS3Uri } from "../lib/s3.ts";
 import { resolvedDefinitions } from "../stacks/resolve-asl.ts";
 import { LocalEngine, type ExecutionResult, type StateRecord } from "./engine.ts";
 import type { Fault } from "./faults.ts";
 import type { ProgressEvent } from "./progress-events.ts";
 
-export const REPO_ROOT = path.resolve(import.meta.dirname, "..");
+export const REPO_ROOT = PROJECT_ROOT;
 export const LOCAL_BUCKET = "atlas-local";
 /** How long an injected S3 outage lasts. */
 export const S3_OUTAGE_MS = 1500;
@@ -81,7 +82,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
     ATLAS_LOCAL: "1",
     ATLAS_LOCAL_SINK_DIR: runDir,
     ATLAS_TOPIC_ARN: "arn:aws:sns:us-east-1:000000000000:atlas-local",
-    CODE_VERSION: codeVersion(),
+    CODE_VERSION: codeVersion(REPO_ROOT),
   };
   // The helper functions run in this process: they read the same variables the containers get.
   const savedEnv = { ...process.env };
@@ -195,12 +196,3 @@ function stamp(): string {
   return new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-");
 }
 
-function codeVersion(): string {
-  try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "ignore"] })
-      .toString()
-      .trim();
-  } catch {
-    return "local";
-  }
-}

@@ -1,6 +1,8 @@
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
-import { TIERS } from "../workflows/tiers.ts";
+import { execFileSync } from "node:child_process";
+import { PROJECT_ROOT } from "../lib/project-root.ts";
+import { TIERS, type TierName } from "../workflows/tiers.ts";
 import { allWorkflows } from "../workflows/index.ts";
 import { containerSteps } from "../workflows/types.ts";
 
@@ -51,18 +53,42 @@ describe.each(["deploy", "dev"] as const)("AtlasStack synthesized offline in %s 
         Family: Match.stringLikeRegexp(`-ski-atlas-${tier.name}$`),
         Cpu: String(tier.vcpu * 1024),
         Memory: String(tier.memoryMiB),
-        EphemeralStorage: { SizeInGiB: tier.ephemeralGiB },
+        // Fargate's free 20 GiB is what a task gets with no EphemeralStorage (which only takes 21–200).
+        EphemeralStorage: tier.ephemeralGiB > 20 ? { SizeInGiB: tier.ephemeralGiB } : Match.absent(),
         RuntimePlatform: { CpuArchitecture: "ARM64", OperatingSystemFamily: "LINUX" },
         RequiresCompatibilities: ["FARGATE"],
         ContainerDefinitions: [Match.objectLike({ Name: "ski-atlas", User: "node" })],
       });
     }
     expect(TIERS.map((t) => [t.vcpu, t.memoryMiB / 1024, t.ephemeralGiB])).toEqual([
-      [1, 2, 21],
-      [2, 4, 21],
+      [1, 2, 20],
+      [2, 4, 20],
       [4, 16, 100],
       [8, 32, 200],
     ]);
+  });
+
+  it("sizes the heap, DuckDB and the temp dir of every task to its tier, and records the deployed commit", async () => {
+    const t = await template();
+    const commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: PROJECT_ROOT }).toString().trim();
+    const expected: Record<TierName, Record<string, string>> = {
+      small: { NODE_OPTIONS: "--max-old-space-size=1024", ATLAS_DUCKDB_MEMORY_LIMIT: "512MiB", ATLAS_DUCKDB_MAX_TEMP_DIRECTORY_SIZE: "10GiB" },
+      medium: { NODE_OPTIONS: "--max-old-space-size=2048", ATLAS_DUCKDB_MEMORY_LIMIT: "1024MiB", ATLAS_DUCKDB_MAX_TEMP_DIRECTORY_SIZE: "10GiB" },
+      large: { NODE_OPTIONS: "--max-old-space-size=8192", ATLAS_DUCKDB_MEMORY_LIMIT: "4096MiB", ATLAS_DUCKDB_MAX_TEMP_DIRECTORY_SIZE: "50GiB" },
+      xlarge: { NODE_OPTIONS: "--max-old-space-size=16384", ATLAS_DUCKDB_MEMORY_LIMIT: "8192MiB", ATLAS_DUCKDB_MAX_TEMP_DIRECTORY_SIZE: "100GiB" },
+    };
+    for (const container of CONTAINERS) {
+      for (const tier of TIERS) {
+        const [definition] = Object.values(
+          t.findResources("AWS::ECS::TaskDefinition", { Properties: { Family: Match.stringLikeRegexp(`-${container}-${tier.name}$`) } }),
+        );
+        const env = Object.fromEntries(
+          (definition.Properties.ContainerDefinitions[0].Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]),
+        );
+        expect(env, `${container}/${tier.name}`).toMatchObject({ ...expected[tier.name], TMPDIR: "/work" });
+        expect(env.CODE_VERSION).toMatch(new RegExp(`^${commit}(-dirty)?$`));
+      }
+    }
   });
 
   it("keeps container and state machine logs for three months", async () => {

@@ -1,4 +1,6 @@
 import type { StackContext } from "sst/constructs";
+import { codeVersion } from "../lib/code-version.ts";
+import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { TIER_NAMES } from "../workflows/tiers.ts";
 import { allWorkflows } from "../workflows/index.ts";
 import { readConfig } from "../workflows/config.ts";
@@ -16,7 +18,7 @@ import { checkWithCdkNag } from "./nag.ts";
  * Wires every workflow in `workflows/` to AWS. Nothing here knows a workflow's steps: those come from the
  * workflow definitions, so adding a workflow needs no change in this file.
  */
-export function AtlasStack({ stack, app }: StackContext) {
+export function AtlasStack({ stack }: StackContext) {
   const config = readConfig();
   const workflows = allWorkflows(config);
 
@@ -30,7 +32,8 @@ export function AtlasStack({ stack, app }: StackContext) {
     bucket: data.bucket,
     containers,
     tiers: TIER_NAMES,
-    codeVersion: process.env.CODE_VERSION ?? app.stage,
+    // The commit being deployed: every manifest the tasks publish records it.
+    codeVersion: codeVersion(PROJECT_ROOT),
     access: accessBy(workflows, (w) => w.steps.flatMap((s) => (s.kind === "container" && s.access ? [[s.container, s.access]] : []))),
   });
 

@@ -2,13 +2,13 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
+import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { containerJob } from "./container-job.ts";
 
 /**
  * The two container jobs. Each is one `containerJob(...)`: its container lives in `containers/<name>/`.
  */
-const REPO_ROOT = path.resolve(import.meta.dirname, "..");
-const SHARED_DATA = path.resolve(REPO_ROOT, "..", "shared", "data");
+const SHARED_DATA = path.resolve(PROJECT_ROOT, "..", "shared", "data");
 
 /**
  * Grades submissions against an answer key. Isolated: it may run code or data others submitted, so its task role
@@ -38,7 +38,7 @@ export const training = containerJob({
 });
 
 /** A small answer key and four submissions (one of them not JSON), the same every time. */
-export async function sampleGraderConfig(dir = path.join(REPO_ROOT, ".data", "jobs", "grader")): Promise<string> {
+export async function sampleGraderConfig(dir = path.join(PROJECT_ROOT, ".data", "jobs", "grader")): Promise<string> {
   await mkdir(dir, { recursive: true });
   const submissions = path.join(dir, "submissions.jsonl");
   await writeFile(
@@ -57,7 +57,7 @@ export async function sampleGraderConfig(dir = path.join(REPO_ROOT, ".data", "jo
 }
 
 /** The newest weather run published by a local run (`.data/runs/*\/published/weather/<runId>/`), if any. */
-export async function latestLocalWeatherRun(runsDir = path.join(REPO_ROOT, ".data", "runs")): Promise<string | undefined> {
+export async function latestLocalWeatherRun(runsDir = path.join(PROJECT_ROOT, ".data", "runs")): Promise<string | undefined> {
   if (!existsSync(runsDir)) return undefined;
   let best: { dir: string; mtime: number } | undefined;
   for (const run of await readdir(runsDir)) {
@@ -78,7 +78,7 @@ async function localTrainingConfig(): Promise<string> {
   if (!weather) throw new Error("no local weather run found: run `npm start -- weather` first, or pass --config FILE");
   const yieldFile = path.join(SHARED_DATA, "yld_data", "US_corn_grain_yield.txt");
   if (!existsSync(yieldFile)) throw new Error(`no yield data at ${yieldFile}: pass --config FILE`);
-  const dir = path.join(REPO_ROOT, ".data", "jobs", "training");
+  const dir = path.join(PROJECT_ROOT, ".data", "jobs", "training");
   await mkdir(dir, { recursive: true });
   const config = path.join(dir, "config.json");
   await writeFile(config, `${JSON.stringify({ weather: `${pathToFileURL(weather).href}/`, yield: pathToFileURL(yieldFile).href }, null, 2)}\n`);

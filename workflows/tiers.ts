@@ -1,11 +1,19 @@
+import { TASK_ENV } from "../lib/task-env.ts";
+
+/**
+ * Every Fargate task gets this much ephemeral storage for free, and it is what a task definition without
+ * `EphemeralStorage` gets. A task definition can only ask for 21–200 GiB, and each GiB above 20 is billed.
+ */
+export const FARGATE_FREE_EPHEMERAL_GIB = 20;
+
 /**
  * Fargate size tiers, ARM64 (Graviton costs about 20% less than x86 for the same size).
  * small/medium/large come from the deployment this project replaces; xlarge exists for the largest continents.
- * `ephemeralGiB` is the task's disk: 21 GiB is Fargate's free default, more is billed per GB-hour.
+ * `ephemeralGiB` is the task's disk: small and medium keep Fargate's free 20 GiB.
  */
 export const TIERS = [
-  { name: "small", vcpu: 1, memoryMiB: 2048, ephemeralGiB: 21 },
-  { name: "medium", vcpu: 2, memoryMiB: 4096, ephemeralGiB: 21 },
+  { name: "small", vcpu: 1, memoryMiB: 2048, ephemeralGiB: FARGATE_FREE_EPHEMERAL_GIB },
+  { name: "medium", vcpu: 2, memoryMiB: 4096, ephemeralGiB: FARGATE_FREE_EPHEMERAL_GIB },
   { name: "large", vcpu: 4, memoryMiB: 16384, ephemeralGiB: 100 },
   { name: "xlarge", vcpu: 8, memoryMiB: 32768, ephemeralGiB: 200 },
 ] as const;
@@ -51,4 +59,37 @@ export function pickTier(policy: SizePolicy, inputBytes: number): TierName {
     (t) => memoryMiB <= t.memoryMiB * (1 - SIZING_MARGIN) && diskGiB <= t.ephemeralGiB * (1 - SIZING_MARGIN),
   );
   return (fits ?? TIERS[TIERS.length - 1]).name;
+}
+
+/**
+ * Where a task writes its temporary files: a folder the image creates for its non-root user (containers/Dockerfile).
+ * On Fargate the container's writable layer lives on the task's ephemeral storage, so this folder has the tier's disk.
+ */
+export const TASK_WORK_DIR = "/work";
+
+/**
+ * How a tier's memory is shared inside a task. Node's old-space heap gets half: above it a step aborts with exit 134
+ * (`JavaScript heap out of memory`) rather than taking the task past its memory limit. DuckDB gets a quarter: beyond
+ * it DuckDB spills to its temp directory, and it holds copies of rows the JavaScript side may still hold. The last
+ * quarter is for what neither limit counts: V8's young generation (up to ~200 MiB on top of the old space), Buffers,
+ * native code, and DuckDB's overshoot of its own limit.
+ */
+export const NODE_HEAP_SHARE = 0.5;
+export const DUCKDB_MEMORY_SHARE = 0.25;
+/** DuckDB may spill to half the task's disk: the rest is for the step's own files (the source PBF, the outputs). */
+export const DUCKDB_SPILL_DISK_SHARE = 0.5;
+
+/**
+ * The environment that sizes a task to its tier: the task definitions of every container (stacks/) and the local
+ * engine's ECS runner (local/ecs-runner.ts) both take it from here, so a step behaves the same in both places.
+ * `workDir` is the task's scratch folder: `TASK_WORK_DIR` in the image, a fresh folder per task locally.
+ */
+export function taskEnvironment(tier: Tier, workDir: string = TASK_WORK_DIR): Record<string, string> {
+  return {
+    NODE_OPTIONS: `--max-old-space-size=${Math.floor(tier.memoryMiB * NODE_HEAP_SHARE)}`,
+    // os.tmpdir() follows TMPDIR: every step's temporary files, and DuckDB's spill files, go to the work dir.
+    TMPDIR: workDir,
+    [TASK_ENV.duckdbMemoryLimit]: `${Math.floor(tier.memoryMiB * DUCKDB_MEMORY_SHARE)}MiB`,
+    [TASK_ENV.duckdbMaxTempDirectorySize]: `${Math.floor(tier.ephemeralGiB * DUCKDB_SPILL_DISK_SHARE)}GiB`,
+  };
 }

@@ -1,5 +1,6 @@
 import { existsSync, statSync } from "node:fs";
 import * as path from "node:path";
+import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { toSourceUrl } from "../lib/source-url.ts";
 import { ECS_CAPACITY_RETRY, LAMBDA_SERVICE_RETRY, TRANSIENT_TASK_RETRY } from "./retry-policies.ts";
 import { RUN_NOTIFY, rollbackPublish, runMetrics } from "./standard-steps.ts";
@@ -32,7 +33,7 @@ const step = (s: Omit<ContainerStep, "kind" | "container" | "retries" | "escalat
 });
 
 /** The real station files, next to the repository (never copied into it). */
-export const SHARED_WX_DATA = path.resolve(import.meta.dirname, "..", "..", "shared", "data", "wx_data");
+export const SHARED_WX_DATA = path.resolve(PROJECT_ROOT, "..", "shared", "data", "wx_data");
 
 export const weather: Workflow = {
   name: "weather",

@@ -1,4 +1,3 @@
-import * as path from "node:path";
 import { RemovalPolicy, Stack } from "aws-cdk-lib";
 import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import { Platform } from "aws-cdk-lib/aws-ecr-assets";
@@ -7,14 +6,18 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
-import { tierByName, type TierName } from "../../workflows/tiers.ts";
+import { PROJECT_ROOT } from "../../lib/project-root.ts";
+import { FARGATE_FREE_EPHEMERAL_GIB, taskEnvironment, tierByName, type TierName } from "../../workflows/tiers.ts";
 import type { BucketAccess } from "../../workflows/types.ts";
 import { grantBucketAccess } from "./bucket-grants.ts";
+
+/** The one Dockerfile of every image, relative to the build context (the project root). */
+export const CONTAINER_DOCKERFILE = "containers/Dockerfile";
 
 export interface ContainerTasksProps {
   vpc: ec2.IVpc;
   bucket: s3.IBucket;
-  /** One image per entry: `containers/<name>/Dockerfile`, built with the repository root as context. */
+  /** One image per entry, each built from `containers/Dockerfile` with `--build-arg WORKFLOW=<name>`. */
   containers: string[];
   tiers: readonly TierName[];
   codeVersion: string;
@@ -37,11 +40,10 @@ export class ContainerTasks extends Construct {
       vpc: props.vpc,
       containerInsightsV2: ecs.ContainerInsights.ENABLED,
     });
-    const repoRoot = path.resolve(import.meta.dirname, "..", "..");
-
     for (const name of props.containers) {
-      const image = ecs.ContainerImage.fromAsset(repoRoot, {
-        file: `containers/${name}/Dockerfile`,
+      const image = ecs.ContainerImage.fromAsset(PROJECT_ROOT, {
+        file: CONTAINER_DOCKERFILE,
+        buildArgs: { WORKFLOW: name },
         platform: Platform.LINUX_ARM64,
         // .dockerignore at the root keeps node_modules, local data and build output out of the context.
       });
@@ -62,7 +64,8 @@ export class ContainerTasks extends Construct {
           family: `${Stack.of(this).stackName}-${name}-${tierName}`,
           cpu: tier.vcpu * 1024,
           memoryLimitMiB: tier.memoryMiB,
-          ephemeralStorageGiB: tier.ephemeralGiB,
+          // 20 GiB is what a task gets without asking (and the smallest it may ask for is 21).
+          ephemeralStorageGiB: tier.ephemeralGiB > FARGATE_FREE_EPHEMERAL_GIB ? tier.ephemeralGiB : undefined,
           runtimePlatform: {
             cpuArchitecture: ecs.CpuArchitecture.ARM64,
             operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
@@ -75,7 +78,7 @@ export class ContainerTasks extends Construct {
           // The image already runs as `node`; saying so here lets the template be checked for it.
           user: "node",
           logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: tierName }),
-          environment: { CODE_VERSION: props.codeVersion, AWS_REGION: taskDefinition.stack.region },
+          environment: { CODE_VERSION: props.codeVersion, AWS_REGION: taskDefinition.stack.region, ...taskEnvironment(tier) },
           stopTimeout: undefined,
         });
         this.definitions.set(`${name}/${tierName}`, { taskDefinition, container });
