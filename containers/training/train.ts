@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { DuckDBInstance } from "@duckdb/node-api";
+import { Duck, sqlString } from "../../lib/duckdb.ts";
 import { EXIT, StepError } from "../../lib/exit-codes.ts";
 import { csvField, writeJobOutputs } from "../../lib/job-output.ts";
 import { requiredEnv, uriEnv, type Env, type Log } from "../../lib/run-step.ts";
@@ -57,18 +57,16 @@ export function parseYield(text: string): Map<number, number> {
 
 /** Per year: the mean over stations of each station's yearly statistic (stations without a value are left out). */
 export async function yearlyWeather(statsParquet: string): Promise<Map<number, Record<Feature, number | null>>> {
-  const instance = await DuckDBInstance.create(":memory:", { threads: "1" });
-  const conn = await instance.connect();
+  // The shared helper: DuckDB sized to the task's tier, spilling into the task's work dir (never `.tmp` in the cwd).
+  const db = await Duck.open();
   try {
-    const reader = await conn.runAndReadAll(
+    const rows = (await db.query(
       `SELECT year, ${FEATURES.map((f) => `avg(${f}) AS ${f}`).join(", ")}
-       FROM read_parquet('${statsParquet.replaceAll("'", "''")}') GROUP BY year ORDER BY year`,
-    );
-    const rows = reader.getRowObjectsJS() as Record<string, number | null>[];
+       FROM read_parquet(${sqlString(statsParquet)}) GROUP BY year ORDER BY year`,
+    )) as Record<string, number | null>[];
     return new Map(rows.map((r) => [Number(r.year), Object.fromEntries(FEATURES.map((f) => [f, r[f] === null ? null : Number(r[f])])) as Record<Feature, number | null>]));
   } finally {
-    conn.closeSync();
-    instance.closeSync();
+    db.close();
   }
 }
 
