@@ -169,7 +169,9 @@ describe("the production install for linux/arm64, from the committed lockfile", 
 
 const listKeys = async (prefix: string) =>
   ((await s3.s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }))).Contents ?? []).map((o) => o.Key!.slice(prefix.length)).sort();
-const put = (key: string, body: string | Buffer) => s3.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
+const put = async (key: string, body: string | Buffer): Promise<void> => {
+  await s3.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
+};
 
 /** One real step of each image (two where the second is the one that loads DuckDB), with its inputs in S3. */
 const REHEARSALS: Record<string, { steps: string[]; env: Record<string, string>; setUp(): Promise<void>; check(): Promise<void> }> = {

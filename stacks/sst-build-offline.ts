@@ -26,8 +26,17 @@ import { Stacks } from "sst/stacks/index.js";
 
 export const OFFLINE_ACCOUNT = "123456789012";
 
+/**
+ * aws-sdk-client-mock, typed loosely: SST's AWS SDK clients are built on an older @smithy/types than the project's,
+ * so their types do not line up although they are the very classes SST uses at run time.
+ */
+interface Stub {
+  on(command: unknown, input?: object): { resolves(output: unknown): Stub };
+}
+const stub = (client: unknown) => mockClient(client as Parameters<typeof mockClient>[0]) as unknown as Stub;
+
 function stubAwsCallsOfTheBuild(region: string): void {
-  mockClient(STSClient)
+  stub(STSClient)
     .on(GetCallerIdentityCommand)
     .resolves({ Account: OFFLINE_ACCOUNT, Arn: `arn:aws:iam::${OFFLINE_ACCOUNT}:user/offline`, UserId: "OFFLINE" });
   const stack = (name: string, outputs: Record<string, string>) => ({
@@ -40,7 +49,7 @@ function stubAwsCallsOfTheBuild(region: string): void {
       },
     ],
   });
-  mockClient(CloudFormationClient)
+  stub(CloudFormationClient)
     .on(DescribeStacksCommand, { StackName: "CDKToolkit" })
     // CDK bootstrap version 14 or later is what SST requires.
     .resolves(stack("CDKToolkit", { BootstrapVersion: "28", BucketName: `cdk-hnb659fds-assets-${OFFLINE_ACCOUNT}-${region}` }))
@@ -56,9 +65,10 @@ async function main(argv: string[]): Promise<void> {
   }
   await initProject({ stage });
   const project = useProject();
-  stubAwsCallsOfTheBuild(project.config.region);
-  const zones = ["a", "b", "c", "d", "e", "f"].map((z) => `${project.config.region}${z}`);
-  process.env.CDK_CONTEXT_JSON = JSON.stringify({ [`availability-zones:account=${OFFLINE_ACCOUNT}:region=${project.config.region}`]: zones });
+  const region = project.config.region ?? "us-east-1";
+  stubAwsCallsOfTheBuild(region);
+  const zones = ["a", "b", "c", "d", "e", "f"].map((z) => `${region}${z}`);
+  process.env.CDK_CONTEXT_JSON = JSON.stringify({ [`availability-zones:account=${OFFLINE_ACCOUNT}:region=${region}`]: zones });
   const [, sstConfig] = await Stacks.load(project.paths.config);
   const assembly = await Stacks.synth({ fn: sstConfig.stacks, mode, buildDir });
   process.stdout.write(`${JSON.stringify({ directory: assembly.directory, stacks: assembly.stacks.map((s) => s.stackName) })}\n`);
