@@ -82,6 +82,22 @@ export class TaskFailedError extends Error {
   }
 }
 
+/**
+ * The environment of a task's container, in Fargate's order: what every container gets locally (`baseEnv`, standing
+ * in for the task definition's CODE_VERSION and AWS settings), the task definition's environment for the tier
+ * (the same `taskEnvironment` the stacks put in it), then the RunTask container overrides.
+ */
+export function containerEnvironment(
+  baseEnv: Record<string, string>,
+  tier: Tier,
+  workDir: string,
+  overrides: { Name: string; Value: string }[] = [],
+): Record<string, string> {
+  const env: Record<string, string> = { ...baseEnv, ...taskEnvironment(tier, workDir) };
+  for (const { Name, Value } of overrides) env[Name] = String(Value);
+  return env;
+}
+
 /** The tier is the task definition family's last word: `…-ski-atlas-small`. */
 export function tierOfTaskDefinition(taskDefinition: string): Tier {
   const family = taskDefinition.split("/").pop()!.split(":")[0];
@@ -107,11 +123,9 @@ export async function runEcsTask(
   const tier = tierOfTaskDefinition(params.TaskDefinition);
   const command = override.Command ?? [];
   const step = command[0] ?? override.Name;
-  // As on Fargate: the task definition's environment for the tier (heap, DuckDB limits, TMPDIR on a fresh work dir
-  // that goes away with the task, like ephemeral storage), then the container overrides.
+  // A fresh work dir per task that goes away with it, like a Fargate task's ephemeral storage.
   const workDir = await mkdtemp(path.join(os.tmpdir(), `atlas-task-${override.Name}-`));
-  const env: Record<string, string> = { ...options.baseEnv, ...taskEnvironment(tier, workDir) };
-  for (const { Name, Value } of override.Environment ?? []) env[Name] = String(Value);
+  const env = containerEnvironment(options.baseEnv, tier, workDir, override.Environment);
   const fault = options.fault;
   if (typeof fault === "object" && "crashAfterCopies" in fault) env.ATLAS_FAULT_CRASH_AFTER_COPIES = String(fault.crashAfterCopies);
 
