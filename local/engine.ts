@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import * as path from "node:path";
 import { ExecutionError, ExecutionTimeoutError, StateMachine } from "aws-local-stepfunctions";
 import type { AslDefinition } from "../stacks/resolve-asl.ts";
-import { runEcsTask, toStepFunctionsResult, type EcsTaskResult, type RunTaskParameters } from "./ecs-runner.ts";
+import { RunTaskFailuresError, runEcsTask, toStepFunctionsResult, type EcsTaskResult, type RunTaskParameters } from "./ecs-runner.ts";
 import { FaultPlan, type Fault } from "./faults.ts";
 import { functionNameOf, invokeLocalFunction, type LambdaInvokeParameters } from "./lambda-runner.ts";
 import type { ProgressEvent } from "./progress-events.ts";
@@ -269,6 +269,7 @@ export class LocalEngine {
               note(task);
               notes.lastError = task.Local?.lastError;
             }
+            if (err instanceof RunTaskFailuresError) notes.lastError = err.failures[0]?.Reason;
             throw err;
           }
         };
@@ -375,6 +376,8 @@ export function oneLineError(error: string | undefined, cause: unknown): string 
       return `${error}: ${parsed.StoppedReason} (exit code ${c?.ExitCode})`;
     }
     if (typeof parsed.Error === "string") return oneLineError(parsed.Error as string, parsed.Cause);
+    // RunTask's `failures` (AmazonECS.Unknown): no task started, the first failure's reason says why.
+    if (Array.isArray(parsed.Failures) && parsed.Failures.length > 0) return `${error}: ${(parsed.Failures[0] as { Reason?: string }).Reason}`;
   } catch {
     /* not JSON */
   }

@@ -36,9 +36,11 @@ const ECS_RESULT_FIELDS = { "startedAt.$": "$.StartedAt", "stoppedAt.$": "$.Stop
 
 /**
  * Out-of-memory, as ECS reports it: the task's StoppedReason, or the container's exit code 137 (SIGKILL) when
- * the kernel's OOM killer got there first.
+ * the kernel's OOM killer got there first, or 134 (SIGABRT) when Node filled its heap (`--max-old-space-size`):
+ * it aborts with "FATAL ERROR: … JavaScript heap out of memory" on stderr, and the Cause then carries nothing but
+ * `"ExitCode":134`. Other native aborts exit 134 too; escalating one of them costs one bigger task at most.
  */
-export const OUT_OF_MEMORY_CAUSES = ["*OutOfMemoryError*", '*"ExitCode":137*'];
+export const OUT_OF_MEMORY_CAUSES = ["*OutOfMemoryError*", '*"ExitCode":137*', '*"ExitCode":134*'];
 
 export const stateNames = {
   initialize: "Initialize",
