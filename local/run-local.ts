@@ -2,7 +2,9 @@ import { execFileSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { attemptName, latestAttempt } from "../lib/attempts.ts";
 import { startEmbeddedS3, type EmbeddedS3 } from "../lib/embedded-s3.ts";
+import { LOCAL_EXECUTIONS_DIR_VARIABLE, type ExecutionHistory } from "../lib/execution-history.ts";
 import { fargateTaskCost } from "../lib/fargate-prices.ts";
 import { makeS3Client, parseS3Uri } from "../lib/s3.ts";
 import { resolvedDefinitions } from "../stacks/resolve-asl.ts";
@@ -22,6 +24,11 @@ export interface LocalRunOptions {
   name?: string;
   /** Default: a new folder under `.data/runs/`. */
   runDir?: string;
+  /**
+   * The local stand-in for an AWS account: the bucket's data (`s3/`) and the execution names (`executions/`),
+   * kept across runs as AWS keeps them. Default: `.data/` for a run without `runDir` (the CLI), else `runDir`.
+   */
+  accountDir?: string;
   /** Reuse an embedded S3 directory, e.g. to run the same month twice against the same "bucket". */
   s3Directory?: string;
   faults?: Fault[];
@@ -64,7 +71,9 @@ export interface LocalRun {
 export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
   const runDir = options.runDir ?? path.join(REPO_ROOT, ".data", "runs", `${stamp()}-${options.workflow}`);
   await mkdir(runDir, { recursive: true });
-  const s3Directory = options.s3Directory ?? path.join(runDir, "s3");
+  const accountDir = options.accountDir ?? options.runDir ?? path.join(REPO_ROOT, ".data");
+  const s3Directory = options.s3Directory ?? path.join(accountDir, "s3");
+  const executionsDir = path.join(accountDir, "executions");
   let s3 = await startEmbeddedS3({ directory: s3Directory, buckets: [LOCAL_BUCKET] });
   let restarting: Promise<void> = Promise.resolve();
   const port = s3.port;
@@ -82,6 +91,8 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
     ATLAS_LOCAL_SINK_DIR: runDir,
     ATLAS_TOPIC_ARN: "arn:aws:sns:us-east-1:000000000000:atlas-local",
     CODE_VERSION: codeVersion(),
+    // The helpers that look up earlier executions (plan-month) read the engine's registry instead of AWS.
+    [LOCAL_EXECUTIONS_DIR_VARIABLE]: executionsDir,
   };
   // The helper functions run in this process: they read the same variables the containers get.
   const savedEnv = { ...process.env };
@@ -90,6 +101,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
   const engine = new LocalEngine({
     repoRoot: REPO_ROOT,
     runDir,
+    executionsDir,
     definitions: await resolvedDefinitions(),
     env,
     faults: options.faults,
@@ -108,7 +120,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
     },
   });
 
-  const name = options.name ?? defaultName(options.input);
+  const name = options.name ?? (await defaultName(options.workflow, options.input, engine.registry));
   let result: ExecutionResult;
   try {
     result = await engine.run(options.workflow, options.input, name);
@@ -184,11 +196,16 @@ async function summarize(
   };
 }
 
-function defaultName(input: Record<string, unknown>): string {
+/**
+ * A manual run of one region and month is an attempt like the monthly machine's: `{region}-{period}`, or the next
+ * free `-N` when earlier attempts hold the name (names stay taken for 90 days), so the monthly run finds it.
+ */
+async function defaultName(workflow: string, input: Record<string, unknown>, history: ExecutionHistory): Promise<string> {
   const { region, period } = input;
-  // Each local run has its own engine, so the name only has to be readable: the same as the monthly run's.
-  const base = typeof region === "string" ? (typeof period === "string" ? `${region}-${period}` : region) : `run-${stamp()}`;
-  return base.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 80);
+  if (typeof region !== "string") return `run-${stamp()}`;
+  const base = (typeof period === "string" ? `${region}-${period}` : region).replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 70);
+  const { attempt } = await latestAttempt(history, workflow, base);
+  return attemptName(base, attempt + 1);
 }
 
 function stamp(): string {

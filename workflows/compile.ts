@@ -63,6 +63,8 @@ export const stateNames = {
   failed: "Failed",
   itemSucceeded: (id: string) => `${capitalize(id)}: item succeeded`,
   itemFailed: (id: string) => `${capitalize(id)}: item failed`,
+  itemStart: (id: string) => `${capitalize(id)}: start this item?`,
+  itemNotStarted: (id: string) => `${capitalize(id)}: item not started`,
 } as const;
 
 /**
@@ -312,7 +314,18 @@ export class WorkflowDefinition extends Construct {
       parameters: { ...itemIdentity(step), status: "FAILED", "error.$": "$.error" },
     });
     start.addCatch(failed, { errors: ["States.ALL"], resultPath: "$.error" });
-    map.itemProcessor(start.next(succeeded));
+    start.next(succeeded);
+    if (step.skip) {
+      const notStarted = new sfn.Pass(this, stateNames.itemNotStarted(step.id), {
+        comment: "Nothing is started for this item: its earlier execution's status is its result.",
+        parameters: { ...itemIdentity(step), "status.$": step.skip.statusPath, started: false },
+      });
+      map.itemProcessor(
+        new sfn.Choice(this, stateNames.itemStart(step.id)).when(sfn.Condition.booleanEquals(step.skip.startPath, false), notStarted).otherwise(start),
+      );
+    } else {
+      map.itemProcessor(start);
+    }
     map.addCatch(this.failurePath, { errors: ["States.ALL"], resultPath: "$.error" });
     return map.next(next);
   }
