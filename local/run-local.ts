@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
@@ -124,6 +125,11 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
   let result: ExecutionResult;
   try {
     result = await engine.run(options.workflow, options.input, name);
+  } catch (err) {
+    // StartExecution refused (ExecutionAlreadyExists): nothing ran, so nothing stays up.
+    await restarting;
+    await s3.stop();
+    throw err;
   } finally {
     for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
     Object.assign(process.env, savedEnv);
@@ -202,7 +208,7 @@ async function summarize(
  */
 async function defaultName(workflow: string, input: Record<string, unknown>, history: ExecutionHistory): Promise<string> {
   const { region, period } = input;
-  if (typeof region !== "string") return `run-${stamp()}`;
+  if (typeof region !== "string") return `run-${stamp()}-${randomUUID().slice(0, 8)}`;
   const base = (typeof period === "string" ? `${region}-${period}` : region).replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 70);
   const { attempt } = await latestAttempt(history, workflow, base);
   return attemptName(base, attempt + 1);
