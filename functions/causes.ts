@@ -25,6 +25,7 @@ const EXIT_MEANINGS: Record<number, string> = {
   [EXIT.TEMP_FAIL]: "temporary failure",
   [EXIT.NO_PERMISSION]: "access denied",
   [EXIT.OUT_OF_MEMORY]: "out of memory",
+  [EXIT.HEAP_EXHAUSTED]: "JavaScript heap out of memory",
 };
 
 export function describeExitCode(code: number): string {

@@ -7,7 +7,10 @@ import { formatDuration, snsSubject } from "./format.ts";
 export interface RegionResult {
   region: string;
   name?: string;
-  status?: "SUCCEEDED" | "FAILED";
+  status?: "SUCCEEDED" | "FAILED" | "RUNNING";
+  /** false: nothing was started for this region; `status` is its earlier attempt's (a reused month, or one still
+   * running). */
+  started?: boolean;
   /** The nested run's `$.metrics` summary. */
   metrics?: unknown;
   /** The nested execution's output: the region machine's document (object or JSON string), or the
@@ -74,9 +77,14 @@ export function summarize(event: SummarizeEvent): SummarizeOutput {
   for (const result of event.results) {
     const region = String(result?.region ?? "?");
     const ok = result?.status === "SUCCEEDED" && !result.error;
-    if (ok) {
+    if (ok && result.started === false) {
+      succeeded.push(region);
+      okLines.push(`  ${region}: reused ${result.name ?? "an earlier attempt"} (succeeded before; nothing downloaded or published again)`);
+    } else if (ok) {
       succeeded.push(region);
       okLines.push(successLine(region, result));
+    } else if (result?.started === false && result.status === "RUNNING") {
+      failed.push({ region, cause: `${result.name ?? "an earlier attempt"} is still running; not started again` });
     } else {
       const cause = result?.error ? describeCause(result.error).summary : `status ${result?.status ?? "unknown"}`;
       failed.push({ region, cause });

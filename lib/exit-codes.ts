@@ -18,6 +18,9 @@ export const EXIT = {
   NO_PERMISSION: 77,
   /** What the container runtime reports for a process killed for using too much memory (128 + SIGKILL). */
   OUT_OF_MEMORY: 137,
+  /** What Node exits with when its heap is full (SIGABRT, "FATAL ERROR: … JavaScript heap out of memory"). Never
+   * chosen by a step; the state machine treats it as out of memory (see OUT_OF_MEMORY_CAUSES in workflows/compile.ts). */
+  HEAP_EXHAUSTED: 134,
 } as const;
 
 export const RETRYABLE_EXIT_CODES: readonly number[] = [EXIT.TEMP_FAIL];

@@ -98,6 +98,25 @@ export function containerEnvironment(
   return env;
 }
 
+/** What Fargate puts in RunTask's `failures` when it has no capacity for the task. */
+export const CAPACITY_UNAVAILABLE_REASON =
+  "Capacity is unavailable at this time. Please try again later or in a different availability zone";
+
+/**
+ * RunTask answered HTTP 200 with a non-empty `failures` list, so no task started: the `.sync` integration fails
+ * the state with `AmazonECS.Unknown` (AWS docs, "connect-ecs"). AWS does not document this Cause; it is modelled
+ * as the RunTask response (PascalCase compact JSON, as the integration shows ECS objects): `{"Failures":[…],"Tasks":[]}`.
+ */
+export class RunTaskFailuresError extends Error {
+  constructor(readonly failures: { Arn: string; Reason: string }[]) {
+    super(JSON.stringify({ Failures: failures, Tasks: [] }));
+    this.name = "AmazonECS.Unknown";
+  }
+}
+
+/** Node's own words when it aborts on a full heap (exit 134). */
+export const HEAP_EXHAUSTED_PATTERN = /JavaScript heap out of memory/;
+
 /** The tier is the task definition family's last word: `…-ski-atlas-small`. */
 export function tierOfTaskDefinition(taskDefinition: string): Tier {
   const family = taskDefinition.split("/").pop()!.split(":")[0];
@@ -127,6 +146,8 @@ export async function runEcsTask(
   const workDir = await mkdtemp(path.join(os.tmpdir(), `atlas-task-${override.Name}-`));
   const env = containerEnvironment(options.baseEnv, tier, workDir, override.Environment);
   const fault = options.fault;
+  // No capacity: nothing starts, nothing is billed, the state fails before any container runs.
+  if (fault === "capacity") throw new RunTaskFailuresError([{ Arn: params.TaskDefinition, Reason: CAPACITY_UNAVAILABLE_REASON }]);
   if (typeof fault === "object" && "crashAfterCopies" in fault) env.ATLAS_FAULT_CRASH_AFTER_COPIES = String(fault.crashAfterCopies);
 
   await mkdir(options.logDir, { recursive: true });
@@ -152,6 +173,8 @@ export async function runEcsTask(
     partial = lines.pop() ?? "";
     for (const line of lines) {
       if (line.startsWith("error:")) lastError = line.slice(6).trim();
+      // A full heap aborts Node without an `error:` line: keep its FATAL ERROR line instead.
+      else if (HEAP_EXHAUSTED_PATTERN.test(line)) lastError = line.replace(/^FATAL ERROR:\s*/, "").trim();
       options.onLog?.(line);
     }
   };
@@ -243,6 +266,11 @@ function childCommand(entrypoint: string, command: string[], fault: FaultKind | 
       "-e",
       `${say("oom")} const keep = []; setInterval(() => { const b = Buffer.alloc(${chunkMiB} * 1048576, 1); keep.push(b); }, 20);`,
     ];
+  }
+  if (fault === "heap") {
+    // A real heap exhaustion: V8 aborts (SIGABRT, exit 134) with "FATAL ERROR: … JavaScript heap out of memory",
+    // as a step does on Fargate when its heap cap is below what it needs, well before the tier's memory limit.
+    return [node, "--max-old-space-size=16", "-e", `${say("heap")} const keep = []; for (;;) keep.push({ a: new Array(1000).fill(1) });`];
   }
   if (typeof fault === "object" && "exitCode" in fault) {
     return [node, "-e", `${say(describeFault(fault))} process.stderr.write("error: injected fault (exit ${fault.exitCode})\\n"); process.exit(${fault.exitCode});`];

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import * as path from "node:path";
 import { ExecutionError, ExecutionTimeoutError, StateMachine } from "aws-local-stepfunctions";
+import { ExecutionAlreadyExistsError, LocalExecutionRegistry, type ExecutionRecord } from "../lib/execution-history.ts";
 import type { AslDefinition } from "../stacks/resolve-asl.ts";
-import { runEcsTask, toStepFunctionsResult, type EcsTaskResult, type RunTaskParameters } from "./ecs-runner.ts";
+import { RunTaskFailuresError, runEcsTask, toStepFunctionsResult, type EcsTaskResult, type RunTaskParameters } from "./ecs-runner.ts";
 import { FaultPlan, type Fault } from "./faults.ts";
 import { functionNameOf, invokeLocalFunction, type LambdaInvokeParameters } from "./lambda-runner.ts";
 import type { ProgressEvent } from "./progress-events.ts";
@@ -17,6 +18,11 @@ export interface LocalEngineOptions {
   repoRoot: string;
   /** Everything a run leaves behind: logs, local metrics and notifications. */
   runDir: string;
+  /**
+   * Where execution names are kept across runs of the engine, as Step Functions keeps them (see
+   * `LocalExecutionRegistry`). Default: `<runDir>/executions`, i.e. names live as long as this run's folder.
+   */
+  executionsDir?: string;
   /** The resolved definitions (`npm run asl`), by state machine name. */
   definitions: Record<string, AslDefinition>;
   /** Environment every container and function gets locally (S3 endpoint, bucket, ATLAS_LOCAL=1, …). */
@@ -70,35 +76,76 @@ export interface ExecutionResult {
  */
 export class LocalEngine {
   private readonly faults: FaultPlan;
+  /** Executions this engine is running now, by `machine/name`: a same-name start must not race the registry. */
   private readonly executions = new Map<string, { input: string; result: Promise<ExecutionResult> }>();
+  readonly registry: LocalExecutionRegistry;
   readonly states: StateRecord[] = [];
   /** What the ECS runner learnt about a task state (tier, peak memory, the step's error line), by execution/state. */
   private readonly taskNotes = new Map<string, { tier?: string; peakRssBytes?: number; lastError?: string }>();
 
   constructor(private readonly options: LocalEngineOptions) {
     this.faults = new FaultPlan(options.faults ?? []);
+    this.registry = new LocalExecutionRegistry(options.executionsDir ?? path.join(options.runDir, "executions"));
   }
 
-  /** Starts an execution and waits for it. Never throws for a failed execution: see `status`. */
+  /**
+   * StartExecution, then waits for the execution. Never throws for a failed execution (see `status`); throws
+   * `ExecutionAlreadyExists` as Step Functions does when the name is taken: by a closed execution of the last 90
+   * days whatever the input, or by a running one with a different input. A running one with the same input is
+   * returned as is.
+   */
   run(machine: string, input: unknown, name: string = randomUUID()): Promise<ExecutionResult> {
-    const existing = this.executions.get(name);
-    if (existing) {
-      if (existing.input !== JSON.stringify(input)) {
-        return Promise.reject(
-          Object.assign(new Error(`Execution Already Exists: '${name}'`), { name: "StepFunctions.ExecutionAlreadyExistsException" }),
-        );
+    this.definitionFor(machine); // an unknown machine fails before anything is recorded
+    const key = `${machine}/${name}`;
+    const inputText = JSON.stringify(input);
+    const executionArn = `arn:aws:states:local:000000000000:execution:${machine}:${name}`;
+    const running = this.executions.get(key);
+    if (running) return running.input === inputText ? running.result : Promise.reject(new ExecutionAlreadyExistsError(executionArn));
+    const result = (async () => {
+      const reservation = await this.registry.reserve(machine, name, executionArn, inputText);
+      // Started by another engine process and still running there: wait for it as a .sync caller would.
+      if (reservation.kind === "running") return this.waitForOtherEngine(reservation.record);
+      let outcome: ExecutionResult | undefined;
+      try {
+        outcome = await this.execute(machine, input, name, executionArn);
+        return outcome;
+      } finally {
+        await this.registry.close(reservation.record, outcome
+          ? { status: outcome.status, output: outcome.output, error: outcome.error, cause: outcome.cause }
+          : { status: "ABORTED", error: "States.Aborted", cause: "the local engine failed while running it" });
       }
-      // Same name, same input: Step Functions hands back the execution that already exists.
-      return existing.result;
-    }
-    const result = this.execute(machine, input, name);
-    this.executions.set(name, { input: JSON.stringify(input), result });
+    })();
+    this.executions.set(key, { input: inputText, result });
+    // Once closed, the name is the registry's to answer for (ExecutionAlreadyExists for 90 days).
+    const forget = () => this.executions.delete(key);
+    result.then(forget, forget);
     return result;
   }
 
-  private async execute(machine: string, input: unknown, name: string): Promise<ExecutionResult> {
+  private async waitForOtherEngine(record: ExecutionRecord): Promise<ExecutionResult> {
+    let current: ExecutionRecord | undefined = record;
+    while (current?.status === "RUNNING") {
+      await new Promise((r) => setTimeout(r, 1000));
+      current = await this.registry.read(record.machine, record.name);
+    }
+    const closed = current ?? record;
+    return {
+      executionArn: closed.executionArn,
+      name: closed.name,
+      machine: closed.machine,
+      status: closed.status === "SUCCEEDED" || closed.status === "TIMED_OUT" ? closed.status : "FAILED",
+      input: JSON.parse(closed.input),
+      output: closed.output as Record<string, unknown> | undefined,
+      error: closed.error,
+      cause: closed.cause,
+      startedAt: Date.parse(closed.startDate),
+      stoppedAt: Date.parse(closed.stopDate ?? new Date().toISOString()),
+      states: [],
+    };
+  }
+
+  private async execute(machine: string, input: unknown, name: string, executionArn: string): Promise<ExecutionResult> {
     const definition = this.definitionFor(machine);
-    const executionArn = `arn:aws:states:local:000000000000:execution:${machine}:${name}`;
     const startedAt = Date.now();
     const states = new Map<string, StateRecord>();
     const open = new Map<string, number>();
@@ -269,6 +316,7 @@ export class LocalEngine {
               note(task);
               notes.lastError = task.Local?.lastError;
             }
+            if (err instanceof RunTaskFailuresError) notes.lastError = err.failures[0]?.Reason;
             throw err;
           }
         };
@@ -286,7 +334,20 @@ export class LocalEngine {
   private async startNested(params: NestedStart) {
     const machine = params.StateMachineArn.split(":").pop()!;
     const input = typeof params.Input === "string" ? JSON.parse(params.Input) : params.Input;
-    const result = await this.run(machine, input, params.Name ?? randomUUID());
+    let result: ExecutionResult;
+    try {
+      result = await this.run(machine, input, params.Name ?? randomUUID());
+    } catch (err) {
+      // The optimized integration names a refused StartExecution `StepFunctions.<Code>Exception`, its Cause being
+      // the service's message in the AWS SDK's words.
+      if (err instanceof ExecutionAlreadyExistsError) {
+        throw Object.assign(
+          new Error(`${err.message} (Service: AWSStepFunctions; Status Code: 400; Error Code: ExecutionAlreadyExists; Request ID: ${randomUUID()}; Proxy: null)`),
+          { name: "StepFunctions.ExecutionAlreadyExistsException" },
+        );
+      }
+      throw err;
+    }
     const description = {
       ExecutionArn: result.executionArn,
       StateMachineArn: params.StateMachineArn,
@@ -375,6 +436,8 @@ export function oneLineError(error: string | undefined, cause: unknown): string 
       return `${error}: ${parsed.StoppedReason} (exit code ${c?.ExitCode})`;
     }
     if (typeof parsed.Error === "string") return oneLineError(parsed.Error as string, parsed.Cause);
+    // RunTask's `failures` (AmazonECS.Unknown): no task started, the first failure's reason says why.
+    if (Array.isArray(parsed.Failures) && parsed.Failures.length > 0) return `${error}: ${(parsed.Failures[0] as { Reason?: string }).Reason}`;
   } catch {
     /* not JSON */
   }

@@ -1,7 +1,10 @@
+import { randomUUID } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { attemptName, latestAttempt } from "../lib/attempts.ts";
 import { startEmbeddedS3, type EmbeddedS3 } from "../lib/embedded-s3.ts";
+import { LOCAL_EXECUTIONS_DIR_VARIABLE, type ExecutionHistory } from "../lib/execution-history.ts";
 import { fargateTaskCost } from "../lib/fargate-prices.ts";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { codeVersion } from "../lib/code-version.ts";
@@ -23,6 +26,11 @@ export interface LocalRunOptions {
   name?: string;
   /** Default: a new folder under `.data/runs/`. */
   runDir?: string;
+  /**
+   * The local stand-in for an AWS account: the bucket's data (`s3/`) and the execution names (`executions/`),
+   * kept across runs as AWS keeps them. Default: `.data/` for a run without `runDir` (the CLI), else `runDir`.
+   */
+  accountDir?: string;
   /** Reuse an embedded S3 directory, e.g. to run the same month twice against the same "bucket". */
   s3Directory?: string;
   faults?: Fault[];
@@ -65,7 +73,9 @@ export interface LocalRun {
 export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
   const runDir = options.runDir ?? path.join(REPO_ROOT, ".data", "runs", `${stamp()}-${options.workflow}`);
   await mkdir(runDir, { recursive: true });
-  const s3Directory = options.s3Directory ?? path.join(runDir, "s3");
+  const accountDir = options.accountDir ?? options.runDir ?? path.join(REPO_ROOT, ".data");
+  const s3Directory = options.s3Directory ?? path.join(accountDir, "s3");
+  const executionsDir = path.join(accountDir, "executions");
   let s3 = await startEmbeddedS3({ directory: s3Directory, buckets: [LOCAL_BUCKET] });
   let restarting: Promise<void> = Promise.resolve();
   const port = s3.port;
@@ -83,6 +93,8 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
     ATLAS_LOCAL_SINK_DIR: runDir,
     ATLAS_TOPIC_ARN: "arn:aws:sns:us-east-1:000000000000:atlas-local",
     CODE_VERSION: codeVersion(REPO_ROOT),
+    // The helpers that look up earlier executions (plan-month) read the engine's registry instead of AWS.
+    [LOCAL_EXECUTIONS_DIR_VARIABLE]: executionsDir,
   };
   // The helper functions run in this process: they read the same variables the containers get.
   const savedEnv = { ...process.env };
@@ -91,6 +103,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
   const engine = new LocalEngine({
     repoRoot: REPO_ROOT,
     runDir,
+    executionsDir,
     definitions: await resolvedDefinitions(),
     env,
     faults: options.faults,
@@ -109,10 +122,15 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
     },
   });
 
-  const name = options.name ?? defaultName(options.input);
+  const name = options.name ?? (await defaultName(options.workflow, options.input, engine.registry));
   let result: ExecutionResult;
   try {
     result = await engine.run(options.workflow, options.input, name);
+  } catch (err) {
+    // StartExecution refused (ExecutionAlreadyExists): nothing ran, so nothing stays up.
+    await restarting;
+    await s3.stop();
+    throw err;
   } finally {
     for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
     Object.assign(process.env, savedEnv);
@@ -185,11 +203,16 @@ async function summarize(
   };
 }
 
-function defaultName(input: Record<string, unknown>): string {
+/**
+ * A manual run of one region and month is an attempt like the monthly machine's: `{region}-{period}`, or the next
+ * free `-N` when earlier attempts hold the name (names stay taken for 90 days), so the monthly run finds it.
+ */
+async function defaultName(workflow: string, input: Record<string, unknown>, history: ExecutionHistory): Promise<string> {
   const { region, period } = input;
-  // Each local run has its own engine, so the name only has to be readable: the same as the monthly run's.
-  const base = typeof region === "string" ? (typeof period === "string" ? `${region}-${period}` : region) : `run-${stamp()}`;
-  return base.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 80);
+  if (typeof region !== "string") return `run-${stamp()}-${randomUUID().slice(0, 8)}`;
+  const base = (typeof period === "string" ? `${region}-${period}` : region).replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 70);
+  const { attempt } = await latestAttempt(history, workflow, base);
+  return attemptName(base, attempt + 1);
 }
 
 function stamp(): string {

@@ -141,6 +141,22 @@ describe.each(["deploy", "dev"] as const)("AtlasStack synthesized offline in %s 
     for (const [, fn] of fns) expect(fn.Properties.Architectures).toEqual(["arm64"]);
   });
 
+  it("GIVEN a monthly rerun looks up earlier attempts WHEN synthesized THEN plan-month gets the region machine's ARN and DescribeExecution on its executions only", async () => {
+    const t = await template();
+    const [[, planMonth]] = Object.entries(t.findResources("AWS::Lambda::Function")).filter(([id]) => id.startsWith("Functionsplanmonth"));
+    expect(planMonth.Properties.Environment.Variables.ATLAS_MACHINE_ARN_SKI_ATLAS).toEqual({ Ref: expect.stringMatching(/^skiatlasStateMachine/) });
+    const role = planMonth.Properties.Role["Fn::GetAtt"][0];
+    const policies = Object.values(t.findResources("AWS::IAM::Policy")).filter((p) => JSON.stringify(p.Properties.Roles).includes(role));
+    const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string; Resource: unknown }[]);
+    const describe = statements.filter((s) => String(s.Action).startsWith("states:"));
+    expect(describe).toHaveLength(1);
+    expect(describe[0].Action).toBe("states:DescribeExecution");
+    // execution:<the ski-atlas machine's name>:* — never another machine's executions, never '*'.
+    expect(JSON.stringify(describe[0].Resource)).toMatch(/:execution:/);
+    expect(JSON.stringify(describe[0].Resource)).toMatch(/skiatlasStateMachine/);
+    expect(JSON.stringify(describe[0].Resource)).not.toMatch(/skiatlasmonthlyStateMachine/);
+  });
+
   it("lets Notify publish only to its topic and Metrics put metrics only in its namespace", async () => {
     const t = await template();
     t.hasResourceProperties("AWS::IAM::Policy", {

@@ -1,6 +1,7 @@
 import type { StackContext } from "sst/constructs";
 import { codeVersion } from "../lib/code-version.ts";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
+import { machineArnVariable } from "../lib/execution-history.ts";
 import { TIER_NAMES } from "../workflows/tiers.ts";
 import { allWorkflows } from "../workflows/index.ts";
 import { readConfig } from "../workflows/config.ts";
@@ -67,6 +68,20 @@ export function AtlasStack({ stack }: StackContext) {
         },
       }),
     );
+  }
+
+  // A function that looks up another workflow's executions (a rerun finding earlier attempts) gets that machine's
+  // ARN and DescribeExecution on its executions, nothing more.
+  for (const workflow of workflows) {
+    for (const step of functionSteps(workflow)) {
+      for (const other of step.describesExecutionsOf ?? []) {
+        const machine = machines.get(other)?.stateMachine;
+        if (!machine) throw new Error(`${workflow.name}: step '${step.id}' describes executions of unknown workflow '${other}'`);
+        const fn = functions.get(step.fn);
+        fn.addEnvironment(machineArnVariable(other), machine.stateMachineArn);
+        machine.grantExecution(fn, "states:DescribeExecution");
+      }
+    }
   }
 
   new OperationsDashboard(stack, "Dashboard", { workflows, machines });

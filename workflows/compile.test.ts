@@ -10,6 +10,7 @@ import { forEachState } from "../local/engine.ts";
 import { WorkflowDefinition, type WorkflowBindings } from "./compile.ts";
 import { skiAtlasMonthly } from "./ski-atlas-monthly.ts";
 import { skiAtlas } from "./ski-atlas.ts";
+import { CLEANUP_CAPACITY_RETRY, ECS_CAPACITY_RETRY, ECS_RUNTASK_FAILURES } from "./retry-policies.ts";
 import { TIER_NAMES } from "./tiers.ts";
 import type { Workflow } from "./types.ts";
 
@@ -78,6 +79,26 @@ describe("the resolved ski-atlas definition (npm run asl -- ski-atlas)", () => {
     const text = JSON.stringify(escalations[0]);
     expect(text).toContain("*OutOfMemoryError*");
     expect(text).toContain('*\\"ExitCode\\":137*');
+  });
+
+  it("GIVEN Fargate without capacity (RunTask's failures list) WHEN an ECS task state fails with AmazonECS.Unknown THEN the ECS capacity policy retries it, on every tier and on the rollback", () => {
+    const ecsStates = states(asl).filter(([, s]) => s.Resource === "arn:aws:states:::ecs:runTask.sync");
+    for (const [name, s] of ecsStates) {
+      const capacity = s.Retry.find((r: State) => r.ErrorEquals.includes("AmazonECS.Unknown"));
+      expect(capacity, name).toBeDefined();
+      expect(capacity.ErrorEquals, name).toContain("ECS.AmazonECSException");
+      expect(capacity.MaxAttempts, name).toBe(name === "Roll back publish" ? CLEANUP_CAPACITY_RETRY.maxAttempts : ECS_CAPACITY_RETRY.maxAttempts);
+    }
+    expect(ECS_CAPACITY_RETRY.errors).toContain(ECS_RUNTASK_FAILURES);
+  });
+
+  it("GIVEN a Node step that fills its heap (exit 134, no OutOfMemoryError in the Cause) WHEN the Choice classifies it THEN it escalates like an OOM kill", () => {
+    const classify = Object.fromEntries(states(asl))["Analyze: why did it fail?"];
+    const toMedium = classify.Choices.find((c: State) => c.Next === "Analyze: escalate small to medium");
+    const patterns = JSON.stringify(toMedium);
+    expect(patterns).toContain('*\\"ExitCode\\":134*');
+    const retry = classify.Choices.find((c: State) => c.Next === "Analyze: wait before retry");
+    expect(JSON.stringify(retry)).not.toContain("134");
   });
 
   it("retries a task that exited 75 at most three times, and sends every other failure to the failure path", () => {

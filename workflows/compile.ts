@@ -36,9 +36,11 @@ const ECS_RESULT_FIELDS = { "startedAt.$": "$.StartedAt", "stoppedAt.$": "$.Stop
 
 /**
  * Out-of-memory, as ECS reports it: the task's StoppedReason, or the container's exit code 137 (SIGKILL) when
- * the kernel's OOM killer got there first.
+ * the kernel's OOM killer got there first, or 134 (SIGABRT) when Node filled its heap (`--max-old-space-size`):
+ * it aborts with "FATAL ERROR: … JavaScript heap out of memory" on stderr, and the Cause then carries nothing but
+ * `"ExitCode":134`. Other native aborts exit 134 too; escalating one of them costs one bigger task at most.
  */
-export const OUT_OF_MEMORY_CAUSES = ["*OutOfMemoryError*", '*"ExitCode":137*'];
+export const OUT_OF_MEMORY_CAUSES = ["*OutOfMemoryError*", '*"ExitCode":137*', '*"ExitCode":134*'];
 
 export const stateNames = {
   initialize: "Initialize",
@@ -61,6 +63,8 @@ export const stateNames = {
   failed: "Failed",
   itemSucceeded: (id: string) => `${capitalize(id)}: item succeeded`,
   itemFailed: (id: string) => `${capitalize(id)}: item failed`,
+  itemStart: (id: string) => `${capitalize(id)}: start this item?`,
+  itemNotStarted: (id: string) => `${capitalize(id)}: item not started`,
 } as const;
 
 /**
@@ -310,7 +314,18 @@ export class WorkflowDefinition extends Construct {
       parameters: { ...itemIdentity(step), status: "FAILED", "error.$": "$.error" },
     });
     start.addCatch(failed, { errors: ["States.ALL"], resultPath: "$.error" });
-    map.itemProcessor(start.next(succeeded));
+    start.next(succeeded);
+    if (step.skip) {
+      const notStarted = new sfn.Pass(this, stateNames.itemNotStarted(step.id), {
+        comment: "Nothing is started for this item: its earlier execution's status is its result.",
+        parameters: { ...itemIdentity(step), "status.$": step.skip.statusPath, started: false },
+      });
+      map.itemProcessor(
+        new sfn.Choice(this, stateNames.itemStart(step.id)).when(sfn.Condition.booleanEquals(step.skip.startPath, false), notStarted).otherwise(start),
+      );
+    } else {
+      map.itemProcessor(start);
+    }
     map.addCatch(this.failurePath, { errors: ["States.ALL"], resultPath: "$.error" });
     return map.next(next);
   }

@@ -2,14 +2,29 @@ import { RETRYABLE_EXIT_CODES } from "../lib/exit-codes.ts";
 import type { CauseRetryPolicy, ErrorRetryPolicy } from "./types.ts";
 
 /**
- * ECS refused to start the task: no Fargate capacity in the zone, RunTask throttled, or a service-side error.
+ * What the `.sync` ECS integration fails a state with when RunTask answers HTTP 200 with a non-empty `failures`
+ * list, which is how Fargate says "Capacity is unavailable at this time" (AWS docs, "Run Amazon ECS or Fargate
+ * tasks with Step Functions": "Run a Job or Task Token: If a non-empty Failures field is encountered, the task is
+ * failed with an AmazonECS.Unknown error"). Nothing started, so it is a capacity error like the exceptions below.
+ */
+export const ECS_RUNTASK_FAILURES = "AmazonECS.Unknown";
+
+/**
+ * ECS refused to start the task: no Fargate capacity in the zone (RunTask's `failures`, or an exception), RunTask
+ * throttled, or a service-side error.
  * Nothing ran and nothing is billed while we wait, and a capacity crunch can last hours, so keep trying for
  * about six hours (20 attempts, 30 s growing to a 30 min ceiling).
  */
 export const ECS_CAPACITY_RETRY: ErrorRetryPolicy = {
   kind: "error",
   name: "ecs-capacity",
-  errors: ["ECS.AmazonECSException", "ECS.ServerException", "ECS.ThrottlingException", "ECS.LimitExceededException"],
+  errors: [
+    ECS_RUNTASK_FAILURES,
+    "ECS.AmazonECSException",
+    "ECS.ServerException",
+    "ECS.ThrottlingException",
+    "ECS.LimitExceededException",
+  ],
   intervalSeconds: 30,
   maxAttempts: 20,
   backoffRate: 2,

@@ -5,8 +5,10 @@ import { skiAtlas } from "./ski-atlas.ts";
 import type { Workflow } from "./types.ts";
 
 /**
- * The monthly fan-out: one ski-atlas execution per configured region, named `{region}-{period}` so that a rerun
- * of the same month finds the executions that already ran. One failed region is reported; the others go on.
+ * The monthly fan-out: one ski-atlas execution per configured region, named `{region}-{period}` (then `-2`, `-3`, …
+ * for later attempts), so that a rerun of the same month finds the attempts that already ran: Plan reuses a region
+ * whose latest attempt SUCCEEDED and starts the next attempt of one that failed, timed out or was aborted
+ * (`force` reruns succeeded regions too). One failed region is reported; the others go on.
  */
 export function skiAtlasMonthly(config: Pick<AtlasConfig, "monthlyRegions" | "monthlyMaxConcurrency">): Workflow {
   return {
@@ -35,6 +37,7 @@ export function skiAtlasMonthly(config: Pick<AtlasConfig, "monthlyRegions" | "mo
         timeoutSeconds: 60,
         retries: [LAMBDA_SERVICE_RETRY],
         onError: "fail",
+        describesExecutionsOf: [skiAtlas.name],
       },
       {
         kind: "fanOut",
@@ -47,6 +50,8 @@ export function skiAtlasMonthly(config: Pick<AtlasConfig, "monthlyRegions" | "mo
         resultPath: "$.results",
         timeoutSeconds: skiAtlas.timeoutSeconds + 600,
         retries: [START_EXECUTION_RETRY],
+        // A region reused (or still running elsewhere) is not started again: its earlier attempt is the result.
+        skip: { startPath: "$.start", statusPath: "$.previous.status" },
       },
       {
         kind: "function",
@@ -66,9 +71,11 @@ export function skiAtlasMonthly(config: Pick<AtlasConfig, "monthlyRegions" | "mo
         regions: "comma-separated regions (default: the configured list)",
         period: "the month to publish, YYYY-MM (default: this month, UTC)",
         sources: "comma-separated region=PATH|URL pairs overriding the registry's sources",
+        force: "rerun regions whose month already succeeded: 'all' or comma-separated regions",
       },
-      async input({ regions, period, sources }) {
+      async input({ regions, period, sources, force }) {
         const input: Record<string, unknown> = {};
+        if (force !== undefined) input.force = force === "all" ? true : force.split(",").map((r) => r.trim());
         if (regions !== undefined) input.regions = regions.split(",").map((r) => r.trim());
         if (period !== undefined) input.period = period;
         if (sources !== undefined) {

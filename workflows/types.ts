@@ -82,6 +82,11 @@ export interface FunctionStep {
   onError: "fail" | "continue";
   /** Data bucket key patterns the function reads (e.g. a Plan that lists an input prefix). Default: none. */
   access?: BucketAccess;
+  /**
+   * Workflows whose executions the function looks up by name (DescribeExecution), e.g. to find earlier attempts.
+   * The stack grants it and hands it each machine's ARN (`machineArnVariable` in lib/execution-history.ts).
+   */
+  describesExecutionsOf?: string[];
 }
 
 /** Runs another workflow once per item, each as its own execution, and gathers the results. */
@@ -101,6 +106,11 @@ export interface FanOutStep {
   /** Cap on one child execution, on top of the child's own execution timeout. */
   timeoutSeconds: number;
   retries: ErrorRetryPolicy[];
+  /**
+   * Items whose boolean `startPath` is false are not started: the item's result is `{ name, <itemKey>, status,
+   * started: false }`, its status read from `statusPath` (e.g. a month that SUCCEEDED before is reused).
+   */
+  skip?: { startPath: string; statusPath: string };
 }
 
 export type Step = ContainerStep | FunctionStep | FanOutStep;
