@@ -339,9 +339,11 @@ function localFaultCount(env: Record<string, string | undefined>, name: string):
 /** The pause hook: holds here (the event loop, and so the lease renewal, keeps running) until SIGUSR2. */
 async function pauseIf(count: number, pauseAt: number | undefined, what: string, log: Log): Promise<void> {
   if (pauseAt === undefined || count !== pauseAt) return;
+  const keepAlive = setInterval(() => {}, 1 << 30); // a signal listener alone does not keep the process running
   const resumed = new Promise<void>((resolve) => process.once("SIGUSR2", () => resolve()));
   log(`[fault] ${PAUSE_AFTER_COPIES_ENV}=${count}: ${what} paused until SIGUSR2`);
   await resumed;
+  clearInterval(keepAlive);
   log(`[fault] ${what} resumed`);
 }
 
