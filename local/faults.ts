@@ -9,12 +9,23 @@
  * Container steps: `oom` (a real child that grows until the tier's memory limit kills it), `exit<N>` (exits
  * with code N: 75 is retryable, 65 is bad data), `hang` (never finishes: the state's timeout must stop it),
  * `s3down` (the embedded S3 server goes away for a moment while the step runs), `crash<N>` (the real publish
- * step kills itself after copying N files: ATLAS_FAULT_CRASH_AFTER_COPIES).
+ * step kills itself after copying N files: ATLAS_FAULT_CRASH_AFTER_COPIES), `s3stall` (the real step, its S3
+ * connections accepted and never answered: lib/s3.ts's timeouts must end it with exit 75), `s3halfbody` (the
+ * real step, every S3 response with a body cut after its headers and half the body; see local/s3-stall.ts).
  * Functions: `error` (a non-retryable error), `throttle` (Lambda.TooManyRequestsException, retryable),
  * `oom` (Runtime.OutOfMemory, as Lambda reports a function that ran out of memory), `hang` (never answers: the
  * state's timeout must stop it), `s3down` (the embedded S3 server is away when the function starts).
  */
-export type FaultKind = "oom" | "hang" | "s3down" | "error" | "throttle" | { exitCode: number } | { crashAfterCopies: number };
+export type FaultKind =
+  | "oom"
+  | "hang"
+  | "s3down"
+  | "s3stall"
+  | "s3halfbody"
+  | "error"
+  | "throttle"
+  | { exitCode: number }
+  | { crashAfterCopies: number };
 
 export interface Fault {
   step: string;
@@ -26,14 +37,14 @@ export function parseFaults(spec: string | undefined): Fault[] {
   if (!spec?.trim()) return [];
   return spec.split(",").map((entry) => {
     const [step, kindText, timesText] = entry.trim().split(":");
-    const usage = `ATLAS_FAULTS entry '${entry}' is not <step>:<oom|exit<N>|hang|s3down|crash<N>|error|throttle>[:<times>]`;
+    const usage = `ATLAS_FAULTS entry '${entry}' is not <step>:<oom|exit<N>|hang|s3down|s3stall|s3halfbody|crash<N>|error|throttle>[:<times>]`;
     if (!step || !kindText) throw new Error(usage);
     let kind: FaultKind;
     const exit = /^exit(\d{1,3})$/.exec(kindText);
     const crash = /^crash(\d{1,3})$/.exec(kindText);
     if (exit) kind = { exitCode: Number(exit[1]) };
     else if (crash) kind = { crashAfterCopies: Number(crash[1]) };
-    else if (["oom", "hang", "s3down", "error", "throttle"].includes(kindText)) kind = kindText as FaultKind;
+    else if (["oom", "hang", "s3down", "s3stall", "s3halfbody", "error", "throttle"].includes(kindText)) kind = kindText as FaultKind;
     else throw new Error(usage);
     const times = timesText === undefined ? 1 : Number(timesText);
     if (!Number.isInteger(times) || times < 1) throw new Error(usage);

@@ -30,6 +30,8 @@ export interface LocalRunOptions {
   onEvent?: (event: ProgressEvent) => void;
   /** Copy the published month to `<outDir>/{region}/{period}/`. */
   outDir?: string;
+  /** Extra variables for every step and helper (e.g. short S3 timeouts in tests). */
+  env?: Record<string, string>;
 }
 
 export interface RunSummary {
@@ -85,6 +87,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
     ATLAS_LOCAL_SINK_DIR: runDir,
     ATLAS_TOPIC_ARN: "arn:aws:sns:us-east-1:000000000000:atlas-local",
     CODE_VERSION: codeVersion(),
+    ...options.env,
   };
   // The helper functions run in this process: they read the same variables the containers get.
   const savedEnv = { ...process.env };
