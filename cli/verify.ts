@@ -2,6 +2,8 @@ import { stat } from "node:fs/promises";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { countProblems } from "../containers/ski-atlas/verify.ts";
+import { classifyError } from "../lib/classify-error.ts";
+import { EXIT } from "../lib/exit-codes.ts";
 import { makeS3Client } from "../lib/s3.ts";
 import { localDirectory, s3Prefix, verifyPublished, type PrefixReader } from "../lib/verify-prefix.ts";
 
@@ -12,7 +14,8 @@ manifest: every listed file present with its sha256 and bytes, no unlisted file,
 (_publishing.json: a publish in progress or interrupted). A directory is checked the same way from disk (e.g. the
 copy \`npm start -- --out DIR\` leaves in DIR/{region}/{period}/).
 S3 uses the default AWS credentials, or the embedded S3 server when AWS_ENDPOINT_URL_S3 is set.
-Prints one line per problem, or "OK <n> files"; exit 0 when intact, 1 when not, 64 for bad usage.`;
+Prints one line per problem, or "OK <n> files"; exit 0 when intact, 1 when not, 64 for bad usage, 75 when S3 does
+not answer in time (ATLAS_S3_*_TIMEOUT_MS, see README) or answers 5xx: retry.`;
 
 export interface VerifyIO {
   stdout: { write(s: string): unknown };
@@ -49,8 +52,10 @@ export async function verifyMain(argv: string[], env: NodeJS.ProcessEnv = proces
     io.stdout.write(`OK ${manifest!.files.length} files\n`);
     return 0;
   } catch (err) {
-    io.stderr.write(`error: cannot read ${reader.location}: ${(err as Error).name}: ${(err as Error).message}\n`);
-    return 1;
+    // S3 that does not answer (timeouts, lib/s3.ts) or answers 5xx: exit 75, so a caller knows to retry.
+    const retryable = classifyError(err).exitCode === EXIT.TEMP_FAIL;
+    io.stderr.write(`error: cannot read ${reader.location}: ${(err as Error).name}: ${(err as Error).message.replace(/\s+/g, " ")}${retryable ? " (retry later)" : ""}\n`);
+    return retryable ? EXIT.TEMP_FAIL : 1;
   } finally {
     destroy();
   }

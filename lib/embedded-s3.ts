@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import S3rver from "s3rver";
+import { conditionalWritesMiddleware } from "./embedded-s3-conditional.ts";
 
 export interface EmbeddedS3Options {
   /** Where s3rver keeps the objects. Default: a fresh temp dir, removed by `stop()`. */
@@ -26,6 +27,7 @@ export interface EmbeddedS3 {
 /**
  * Runs an S3-compatible server (s3rver) inside this process, for the local engine and for tests.
  * Point the step code at it with `AWS_ENDPOINT_URL_S3=<endpoint>` (any access key works; use `S3RVER`).
+ * Conditional writes answer as on Amazon S3 (lib/embedded-s3-conditional.ts): the publish lease relies on them.
  */
 export async function startEmbeddedS3(opts: EmbeddedS3Options): Promise<EmbeddedS3> {
   const ownDir = opts.directory === undefined;
@@ -38,6 +40,8 @@ export async function startEmbeddedS3(opts: EmbeddedS3Options): Promise<Embedded
     directory,
     configureBuckets: opts.buckets.map((name) => ({ name })),
   });
+  // First in s3rver's Koa stack: S3's conditional writes (If-None-Match / If-Match), which s3rver lacks.
+  server.middleware.unshift(conditionalWritesMiddleware());
   const info = (await server.run()) as AddressInfo;
   let stopped = false;
   return {

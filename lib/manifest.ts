@@ -5,12 +5,16 @@
  * - `manifest.json` is the commit marker: it lists every data file (sha256, bytes, rows) and is written last. A
  *   reader trusts a prefix only while its manifest is there.
  * - Names starting with "_" are never published data: staging-only files (`_summary.json`) stay in staging, and
- *   `_publishing.json` is the journal of a publish in progress (see publish-prefix.ts).
+ *   `_publishing.json` is the journal of a publish in progress (see publish-prefix.ts), `_lease.json` the lease of
+ *   the one writer allowed to change the prefix (see prefix-lease.ts).
  */
 export const MANIFEST_NAME = "manifest.json";
 
 /** Present under a published prefix only while a publish changes it, or after one was interrupted. */
 export const JOURNAL_NAME = "_publishing.json";
+
+/** Present under a published prefix while a writer (publish or rollback) holds it: lib/prefix-lease.ts. */
+export const LEASE_NAME = "_lease.json";
 
 export interface PublishedFile {
   name: string;

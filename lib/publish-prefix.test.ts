@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StepError } from "./exit-codes.ts";
-import { JOURNAL_NAME, MANIFEST_NAME } from "./manifest.ts";
+import { JOURNAL_NAME, LEASE_NAME, MANIFEST_NAME } from "./manifest.ts";
 import { crashAfterCopies, publishStaged, rollbackInterruptedPublish, type PublishJournal } from "./publish-prefix.ts";
 import { getObjectText, listObjects, putObjectText } from "./s3-objects.ts";
 import { makeS3Client, parseS3Uri } from "./s3.ts";
@@ -14,6 +14,8 @@ const BUCKET = "publish-test";
 const V1 = `s3://${BUCKET}/staging/run-1/out/`;
 const V2 = `s3://${BUCKET}/staging/run-2/out/`;
 let s3: TestS3;
+/** A short lease: a lease left by an injected failure of its release expires within the test. */
+const LEASE = { ttlMs: 1_000, waitMs: 10_000 };
 
 /** Staged runs: v2 changes a.csv, keeps b.csv, drops c.json and adds d.csv. "_" files never get published. */
 const STAGED = {
@@ -36,6 +38,7 @@ function publish(client: S3Client, stagingUri: string, publishUri: string, log: 
     log: (m) => log.push(m),
     rows: async (path, name) => (name.endsWith(".csv") ? (await readFile(path, "utf8")).trim().split("\n").length - 1 : undefined),
     manifest: () => ({ workflow: "test", publishedAt: new Date().toISOString() }),
+    lease: LEASE,
   });
 }
 
@@ -53,14 +56,16 @@ async function snapshot(prefix: string): Promise<Record<string, string>> {
 
 type Op = { command: string; key: string };
 
-/** A client that records its writes, and fails the `failAt`-th one (1-based) the way S3 fails: with a 500. */
+/** A client that records its writes, and fails the `failAt`-th one (1-based) the way S3 fails: with a 500.
+ * Lease writes are neither counted nor failed: these tests are about the journal (the lease has its own). */
 function client(options: { failAt?: number; ops?: Op[] } = {}): S3Client {
   const c = makeS3Client({ ...s3.env, ATLAS_S3_MAX_ATTEMPTS: "1" });
   let n = 0;
   c.middlewareStack.add(
     (next, context) => async (args) => {
       const command = (context as { commandName?: string }).commandName ?? "";
-      if (/^(Put|Copy|Delete)Object/.test(command)) {
+      const key = (args.input as { Key?: string }).Key ?? "";
+      if (/^(Put|Copy|Delete)Object/.test(command) && !key.endsWith(`/${LEASE_NAME}`)) {
         n += 1;
         options.ops?.push({ command, key: (args.input as { Key: string }).Key });
         if (n === options.failAt) throw Object.assign(new Error("injected"), { name: "InternalError", $metadata: { httpStatusCode: 500 } });
@@ -135,7 +140,7 @@ describe("publishStaged (the shared, atomic publish)", () => {
       c.destroy();
       // Backups are dropped best effort: a failure there does not fail a committed publish.
       expect(outcome, `failure at write ${failAt}`).toBe(failAt > commitAt + 1 ? "ok" : "InternalError");
-      await rollbackInterruptedPublish(s3.s3, uri, () => {});
+      await rollbackInterruptedPublish(s3.s3, uri, () => {}, { lease: LEASE });
       const after = await snapshot(uri);
       const strip = (s: Record<string, string>) => ({ ...s, [MANIFEST_NAME]: "" }); // v2's manifest has its own publishedAt
       if (failAt <= commitAt) expect(after, `failure at write ${failAt}: back to v1`).toEqual(v1);
@@ -152,9 +157,9 @@ describe("publishStaged (the shared, atomic publish)", () => {
       await expect(publish(c, V2, uri)).rejects.toThrow("injected");
       c.destroy();
       const r = client({ failAt });
-      const first = await rollbackInterruptedPublish(r, uri, () => {}).then(() => "ok", (e: Error) => e.name);
+      const first = await rollbackInterruptedPublish(r, uri, () => {}, { lease: LEASE }).then(() => "ok", (e: Error) => e.name);
       r.destroy();
-      expect(await rollbackInterruptedPublish(s3.s3, uri, () => {})).toBe(first === "ok" ? "none" : "rolled-back");
+      expect(await rollbackInterruptedPublish(s3.s3, uri, () => {}, { lease: LEASE })).toBe(first === "ok" ? "none" : "rolled-back");
       expect(await snapshot(uri), `rollback failing at write ${failAt}`).toEqual(v1);
       if (first === "ok") break;
     }
@@ -168,7 +173,7 @@ describe("publishStaged (the shared, atomic publish)", () => {
     c.destroy();
     expect(Object.keys(await snapshot(uri)).sort()).toEqual([JOURNAL_NAME, "a.csv"]);
     expect((await verifyPublished(s3Prefix(s3.s3, uri))).problems.join("\n")).toMatch(/_publishing.json is present[\s\S]*manifest.json is missing/);
-    expect(await rollbackInterruptedPublish(s3.s3, uri, () => {})).toBe("rolled-back");
+    expect(await rollbackInterruptedPublish(s3.s3, uri, () => {}, { lease: LEASE })).toBe("rolled-back");
     expect(await listObjects(s3.s3, uri)).toEqual([]);
   });
 
@@ -180,7 +185,7 @@ describe("publishStaged (the shared, atomic publish)", () => {
     const before = await snapshot(uri);
     expect(before[JOURNAL_NAME]).toBeDefined();
     const log: string[] = [];
-    expect(await rollbackInterruptedPublish(s3.s3, uri, (m) => log.push(m))).toBe("committed");
+    expect(await rollbackInterruptedPublish(s3.s3, uri, (m) => log.push(m), { lease: LEASE })).toBe("committed");
     const { [JOURNAL_NAME]: _journal, ...rest } = before;
     expect(await snapshot(uri)).toEqual(rest);
     expect(log.join("\n")).toMatch(/had committed/);
@@ -205,13 +210,13 @@ describe("publishStaged (the shared, atomic publish)", () => {
     c.destroy();
     const journal = JSON.parse((await getObjectText(s3.s3, uri + JOURNAL_NAME))!) as PublishJournal;
     await putObjectText(s3.s3, uri + JOURNAL_NAME, JSON.stringify({ ...journal, backupUri: `s3://${BUCKET}/nowhere/` }));
-    const gone = await rollbackInterruptedPublish(s3.s3, uri, () => {}).catch((e: StepError) => e);
+    const gone = await rollbackInterruptedPublish(s3.s3, uri, () => {}, { lease: LEASE }).catch((e: StepError) => e);
     expect(gone).toBeInstanceOf(StepError);
     expect((gone as StepError).exitCode).toBe(66);
     expect((gone as StepError).message).toMatch(/backup .* is gone/);
     const { bucket, key } = parseS3Uri(uri + JOURNAL_NAME);
     await s3.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: "not json" }));
-    const bad = await rollbackInterruptedPublish(s3.s3, uri, () => {}).catch((e: StepError) => e);
+    const bad = await rollbackInterruptedPublish(s3.s3, uri, () => {}, { lease: LEASE }).catch((e: StepError) => e);
     expect((bad as StepError).exitCode).toBe(65);
     expect(await getObjectText(s3.s3, uri + JOURNAL_NAME)).toBe("not json");
   });

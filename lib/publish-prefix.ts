@@ -6,6 +6,7 @@ import { CopyObjectCommand, DeleteObjectCommand, type S3Client } from "@aws-sdk/
 import { EXIT, StepError } from "./exit-codes.ts";
 import { digestFile } from "./hash.ts";
 import { contentTypeOf, isPublishable, JOURNAL_NAME, MANIFEST_NAME, parseManifest, type PublishedFile } from "./manifest.ts";
+import { acquireLease, leaseSettings, type LeaseSettings, type PrefixLease } from "./prefix-lease.ts";
 import { downloadToFile, getObjectText, isNotFound, listObjects, putObjectText } from "./s3-objects.ts";
 import { parseS3Uri } from "./s3.ts";
 
@@ -14,6 +15,7 @@ import { parseS3Uri } from "./s3.ts";
  * `manifest.json` as the commit marker, atomically for a reader and recoverable after a crash.
  *
  * Protocol (docs/ARCHITECTURE.md, "Publishing"):
+ *  -. take the prefix's lease (lib/prefix-lease.ts): one writer at a time; a second one waits, then exits 75;
  *  0. recover: an interrupted publish's journal is rolled back (or, if it had committed, just closed);
  *  1. hash the staged files; a file whose sha256 the current manifest lists, and whose published object is the
  *     staged object's copy, is not copied again. Nothing changed → only the manifest is rewritten (one PUT);
@@ -22,7 +24,7 @@ import { parseS3Uri } from "./s3.ts";
  *  3. write the journal `{prefix}_publishing.json` (the backup, the previous object names, the files written,
  *     the sha256 of the manifest about to be written);
  *  4. withdraw the old manifest, copy the changed files, delete the stale ones, write the new manifest (commit);
- *  5. delete the journal, then the backup.
+ *  5. delete the journal, then the backup; release the lease.
  * A crash before 3 leaves the prefix untouched; between 3 and the commit, recovery restores the backup
  * byte-identical; after the commit, recovery only closes the journal.
  */
@@ -32,6 +34,12 @@ import { parseS3Uri } from "./s3.ts";
  * copies (tests). Not SIGKILL: its exit code 137 is what an out-of-memory kill looks like, and would be escalated.
  */
 export const CRASH_AFTER_COPIES_ENV = "ATLAS_FAULT_CRASH_AFTER_COPIES";
+
+/**
+ * `ATLAS_FAULT_PAUSE_AFTER_COPIES=<n>` with `ATLAS_LOCAL=1`: a publish (after n copies) or a rollback (after n
+ * restored objects) pauses, holding its lease and renewing it, until the process gets SIGUSR2 (race tests).
+ */
+export const PAUSE_AFTER_COPIES_ENV = "ATLAS_FAULT_PAUSE_AFTER_COPIES";
 
 /** Where a publish keeps the objects it replaces, under the run's staging prefix (never published). */
 export const BACKUP_DIR = "_publish-backup/";
@@ -48,6 +56,16 @@ export interface PublishOptions {
   log: Log;
   /** Tests only (see CRASH_AFTER_COPIES_ENV, read by `crashAfterCopies(env)`): abort this process after n copies. */
   crashAfterCopies?: number;
+  /** Tests only (see PAUSE_AFTER_COPIES_ENV): pause after n copies until SIGUSR2. */
+  pauseAfterCopies?: number;
+  /** The lease's timing; default from the environment (`leaseSettings()`). */
+  lease?: LeaseSettings;
+}
+
+export interface RollbackOptions {
+  lease?: LeaseSettings;
+  /** Tests only (see PAUSE_AFTER_COPIES_ENV): pause after n restored objects until SIGUSR2. */
+  pauseAfterCopies?: number;
 }
 
 /** The journal of a publish that is changing a prefix: enough to undo it without anything else. */
@@ -65,6 +83,8 @@ export interface PublishJournal {
   writes: string[];
   /** sha256 of the manifest this publish writes last: when it is in place, the publish committed. */
   manifestSha256: string;
+  /** The lease holder that wrote it (absent in journals from before the lease). */
+  leaseHolder?: string;
 }
 
 export interface PublishResult {
@@ -74,8 +94,17 @@ export interface PublishResult {
 }
 
 export async function publishStaged(s3: S3Client, o: PublishOptions): Promise<PublishResult> {
+  const lease = await acquireLease(s3, o.publishUri, "publish", o.log, o.lease ?? leaseSettings());
+  try {
+    return await publishUnderLease(s3, o, lease);
+  } finally {
+    await lease.release();
+  }
+}
+
+async function publishUnderLease(s3: S3Client, o: PublishOptions, lease: PrefixLease): Promise<PublishResult> {
   const log = o.log;
-  await rollbackInterruptedPublish(s3, o.publishUri, log);
+  await recoverUnderLease(s3, o.publishUri, lease, log, {});
 
   const staged = (await listObjects(s3, o.stagingUri)).filter((x) => isPublishable(x.name));
   const dir = await mkdtemp(join(tmpdir(), "atlas-publish-"));
@@ -118,6 +147,7 @@ export async function publishStaged(s3: S3Client, o: PublishOptions): Promise<Pu
 
   if (toCopy.length === 0 && stale.length === 0 && oldText !== undefined) {
     // Same files: replacing the manifest is a single PUT, atomic on its own.
+    await lease.ensureHeld();
     await putObjectText(s3, manifestUri, manifestText);
     log(`${files.length} file(s) already published with the same sha256: rewrote ${manifestUri} only`);
     return { manifest, copied: [], removed: [] };
@@ -132,6 +162,7 @@ export async function publishStaged(s3: S3Client, o: PublishOptions): Promise<Pu
   const backup = parseS3Uri(backupUri);
 
   // 2. Back up what will change. A crash here leaves the prefix as it was (the partial backup expires with staging).
+  await lease.ensureHeld();
   for (const name of backedUp) await copyObject(s3, dst.bucket, dst.key + name, backup.bucket, backup.key + name);
   if (backedUp.length > 0) log(`backed up ${backedUp.length} published object(s) to ${backupUri}`);
 
@@ -145,22 +176,27 @@ export async function publishStaged(s3: S3Client, o: PublishOptions): Promise<Pu
     backedUp,
     writes: [...files.map((f) => f.name), MANIFEST_NAME],
     manifestSha256: sha256(manifestText),
+    leaseHolder: lease.holder,
   };
+  await lease.ensureHeld();
   await putObjectText(s3, o.publishUri + JOURNAL_NAME, `${JSON.stringify(journal, null, 2)}\n`);
 
   // 4. Change the prefix, manifest last.
-  const crash = (copies: number) => {
+  const crash = async (copies: number) => {
+    await pauseIf(copies, o.pauseAfterCopies, "publish", log);
     if (copies !== o.crashAfterCopies) return;
     log(`[fault] ${CRASH_AFTER_COPIES_ENV}=${copies}: killing this process mid-publish`);
     process.kill(process.pid, "SIGABRT");
   };
   if (oldText !== undefined) {
+    await lease.ensureHeld();
     await deleteObject(s3, dst.bucket, dst.key + MANIFEST_NAME);
     log(`changed files: withdrew the old ${MANIFEST_NAME} until the new one is written`);
   }
-  crash(0);
+  await crash(0);
   let copies = 0;
   for (const f of toCopy) {
+    await lease.ensureHeld();
     await s3.send(
       new CopyObjectCommand({
         Bucket: dst.bucket,
@@ -171,13 +207,15 @@ export async function publishStaged(s3: S3Client, o: PublishOptions): Promise<Pu
       }),
     );
     log(`copied ${f.name} (${f.bytes} bytes)`);
-    crash(++copies);
+    await crash(++copies);
   }
   for (const name of stale) {
+    await lease.ensureHeld();
     await deleteObject(s3, dst.bucket, dst.key + name);
     log(`removed ${name}, which this run does not produce`);
   }
   if (toCopy.length < files.length) log(`${files.length - toCopy.length} file(s) already published with the same sha256`);
+  await lease.ensureHeld();
   await putObjectText(s3, manifestUri, manifestText);
   log(`wrote ${manifestUri} (${files.length} files)`);
 
@@ -190,38 +228,58 @@ export async function publishStaged(s3: S3Client, o: PublishOptions): Promise<Pu
 export type RecoveryOutcome = "none" | "rolled-back" | "committed";
 
 /**
- * Finishes what an interrupted publish left under `publishUri`: without a journal, nothing to do. With one, if the
+ * Finishes what an interrupted publish left under `publishUri`, holding the prefix's lease (a live publish or
+ * rollback is waited for, never undone; past the wait, a retryable StepError): without a journal, nothing to do. With one, if the
  * manifest the publish meant to write is in place, it had committed (only the journal is removed); otherwise the
  * previous version is restored from the backup, byte for byte (the files it wrote are removed, for a first-time
  * publish that leaves the prefix empty), and the journal is removed last. Idempotent: a crash during recovery is
  * recovered by running it again.
  */
-export async function rollbackInterruptedPublish(s3: S3Client, publishUri: string, log: Log): Promise<RecoveryOutcome> {
+export async function rollbackInterruptedPublish(s3: S3Client, publishUri: string, log: Log, o: RollbackOptions = {}): Promise<RecoveryOutcome> {
+  const lease = await acquireLease(s3, publishUri, "rollback", log, o.lease ?? leaseSettings());
+  try {
+    return await recoverUnderLease(s3, publishUri, lease, log, o);
+  } finally {
+    await lease.release();
+  }
+}
+
+/** The recovery itself; the caller holds the prefix's lease, so no journal here belongs to a live writer. */
+async function recoverUnderLease(s3: S3Client, publishUri: string, lease: PrefixLease, log: Log, o: RollbackOptions): Promise<RecoveryOutcome> {
   const prefix = publishUri.endsWith("/") ? publishUri : `${publishUri}/`;
   const text = await getObjectText(s3, prefix + JOURNAL_NAME);
   if (text === undefined) return "none";
   const journal = parseJournal(text, prefix);
+  if (journal.leaseHolder === lease.holder) {
+    throw new Error(`${prefix}${JOURNAL_NAME} is this writer's own journal: recovery must not undo it`);
+  }
   const dst = parseS3Uri(prefix);
 
   const current = await getObjectText(s3, prefix + MANIFEST_NAME);
   if (current !== undefined && sha256(current) === journal.manifestSha256) {
+    await lease.ensureHeld();
     await deleteObject(s3, dst.bucket, dst.key + JOURNAL_NAME);
     await dropBackup(s3, journal.backupUri, journal.backedUp, log);
     log(`the interrupted publish of ${prefix} (started ${journal.startedAt}) had committed: closed its journal`);
     return "committed";
   }
 
-  log(`rolling back the interrupted publish of ${prefix} (started ${journal.startedAt})`);
+  log(`rolling back the interrupted publish of ${prefix} (started ${journal.startedAt}${journal.leaseHolder ? ` by ${journal.leaseHolder}, whose lease is gone` : ""})`);
   const previous = new Set(journal.previous);
   // The files it added, then the files it replaced or removed (data first, the manifest last).
   for (const name of journal.writes) {
-    if (!previous.has(name) && name !== MANIFEST_NAME) await deleteObject(s3, dst.bucket, dst.key + name);
+    if (previous.has(name) || name === MANIFEST_NAME) continue;
+    await lease.ensureHeld();
+    await deleteObject(s3, dst.bucket, dst.key + name);
   }
   const backup = parseS3Uri(journal.backupUri);
   const restore = [...journal.backedUp.filter((n) => n !== MANIFEST_NAME), ...journal.backedUp.filter((n) => n === MANIFEST_NAME)];
+  let restored = 0;
   for (const name of restore) {
+    await lease.ensureHeld();
     try {
       await copyObject(s3, backup.bucket, backup.key + name, dst.bucket, dst.key + name);
+      await pauseIf(++restored, o.pauseAfterCopies, "rollback", log);
     } catch (err) {
       if (!isNotFound(err)) throw err;
       throw new StepError(
@@ -231,6 +289,7 @@ export async function rollbackInterruptedPublish(s3: S3Client, publishUri: strin
       );
     }
   }
+  await lease.ensureHeld();
   if (!previous.has(MANIFEST_NAME)) await deleteObject(s3, dst.bucket, dst.key + MANIFEST_NAME);
   await deleteObject(s3, dst.bucket, dst.key + JOURNAL_NAME);
   log(
@@ -261,11 +320,31 @@ function parseJournal(text: string, prefix: string): PublishJournal {
  * (`ATLAS_LOCAL=1`), so a deployed task can never be told to kill itself.
  */
 export function crashAfterCopies(env: Record<string, string | undefined>): number | undefined {
-  const raw = env[CRASH_AFTER_COPIES_ENV]?.trim();
+  return localFaultCount(env, CRASH_AFTER_COPIES_ENV);
+}
+
+/** The pause hook's setting (PAUSE_AFTER_COPIES_ENV), honoured only in local runs like the crash hook. */
+export function pauseAfterCopies(env: Record<string, string | undefined>): number | undefined {
+  return localFaultCount(env, PAUSE_AFTER_COPIES_ENV);
+}
+
+function localFaultCount(env: Record<string, string | undefined>, name: string): number | undefined {
+  const raw = env[name]?.trim();
   if (env.ATLAS_LOCAL !== "1" || raw === undefined || raw === "") return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new StepError(`${CRASH_AFTER_COPIES_ENV}='${raw}' is not a count`, EXIT.USAGE);
+  if (!Number.isInteger(n) || n < 0) throw new StepError(`${name}='${raw}' is not a count`, EXIT.USAGE);
   return n;
+}
+
+/** The pause hook: holds here (the event loop, and so the lease renewal, keeps running) until SIGUSR2. */
+async function pauseIf(count: number, pauseAt: number | undefined, what: string, log: Log): Promise<void> {
+  if (pauseAt === undefined || count !== pauseAt) return;
+  const keepAlive = setInterval(() => {}, 1 << 30); // a signal listener alone does not keep the process running
+  const resumed = new Promise<void>((resolve) => process.once("SIGUSR2", () => resolve()));
+  log(`[fault] ${PAUSE_AFTER_COPIES_ENV}=${count}: ${what} paused until SIGUSR2`);
+  await resumed;
+  clearInterval(keepAlive);
+  log(`[fault] ${what} resumed`);
 }
 
 /** Best effort: the backup is only needed while a journal names it (staging expires anyway). */

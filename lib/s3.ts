@@ -1,9 +1,44 @@
 import { S3Client } from "@aws-sdk/client-s3";
+import { EXIT, StepError } from "./exit-codes.ts";
 
-/** One S3 client factory for steps, functions and the local engine.
+/**
+ * Bounds on every S3 call, so a connection that stalls (accepted and never answered, or headers and half a body)
+ * fails instead of hanging a step until its state's timeout. Production defaults; each can be set by env (tests
+ * use a second or two). A timed-out call is retried by the SDK's standard retry (ATLAS_S3_MAX_ATTEMPTS attempts in
+ * all); after the last one the step fails with exit 75 (lib/classify-error.ts) and its state's retry policy runs.
+ */
+export const S3_TIMEOUT_DEFAULTS = {
+  /** TCP (and TLS) connect. */
+  connectMs: 5_000,
+  /** From sending the request to the response's headers: covers a 16 MiB multipart part or a CopyObject. */
+  requestMs: 120_000,
+  /** No byte on the socket for this long, also while a response body streams. */
+  idleMs: 30_000,
+} as const;
+export const S3_TIMEOUT_ENV = {
+  connectMs: "ATLAS_S3_CONNECT_TIMEOUT_MS",
+  requestMs: "ATLAS_S3_REQUEST_TIMEOUT_MS",
+  idleMs: "ATLAS_S3_IDLE_TIMEOUT_MS",
+} as const;
+/** SDK attempts per call (the standard retry mode); `ATLAS_S3_MAX_ATTEMPTS` overrides. */
+export const S3_MAX_ATTEMPTS_DEFAULT = 4;
+
+export function s3Timeouts(env: NodeJS.ProcessEnv = process.env): { connectMs: number; requestMs: number; idleMs: number } {
+  const read = (key: keyof typeof S3_TIMEOUT_ENV) => {
+    const raw = env[S3_TIMEOUT_ENV[key]]?.trim();
+    if (!raw) return S3_TIMEOUT_DEFAULTS[key];
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n <= 0) throw new StepError(`${S3_TIMEOUT_ENV[key]}='${raw}' is not a number of milliseconds`, EXIT.USAGE);
+    return n;
+  };
+  return { connectMs: read("connectMs"), requestMs: read("requestMs"), idleMs: read("idleMs") };
+}
+
+/** One S3 client factory for steps, functions, the CLI and the local engine.
  * `AWS_ENDPOINT_URL_S3` points the same code at the embedded S3 server; such servers need path-style URLs. */
 export function makeS3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
   const endpoint = env.AWS_ENDPOINT_URL_S3;
+  const timeouts = s3Timeouts(env);
   return new S3Client({
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1",
     ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
@@ -11,8 +46,16 @@ export function makeS3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
     ...(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
       ? { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN } }
       : {}),
-    // Retries inside the SDK cover brief blips; longer outages surface as a retryable step failure.
-    maxAttempts: Number(env.ATLAS_S3_MAX_ATTEMPTS ?? 4),
+    // NodeHttpHandler's options: requestTimeout only throws with throwOnRequestTimeout (else it merely warns);
+    // socketTimeout is the idle bound, and it also cuts a response body that stops arriving.
+    requestHandler: {
+      connectionTimeout: timeouts.connectMs,
+      requestTimeout: timeouts.requestMs,
+      throwOnRequestTimeout: true,
+      socketTimeout: timeouts.idleMs,
+    },
+    // Retries inside the SDK cover brief blips and timeouts; longer outages surface as a retryable step failure.
+    maxAttempts: Number(env.ATLAS_S3_MAX_ATTEMPTS ?? S3_MAX_ATTEMPTS_DEFAULT),
   });
 }
 

@@ -13,5 +13,7 @@ declare module "s3rver" {
     constructor(options: S3rverOptions);
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
+    /** Koa's middleware list (s3rver extends Koa): lib/embedded-s3.ts puts conditional writes first. */
+    middleware: unknown[];
   }
 }

@@ -4,7 +4,7 @@ import { join, relative, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { digestStream } from "./hash.ts";
-import { JOURNAL_NAME, MANIFEST_NAME, parseManifest, type PublishedManifest } from "./manifest.ts";
+import { JOURNAL_NAME, LEASE_NAME, MANIFEST_NAME, parseManifest, type PublishedManifest } from "./manifest.ts";
 import { getObjectText, listObjects } from "./s3-objects.ts";
 import { parseS3Uri } from "./s3.ts";
 
@@ -101,7 +101,8 @@ export async function verifyPublished(prefix: PrefixReader): Promise<Verificatio
   }
   const names = new Set(manifest.files.map((f) => f.name));
   for (const o of listed) {
-    if (o.name === MANIFEST_NAME || o.name === JOURNAL_NAME || names.has(o.name)) continue;
+    // The lease says who may change the prefix, not what it holds: the journal is what reports a change under way.
+    if (o.name === MANIFEST_NAME || o.name === JOURNAL_NAME || o.name === LEASE_NAME || names.has(o.name)) continue;
     problems.push(`${o.name} is not listed in the manifest`);
   }
   return { problems, manifest };

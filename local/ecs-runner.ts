@@ -5,6 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { TIER_NAMES, taskEnvironment, tierByName, type Tier, type TierName } from "../workflows/tiers.ts";
 import { describeFault, type FaultKind } from "./faults.ts";
+import { startStalledS3, type StalledS3 } from "./s3-stall.ts";
 import { treeRssBytes } from "./process-tree.ts";
 
 /** The `ecs:runTask.sync` Parameters, as the engine hands them over after resolving the JSONPaths. */
@@ -149,6 +150,12 @@ export async function runEcsTask(
   // No capacity: nothing starts, nothing is billed, the state fails before any container runs.
   if (fault === "capacity") throw new RunTaskFailuresError([{ Arn: params.TaskDefinition, Reason: CAPACITY_UNAVAILABLE_REASON }]);
   if (typeof fault === "object" && "crashAfterCopies" in fault) env.ATLAS_FAULT_CRASH_AFTER_COPIES = String(fault.crashAfterCopies);
+  // A stalled S3 for this attempt only: the step's S3 endpoint is a server that never answers, or cuts bodies.
+  let stalled: StalledS3 | undefined;
+  if (fault === "s3stall" || fault === "s3halfbody") {
+    stalled = await startStalledS3(fault === "s3stall" ? "silent" : "half-body", env.AWS_ENDPOINT_URL_S3);
+    env.AWS_ENDPOINT_URL_S3 = stalled.endpoint;
+  }
 
   await mkdir(options.logDir, { recursive: true });
   const logFile = path.join(options.logDir, `${step}-${Date.now()}.log`);
@@ -214,6 +221,7 @@ export async function runEcsTask(
   clearTimeout(timer);
   runningGroups.delete(child.pid!);
   await rm(workDir, { recursive: true, force: true });
+  await stalled?.stop();
   if (partial) onChunk(Buffer.from("\n"));
   await new Promise((resolve) => log.end(resolve));
 
@@ -252,7 +260,8 @@ export async function runEcsTask(
 function childCommand(entrypoint: string, command: string[], fault: FaultKind | undefined, tier: Tier): string[] {
   const node = process.execPath;
   // The real step runs for no fault, for an S3 outage, and for a crash the step performs on itself.
-  if (fault === undefined || fault === "s3down" || (typeof fault === "object" && "crashAfterCopies" in fault)) {
+  const realStep = fault === undefined || fault === "s3down" || fault === "s3stall" || fault === "s3halfbody";
+  if (realStep || (typeof fault === "object" && "crashAfterCopies" in fault)) {
     return [node, "--import", "tsx", entrypoint, ...command];
   }
   const say = (what: string) => `process.stderr.write(${JSON.stringify(`[fault] injected ${what}\n`)});`;

@@ -12,7 +12,9 @@
  * step kills itself after copying N files: ATLAS_FAULT_CRASH_AFTER_COPIES), `capacity` (no task starts: RunTask
  * answers with `failures`, "Capacity is unavailable at this time", and the state fails with AmazonECS.Unknown as on
  * AWS), `heap` (a real Node child with a small `--max-old-space-size` fills its heap and aborts: exit 134,
- * "JavaScript heap out of memory" on stderr).
+ * "JavaScript heap out of memory" on stderr), `s3stall` (the real step, its S3
+ * connections accepted and never answered: lib/s3.ts's timeouts must end it with exit 75), `s3halfbody` (the
+ * real step, every S3 response with a body cut after its headers and half the body; see local/s3-stall.ts).
  * Functions: `error` (a non-retryable error), `throttle` (Lambda.TooManyRequestsException, retryable),
  * `oom` (Runtime.OutOfMemory, as Lambda reports a function that ran out of memory), `hang` (never answers: the
  * state's timeout must stop it), `s3down` (the embedded S3 server is away when the function starts).
@@ -24,12 +26,14 @@ export type FaultKind =
   | "error"
   | "throttle"
   | "capacity"
+  | "s3stall"
+  | "s3halfbody"
   | "heap"
   | { exitCode: number }
   | { crashAfterCopies: number };
 
 /** The fault kinds written as a plain word in ATLAS_FAULTS. */
-const NAMED_FAULTS = ["oom", "hang", "s3down", "error", "throttle", "capacity", "heap"];
+const NAMED_FAULTS = ["oom", "hang", "s3down", "error", "throttle", "capacity", "heap", "s3stall", "s3halfbody"];
 
 export interface Fault {
   step: string;
@@ -41,7 +45,7 @@ export function parseFaults(spec: string | undefined): Fault[] {
   if (!spec?.trim()) return [];
   return spec.split(",").map((entry) => {
     const [step, kindText, timesText] = entry.trim().split(":");
-    const usage = `ATLAS_FAULTS entry '${entry}' is not <step>:<oom|exit<N>|hang|s3down|crash<N>|capacity|heap|error|throttle>[:<times>]`;
+    const usage = `ATLAS_FAULTS entry '${entry}' is not <step>:<oom|exit<N>|hang|s3down|s3stall|s3halfbody|crash<N>|capacity|heap|error|throttle>[:<times>]`;
     if (!step || !kindText) throw new Error(usage);
     let kind: FaultKind;
     const exit = /^exit(\d{1,3})$/.exec(kindText);

@@ -39,6 +39,8 @@ export interface LocalRunOptions {
   onEvent?: (event: ProgressEvent) => void;
   /** Copy the published month to `<outDir>/{region}/{period}/`. */
   outDir?: string;
+  /** Extra variables for every step and helper (e.g. short S3 timeouts in tests). */
+  env?: Record<string, string>;
 }
 
 export interface RunSummary {
@@ -90,11 +92,15 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
     AWS_REGION: "us-east-1",
     ATLAS_BUCKET: LOCAL_BUCKET,
     ATLAS_LOCAL: "1",
+    // One machine: a crashed step's lease on its prefix (lib/prefix-lease.ts) should hold the failure path's
+    // rollback for seconds, not the production 2 minutes; a live step renews it every ttl/3.
+    ATLAS_LEASE_TTL_MS: "5000",
     ATLAS_LOCAL_SINK_DIR: runDir,
     ATLAS_TOPIC_ARN: "arn:aws:sns:us-east-1:000000000000:atlas-local",
     CODE_VERSION: codeVersion(REPO_ROOT),
     // The helpers that look up earlier executions (plan-month) read the engine's registry instead of AWS.
     [LOCAL_EXECUTIONS_DIR_VARIABLE]: executionsDir,
+    ...options.env,
   };
   // The helper functions run in this process: they read the same variables the containers get.
   const savedEnv = { ...process.env };

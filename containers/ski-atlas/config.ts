@@ -1,5 +1,6 @@
 import { EXIT, StepError } from "../../lib/exit-codes.ts";
-import { crashAfterCopies } from "../../lib/publish-prefix.ts";
+import { leaseSettings, type LeaseSettings } from "../../lib/prefix-lease.ts";
+import { crashAfterCopies, pauseAfterCopies } from "../../lib/publish-prefix.ts";
 import { parseS3Uri } from "../../lib/s3.ts";
 
 /** Every environment variable the ski-atlas steps read is read here (contract: docs/ARCHITECTURE.md). */
@@ -46,12 +47,18 @@ export interface PublishConfig extends RunConfig {
   codeVersion: string;
   /** Local fault injection only (ATLAS_FAULT_CRASH_AFTER_COPIES with ATLAS_LOCAL=1): die after n copies. */
   crashAfterCopies?: number;
+  /** Local fault injection only (ATLAS_FAULT_PAUSE_AFTER_COPIES with ATLAS_LOCAL=1): pause after n copies. */
+  pauseAfterCopies?: number;
+  /** The prefix lease's timing (ATLAS_LEASE_TTL_MS, ATLAS_LEASE_WAIT_MS; lib/prefix-lease.ts); default from process.env. */
+  lease?: LeaseSettings;
 }
 
 /** `rollback` (the state machine's failure path): undoes an interrupted publish of PUBLISH_URI, if any. */
 export interface RollbackConfig {
   step: "rollback";
   publishUri: string;
+  lease: LeaseSettings;
+  pauseAfterCopies?: number;
 }
 
 export type StepConfig = DownloadConfig | ExtractConfig | AnalyzeConfig | PublishConfig;
@@ -127,11 +134,13 @@ export function readConfig(step: string | undefined, env: Env): StepConfig {
         publishUri: s3(env, "PUBLISH_URI", step, true),
         codeVersion: env.CODE_VERSION?.trim() || "unknown",
         crashAfterCopies: crashAfterCopies(env),
+        pauseAfterCopies: pauseAfterCopies(env),
+        lease: leaseSettings(env),
       };
   }
 }
 
 /** The rollback command needs only the prefix: it may run after any failure, whatever Plan got to set. */
 export function readRollbackConfig(env: Env): RollbackConfig {
-  return { step: "rollback", publishUri: s3(env, "PUBLISH_URI", "rollback", true) };
+  return { step: "rollback", publishUri: s3(env, "PUBLISH_URI", "rollback", true), lease: leaseSettings(env), pauseAfterCopies: pauseAfterCopies(env) };
 }

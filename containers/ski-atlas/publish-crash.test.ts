@@ -127,7 +127,7 @@ describe("publish crashing mid-way (SIGABRT after 2 copies)", () => {
     const env = stepEnv(s3.env, "sample", { ATLAS_LOCAL: "1", PUBLISH_URI: `s3://${BUCKET}/sample/2021-07/` });
     const crashed = await runNode("publish", { ...env, [CRASH_AFTER_COPIES_ENV]: "2" });
     expect(crashed.signal, crashed.stderr).toBe("SIGABRT");
-    expect(Object.keys(await snapshot(env.PUBLISH_URI)).length).toBe(3); // the journal and two files
+    expect(Object.keys(await snapshot(env.PUBLISH_URI)).length).toBe(4); // the journal, two files and the crashed writer's lease
     const rollback = await runChild("rollback", { ...s3.env, PUBLISH_URI: env.PUBLISH_URI });
     expect(rollback.code, rollback.stderr).toBe(0);
     expect(await listObjects(s3.s3, env.PUBLISH_URI)).toEqual([]);

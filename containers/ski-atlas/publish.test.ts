@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { JOURNAL_NAME } from "../../lib/manifest.ts";
+import { JOURNAL_NAME, LEASE_NAME } from "../../lib/manifest.ts";
 import { getObjectText, listObjects } from "../../lib/s3-objects.ts";
 import { parseS3Uri } from "../../lib/s3.ts";
 import { startTestS3, type TestS3 } from "../../lib/testing/s3rver.ts";
@@ -72,6 +72,9 @@ describe("publish", () => {
     await runPublish(cfg(), client, (m) => log.push(m), () => new Date("2021-07-01T06:00:00Z"));
     client.destroy();
     const { key: prefix } = parseS3Uri(u.publish);
+    // The prefix's lease (lib/prefix-lease.ts) is taken first and released last; the rest are the publish's writes.
+    expect(writes[0]).toBe(prefix + LEASE_NAME);
+    writes.splice(0, writes.length, ...writes.filter((k) => k !== prefix + LEASE_NAME));
     expect(writes.at(-1)).toBe(prefix + "manifest.json");
     // The publish journal (lib/publish-prefix.ts) is written before the first file, and is no data file.
     expect(writes[0]).toBe(prefix + JOURNAL_NAME);

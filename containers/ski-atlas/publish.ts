@@ -34,6 +34,8 @@ export async function runPublish(cfg: PublishConfig, s3: S3Client, log: Logger, 
     publishUri: cfg.publishUri,
     log,
     crashAfterCopies: cfg.crashAfterCopies,
+    pauseAfterCopies: cfg.pauseAfterCopies,
+    lease: cfg.lease,
     rows: (path) => tableRows(path),
     manifest(files): Omit<Manifest, "files"> {
       const rows = (name: string) => files.find((f) => f.name === name)?.rows ?? 0;

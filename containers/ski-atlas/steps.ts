@@ -25,7 +25,7 @@ export const SKI_ATLAS_STEPS: Record<string, StepFn> = {
   /** The failure path: undoes an interrupted publish of PUBLISH_URI (nothing to do when none was interrupted). */
   rollback: async (env, s3, log) => {
     const cfg = readRollbackConfig(env);
-    const outcome = await rollbackInterruptedPublish(s3, cfg.publishUri, log);
+    const outcome = await rollbackInterruptedPublish(s3, cfg.publishUri, log, { lease: cfg.lease, pauseAfterCopies: cfg.pauseAfterCopies });
     if (outcome === "none") log(`nothing to roll back under ${cfg.publishUri}`);
   },
 };

@@ -55,7 +55,7 @@ export interface CellOutcome {
 
 export async function runCell(
   baseline: Baseline,
-  options: { faults: string; timeoutOverrides?: Record<string, number>; s3Directory?: string; variant?: "ski" | "no-ski" },
+  options: { faults: string; timeoutOverrides?: Record<string, number>; s3Directory?: string; variant?: "ski" | "no-ski"; env?: Record<string, string> },
 ): Promise<CellOutcome> {
   const cellDir = await mkdtemp(path.join(baseline.scratch, "cell-"));
   const s3Directory = options.s3Directory ?? path.join(cellDir, "s3");
@@ -68,6 +68,7 @@ export async function runCell(
     retryWaitMs: 10,
     faults: parseFaults(options.faults),
     timeoutOverrides: options.timeoutOverrides,
+    env: options.env,
   });
   try {
     const previous = await monthDigests(run.env, PREVIOUS);

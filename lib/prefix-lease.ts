@@ -1,0 +1,203 @@
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { EXIT, StepError } from "./exit-codes.ts";
+import { LEASE_NAME } from "./manifest.ts";
+import { parseS3Uri } from "./s3.ts";
+
+/**
+ * One writer per published prefix: a lease object `{prefix}_lease.json`, taken and kept with S3 conditional writes
+ * (docs/ARCHITECTURE.md, "Publishing: the commit protocol"). Amazon S3 semantics (S3 User Guide, "conditional
+ * writes" and "conditional deletes"):
+ *  - take:      PutObject `If-None-Match: *`   → 412 PreconditionFailed when someone holds it;
+ *  - renew, take over an expired one: PutObject `If-Match: <etag>` → 412 when it changed hands, 404 when gone;
+ *  - release:   DeleteObject `If-Match: <etag>` → 412 when it is no longer ours;
+ *  - 409 ConditionalRequestConflict: two conditional writes overlapped; S3 says retry.
+ * The embedded S3 answers the same (lib/embedded-s3-conditional.ts).
+ *
+ * A lease expires `ttlMs` after its last renewal, so a writer that died (SIGKILL, OOM, a stopped task) blocks the
+ * prefix for at most that long; a live one renews every ttl/3 in the background and before every change it makes.
+ * S3 cannot fence a writer that stalls for longer than the TTL between its check and its next write: the TTL must
+ * stay well above one S3 call's bound (lib/s3.ts timeouts × attempts), which the defaults keep.
+ */
+
+/** Production defaults, overridable by env for tests and the local engine. */
+export const LEASE_DEFAULTS = {
+  /** A dead writer's lease can be taken over this long after its last renewal. */
+  ttlMs: 120_000,
+  /** How long a second writer waits for the lease before failing with exit 75 (its step is then retried): a dead
+   * writer's lease expires within this, a live publish usually finishes within it. */
+  waitMs: 300_000,
+} as const;
+export const LEASE_TTL_ENV = "ATLAS_LEASE_TTL_MS";
+export const LEASE_WAIT_ENV = "ATLAS_LEASE_WAIT_MS";
+
+export interface LeaseSettings {
+  ttlMs: number;
+  waitMs: number;
+}
+
+/** The lease timing from the environment (`ATLAS_LEASE_TTL_MS`, `ATLAS_LEASE_WAIT_MS`), else the defaults. */
+export function leaseSettings(env: Record<string, string | undefined> = process.env): LeaseSettings {
+  const read = (name: string, fallback: number) => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n <= 0) throw new StepError(`${name}='${raw}' is not a number of milliseconds`, EXIT.USAGE);
+    return n;
+  };
+  return { ttlMs: read(LEASE_TTL_ENV, LEASE_DEFAULTS.ttlMs), waitMs: read(LEASE_WAIT_ENV, LEASE_DEFAULTS.waitMs) };
+}
+
+/** What the lease object holds. */
+export interface LeaseBody {
+  version: 1;
+  /** Unique per acquisition: the journal records it, so a rollback can tell its writer's journal from others. */
+  holder: string;
+  purpose: string;
+  acquiredAt: string;
+  expiresAt: string;
+}
+
+type Log = (message: string) => void;
+
+export interface PrefixLease {
+  readonly holder: string;
+  /** Before a change to the prefix: renews when due; throws a retryable StepError when the lease was lost. */
+  ensureHeld(): Promise<void>;
+  /** Stops renewing and deletes the lease if it is still ours (best effort: it expires anyway). */
+  release(): Promise<void>;
+}
+
+const errorStatus = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+const errorName = (err: unknown) => (err as { name?: string })?.name;
+const isPreconditionFailed = (err: unknown) => errorName(err) === "PreconditionFailed" || errorStatus(err) === 412;
+const isConflict = (err: unknown) => errorName(err) === "ConditionalRequestConflict" || errorStatus(err) === 409;
+const isGone = (err: unknown) => errorName(err) === "NoSuchKey" || errorStatus(err) === 404;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Takes the lease of `prefixUri` for `purpose` ("publish", "rollback"): at once when free, by takeover when the
+ * holder's lease expired, else by waiting up to `waitMs`; then a retryable StepError (exit 75) naming the holder.
+ */
+export async function acquireLease(s3: S3Client, prefixUri: string, purpose: string, log: Log, settings: LeaseSettings = leaseSettings()): Promise<PrefixLease> {
+  const prefix = prefixUri.endsWith("/") ? prefixUri : `${prefixUri}/`;
+  const { bucket, key: dir } = parseS3Uri(prefix);
+  const key = dir + LEASE_NAME;
+  const holder = `${purpose}:${hostname()}:${process.pid}:${randomUUID()}`;
+  const acquiredAt = new Date().toISOString();
+  const bodyNow = (): LeaseBody => ({ version: 1, holder, purpose, acquiredAt, expiresAt: new Date(Date.now() + settings.ttlMs).toISOString() });
+
+  const read = async (): Promise<{ body?: LeaseBody; etag: string } | undefined> => {
+    try {
+      const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const text = await out.Body!.transformToString("utf8");
+      let body: LeaseBody | undefined;
+      try {
+        body = JSON.parse(text) as LeaseBody;
+      } catch {
+        body = undefined; // unreadable: treated as expired, so it can be taken over
+      }
+      return { body, etag: out.ETag! };
+    } catch (err) {
+      if (isGone(err)) return undefined;
+      throw err;
+    }
+  };
+  /** PutObject with a condition; the new ETag, or undefined when the condition failed. */
+  const put = async (condition: { IfNoneMatch: "*" } | { IfMatch: string }, body: LeaseBody): Promise<string | undefined> => {
+    try {
+      const out = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `${JSON.stringify(body)}\n`, ContentType: "application/json", ...condition }));
+      return out.ETag;
+    } catch (err) {
+      if (isPreconditionFailed(err) || isConflict(err) || isGone(err)) {
+        // Our own write may have landed and its answer been lost (the SDK then retried into a 412): only this
+        // acquisition writes our holder id, so a lease object naming it is ours.
+        const now = await read();
+        return now?.body?.holder === holder ? now.etag : undefined;
+      }
+      throw err;
+    }
+  };
+
+  const deadline = Date.now() + settings.waitMs;
+  const poll = Math.max(50, Math.min(2_000, Math.floor(settings.ttlMs / 4)));
+  let etag: string | undefined;
+  let waitingFor: LeaseBody | undefined;
+  for (;;) {
+    etag = await put({ IfNoneMatch: "*" }, bodyNow());
+    if (etag) break;
+    const current = await read();
+    if (current) {
+      const expires = Date.parse(current.body?.expiresAt ?? "");
+      if (!(expires > Date.now())) {
+        etag = await put({ IfMatch: current.etag }, bodyNow());
+        if (etag) {
+          log(`took over the lease of ${prefix} from ${current.body?.holder ?? "an unreadable lease"}, expired ${current.body?.expiresAt ?? "?"}`);
+          break;
+        }
+        continue;
+      }
+      if (waitingFor?.holder !== current.body?.holder) {
+        waitingFor = current.body;
+        log(`${prefix} is leased by ${current.body?.holder} until ${current.body?.expiresAt}: waiting up to ${Math.round(settings.waitMs / 1000)} s`);
+      }
+    }
+    if (Date.now() >= deadline) {
+      throw new StepError(
+        `${prefix} is being changed by another writer (${waitingFor?.holder ?? "unknown"}, lease until ${waitingFor?.expiresAt ?? "?"}): ` +
+          `retry when it is done`,
+        EXIT.TEMP_FAIL,
+      );
+    }
+    await sleep(poll);
+  }
+
+  let renewedAt = Date.now();
+  let lost: string | undefined;
+  let renewing: Promise<void> | undefined;
+  const renew = (): Promise<void> =>
+    (renewing ??= (async () => {
+      try {
+        const started = Date.now();
+        const next = await put({ IfMatch: etag! }, bodyNow());
+        if (next) {
+          etag = next;
+          renewedAt = started;
+        } else lost ??= "another writer took it over";
+      } catch (err) {
+        // A failed renewal is not a lost lease yet: ensureHeld() decides by the expiry of the last good one.
+        log(`could not renew the lease of ${prefix} (${errorName(err)}): retrying`);
+      } finally {
+        renewing = undefined;
+      }
+    })());
+  const timer = setInterval(() => void renew(), Math.max(20, Math.floor(settings.ttlMs / 3)));
+  timer.unref();
+  let released = false;
+
+  return {
+    holder,
+    async ensureHeld() {
+      if (released) throw new Error(`the lease of ${prefix} was released`);
+      if (!lost && Date.now() - renewedAt > settings.ttlMs / 3) await renew();
+      if (!lost && Date.now() - renewedAt >= settings.ttlMs) lost = "it expired before it could be renewed";
+      if (lost) {
+        clearInterval(timer);
+        throw new StepError(`lost the lease of ${prefix} (${lost}): stopped before changing it further; retry`, EXIT.TEMP_FAIL);
+      }
+    },
+    async release() {
+      if (released) return;
+      released = true;
+      clearInterval(timer);
+      await renewing;
+      if (lost) return;
+      try {
+        await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, IfMatch: etag }));
+      } catch (err) {
+        if (!isPreconditionFailed(err) && !isGone(err)) log(`could not release the lease of ${prefix} (${errorName(err)}): it expires by itself`);
+      }
+    },
+  };
+}
