@@ -50,7 +50,8 @@ export class InflateBudget {
     this.left -= bytes;
     if (this.left < 0) {
       throw new PbfFormatError(
-        `the blocks inflate to more than ${this.limit} bytes, over ${MAX_INFLATE_RATIO}× the file's ${this.fileSize} bytes (a decompression bomb, not OSM data)`,
+        `the blocks inflate to more than ${this.limit} bytes, the most a file of ${this.fileSize} bytes may (${MAX_INFLATE_RATIO}× its size, ` +
+          `at least ${INFLATE_FLOOR}): a decompression bomb, not OSM data`,
       );
     }
   }
