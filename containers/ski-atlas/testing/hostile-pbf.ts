@@ -126,6 +126,9 @@ export function craftedCases(seed = 1): CraftedCase[] {
   const repeated = new Uint8Array(oneWay.length * 2_000_000);
   for (let i = 0; i < 2_000_000; i++) repeated.set(oneWay, i * oneWay.length);
   const manyGroups = Buffer.concat([primitiveBlock(CAFE, []), repeated]);
+  // One group of 3 million two-byte ways, all with id 1: not sorted, found without an object per way.
+  const sameWays = new ProtoWriter(1 << 24);
+  for (let i = 0; i < 3_000_000; i++) sameWays.bytesField(GROUP_WAYS, Uint8Array.of(0x08, 0x01));
   return [
     { name: "not a PBF at all", bytes: Buffer.from(junk(4096)), expect: /does not start with an OSMHeader block/, namesBlock: false },
     {
@@ -240,6 +243,12 @@ export function craftedCases(seed = 1): CraftedCase[] {
       name: "2 million repeated groups (a 2 KB file)",
       bytes: pbfOf(manyGroups),
       expect: /block 1 at byte \d+: more than 65536 PrimitiveGroups in one block/,
+      namesBlock: true,
+    },
+    {
+      name: "3 million identical ways in one group (a 12 KB file)",
+      bytes: pbfOf(primitiveBlock(["", "aerialway"], [sameWays.finish()])),
+      expect: /block 1 at byte \d+: the file is not sorted by type then id/,
       namesBlock: true,
     },
   ];
