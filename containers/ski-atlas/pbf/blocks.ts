@@ -13,13 +13,62 @@ export interface BlockRef {
   index: number;
   /** "OSMHeader" or "OSMData". */
   type: string;
+  /** Offset of the block (its 4-byte header length) in the file: what error messages cite. */
+  at: number;
   /** Offset of the Blob message in the file, and its size. */
   offset: number;
   size: number;
 }
 
-const MAX_HEADER = 64 * 1024;
-const MAX_BLOB = 32 * 1024 * 1024;
+/**
+ * The format's hard limits (https://wiki.openstreetmap.org/wiki/PBF_Format, "File format"): a BlobHeader must be
+ * less than 64 KiB and the uncompressed content of a Blob less than 32 MiB. A reader that checks them before
+ * allocating or inflating cannot be made to spend more than 32 MiB on one block, whatever the file claims.
+ */
+export const MAX_BLOB_HEADER = 64 * 1024;
+export const MAX_BLOB_RAW = 32 * 1024 * 1024;
+/** A Blob (compressed) is never larger than its uncompressed content by more than zlib's framing; same cap. */
+export const MAX_BLOB = MAX_BLOB_RAW;
+
+/**
+ * Total inflated bytes allowed per byte of the file. Real OSM extracts inflate about 2.4× (Andorra: 1.8 MB →
+ * 4.2 MB); zlib can reach about 1000×, so a zlib bomb shows as a ratio far above any real file's. Files under
+ * INFLATE_FLOOR / ratio may inflate to INFLATE_FLOOR (a few unusual but valid small fixtures compress well).
+ */
+export const MAX_INFLATE_RATIO = 32;
+export const INFLATE_FLOOR = 16 * 1024 * 1024;
+
+/** How many bytes the blocks of one file may inflate to in total (see MAX_INFLATE_RATIO). */
+export class InflateBudget {
+  private left: number;
+  readonly limit: number;
+  constructor(readonly fileSize: number) {
+    this.limit = Math.max(INFLATE_FLOOR, MAX_INFLATE_RATIO * fileSize);
+    this.left = this.limit;
+  }
+  take(bytes: number): void {
+    this.left -= bytes;
+    if (this.left < 0) {
+      throw new PbfFormatError(
+        `the blocks inflate to more than ${this.limit} bytes, the most a file of ${this.fileSize} bytes may (${MAX_INFLATE_RATIO}× its size, ` +
+          `at least ${INFLATE_FLOOR}): a decompression bomb, not OSM data`,
+      );
+    }
+  }
+}
+
+/** Where a block starts, for messages. */
+export function blockName(ref: Pick<BlockRef, "index" | "at">): string {
+  return `block ${ref.index} at byte ${ref.at}`;
+}
+
+/** Prefixes a format error with the block it was found in (once). Other errors pass unchanged. */
+export function inBlock(ref: Pick<BlockRef, "index" | "at">, err: unknown): unknown {
+  if (!(err instanceof PbfFormatError) || err.located) return err;
+  const located = new PbfFormatError(`${blockName(ref)}: ${err.message}`);
+  located.located = true;
+  return located;
+}
 
 /** Lists the blocks of a PBF file by reading only the block headers. Throws PbfFormatError on a bad layout. */
 export async function scanBlocks(fh: FileHandle, fileSize: number): Promise<BlockRef[]> {
@@ -27,25 +76,31 @@ export async function scanBlocks(fh: FileHandle, fileSize: number): Promise<Bloc
   const head = Buffer.alloc(4 + 256);
   let pos = 0;
   while (pos < fileSize) {
-    if (pos + 4 > fileSize) throw new PbfFormatError(`truncated block header at byte ${pos}`);
-    const { bytesRead } = await fh.read(head, 0, head.length, pos);
-    const len = head.readUInt32BE(0);
-    if (len === 0 || len > MAX_HEADER) throw new PbfFormatError(`bad block header length ${len} at byte ${pos}`);
-    if (pos + 4 + len > fileSize) throw new PbfFormatError(`truncated block header at byte ${pos}`);
-    let hdr: Uint8Array;
-    if (4 + len <= bytesRead) hdr = head.subarray(4, 4 + len);
-    else {
-      hdr = Buffer.alloc(len);
-      await fh.read(hdr, 0, len, pos + 4);
+    const where = { index: refs.length, at: pos };
+    try {
+      if (pos + 4 > fileSize) throw new PbfFormatError(`truncated file (${fileSize - pos} bytes where a block's 4-byte header length should be)`);
+      const { bytesRead } = await fh.read(head, 0, head.length, pos);
+      const len = head.readUInt32BE(0);
+      if (len === 0) throw new PbfFormatError("the BlobHeader length is 0");
+      if (len >= MAX_BLOB_HEADER) throw new PbfFormatError(`the BlobHeader claims ${len} bytes; the format allows less than ${MAX_BLOB_HEADER}`);
+      if (pos + 4 + len > fileSize) throw new PbfFormatError(`truncated file (the BlobHeader needs ${len} bytes, the file ends before)`);
+      let hdr: Uint8Array;
+      if (4 + len <= bytesRead) hdr = head.subarray(4, 4 + len);
+      else {
+        hdr = Buffer.alloc(len);
+        await fh.read(hdr, 0, len, pos + 4);
+      }
+      const { type, datasize } = parseBlobHeader(hdr);
+      const offset = pos + 4 + len;
+      if (datasize > MAX_BLOB) throw new PbfFormatError(`the Blob claims ${datasize} bytes; the format allows at most ${MAX_BLOB}`);
+      if (offset + datasize > fileSize) {
+        throw new PbfFormatError(`truncated file (the Blob needs ${datasize} bytes at byte ${offset}, the file has ${fileSize})`);
+      }
+      refs.push({ index: refs.length, type, at: pos, offset, size: datasize });
+      pos = offset + datasize;
+    } catch (err) {
+      throw inBlock(where, err);
     }
-    const { type, datasize } = parseBlobHeader(hdr);
-    const offset = pos + 4 + len;
-    if (datasize > MAX_BLOB) throw new PbfFormatError(`block ${refs.length} is too large (${datasize} bytes)`);
-    if (offset + datasize > fileSize) {
-      throw new PbfFormatError(`truncated file: block ${refs.length} needs ${datasize} bytes at byte ${offset}, the file has ${fileSize}`);
-    }
-    refs.push({ index: refs.length, type, offset, size: datasize });
-    pos = offset + datasize;
   }
   if (refs.length === 0 || refs[0].type !== "OSMHeader") throw new PbfFormatError("the file does not start with an OSMHeader block");
   return refs;
@@ -55,13 +110,14 @@ export function parseBlobHeader(buf: Uint8Array): { type: string; datasize: numb
   const r = new ProtoReader(buf);
   let type = "", datasize = -1;
   while (r.more()) {
-    const key = r.varint();
+    const key = r.key();
     const field = key >>> 3;
     if (field === 1 && (key & 7) === WIRE_LEN) type = r.string();
     else if (field === 3 && (key & 7) === 0) datasize = r.varint();
+    else if (field === 1 || field === 3) throw new PbfFormatError(`not a BlobHeader (field ${field} has wire type ${key & 7})`);
     else r.skip(key & 7);
   }
-  if (!type || datasize < 0) throw new PbfFormatError("bad BlobHeader (no type or datasize)");
+  if (!type || datasize < 0) throw new PbfFormatError("not a BlobHeader (no type or datasize)");
   return { type, datasize };
 }
 
@@ -69,51 +125,68 @@ const inflateAsync = promisify(zlib.inflate);
 const zstdAsync = (zlib as unknown as { zstdDecompress?: typeof zlib.inflate }).zstdDecompress;
 const zstdDecompress = zstdAsync ? promisify(zstdAsync) : undefined;
 
-/** Decodes a Blob message: raw, zlib (what Geofabrik uses) or zstd. Returns the uncompressed block. */
-export async function inflateBlob(blob: Uint8Array): Promise<Uint8Array> {
+/**
+ * Decodes a Blob message: raw, zlib (what Geofabrik uses) or zstd. Returns the uncompressed block. The declared
+ * raw_size is checked against the format's limit and the file's `budget` before anything is inflated, and
+ * inflation stops at the declared size (zlib's maxOutputLength), so a block can never cost more than it claims.
+ * (The check also guards a Node 24 zlib fault: a chunkSize of 2^32, which a raw_size of 4 GiB used to become,
+ * makes zlib.inflate spin forever at 100% CPU.)
+ */
+export async function inflateBlob(blob: Uint8Array, budget?: InflateBudget): Promise<Uint8Array> {
   const r = new ProtoReader(blob);
   let rawSize = -1;
   let data: Uint8Array | undefined;
   let kind = "";
   while (r.more()) {
-    const key = r.varint();
+    const key = r.key();
     const field = key >>> 3;
     if (field === 2 && (key & 7) === 0) rawSize = r.varint();
-    else if ((key & 7) === WIRE_LEN && field >= 1 && field <= 7) {
+    else if ((key & 7) === WIRE_LEN && field >= 1 && field <= 7 && field !== 2) {
+      if (data) throw new PbfFormatError("not a Blob (more than one data field)");
       data = r.bytes();
       kind = ["", "raw", "", "zlib", "lzma", "bzip2", "lz4", "zstd"][field];
-    } else r.skip(key & 7);
+    } else if (field >= 1 && field <= 7) throw new PbfFormatError(`not a Blob (field ${field} has wire type ${key & 7})`);
+    else r.skip(key & 7);
   }
-  if (!data) throw new PbfFormatError("a Blob has no data");
+  if (!data) throw new PbfFormatError("not a Blob (no data)");
+  if (rawSize > MAX_BLOB_RAW) throw new PbfFormatError(`the Blob's raw_size is ${rawSize} bytes; the format allows at most ${MAX_BLOB_RAW}`);
+  if (kind === "raw") {
+    budget?.take(data.length);
+    return data;
+  }
+  const limit = rawSize >= 0 ? rawSize : MAX_BLOB_RAW;
+  if (rawSize >= 0) budget?.take(rawSize);
   let out: Uint8Array;
-  if (kind === "raw") out = data;
-  else if (kind === "zlib") {
+  const options = { chunkSize: Math.max(1024, limit), maxOutputLength: Math.max(1, limit) };
+  if (kind === "zlib" || (kind === "zstd" && zstdDecompress)) {
     try {
-      out = await inflateAsync(data, { chunkSize: chunkFor(rawSize) });
+      out = kind === "zlib" ? await inflateAsync(data, options) : await zstdDecompress!(data, options);
     } catch (err) {
-      throw new PbfFormatError(`corrupt zlib data (${(err as Error).message})`);
-    }
-  } else if (kind === "zstd" && zstdDecompress) {
-    try {
-      out = await zstdDecompress(data, { chunkSize: chunkFor(rawSize) });
-    } catch (err) {
-      throw new PbfFormatError(`corrupt zstd data (${(err as Error).message})`);
+      if ((err as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
+        throw new PbfFormatError(rawSize >= 0 ? `the Blob inflates to more than its raw_size of ${rawSize} bytes` : `the Blob inflates to more than ${MAX_BLOB_RAW} bytes`);
+      }
+      throw new PbfFormatError(`corrupt ${kind} data (${(err as Error).message})`);
     }
   } else throw new PbfFormatError(`unsupported block compression '${kind}'`);
-  if (rawSize >= 0 && out.length !== rawSize) throw new PbfFormatError(`a block inflated to ${out.length} bytes, its header says ${rawSize}`);
+  if (rawSize < 0) budget?.take(out.length);
+  else if (out.length !== rawSize) throw new PbfFormatError(`the Blob inflates to ${out.length} bytes, its raw_size says ${rawSize}`);
   return out;
-}
-
-/** One output chunk for the whole block: zlib's default 16 KiB chunks cost main-thread callbacks and copies. */
-function chunkFor(rawSize: number): number {
-  return rawSize > 0 ? Math.max(1024, rawSize) : 1 << 20;
 }
 
 export async function readBlob(fh: FileHandle, ref: BlockRef): Promise<Uint8Array> {
   const buf = Buffer.allocUnsafe(ref.size);
   const { bytesRead } = await fh.read(buf, 0, ref.size, ref.offset);
-  if (bytesRead !== ref.size) throw new PbfFormatError(`truncated block ${ref.index}`);
+  if (bytesRead !== ref.size) throw inBlock(ref, new PbfFormatError("truncated file"));
   return buf;
+}
+
+/** Reads and inflates one block; format errors name the block. */
+export async function loadBlock(fh: FileHandle, ref: BlockRef, budget: InflateBudget): Promise<Uint8Array> {
+  try {
+    return await inflateBlob(await readBlob(fh, ref), budget);
+  } catch (err) {
+    throw inBlock(ref, err);
+  }
 }
 
 /**
@@ -123,13 +196,13 @@ export async function readBlob(fh: FileHandle, ref: BlockRef): Promise<Uint8Arra
 export async function* inflateInOrder(
   fh: FileHandle,
   refs: readonly BlockRef[],
+  budget: InflateBudget,
   parallel = 8,
 ): AsyncGenerator<{ ref: BlockRef; data: Uint8Array }> {
   const pending: Promise<Uint8Array>[] = [];
   let next = 0;
   const start = () => {
-    const ref = refs[next++];
-    const p = readBlob(fh, ref).then(inflateBlob);
+    const p = loadBlock(fh, refs[next++], budget);
     p.catch(() => {}); // observed when awaited below
     pending.push(p);
   };

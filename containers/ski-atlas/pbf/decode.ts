@@ -1,4 +1,4 @@
-import { DECODER, NumberArray, PbfFormatError, ProtoReader, readPacked, WIRE_LEN } from "./protobuf.ts";
+import { DECODER, NumberArray, PbfFormatError, ProtoReader, readPacked, WIRE_LEN, WIRE_VARINT } from "./protobuf.ts";
 
 /**
  * Decoding of OSMHeader and OSMData (PrimitiveBlock) messages. The block is parsed lazily: `parseBlock` only
@@ -30,29 +30,37 @@ export class PrimitiveBlock {
   constructor(data: Uint8Array) {
     this.data = data;
     const r = new ProtoReader(data);
+    let hasStringTable = false;
     while (r.more()) {
-      const key = r.varint();
+      const key = r.key();
       const field = key >>> 3;
-      if (field === 1 && (key & 7) === WIRE_LEN) {
+      const wire = key & 7;
+      if ((field === 1 || field === 2) && wire !== WIRE_LEN) throw new PbfFormatError(`not an OSM PrimitiveBlock (field ${field} has wire type ${wire})`);
+      if ((field === 17 || field === 19 || field === 20) && wire !== WIRE_VARINT) {
+        throw new PbfFormatError(`not an OSM PrimitiveBlock (field ${field} has wire type ${wire})`);
+      }
+      if (field === 1) {
+        hasStringTable = true;
         const [s, e] = r.span();
         const st = new ProtoReader(data, s, e);
         while (st.more()) {
-          const k = st.varint();
+          const k = st.key();
           if (k === ((1 << 3) | WIRE_LEN)) {
             const [a, b] = st.span();
             this.strStart.push(a);
             this.strEnd.push(b);
           } else st.skip(k & 7);
         }
-      } else if (field === 2 && (key & 7) === WIRE_LEN) {
+      } else if (field === 2) {
         const [s, e] = r.span();
         const g = new ProtoReader(data, s, e);
         // A group holds one kind of entity; record each repeated field's span range.
         let kind = 0, gs = -1;
         while (g.more()) {
           const at = g.pos;
-          const k = g.varint();
+          const k = g.key();
           const f = k >>> 3;
+          if (f >= 1 && f <= 5 && (k & 7) !== WIRE_LEN) throw new PbfFormatError(`not an OSM PrimitiveGroup (field ${f} has wire type ${k & 7})`);
           g.skip(k & 7);
           if (f >= 1 && f <= 4) {
             if (kind === 0) {
@@ -61,12 +69,18 @@ export class PrimitiveBlock {
             } else if (kind !== f) throw new PbfFormatError("a PrimitiveGroup mixes entity kinds");
           }
         }
-        if (kind !== 0) this.groups.push({ kind, start: gs, end: e });
+        if (kind !== 0) {
+          if (this.groups.length === MAX_GROUPS_PER_BLOCK) {
+            throw new PbfFormatError(`more than ${MAX_GROUPS_PER_BLOCK} PrimitiveGroups in one block (writers use one per entity type)`);
+          }
+          this.groups.push({ kind, start: gs, end: e });
+        }
       } else if (field === 17) this.granularity = r.varint();
       else if (field === 19) this.latOffset = int64(r.varint());
       else if (field === 20) this.lonOffset = int64(r.varint());
-      else r.skip(key & 7);
+      else r.skip(wire);
     }
+    if (!hasStringTable) throw new PbfFormatError("not an OSM PrimitiveBlock (no string table)");
     if (this.granularity <= 0) throw new PbfFormatError("bad granularity");
   }
 
@@ -77,7 +91,7 @@ export class PrimitiveBlock {
   str(i: number): string {
     let s = this.cache[i];
     if (s === undefined) {
-      if (i >= this.strStart.length) throw new PbfFormatError(`string index ${i} out of range`);
+      if (!(i < this.strStart.length)) throw stringIndexError(i, this.strStart.length);
       s = this.cache[i] = DECODER.decode(this.data.subarray(this.strStart[i], this.strEnd[i]));
     }
     return s;
@@ -90,6 +104,30 @@ export class PrimitiveBlock {
   lon7(v: number): number {
     return Math.round((this.lonOffset + this.granularity * v) / 100);
   }
+}
+
+/**
+ * Bounds the work a block can cause: a PrimitiveGroup costs an object, and a 32 MiB block of two-byte empty
+ * groups would otherwise cost gigabytes. Writers put one group per entity type in a block (osmium: one per block).
+ */
+export const MAX_GROUPS_PER_BLOCK = 65536;
+
+export function stringIndexError(i: number, count: number): PbfFormatError {
+  return new PbfFormatError(`string index ${i} is out of range (the block's string table has ${count} entries)`);
+}
+
+const MAX_LAT7 = 900_000_000;
+const MAX_LON7 = 1_800_000_000;
+
+/** Refuses a location outside ±90° / ±180° (1e-7 degrees), which no OSM node has. */
+export function checkLocation(id: number, lat7: number, lon7: number): void {
+  if (!(lat7 >= -MAX_LAT7 && lat7 <= MAX_LAT7)) throw new PbfFormatError(`node ${id} has latitude ${lat7 / 1e7}, outside ±90°`);
+  if (!(lon7 >= -MAX_LON7 && lon7 <= MAX_LON7)) throw new PbfFormatError(`node ${id} has longitude ${lon7 / 1e7}, outside ±180°`);
+}
+
+/** Refuses an object id a double cannot hold exactly (negative int64 ids read as varints land here too). */
+export function checkId(kind: string, id: number): void {
+  if (!(id <= Number.MAX_SAFE_INTEGER)) throw new PbfFormatError(`a ${kind} id is beyond 2^53 (${id}): not an OSM id`);
 }
 
 /** A protobuf int64 read as an unsigned varint → signed (two's complement). */
@@ -139,7 +177,7 @@ export function denseSpans(block: PrimitiveBlock, group: Group): DenseSpans[] {
   const out: DenseSpans[] = [];
   const r = new ProtoReader(block.data, group.start, group.end);
   while (r.more()) {
-    const key = r.varint();
+    const key = r.key();
     if (key !== ((GROUP_DENSE << 3) | WIRE_LEN)) {
       r.skip(key & 7);
       continue;
@@ -148,7 +186,7 @@ export function denseSpans(block: PrimitiveBlock, group: Group): DenseSpans[] {
     const d = new ProtoReader(block.data, s, e);
     const spans: DenseSpans = { ids: [0, 0], lats: [0, 0], lons: [0, 0], keysVals: [0, 0] };
     while (d.more()) {
-      const k = d.varint();
+      const k = d.key();
       const f = k >>> 3;
       if ((k & 7) !== WIRE_LEN) d.skip(k & 7);
       else if (f === 1) spans.ids = d.span();
@@ -176,34 +214,49 @@ export interface EntitySpans {
 
 /** Calls `fn` for each way (GROUP_WAYS) or relation (GROUP_RELATIONS) of a group; `spans` is reused. */
 export function forEachEntity(block: PrimitiveBlock, group: Group, fn: (e: EntitySpans) => void): void {
-  const relation = group.kind === GROUP_RELATIONS;
+  const e = newEntitySpans();
+  forEachMessage(block, group, (s, end) => fn(readEntity(block, group.kind, s, end, e)));
+}
+
+/** Calls `fn` with the span of each entity message of a group. */
+export function forEachMessage(block: PrimitiveBlock, group: Group, fn: (start: number, end: number) => void): void {
   const r = new ProtoReader(block.data, group.start, group.end);
-  const e: EntitySpans = { id: 0, keys: [0, 0], vals: [0, 0], refs: [0, 0], roles: [0, 0], types: [0, 0] };
   const wanted = (group.kind << 3) | WIRE_LEN;
   while (r.more()) {
-    const key = r.varint();
+    const key = r.key();
     if (key !== wanted) {
       r.skip(key & 7);
       continue;
     }
     const [s, end] = r.span();
-    const m = new ProtoReader(block.data, s, end);
-    e.id = 0;
-    e.keys = e.vals = e.refs = e.roles = e.types = EMPTY;
-    while (m.more()) {
-      const k = m.varint();
-      const f = k >>> 3;
-      if (f === 1 && (k & 7) === 0) e.id = m.varint();
-      else if ((k & 7) !== WIRE_LEN) m.skip(k & 7);
-      else if (f === 2) e.keys = m.span();
-      else if (f === 3) e.vals = m.span();
-      else if (f === 8) (relation ? (e.roles = m.span()) : (e.refs = m.span()));
-      else if (f === 9 && relation) e.refs = m.span();
-      else if (f === 10 && relation) e.types = m.span();
-      else m.skip(k & 7);
-    }
-    fn(e);
+    fn(s, end);
   }
+}
+
+export function newEntitySpans(): EntitySpans {
+  return { id: 0, keys: EMPTY, vals: EMPTY, refs: EMPTY, roles: EMPTY, types: EMPTY };
+}
+
+/** Locates the fields of the way or relation message at block.data[s, end) into `e` (reused), and returns it. */
+export function readEntity(block: PrimitiveBlock, kind: number, s: number, end: number, e: EntitySpans): EntitySpans {
+  const relation = kind === GROUP_RELATIONS;
+  const m = new ProtoReader(block.data, s, end);
+  e.id = 0;
+  e.keys = e.vals = e.refs = e.roles = e.types = EMPTY;
+  while (m.more()) {
+    const k = m.key();
+    const f = k >>> 3;
+    if (f === 1 && (k & 7) === 0) e.id = m.varint();
+    else if ((k & 7) !== WIRE_LEN) m.skip(k & 7);
+    else if (f === 2) e.keys = m.span();
+    else if (f === 3) e.vals = m.span();
+    else if (f === 8) (relation ? (e.roles = m.span()) : (e.refs = m.span()));
+    else if (f === 9 && relation) e.refs = m.span();
+    else if (f === 10 && relation) e.types = m.span();
+    else m.skip(k & 7);
+  }
+  checkId(relation ? "relation" : "way", e.id);
+  return e;
 }
 const EMPTY: [number, number] = [0, 0];
 
@@ -251,7 +304,7 @@ const scratchKv = new NumberArray(8192);
 
 export function tagsOf(block: PrimitiveBlock, keys: [number, number], vals: [number, number]): Tags {
   const tags: Tags = {};
-  if (keys[1] === keys[0]) return tags;
+  if (keys[1] === keys[0] && vals[1] === vals[0]) return tags;
   const nk = readPacked(block.data, keys[0], keys[1], false, false, scratchA);
   const nv = readPacked(block.data, vals[0], vals[1], false, false, scratchB);
   if (nk !== nv) throw new PbfFormatError("keys and vals differ in length");
@@ -263,7 +316,7 @@ const TYPES: MemberType[] = ["n", "w", "r"];
 
 export function decodeRelation(block: PrimitiveBlock, e: EntitySpans): PbfRelation {
   const tags = tagsOf(block, e.keys, e.vals);
-  const n = readPacked(block.data, e.refs[0], e.refs[1], true, true, scratchA);
+  const n = readPacked(block.data, e.refs[0], e.refs[1], true, true, scratchA, "a relation member id");
   const nr = readPacked(block.data, e.roles[0], e.roles[1], false, false, scratchB);
   const nt = readPacked(block.data, e.types[0], e.types[1], false, false, scratchC);
   if (n !== nr || n !== nt) throw new PbfFormatError(`relation ${e.id}: member fields differ in length`);
@@ -278,7 +331,7 @@ export function decodeRelation(block: PrimitiveBlock, e: EntitySpans): PbfRelati
 
 export function decodeWay(block: PrimitiveBlock, e: EntitySpans): PbfWay {
   const tags = tagsOf(block, e.keys, e.vals);
-  const n = readPacked(block.data, e.refs[0], e.refs[1], true, true, scratchA);
+  const n = readPacked(block.data, e.refs[0], e.refs[1], true, true, scratchA, "a way's node ref");
   return { id: e.id, tags, refs: Array.from(scratchA.data.subarray(0, n)) };
 }
 
@@ -287,9 +340,9 @@ export function decodeAll(block: PrimitiveBlock, v: EntityVisitor): void {
   for (const g of block.groups) {
     if (g.kind === GROUP_DENSE && v.node) {
       for (const d of denseSpans(block, g)) {
-        const n = readPacked(block.data, d.ids[0], d.ids[1], true, true, scratchA);
-        if (readPacked(block.data, d.lats[0], d.lats[1], true, true, scratchB) !== n) throw new PbfFormatError("dense nodes: lat count differs");
-        if (readPacked(block.data, d.lons[0], d.lons[1], true, true, scratchC) !== n) throw new PbfFormatError("dense nodes: lon count differs");
+        const n = readPacked(block.data, d.ids[0], d.ids[1], true, true, scratchA, "a node id");
+        if (readPacked(block.data, d.lats[0], d.lats[1], true, true, scratchB, "a latitude") !== n) throw denseLengthError("lat", n);
+        if (readPacked(block.data, d.lons[0], d.lons[1], true, true, scratchC, "a longitude") !== n) throw denseLengthError("lon", n);
         const nkv = readPacked(block.data, d.keysVals[0], d.keysVals[1], false, false, scratchKv);
         let kv = 0;
         const node: PbfNode = { id: 0, lat7: 0, lon7: 0, tags: NO_TAGS };
@@ -298,6 +351,7 @@ export function decodeAll(block: PrimitiveBlock, v: EntityVisitor): void {
           if (kv < nkv && scratchKv.data[kv] !== 0) {
             tags = {};
             while (kv < nkv && scratchKv.data[kv] !== 0) {
+              if (kv + 1 >= nkv) throw denseKeysValsError(nkv, n);
               tags[block.str(scratchKv.data[kv])] = block.str(scratchKv.data[kv + 1]);
               kv += 2;
             }
@@ -306,9 +360,11 @@ export function decodeAll(block: PrimitiveBlock, v: EntityVisitor): void {
           node.id = scratchA.data[i];
           node.lat7 = block.lat7(scratchB.data[i]);
           node.lon7 = block.lon7(scratchC.data[i]);
+          checkLocation(node.id, node.lat7, node.lon7);
           node.tags = tags;
           v.node(node);
         }
+        if (nkv > 0 && kv !== nkv) throw denseKeysValsError(nkv, n);
       }
     } else if (g.kind === GROUP_NODES && v.node) {
       forEachPlainNode(block, g, v.node);
@@ -320,11 +376,19 @@ export function decodeAll(block: PrimitiveBlock, v: EntityVisitor): void {
   }
 }
 
+export function denseLengthError(field: string, n: number): PbfFormatError {
+  return new PbfFormatError(`dense nodes: the ${field} array's length differs from the ${n} ids`);
+}
+
+export function denseKeysValsError(nkv: number, n: number): PbfFormatError {
+  return new PbfFormatError(`dense nodes: keys_vals (${nkv} entries) does not hold one 0-terminated tag list per node (${n} nodes)`);
+}
+
 /** Non-dense nodes (rare: some writers use them). */
 export function forEachPlainNode(block: PrimitiveBlock, g: Group, fn: (n: PbfNode) => void): void {
   const r = new ProtoReader(block.data, g.start, g.end);
   while (r.more()) {
-    const key = r.varint();
+    const key = r.key();
     if (key !== ((GROUP_NODES << 3) | WIRE_LEN)) {
       r.skip(key & 7);
       continue;
@@ -334,7 +398,7 @@ export function forEachPlainNode(block: PrimitiveBlock, g: Group, fn: (n: PbfNod
     let id = 0, lat = 0, lon = 0;
     let keys: [number, number] = EMPTY, vals: [number, number] = EMPTY;
     while (m.more()) {
-      const k = m.varint();
+      const k = m.key();
       const f = k >>> 3;
       if (f === 1 && (k & 7) === 0) id = m.svarint();
       else if (f === 8 && (k & 7) === 0) lat = m.svarint();
@@ -343,7 +407,10 @@ export function forEachPlainNode(block: PrimitiveBlock, g: Group, fn: (n: PbfNod
       else if (f === 3 && (k & 7) === WIRE_LEN) vals = m.span();
       else m.skip(k & 7);
     }
-    fn({ id, lat7: block.lat7(lat), lon7: block.lon7(lon), tags: tagsOf(block, keys, vals) });
+    checkId("node", Math.abs(id));
+    const lat7 = block.lat7(lat), lon7 = block.lon7(lon);
+    checkLocation(id, lat7, lon7);
+    fn({ id, lat7, lon7, tags: tagsOf(block, keys, vals) });
   }
 }
 
@@ -352,7 +419,7 @@ export function checkHeader(data: Uint8Array): { optionalFeatures: string[] } {
   const r = new ProtoReader(data);
   const optionalFeatures: string[] = [];
   while (r.more()) {
-    const key = r.varint();
+    const key = r.key();
     const field = key >>> 3;
     if (field === 4 && (key & 7) === WIRE_LEN) {
       const f = r.string();

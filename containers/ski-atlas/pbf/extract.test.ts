@@ -92,6 +92,37 @@ describe("the PBF extractor against osmium tags-filter", () => {
   });
 });
 
+describe("relation membership", () => {
+  /** r1 (site=piste) lists r2, r2 lists r3, … rN: each member comes after its parent, so every one is passed
+   * before its parent is kept (the worst case for a backward reader). */
+  async function chain(n: number): Promise<string> {
+    const rels = Array.from({ length: n }, (_, i) => {
+      const id = i + 1;
+      const member = id < n ? `<member type="relation" ref="${id + 1}" role=""/>` : `<member type="node" ref="1" role=""/>`;
+      return ` <relation id="${id}">${member}${id === 1 ? '<tag k="site" v="piste"/>' : ""}</relation>`;
+    });
+    const xml = join(tmp, `chain-${n}.osm`);
+    await writeFile(xml, `<?xml version='1.0' encoding='UTF-8'?>\n<osm version="0.6">\n <node id="1" lat="42.5" lon="1.5"/>\n${rels.join("\n")}\n</osm>\n`);
+    const pbf = join(tmp, `chain-${n}.osm.pbf`);
+    osmium("cat", xml, "-o", pbf, "--overwrite");
+    return pbf;
+  }
+
+  it("keeps a chain of 8,000 nested relations like osmium, in linear work (64,000: 8× the work)", async () => {
+    const { result: small } = await compareWithOsmium(await chain(8000), "chain-8000");
+    expect(small.relations).toHaveLength(8000);
+    const large = await extractPbf(await chain(64000), FILTER_RULES, 3);
+    expect(large.relations).toHaveLength(64000);
+    expect(large.nodes.length).toBe(1);
+    // Work counted, not timed: every relation is looked at once forwards and at most once again; a quadratic
+    // resolution would look at 64,000²/2 of them.
+    expect(small.stats.relationsScanned).toBeLessThanOrEqual(2 * 8000);
+    expect(large.stats.relationsScanned).toBeLessThanOrEqual(2 * 64000);
+    expect(large.stats.relationsScanned / small.stats.relationsScanned).toBeLessThan(8 * 1.25);
+    expect(large.stats.reinflated).toBeLessThanOrEqual(large.stats.blocks);
+  });
+});
+
 describe("bad input", () => {
   it("a truncated PBF → PbfFormatError naming the truncation", async () => {
     const whole = await readFile(ANDORRA_PBF);

@@ -5,6 +5,8 @@
 
 export class PbfFormatError extends Error {
   override name = "PbfFormatError";
+  /** Whether the message already names the block (see blocks.ts inBlock). */
+  located = false;
 }
 
 export const WIRE_VARINT = 0;
@@ -42,13 +44,19 @@ export class ProtoReader {
     byte = b[p++];
     val |= (byte & 0x7f) << 21;
     if (byte < 0x80) return this.done(p, val);
-    let mul = 268435456;
-    do {
-      byte = b[p++];
-      val += (byte & 0x7f) * mul;
-      mul *= 128;
-    } while (byte >= 0x80);
-    return this.done(p, val);
+    val = slowVarint(b, p, val);
+    return this.done(SLOW.end, val);
+  }
+
+  /** A field key: a varint whose field number is at least 1 and whose wire type exists in proto3/proto2. */
+  key(): number {
+    const key = this.varint();
+    if (key < 8) throw new PbfFormatError(`malformed protobuf (field number 0 at byte ${this.pos})`);
+    const wire = key & 7;
+    if (wire !== WIRE_VARINT && wire !== WIRE_LEN && wire !== WIRE_I64 && wire !== WIRE_I32) {
+      throw new PbfFormatError(`malformed protobuf (wire type ${wire} at byte ${this.pos})`);
+    }
+    return key;
   }
 
   private done(p: number, val: number): number {
@@ -101,6 +109,29 @@ export class ProtoReader {
   }
 }
 
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+/** Where slowVarint stopped (a module-level slot: the hot loops avoid allocating a result object). */
+const SLOW = { end: 0 };
+
+/**
+ * Bytes 5 to 10 of a varint whose first four bytes gave `low`. A varint holds at most 64 bits: more than 10
+ * bytes, or a 10th byte above 1, is refused (a corrupt or hostile file) instead of producing NaN or Infinity.
+ */
+function slowVarint(b: Uint8Array, p: number, low: number): number {
+  let val = low, mul = 268435456, byte = 0x80;
+  for (let i = 4; byte >= 0x80; i++) {
+    byte = b[p++];
+    if (byte === undefined) break; // past the buffer: the caller reports the truncation
+    if (i === 9 && byte >= 0x80) throw new PbfFormatError("malformed protobuf (a varint longer than 10 bytes)");
+    if (i === 9 && byte > 1) throw new PbfFormatError("malformed protobuf (a varint overflows 64 bits)");
+    val += (byte & 0x7f) * mul;
+    mul *= 128;
+  }
+  SLOW.end = p;
+  return val;
+}
+
 export function zigzag(n: number): number {
   return n < 4294967296 ? (n >>> 1) ^ -(n & 1) : n % 2 === 1 ? -(n + 1) / 2 : n / 2;
 }
@@ -113,7 +144,15 @@ export const DECODER = new TextDecoder("utf-8");
 export const ENCODER = new TextEncoder();
 
 /** Decodes a packed repeated (s)int field in buf[start, end) into `out` (grown as needed); returns the count. */
-export function readPacked(buf: Uint8Array, start: number, end: number, signed: boolean, delta: boolean, out: NumberArray): number {
+export function readPacked(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  signed: boolean,
+  delta: boolean,
+  out: NumberArray,
+  what = "a delta-coded value",
+): number {
   // Hot loop (millions of values per block stream): varints decoded inline, at most end - start values.
   if (out.data.length < end - start) out.grow(end - start);
   const o = out.data;
@@ -131,18 +170,17 @@ export function readPacked(buf: Uint8Array, start: number, end: number, signed: 
           byte = buf[p++];
           v |= (byte & 0x7f) << 21;
           if (byte >= 0x80) {
-            let mul = 268435456;
-            do {
-              byte = buf[p++];
-              v += (byte & 0x7f) * mul;
-              mul *= 128;
-            } while (byte >= 0x80);
+            v = slowVarint(buf, p, v);
+            p = SLOW.end;
           }
         }
       }
     }
     if (signed) v = v < 4294967296 ? (v >>> 1) ^ -(v & 1) : v % 2 === 1 ? -(v + 1) / 2 : v / 2;
-    if (delta) v = acc += v;
+    if (delta) {
+      v = acc += v;
+      if (v > MAX_SAFE || v < -MAX_SAFE) throw new PbfFormatError(`${what} beyond ±2^53 (OSM ids and coordinates are far smaller)`);
+    }
     o[n++] = v;
   }
   if (p > end) throw new PbfFormatError("truncated packed field");

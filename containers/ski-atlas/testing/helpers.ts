@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TableWriter } from "../tables.ts";
@@ -78,6 +78,70 @@ export function runChild(step: string, env: Record<string, string>): Promise<Ste
     child.on("close", (code) =>
       resolve({ code: code ?? -1, stderr, errorLines: stderr.split("\n").filter((l) => l.startsWith("error:")) }),
     );
+  });
+}
+
+export interface Bounds {
+  /** Wall time after which the child is killed (a hang guard, generous: not a performance assertion). */
+  timeoutMs: number;
+  /** Resident memory above which the child is killed (a blow-up guard). */
+  maxRssBytes: number;
+}
+
+export interface BoundedRun extends StepRun {
+  /** Set when a bound killed the child. */
+  killedFor?: "time" | "memory";
+  /** Highest resident memory seen (sampled every 50 ms from /proc; 0 where /proc is missing). */
+  peakRssBytes: number;
+}
+
+function rssOf(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Runs a step as its own Node process (`node --import tsx main.ts <step>`, one process, so its memory is the
+ * step's) and kills it if it outlives `bounds.timeoutMs` or its RSS passes `bounds.maxRssBytes`.
+ */
+export function runChildBounded(step: string, env: Record<string, string>, bounds: Bounds): Promise<BoundedRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "containers/ski-atlas/main.ts", step], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    let killedFor: BoundedRun["killedFor"];
+    let peakRssBytes = 0;
+    const kill = (why: "time" | "memory") => {
+      killedFor ??= why;
+      child.kill("SIGKILL");
+    };
+    const timer = setTimeout(() => kill("time"), bounds.timeoutMs);
+    const sampler = setInterval(() => {
+      const rss = child.pid ? rssOf(child.pid) : 0;
+      peakRssBytes = Math.max(peakRssBytes, rss);
+      if (rss > bounds.maxRssBytes) kill("memory");
+    }, 50);
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (d: string) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      clearInterval(sampler);
+      resolve({
+        code: code ?? (signal ? 128 + (signal === "SIGKILL" ? 9 : 15) : -1),
+        stderr,
+        errorLines: stderr.split("\n").filter((l) => l.startsWith("error:")),
+        killedFor,
+        peakRssBytes,
+      });
+    });
   });
 }
 
