@@ -162,6 +162,8 @@ describe("AtlasStack: weather, grader and training", () => {
       }
     }
     expect(WORKFLOWS.find((w) => w.name === "weather")?.alarms?.map((a) => [a.metric, a.threshold])).toEqual([["IngestionErrors", 1]]);
+    // Flagged records are a warning on the dashboard, never a page.
+    expect(alarms.filter((x) => x.Properties.MetricName === "QualityWarnings")).toEqual([]);
     const executionAlarms = alarms.filter((x) => x.Properties.Namespace === "AWS/States");
     expect(executionAlarms).toHaveLength(2 * WORKFLOWS.length);
   });
@@ -173,6 +175,7 @@ describe("AtlasStack: weather, grader and training", () => {
     for (const w of WORKFLOWS) expect(body).toContain(`## ${w.name}n${w.description.slice(0, 10)}`);
     expect(body).toContain('MetricName="RecordsIngested" Workflow="weather"');
     expect(body).toContain('MetricName="IngestionErrors" Workflow="weather"');
+    expect(body).toContain('MetricName="QualityWarnings" Workflow="weather"');
   });
 
   it("GIVEN training WHEN synthesized THEN it runs on 8 vCPU and 32 GB; every image runs as a non-root user", async () => {

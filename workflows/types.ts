@@ -82,6 +82,12 @@ export interface FunctionStep {
   onError: "fail" | "continue";
   /** Data bucket key patterns the function reads (e.g. a Plan that lists an input prefix). Default: none. */
   access?: BucketAccess;
+  /**
+   * Ends the run right after this step, as Succeeded, when the boolean at `path` (in the step's result) is true:
+   * no later step, no Metrics, no Notify. For a run that legitimately has nothing to do (weather's empty incoming
+   * prefix), so that it neither fails nor pages. The state is named `name`; the Choice before it `name?`.
+   */
+  endsRunWhen?: { path: string; name: string };
 }
 
 /** Runs another workflow once per item, each as its own execution, and gathers the results. */
