@@ -32,6 +32,7 @@ export function AtlasStack({ stack, app }: StackContext) {
     tiers: TIER_NAMES,
     codeVersion: process.env.CODE_VERSION ?? app.stage,
     access: accessBy(workflows, (w) => w.steps.flatMap((s) => (s.kind === "container" && s.access ? [[s.container, s.access]] : []))),
+    scopedSessions: [...new Set(workflows.flatMap((w) => w.steps.flatMap((s) => (s.kind === "container" && s.scopedSession ? [s.container] : []))))],
   });
 
   const functions = new HelperFunctions(stack, "Functions", {

@@ -56,6 +56,12 @@ export interface ContainerStep {
    * per container: the patterns of every step using the container are granted. Nothing is granted by default.
    */
   access?: BucketAccess;
+  /**
+   * The task role itself gets no bucket access: `access` goes to a run role that the task assumes once per run with
+   * a session policy narrowing it to that run's own objects (a job shared by tenants, e.g. the grader's exams).
+   * The role's ARN is in the container's `ATLAS_RUN_ROLE_ARN`.
+   */
+  scopedSession?: true;
 }
 
 /** Key patterns in the data bucket, e.g. `incoming/weather/*`. */

@@ -1,6 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { toSourceUrl } from "../lib/source-url.ts";
+import { isRunDay } from "../functions/plan-weather.ts";
 import { ECS_CAPACITY_RETRY, LAMBDA_SERVICE_RETRY, TRANSIENT_TASK_RETRY } from "./retry-policies.ts";
 import { RUN_NOTIFY, rollbackPublish, runMetrics } from "./standard-steps.ts";
 import type { ContainerStep, Workflow } from "./types.ts";
@@ -89,10 +90,13 @@ export const weather: Workflow = {
     },
     async input({ source, "run-id": runId }, target) {
       const input: Record<string, unknown> = {};
-      if (runId !== undefined) input.runId = runId;
+      if (runId !== undefined) {
+        if (!isRunDay(runId)) throw new Error(`--run-id ${JSON.stringify(runId)} is not a day: use YYYY-MM-DD (a real calendar day)`);
+        input.runId = runId;
+      }
       if (source !== undefined) {
         if (target === "aws" && !source.startsWith("s3://")) throw new Error("--source must be s3://bucket/prefix/ with --aws");
-        const url = toSourceUrl(source);
+        const url = toSourceUrl(source, "--source", "directory");
         input.source = url.endsWith("/") ? url : `${url}/`;
       } else if (target === "local") {
         if (!existsSync(SHARED_WX_DATA) || !statSync(SHARED_WX_DATA).isDirectory()) {
