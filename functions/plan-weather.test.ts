@@ -27,6 +27,7 @@ describe("plan-weather", () => {
     s3mock.on(ListObjectsV2Command).resolves({ Contents: [{ Key: "incoming/weather/A.txt", Size: 100 }, { Key: "incoming/weather/old/B.txt", Size: 5 }, { Key: "incoming/weather/x.csv", Size: 5 }] });
     expect(await planWeather({ input: {}, execution: EXECUTION }, deps())).toEqual({
       workflow: "weather",
+      nothingToIngest: false,
       runId: "2026-07-01",
       period: "2026-07-01",
       source: { url: "s3://atlas-data/incoming/weather/", files: 1, bytes: 100 },
@@ -49,9 +50,17 @@ describe("plan-weather", () => {
     },
   );
 
-  it("GIVEN a prefix without station files WHEN planned THEN SourceNotFoundError", async () => {
+  it("GIVEN an empty incoming prefix (the schedule's input, or named explicitly) WHEN planned THEN nothing to ingest, not an error", async () => {
+    s3mock.reset();
+    s3mock.on(ListObjectsV2Command).resolves({ Contents: [{ Key: "incoming/weather/notes.md", Size: 3 }] });
+    for (const input of [{}, { source: "s3://atlas-data/incoming/weather/" }]) {
+      expect(await planWeather({ input, execution: EXECUTION }, deps())).toMatchObject({ nothingToIngest: true, source: { files: 0, bytes: 0 } });
+    }
+  });
+
+  it("GIVEN another prefix without station files WHEN planned THEN SourceNotFoundError: it was named on purpose", async () => {
     s3mock.reset();
     s3mock.on(ListObjectsV2Command).resolves({ Contents: [] });
-    await expect(planWeather({ input: {}, execution: EXECUTION }, deps())).rejects.toMatchObject({ name: "SourceNotFoundError" });
+    await expect(planWeather({ input: { source: "s3://atlas-data/elsewhere/" }, execution: EXECUTION }, deps())).rejects.toMatchObject({ name: "SourceNotFoundError" });
   });
 });

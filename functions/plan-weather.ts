@@ -16,9 +16,14 @@ export interface WeatherPlanEvent {
   execution: { name: string; startTime: string };
 }
 
-/** `$.plan` of a weather run. `period` is the run's day, so notifications and metrics labels name it. */
+/**
+ * `$.plan` of a weather run. `period` is the run's day, so notifications and metrics labels name it.
+ * `nothingToIngest`: the default incoming prefix holds no station file today; the machine then ends the run as
+ * Succeeded right after Plan (workflows/weather.ts, `endsRunWhen`), with no task, no notification and no metric.
+ */
 export interface WeatherPlan {
   workflow: "weather";
+  nothingToIngest: boolean;
   runId: string;
   period: string;
   source: { url: string; files: number; bytes: number };
@@ -71,7 +76,8 @@ export async function planWeather(event: WeatherPlanEvent, deps: { config: Atlas
     throw new InvalidInputError(`runId ${JSON.stringify(input.runId)} is not a day: use YYYY-MM-DD`);
   }
 
-  let source = input.source ?? s3Uri(bucket, DEFAULT_SOURCE_PREFIX);
+  const incoming = s3Uri(bucket, DEFAULT_SOURCE_PREFIX);
+  let source = input.source ?? incoming;
   if (typeof source !== "string") throw new InvalidInputError("source must be an s3://bucket/prefix/ string");
   if (source.startsWith("file://")) {
     if (!deps.config.local) throw new InvalidInputError(`source ${source} is a file:// URL: only local runs (ATLAS_LOCAL=1) read files`);
@@ -85,9 +91,13 @@ export async function planWeather(event: WeatherPlanEvent, deps: { config: Atlas
   if (!source.endsWith("/")) source += "/";
 
   const size = await sizeSource(source, deps.s3);
-  if (size.files === 0) throw new SourceNotFoundError(`source ${source} holds no station files (<station>.txt)`);
+  // An empty incoming prefix is an ordinary day (nothing was delivered): not a failure, and nobody is paged. Any
+  // other prefix was named on purpose, so finding nothing there is a mistake to report.
+  const nothingToIngest = size.files === 0 && source === incoming;
+  if (size.files === 0 && !nothingToIngest) throw new SourceNotFoundError(`source ${source} holds no station files (<station>.txt)`);
   return {
     workflow: "weather",
+    nothingToIngest,
     runId,
     period: runId,
     source: { url: source, ...size },

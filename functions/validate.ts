@@ -8,8 +8,8 @@ export function requireRegion(name: unknown): RegionInfo {
   return getRegion(name as string)!;
 }
 
-export function requirePeriod(period: unknown): string {
-  const problem = periodProblem(period);
+export function requirePeriod(period: unknown, now?: Date): string {
+  const problem = periodProblem(period, now);
   if (problem) throw new InvalidInputError(problem);
   return period as string;
 }

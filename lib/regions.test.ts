@@ -76,9 +76,19 @@ describe("regionProblem", () => {
 });
 
 describe("periodProblem", () => {
-  it.each(["2026-01", "2026-11", "1999-12"])("GIVEN %s WHEN checked THEN it is a valid period", (p) => {
-    expect(periodProblem(p)).toBeUndefined();
+  const NOW = new Date("2026-11-30T23:59:59Z");
+  it.each(["2026-01", "2026-11", "2005-01", "2021-06"])("GIVEN %s WHEN checked THEN it is a valid period", (p) => {
+    expect(periodProblem(p, NOW)).toBeUndefined();
     expect(PERIOD_PATTERN.test(p)).toBe(true);
+  });
+
+  it.each([
+    ["2026-12", /^period 2026-12 has not begun: use a month up to the current one, 2026-11 \(UTC\)$/],
+    ["3000-01", /has not begun/],
+    ["2004-12", /^period 2004-12 is before 2005-01, the earliest month/],
+    ["1999-01", /is before 2005-01/],
+  ])("GIVEN %s WHEN checked on 2026-11-30 THEN it is refused: %s", (p, message) => {
+    expect(periodProblem(p, NOW)).toMatch(message);
   });
 
   it.each(["2026-13", "26-01", "2026-00", "2026-1", "2026/01", "", "2026-01-01"])(

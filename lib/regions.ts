@@ -88,10 +88,28 @@ export function regionProblem(name: unknown): string | undefined {
   return undefined;
 }
 
-/** Why `period` is not a `YYYY-MM` month, in one line, or undefined when it is one. */
-export function periodProblem(period: unknown): string | undefined {
-  if (typeof period === "string" && PERIOD_PATTERN.test(period)) return undefined;
-  return `invalid period ${shown(period)}: use YYYY-MM with a month from 01 to 12, e.g. 2026-11`;
+/**
+ * The earliest month a run may publish. OpenStreetMap began in August 2004 and its full-history dump
+ * (planet.openstreetmap.org/planet/full-history/), from which any past month's snapshot can be cut with
+ * `osmium time-filter`, holds its first edits from then on: no month before 2005 can hold OSM data worth a run.
+ * Geofabrik's own dated extracts (`<region>-YYMMDD.osm.pbf`) start years later, so an older period always needs an
+ * explicit `source`. A round, documented floor that refuses typos such as 1999-01 or 0202-11.
+ */
+export const EARLIEST_PERIOD = "2005-01";
+
+/**
+ * Why `period` is not a month a run may publish, in one line, or undefined when it is one: `YYYY-MM`, a real month,
+ * not before EARLIEST_PERIOD and not after the current UTC month (a month that has not begun has no data: 3000-01 was
+ * published once). The one check Plan, plan-month and the CLI all use.
+ */
+export function periodProblem(period: unknown, now: Date = new Date()): string | undefined {
+  if (typeof period !== "string" || !PERIOD_PATTERN.test(period)) {
+    return `invalid period ${shown(period)}: use YYYY-MM with a month from 01 to 12, e.g. ${periodOf(now)}`;
+  }
+  const current = periodOf(now);
+  if (period > current) return `period ${period} has not begun: use a month up to the current one, ${current} (UTC)`;
+  if (period < EARLIEST_PERIOD) return `period ${period} is before ${EARLIEST_PERIOD}, the earliest month with OpenStreetMap data to publish`;
+  return undefined;
 }
 
 /** The UTC month (`YYYY-MM`) of a date. */

@@ -1,11 +1,17 @@
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 
-/** A local path becomes a file:// URL (allowed in local runs only); URLs pass through for Plan to check. */
-export function toSourceUrl(source: string): string {
+/**
+ * A local path becomes a file:// URL (allowed in local runs only); URLs pass through for Plan to check. `option`
+ * names the flag in messages; `kind` says whether it must be a file or a directory, when it matters.
+ */
+export function toSourceUrl(source: string, option = "--source", kind?: "file" | "directory"): string {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(source)) return source;
   const absolute = path.resolve(source);
-  if (!existsSync(absolute)) throw new Error(`--source ${source}: no such file or directory`);
+  if (!existsSync(absolute)) throw new Error(`${option} ${source}: no such file or directory`);
+  const isDir = statSync(absolute).isDirectory();
+  if (kind === "file" && isDir) throw new Error(`${option} ${source} is a directory: pass the file itself`);
+  if (kind === "directory" && !isDir) throw new Error(`${option} ${source} is not a directory: pass the directory that holds the files`);
   return pathToFileURL(absolute).href;
 }

@@ -204,6 +204,8 @@ describe("AtlasStack: weather, grader and training", () => {
       }
     }
     expect(WORKFLOWS.find((w) => w.name === "weather")?.alarms?.map((a) => [a.metric, a.threshold])).toEqual([["IngestionErrors", 1]]);
+    // Flagged records are a warning on the dashboard, never a page.
+    expect(alarms.filter((x) => x.Properties.MetricName === "QualityWarnings")).toEqual([]);
     const executionAlarms = alarms.filter((x) => x.Properties.Namespace === "AWS/States");
     expect(executionAlarms).toHaveLength(2 * WORKFLOWS.length);
   });
@@ -215,6 +217,7 @@ describe("AtlasStack: weather, grader and training", () => {
     for (const w of WORKFLOWS) expect(body).toContain(`## ${w.name}n${w.description.slice(0, 10)}`);
     expect(body).toContain('MetricName="RecordsIngested" Workflow="weather"');
     expect(body).toContain('MetricName="IngestionErrors" Workflow="weather"');
+    expect(body).toContain('MetricName="QualityWarnings" Workflow="weather"');
   });
 
   it("GIVEN training WHEN synthesized THEN it runs on 8 vCPU and 32 GB; every image runs as a non-root user", async () => {
@@ -243,11 +246,30 @@ describe("AtlasStack: weather, grader and training", () => {
     expect(definitionOf("grader")).toContain(groupId);
     expect(definitionOf("weather")).not.toContain(groupId);
 
-    const roles = t.findResources("AWS::IAM::Role", { Properties: { Description: Match.stringLikeRegexp("^Runs the grader steps") } });
-    const roleId = Object.keys(roles)[0];
-    const policies = Object.values(t.findResources("AWS::IAM::Policy")).filter((p) => JSON.stringify(p.Properties.Roles).includes(roleId));
-    const resources = JSON.stringify(policies.map((p) => p.Properties.PolicyDocument));
+    // The task role reaches no object at all: its one permission is to assume the run role (per run, with a session
+    // policy, containers/grader/isolation.ts). The run role holds jobs/grader/* and trusts only the task role.
+    const roleIdOf = (description: string) => {
+      const found = Object.keys(t.findResources("AWS::IAM::Role", { Properties: { Description: Match.stringLikeRegexp(description) } }));
+      expect(found, description).toHaveLength(1);
+      return found[0];
+    };
+    const taskRoleId = roleIdOf("^Runs the grader steps");
+    const runRoleId = roleIdOf("^Assumed by the grader task once per run");
+    const policiesOf = (roleId: string) =>
+      Object.values(t.findResources("AWS::IAM::Policy"))
+        .filter((p) => JSON.stringify(p.Properties.Roles).includes(`"${roleId}"`))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement);
+    expect(policiesOf(taskRoleId)).toEqual([{ Action: "sts:AssumeRole", Effect: "Allow", Resource: { "Fn::GetAtt": [runRoleId, "Arn"] } }]);
+    const runRole = t.findResources("AWS::IAM::Role")[runRoleId];
+    expect(runRole.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      { Action: "sts:AssumeRole", Effect: "Allow", Principal: { AWS: { "Fn::GetAtt": [taskRoleId, "Arn"] } } },
+    ]);
+    expect(runRole.Properties.MaxSessionDuration).toBe(3600);
+    const resources = JSON.stringify(policiesOf(runRoleId));
     expect(resources).toContain("/jobs/grader/*");
+    t.hasResourceProperties("AWS::ECS::TaskDefinition", {
+      ContainerDefinitions: [Match.objectLike({ Name: "grader", Environment: Match.arrayWith([{ Name: "ATLAS_RUN_ROLE_ARN", Value: { "Fn::GetAtt": [runRoleId, "Arn"] } }]) })],
+    });
     for (const other of ["/raw/*", "/staging/*", "/weather/*", "/jobs/training/*", "/*/20??-??/*"]) expect(resources).not.toContain(other);
   });
 });

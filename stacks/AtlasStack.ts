@@ -36,6 +36,7 @@ export function AtlasStack({ stack }: StackContext) {
     // The commit being deployed: every manifest the tasks publish records it.
     codeVersion: codeVersion(PROJECT_ROOT),
     access: accessBy(workflows, (w) => w.steps.flatMap((s) => (s.kind === "container" && s.access ? [[s.container, s.access]] : []))),
+    scopedSessions: [...new Set(workflows.flatMap((w) => w.steps.flatMap((s) => (s.kind === "container" && s.scopedSession ? [s.container] : []))))],
   });
 
   const functions = new HelperFunctions(stack, "Functions", {

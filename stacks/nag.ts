@@ -29,7 +29,7 @@ export const STACK_SUPPRESSIONS: NagPackSuppression[] = [
   },
   {
     id: "AwsSolutions-ECS2",
-    reason: "The only task-level variables are CODE_VERSION and AWS_REGION: build metadata, not secrets. Secrets would come from Secrets Manager.",
+    reason: "The only task-level variables are CODE_VERSION, AWS_REGION and, for per-run scoped sessions, ATLAS_RUN_ROLE_ARN (a role's ARN, which grants nothing by itself): not secrets. Secrets would come from Secrets Manager.",
   },
   {
     id: "AwsSolutions-IAM5",

@@ -170,6 +170,16 @@ describe("the resolved weather definition", () => {
     expect(byName["Roll back publish"].Parameters.Overrides.ContainerOverrides[0].Command).toEqual(["rollback"]);
     expect(byName["Publish: why did it fail?"].Default).toBe("Roll back publish?");
   });
+
+  it("ends a run with nothing to ingest right after Plan, as Succeeded, before any task, Metrics or Notify", async () => {
+    const byName = Object.fromEntries(states((await resolvedDefinitions()).weather));
+    expect(byName.Plan.Next).toBe("Nothing to ingest?");
+    expect(byName["Nothing to ingest?"].Choices).toEqual([
+      { And: [{ Variable: "$.plan.nothingToIngest", IsPresent: true }, { Variable: "$.plan.nothingToIngest", BooleanEquals: true }], Next: "Nothing to ingest" },
+    ]);
+    expect(byName["Nothing to ingest?"].Default).toBe("Ingest: pick tier");
+    expect(byName["Nothing to ingest"].Type).toBe("Succeed");
+  });
 });
 
 describe("the resolved ski-atlas-monthly definition", () => {

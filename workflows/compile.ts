@@ -125,6 +125,7 @@ export class WorkflowDefinition extends Construct {
   // ---- function steps (Lambda) ----
 
   private functionStep(step: FunctionStep, next: sfn.IChainable, extraPayload: PayloadTemplate = {}, name?: string) {
+    if (step.endsRunWhen) next = this.endRunWhen(step.endsRunWhen, next);
     const task = new tasks.LambdaInvoke(this, name ?? stateNames.step(step.id), {
       lambdaFunction: this.bindings.fn(step.fn),
       payload: sfn.TaskInput.fromObject(toParameters({ ...step.payload, ...extraPayload })),
@@ -137,6 +138,15 @@ export class WorkflowDefinition extends Construct {
     if (step.onError === "continue") task.addCatch(next, { errors: ["States.ALL"], resultPath: step.resultPath });
     else task.addCatch(this.failurePath, { errors: ["States.ALL"], resultPath: "$.error" });
     return task.next(next);
+  }
+
+  /** `<name>?`: Succeed (`<name>`) when the boolean at `path` is true, else on to `next`. */
+  private endRunWhen(end: NonNullable<FunctionStep["endsRunWhen"]>, next: sfn.IChainable): sfn.IChainable {
+    if (!/^\$\.[A-Za-z0-9_]/.test(end.path)) throw new Error(`${this.workflow.name}: endsRunWhen path '${end.path}' must be a $.path into the working document`);
+    return new sfn.Choice(this, `${end.name}?`, { comment: `Ends the run as Succeeded when ${end.path} is true.` })
+      // isPresent first: a Choice on a missing path is States.Runtime, which no Catch takes.
+      .when(sfn.Condition.and(sfn.Condition.isPresent(end.path), sfn.Condition.booleanEquals(end.path, true)), new sfn.Succeed(this, end.name, { comment: "Nothing to do: no task ran, nothing was published, nobody is notified." }))
+      .otherwise(next);
   }
 
   // ---- container steps (ECS Fargate) ----

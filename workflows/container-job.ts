@@ -1,5 +1,6 @@
 import { LAMBDA_SERVICE_RETRY, ECS_CAPACITY_RETRY } from "./retry-policies.ts";
 import { RETRYABLE_EXIT_CODES } from "../lib/exit-codes.ts";
+import { runIdProblem } from "../lib/run-id.ts";
 import { toSourceUrl } from "../lib/source-url.ts";
 import { TIER_NAMES, type TierName } from "./tiers.ts";
 import { RUN_NOTIFY, runMetrics } from "./standard-steps.ts";
@@ -27,6 +28,12 @@ export interface ContainerJobOptions {
   reads?: string[];
   /** `https-egress-only`: no inbound, outbound HTTPS only (for untrusted code). */
   network?: Workflow["network"];
+  /**
+   * A job shared by tenants (the grader's `exams`): each run's config sits in `jobs/<name>/<tenants>/<tenant>/`,
+   * its results go to `…/<tenant>/runs/<runId>/`, and the task reaches S3 only through a per-run session whose
+   * policy narrows it to that tenant's folder for reading and that run's prefix for writing (`scopedSession`).
+   */
+  tenants?: string;
   /** Options of `npm start -- <name>`; `config` is always one. */
   cli?: { defaultConfig?: (target: "local" | "aws") => Promise<string | undefined> };
 }
@@ -38,6 +45,7 @@ export function containerJob(o: ContainerJobOptions): Workflow {
   const prefix = `jobs/${o.name}/`;
   const seconds = o.timeoutMinutes * 60;
   const access: BucketAccess = { readWrite: [`${prefix}*`], read: o.reads ?? [] };
+  const runs = o.tenants ? `${prefix}${o.tenants}/*/runs/` : `${prefix}runs/`;
   return {
     name: o.name,
     description: o.description,
@@ -53,7 +61,7 @@ export function containerJob(o: ContainerJobOptions): Workflow {
         payload: {
           input: "$.input",
           execution: { name: "$$.Execution.Name", startTime: "$$.Execution.StartTime" },
-          job: { name: o.name, step, tier: o.tier, prefix },
+          job: { name: o.name, step, tier: o.tier, prefix, ...(o.tenants ? { tenants: o.tenants } : {}) },
         },
         resultPath: "$.plan",
         resultFields: ["workflow", "runId", "config", "uris", "tiers"],
@@ -67,7 +75,12 @@ export function containerJob(o: ContainerJobOptions): Workflow {
         id: step,
         container: o.container ?? o.name,
         command: o.command,
-        environment: { RUN_ID: "$.plan.runId", CONFIG_URI: "$.plan.uris.config", OUTPUT_URI: "$.plan.uris.publish" },
+        environment: {
+          RUN_ID: "$.plan.runId",
+          CONFIG_URI: "$.plan.uris.config",
+          OUTPUT_URI: "$.plan.uris.publish",
+          ...(o.tenants ? { TENANT_URI: "$.plan.uris.tenant" } : {}),
+        },
         timeoutSeconds: { small: seconds, medium: seconds, large: seconds, xlarge: seconds },
         retries: [
           ECS_CAPACITY_RETRY,
@@ -90,23 +103,28 @@ export function containerJob(o: ContainerJobOptions): Workflow {
         ],
         escalateOnOutOfMemory: false,
         access,
+        ...(o.tenants ? { scopedSession: true as const } : {}),
       },
     ],
-    metrics: runMetrics(o.name, [`${prefix}runs/*/manifest.json`]),
+    metrics: runMetrics(o.name, [`${runs}*/manifest.json`]),
     notify: RUN_NOTIFY,
     dashboardMetrics: ["RunDuration", "StepRetries", "RunFailed"],
     cli: {
       options: {
         config: `the job's config: a local JSON file (offline) or s3://BUCKET/${prefix}… (default offline: a generated sample)`,
-        "run-id": "names the output prefix (default: the execution name)",
+        "run-id": "names the output prefix (default: the execution name): letters, digits, . _ -",
       },
       async input({ config, "run-id": runId }, target) {
         const input: Record<string, unknown> = {};
-        if (runId !== undefined) input.runId = runId;
+        if (runId !== undefined) {
+          const problem = runIdProblem(runId, "--run-id");
+          if (problem) throw new Error(problem);
+          input.runId = runId;
+        }
         const chosen = config ?? (await o.cli?.defaultConfig?.(target));
         if (chosen === undefined) throw new Error(`--config is required for ${o.name}${target === "aws" ? " with --aws" : ""}`);
         if (target === "aws" && !chosen.startsWith("s3://")) throw new Error("--config must be an s3:// URI with --aws");
-        input.config = toSourceUrl(chosen);
+        input.config = toSourceUrl(chosen, "--config", "file");
         return input;
       },
     },

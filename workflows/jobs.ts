@@ -11,13 +11,15 @@ import { containerJob } from "./container-job.ts";
 const SHARED_DATA = path.resolve(PROJECT_ROOT, "..", "shared", "data");
 
 /**
- * Grades submissions against an answer key. Isolated: it may run code or data others submitted, so its task role
- * reaches only `jobs/grader/*`, and its tasks get a security group with no inbound and HTTPS-only outbound.
+ * Grades submissions against an answer key. Isolated: it may run code or data others submitted, so each run reads
+ * only its own exam (`jobs/grader/exams/<exam>/`) and writes only its own run prefix, enforced by a per-run IAM
+ * session (containers/grader/README.md), and its tasks get a security group with no inbound and HTTPS-only outbound.
  */
 export const grader = containerJob({
   name: "grader",
-  description: "Grades submissions against an answer key (isolated: own prefix only, HTTPS-only egress, non-root).",
+  description: "Grades submissions against an answer key (isolated: own exam only, HTTPS-only egress, non-root).",
   command: ["grade"],
+  tenants: "exams",
   tier: "small",
   timeoutMinutes: 15,
   attempts: 3,
@@ -37,8 +39,8 @@ export const training = containerJob({
   cli: { defaultConfig: async (target) => (target === "local" ? localTrainingConfig() : undefined) },
 });
 
-/** A small answer key and four submissions (one of them not JSON), the same every time. */
-export async function sampleGraderConfig(dir = path.join(PROJECT_ROOT, ".data", "jobs", "grader")): Promise<string> {
+/** A small answer key and four submissions (one of them not JSON), the same every time, as the exam `sample`. */
+export async function sampleGraderConfig(dir = path.join(PROJECT_ROOT, ".data", "jobs", "grader", "exams", "sample")): Promise<string> {
   await mkdir(dir, { recursive: true });
   const submissions = path.join(dir, "submissions.jsonl");
   await writeFile(

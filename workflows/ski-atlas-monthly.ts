@@ -1,7 +1,7 @@
 import { toSourceUrl } from "../lib/source-url.ts";
 import type { AtlasConfig } from "./config.ts";
 import { LAMBDA_SERVICE_RETRY, START_EXECUTION_RETRY } from "./retry-policies.ts";
-import { skiAtlas } from "./ski-atlas.ts";
+import { checkedPeriod, skiAtlas } from "./ski-atlas.ts";
 import type { Workflow } from "./types.ts";
 
 /**
@@ -77,7 +77,7 @@ export function skiAtlasMonthly(config: Pick<AtlasConfig, "monthlyRegions" | "mo
         const input: Record<string, unknown> = {};
         if (force !== undefined) input.force = force === "all" ? true : force.split(",").map((r) => r.trim());
         if (regions !== undefined) input.regions = regions.split(",").map((r) => r.trim());
-        if (period !== undefined) input.period = period;
+        if (period !== undefined) input.period = checkedPeriod(period);
         if (sources !== undefined) {
           input.sources = Object.fromEntries(
             sources.split(",").map((pair) => {

@@ -56,6 +56,12 @@ export interface ContainerStep {
    * per container: the patterns of every step using the container are granted. Nothing is granted by default.
    */
   access?: BucketAccess;
+  /**
+   * The task role itself gets no bucket access: `access` goes to a run role that the task assumes once per run with
+   * a session policy narrowing it to that run's own objects (a job shared by tenants, e.g. the grader's exams).
+   * The role's ARN is in the container's `ATLAS_RUN_ROLE_ARN`.
+   */
+  scopedSession?: true;
 }
 
 /** Key patterns in the data bucket, e.g. `incoming/weather/*`. */
@@ -87,6 +93,12 @@ export interface FunctionStep {
    * The stack grants it and hands it each machine's ARN (`machineArnVariable` in lib/execution-history.ts).
    */
   describesExecutionsOf?: string[];
+  /**
+   * Ends the run right after this step, as Succeeded, when the boolean at `path` (in the step's result) is true:
+   * no later step, no Metrics, no Notify. For a run that legitimately has nothing to do (weather's empty incoming
+   * prefix), so that it neither fails nor pages. The state is named `name`; the Choice before it `name?`.
+   */
+  endsRunWhen?: { path: string; name: string };
 }
 
 /** Runs another workflow once per item, each as its own execution, and gathers the results. */

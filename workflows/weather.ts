@@ -2,6 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { toSourceUrl } from "../lib/source-url.ts";
+import { isRunDay } from "../functions/plan-weather.ts";
 import { ECS_CAPACITY_RETRY, LAMBDA_SERVICE_RETRY, TRANSIENT_TASK_RETRY } from "./retry-policies.ts";
 import { RUN_NOTIFY, rollbackPublish, runMetrics } from "./standard-steps.ts";
 import type { ContainerStep, Workflow } from "./types.ts";
@@ -52,11 +53,13 @@ export const weather: Workflow = {
       fn: "plan-weather",
       payload: { input: "$.input", execution: { name: "$$.Execution.Name", startTime: "$$.Execution.StartTime" } },
       resultPath: "$.plan",
-      resultFields: ["workflow", "runId", "period", "source", "uris", "tiers"],
+      resultFields: ["workflow", "nothingToIngest", "runId", "period", "source", "uris", "tiers"],
       timeoutSeconds: 60,
       retries: [LAMBDA_SERVICE_RETRY],
       onError: "fail",
       access: { read: ["incoming/weather/*"] },
+      // A scheduled day with no file under incoming/weather/ is not a failure: it ends here, and pages nobody.
+      endsRunWhen: { path: "$.plan.nothingToIngest", name: "Nothing to ingest" },
     },
     step({
       id: "ingest",
@@ -75,10 +78,12 @@ export const weather: Workflow = {
   onFailure: rollbackPublish("weather"),
   metrics: runMetrics("weather", ["weather/*/manifest.json"]),
   notify: RUN_NOTIFY,
+  // Only lines that cannot be read page someone; QualityWarnings (records kept with a quality flag, e.g. max below
+  // min) is on the dashboard, without an alarm: it describes the stations' data, which nobody here can fix.
   alarms: [
-    { id: "IngestionErrors", metric: "IngestionErrors", threshold: 1, description: "a run rejected input lines (IngestionErrors > 0)" },
+    { id: "IngestionErrors", metric: "IngestionErrors", threshold: 1, description: "a run met input lines it cannot read (IngestionErrors > 0)" },
   ],
-  dashboardMetrics: ["RecordsIngested", "IngestionErrors", "RunFailed"],
+  dashboardMetrics: ["RecordsIngested", "IngestionErrors", "QualityWarnings", "RunFailed"],
   cli: {
     options: {
       source: "directory of <station>.txt files, or s3://bucket/prefix/ (default offline: ../shared/data/wx_data)",
@@ -86,10 +91,13 @@ export const weather: Workflow = {
     },
     async input({ source, "run-id": runId }, target) {
       const input: Record<string, unknown> = {};
-      if (runId !== undefined) input.runId = runId;
+      if (runId !== undefined) {
+        if (!isRunDay(runId)) throw new Error(`--run-id ${JSON.stringify(runId)} is not a day: use YYYY-MM-DD (a real calendar day)`);
+        input.runId = runId;
+      }
       if (source !== undefined) {
         if (target === "aws" && !source.startsWith("s3://")) throw new Error("--source must be s3://bucket/prefix/ with --aws");
-        const url = toSourceUrl(source);
+        const url = toSourceUrl(source, "--source", "directory");
         input.source = url.endsWith("/") ? url : `${url}/`;
       } else if (target === "local") {
         if (!existsSync(SHARED_WX_DATA) || !statSync(SHARED_WX_DATA).isDirectory()) {

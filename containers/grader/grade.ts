@@ -3,9 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { EXIT, StepError } from "../../lib/exit-codes.ts";
-import { csvField, writeJobOutputs } from "../../lib/job-output.ts";
+import { csvField, csvText, writeJobOutputs } from "../../lib/job-output.ts";
 import { requiredEnv, uriEnv, type Env, type Log } from "../../lib/run-step.ts";
 import { readInputText } from "../../lib/uri-io.ts";
+import { checkScope, requireInsideExam, scopedS3, type RunScope } from "./isolation.ts";
 
 /**
  * The grader job: scores submissions against an answer key.
@@ -70,18 +71,39 @@ export function gradeAll(key: Record<string, string>, jsonl: string): { grades: 
   return { grades, invalid };
 }
 
-export async function grade(env: Env, s3: S3Client, log: Log): Promise<void> {
+export async function grade(env: Env, own: S3Client, log: Log): Promise<void> {
   const local = env.ATLAS_LOCAL === "1";
   const runId = requiredEnv(env, "RUN_ID", "grade");
   const configUri = uriEnv(env, "CONFIG_URI", "grade", { allowFile: local });
   const outputUri = uriEnv(env, "OUTPUT_URI", "grade", { prefix: true });
+  const scope: RunScope = { tenantUri: uriEnv(env, "TENANT_URI", "grade", { prefix: true, allowFile: local }), outputUri, runId };
+  checkScope(scope, configUri);
+  const { s3, scoped } = await scopedS3(env, scope, own);
+  try {
+    log(scoped ? `S3 through a session scoped to ${scope.tenantUri} (write: ${outputUri})` : `local run: reads limited to ${scope.tenantUri} by the checks alone`);
+    await gradeRun(s3, log, { local, runId, configUri, outputUri, scope, codeVersion: env.CODE_VERSION?.trim() || "unknown" });
+  } finally {
+    if (scoped) s3.destroy();
+  }
+}
+
+async function gradeRun(
+  s3: S3Client,
+  log: Log,
+  run: { local: boolean; runId: string; configUri: string; outputUri: string; scope: RunScope; codeVersion: string },
+): Promise<void> {
+  const { local, runId, configUri, outputUri } = run;
   const cfg = parseGraderConfig(await readInputText(s3, configUri, local, "CONFIG_URI"));
-  const { grades, invalid } = gradeAll(cfg.answerKey, await readInputText(s3, cfg.submissions, local, "the submissions"));
+  // The answer key is inline in the config; the submissions are the one URI a config can point elsewhere with.
+  const submissions = cfg.submissions.startsWith("file://") ? new URL(cfg.submissions).href : cfg.submissions;
+  requireInsideExam(submissions, run.scope, "the config's submissions");
+  const { grades, invalid } = gradeAll(cfg.answerKey, await readInputText(s3, submissions, local, "the submissions"));
   log(`${grades.length} submissions graded, ${invalid} invalid line(s), ${Object.keys(cfg.answerKey).length} questions`);
   const dir = await mkdtemp(join(tmpdir(), "grader-"));
   try {
     const csv = join(dir, "grades.csv");
-    const lines = ["id,correct,questions,score_pct", ...grades.map((g) => [g.id, g.correct, g.questions, g.scorePct].map(csvField).join(","))];
+    // The ids come from the submitters: csvText makes one that looks like a formula (=HYPERLINK(…)) inert text.
+    const lines = ["id,correct,questions,score_pct", ...grades.map((g) => [csvText(g.id), ...[g.correct, g.questions, g.scorePct].map(csvField)].join(","))];
     await writeFile(csv, `${lines.join("\n")}\n`);
     await writeJobOutputs(
       s3,
@@ -91,7 +113,7 @@ export async function grade(env: Env, s3: S3Client, log: Log): Promise<void> {
         workflow: "grader",
         runId,
         config: configUri,
-        codeVersion: env.CODE_VERSION?.trim() || "unknown",
+        codeVersion: run.codeVersion,
         publishedAt: new Date().toISOString(),
         counts: { submissions: grades.length + invalid, graded: grades.length, invalid },
       },

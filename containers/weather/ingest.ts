@@ -2,7 +2,6 @@ import { createWriteStream } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { once } from "node:events";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { EXIT, StepError } from "../../lib/exit-codes.ts";
@@ -12,13 +11,15 @@ import { contentTypeOf } from "../../lib/manifest.ts";
 import { listInputs, openInput } from "../../lib/uri-io.ts";
 import { FILES, ingestConfig, type IngestConfig } from "./config.ts";
 import { Duck, sqlString } from "../../lib/duckdb.ts";
-import { IngestTally, stationOf, type IngestCounts } from "./records.ts";
+import { boundedLines } from "./lines.ts";
+import { IngestTally, MAX_LINE_BYTES, stationOf, type IngestCounts } from "./records.ts";
 
 /**
  * Step 1: every `<station>.txt` under SOURCE_URI → `weather_records.parquet` (station, date, max_temp_c,
- * min_temp_c, precipitation_mm; missing values are NULL), `rejected_lines.csv` (a sample of the rejected lines
- * with their reason) and `_ingest.json` (the counts), all under STAGING_URI. Streams line by line: memory grows
- * only with the dedupe keys (one small integer per station-day), not with the file sizes.
+ * min_temp_c, precipitation_mm, quality_flags; missing values are NULL), `rejected_lines.csv` (a sample of the
+ * lines not kept, with their reason) and `_ingest.json` (the counts), all under STAGING_URI. Streams line by line
+ * (each at most MAX_LINE_BYTES): memory grows only with the dedupe keys (one small integer per station-day), not
+ * with the file sizes or the length of a line.
  */
 export async function ingest(env: Env, s3: S3Client, log: Log): Promise<IngestCounts> {
   return runIngest(ingestConfig(env), s3, log);
@@ -44,14 +45,14 @@ export async function runIngest(cfg: IngestConfig, s3: S3Client, log: Log): Prom
     let buffer = "";
     for (const input of stations) {
       tally.startFile();
-      const lines = createInterface({ input: await openInput(s3, input.uri, cfg.local, "SOURCE_URI"), crlfDelay: Infinity });
+      const lines = boundedLines(await openInput(s3, input.uri, cfg.local, "SOURCE_URI"), MAX_LINE_BYTES);
       let lineNo = 0;
       for await (const line of lines) {
         lineNo++;
         const r = tally.accept(input.station, input.name, lineNo, line);
         if (!r) continue;
         const d = String(r.day);
-        buffer += `${input.station}\t${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)}\t${value(r.maxTenths)}\t${value(r.minTenths)}\t${value(r.precipTenths)}\n`;
+        buffer += `${input.station}\t${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)}\t${value(r.maxTenths)}\t${value(r.minTenths)}\t${value(r.precipTenths)}\t${r.flags.join(",")}\n`;
         if (buffer.length > 1 << 20) {
           if (!out.write(buffer)) await once(out, "drain");
           buffer = "";
@@ -61,15 +62,20 @@ export async function runIngest(cfg: IngestConfig, s3: S3Client, log: Log): Prom
     out.end(buffer);
     await once(out, "finish");
     const counts = tally.counts();
-    log(`${counts.lines} lines: ${counts.records} records from ${counts.stations} stations, ${counts.rejected} rejected ${JSON.stringify(nonZero(counts.rejectedByReason))}`);
+    log(
+      `${counts.lines} lines: ${counts.records} records from ${counts.stations} stations, ${counts.flagged} flagged ${JSON.stringify(nonZero(counts.flaggedByReason))}, ` +
+        `${counts.rejected} rejected ${JSON.stringify(nonZero(counts.rejectedByReason))}`,
+    );
 
     const records = join(dir, FILES.records);
     const rejected = join(dir, FILES.rejected);
     const db = await Duck.open();
     try {
       await db.run(
-        `COPY (SELECT * FROM read_csv(${sqlString(tsv)}, delim = '\t', header = false, quote = '', escape = '', nullstr = '',
-           columns = {'station': 'VARCHAR', 'date': 'DATE', 'max_temp_c': 'DOUBLE', 'min_temp_c': 'DOUBLE', 'precipitation_mm': 'DOUBLE'})
+        `COPY (SELECT station, date, max_temp_c, min_temp_c, precipitation_mm,
+                CASE WHEN flags IS NULL THEN []::VARCHAR[] ELSE string_split(flags, ',') END AS quality_flags
+           FROM read_csv(${sqlString(tsv)}, delim = '\t', header = false, quote = '', escape = '', nullstr = '',
+           columns = {'station': 'VARCHAR', 'date': 'DATE', 'max_temp_c': 'DOUBLE', 'min_temp_c': 'DOUBLE', 'precipitation_mm': 'DOUBLE', 'flags': 'VARCHAR'})
          ORDER BY station, date) TO ${sqlString(records)} (FORMAT parquet, COMPRESSION zstd)`,
       );
       await db.run("CREATE TABLE rejected (file VARCHAR, line INTEGER, reason VARCHAR, text VARCHAR)");

@@ -10,8 +10,10 @@ import type { IngestCounts } from "./records.ts";
 /**
  * Step 3 (with lib/publish-prefix.ts's atomic protocol: the previous version of the day stays intact until the new
  * manifest commits, an interrupted publish is rolled back first): copies the staged files to PUBLISH_URI (`weather/{runId}/`) and writes `manifest.json` last: files with
- * sha256, bytes and rows, `counts` (one FeatureCount per entry in CloudWatch), `metrics` (RecordsIngested and
- * IngestionErrors, published by the metrics function as named metrics) and the rejections by reason.
+ * sha256, bytes and rows, `counts` (one FeatureCount per entry in CloudWatch), `metrics` (published by the metrics
+ * function as named metrics: RecordsIngested; IngestionErrors, the lines that cannot be read, which the alarm
+ * watches; QualityWarnings, the records kept with a quality flag; DuplicateLines) and the rejections and flags by
+ * reason.
  */
 export async function publish(env: Env, s3: S3Client, log: Log): Promise<Record<string, unknown>> {
   return runPublish(publishConfig(env), s3, log);
@@ -39,11 +41,18 @@ export async function runPublish(cfg: PublishConfig, s3: S3Client, log: Log, now
         stations: ingest.stations,
         records: ingest.records,
         rejected_lines: ingest.rejected,
+        flagged_records: ingest.flagged,
         station_years: files.find((f) => f.name === FILES.stats)?.rows ?? 0,
       },
-      metrics: { RecordsIngested: ingest.records, IngestionErrors: ingest.rejected },
+      metrics: weatherMetrics(ingest),
       rejectedByReason: ingest.rejectedByReason,
+      flaggedByReason: ingest.flaggedByReason,
     }),
   });
   return manifest;
+}
+
+/** The run's named metrics: only unreadable lines are errors (the alarm); flagged records are warnings (no alarm). */
+export function weatherMetrics(c: IngestCounts): Record<string, number> {
+  return { RecordsIngested: c.records, IngestionErrors: c.unreadable, QualityWarnings: c.flagged, DuplicateLines: c.rejectedByReason.duplicate };
 }

@@ -4,20 +4,33 @@
  */
 export const MISSING = -9999;
 
-/** Why a line was rejected. `duplicate` is a valid line whose station and date were already ingested. */
-export const REJECT_REASONS = [
-  "field_count",
-  "bad_date",
-  "not_numeric",
-  "out_of_range",
-  "max_below_min",
-  "duplicate",
-] as const;
+/**
+ * The longest line ingest reads, in bytes (a real line is about 30). A longer one is rejected as `line_too_long`
+ * without ever being held in memory: ingest's memory stays bounded whatever the input (issue 10: a 512 MiB line
+ * used to crash it). 64 KiB leaves room for any padding a station file could plausibly carry.
+ */
+export const MAX_LINE_BYTES = 64 * 1024;
+
+/**
+ * Why a line was not kept. The first four are lines that cannot be read as a record: they alone are
+ * `IngestionErrors`. `duplicate` is a readable line whose station and date were already ingested (the first wins).
+ */
+export const UNREADABLE_REASONS = ["field_count", "bad_date", "not_numeric", "line_too_long"] as const;
+export type UnreadableReason = (typeof UNREADABLE_REASONS)[number];
+export const REJECT_REASONS = [...UNREADABLE_REASONS, "duplicate"] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 /**
+ * What is suspicious about a record that is kept with its values (`quality_flags` in weather_records.parquet,
+ * `QualityWarnings` in CloudWatch): the data say so, and dropping the line would also drop the day's other values
+ * (e.g. its precipitation when only the temperatures disagree). The yearly statistics use flagged values as they are.
+ */
+export const QUALITY_FLAGS = ["max_below_min", "out_of_range"] as const;
+export type QualityFlag = (typeof QUALITY_FLAGS)[number];
+
+/**
  * Plausible bounds, in tenths. Temperature: beyond the world records (56.7 °C, -89.2 °C). Precipitation: never
- * negative, at most 2 m in a day (the world record is about 1.8 m).
+ * negative, at most 2 m in a day (the world record is about 1.8 m). Outside them a value is flagged `out_of_range`.
  */
 export const BOUNDS = { tempMin: -900, tempMax: 600, precipMin: 0, precipMax: 20_000 } as const;
 
@@ -28,9 +41,11 @@ export interface DailyRecord {
   maxTenths: number | null;
   minTenths: number | null;
   precipTenths: number | null;
+  /** Empty for a clean record. */
+  flags: QualityFlag[];
 }
 
-export type ParsedLine = { ok: true; record: DailyRecord } | { ok: false; reason: Exclude<RejectReason, "duplicate"> };
+export type ParsedLine = { ok: true; record: DailyRecord } | { ok: false; reason: Exclude<UnreadableReason, "line_too_long"> };
 
 const INTEGER = /^-?\d+$/;
 
@@ -57,11 +72,12 @@ export function parseLine(line: string): ParsedLine {
     values.push(n === MISSING ? null : n);
   }
   const [maxTenths, minTenths, precipTenths] = values;
+  const flags: QualityFlag[] = [];
+  if (maxTenths !== null && minTenths !== null && maxTenths < minTenths) flags.push("max_below_min");
   const temp = (v: number | null) => v === null || (v >= BOUNDS.tempMin && v <= BOUNDS.tempMax);
-  if (!temp(maxTenths) || !temp(minTenths)) return { ok: false, reason: "out_of_range" };
-  if (precipTenths !== null && (precipTenths < BOUNDS.precipMin || precipTenths > BOUNDS.precipMax)) return { ok: false, reason: "out_of_range" };
-  if (maxTenths !== null && minTenths !== null && maxTenths < minTenths) return { ok: false, reason: "max_below_min" };
-  return { ok: true, record: { day, maxTenths, minTenths, precipTenths } };
+  const precip = precipTenths === null || (precipTenths >= BOUNDS.precipMin && precipTenths <= BOUNDS.precipMax);
+  if (!temp(maxTenths) || !temp(minTenths) || !precip) flags.push("out_of_range");
+  return { ok: true, record: { day, maxTenths, minTenths, precipTenths, flags } };
 }
 
 /** `USC00110072.txt` → `USC00110072`; undefined for files that are not station files. */
@@ -73,10 +89,18 @@ export function stationOf(fileName: string): string | undefined {
 export interface IngestCounts {
   files: number;
   stations: number;
+  /** Non-empty lines read. */
   lines: number;
+  /** Records kept (flagged ones included). */
   records: number;
+  /** Lines not kept: unreadable ones plus duplicates. */
   rejected: number;
   rejectedByReason: Record<RejectReason, number>;
+  /** Lines that cannot be read as a record (every reason but `duplicate`): the `IngestionErrors` metric. */
+  unreadable: number;
+  /** Records kept with at least one quality flag: the `QualityWarnings` metric. */
+  flagged: number;
+  flaggedByReason: Record<QualityFlag, number>;
 }
 
 export interface Rejection {
@@ -86,9 +110,12 @@ export interface Rejection {
   text: string;
 }
 
+/** A line as the reader hands it over: its text, or only its length when it is over MAX_LINE_BYTES. */
+export type InputLine = string | { tooLongBytes: number };
+
 /**
  * Accumulates one run: validates each line, drops duplicates by station and date (the first one wins), and
- * counts what it kept and what it rejected, by reason. Empty lines are not data and are not counted.
+ * counts what it kept, flagged and rejected, by reason. Empty lines are not data and are not counted.
  */
 export class IngestTally {
   private readonly seen = new Map<string, Set<number>>();
@@ -96,6 +123,8 @@ export class IngestTally {
   private lines = 0;
   private records = 0;
   private readonly byReason = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
+  private readonly byFlag = Object.fromEntries(QUALITY_FLAGS.map((f) => [f, 0])) as Record<QualityFlag, number>;
+  private flagged = 0;
   readonly sample: Rejection[] = [];
 
   constructor(private readonly sampleLimit = 10_000) {}
@@ -105,30 +134,46 @@ export class IngestTally {
   }
 
   /** The record to keep, or undefined when the line is rejected (and counted). */
-  accept(station: string, file: string, lineNo: number, line: string): DailyRecord | undefined {
+  accept(station: string, file: string, lineNo: number, input: InputLine): DailyRecord | undefined {
+    if (typeof input !== "string") {
+      this.lines++;
+      return this.reject(file, lineNo, "line_too_long", `(${input.tooLongBytes} bytes; the limit is ${MAX_LINE_BYTES})`);
+    }
+    const line = input.endsWith("\r") ? input.slice(0, -1) : input;
     if (line.trim() === "") return undefined;
     this.lines++;
-    const parsed = parseLine(line.endsWith("\r") ? line.slice(0, -1) : line);
-    let reason: RejectReason;
-    if (parsed.ok) {
-      let days = this.seen.get(station);
-      if (!days) this.seen.set(station, (days = new Set()));
-      if (!days.has(parsed.record.day)) {
-        days.add(parsed.record.day);
-        this.records++;
-        return parsed.record;
-      }
-      reason = "duplicate";
-    } else {
-      reason = parsed.reason;
+    const parsed = parseLine(line);
+    if (!parsed.ok) return this.reject(file, lineNo, parsed.reason, line);
+    let days = this.seen.get(station);
+    if (!days) this.seen.set(station, (days = new Set()));
+    if (days.has(parsed.record.day)) return this.reject(file, lineNo, "duplicate", line);
+    days.add(parsed.record.day);
+    this.records++;
+    if (parsed.record.flags.length) {
+      this.flagged++;
+      for (const f of parsed.record.flags) this.byFlag[f]++;
     }
+    return parsed.record;
+  }
+
+  private reject(file: string, line: number, reason: RejectReason, text: string): undefined {
     this.byReason[reason]++;
-    if (this.sample.length < this.sampleLimit) this.sample.push({ file, line: lineNo, reason, text: line.slice(0, 200) });
+    if (this.sample.length < this.sampleLimit) this.sample.push({ file, line, reason, text: text.slice(0, 200) });
     return undefined;
   }
 
   counts(): IngestCounts {
     const rejected = Object.values(this.byReason).reduce((a, b) => a + b, 0);
-    return { files: this.files, stations: this.seen.size, lines: this.lines, records: this.records, rejected, rejectedByReason: { ...this.byReason } };
+    return {
+      files: this.files,
+      stations: this.seen.size,
+      lines: this.lines,
+      records: this.records,
+      rejected,
+      rejectedByReason: { ...this.byReason },
+      unreadable: rejected - this.byReason.duplicate,
+      flagged: this.flagged,
+      flaggedByReason: { ...this.byFlag },
+    };
   }
 }

@@ -1,17 +1,17 @@
 import { copyFile, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
-import { createReadStream } from "node:fs";
-import { createInterface } from "node:readline";
+import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT, runLocal, type LocalRun } from "../../local/run-local.ts";
-import { SHARED_WX_DATA } from "../../workflows/weather.ts";
+import { Duck, sqlString } from "../../lib/duckdb.ts";
+import { SHARED_WX_DATA, weather } from "../../workflows/weather.ts";
 
 /**
  * The weather workflow end to end on the local engine: the real synthesized state machine, the step entrypoints as
  * child processes, the real helper functions and an embedded S3 server. The statistics are checked against a
- * plain line-by-line reducer written here (no DuckDB), on the real station files.
+ * plain recomputation written here (no DuckDB), on every station and year of the real station files.
  */
 let scratch: string;
 const runs: LocalRun[] = [];
@@ -38,22 +38,35 @@ function readCsv(text: string): Record<string, string>[] {
   return lines.map((l) => Object.fromEntries(l.split(",").map((v, i) => [cols[i], v])));
 }
 
-/** The independent oracle: per year, from the raw file, with -9999 skipped and lines with max < min left out. */
-async function reduceStation(file: string) {
-  const years = new Map<string, { maxSum: number; maxN: number; minSum: number; minN: number; pSum: number; pN: number }>();
-  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
-    if (!line.trim()) continue;
-    const [date, max, min, p] = line.split("\t").map((s) => s.trim());
-    const [mx, mn, pr] = [Number(max), Number(min), Number(p)];
-    if (mx !== -9999 && mn !== -9999 && mx < mn) continue;
-    const y = date.slice(0, 4);
-    const acc = years.get(y) ?? { maxSum: 0, maxN: 0, minSum: 0, minN: 0, pSum: 0, pN: 0 };
-    if (mx !== -9999) (acc.maxSum += mx), acc.maxN++;
-    if (mn !== -9999) (acc.minSum += mn), acc.minN++;
-    if (pr !== -9999) (acc.pSum += pr), acc.pN++;
-    years.set(y, acc);
+/**
+ * The independent oracle: every station and year straight from the raw files, by whole-file string splitting and
+ * plain sums (no DuckDB, no ingest code), skipping only the missing value -9999. Lines whose max is below the min
+ * count like any other. The real files have no malformed or duplicate line (the run checks that too).
+ */
+interface YearSums {
+  maxSum: number;
+  maxN: number;
+  minSum: number;
+  minN: number;
+  pSum: number;
+  pN: number;
+}
+async function oracleAllStations(dir: string): Promise<Map<string, YearSums>> {
+  const out = new Map<string, YearSums>();
+  for (const file of (await readdir(dir)).filter((f) => f.endsWith(".txt"))) {
+    const station = file.slice(0, -4);
+    for (const line of (await readFile(path.join(dir, file), "utf8")).split("\n")) {
+      if (!line.trim()) continue;
+      const [date, max, min, p] = line.split("\t").map((v) => parseInt(v, 10));
+      const key = `${station} ${String(date).slice(0, 4)}`;
+      let acc = out.get(key);
+      if (!acc) out.set(key, (acc = { maxSum: 0, maxN: 0, minSum: 0, minN: 0, pSum: 0, pN: 0 }));
+      if (max !== -9999) (acc.maxSum += max), acc.maxN++;
+      if (min !== -9999) (acc.minSum += min), acc.minN++;
+      if (p !== -9999) (acc.pSum += p), acc.pN++;
+    }
   }
-  return years;
+  return out;
 }
 
 const cell = (v: string) => (v === "" ? null : Number(v));
@@ -80,42 +93,72 @@ describe("weather on the local engine, all 167 real stations", () => {
     for (const f of manifest.files) expect(f.sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it("GIVEN the real files WHEN ingested THEN every line is a record except the 737 with max below min, and metrics say so", async () => {
+  it("GIVEN the real files WHEN ingested THEN every line is a record, the 737 with max below min are flagged, and the IngestionErrors alarm stays quiet", async () => {
     const lineCount = (await Promise.all((await readdir(SHARED_WX_DATA)).map(async (f) => (await readFile(path.join(SHARED_WX_DATA, f), "utf8")).split("\n").filter((l) => l.trim()).length))).reduce((a, b) => a + b, 0);
     const manifest = JSON.parse(await readFile(published(r, "2014-12-31", "manifest.json"), "utf8"));
-    expect(manifest.counts).toMatchObject({ stations: 167, rejected_lines: 737, records: lineCount - 737 });
-    expect(manifest.metrics).toEqual({ RecordsIngested: lineCount - 737, IngestionErrors: 737 });
-    expect(manifest.rejectedByReason).toMatchObject({ max_below_min: 737, duplicate: 0, field_count: 0 });
+    expect(manifest.counts).toMatchObject({ stations: 167, rejected_lines: 0, flagged_records: 737, records: lineCount });
+    expect(manifest.metrics).toEqual({ RecordsIngested: lineCount, IngestionErrors: 0, QualityWarnings: 737, DuplicateLines: 0 });
+    expect(manifest.flaggedByReason).toEqual({ max_below_min: 737, out_of_range: 0 });
     const points = (await readFile(path.join(r.runDir, "metrics.jsonl"), "utf8")).trim().split("\n").flatMap((l) => JSON.parse(l).data);
     const workflowWide = (name: string) => points.find((d: { MetricName: string; Dimensions: unknown[] }) => d.MetricName === name && d.Dimensions.length === 1);
-    expect(workflowWide("IngestionErrors")).toMatchObject({ Value: 737, Dimensions: [{ Name: "Workflow", Value: "weather" }] });
-    expect(workflowWide("RecordsIngested")).toMatchObject({ Value: lineCount - 737 });
+    expect(workflowWide("QualityWarnings")).toMatchObject({ Value: 737, Dimensions: [{ Name: "Workflow", Value: "weather" }] });
+    expect(workflowWide("RecordsIngested")).toMatchObject({ Value: lineCount });
+    // Every alarm of the workflow, against the point it watches: each stays below its threshold.
+    for (const alarm of weather.alarms ?? []) expect(workflowWide(alarm.metric)?.Value, alarm.id).toBeLessThan(alarm.threshold);
+    expect(workflowWide("IngestionErrors")).toMatchObject({ Value: 0 });
   });
 
-  it.each(["USC00110072", "USC00257715"])(
-    "GIVEN station %s WHEN its yearly statistics are published THEN they match a line-by-line reducer",
-    async (station) => {
-      const oracle = await reduceStation(path.join(SHARED_WX_DATA, `${station}.txt`));
-      const rows = readCsv(await readFile(published(r, "2014-12-31", "weather_stats.csv"), "utf8")).filter((x) => x.station === station);
-      expect(rows.map((x) => x.year)).toEqual([...oracle.keys()]);
-      for (const row of rows) {
-        const o = oracle.get(row.year)!;
-        const expected = (sum: number, n: number, scale: number) => (n === 0 ? null : sum / n / scale);
-        const maxC = expected(o.maxSum, o.maxN, 10);
-        const minC = expected(o.minSum, o.minN, 10);
-        if (maxC === null) expect(row.avg_max_temp_c).toBe("");
-        else expect(Math.abs(cell(row.avg_max_temp_c)! - maxC), `${station} ${row.year} max`).toBeLessThan(1e-4);
-        if (minC === null) expect(row.avg_min_temp_c).toBe("");
-        else expect(Math.abs(cell(row.avg_min_temp_c)! - minC), `${station} ${row.year} min`).toBeLessThan(1e-4);
-        if (o.pN === 0) expect(row.total_precipitation_cm).toBe("");
-        else expect(cell(row.total_precipitation_cm), `${station} ${row.year} precipitation`).toBeCloseTo(o.pSum / 100, 9);
-        expect(Number(row.max_temp_days)).toBe(o.maxN);
+  it("GIVEN a flagged day WHEN its record is published THEN it keeps its values and says why it is flagged", async () => {
+    // USC00110072 has 15 days with max below min (counted with awk on the file); each keeps its precipitation.
+    const db = await Duck.open();
+    try {
+      const rows = await db.query(
+        `SELECT count(*)::INTEGER AS n, count(precipitation_mm)::INTEGER AS with_precip, bool_and(max_temp_c < min_temp_c) AS all_below
+         FROM read_parquet(${sqlString(published(r, "2014-12-31", "weather_records.parquet"))})
+         WHERE station = 'USC00110072' AND list_contains(quality_flags, 'max_below_min')`,
+      );
+      expect(rows[0]).toMatchObject({ n: 15, all_below: true });
+      expect(rows[0].with_precip).toBeGreaterThan(0);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("GIVEN every station and year WHEN the yearly statistics are published THEN they match a plain recomputation from the raw files that skips only -9999", async () => {
+    const oracle = await oracleAllStations(SHARED_WX_DATA);
+    const rows = readCsv(await readFile(published(r, "2014-12-31", "weather_stats.csv"), "utf8"));
+    expect(rows.map((x) => `${x.station} ${x.year}`).sort()).toEqual([...oracle.keys()].sort());
+    const mismatches: string[] = [];
+    const check = (what: string, ok: boolean) => void (ok || mismatches.push(what));
+    for (const row of rows) {
+      const key = `${row.station} ${row.year}`;
+      const o = oracle.get(key)!;
+      const avg = (sum: number, n: number) => (n === 0 ? null : sum / n / 10);
+      for (const [col, expected] of [["avg_max_temp_c", avg(o.maxSum, o.maxN)], ["avg_min_temp_c", avg(o.minSum, o.minN)]] as const) {
+        const got = cell(row[col]);
+        check(`${key} ${col}: ${got} vs ${expected}`, expected === null ? got === null : got !== null && Math.abs(got - expected) <= 0.5e-4 + 1e-9);
       }
-    },
-  );
+      const precip = cell(row.total_precipitation_cm);
+      check(`${key} precipitation: ${precip} vs ${o.pSum / 100}`, o.pN === 0 ? precip === null : precip !== null && Math.abs(precip - o.pSum / 100) < 1e-9);
+      check(`${key} days`, Number(row.max_temp_days) === o.maxN && Number(row.min_temp_days) === o.minN && Number(row.precipitation_days) === o.pN);
+    }
+    expect(rows.length).toBeGreaterThan(167 * 20);
+    expect(mismatches.slice(0, 10)).toEqual([]);
+  });
 });
 
-describe("weather on the local engine, a generated file with bad lines and duplicates", () => {
+describe("weather on the local engine, a scheduled day with nothing under incoming/weather/", () => {
+  it("GIVEN the schedule's empty input and an empty incoming prefix WHEN the workflow runs THEN it succeeds as nothing to ingest: no task, no notification, no metric", async () => {
+    const r = await run(weather.schedule!.input);
+    expect(r.result.status, r.summary.error).toBe("SUCCEEDED");
+    expect(r.result.states.map((s) => s.name)).toEqual(["Initialize", "Plan", "Nothing to ingest?", "Nothing to ingest"]);
+    expect(r.result.output).toMatchObject({ plan: { nothingToIngest: true, source: { files: 0 } } });
+    expect(r.summary.outputs.keys).toEqual([]);
+    for (const sink of ["notifications.jsonl", "metrics.jsonl"]) expect(existsSync(path.join(r.runDir, sink)), sink).toBe(false);
+  }, 60_000);
+});
+
+describe("weather on the local engine, a generated file with bad, flagged, duplicate and overlong lines", () => {
   const GOOD_STATION = "USC00110072";
   const BAD = [
     "20000101\t100\t50\t10", // ok
@@ -125,9 +168,10 @@ describe("weather on the local engine, a generated file with bad lines and dupli
     "2000013\t120\t60\t0", // bad_date
     "20000231\t120\t60\t0", // bad_date
     "20000104\tx\t60\t0", // not_numeric
-    "20000105\t800\t60\t0", // out_of_range
-    "20000106\t10\t60\t0", // max_below_min
+    "20000105\t800\t60\t0", // kept, flagged out_of_range
+    "20000106\t10\t60\t0", // kept, flagged max_below_min
     "20000102\t1\t0\t0", // duplicate
+    `20000107\t${"1".repeat(100_000)}\t0\t0`, // line_too_long (over MAX_LINE_BYTES)
     "",
   ];
   let dir: string;
@@ -138,30 +182,25 @@ describe("weather on the local engine, a generated file with bad lines and dupli
     await writeFile(path.join(dir, "notes.md"), "not a station file\n");
   });
 
-  it("GIVEN bad lines and duplicates WHEN ingested THEN records and rejections by reason are counted exactly, and a rerun publishes the same files", async () => {
+  it("GIVEN bad, flagged, duplicate and overlong lines WHEN ingested THEN flagged lines are kept, the rest counted by reason, and a rerun publishes the same files", async () => {
     const goodLines = (await readFile(path.join(dir, `${GOOD_STATION}.txt`), "utf8")).split("\n").filter((l) => l.trim()).length;
-    const goodRejected = 15; // that station's lines with max < min (counted with awk on the file)
+    const goodFlagged = 15; // that station's lines with max < min (counted with awk on the file)
     const s3Directory = path.join(scratch, "shared-s3");
     const first = await run({ source: `${pathToFileURL(dir).href}/`, runId: "2000-01-31" }, { s3Directory });
     expect(first.result.status, first.summary.error).toBe("SUCCEEDED");
     const manifest = JSON.parse(await readFile(published(first, "2000-01-31", "manifest.json"), "utf8"));
-    expect(manifest.rejectedByReason).toEqual({
-      field_count: 1,
-      bad_date: 2,
-      not_numeric: 1,
-      out_of_range: 1,
-      max_below_min: 1 + goodRejected,
-      duplicate: 2,
-    });
-    expect(manifest.counts).toEqual({ stations: 2, records: goodLines - goodRejected + 2, rejected_lines: 8 + goodRejected, station_years: 30 + 1 });
-    expect(manifest.metrics).toEqual({ RecordsIngested: goodLines - goodRejected + 2, IngestionErrors: 8 + goodRejected });
+    expect(manifest.rejectedByReason).toEqual({ field_count: 1, bad_date: 2, not_numeric: 1, line_too_long: 1, duplicate: 2 });
+    expect(manifest.flaggedByReason).toEqual({ max_below_min: 1 + goodFlagged, out_of_range: 1 });
+    expect(manifest.counts).toEqual({ stations: 2, records: goodLines + 4, rejected_lines: 7, flagged_records: 2 + goodFlagged, station_years: 30 + 1 });
+    expect(manifest.metrics).toEqual({ RecordsIngested: goodLines + 4, IngestionErrors: 5, QualityWarnings: 2 + goodFlagged, DuplicateLines: 2 });
 
     const stats = readCsv(await readFile(published(first, "2000-01-31", "weather_stats.csv"), "utf8")).find((x) => x.station === "GENERATED1")!;
-    // Only 20000101 has values (the all-missing day adds nothing): 10 °C, 5 °C, 1 mm = 0.1 cm.
-    expect(stats).toMatchObject({ year: "2000", avg_max_temp_c: "10.0", avg_min_temp_c: "5.0", total_precipitation_cm: "0.1", max_temp_days: "1" });
+    // Days 1, 5 and 6 have values, flagged or not (the all-missing day adds nothing): max (10+80+1)/3 °C,
+    // min (5+6+6)/3 °C, precipitation 1 mm = 0.1 cm.
+    expect(stats).toMatchObject({ year: "2000", avg_max_temp_c: "30.3333", avg_min_temp_c: "5.6667", total_precipitation_cm: "0.1", max_temp_days: "3", flagged_days: "2" });
     const rejected = readCsv(await readFile(published(first, "2000-01-31", "rejected_lines.csv"), "utf8")).filter((x) => x.file === "GENERATED1.txt");
     expect(rejected.map((x) => [x.line, x.reason])).toEqual([
-      ["3", "duplicate"], ["4", "field_count"], ["5", "bad_date"], ["6", "bad_date"], ["7", "not_numeric"], ["8", "out_of_range"], ["9", "max_below_min"], ["10", "duplicate"],
+      ["3", "duplicate"], ["4", "field_count"], ["5", "bad_date"], ["6", "bad_date"], ["7", "not_numeric"], ["10", "duplicate"], ["11", "line_too_long"],
     ]);
 
     const again = await run({ source: `${pathToFileURL(dir).href}/`, runId: "2000-01-31" }, { s3Directory });

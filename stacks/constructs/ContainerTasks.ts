@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack } from "aws-cdk-lib";
+import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import { Platform } from "aws-cdk-lib/aws-ecr-assets";
 import * as ecs from "aws-cdk-lib/aws-ecs";
@@ -23,6 +23,11 @@ export interface ContainerTasksProps {
   codeVersion: string;
   /** Per container: the key patterns its task role may read and write, as its workflows declare them. */
   access: Record<string, BucketAccess>;
+  /**
+   * Containers whose bucket access goes to a run role instead of the task role: the task may only assume it, once
+   * per run, with a session policy that narrows it to that run's objects (containers/grader/isolation.ts).
+   */
+  scopedSessions?: string[];
 }
 
 /**
@@ -55,7 +60,22 @@ export class ContainerTasks extends Construct {
         assumedBy: new iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
         description: `Runs the ${name} steps: reads and writes only its own S3 prefixes`,
       });
-      grantBucketAccess(taskRole, props.bucket, props.access[name] ?? {});
+      const environment: Record<string, string> = { CODE_VERSION: props.codeVersion, AWS_REGION: Stack.of(this).region };
+      if (props.scopedSessions?.includes(name)) {
+        // IAM, not only code, keeps one run out of another's objects: the task role has no bucket access of its own;
+        // the run role has the container's whole access, and a session of it is only as wide as the intersection
+        // of that and the session policy the task passes to AssumeRole for its run.
+        const runRole = new iam.Role(this, `${name}-run-role`, {
+          assumedBy: new iam.ArnPrincipal(taskRole.roleArn),
+          description: `Assumed by the ${name} task once per run, with a session policy scoped to that run's own objects`,
+          maxSessionDuration: Duration.hours(1),
+        });
+        runRole.grantAssumeRole(taskRole);
+        grantBucketAccess(runRole, props.bucket, props.access[name] ?? {});
+        environment.ATLAS_RUN_ROLE_ARN = runRole.roleArn;
+      } else {
+        grantBucketAccess(taskRole, props.bucket, props.access[name] ?? {});
+      }
 
       for (const tierName of props.tiers) {
         const tier = tierByName(tierName);
@@ -78,7 +98,7 @@ export class ContainerTasks extends Construct {
           // The image already runs as `node`; saying so here lets the template be checked for it.
           user: "node",
           logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: tierName }),
-          environment: { CODE_VERSION: props.codeVersion, AWS_REGION: taskDefinition.stack.region, ...taskEnvironment(tier) },
+          environment: { ...environment, ...taskEnvironment(tier) },
           stopTimeout: undefined,
         });
         this.definitions.set(`${name}/${tierName}`, { taskDefinition, container });
