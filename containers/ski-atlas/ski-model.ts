@@ -1,7 +1,7 @@
 import { iso1A2Code } from "@rapideditor/country-coder";
 import {
   bboxOf, convexHull, expandBBox, haversineKm, inBBox, lineLengthKm, lineMidpoint, meanPoint, pointInPolygon,
-  pointPolygonDistanceKm, pointSegmentKm, polygonAreaKm2, ringCentroid, ringAreaKm2, signedRingArea,
+  pointInRing, pointPolygonDistanceKm, pointRingDistanceKm, pointSegmentKm, polygonAreaKm2, ringCentroid, ringAreaKm2, signedRingArea,
   type BBox, type Coords, type Polygon,
 } from "./geo.ts";
 import type { OsmData, OsmRelation, OsmWay, Tags } from "./opl.ts";
@@ -656,7 +656,8 @@ export function buildSkiModel(data: OsmData): SkiModel {
       let d = Infinity;
       for (let i = 0; i < 4; i += 2) {
         if (!inBBox(ends[i], ends[i + 1], polygonNearBoxes[k])) continue;
-        for (const p of area.footprint.polygons) d = Math.min(d, pointPolygonDistanceKm(ends[i], ends[i + 1], p));
+        // From outside the outer ring only: a hole is cut out of the resort on purpose.
+        for (const p of area.footprint.polygons) if (!pointInRing(ends[i], ends[i + 1], p.outer)) d = Math.min(d, pointRingDistanceKm(ends[i], ends[i + 1], p.outer));
       }
       if (d <= POLYGON_NEAR_KM) consider(area, d);
     }
