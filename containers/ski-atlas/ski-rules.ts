@@ -14,6 +14,12 @@ import type { Tags } from "./opl.ts";
 export const LIFECYCLE_STATES = ["disused", "abandoned", "proposed", "planned", "construction", "demolished", "removed", "razed"] as const;
 export type Status = "operating" | (typeof LIFECYCLE_STATES)[number];
 const LIFECYCLE = new Set<string>(LIFECYCLE_STATES);
+/**
+ * The prefixes extract keeps (`{prefix}:aerialway`, `{prefix}:piste:type`): OpenSkiMap's lifecycle states (its
+ * download queries take `([A-Za-z]+:)?aerialway`). An object that is demolished/removed/razed under a prefix is gone
+ * on the ground and not worth a filter rule; tagged `{key}=demolished` or `demolished=yes` it is still kept.
+ */
+export const EXTRACTED_LIFECYCLE_PREFIXES = ["disused", "abandoned", "proposed", "planned", "construction"] as const;
 
 /**
  * The status of an object for one main key (`aerialway`, `railway`, `piste:type`, `landuse`, `site`) and the value
