@@ -496,15 +496,10 @@ export function buildSkiModel(data: OsmData): SkiModel {
   for (let i = sites.filter((s) => s.merged.length > 0).length; i < units.length; i++) {
     const u = units[i];
     const outer = u.polygons[0].outer;
-    const [cx, cy] = ringCentroid(outer);
     for (const j of unitIndex.queryCoords(outer, outer.length / 2)) {
       if (j === i) continue;
       const other = unitPolygons[j];
-      // Inside: its centroid and most of its vertices lie in the other's polygons (and it is the smaller one).
-      let inside = 0;
-      for (let k = 0; k < outer.length; k += 2) if (inPolygons(outer[k], outer[k + 1], other)) inside++;
-      const nested = inPolygons(cx, cy, other) && inside * 2 > outer.length / 2 && u.areaKm2 <= units[j].areaKm2;
-      let joined = nested;
+      let joined = u.areaKm2 <= units[j].areaKm2 && liesInside(outer, other);
       if (!joined) {
         const a = normName(u), b = normName(units[j]);
         const limit = a !== null && a === b ? SAME_NAME_KM : a === null ? TOUCH_KM : -1;
@@ -533,7 +528,10 @@ export function buildSkiModel(data: OsmData): SkiModel {
   const siteMembersByArea = new Map<string, ReturnType<typeof resolveMembers>>();
   for (const c of rows) {
     const id = `${c.osmType}/${c.osmId}`;
-    const polygons = [...c.polygons, ...c.merged.flatMap((m) => m.polygons)];
+    // A part nested in a larger part adds nothing to the footprint (nor twice to its area).
+    const parts = [...c.polygons, ...c.merged.flatMap((m) => m.polygons)];
+    const partArea = parts.map((p) => polygonAreaKm2(p));
+    const polygons = parts.filter((p, i) => !parts.some((q, j) => j !== i && partArea[j] > partArea[i] && liesInside(p.outer, [q])));
     const osmIds = [id, ...c.merged.map((m) => `${m.osmType}/${m.osmId}`)].sort(compareOsmIds);
     const sources = new Set<string>();
     if (c.isSite || c.merged.some((m) => m.isSite)) sources.add("site=piste");
@@ -656,8 +654,11 @@ export function buildSkiModel(data: OsmData): SkiModel {
       let d = Infinity;
       for (let i = 0; i < 4; i += 2) {
         if (!inBBox(ends[i], ends[i + 1], polygonNearBoxes[k])) continue;
-        // From outside the outer ring only: a hole is cut out of the resort on purpose.
-        for (const p of area.footprint.polygons) if (!pointInRing(ends[i], ends[i + 1], p.outer)) d = Math.min(d, pointRingDistanceKm(ends[i], ends[i + 1], p.outer));
+        // Inside counts as 0; an end in a hole does not count (a hole is cut out of the resort on purpose).
+        for (const p of area.footprint.polygons) {
+          if (pointInPolygon(ends[i], ends[i + 1], p)) d = 0;
+          else if (!pointInRing(ends[i], ends[i + 1], p.outer)) d = Math.min(d, pointRingDistanceKm(ends[i], ends[i + 1], p.outer));
+        }
       }
       if (d <= POLYGON_NEAR_KM) consider(area, d);
     }
@@ -715,6 +716,16 @@ export function buildSkiModel(data: OsmData): SkiModel {
   const all = areaStats(region, active(lifts), active(pistes), 0);
   const totals = { liftKm: all.lift_length_km, downhillKm: all.downhill_km, nordicKm: all.nordic_km };
   return { skiAreas, lifts, pistes, pois, stats, totals, warnings };
+}
+
+/** Whether a ring lies inside polygons: its centroid and most of its vertices do. */
+function liesInside(outer: Coords, polygons: Polygon[]): boolean {
+  const [cx, cy] = ringCentroid(outer);
+  if (!inPolygons(cx, cy, polygons)) return false;
+  const n = outer.length / 2;
+  let inside = 0;
+  for (let k = 0; k < outer.length; k += 2) if (inPolygons(outer[k], outer[k + 1], polygons)) inside++;
+  return inside * 2 > n;
 }
 
 /** Smallest distance (km) between two sets of polygons, computed only up to `limit` (Infinity beyond it). */
