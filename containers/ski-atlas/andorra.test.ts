@@ -37,8 +37,9 @@ describe("Andorra 2021-06-22", () => {
     expect(rows[OUTPUT_FILES.analyzedCsv].every((r) => String(r.id).startsWith("relation/"))).toBe(true);
   });
 
-  it("has 118 lifts, 86.4 km", () => {
-    const lifts = rows[OUTPUT_FILES.lifts];
+  it("has 118 operating lifts, 86.4 km, and the removed TSF2 Coll Blanc with its status", () => {
+    const lifts = rows[OUTPUT_FILES.lifts].filter((r) => r.status === "operating");
+    expect(rows[OUTPUT_FILES.lifts].filter((r) => r.status !== "operating").map((r) => [r.id, r.status])).toEqual([["way/52174948", "removed"]]);
     within2pct(lifts.length, 118);
     within2pct(lifts.reduce((s, r) => s + Number(r.length_km), 0), 86.4);
   });
