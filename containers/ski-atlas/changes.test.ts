@@ -101,4 +101,12 @@ describe("changes.csv", () => {
     expect(m.files.find((f) => f.name === CHANGES_FILE)!.rows).toBe(3);
     expect(await verifyPublishedMonth(s3.s3, uris(REGION, "2021-06").publish)).toEqual([]);
   });
+
+  it("is byte-identical, like every output file, when the same month is analyzed and published again", async () => {
+    const files = async () => (JSON.parse((await getObjectText(s3.s3, uris(REGION, "2021-06").publish + "manifest.json"))!) as Manifest).files;
+    const before = await files();
+    const env = stepEnv(s3.env, REGION, {}, "2021-06");
+    for (const step of ["analyze", "publish"]) expect((await runInProcess(step, env)).code).toBe(0);
+    expect(await files()).toEqual(before);
+  });
 });
