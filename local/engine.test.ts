@@ -57,6 +57,7 @@ describe("the local engine running ski-atlas on Andorra", () => {
     const r = await run({});
     expect(r.result.status).toBe("SUCCEEDED");
     expect(await publishedKeys(r, "andorra/2021-06/")).toEqual([
+      "andorra/2021-06/changes.csv",
       "andorra/2021-06/lifts.parquet",
       "andorra/2021-06/manifest.json",
       "andorra/2021-06/osm_near_winter_sports.parquet",
@@ -65,7 +66,8 @@ describe("the local engine running ski-atlas on Andorra", () => {
       "andorra/2021-06/ski_areas_analyzed.csv",
       "andorra/2021-06/ski_areas_analyzed.parquet",
     ]);
-    expect(r.summary.counts).toMatchObject({ lifts: 118 });
+    // lifts.parquet rows: the 118 operating lifts and the removed TSF2 Coll Blanc (w52174948), kept with its status.
+    expect(r.summary.counts).toMatchObject({ lifts: 119 });
     for (const step of ["Download", "Extract", "Analyze", "Publish"]) expect(state(r, `${step} (small)`)?.status, step).toBe("SUCCEEDED");
     expect((await notifications(r)).map((n) => n.subject)).toEqual([expect.stringMatching(/SUCCEEDED/)]);
     expect(r.summary.estimated_fargate_cost_usd).toBeGreaterThan(0);

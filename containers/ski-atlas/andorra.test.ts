@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestS3, type TestS3 } from "../../lib/testing/s3rver.ts";
 import { OUTPUT_FILES } from "./outputs.ts";
+import { DIFFICULTIES } from "./ski-rules.ts";
 import { ANDORRA_PBF, BUCKET, readTable } from "./testing/helpers.ts";
 import { extractAndAnalyze, putRaw } from "./testing/pipeline.ts";
 
@@ -36,8 +37,9 @@ describe("Andorra 2021-06-22", () => {
     expect(rows[OUTPUT_FILES.analyzedCsv].every((r) => String(r.id).startsWith("relation/"))).toBe(true);
   });
 
-  it("has 118 lifts, 86.4 km", () => {
-    const lifts = rows[OUTPUT_FILES.lifts];
+  it("has 118 operating lifts, 86.4 km, and the removed TSF2 Coll Blanc with its status", () => {
+    const lifts = rows[OUTPUT_FILES.lifts].filter((r) => r.status === "operating");
+    expect(rows[OUTPUT_FILES.lifts].filter((r) => r.status !== "operating").map((r) => [r.id, r.status])).toEqual([["way/52174948", "removed"]]);
     within2pct(lifts.length, 118);
     within2pct(lifts.reduce((s, r) => s + Number(r.length_km), 0), 86.4);
   });
@@ -51,10 +53,35 @@ describe("Andorra 2021-06-22", () => {
   it("assigns every lift to a resort and the per-resort sums add up", () => {
     const csv = rows[OUTPUT_FILES.analyzedCsv];
     const liftKm = csv.reduce((s, r) => s + Number(r.lift_length_km), 0);
-    const assigned = rows[OUTPUT_FILES.lifts].filter((r) => r.ski_area_id !== null);
+    const assigned = rows[OUTPUT_FILES.lifts].filter((r) => r.ski_area_id !== null && r.status === "operating");
     expect(Math.abs(liftKm - assigned.reduce((s, r) => s + Number(r.length_km), 0))).toBeLessThan(0.01);
     expect(assigned.length).toBeGreaterThan(110);
-    const grandvalira = csv.find((r) => r.name === "GrandValira")!;
-    expect(Number(grandvalira.downhill_km)).toBeGreaterThan(100);
+  });
+
+  // Figures of the issue (#12): the disused pistes (3.2 km) and the 0.27 km mapped twice no longer count.
+  it("reports GrandValira 155.07 km downhill and leaves the other resorts unchanged", () => {
+    const csv = rows[OUTPUT_FILES.analyzedCsv];
+    const downhill = (name: string) => Number(csv.find((r) => r.name === name)!.downhill_km);
+    expect(Math.abs(downhill("GrandValira") - 155.07) / 155.07).toBeLessThan(0.005);
+    expect(Math.abs(downhill("Pal-Arinsal") - 34.86)).toBeLessThan(0.01);
+    expect(Math.abs(downhill("Ordino-Arcalis") - 26.53)).toBeLessThan(0.01);
+    expect(Math.abs(downhill("Canaro") - 0.46)).toBeLessThan(0.01);
+  });
+
+  it("keeps the disused French pistes in pistes.parquet with their status, outside every statistic", () => {
+    const disused = rows[OUTPUT_FILES.pistes].filter((r) => r.status === "disused" && r.piste_type === "downhill");
+    expect(disused.map((r) => r.id).sort()).toEqual(["way/721756951", "way/721756952", "way/721756954", "way/721756955", "way/721756957"]);
+    expect(Math.abs(disused.reduce((s, r) => s + Number(r.length_km), 0) - 3.217)).toBeLessThan(0.001);
+  });
+
+  it("has difficulty columns that add up to downhill_km for every resort", () => {
+    for (const r of rows[OUTPUT_FILES.analyzedCsv]) {
+      const sum = [...DIFFICULTIES, "unknown"].reduce((s, d) => s + Number(r[`downhill_km_${d}`]), 0);
+      expect(Math.abs(sum - Number(r.downhill_km)), String(r.name)).toBeLessThan(0.005);
+    }
+  });
+
+  it("places the four resorts in Andorra", () => {
+    for (const r of rows[OUTPUT_FILES.analyzedCsv]) expect(r.country, String(r.name)).toBe("AD");
   });
 });

@@ -5,7 +5,9 @@ import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getObjectText } from "../../lib/s3-objects.ts";
 import { startTestS3, type TestS3 } from "../../lib/testing/s3rver.ts";
+import { CHANGES_FILE } from "./changes.ts";
 import type { Manifest } from "./manifest.ts";
+import { OUTPUT_FILES } from "./outputs.ts";
 import { writeSyntheticRegion, type SyntheticExpected } from "./synthetic-osm.ts";
 import { BUCKET, runChild, stepEnv, uris } from "./testing/helpers.ts";
 import { verifyPublishedMonth } from "./verify.ts";
@@ -41,6 +43,10 @@ describe("ski-atlas end to end (child processes)", () => {
     expect(manifest.counts.ski_areas).toBe(expected.skiAreas.length);
     expect(manifest.counts.lifts).toBe(expected.lifts);
     expect(manifest.source.md5).toMatch(/^[0-9a-f]{32}$/);
+    // The region's first month: changes.csv is published with its header only.
+    expect(manifest.files.map((f) => f.name)).toEqual([CHANGES_FILE, ...Object.values(OUTPUT_FILES)].sort());
+    expect(manifest.files.find((f) => f.name === CHANGES_FILE)!.rows).toBe(0);
+    expect(manifest.previousPeriod).toBeNull();
     expect(await verifyPublishedMonth(s3.s3, uris("sample").publish)).toEqual([]);
   });
 

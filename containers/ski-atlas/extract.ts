@@ -11,6 +11,7 @@ import { PbfFormatError } from "./pbf/protobuf.ts";
 import { writePbf } from "./pbf/write.ts";
 import { assertLooksLikePbf } from "./pbf-check.ts";
 import { POI_TAGS } from "./poi-tags.ts";
+import { EXTRACTED_LIFECYCLE_PREFIXES } from "./ski-rules.ts";
 
 /**
  * What extract keeps (plus every object these reference): ski areas, lifts, pistes (and their relations), POIs.
@@ -22,10 +23,19 @@ export const FILTER_RULES: readonly TagRule[] = [
   { types: "wr", key: "landuse", values: ["winter_sports"] },
   { types: "r", key: "site", values: ["piste"] },
   { types: "r", key: "route", values: ["piste"] },
-  // Lifts (pylons and stations are nodes of these ways and come along as referenced nodes).
+  // Lifts (pylons and stations are nodes of these ways and come along as referenced nodes); funiculars are lifts
+  // too (openskidata-processor's lift query takes railway=funicular).
   { types: "w", key: "aerialway" },
-  // Pistes: ways, and route relations that carry piste:type themselves.
+  { types: "w", key: "railway", values: ["funicular"] },
+  // Pistes: ways, and route relations that carry piste:type themselves (their untagged member ways come along as
+  // referenced objects).
   { types: "wr", key: "piste:type" },
+  // Lifts and pistes under a lifecycle prefix (`disused:aerialway=chair_lift`): kept, so that lifts.parquet and
+  // pistes.parquet list them with their status (ski-rules.ts). 2 rules per prefix: the extractor takes ≤ 31 a type.
+  ...EXTRACTED_LIFECYCLE_PREFIXES.flatMap((state): TagRule[] => [
+    { types: "w", key: `${state}:aerialway` },
+    { types: "w", key: `${state}:piste:type` },
+  ]),
   // Points of interest.
   ...Object.entries(POI_TAGS).map(([key, values]) => ({ types: "nw", key, values })),
 ];

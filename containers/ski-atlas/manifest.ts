@@ -15,6 +15,8 @@ export interface Manifest {
   source: { url: string; md5?: string; etag?: string; lastModified?: string; bytes?: number };
   codeVersion: string;
   publishedAt: string;
+  /** The month changes.csv compares with (the region's previous published month), or null for its first. */
+  previousPeriod: string | null;
   counts: { ski_areas: number; lifts: number; pistes: number; osm_near_winter_sports: number };
   files: ManifestFile[];
 }

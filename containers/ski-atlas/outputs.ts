@@ -1,5 +1,5 @@
 import { bboxOf, wkbLineString, wkbMultiPolygon, wkbPoint, wkbPolygon, type BBox } from "./geo.ts";
-import { DIFFICULTIES, round, type SkiModel } from "./ski-model.ts";
+import { DIFFICULTIES, LIFT_TYPES, round, type SkiAreaStats, type SkiModel } from "./ski-model.ts";
 import type { Column, GeoColumnInfo, Table } from "./tables.ts";
 
 /** The output files of analyze (names fixed by the product brief) and their schemas. */
@@ -26,10 +26,41 @@ export const ANALYZED_COLUMNS: Column[] = [
   { name: "downhill_km", type: "DOUBLE" },
   { name: "nordic_km", type: "DOUBLE" },
   ...DIFFICULTIES.map((d): Column => ({ name: `downhill_km_${d}`, type: "DOUBLE" })),
+  { name: "downhill_km_unknown", type: "DOUBLE" },
   { name: "poi_count", type: "INTEGER" },
   { name: "sources", type: "VARCHAR" },
   { name: "osm_ids", type: "VARCHAR" },
+  { name: "status", type: "VARCHAR" },
+  { name: "country", type: "VARCHAR" },
+  { name: "group_id", type: "VARCHAR" },
+  { name: "group_name", type: "VARCHAR" },
+  { name: "skitour_km", type: "DOUBLE" },
+  { name: "sled_km", type: "DOUBLE" },
+  { name: "snow_park_km", type: "DOUBLE" },
+  { name: "lift_capacity_pph", type: "INTEGER" },
+  { name: "lift_station_ele_max_m", type: "DOUBLE" },
+  { name: "lift_station_ele_min_m", type: "DOUBLE" },
+  ...LIFT_TYPES.flatMap((t): Column[] => [
+    { name: `lift_count_${liftColumn(t)}`, type: "INTEGER" },
+    { name: `lift_km_${liftColumn(t)}`, type: "DOUBLE" },
+  ]),
 ];
+
+/** A lift type as a column-name suffix (`t-bar` → `t_bar`). */
+export function liftColumn(type: string): string {
+  return type.replaceAll("-", "_");
+}
+
+/** One ski_areas_analyzed row, in ANALYZED_COLUMNS' order. */
+function analyzedRow(s: SkiAreaStats): (string | number | null)[] {
+  return [
+    s.id, s.name, s.lat, s.lon, s.area_km2, s.lift_count, s.lift_length_km, s.piste_count, s.downhill_km, s.nordic_km,
+    ...DIFFICULTIES.map((d) => s.downhill_km_by_difficulty[d]), s.downhill_km_by_difficulty.unknown,
+    s.poi_count, s.sources, s.osm_ids, s.status, s.country, s.group_id, s.group_name,
+    s.skitour_km, s.sled_km, s.snow_park_km, s.lift_capacity_pph, s.lift_station_ele_max_m, s.lift_station_ele_min_m,
+    ...LIFT_TYPES.flatMap((t) => [s.lift_count_by_type[t], s.lift_km_by_type[t]]),
+  ];
+}
 
 export interface Summary {
   counts: { ski_areas: number; lifts: number; pistes: number; osm_near_winter_sports: number };
@@ -37,6 +68,8 @@ export interface Summary {
   downhill_km: number;
   nordic_km: number;
   assigned: { lifts: number; pistes: number };
+  /** Lifts and pistes with a lifecycle status (disused, proposed, …): in the tables, in no statistic. */
+  inactive: { lifts: number; pistes: number };
   warnings: number;
 }
 
@@ -99,13 +132,14 @@ export function buildTables(model: SkiModel): OutputTables {
     table: {
       columns: [
         { name: "id", type: "VARCHAR" }, { name: "osm_id", type: "BIGINT" }, { name: "name", type: "VARCHAR" },
-        { name: "aerialway", type: "VARCHAR" }, { name: "length_km", type: "DOUBLE" },
+        { name: "aerialway", type: "VARCHAR" }, { name: "lift_type", type: "VARCHAR" }, { name: "status", type: "VARCHAR" },
+        { name: "length_km", type: "DOUBLE" },
         { name: "capacity", type: "INTEGER" }, { name: "occupancy", type: "INTEGER" },
         { name: "ski_area_id", type: "VARCHAR" }, { name: "assigned_by", type: "VARCHAR" }, { name: "geometry", type: "BLOB" },
       ] satisfies Column[],
       rows: model.lifts.map((l) => {
         box = bboxOf(l.coords, box);
-        return [l.id, l.osmId, l.name, l.aerialway, km(l.lengthKm), l.capacity, l.occupancy, l.skiAreaId, l.assignedBy, wkbLineString(l.coords)];
+        return [l.id, l.osmId, l.name, l.aerialway, l.liftType, l.status, km(l.lengthKm), l.capacity, l.occupancy, l.skiAreaId, l.assignedBy, wkbLineString(l.coords)];
       }),
     },
     geo: geoInfo(new Set(model.lifts.length ? ["LineString"] : []), box),
@@ -119,6 +153,7 @@ export function buildTables(model: SkiModel): OutputTables {
       columns: [
         { name: "id", type: "VARCHAR" }, { name: "osm_id", type: "BIGINT" }, { name: "name", type: "VARCHAR" },
         { name: "piste_type", type: "VARCHAR" }, { name: "difficulty", type: "VARCHAR" }, { name: "grooming", type: "VARCHAR" },
+        { name: "status", type: "VARCHAR" }, { name: "route_id", type: "BIGINT" },
         { name: "is_area", type: "BOOLEAN" }, { name: "length_km", type: "DOUBLE" }, { name: "area_km2", type: "DOUBLE" },
         { name: "ski_area_id", type: "VARCHAR" }, { name: "assigned_by", type: "VARCHAR" }, { name: "geometry", type: "BLOB" },
       ] satisfies Column[],
@@ -126,7 +161,7 @@ export function buildTables(model: SkiModel): OutputTables {
         box = bboxOf(p.coords, box);
         types.add(p.isArea ? "Polygon" : "LineString");
         const geometry = p.isArea ? wkbPolygon({ outer: p.coords, inners: [] }) : wkbLineString(p.coords);
-        return [p.id, p.osmId, p.name, p.pisteType, p.difficulty, p.grooming, p.isArea, km(p.lengthKm), km(p.areaKm2), p.skiAreaId, p.assignedBy, geometry];
+        return [p.id, p.osmId, p.name, p.pisteType, p.difficulty, p.grooming, p.status, p.routeId, p.isArea, km(p.lengthKm), km(p.areaKm2), p.skiAreaId, p.assignedBy, geometry];
       }),
     },
     geo: geoInfo(types, box),
@@ -154,13 +189,9 @@ export function buildTables(model: SkiModel): OutputTables {
 
   const analyzed: Table = {
     columns: ANALYZED_COLUMNS,
-    rows: model.stats.map((s) => [
-      s.id, s.name, s.lat, s.lon, s.area_km2, s.lift_count, s.lift_length_km, s.piste_count, s.downhill_km, s.nordic_km,
-      ...DIFFICULTIES.map((d) => s.downhill_km_by_difficulty[d]), s.poi_count, s.sources, s.osm_ids,
-    ]),
+    rows: model.stats.map(analyzedRow),
   };
 
-  const total = (xs: (number | null)[]) => round(xs.reduce<number>((s, x) => s + (x ?? 0), 0), 3);
   const summary: Summary = {
     counts: {
       ski_areas: model.skiAreas.length,
@@ -168,12 +199,16 @@ export function buildTables(model: SkiModel): OutputTables {
       pistes: model.pistes.length,
       osm_near_winter_sports: model.pois.length,
     },
-    lift_length_km: total(model.lifts.map((l) => l.lengthKm)),
-    downhill_km: total(model.pistes.filter((p) => p.pisteType === "downhill").map((p) => p.lengthKm)),
-    nordic_km: total(model.pistes.filter((p) => p.pisteType === "nordic").map((p) => p.lengthKm)),
+    lift_length_km: model.totals.liftKm,
+    downhill_km: model.totals.downhillKm,
+    nordic_km: model.totals.nordicKm,
     assigned: {
       lifts: model.lifts.filter((l) => l.skiAreaId !== null).length,
       pistes: model.pistes.filter((p) => p.skiAreaId !== null).length,
+    },
+    inactive: {
+      lifts: model.lifts.filter((l) => l.status !== "operating").length,
+      pistes: model.pistes.filter((p) => p.status !== "operating").length,
     },
     warnings: model.warnings.length,
   };

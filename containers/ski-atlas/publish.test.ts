@@ -10,6 +10,7 @@ import { parseS3Uri } from "../../lib/s3.ts";
 import { startTestS3, type TestS3 } from "../../lib/testing/s3rver.ts";
 import type { PublishConfig } from "./config.ts";
 import type { Manifest } from "./manifest.ts";
+import { CHANGES_FILE } from "./changes.ts";
 import { OUTPUT_FILES } from "./outputs.ts";
 import { runPublish } from "./publish.ts";
 import { writeSyntheticRegion, type SyntheticExpected } from "./synthetic-osm.ts";
@@ -72,13 +73,16 @@ describe("publish", () => {
     await runPublish(cfg(), client, (m) => log.push(m), () => new Date("2021-07-01T06:00:00Z"));
     client.destroy();
     const { key: prefix } = parseS3Uri(u.publish);
-    // The prefix's lease (lib/prefix-lease.ts) is taken first and released last; the rest are the publish's writes.
-    expect(writes[0]).toBe(prefix + LEASE_NAME);
-    writes.splice(0, writes.length, ...writes.filter((k) => k !== prefix + LEASE_NAME));
-    expect(writes.at(-1)).toBe(prefix + "manifest.json");
+    // The prefix's lease (lib/prefix-lease.ts) is the first write to the prefix, and is released last.
+    expect(writes.filter((k) => k.startsWith(prefix))[0]).toBe(prefix + LEASE_NAME);
+    const withoutLease = writes.filter((k) => k !== prefix + LEASE_NAME);
+    // changes.csv is computed into staging first (this region's first month: header only), then published.
+    expect(withoutLease[0]).toBe(parseS3Uri(u.staging).key + CHANGES_FILE);
+    const published = withoutLease.slice(1);
+    expect(published.at(-1)).toBe(prefix + "manifest.json");
     // The publish journal (lib/publish-prefix.ts) is written before the first file, and is no data file.
-    expect(writes[0]).toBe(prefix + JOURNAL_NAME);
-    expect(writes.slice(1, -1).sort()).toEqual(Object.values(OUTPUT_FILES).map((n) => prefix + n).sort());
+    expect(published[0]).toBe(prefix + JOURNAL_NAME);
+    expect(published.slice(1, -1).sort()).toEqual([...Object.values(OUTPUT_FILES), CHANGES_FILE].map((n) => prefix + n).sort());
 
     const m = await manifest();
     expect(m).toMatchObject({
@@ -91,9 +95,11 @@ describe("publish", () => {
     });
     expect(m.source.url).toMatch(/^file:\/\//);
     expect(m.source.bytes).toBeGreaterThan(0);
-    expect(m.files.map((f) => f.name)).toEqual(Object.values(OUTPUT_FILES).slice().sort());
+    expect(m.files.map((f) => f.name)).toEqual([...Object.values(OUTPUT_FILES), CHANGES_FILE].sort());
     expect(m.files.some((f) => f.name.startsWith("_"))).toBe(false);
-    for (const f of m.files) {
+    expect(m.previousPeriod).toBeNull();
+    expect(m.files.find((f) => f.name === CHANGES_FILE)!.rows).toBe(0);
+    for (const f of m.files.filter((x) => x.name !== CHANGES_FILE)) {
       const local = await readFile(join(out, f.name));
       expect(f.sha256, f.name).toBe(createHash("sha256").update(local).digest("hex"));
       expect(f.bytes).toBe(local.length);

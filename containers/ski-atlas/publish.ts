@@ -6,6 +6,7 @@ import { publishStaged } from "../../lib/publish-prefix.ts";
 import { headObject, listObjects } from "../../lib/s3-objects.ts";
 import type { PublishConfig } from "./config.ts";
 import type { Logger } from "./log.ts";
+import { stageChanges } from "./changes.ts";
 import { manifestSource, type Manifest } from "./manifest.ts";
 import { OUTPUT_FILES } from "./outputs.ts";
 import { fromMetadata } from "./source-version.ts";
@@ -29,6 +30,9 @@ export async function runPublish(cfg: PublishConfig, s3: S3Client, log: Logger, 
     throw new StepError(`RAW_URI ${cfg.rawUri} ${raw ? "has no source metadata" : "does not exist"}: run the download step first`, EXIT.NO_INPUT);
   }
 
+  // changes.csv joins the staged files, so it is published (and listed in the manifest) with them, atomically.
+  const previousPeriod = await stageChanges(s3, cfg, log);
+
   const { manifest } = await publishStaged(s3, {
     stagingUri: cfg.stagingUri,
     publishUri: cfg.publishUri,
@@ -47,6 +51,7 @@ export async function runPublish(cfg: PublishConfig, s3: S3Client, log: Logger, 
         source: manifestSource(source),
         codeVersion: cfg.codeVersion,
         publishedAt: now().toISOString(),
+        previousPeriod,
         counts: {
           ski_areas: rows(OUTPUT_FILES.skiAreas),
           lifts: rows(OUTPUT_FILES.lifts),

@@ -1,32 +1,38 @@
+import { iso1A2Code } from "@rapideditor/country-coder";
 import {
   bboxOf, convexHull, expandBBox, haversineKm, inBBox, lineLengthKm, lineMidpoint, meanPoint, pointInPolygon,
-  pointPolygonDistanceKm, pointSegmentKm, polygonAreaKm2, ringCentroid, ringAreaKm2, signedRingArea,
+  pointInRing, pointPolygonDistanceKm, pointRingDistanceKm, pointSegmentKm, polygonAreaKm2, ringCentroid, ringAreaKm2, signedRingArea,
   type BBox, type Coords, type Polygon,
 } from "./geo.ts";
 import type { OsmData, OsmRelation, OsmWay, Tags } from "./opl.ts";
 import { poiCategory } from "./poi-tags.ts";
+import {
+  DIFFICULTIES, elevationM, harder, landuseIsSkiing, leadingInt, LIFECYCLE_STATES, LIFT_TYPES, liftKind,
+  normalizeDifficulty, PISTE_KM_TYPES, splitValues, statusAndValue, type Difficulty, type LiftType, type Status,
+} from "./ski-rules.ts";
+
+export { DIFFICULTIES, LIFT_TYPES, PISTE_KM_TYPES, type Difficulty };
 
 /**
  * Builds ski areas, lifts, pistes and nearby POIs from an extract. Pure: no I/O. Rules are documented in
- * README.md ("Analysis rules"); the constants below are the documented distances.
+ * README.md ("Analysis rules"); tag rules are in ski-rules.ts; the constants below are the documented distances.
  */
 
 /** A lift or piste that is neither a member nor inside a polygon joins a polygon-less resort within this
  * distance (from its midpoint to the convex hull of the resort's member geometry). */
 export const NEAR_KM = 1;
+/** …or a polygon-mapped resort when one of its ends lies within this distance of the polygon (a bottom station
+ * just outside the drawn boundary). Shorter than NEAR_KM: a polygon is drawn around the resort, a member hull only
+ * spans its members. */
+export const POLYGON_NEAR_KM = 0.3;
 /** POIs within this distance of a ski area's footprint (polygon, or member hull) are kept. */
 export const POI_KM = 2;
 /** Share of a site relation's member lifts/pistes/nodes that must lie in a landuse polygon to merge them. */
 export const MERGE_SHARE = 0.5;
-
-export const DIFFICULTIES = ["novice", "easy", "intermediate", "advanced", "expert", "freeride", "extreme"] as const;
-export type Difficulty = (typeof DIFFICULTIES)[number];
-
-/** aerialway=* values that are not lifts a skier rides (nodes, freight, zip lines, lifecycle states). */
-export const NON_LIFT_AERIALWAYS = new Set([
-  "pylon", "station", "goods", "zip_line", "zipline", "canopy", "construction", "proposed", "planned",
-  "disused", "abandoned", "razed", "demolished", "removed", "no",
-]);
+/** Two landuse polygons with the same name this close (km) are one resort drawn in parts. */
+export const SAME_NAME_KM = 1;
+/** An unnamed landuse polygon this close (km) to another resort's polygon is part of it (touching parts). */
+export const TOUCH_KM = 0.01;
 
 export type AssignedBy = "membership" | "polygon" | "proximity";
 
@@ -51,6 +57,12 @@ export interface SkiArea {
   areaKm2: number | null;
   lon: number | null;
   lat: number | null;
+  status: Status;
+  /** ISO 3166-1 alpha-2 of the country holding the resort's centre (country-coder's boundaries), or null. */
+  country: string | null;
+  /** The agglomeration (a site=piste relation listing this one) and its name. */
+  groupId: string | null;
+  groupName: string | null;
 }
 
 export interface Lift {
@@ -58,9 +70,13 @@ export interface Lift {
   osmId: number;
   name: string | null;
   aerialway: string;
+  liftType: LiftType;
+  status: Status;
   lengthKm: number;
   capacity: number | null;
   occupancy: number | null;
+  /** `ele` (m) of the way's nodes tagged aerialway=station. */
+  stationEles: number[];
   skiAreaId: string | null;
   assignedBy: AssignedBy | null;
   coords: Float64Array;
@@ -70,9 +86,14 @@ export interface Piste {
   id: string;
   osmId: number;
   name: string | null;
+  /** Normalized `piste:type` values joined with `;` (`downhill;nordic`). */
   pisteType: string;
-  difficulty: string | null;
+  types: string[];
+  difficulty: Difficulty | null;
   grooming: string | null;
+  status: Status;
+  /** The route=piste relation it inherited tags from (lowest id), or null. */
+  routeId: number | null;
   isArea: boolean;
   lengthKm: number | null;
   areaKm2: number | null;
@@ -105,8 +126,20 @@ export interface SkiAreaStats {
   piste_count: number;
   downhill_km: number;
   nordic_km: number;
-  downhill_km_by_difficulty: Record<Difficulty, number>;
+  downhill_km_by_difficulty: Record<Difficulty | "unknown", number>;
+  skitour_km: number;
+  sled_km: number;
+  snow_park_km: number;
+  lift_count_by_type: Record<LiftType, number>;
+  lift_km_by_type: Record<LiftType, number>;
+  lift_capacity_pph: number | null;
+  lift_station_ele_max_m: number | null;
+  lift_station_ele_min_m: number | null;
   poi_count: number;
+  status: Status;
+  country: string | null;
+  group_id: string | null;
+  group_name: string | null;
   sources: string;
   osm_ids: string;
 }
@@ -117,6 +150,8 @@ export interface SkiModel {
   pistes: Piste[];
   pois: Poi[];
   stats: SkiAreaStats[];
+  /** Region totals (shared segments once), for the summary. */
+  totals: { liftKm: number; downhillKm: number; nordicKm: number };
   warnings: string[];
 }
 
@@ -137,12 +172,6 @@ export const round = (x: number, digits: number) => {
 function name(tags: Tags): string | null {
   return tags.name ?? tags["piste:name"] ?? null;
 }
-
-function leadingInt(v: string | undefined): number | null {
-  const m = v === undefined ? null : /^\s*(\d+)/.exec(v);
-  return m ? Number(m[1]) : null;
-}
-
 function isClosed(way: OsmWay): boolean {
   return way.refs.length >= 4 && way.refs[0] === way.refs[way.refs.length - 1] && way.coords.length === way.refs.length * 2;
 }
@@ -213,12 +242,16 @@ function polygonsFromRelation(rel: OsmRelation, data: OsmData, warnings: string[
   return polygons;
 }
 
-/** Ways, nodes and relations reachable from a relation through its members, recursively (cycle-safe). */
+/**
+ * Ways, nodes and relations reachable from a relation through its members, recursively (cycle-safe). Another
+ * site=piste relation among them is a resort of its own: it is listed in `childSites` and not descended into
+ * (an agglomeration's children keep their members).
+ */
 export function resolveMembers(
   relId: number,
   data: OsmData,
-): { ways: Set<number>; nodes: Set<number>; relations: Set<number> } {
-  const ways = new Set<number>(), nodes = new Set<number>(), relations = new Set<number>();
+): { ways: Set<number>; nodes: Set<number>; relations: Set<number>; childSites: Set<number> } {
+  const ways = new Set<number>(), nodes = new Set<number>(), relations = new Set<number>(), childSites = new Set<number>();
   const stack = [relId];
   const seen = new Set<number>([relId]);
   while (stack.length > 0) {
@@ -229,12 +262,16 @@ export function resolveMembers(
       else if (m.type === "w") ways.add(m.ref);
       else if (!seen.has(m.ref)) {
         seen.add(m.ref);
+        if (data.relations.get(m.ref)?.tags.site === "piste") {
+          childSites.add(m.ref);
+          continue;
+        }
         relations.add(m.ref);
         stack.push(m.ref);
       }
     }
   }
-  return { ways, nodes, relations };
+  return { ways, nodes, relations, childSites };
 }
 
 function footprintDistanceKm(lon: number, lat: number, f: Footprint): number {
@@ -267,46 +304,96 @@ interface Candidate {
   isSite: boolean;
   members?: ReturnType<typeof resolveMembers>;
   merged: Candidate[];
+  /** Sum of the polygons' areas (km²), for choosing the row that absorbs another. */
+  areaKm2: number;
 }
+
+/** Keys a way inherits from its route=piste relation when it lacks them (the way's own tags win). */
+const INHERITED_KEYS = [
+  "piste:type", "piste:difficulty", "piste:grooming", "name", "piste:name",
+  ...LIFECYCLE_STATES.flatMap((s) => [s, `piste:${s}`, `${s}:piste:type`]),
+];
+
+const isSite = (rel: OsmRelation) => rel.tags.site === "piste";
 
 export function buildSkiModel(data: OsmData): SkiModel {
   const warnings: string[] = [];
+  const relationsById = [...data.relations.values()].sort(byIdOf);
+
+  // Site relations: agglomerations (a site listing other sites) are no resort rows; their children record them.
+  const siteMembers = new Map<number, ReturnType<typeof resolveMembers>>();
+  for (const rel of relationsById) if (isSite(rel)) siteMembers.set(rel.id, resolveMembers(rel.id, data));
+  const groupOf = new Map<number, OsmRelation>(); // child site id → its group (the lowest-id site listing it)
+  for (const rel of relationsById) {
+    for (const child of siteMembers.get(rel.id)?.childSites ?? []) if (!groupOf.has(child) && siteMembers.has(child)) groupOf.set(child, rel);
+  }
+  const isGroup = (id: number) => (siteMembers.get(id)?.childSites.size ?? 0) > 0;
+  const siteWays = new Set<number>();
+  for (const [id, m] of siteMembers) if (!isGroup(id)) for (const w of m.ways) siteWays.add(w);
+
+  // route=piste relations: member ways inherit the relation's piste tags (lowest relation id first).
+  const inherited = new Map<number, { routeId: number; tags: Tags }>();
+  for (const rel of relationsById) {
+    if (rel.tags.route !== "piste" || rel.tags.type === "multipolygon") continue;
+    for (const m of rel.members) {
+      if (m.type !== "w") continue;
+      const entry = inherited.get(m.ref) ?? { routeId: rel.id, tags: {} };
+      for (const k of INHERITED_KEYS) if (rel.tags[k] !== undefined && entry.tags[k] === undefined) entry.tags[k] = rel.tags[k];
+      inherited.set(m.ref, entry);
+    }
+  }
+
+  const nodeTags = new Map<number, Tags>();
+  for (const n of data.taggedNodes) nodeTags.set(n.id, n.tags);
 
   // Lifts and pistes first: site merging looks at where a site's members lie.
   const lifts: Lift[] = [];
   const pistes: Piste[] = [];
   let skipped = 0;
   for (const way of data.ways.values()) {
-    const aerialway = way.tags.aerialway;
-    if (aerialway !== undefined && !NON_LIFT_AERIALWAYS.has(aerialway)) {
+    const kind = liftKind(way.tags, siteWays.has(way.id));
+    if (kind) {
       if (way.coords.length < 4) skipped++;
-      else
+      else {
+        const stationEles: number[] = [];
+        for (const ref of way.refs) {
+          const t = nodeTags.get(ref);
+          const ele = t?.aerialway === "station" ? elevationM(t.ele) : null;
+          if (ele !== null) stationEles.push(ele);
+        }
         lifts.push({
-          id: `way/${way.id}`, osmId: way.id, name: name(way.tags), aerialway,
-          lengthKm: lineLengthKm(way.coords),
+          id: `way/${way.id}`, osmId: way.id, name: name(way.tags), aerialway: kind.value, liftType: kind.liftType,
+          status: kind.status, lengthKm: lineLengthKm(way.coords),
           capacity: leadingInt(way.tags["aerialway:capacity"]),
           occupancy: leadingInt(way.tags["aerialway:occupancy"]),
-          skiAreaId: null, assignedBy: null, coords: way.coords,
+          stationEles, skiAreaId: null, assignedBy: null, coords: way.coords,
         });
-    }
-    const pisteType = way.tags["piste:type"];
-    if (pisteType !== undefined) {
-      if (way.coords.length < 4) {
-        skipped++;
-        continue;
       }
-      const isArea = way.tags.area === "yes" && isClosed(way);
-      pistes.push({
-        id: `way/${way.id}`, osmId: way.id, name: name(way.tags), pisteType,
-        difficulty: way.tags["piste:difficulty"] ?? null,
-        grooming: way.tags["piste:grooming"] ?? null,
-        isArea,
-        lengthKm: isArea ? null : lineLengthKm(way.coords),
-        areaKm2: isArea ? ringAreaKm2(way.coords) : null,
-        skiAreaId: null, assignedBy: null,
-        coords: isArea ? oriented(way.coords, true) : way.coords,
-      });
     }
+    const route = inherited.get(way.id);
+    const tags = route ? { ...route.tags, ...way.tags } : way.tags;
+    const { status, value } = statusAndValue("piste:type", tags);
+    const types = splitValues(value);
+    if (types.length === 0) continue;
+    if (way.coords.length < 4) {
+      skipped++;
+      continue;
+    }
+    // OpenSkiMap's convention (osmtogeojson polygonFeatures in OSMToGeoJSONConverter.ts): a closed downhill way
+    // is an area unless area=no; any closed way with area=yes is an area.
+    const closed = isClosed(way);
+    const isArea = closed && (tags.area === "yes" || (types.includes("downhill") && tags.area !== "no"));
+    pistes.push({
+      id: `way/${way.id}`, osmId: way.id, name: name(tags), pisteType: types.join(";"), types,
+      difficulty: normalizeDifficulty(tags["piste:difficulty"]),
+      grooming: splitValues(tags["piste:grooming"]).join(";") || null,
+      status, routeId: route?.routeId ?? null,
+      isArea,
+      lengthKm: isArea ? null : lineLengthKm(way.coords),
+      areaKm2: isArea ? ringAreaKm2(way.coords) : null,
+      skiAreaId: null, assignedBy: null,
+      coords: isArea ? oriented(way.coords, true) : way.coords,
+    });
   }
   if (skipped) warnings.push(`${skipped} lift/piste way(s) without at least two located nodes; skipped`);
   const byId = (a: { osmId: number }, b: { osmId: number }) => a.osmId - b.osmId;
@@ -318,26 +405,38 @@ export function buildSkiModel(data: OsmData): SkiModel {
     reprPoint.set(f.osmId, isArea ? ringCentroid(f.coords) : lineMidpoint(f.coords));
   }
 
-  // Candidates: site=piste relations, and landuse=winter_sports polygons (closed ways, multipolygon relations).
+  // Candidates: site=piste relations (not groups), and landuse=winter_sports polygons for skiing.
   const sites: Candidate[] = [];
   const polys: Candidate[] = [];
-  for (const rel of [...data.relations.values()].sort(byIdOf)) {
-    if (rel.tags.site === "piste") {
-      sites.push({ osmType: "relation", osmId: rel.id, tags: rel.tags, polygons: [], isSite: true, members: resolveMembers(rel.id, data), merged: [] });
+  let otherSport = 0;
+  const polyArea = (ps: Polygon[]) => ps.reduce((s, p) => s + polygonAreaKm2(p), 0);
+  for (const rel of relationsById) {
+    if (isSite(rel)) {
+      if (!isGroup(rel.id)) sites.push({ osmType: "relation", osmId: rel.id, tags: rel.tags, polygons: [], isSite: true, members: siteMembers.get(rel.id), merged: [], areaKm2: 0 });
     } else if (rel.tags.landuse === "winter_sports") {
+      if (!landuseIsSkiing(rel.tags)) {
+        otherSport++;
+        continue;
+      }
       const polygons = polygonsFromRelation(rel, data, warnings);
       if (polygons.length === 0) warnings.push(`relation/${rel.id} (landuse=winter_sports) has no closed ring; skipped`);
-      else polys.push({ osmType: "relation", osmId: rel.id, tags: rel.tags, polygons, isSite: false, merged: [] });
+      else polys.push({ osmType: "relation", osmId: rel.id, tags: rel.tags, polygons, isSite: false, merged: [], areaKm2: polyArea(polygons) });
     }
   }
   for (const way of [...data.ways.values()].sort(byIdOf)) {
     if (way.tags.landuse !== "winter_sports") continue;
+    if (!landuseIsSkiing(way.tags)) {
+      otherSport++;
+      continue;
+    }
     if (!isClosed(way)) {
       warnings.push(`way/${way.id} (landuse=winter_sports) is not a closed way; skipped`);
       continue;
     }
-    polys.push({ osmType: "way", osmId: way.id, tags: way.tags, polygons: [{ outer: oriented(way.coords, true), inners: [] }], isSite: false, merged: [] });
+    const polygons = [{ outer: oriented(way.coords, true), inners: [] }];
+    polys.push({ osmType: "way", osmId: way.id, tags: way.tags, polygons, isSite: false, merged: [], areaKm2: polyArea(polygons) });
   }
+  if (otherSport) warnings.push(`${otherSport} landuse=winter_sports polygon(s) for another sport (sport=*); not resorts`);
 
   // Merge: a polygon joins the site relation that lists it as a member (lowest site id wins), else the site
   // with the largest share (≥ MERGE_SHARE) of its member lifts/pistes/nodes inside the polygon (ties: lowest id).
@@ -366,20 +465,78 @@ export function buildSkiModel(data: OsmData): SkiModel {
         }
       }
     }
-    if (target) target.merged.push(poly);
-    else standalone.push(poly);
+    if (target) {
+      target.merged.push(poly);
+      target.areaKm2 += poly.areaKm2;
+    } else standalone.push(poly);
   }
 
-  // One SkiArea per site relation (with its merged polygons) and per unmerged polygon.
+  // Nested and multi-part polygons: a standalone polygon inside another resort's polygon, an unnamed one touching
+  // it, or one with the same name within SAME_NAME_KM, is part of that resort (one row).
+  const units = [...sites.filter((s) => s.merged.length > 0), ...standalone];
+  const unitPolygons = units.map((u) => [...u.polygons, ...u.merged.flatMap((m) => m.polygons)]);
+  const unitBoxes = unitPolygons.map((ps) => ps.reduce<BBox | undefined>((b, p) => bboxOf(p.outer, b), undefined)!);
+  const parent = units.map((_, i) => i);
+  const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
+  // The row that absorbs another: a site first, then the larger area, then the lower id.
+  const better = (a: number, b: number) => {
+    const ua = units[a], ub = units[b];
+    if (ua.isSite !== ub.isSite) return ua.isSite ? a : b;
+    if (ua.areaKm2 !== ub.areaKm2) return ua.areaKm2 > ub.areaKm2 ? a : b;
+    return compareOsmIds(`${ua.osmType}/${ua.osmId}`, `${ub.osmType}/${ub.osmId}`) <= 0 ? a : b;
+  };
+  const union = (a: number, b: number) => {
+    const ra = find(a), rb = find(b);
+    if (ra === rb || (units[ra].isSite && units[rb].isSite)) return; // two site relations stay two resorts
+    const keep = better(ra, rb);
+    parent[keep === ra ? rb : ra] = keep;
+  };
+  const unitIndex = new BoxIndex(unitBoxes.map((b) => expandBBox(b, SAME_NAME_KM)));
+  const normName = (c: Candidate) => name(c.tags)?.trim().toLowerCase() || null;
+  for (let i = sites.filter((s) => s.merged.length > 0).length; i < units.length; i++) {
+    const u = units[i];
+    const outer = u.polygons[0].outer;
+    for (const j of unitIndex.queryCoords(outer, outer.length / 2)) {
+      if (j === i) continue;
+      const other = unitPolygons[j];
+      let joined = u.areaKm2 <= units[j].areaKm2 && liesInside(outer, other);
+      if (!joined) {
+        const a = normName(u), b = normName(units[j]);
+        const limit = a !== null && a === b ? SAME_NAME_KM : a === null ? TOUCH_KM : -1;
+        if (limit >= 0 && polygonsDistanceKm(u.polygons, other, limit) <= limit) joined = true;
+      }
+      if (joined) union(i, j);
+    }
+  }
+  const roots = new Map<number, number[]>();
+  units.forEach((_, i) => {
+    const r = find(i);
+    roots.set(r, [...(roots.get(r) ?? []), i]);
+  });
+  const rows: Candidate[] = [...sites.filter((s) => s.merged.length === 0)];
+  for (const [r, members] of roots) {
+    const root = units[r];
+    for (const i of members) {
+      if (i === r) continue;
+      root.merged.push({ ...units[i], merged: [] }, ...units[i].merged);
+    }
+    rows.push(root);
+  }
+
+  // One SkiArea per row.
   const skiAreas: SkiArea[] = [];
   const siteMembersByArea = new Map<string, ReturnType<typeof resolveMembers>>();
-  for (const c of [...sites, ...standalone]) {
+  for (const c of rows) {
     const id = `${c.osmType}/${c.osmId}`;
-    const polygons = [...c.polygons, ...c.merged.flatMap((m) => m.polygons)];
+    // A part nested in a larger part adds nothing to the footprint (nor twice to its area).
+    const parts = [...c.polygons, ...c.merged.flatMap((m) => m.polygons)];
+    const partArea = parts.map((p) => polygonAreaKm2(p));
+    const polygons = parts.filter((p, i) => !parts.some((q, j) => j !== i && partArea[j] > partArea[i] && liesInside(p.outer, [q])));
     const osmIds = [id, ...c.merged.map((m) => `${m.osmType}/${m.osmId}`)].sort(compareOsmIds);
     const sources = new Set<string>();
-    if (c.isSite) sources.add("site=piste");
+    if (c.isSite || c.merged.some((m) => m.isSite)) sources.add("site=piste");
     if (!c.isSite || c.merged.length > 0 || c.tags.landuse === "winter_sports") sources.add("landuse=winter_sports");
+    const members = c.members ?? c.merged.find((m) => m.members)?.members;
     let footprint: Footprint;
     let center: [number, number] | null = null;
     if (polygons.length > 0) {
@@ -397,11 +554,11 @@ export function buildSkiModel(data: OsmData): SkiModel {
       center = [sx / sw, sy / sw];
     } else {
       const pts: number[] = [];
-      for (const w of c.members?.ways ?? []) {
+      for (const w of members?.ways ?? []) {
         const way = data.ways.get(w);
         if (way) for (let i = 0; i < way.coords.length; i++) pts.push(way.coords[i]);
       }
-      for (const n of c.members?.nodes ?? []) {
+      for (const n of members?.nodes ?? []) {
         const p = data.nodeLocation(n);
         if (p) pts.push(p[0], p[1]);
       }
@@ -419,19 +576,28 @@ export function buildSkiModel(data: OsmData): SkiModel {
         }
       }
     }
-    const mergedName = name(c.tags) ?? c.merged.map((m) => name(m.tags)).find((n) => n !== null) ?? null;
+    // The largest named part names a merged row when the row's own object has no name.
+    const namedParts = [...c.merged].sort((a, b) => b.areaKm2 - a.areaKm2 || a.osmId - b.osmId);
+    const mergedName = name(c.tags) ?? namedParts.map((m) => name(m.tags)).find((n) => n !== null) ?? null;
+    const group = c.isSite ? groupOf.get(c.osmId) : undefined;
     skiAreas.push({
       id, osmType: c.osmType, osmId: c.osmId, name: mergedName,
       sources: [...sources].sort(), osmIds, footprint,
       areaKm2: polygons.length > 0 ? polygons.reduce((s, p) => s + polygonAreaKm2(p), 0) : null,
       lon: center ? center[0] : null, lat: center ? center[1] : null,
+      status: statusAndValue(c.isSite ? "site" : "landuse", c.tags).status,
+      country: center ? iso1A2Code([center[0], center[1]]) : null,
+      groupId: group ? `relation/${group.id}` : null,
+      groupName: group ? name(group.tags) : null,
     });
-    if (c.members) siteMembersByArea.set(id, c.members);
+    if (members) siteMembersByArea.set(id, members);
   }
   skiAreas.sort((a, b) => compareOsmIds(a.id, b.id));
 
   // Assignment of lifts and pistes: membership, then polygon (majority of vertices; the midpoint breaks a tie;
-  // smallest polygon wins), then proximity to a polygon-less resort (nearest wins). Ties: lowest area id.
+  // smallest polygon wins), then proximity (nearest wins; ties: lowest area id): the midpoint within NEAR_KM of a
+  // polygon-less resort's member geometry, or an end within POLYGON_NEAR_KM of a resort's polygon, never for a
+  // feature that enters another resort's polygon.
   const memberOf = new Map<number, string>();
   for (const area of skiAreas) {
     for (const w of siteMembersByArea.get(area.id)?.ways ?? []) if (!memberOf.has(w)) memberOf.set(w, area.id);
@@ -439,8 +605,10 @@ export function buildSkiModel(data: OsmData): SkiModel {
   const polygonAreas = skiAreas.filter((a) => a.footprint.kind === "polygon");
   const otherAreas = skiAreas.filter((a) => a.footprint.kind === "member_hull" || a.footprint.kind === "member_points");
   const nearBoxes = new Map(otherAreas.map((a) => [a.id, expandBBox(a.footprint.bbox!, NEAR_KM)]));
+  const polygonNearBoxes = polygonAreas.map((a) => expandBBox(a.footprint.bbox!, POLYGON_NEAR_KM));
   // Grid indexes over the areas' boxes: candidates come back in the lists' order, so ties resolve as before.
   const polygonIndex = new BoxIndex(polygonAreas.map((a) => a.footprint.bbox!));
+  const polygonNearIndex = new BoxIndex(polygonNearBoxes);
   const nearIndex = new BoxIndex(otherAreas.map((a) => nearBoxes.get(a.id)!));
   for (const f of [...lifts, ...pistes]) {
     const member = memberOf.get(f.osmId);
@@ -453,11 +621,13 @@ export function buildSkiModel(data: OsmData): SkiModel {
     const n = c.length / 2 - (("isArea" in f && f.isArea) ? 1 : 0); // a ring's closing vertex counts once
     const [mx, my] = reprPoint.get(f.osmId)!;
     let best: SkiArea | undefined;
+    const entered = new Set<string>(); // polygon resorts the feature has a vertex in
     for (const k of polygonIndex.queryCoords(c, n)) {
       const area = polygonAreas[k];
       const b = area.footprint.bbox!;
       let inside = 0;
       for (let i = 0; i < n * 2; i += 2) if (inBBox(c[i], c[i + 1], b) && inPolygons(c[i], c[i + 1], area.footprint.polygons)) inside++;
+      if (inside > 0) entered.add(area.id);
       const ok = inside * 2 > n || (inside * 2 === n && inside > 0 && inPolygons(mx, my, area.footprint.polygons));
       if (ok && (!best || area.areaKm2! < best.areaKm2!)) best = area;
     }
@@ -466,18 +636,34 @@ export function buildSkiModel(data: OsmData): SkiModel {
       f.assignedBy = "polygon";
       continue;
     }
-    let bestDist = Infinity;
+    const nearest: { area?: SkiArea; km: number } = { km: Infinity };
+    const consider = (area: SkiArea, d: number) => {
+      if (d >= nearest.km || [...entered].some((id) => id !== area.id)) return;
+      nearest.km = d;
+      nearest.area = area;
+    };
     for (const k of nearIndex.queryPoint(mx, my)) {
       const area = otherAreas[k];
       if (!inBBox(mx, my, nearBoxes.get(area.id)!)) continue;
       const d = footprintDistanceKm(mx, my, area.footprint);
-      if (d <= NEAR_KM && d < bestDist) {
-        bestDist = d;
-        best = area;
-      }
+      if (d <= NEAR_KM) consider(area, d);
     }
-    if (best) {
-      f.skiAreaId = best.id;
+    const ends = [c[0], c[1], c[c.length - 2], c[c.length - 1]];
+    for (const k of polygonNearIndex.queryCoords(ends, 2)) {
+      const area = polygonAreas[k];
+      let d = Infinity;
+      for (let i = 0; i < 4; i += 2) {
+        if (!inBBox(ends[i], ends[i + 1], polygonNearBoxes[k])) continue;
+        // Inside counts as 0; an end in a hole does not count (a hole is cut out of the resort on purpose).
+        for (const p of area.footprint.polygons) {
+          if (pointInPolygon(ends[i], ends[i + 1], p)) d = 0;
+          else if (!pointInRing(ends[i], ends[i + 1], p.outer)) d = Math.min(d, pointRingDistanceKm(ends[i], ends[i + 1], p.outer));
+        }
+      }
+      if (d <= POLYGON_NEAR_KM) consider(area, d);
+    }
+    if (nearest.area) {
+      f.skiAreaId = nearest.area.id;
       f.assignedBy = "proximity";
     }
   }
@@ -520,9 +706,46 @@ export function buildSkiModel(data: OsmData): SkiModel {
   }
   pois.sort((a, b) => compareOsmIds(a.id, b.id));
 
-  const liftsOf = groupBy(lifts, (l) => l.skiAreaId), pistesOf = groupBy(pistes, (p) => p.skiAreaId);
+  const active = <T extends { status: Status }>(xs: T[]) => xs.filter((x) => x.status === "operating");
+  const liftsOf = groupBy(active(lifts), (l) => l.skiAreaId), pistesOf = groupBy(active(pistes), (p) => p.skiAreaId);
   const stats = skiAreas.map((area) => areaStats(area, liftsOf.get(area.id) ?? [], pistesOf.get(area.id) ?? [], poiCount.get(area.id) ?? 0));
-  return { skiAreas, lifts, pistes, pois, stats, warnings };
+  const region: SkiArea = {
+    id: "", osmType: "relation", osmId: 0, name: null, sources: [], osmIds: [], footprint: { kind: "none", polygons: [], points: [], bbox: null },
+    areaKm2: null, lon: null, lat: null, status: "operating", country: null, groupId: null, groupName: null,
+  };
+  const all = areaStats(region, active(lifts), active(pistes), 0);
+  const totals = { liftKm: all.lift_length_km, downhillKm: all.downhill_km, nordicKm: all.nordic_km };
+  return { skiAreas, lifts, pistes, pois, stats, totals, warnings };
+}
+
+/** Whether a ring lies inside polygons: its centroid and most of its vertices do. */
+function liesInside(outer: Coords, polygons: Polygon[]): boolean {
+  const [cx, cy] = ringCentroid(outer);
+  if (!inPolygons(cx, cy, polygons)) return false;
+  const n = outer.length / 2;
+  let inside = 0;
+  for (let k = 0; k < outer.length; k += 2) if (inPolygons(outer[k], outer[k + 1], polygons)) inside++;
+  return inside * 2 > n;
+}
+
+/** Smallest distance (km) between two sets of polygons, computed only up to `limit` (Infinity beyond it). */
+function polygonsDistanceKm(a: Polygon[], b: Polygon[], limit: number): number {
+  let best = Infinity;
+  const boxB = expandBBox(b.reduce<BBox | undefined>((x, p) => bboxOf(p.outer, x), undefined)!, limit);
+  const boxA = expandBBox(a.reduce<BBox | undefined>((x, p) => bboxOf(p.outer, x), undefined)!, limit);
+  const side = (from: Polygon[], to: Polygon[], box: BBox) => {
+    for (const p of from) {
+      for (let i = 0; i < p.outer.length; i += 2) {
+        const x = p.outer[i], y = p.outer[i + 1];
+        if (!inBBox(x, y, box)) continue;
+        for (const q of to) best = Math.min(best, pointPolygonDistanceKm(x, y, q));
+        if (best === 0) return;
+      }
+    }
+  };
+  side(a, b, boxB);
+  if (best > 0) side(b, a, boxA);
+  return best;
 }
 
 function byIdOf(a: { id: number }, b: { id: number }) {
@@ -574,18 +797,65 @@ function cell(deg: number): number {
   return Math.floor((deg + 360) / GRID_DEG);
 }
 
-function areaStats(area: SkiArea, myLifts: Lift[], myPistes: Piste[], poiCount: number): SkiAreaStats {
-  const byDifficulty = Object.fromEntries(DIFFICULTIES.map((d) => [d, 0])) as Record<Difficulty, number>;
-  let downhill = 0, nordic = 0;
-  for (const p of myPistes) {
-    if (p.lengthKm === null) continue;
-    if (p.pisteType === "downhill") {
-      downhill += p.lengthKm;
-      const d = p.difficulty as Difficulty;
-      if (d in byDifficulty) byDifficulty[d] += p.lengthKm;
-    } else if (p.pisteType === "nordic") nordic += p.lengthKm;
+
+/** A segment's key, the same whichever way it is walked: two ways over the same nodes share their keys. */
+function segmentKey(x1: number, y1: number, x2: number, y2: number): string {
+  return x1 < x2 || (x1 === x2 && y1 <= y2) ? `${x1},${y1},${x2},${y2}` : `${x2},${y2},${x1},${y1}`;
+}
+
+/** Length (km) of the union of lines: a segment shared by several lines counts once. */
+class SegmentLength {
+  private seen = new Set<string>();
+  km = 0;
+  add(c: Coords): void {
+    for (let i = 2; i + 1 < c.length; i += 2) {
+      const key = segmentKey(c[i - 2], c[i - 1], c[i], c[i + 1]);
+      if (this.seen.has(key)) continue;
+      this.seen.add(key);
+      this.km += haversineKm(c[i - 2], c[i - 1], c[i], c[i + 1]);
+    }
   }
-  for (const d of DIFFICULTIES) byDifficulty[d] = round(byDifficulty[d], 3);
+}
+
+/** Statistics of one resort from its operating lifts and pistes (lifecycle-tagged ones count nowhere). */
+function areaStats(area: SkiArea, myLifts: Lift[], myPistes: Piste[], poiCount: number): SkiAreaStats {
+  // Downhill: each segment once, under the hardest difficulty among the pistes on it (unknown if none has one),
+  // so the difficulty columns add up to downhill_km.
+  const downhill = new Map<string, { km: number; difficulty: Difficulty | null }>();
+  const byType = new Map<string, SegmentLength>(PISTE_KM_TYPES.filter((t) => t !== "downhill").map((t) => [t, new SegmentLength()]));
+  for (const p of myPistes) {
+    if (p.isArea) continue;
+    const c = p.coords;
+    for (const t of p.types) byType.get(t)?.add(c);
+    if (!p.types.includes("downhill")) continue;
+    for (let i = 2; i + 1 < c.length; i += 2) {
+      const key = segmentKey(c[i - 2], c[i - 1], c[i], c[i + 1]);
+      const seg = downhill.get(key);
+      if (seg) seg.difficulty = harder(seg.difficulty, p.difficulty);
+      else downhill.set(key, { km: haversineKm(c[i - 2], c[i - 1], c[i], c[i + 1]), difficulty: p.difficulty });
+    }
+  }
+  const byDifficulty = Object.fromEntries([...DIFFICULTIES, "unknown"].map((d) => [d, 0])) as Record<Difficulty | "unknown", number>;
+  let downhillKm = 0;
+  for (const { km, difficulty } of downhill.values()) {
+    downhillKm += km;
+    byDifficulty[difficulty ?? "unknown"] += km;
+  }
+  for (const d of Object.keys(byDifficulty) as (Difficulty | "unknown")[]) byDifficulty[d] = round(byDifficulty[d], 3);
+
+  const liftKm = new SegmentLength();
+  const count = Object.fromEntries(LIFT_TYPES.map((t) => [t, 0])) as Record<LiftType, number>;
+  const typeKm = new Map(LIFT_TYPES.map((t) => [t, new SegmentLength()]));
+  let capacity: number | null = null;
+  const eles: number[] = [];
+  for (const l of myLifts) {
+    liftKm.add(l.coords);
+    count[l.liftType]++;
+    typeKm.get(l.liftType)!.add(l.coords);
+    if (l.capacity !== null) capacity = (capacity ?? 0) + l.capacity;
+    eles.push(...l.stationEles);
+  }
+  const kmOf = (t: string) => round(byType.get(t)!.km, 3);
   return {
     id: area.id,
     name: area.name,
@@ -593,12 +863,24 @@ function areaStats(area: SkiArea, myLifts: Lift[], myPistes: Piste[], poiCount: 
     lon: area.lon === null ? null : round(area.lon, 7),
     area_km2: area.areaKm2 === null ? null : round(area.areaKm2, 4),
     lift_count: myLifts.length,
-    lift_length_km: round(myLifts.reduce((s, l) => s + l.lengthKm, 0), 3),
+    lift_length_km: round(liftKm.km, 3),
     piste_count: myPistes.length,
-    downhill_km: round(downhill, 3),
-    nordic_km: round(nordic, 3),
+    downhill_km: round(downhillKm, 3),
+    nordic_km: kmOf("nordic"),
     downhill_km_by_difficulty: byDifficulty,
+    skitour_km: kmOf("skitour"),
+    sled_km: kmOf("sled"),
+    snow_park_km: kmOf("snow_park"),
+    lift_count_by_type: count,
+    lift_km_by_type: Object.fromEntries(LIFT_TYPES.map((t) => [t, round(typeKm.get(t)!.km, 3)])) as Record<LiftType, number>,
+    lift_capacity_pph: capacity,
+    lift_station_ele_max_m: eles.length ? Math.max(...eles) : null,
+    lift_station_ele_min_m: eles.length ? Math.min(...eles) : null,
     poi_count: poiCount,
+    status: area.status,
+    country: area.country,
+    group_id: area.groupId,
+    group_name: area.groupName,
     sources: area.sources.join(","),
     osm_ids: area.osmIds.join(","),
   };

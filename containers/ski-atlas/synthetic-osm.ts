@@ -16,7 +16,7 @@ import { runOsmium, lastLine } from "./osmium.ts";
 
 const R_KM = 6371.0088;
 const DEG = 180 / Math.PI;
-const kmToDegLat = (km: number) => (km / R_KM) * DEG;
+export const kmToDegLat = (km: number) => (km / R_KM) * DEG;
 const fix7 = (x: number) => Math.round(x * 1e7) / 1e7;
 
 type Tags = Record<string, string>;
@@ -55,7 +55,8 @@ export interface SyntheticExpected {
   excludedPois: string[];
 }
 
-class OsmBuilder {
+/** Builds OSM XML for fixtures (ids from fixed bases, so the same calls give the same file). */
+export class OsmBuilder {
   private nextNode = 1_000_001;
   private nextWay = 2_000_001;
   private nextRel = 3_000_001;
@@ -296,13 +297,18 @@ export const SYNTHETIC_EXPECTED: SyntheticExpected = buildSyntheticRegion("ski")
 /** Writes the synthetic region as a sorted PBF (needs osmium). Deterministic: same bytes every time. */
 export async function writeSyntheticRegion(outPbfPath: string, variant: "ski" | "no-ski" = "ski"): Promise<SyntheticExpected> {
   const { xml, expected } = buildSyntheticRegion(variant);
+  await writeXmlAsPbf(xml, outPbfPath);
+  return expected;
+}
+
+/** OSM XML → a sorted PBF, with `osmium sort` (the XML need not be sorted). */
+export async function writeXmlAsPbf(xml: string, outPbfPath: string): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "synthetic-osm-"));
   try {
     const osm = join(dir, "region.osm");
     await writeFile(osm, xml);
     const result = await runOsmium(["sort", osm, "-o", outPbfPath, "-f", "pbf", "--overwrite", "--no-progress"]);
     if (result.code !== 0) throw new Error(`osmium sort failed: ${lastLine(result.stderr)}`);
-    return expected;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
