@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { parseArgs } from "node:util";
+import { table } from "../lib/text-table.ts";
 import { parseFaults } from "../local/faults.ts";
 import { ProgressPrinter, seconds } from "../local/progress.ts";
 import { abortRunOnSignal } from "../local/interrupt.ts";
@@ -143,12 +144,6 @@ function printFinalTable(summary: RunSummary): void {
   if (summary.outputs.copiedTo) out(`files: ${path.relative(process.cwd(), summary.outputs.copiedTo) || "."}`);
   out(`estimated Fargate cost of the same run on AWS (ARM64): $${summary.estimated_fargate_cost_usd.toFixed(5)}`);
   out(`run directory (logs, local metrics and notifications): ${path.relative(process.cwd(), summary.run_dir)}`);
-}
-
-function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
-  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)];
 }
 
 function commonPrefix(keys: string[]): string {

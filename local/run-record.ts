@@ -16,7 +16,9 @@ import { oneLineError, tierFromState } from "./engine.ts";
  */
 
 export const RUN_RECORD_SCHEMA = "atlas-pipelines/run-record/v1";
-export const RUNS_ROOT = path.resolve(import.meta.dirname, "..", ".data", "runs");
+export const RUNS_DIR_ENV = "ATLAS_RUNS_DIR";
+/** Where run folders go: `.data/runs/`, or `$ATLAS_RUNS_DIR`. */
+export const RUNS_ROOT = path.resolve(process.env[RUNS_DIR_ENV] || path.join(import.meta.dirname, "..", ".data", "runs"));
 /** Separates a parent run's id from a child execution's name in a child record's id. */
 export const CHILD_SEPARATOR = "~";
 
