@@ -54,6 +54,8 @@ export async function recordsFromAws(
     });
     children.push(...childRecords);
   }
+  // In the order they started (the history lists them as they ended).
+  children.sort((a, b) => a.started_at.localeCompare(b.started_at) || a.execution.name.localeCompare(b.execution.name));
   const links: ChildLink[] = children
     .filter((c) => c.parent?.id === options.id)
     .map((c) => ({ id: c.id, name: c.execution.name, workflow: c.workflow, status: c.status, key_input: c.key_input, started_at: c.started_at, duration_ms: c.duration_ms }));
