@@ -1,7 +1,9 @@
 import * as path from "node:path";
 import { parseArgs } from "node:util";
+import { table } from "../lib/text-table.ts";
 import { parseFaults } from "../local/faults.ts";
 import { ProgressPrinter, seconds } from "../local/progress.ts";
+import { abortRunOnSignal } from "../local/interrupt.ts";
 import { runLocal, type RunSummary } from "../local/run-local.ts";
 import { allWorkflows } from "../workflows/index.ts";
 
@@ -19,7 +21,8 @@ ${perWorkflow}
 
 common options:
   --out DIR            copy the published output to DIR/… (default: the run's folder under .data/runs/)
-  --json               print a JSON summary on stdout (progress still goes to stderr)
+  --json               print the run record on stdout (docs/RUN_RECORD.md; progress still goes to stderr)
+  --ui                 serve the run console (npm run console) and follow this run in it
   --aws                start the deployed state machine on AWS and follow it (needs credentials)
   --state-machine-arn ARN   with --aws: the machine to start (default: found by name)
   --verbose            also show what each step prints
@@ -50,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
       aws: { type: "boolean", default: false },
       "state-machine-arn": { type: "string" },
       verbose: { type: "boolean", default: false },
+      ui: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -76,6 +80,8 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const retryWaitMs = Number(process.env.ATLAS_RETRY_WAIT_MS ?? 1000);
+  const ui = values.ui ? await (await import("./console-server.ts")).startConsole({}) : undefined;
+  let stopAbortHandler = () => {};
   const run = await runLocal({
     workflow: workflow.name,
     input,
@@ -85,10 +91,19 @@ async function main(argv: string[]): Promise<number> {
     onEvent: (event) => {
       if (event.kind !== "log" || values.verbose) printer.handle(event);
     },
+    onRecorder: (recorder) => {
+      stopAbortHandler = abortRunOnSignal(recorder);
+      if (ui) process.stderr.write(`console: ${ui.urlFor(recorder.id)}\n`);
+    },
   });
+  stopAbortHandler();
   await run.stop();
   printFinalTable(run.summary);
-  if (values.json) process.stdout.write(`${JSON.stringify(jsonSummary(run.summary), null, 2)}\n`);
+  if (values.json) process.stdout.write(`${JSON.stringify(run.record, null, 2)}\n`);
+  if (ui) {
+    process.stderr.write(`console still serving at ${ui.urlFor(run.record.id)} (Ctrl-C to stop)\n`);
+    await ui.keepServing(run.record.status === "SUCCEEDED" ? 0 : 1);
+  }
   if (run.summary.status !== "SUCCEEDED") {
     console.error(`error: ${run.summary.error ?? run.summary.status}`);
     return 1;
@@ -129,34 +144,6 @@ function printFinalTable(summary: RunSummary): void {
   if (summary.outputs.copiedTo) out(`files: ${path.relative(process.cwd(), summary.outputs.copiedTo) || "."}`);
   out(`estimated Fargate cost of the same run on AWS (ARM64): $${summary.estimated_fargate_cost_usd.toFixed(5)}`);
   out(`run directory (logs, local metrics and notifications): ${path.relative(process.cwd(), summary.run_dir)}`);
-}
-
-function jsonSummary(summary: RunSummary) {
-  return {
-    status: summary.status,
-    workflow: summary.workflow,
-    execution: summary.execution,
-    duration_ms: summary.duration_ms,
-    ...(summary.error ? { error: summary.error } : {}),
-    states: summary.states.map(({ execution, name, status, attempts, duration_ms, tier }) => ({
-      execution,
-      name,
-      status,
-      attempts,
-      duration_ms,
-      tier: tier ?? null,
-    })),
-    output_keys: summary.outputs.keys,
-    counts: summary.counts ?? {},
-    estimated_fargate_cost_usd: summary.estimated_fargate_cost_usd,
-    files: summary.outputs.copiedTo ?? null,
-  };
-}
-
-function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
-  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)];
 }
 
 function commonPrefix(keys: string[]): string {

@@ -1,7 +1,10 @@
+import * as path from "node:path";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import type { ProgressEvent } from "../local/progress-events.ts";
 import { seconds } from "../local/progress.ts";
+import { createRunDir, RUNS_ROOT } from "../local/run-record.ts";
 import { findStateMachineArn, startAndFollow } from "./aws-follow.ts";
+import { recordsFromAws, writeRecords } from "./aws-record.ts";
 
 /** `npm start -- --aws …`: start the deployed machine and show the same progress as a local run. */
 export async function runOnAws(options: {
@@ -24,11 +27,12 @@ export async function runOnAws(options: {
   });
   process.stderr.write(`\n${options.workflow}: ${result.status} in ${seconds(result.stoppedAt - result.startedAt)}\n`);
   process.stderr.write(`execution: ${result.executionArn}\n`);
-  if (options.json) {
-    process.stdout.write(
-      `${JSON.stringify({ status: result.status, execution: result.executionArn, states: result.states, output: result.output ?? null }, null, 2)}\n`,
-    );
-  }
+  // The same run record as a local run's, from the execution's history (children included).
+  const { id, runDir } = await createRunDir(RUNS_ROOT, options.workflow);
+  const records = await recordsFromAws(client, result.executionArn, { id, workflow: options.workflow, runDir });
+  await writeRecords(runDir, records);
+  process.stderr.write(`run record: ${path.relative(process.cwd(), runDir)}/run.json\n`);
+  if (options.json) process.stdout.write(`${JSON.stringify(records[0], null, 2)}\n`);
   if (result.status !== "SUCCEEDED") {
     const { oneLineError } = await import("../local/engine.ts");
     console.error(`error: ${oneLineError(result.error, result.cause)}`);

@@ -39,6 +39,10 @@ export interface LocalEngineOptions {
   timeoutOverrides?: Record<string, number>;
   onEvent?: (event: ProgressEvent) => void;
   onLog?: (execution: string, line: string) => void;
+  /** Every interpreter event of every execution, as it happens (the run record is written from these). */
+  onHistory?: (execution: string, machine: string, event: unknown) => void;
+  /** Each ECS task attempt as it stops: its tier, peak memory and log file (for the run record). */
+  onEcsTask?: (execution: string, state: string, task: EcsTaskResult) => void;
 }
 
 export interface StateRecord {
@@ -166,6 +170,7 @@ export class LocalEngine {
 
     const follow = (async () => {
       for await (const event of execution.eventLogs) {
+        this.options.onHistory?.(name, machine, event);
         if (!("state" in event) || !event.state) continue;
         const { name: stateName, type } = event.state;
         const key = `${event.index ?? ""}/${stateName}`;
@@ -298,6 +303,7 @@ export class LocalEngine {
           const note = (task: EcsTaskResult) => {
             notes.tier = tierFromState(stateName);
             notes.peakRssBytes = Math.max(notes.peakRssBytes ?? 0, task.Local?.peakRssBytes ?? 0);
+            this.options.onEcsTask?.(execution, stateName, task);
           };
           try {
             const task = await runEcsTask(params, Date.now() + timeoutMs, {

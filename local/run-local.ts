@@ -13,6 +13,8 @@ import { resolvedDefinitions } from "../stacks/resolve-asl.ts";
 import { LocalEngine, type ExecutionResult, type StateRecord } from "./engine.ts";
 import type { Fault } from "./faults.ts";
 import type { ProgressEvent } from "./progress-events.ts";
+import { createRunDir, RUNS_ROOT, type RunRecord } from "./run-record.ts";
+import { RunRecorder } from "./run-recorder.ts";
 
 export const REPO_ROOT = PROJECT_ROOT;
 export const LOCAL_BUCKET = "atlas-local";
@@ -41,6 +43,8 @@ export interface LocalRunOptions {
   outDir?: string;
   /** Extra variables for every step and helper (e.g. short S3 timeouts in tests). */
   env?: Record<string, string>;
+  /** Called once the run has its id and folder, before anything runs (the CLI's Ctrl-C handling and --ui). */
+  onRecorder?: (recorder: RunRecorder) => void;
 }
 
 export interface RunSummary {
@@ -65,6 +69,8 @@ export interface LocalRun {
   /** The embedded S3 server, still running, for tests to inspect. Call `stop()` when done. */
   s3: EmbeddedS3;
   env: Record<string, string>;
+  /** The run record (`run.json` in the run folder; docs/RUN_RECORD.md). */
+  record: RunRecord;
   stop(): Promise<void>;
 }
 
@@ -73,11 +79,17 @@ export interface LocalRun {
  * happened. The CLI and the end-to-end tests both go through here.
  */
 export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
-  const runDir = options.runDir ?? path.join(REPO_ROOT, ".data", "runs", `${stamp()}-${options.workflow}`);
+  // Each run its own folder, even when two start in the same second.
+  const { id, runDir } = options.runDir
+    ? { id: path.basename(options.runDir), runDir: options.runDir }
+    : await createRunDir(RUNS_ROOT, options.workflow);
   await mkdir(runDir, { recursive: true });
   const accountDir = options.accountDir ?? options.runDir ?? path.join(REPO_ROOT, ".data");
   const s3Directory = options.s3Directory ?? path.join(accountDir, "s3");
   const executionsDir = path.join(accountDir, "executions");
+  const definitions = await resolvedDefinitions();
+  const recorder = new RunRecorder({ id, runDir, definitions });
+  options.onRecorder?.(recorder);
   let s3 = await startEmbeddedS3({ directory: s3Directory, buckets: [LOCAL_BUCKET] });
   let restarting: Promise<void> = Promise.resolve();
   const port = s3.port;
@@ -110,12 +122,14 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
     repoRoot: REPO_ROOT,
     runDir,
     executionsDir,
-    definitions: await resolvedDefinitions(),
+    definitions,
     env,
     faults: options.faults,
     retryWaitMs: options.retryWaitMs,
     timeoutOverrides: options.timeoutOverrides,
     onEvent: options.onEvent,
+    onHistory: recorder.onHistory,
+    onEcsTask: recorder.onEcsTask,
     // A real outage: the server goes away (connections refused), then comes back on the same port and data.
     // Resolves once it is down; the restart follows by itself.
     s3Outage: async (delayMs) => {
@@ -144,7 +158,9 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
   await restarting;
   const summary = await summarize(result, engine, runDir, env, options.outDir);
   await writeFile(path.join(runDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
-  return { result, summary, engine, runDir, s3, env, stop: async () => (await restarting, s3.stop()) };
+  const recordS3 = makeS3Client(env);
+  const record = await recorder.finish(recordS3, { copiedTo: summary.outputs.copiedTo, costUsd: summary.estimated_fargate_cost_usd }).finally(() => recordS3.destroy());
+  return { result, summary, record, engine, runDir, s3, env, stop: async () => (await restarting, s3.stop()) };
 }
 
 async function summarize(

@@ -1,5 +1,5 @@
 import { ECS_CAPACITY_RETRY, LAMBDA_SERVICE_RETRY, SOURCE_UNAVAILABLE_RETRY, TRANSIENT_TASK_RETRY } from "./retry-policies.ts";
-import { mkdir } from "node:fs/promises";
+import { mkdir, rename } from "node:fs/promises";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { REGION_NAMES, periodProblem } from "../lib/regions.ts";
@@ -129,6 +129,9 @@ async function sampleRegion(): Promise<string> {
   const { writeSyntheticRegion } = await import("../containers/ski-atlas/synthetic-osm.ts");
   const file = path.resolve(PROJECT_ROOT, ".data", "sample", "sample.osm.pbf");
   await mkdir(path.dirname(file), { recursive: true }); // .data/ may have been cleaned
-  await writeSyntheticRegion(file);
+  // Written aside and renamed: a run started at the same moment reads the old file or the new one, never half.
+  const fresh = `${file}.${process.pid}.tmp`;
+  await writeSyntheticRegion(fresh);
+  await rename(fresh, file);
   return file;
 }

@@ -1,0 +1,315 @@
+import * as path from "node:path";
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { AslDefinition } from "../stacks/resolve-asl.ts";
+import { fargateTaskCost } from "../lib/fargate-prices.ts";
+import { downloadToFile, listObjects } from "../lib/s3-objects.ts";
+import { parseS3Uri } from "../lib/s3.ts";
+import { mkdir } from "node:fs/promises";
+import type { EcsTaskResult } from "./ecs-runner.ts";
+import { forEachState } from "./engine.ts";
+import {
+  buildRecord,
+  CHILD_SEPARATOR,
+  historyEvent,
+  recordFile,
+  writeRecord,
+  writeRecordSync,
+  type ChildLink,
+  type EcsAttemptNote,
+  type HistoryEventRecord,
+  type RunRecord,
+} from "./run-record.ts";
+
+/** How often a live record is rewritten at most while events arrive. */
+const WRITE_DEBOUNCE_MS = 200;
+
+/** An event of aws-local-stepfunctions' `eventLogs`, as far as the record needs it. */
+interface InterpreterEvent {
+  type: string;
+  timestamp: number;
+  index?: number;
+  input?: unknown;
+  output?: unknown;
+  Error?: string;
+  Cause?: unknown;
+  state?: { name: string; type: string; input?: unknown; output?: unknown };
+  parentState?: { name: string };
+}
+
+interface ExecutionTrack {
+  name: string;
+  machine: string;
+  arn: string;
+  history: HistoryEventRecord[];
+  /** Last event id per thread (the top level, or one Map iteration), for `previousEventId`. */
+  last: Map<string, number>;
+  /** Task states whose current attempt failed (so their exit is not a TaskSucceeded). */
+  failedAttempt: Set<string>;
+  ecsNotes: EcsAttemptNote[];
+  finished: boolean;
+  outputs?: RunRecord["outputs"];
+  cost?: number;
+}
+
+/**
+ * Keeps the run record of a local run and of each execution it starts (a fan-out's items are executions of
+ * their own, with their own records linked from the parent). The engine hands over its interpreter's events;
+ * they are written down as the AWS execution history would show them, and the record file is rewritten as
+ * the run goes so a console can follow it live.
+ */
+export class RunRecorder {
+  private readonly executions = new Map<string, ExecutionTrack>();
+  private top?: string;
+  private timer?: NodeJS.Timeout;
+  private writing: Promise<void> = Promise.resolve();
+  private readonly resources = new Map<string, Map<string, string>>();
+
+  constructor(
+    readonly options: {
+      id: string;
+      runDir: string;
+      definitions: Record<string, AslDefinition>;
+    },
+  ) {}
+
+  get id(): string {
+    return this.options.id;
+  }
+  get file(): string {
+    return recordFile(this.options.runDir);
+  }
+
+  /** For `LocalEngine`'s `onHistory`. */
+  onHistory = (execution: string, machine: string, event: unknown): void => {
+    let track = this.executions.get(execution);
+    if (!track) {
+      track = {
+        name: execution,
+        machine,
+        arn: `arn:aws:states:local:000000000000:execution:${machine}:${execution}`,
+        history: [],
+        last: new Map(),
+        failedAttempt: new Set(),
+        ecsNotes: [],
+        finished: false,
+      };
+      this.executions.set(execution, track);
+      this.top ??= execution;
+    }
+    this.translate(track, event as InterpreterEvent);
+    this.scheduleWrite();
+  };
+
+  /** For `LocalEngine`'s `onEcsTask`: what only the local runner knows about an attempt. */
+  onEcsTask = (execution: string, state: string, task: EcsTaskResult): void => {
+    const track = this.executions.get(execution);
+    if (!track) return;
+    const tier = /-(small|medium|large|xlarge)(:|$)/.exec(task.TaskDefinitionArn)?.[1] ?? null;
+    track.ecsNotes.push({ state, tier, peak_rss_bytes: task.Local?.peakRssBytes || null, log_file: task.Local?.logFile ?? null, message: task.Local?.lastError ?? null });
+  };
+
+  /** The record of the run (the top-level execution), or of one of its child executions by name. */
+  record(execution = this.top, now = Date.now()): RunRecord {
+    const track = execution ? this.executions.get(execution) : undefined;
+    const isTop = !track || execution === this.top;
+    const id = isTop ? this.options.id : `${this.options.id}${CHILD_SEPARATOR}${execution}`;
+    const workflow = track?.machine ?? "";
+    return buildRecord({
+      id,
+      source: "local",
+      workflow,
+      execution: { name: track?.name ?? "", arn: track?.arn ?? "" },
+      parent: isTop ? null : { id: this.options.id },
+      history: track?.history ?? [],
+      definition: this.options.definitions[workflow] ?? null,
+      ecsNotes: track?.ecsNotes ?? [],
+      children: isTop ? this.childLinks(now) : [],
+      outputs: track?.outputs,
+      estimatedFargateCostUsd: track?.cost ?? null,
+      runDir: this.options.runDir,
+      now,
+    });
+  }
+
+  /** Every record: the run's first, then its children. */
+  records(now = Date.now()): RunRecord[] {
+    return [...this.executions.keys()].map((name) => this.record(name, now));
+  }
+
+  private childLinks(now: number): ChildLink[] {
+    return [...this.executions.values()]
+      .filter((t) => t.name !== this.top)
+      .map((t) => {
+        const r = this.record(t.name, now);
+        return { id: r.id, name: r.execution.name, workflow: r.workflow, status: r.status, key_input: r.key_input, started_at: r.started_at, duration_ms: r.duration_ms };
+      });
+  }
+
+  private fileOf(execution: string): string {
+    return execution === this.top ? this.file : path.join(this.options.runDir, "children", execution, "run.json");
+  }
+
+  private scheduleWrite(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, WRITE_DEBOUNCE_MS);
+  }
+
+  /** Writes every record now (after the writes already under way). */
+  flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const now = Date.now();
+    this.writing = this.writing.then(() =>
+      Promise.all([...this.executions.keys()].map((name) => writeRecord(this.fileOf(name), this.record(name, now)))).then(() => undefined),
+    );
+    return this.writing;
+  }
+
+  /**
+   * The run was interrupted: every execution still running ends as Step Functions ends a stopped one
+   * (ExecutionAborted), and the records are written before the process goes.
+   */
+  abortSync(): RunRecord {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const now = Date.now();
+    for (const track of this.executions.values()) {
+      if (track.finished) continue;
+      this.add(track, "", now, "ExecutionAborted", { error: "Interrupted", cause: "the local run was interrupted (SIGINT or SIGTERM); every step process was stopped" });
+      track.finished = true;
+    }
+    for (const name of this.executions.keys()) writeRecordSync(this.fileOf(name), this.record(name, now));
+    return this.record(this.top, now);
+  }
+
+  /**
+   * After the run: the published files of each execution (the run's own already copied by the summary; each
+   * child's copied here under `published/`, so a fan-out's months are files too), the cost estimates, and a
+   * final write.
+   */
+  async finish(s3: S3Client, top: { copiedTo?: string; costUsd: number }): Promise<RunRecord> {
+    for (const track of this.executions.values()) {
+      const record = this.record(track.name);
+      const publish = (record.output as { plan?: { uris?: { publish?: string } } } | null)?.plan?.uris?.publish;
+      const isTop = track.name === this.top;
+      if (publish && record.status === "SUCCEEDED" && record.workflow !== "ski-atlas-monthly") {
+        const listed = await listObjects(s3, publish);
+        const { key: prefix } = parseS3Uri(publish);
+        const copyDir = isTop && top.copiedTo ? top.copiedTo : path.join(this.options.runDir, "published", prefix);
+        if (!isTop || !top.copiedTo) {
+          await mkdir(copyDir, { recursive: true });
+          for (const o of listed) await downloadToFile(s3, `${publish.replace(/\/?$/, "/")}${o.name}`, path.join(copyDir, o.name));
+        }
+        track.outputs = { location: publish, files: listed.map((o) => ({ key: o.key, name: o.name, bytes: o.size, path: path.join(copyDir, o.name) })) };
+      }
+      track.cost = isTop
+        ? top.costUsd
+        : Number(
+            record.states
+              .flatMap((s) => s.attempts)
+              .reduce((sum, a) => sum + (a.tier && a.duration_ms !== null ? fargateTaskCost(a.tier, a.duration_ms / 1000) : 0), 0)
+              .toFixed(6),
+          );
+    }
+    await this.flush();
+    return this.record();
+  }
+
+  // ---- interpreter events → execution history ----
+
+  private add(track: ExecutionTrack, thread: string, time: number, type: string, details?: Record<string, unknown>, previous = track.last.get(thread)): void {
+    const id = track.history.length + 1;
+    track.history.push(historyEvent(id, previous ?? (id > 1 ? track.last.get("") : undefined), time, type, details));
+    track.last.set(thread, id);
+  }
+
+  private translate(track: ExecutionTrack, e: InterpreterEvent): void {
+    const thread = e.index !== undefined ? `[${e.index}]` : "";
+    const t = e.timestamp;
+    switch (e.type) {
+      case "ExecutionStarted":
+        this.add(track, "", t, "ExecutionStarted", { input: json(e.input), inputDetails: { truncated: false } });
+        return;
+      case "ExecutionSucceeded":
+        track.finished = true;
+        this.add(track, "", t, "ExecutionSucceeded", { output: json(e.output), outputDetails: { truncated: false } });
+        return;
+      case "ExecutionFailed":
+        track.finished = true;
+        this.add(track, "", t, "ExecutionFailed", { error: e.Error ?? "Error", cause: causeText(e.Cause) });
+        return;
+      case "ExecutionTimeout":
+        track.finished = true;
+        this.add(track, "", t, "ExecutionTimedOut", { error: "States.Timeout", cause: "the execution's TimeoutSeconds elapsed" });
+        return;
+      case "MapIterationStarted":
+        // An iteration is a thread of its own that begins after the Map's latest event.
+        this.add(track, thread, t, "MapIterationStarted", { name: e.parentState?.name, index: e.index }, track.last.get(""));
+        return;
+      case "MapIterationSucceeded":
+      case "MapIterationFailed":
+        this.add(track, thread, t, e.type, { name: e.parentState?.name, index: e.index });
+        return;
+    }
+    const state = e.state;
+    if (!state) return;
+    const key = `${thread}/${state.name}`;
+    const resource = this.resourceOf(track.machine, state.name);
+    switch (e.type) {
+      case "StateEntered":
+        this.add(track, thread, t, `${state.type}StateEntered`, { name: state.name, input: json(state.input), inputDetails: { truncated: false } });
+        if (state.type === "Task") this.scheduleAttempt(track, thread, t, resource, key);
+        return;
+      case "StateRetried":
+        this.scheduleAttempt(track, thread, t, resource, key);
+        return;
+      case "StateFailed":
+        if (state.type === "Task") {
+          track.failedAttempt.add(key);
+          this.add(track, thread, t, "TaskFailed", { ...resource, error: e.Error ?? "States.TaskFailed", cause: causeText(e.Cause) });
+        } else if (state.type === "Map" || state.type === "Parallel") {
+          this.add(track, thread, t, `${state.type}StateFailed`);
+        }
+        return;
+      case "StateExited":
+        if (state.type === "Task" && !track.failedAttempt.has(key)) this.add(track, thread, t, "TaskSucceeded", { ...resource });
+        if (state.type === "Map") this.add(track, thread, t, "MapStateSucceeded");
+        this.add(track, thread, t, `${state.type}StateExited`, { name: state.name, output: json(state.output), outputDetails: { truncated: false } });
+        return;
+    }
+  }
+
+  private scheduleAttempt(track: ExecutionTrack, thread: string, time: number, resource: { resourceType: string; resource: string }, key: string): void {
+    track.failedAttempt.delete(key);
+    this.add(track, thread, time, "TaskScheduled", { ...resource, region: "local", parameters: "{}" });
+    this.add(track, thread, time, "TaskStarted", { ...resource });
+  }
+
+  /** `arn:aws:states:::ecs:runTask.sync` → `{ resourceType: "ecs", resource: "runTask.sync" }`, as the history names it. */
+  private resourceOf(machine: string, stateName: string): { resourceType: string; resource: string } {
+    let byState = this.resources.get(machine);
+    if (!byState) {
+      byState = new Map();
+      const definition = this.options.definitions[machine];
+      if (definition) forEachState(definition, (name, s) => typeof s.Resource === "string" && byState!.set(name, s.Resource));
+      this.resources.set(machine, byState);
+    }
+    const arn = byState.get(stateName) ?? "";
+    const service = arn.split(":::")[1] ?? arn;
+    const at = service.indexOf(":");
+    return at < 0 ? { resourceType: service, resource: "" } : { resourceType: service.slice(0, at), resource: service.slice(at + 1) };
+  }
+}
+
+function json(value: unknown): string {
+  return JSON.stringify(value ?? null);
+}
+
+function causeText(cause: unknown): string {
+  if (typeof cause === "string") return cause;
+  if (cause instanceof Error) return cause.message;
+  return cause === undefined ? "" : JSON.stringify(cause);
+}
