@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { TIER_NAMES, taskEnvironment, tierByName, type Tier, type TierName } from "../workflows/tiers.ts";
@@ -98,6 +98,20 @@ export function containerEnvironment(
   return env;
 }
 
+/**
+ * The task's work dir (its TMPDIR). tsx keeps its compile cache in TMPDIR (`tsx-<uid>`, tsx's own naming): the
+ * machine's cache is linked in, or every local task would compile the step code again, which costs seconds on a
+ * busy machine. The image runs compiled JavaScript and has no such cache. Removing the work dir removes the link only.
+ */
+async function newTaskWorkDir(container: string): Promise<string> {
+  const workDir = await mkdtemp(path.join(os.tmpdir(), `atlas-task-${container}-`));
+  const cacheName = `tsx-${process.geteuid?.() ?? os.userInfo().username}`;
+  const sharedCache = path.join(os.tmpdir(), cacheName);
+  await mkdir(sharedCache, { recursive: true });
+  await symlink(sharedCache, path.join(workDir, cacheName));
+  return workDir;
+}
+
 /** The tier is the task definition family's last word: `…-ski-atlas-small`. */
 export function tierOfTaskDefinition(taskDefinition: string): Tier {
   const family = taskDefinition.split("/").pop()!.split(":")[0];
@@ -124,7 +138,7 @@ export async function runEcsTask(
   const command = override.Command ?? [];
   const step = command[0] ?? override.Name;
   // A fresh work dir per task that goes away with it, like a Fargate task's ephemeral storage.
-  const workDir = await mkdtemp(path.join(os.tmpdir(), `atlas-task-${override.Name}-`));
+  const workDir = await newTaskWorkDir(override.Name);
   const env = containerEnvironment(options.baseEnv, tier, workDir, override.Environment);
   const fault = options.fault;
   if (typeof fault === "object" && "crashAfterCopies" in fault) env.ATLAS_FAULT_CRASH_AFTER_COPIES = String(fault.crashAfterCopies);
