@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { TIER_NAMES, taskEnvironment, tierByName, type Tier, type TierName } from "../workflows/tiers.ts";
@@ -118,6 +118,20 @@ export class RunTaskFailuresError extends Error {
 /** Node's own words when it aborts on a full heap (exit 134). */
 export const HEAP_EXHAUSTED_PATTERN = /JavaScript heap out of memory/;
 
+/**
+ * The task's work dir (its TMPDIR). tsx keeps its compile cache in TMPDIR (`tsx-<uid>`, tsx's own naming): the
+ * machine's cache is linked in, or every local task would compile the step code again, which costs seconds on a
+ * busy machine. The image runs compiled JavaScript and has no such cache. Removing the work dir removes the link only.
+ */
+async function newTaskWorkDir(container: string): Promise<string> {
+  const workDir = await mkdtemp(path.join(os.tmpdir(), `atlas-task-${container}-`));
+  const cacheName = `tsx-${process.geteuid?.() ?? os.userInfo().username}`;
+  const sharedCache = path.join(os.tmpdir(), cacheName);
+  await mkdir(sharedCache, { recursive: true });
+  await symlink(sharedCache, path.join(workDir, cacheName));
+  return workDir;
+}
+
 /** The tier is the task definition family's last word: `…-ski-atlas-small`. */
 export function tierOfTaskDefinition(taskDefinition: string): Tier {
   const family = taskDefinition.split("/").pop()!.split(":")[0];
@@ -143,12 +157,12 @@ export async function runEcsTask(
   const tier = tierOfTaskDefinition(params.TaskDefinition);
   const command = override.Command ?? [];
   const step = command[0] ?? override.Name;
+  // No capacity: nothing starts, nothing is billed, the state fails before any container runs.
+  if (options.fault === "capacity") throw new RunTaskFailuresError([{ Arn: params.TaskDefinition, Reason: CAPACITY_UNAVAILABLE_REASON }]);
   // A fresh work dir per task that goes away with it, like a Fargate task's ephemeral storage.
-  const workDir = await mkdtemp(path.join(os.tmpdir(), `atlas-task-${override.Name}-`));
+  const workDir = await newTaskWorkDir(override.Name);
   const env = containerEnvironment(options.baseEnv, tier, workDir, override.Environment);
   const fault = options.fault;
-  // No capacity: nothing starts, nothing is billed, the state fails before any container runs.
-  if (fault === "capacity") throw new RunTaskFailuresError([{ Arn: params.TaskDefinition, Reason: CAPACITY_UNAVAILABLE_REASON }]);
   if (typeof fault === "object" && "crashAfterCopies" in fault) env.ATLAS_FAULT_CRASH_AFTER_COPIES = String(fault.crashAfterCopies);
   // A stalled S3 for this attempt only: the step's S3 endpoint is a server that never answers, or cuts bodies.
   let stalled: StalledS3 | undefined;
