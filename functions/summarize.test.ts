@@ -77,4 +77,20 @@ describe("summarize", () => {
   it("GIVEN results that are not a list WHEN summarized THEN InvalidInputError", async () => {
     await expect(handler({ period: "2026-11", results: "nope" as never })).rejects.toMatchObject({ name: "InvalidInputError" });
   });
+
+  it("GIVEN a rerun where andorra was reused, iceland ran attempt -2 and alps is still running WHEN summarized THEN the digest says reused and still running", () => {
+    const out = summarize({
+      period: "2026-11",
+      results: [
+        { region: "andorra", name: "andorra-2026-11", status: "SUCCEEDED", started: false },
+        { region: "iceland", name: "iceland-2026-11-2", status: "SUCCEEDED", output: ANDORRA_OUTPUT },
+        { region: "alps", name: "alps-2026-11", status: "RUNNING", started: false },
+      ],
+    });
+    expect(out.status).toBe("PARTIAL");
+    expect(out.succeeded).toEqual(["andorra", "iceland"]);
+    expect(out.body).toContain("  andorra: reused andorra-2026-11 (succeeded before; nothing downloaded or published again)");
+    expect(out.body).toContain("  iceland: ski_areas 3, lifts 27");
+    expect(out.failed).toEqual([{ region: "alps", cause: "alps-2026-11 is still running; not started again" }]);
+  });
 });
