@@ -16,6 +16,8 @@ export interface Manifest {
   codeVersion: string;
   publishedAt: string;
   counts: { ski_areas: number; lifts: number; pistes: number; osm_near_winter_sports: number };
+  /** Total lengths, from analyze's summary: lifts, and downhill plus nordic pistes (compared by the shrink guard). */
+  lengths_km?: { lifts: number; pistes: number };
   files: ManifestFile[];
 }
 
