@@ -46,7 +46,17 @@ describe("plan: the happy path", () => {
         publish: "s3://atlas-data/andorra/2026-11/",
       },
       tiers: { download: "small", extract: "small", analyze: "small", publish: "small" },
+      allowShrink: "false",
     });
+  });
+
+  it("GIVEN allowShrink WHEN planned THEN it is passed on as a string (a container environment value), and only a boolean is accepted", async () => {
+    const { fetch } = fakeFetch(200, { "content-length": "1778051" });
+    const out = await plan(event({ region: "andorra", period: "2026-11", allowShrink: true }), { config: config(), probe: { fetch } });
+    expect(out.allowShrink).toBe("true");
+    await expect(plan(event({ region: "andorra", period: "2026-11", allowShrink: "yes" as unknown as boolean }), { config: config(), probe: { fetch } })).rejects.toThrow(
+      /allowShrink must be true or false/,
+    );
   });
 
   it("GIVEN no period WHEN planned THEN the execution start time's UTC month is used", async () => {

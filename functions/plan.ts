@@ -10,7 +10,7 @@ import { inputObject, periodOfStartTime, rejectUnknownFields, requirePeriod, req
 
 /** ski-atlas Plan: `{ input: $.input, execution: { name: $$.Execution.Name, startTime: $$.Execution.StartTime } }`. */
 export interface PlanEvent {
-  input?: { region?: string; period?: string; source?: string } | null;
+  input?: { region?: string; period?: string; source?: string; allowShrink?: boolean } | null;
   execution: { name: string; startTime: string };
 }
 
@@ -29,6 +29,9 @@ export interface PlanOutput {
   };
   uris: { raw: string; extract: string; staging: string; publish: string };
   tiers: Record<SkiAtlasSizedStep, TierName>;
+  /** The input's `allowShrink` (publish past the shrink guard, containers/ski-atlas/shrink-guard.ts), as a string:
+   * it becomes the publish container's ALLOW_SHRINK, and ECS takes only strings as environment values. */
+  allowShrink: "true" | "false";
 }
 
 export interface PlanDeps {
@@ -36,7 +39,7 @@ export interface PlanDeps {
   probe?: ProbeOptions;
 }
 
-const INPUT_FIELDS = ["region", "period", "source"] as const;
+const INPUT_FIELDS = ["region", "period", "source", "allowShrink"] as const;
 
 /**
  * The run id used in staging keys: the execution name with anything outside `[A-Za-z0-9._-]` turned into `-`,
@@ -83,6 +86,9 @@ export async function plan(event: PlanEvent, deps: PlanDeps): Promise<PlanOutput
   if (!source) {
     throw new InvalidInputError(`region "${region.name}" has no download URL: pass its source (a file:// URL) in the input`);
   }
+  if (input.allowShrink !== undefined && typeof input.allowShrink !== "boolean") {
+    throw new InvalidInputError('allowShrink must be true or false (true publishes a month that shrank against the previous one)');
+  }
   const url = await checkSourceUrl(source, config);
   const bucket = requireBucket(config);
 
@@ -103,6 +109,7 @@ export async function plan(event: PlanEvent, deps: PlanDeps): Promise<PlanOutput
       publish: s3Uri(bucket, `${region.name}/${period}/`),
     },
     tiers: skiAtlasTiers(bytes),
+    allowShrink: input.allowShrink === true ? "true" : "false",
   };
 }
 

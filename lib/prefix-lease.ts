@@ -104,17 +104,22 @@ export async function acquireLease(s3: S3Client, prefixUri: string, purpose: str
       throw err;
     }
   };
-  /** PutObject with a condition; the new ETag, or undefined when the condition failed. */
-  const put = async (condition: { IfNoneMatch: "*" } | { IfMatch: string }, body: LeaseBody): Promise<string | undefined> => {
+  /**
+   * PutObject with a condition. `written`: this body is in place (its ETag). `kept`: the lease is still ours but
+   * this write did not land (a 409 overlap): not renewed. undefined: the condition failed, the lease is not ours.
+   */
+  type PutResult = { written: string } | { kept: string } | undefined;
+  const put = async (condition: { IfNoneMatch: "*" } | { IfMatch: string }, body: LeaseBody): Promise<PutResult> => {
     try {
       const out = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `${JSON.stringify(body)}\n`, ContentType: "application/json", ...condition }));
-      return out.ETag;
+      return { written: out.ETag! };
     } catch (err) {
       if (isPreconditionFailed(err) || isConflict(err) || isGone(err)) {
         // Our own write may have landed and its answer been lost (the SDK then retried into a 412): only this
-        // acquisition writes our holder id, so a lease object naming it is ours.
+        // acquisition writes our holder id, so a lease object naming it is ours, and with our expiry, this write.
         const now = await read();
-        return now?.body?.holder === holder ? now.etag : undefined;
+        if (now?.body?.holder !== holder) return undefined;
+        return now.body.expiresAt === body.expiresAt ? { written: now.etag } : { kept: now.etag };
       }
       throw err;
     }
@@ -125,13 +130,17 @@ export async function acquireLease(s3: S3Client, prefixUri: string, purpose: str
   let etag: string | undefined;
   let waitingFor: LeaseBody | undefined;
   for (;;) {
-    etag = await put({ IfNoneMatch: "*" }, bodyNow());
-    if (etag) break;
+    const created = await put({ IfNoneMatch: "*" }, bodyNow());
+    if (created && "written" in created) {
+      etag = created.written;
+      break;
+    }
     const current = await read();
     if (current) {
       const expires = Date.parse(current.body?.expiresAt ?? "");
       if (!(expires > Date.now())) {
-        etag = await put({ IfMatch: current.etag }, bodyNow());
+        const taken = await put({ IfMatch: current.etag }, bodyNow());
+        etag = taken && "written" in taken ? taken.written : undefined;
         if (etag) {
           log(`took over the lease of ${prefix} from ${current.body?.holder ?? "an unreadable lease"}, expired ${current.body?.expiresAt ?? "?"}`);
           break;
@@ -161,9 +170,11 @@ export async function acquireLease(s3: S3Client, prefixUri: string, purpose: str
       try {
         const started = Date.now();
         const next = await put({ IfMatch: etag! }, bodyNow());
-        if (next) {
-          etag = next;
+        if (next && "written" in next) {
+          etag = next.written;
           renewedAt = started;
+        } else if (next) {
+          etag = next.kept; // still ours, not renewed this time: the next renewal tries again
         } else lost ??= "another writer took it over";
       } catch (err) {
         // A failed renewal is not a lost lease yet: ensureHeld() decides by the expiry of the last good one.
@@ -181,7 +192,8 @@ export async function acquireLease(s3: S3Client, prefixUri: string, purpose: str
     async ensureHeld() {
       if (released) throw new Error(`the lease of ${prefix} was released`);
       if (!lost && Date.now() - renewedAt > settings.ttlMs / 3) await renew();
-      if (!lost && Date.now() - renewedAt >= settings.ttlMs) lost = "it expired before it could be renewed";
+      // A change needs a third of the TTL still ahead of it, so it lands before anyone may take the lease over.
+      if (!lost && Date.now() - renewedAt >= (settings.ttlMs * 2) / 3) lost = "it could not be renewed in time";
       if (lost) {
         clearInterval(timer);
         throw new StepError(`lost the lease of ${prefix} (${lost}): stopped before changing it further; retry`, EXIT.TEMP_FAIL);

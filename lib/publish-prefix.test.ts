@@ -15,7 +15,7 @@ const V1 = `s3://${BUCKET}/staging/run-1/out/`;
 const V2 = `s3://${BUCKET}/staging/run-2/out/`;
 let s3: TestS3;
 /** A short lease: a lease left by an injected failure of its release expires within the test. */
-const LEASE = { ttlMs: 1_000, waitMs: 10_000 };
+const LEASE = { ttlMs: 3_000, waitMs: 20_000 };
 
 /** Staged runs: v2 changes a.csv, keeps b.csv, drops c.json and adds d.csv. "_" files never get published. */
 const STAGED = {

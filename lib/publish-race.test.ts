@@ -44,7 +44,7 @@ interface Writer {
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
 }
 
-/** `lib/testing/publish-child.ts publish|rollback` as a child process, with a short lease (1.5 s, see startTestS3). */
+/** `lib/testing/publish-child.ts publish|rollback` as a child process, with a short lease (4 s, see startTestS3). */
 function writer(command: "publish" | "rollback", env: Record<string, string>): Writer {
   const child = spawn(process.execPath, ["--import", "tsx", "lib/testing/publish-child.ts", command], {
     cwd: REPO_ROOT,

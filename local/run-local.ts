@@ -105,8 +105,9 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
     ATLAS_BUCKET: LOCAL_BUCKET,
     ATLAS_LOCAL: "1",
     // One machine: a crashed step's lease on its prefix (lib/prefix-lease.ts) should hold the failure path's
-    // rollback for seconds, not the production 2 minutes; a live step renews it every ttl/3.
-    ATLAS_LEASE_TTL_MS: "5000",
+    // rollback for seconds, not the production 2 minutes; a live step renews it every ttl/3 (5 s: enough slack
+    // for a loaded laptop, where 5 s TTLs made live publishes miss their renewal window).
+    ATLAS_LEASE_TTL_MS: "15000",
     ATLAS_LOCAL_SINK_DIR: runDir,
     ATLAS_TOPIC_ARN: "arn:aws:sns:us-east-1:000000000000:atlas-local",
     CODE_VERSION: codeVersion(REPO_ROOT),

@@ -47,6 +47,8 @@ export interface PublishConfig extends RunConfig {
   codeVersion: string;
   /** Local fault injection only (ATLAS_FAULT_CRASH_AFTER_COPIES with ATLAS_LOCAL=1): die after n copies. */
   crashAfterCopies?: number;
+  /** ALLOW_SHRINK=true (the input's `"allowShrink": true`, passed by Plan): publish past the shrink guard. */
+  allowShrink?: boolean;
   /** Local fault injection only (ATLAS_FAULT_PAUSE_AFTER_COPIES with ATLAS_LOCAL=1): pause after n copies. */
   pauseAfterCopies?: number;
   /** The prefix lease's timing (ATLAS_LEASE_TTL_MS, ATLAS_LEASE_WAIT_MS; lib/prefix-lease.ts); default from process.env. */
@@ -136,8 +138,17 @@ export function readConfig(step: string | undefined, env: Env): StepConfig {
         crashAfterCopies: crashAfterCopies(env),
         pauseAfterCopies: pauseAfterCopies(env),
         lease: leaseSettings(env),
+        allowShrink: booleanEnv(env, "ALLOW_SHRINK", step),
       };
   }
+}
+
+/** "true" / "false" (absent: false), as Step Functions passes Plan's `allowShrink`. */
+function booleanEnv(env: Env, name: string, step: string): boolean {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === "" || raw === "false") return false;
+  if (raw === "true") return true;
+  throw new StepError(`${name}='${raw}' is not true or false: the ${step} step needs a boolean`, EXIT.USAGE);
 }
 
 /** The rollback command needs only the prefix: it may run after any failure, whatever Plan got to set. */

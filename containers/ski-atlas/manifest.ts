@@ -18,6 +18,8 @@ export interface Manifest {
   /** The month changes.csv compares with (the region's previous published month), or null for its first. */
   previousPeriod: string | null;
   counts: { ski_areas: number; lifts: number; pistes: number; osm_near_winter_sports: number };
+  /** Total lengths, from analyze's summary: lifts, and downhill plus nordic pistes (compared by the shrink guard). */
+  lengths_km?: { lifts: number; pistes: number };
   files: ManifestFile[];
 }
 

@@ -3,16 +3,18 @@ import { tableRows } from "../../lib/duckdb.ts";
 import { EXIT, StepError } from "../../lib/exit-codes.ts";
 import { isPublishable } from "../../lib/manifest.ts";
 import { publishStaged } from "../../lib/publish-prefix.ts";
-import { headObject, listObjects } from "../../lib/s3-objects.ts";
+import { getObjectText, headObject, listObjects } from "../../lib/s3-objects.ts";
 import type { PublishConfig } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { stageChanges } from "./changes.ts";
 import { manifestSource, type Manifest } from "./manifest.ts";
-import { OUTPUT_FILES } from "./outputs.ts";
+import { OUTPUT_FILES, SUMMARY_FILE, type Summary } from "./outputs.ts";
+import { checkShrink, type MonthMeasures } from "./shrink-guard.ts";
 import { fromMetadata } from "./source-version.ts";
 
 /**
- * Step 4: checks that staging holds every output file and that RAW_URI carries the source's version, then
+ * Step 4: checks that staging holds every output file and that RAW_URI carries the source's version, that the month
+ * does not shrink against the region's previous published month (shrink-guard.ts; ALLOW_SHRINK overrides), then
  * publishes with the shared, atomic protocol of lib/publish-prefix.ts (an interrupted earlier publish is rolled
  * back first; unchanged files are not copied again; the previous month stays intact until manifest.json, written
  * last, commits the new one).
@@ -29,6 +31,13 @@ export async function runPublish(cfg: PublishConfig, s3: S3Client, log: Logger, 
   if (!raw || !source) {
     throw new StepError(`RAW_URI ${cfg.rawUri} ${raw ? "has no source metadata" : "does not exist"}: run the download step first`, EXIT.NO_INPUT);
   }
+
+  const summaryText = await getObjectText(s3, cfg.stagingUri + SUMMARY_FILE);
+  if (summaryText === undefined) throw new StepError(`STAGING_URI ${cfg.stagingUri} lacks ${SUMMARY_FILE}: run the analyze step first`, EXIT.NO_INPUT);
+  const summary = JSON.parse(summaryText) as Summary;
+  const lengths = { lifts: summary.lift_length_km, pistes: Math.round((summary.downhill_km + summary.nordic_km) * 1000) / 1000 };
+  const measures: MonthMeasures = { lifts: summary.counts.lifts, pistes: summary.counts.pistes, lengths_km: lengths };
+  await checkShrink(s3, { publishUri: cfg.publishUri, region: cfg.region, period: cfg.period, allowShrink: cfg.allowShrink === true }, measures, log);
 
   // changes.csv joins the staged files, so it is published (and listed in the manifest) with them, atomically.
   const previousPeriod = await stageChanges(s3, cfg, log);
@@ -58,6 +67,7 @@ export async function runPublish(cfg: PublishConfig, s3: S3Client, log: Logger, 
           pistes: rows(OUTPUT_FILES.pistes),
           osm_near_winter_sports: rows(OUTPUT_FILES.pois),
         },
+        lengths_km: lengths,
       };
     },
   });

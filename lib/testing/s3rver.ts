@@ -18,8 +18,9 @@ export async function startTestS3(opts: EmbeddedS3Options): Promise<TestS3> {
     AWS_ACCESS_KEY_ID: "S3RVER",
     AWS_SECRET_ACCESS_KEY: "S3RVER",
     AWS_REGION: "us-east-1",
-    // A crashed test writer's lease (lib/prefix-lease.ts) expires in 1.5 s, not the production 2 minutes.
-    ATLAS_LEASE_TTL_MS: "1500",
+    // A crashed test writer's lease (lib/prefix-lease.ts) expires in 4 s, not the production 2 minutes; shorter
+    // TTLs make a live writer on this shared, loaded machine miss its renewal window and stop (exit 75).
+    ATLAS_LEASE_TTL_MS: "4000",
   };
   const s3 = makeS3Client({ ...env, ATLAS_S3_MAX_ATTEMPTS: "1" });
   return {

@@ -55,14 +55,14 @@ export interface CellOutcome {
 
 export async function runCell(
   baseline: Baseline,
-  options: { faults: string; timeoutOverrides?: Record<string, number>; s3Directory?: string; variant?: "ski" | "no-ski"; env?: Record<string, string> },
+  options: { faults: string; timeoutOverrides?: Record<string, number>; s3Directory?: string; variant?: "ski" | "no-ski"; env?: Record<string, string>; allowShrink?: boolean },
 ): Promise<CellOutcome> {
   const cellDir = await mkdtemp(path.join(baseline.scratch, "cell-"));
   const s3Directory = options.s3Directory ?? path.join(cellDir, "s3");
   if (!options.s3Directory) await cp(baseline.s3Directory, s3Directory, { recursive: true });
   const run = await runLocal({
     workflow: "ski-atlas",
-    input: baseline.input(CURRENT, options.variant),
+    input: { ...baseline.input(CURRENT, options.variant), ...(options.allowShrink === undefined ? {} : { allowShrink: options.allowShrink }) },
     runDir: cellDir,
     s3Directory,
     retryWaitMs: 10,

@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { StepError } from "./exit-codes.ts";
+import { LEASE_NAME } from "./manifest.ts";
+import { acquireLease, LEASE_DEFAULTS, leaseSettings } from "./prefix-lease.ts";
+import { getObjectText, putObjectText } from "./s3-objects.ts";
+import { startTestS3, type TestS3 } from "./testing/s3rver.ts";
+
+/** The lease against the embedded S3, which enforces S3's conditional writes (lib/embedded-s3.test.ts). */
+const BUCKET = "lease-test";
+const PREFIX = `s3://${BUCKET}/alps/2026-11/`;
+let s3: TestS3;
+beforeAll(async () => {
+  s3 = await startTestS3({ buckets: [BUCKET] });
+});
+afterAll(async () => s3?.stop());
+
+const quiet = () => {};
+
+describe("the prefix lease", () => {
+  it("GIVEN a held lease WHEN another writer asks past its wait THEN exit 75 names the holder; after release it is free", async () => {
+    const a = await acquireLease(s3.s3, PREFIX, "publish", quiet, { ttlMs: 60_000, waitMs: 100 });
+    const refused = await acquireLease(s3.s3, PREFIX, "rollback", quiet, { ttlMs: 60_000, waitMs: 100 }).catch((e: StepError) => e);
+    expect(refused).toBeInstanceOf(StepError);
+    expect((refused as StepError).exitCode).toBe(75);
+    expect((refused as StepError).message).toContain(a.holder);
+    await a.release();
+    expect(await getObjectText(s3.s3, PREFIX + LEASE_NAME)).toBeUndefined();
+    const b = await acquireLease(s3.s3, PREFIX, "rollback", quiet, { ttlMs: 60_000, waitMs: 100 });
+    await b.release();
+  });
+
+  it("GIVEN an expired lease WHEN another writer takes it over THEN the old holder's next check fails with 75 and its release leaves the new lease alone", async () => {
+    const a = await acquireLease(s3.s3, PREFIX, "publish", quiet, { ttlMs: 600, waitMs: 100 });
+    // As if A had stopped renewing: its lease object says it expired.
+    const body = JSON.parse((await getObjectText(s3.s3, PREFIX + LEASE_NAME))!);
+    await putObjectText(s3.s3, PREFIX + LEASE_NAME, JSON.stringify({ ...body, expiresAt: new Date(Date.now() - 1).toISOString() }));
+    const log: string[] = [];
+    const b = await acquireLease(s3.s3, PREFIX, "publish", (m) => log.push(m), { ttlMs: 60_000, waitMs: 100 });
+    expect(log.join("\n")).toMatch(/took over the lease .* from publish:/);
+    await new Promise((resolve) => setTimeout(resolve, 250)); // past a third of A's TTL: its next check renews
+    const err = await a.ensureHeld().catch((e: StepError) => e);
+    expect(err).toBeInstanceOf(StepError);
+    expect((err as StepError).exitCode).toBe(75);
+    expect((err as StepError).message).toMatch(/^lost the lease of s3:\/\/lease-test\/alps\/2026-11\/ \(.*\): stopped before changing it further; retry$/);
+    await a.release();
+    expect(JSON.parse((await getObjectText(s3.s3, PREFIX + LEASE_NAME))!).holder).toBe(b.holder);
+    await b.release();
+    expect(await getObjectText(s3.s3, PREFIX + LEASE_NAME)).toBeUndefined();
+  });
+
+  it("GIVEN no settings THEN the documented defaults apply; a bad one is a usage error", () => {
+    expect(leaseSettings({})).toEqual({ ttlMs: LEASE_DEFAULTS.ttlMs, waitMs: LEASE_DEFAULTS.waitMs });
+    expect(leaseSettings({ ATLAS_LEASE_TTL_MS: "1500" }).ttlMs).toBe(1500);
+    expect(() => leaseSettings({ ATLAS_LEASE_WAIT_MS: "-1" })).toThrow(/ATLAS_LEASE_WAIT_MS='-1' is not a number of milliseconds/);
+  });
+});
