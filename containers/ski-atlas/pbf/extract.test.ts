@@ -54,6 +54,10 @@ describe("the PBF extractor against osmium tags-filter", () => {
     expect(result.ways.length).toBeGreaterThan(1000);
     expect(result.stats.inflated).toBe(result.stats.blocks);
     expect(result.stats.reinflated).toBe(0);
+    // Pass 2 on worker threads (the default: one per core) and on this thread give the same bytes.
+    const single = await extractPbf(ANDORRA_PBF, FILTER_RULES, 3, 0);
+    await writePbf(join(tmp, "andorra.single.osm.pbf"), single.nodes, single.ways, single.relations);
+    expect((await readFile(join(tmp, "andorra.single.osm.pbf"))).equals(await readFile(ours))).toBe(true);
     // The reader (analyze's path) sees what osmium sees in our extract.
     const mine = await readPbfFile(ours, "x", "y");
     const oracle = await readOsmFile(ours, "x", "y");
