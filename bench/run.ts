@@ -27,6 +27,8 @@ const STEPS = SKI_ATLAS_SIZED_STEPS;
 
 interface Measured {
   wallS: number;
+  /** User + system CPU seconds (all threads): comparable across runs on a shared, loaded machine. */
+  cpuS: number;
   peakRssMiB: number;
   code: number;
   stderr: string;
@@ -37,16 +39,16 @@ function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.e
   const out = join(tmpdir(), `bench-time-${process.pid}-${Math.random().toString(36).slice(2)}`);
   return new Promise((resolvePromise, reject) => {
     const t = process.hrtime.bigint();
-    const child = spawn("/usr/bin/time", ["-f", "%M", "-o", out, cmd, ...args], { env, cwd: REPO, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn("/usr/bin/time", ["-f", "%U %S %M", "-o", out, cmd, ...args], { env, cwd: REPO, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr.setEncoding("utf8");
     child.stderr.on("data", (d: string) => (stderr += d.length > 20000 ? "" : d));
     child.on("error", reject);
     child.on("close", (code) => {
       const wallS = Number(process.hrtime.bigint() - t) / 1e9;
-      const kb = Number(readFileSync(out, "utf8").trim().split("\n").at(-1));
+      const [user, sys, kb] = readFileSync(out, "utf8").trim().split("\n").at(-1)!.split(" ").map(Number);
       rmSync(out, { force: true });
-      resolvePromise({ wallS, peakRssMiB: kb / 1024, code: code ?? -1, stderr });
+      resolvePromise({ wallS, cpuS: user + sys, peakRssMiB: kb / 1024, code: code ?? -1, stderr });
     });
   });
 }
@@ -142,6 +144,10 @@ async function main() {
         steps: Object.fromEntries(STEPS.map((s) => [s, { wallS: steps[s].wallS, peakRssMiB: steps[s].peakRssMiB }])) as Row["steps"],
         extractAnalyzePublishS: eap, ratioToDecode: eap / decode.wallS, mbPerS: input.bytes / 1e6 / eap,
         extractOneWorkerS: oneWorker.wallS, workerSpeedup: oneWorker.wallS / steps.extract.wallS,
+        cpu: {
+          osmiumDecodeS: decode.cpuS, osmiumTagsFilterS: filter.cpuS, extractS: steps.extract.cpuS,
+          extractAnalyzePublishS: steps.extract.cpuS + steps.analyze.cpuS + steps.publish.cpuS,
+        },
       });
     }
   } finally {
@@ -241,6 +247,19 @@ function report(rows: Row[], machine: Record<string, unknown>, generatedAt: stri
   if (write) writeFileSync(join(REPO, "bench/results.json"), JSON.stringify(results, null, 2) + "\n");
 
   console.log(`\n${lines.join("\n")}\n`);
+  const cpuRows = rows.filter((r) => r.cpu);
+  if (cpuRows.length > 0) {
+    console.log("CPU seconds (user + system, all threads; what a loaded machine does not distort):");
+    for (const r of cpuRows) {
+      const c = r.cpu!;
+      console.log(
+        `  ${f(r.inputMB, 0)} MB ${r.density ?? "ski-dense"}: fileinfo -e ${f(c.osmiumDecodeS)} s, tags-filter ${f(c.osmiumTagsFilterS)} s, ` +
+          `extract ${f(c.extractS)} s (${f(c.extractS / c.osmiumTagsFilterS)}× tags-filter, ${f(c.extractS / c.osmiumDecodeS)}× decode), ` +
+          `E+A+P ${f(c.extractAnalyzePublishS)} s (${f(c.extractAnalyzePublishS / c.osmiumDecodeS)}× decode)`,
+      );
+    }
+    console.log("");
+  }
   console.log(`machine: ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}, ${machine.osmium}\n`);
   console.log("fits (x = input MiB for memory, MB for time; a raised to cover every point):");
   for (const s of STEPS) {
@@ -271,6 +290,8 @@ interface Row {
   /** Extract with ATLAS_PBF_WORKERS=1, and its wall ÷ the default run's (older results lack both). */
   extractOneWorkerS?: number;
   workerSpeedup?: number;
+  /** CPU seconds (user + system) of the same runs (older results lack them). */
+  cpu?: { osmiumDecodeS: number; osmiumTagsFilterS: number; extractS: number; extractAnalyzePublishS: number };
 }
 
 main().catch((err) => {

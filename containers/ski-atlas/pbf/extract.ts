@@ -1,9 +1,9 @@
 import { open, type FileHandle } from "node:fs/promises";
 import { inBlock, InflateBudget, loadBlock, parseBlob, readBlob, scanBlocks, type BlockRef } from "./blocks.ts";
 import {
-  checkHeader, checkLocation, decodeRelation, decodeWay, denseKeysValsError, denseLengthError, denseSpans, forEachEntity,
-  forEachMessage, forEachPlainNode, GROUP_DENSE, GROUP_NODES, GROUP_RELATIONS, GROUP_WAYS, newEntitySpans, PrimitiveBlock,
-  readEntity, stringIndexError, StringMatcher, type EntitySpans, type Group, type PbfRelation, type PbfWay, type Tags,
+  checkHeader, decodeRelation, decodeWay, forEachEntity, forEachMessage, GROUP_DENSE, GROUP_NODES, GROUP_RELATIONS,
+  GROUP_WAYS, newEntitySpans, PrimitiveBlock, readEntity, stringIndexError, type EntitySpans, type Group, type PbfRelation,
+  type PbfWay,
 } from "./decode.ts";
 import { NumberArray, PbfFormatError, readPacked } from "./protobuf.ts";
 import { NodeFilter, unsorted, type NodeBatch } from "./node-filter.ts";
@@ -178,7 +178,6 @@ export async function extractPbf(path: string, rules: readonly TagRule[], parall
     // Started now, so that the threads load their code while pass 1 runs.
     pool = workers > 0 && refs.length > 2 ? new NodePool(workers) : undefined;
     const stats: ExtractStats = { blocks: refs.length, inflated: 1, reinflated: 0, relationsScanned: 0, nodeBlocksSkipped: 0, wayBlocksSkipped: 0 };
-    const nodeRules = new RuleSet(rules, "n");
     const wayRules = new RuleSet(rules, "w");
     const relRules = new RuleSet(rules, "r");
 
