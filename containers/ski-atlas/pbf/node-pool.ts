@@ -9,7 +9,9 @@ import type { TagRule } from "./rules.ts";
 /**
  * Worker threads for pass 2 of the extractor: each inflates and filters whole node blocks (zlib and the
  * decoding both off the main thread), so the extract uses every core. Blocks are handed to the first idle
- * worker; results come back as promises, which the caller awaits in file order.
+ * worker; results come back as promises, which the caller awaits in file order. The split is osmpbf's
+ * (https://docs.rs/osmpbf, `par_map_reduce`): one thread reads Blobs in sequence, whole Blobs are inflated and
+ * decoded in parallel, so zlib and decoding scale with the cores while reading stays sequential.
  */
 
 /** Worker threads for the extract: ATLAS_PBF_WORKERS, else one per available core. */
