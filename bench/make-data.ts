@@ -4,7 +4,13 @@
  * Builds scaled inputs by tiling a real extract: `osmium renumber` first (dense ids from 1), then tile t gets
  * ids offset by t × the object count of each type and coordinates shifted on a grid, so tiles never collide
  * and ids stay dense. Output: sorted PBFs (nodes, ways, relations; each by id) with zlib blocks of the source's
- * size, in bench/data/ (git-ignored), plus bench/data/inputs.json. Ski density is real because it is copied.
+ * size, in bench/data/ (git-ignored), plus bench/data/inputs.json.
+ *
+ * Two densities per size: "ski-dense" copies every tile as is (the source is a ski country: about 7% of it is
+ * kept by extract, the worst case for analyze), and "realistic" keeps the ski tags of only 1 tile in 100; the
+ * other tiles keep everything else (roads, buildings, shops, hotels: every POI candidate), so the extract is a
+ * continent-like share of the input. Ski tags are hidden by renaming their strings in the block's string table
+ * to strings of the same length (`aerialway` → `xerialway`), so every block keeps its size and layout.
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, openSync, closeSync, writeSync, statSync, writeFileSync, existsSync } from "node:fs";
@@ -109,6 +115,38 @@ export function shiftBlock(raw: Uint8Array, o: Offsets): Uint8Array {
   });
 }
 
+/** The strings that make an object a ski feature for FILTER_RULES (keys and the values of landuse/site/route). */
+const SKI_STRINGS = ["aerialway", "piste:type", "winter_sports", "piste"].map((x) => new TextEncoder().encode(x));
+
+/** A copy of a PrimitiveBlock whose ski strings are renamed (first byte → "x"): same size, no ski features. */
+export function hideSkiTags(raw: Uint8Array): Uint8Array {
+  const out = Uint8Array.from(raw);
+  const r = new ProtoReader(raw);
+  while (r.more()) {
+    const key = r.varint();
+    if (key !== ((1 << 3) | WIRE_LEN)) {
+      r.skip(key & 7);
+      continue;
+    }
+    const [s, e] = r.span();
+    const st = new ProtoReader(raw, s, e);
+    while (st.more()) {
+      const k = st.varint();
+      if (k !== ((1 << 3) | WIRE_LEN)) {
+        st.skip(k & 7);
+        continue;
+      }
+      const [a, b] = st.span();
+      if (SKI_STRINGS.some((x) => x.length === b - a && x.every((c, i) => raw[a + i] === c))) out[a] = 0x78;
+    }
+  }
+  return out;
+}
+
+export type Density = "ski-dense" | "realistic";
+/** Realistic density: tile t keeps its ski tags when t % SKI_TILE_EVERY === 0. */
+export const SKI_TILE_EVERY = 100;
+
 interface Source {
   header: Uint8Array;
   nodes: Uint8Array[];
@@ -165,7 +203,7 @@ async function loadSource(path: string): Promise<Source> {
 }
 
 /** Writes `tiles` tiles of `src` to `out`, `parallel` blocks compressing at a time (in order). */
-async function writeTiled(src: Source, tiles: number, out: string): Promise<void> {
+async function writeTiled(src: Source, tiles: number, out: string, density: Density): Promise<void> {
   const cols = Math.ceil(Math.sqrt(tiles));
   const rows = Math.ceil(tiles / cols);
   const b = src.bbox;
@@ -187,8 +225,10 @@ async function writeTiled(src: Source, tiles: number, out: string): Promise<void
           n: t * src.counts.n, w: t * src.counts.w, r: t * src.counts.r,
           lat7: latOf(Math.floor(t / cols)), lon7: lonOf(t % cols),
         };
+        const hide = density === "realistic" && t % SKI_TILE_EVERY !== 0;
         for (const raw of src[kind]) {
-          pending.push(frameBlock("OSMData", shiftBlock(raw, o)));
+          const shifted = shiftBlock(raw, o);
+          pending.push(frameBlock("OSMData", hide ? hideSkiTags(shifted) : shifted));
           await flush(8);
         }
       }
@@ -204,6 +244,7 @@ export interface BenchInput {
   source: string;
   tiles: number;
   bytes: number;
+  density: Density;
 }
 
 async function main() {
@@ -224,16 +265,19 @@ async function main() {
   if (r.status !== 0) throw new Error(`osmium renumber failed: ${r.stderr}`);
   const src = await loadSource(renumbered);
   const list: BenchInput[] = [];
+  const densities: Density[] = opt("--density") ? [opt("--density") as Density] : ["ski-dense", "realistic"];
   for (const mb of sizes) {
     const tiles = Math.max(1, Math.round((mb * 1e6) / src.bytes));
-    const file = join(DATA_DIR, `${base}-x${tiles}.osm.pbf`);
-    if (!existsSync(file)) {
-      const t = Date.now();
-      await writeTiled(src, tiles, file + ".tmp");
-      spawnSync("mv", [file + ".tmp", file]);
-      console.log(`${relative(REPO, file)}: ${tiles} tiles, ${(statSync(file).size / 1e6).toFixed(1)} MB (${((Date.now() - t) / 1000).toFixed(1)} s)`);
-    } else console.log(`${relative(REPO, file)}: already there`);
-    list.push({ file: relative(REPO, file), source: basename(input), tiles, bytes: statSync(file).size });
+    for (const density of densities) {
+      const file = join(DATA_DIR, `${base}-x${tiles}${density === "realistic" ? "-realistic" : ""}.osm.pbf`);
+      if (!existsSync(file)) {
+        const t = Date.now();
+        await writeTiled(src, tiles, file + ".tmp", density);
+        spawnSync("mv", [file + ".tmp", file]);
+        console.log(`${relative(REPO, file)}: ${tiles} tiles (${density}), ${(statSync(file).size / 1e6).toFixed(1)} MB (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+      } else console.log(`${relative(REPO, file)}: already there`);
+      list.push({ file: relative(REPO, file), source: basename(input), tiles, bytes: statSync(file).size, density });
+    }
   }
   writeFileSync(join(DATA_DIR, "inputs.json"), JSON.stringify(list, null, 2) + "\n");
   console.log(`wrote bench/data/inputs.json (${((Date.now() - t0) / 1000).toFixed(1)} s)`);

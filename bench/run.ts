@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- <input.osm.pbf> …]` (default: the inputs listed by `npm run bench:data`);
- * `npm run bench -- --report` recomputes fits, policies and projections from bench/results.json.
+ * `npm run bench -- --report` recomputes fits, policies and projections from bench/results.json;
+ * `--dry-run` prints the tables without writing bench/results.json (e.g. when measuring a subset of the inputs).
  *
  * Runs download (file://), extract, analyze and publish as real child processes (compiled JS on Node, the way
  * the image runs them) against the embedded S3 server, and on the same file `osmium fileinfo -e` (one decode
@@ -26,6 +27,8 @@ const STEPS = SKI_ATLAS_SIZED_STEPS;
 
 interface Measured {
   wallS: number;
+  /** User + system CPU seconds (all threads): comparable across runs on a shared, loaded machine. */
+  cpuS: number;
   peakRssMiB: number;
   code: number;
   stderr: string;
@@ -36,16 +39,16 @@ function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.e
   const out = join(tmpdir(), `bench-time-${process.pid}-${Math.random().toString(36).slice(2)}`);
   return new Promise((resolvePromise, reject) => {
     const t = process.hrtime.bigint();
-    const child = spawn("/usr/bin/time", ["-f", "%M", "-o", out, cmd, ...args], { env, cwd: REPO, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn("/usr/bin/time", ["-f", "%U %S %M", "-o", out, cmd, ...args], { env, cwd: REPO, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr.setEncoding("utf8");
     child.stderr.on("data", (d: string) => (stderr += d.length > 20000 ? "" : d));
     child.on("error", reject);
     child.on("close", (code) => {
       const wallS = Number(process.hrtime.bigint() - t) / 1e9;
-      const kb = Number(readFileSync(out, "utf8").trim().split("\n").at(-1));
+      const [user, sys, kb] = readFileSync(out, "utf8").trim().split("\n").at(-1)!.split(" ").map(Number);
       rmSync(out, { force: true });
-      resolvePromise({ wallS, peakRssMiB: kb / 1024, code: code ?? -1, stderr });
+      resolvePromise({ wallS, cpuS: user + sys, peakRssMiB: kb / 1024, code: code ?? -1, stderr });
     });
   });
 }
@@ -82,12 +85,13 @@ async function main() {
     return report(last.rows, last.machine, last.generatedAt);
   }
   const given = process.argv.slice(2).filter((a) => !a.startsWith("--"));
-  let inputs: { file: string; bytes: number }[];
-  if (given.length > 0) inputs = given.map((f) => ({ file: resolve(f), bytes: statSync(f).size }));
+  let inputs: { file: string; bytes: number; density: string }[];
+  const densityOf = (f: string) => (f.includes("-realistic") ? "realistic" : "ski-dense");
+  if (given.length > 0) inputs = given.map((f) => ({ file: resolve(f), bytes: statSync(f).size, density: densityOf(f) }));
   else {
     const list = join(DATA_DIR, "inputs.json");
     if (!existsSync(list)) throw new Error("no inputs: run `npm run bench:data` first (or pass .osm.pbf files)");
-    inputs = (JSON.parse(readFileSync(list, "utf8")) as BenchInput[]).map((i) => ({ file: join(REPO, i.file), bytes: i.bytes }));
+    inputs = (JSON.parse(readFileSync(list, "utf8")) as BenchInput[]).map((i) => ({ file: join(REPO, i.file), bytes: i.bytes, density: i.density ?? densityOf(i.file) }));
   }
   inputs.sort((a, b) => a.bytes - b.bytes);
 
@@ -128,14 +132,22 @@ async function main() {
         steps[step] = m;
         process.stderr.write(`, ${step} ${m.wallS.toFixed(2)} s`);
       }
-      process.stderr.write("\n");
+      // The extract again on one worker thread: the speed-up of pass 2's threads (ATLAS_PBF_WORKERS).
+      const oneWorker = await measure(process.execPath, [main, "extract"], { ...env, ATLAS_PBF_WORKERS: "1" });
+      if (oneWorker.code !== 0) throw new Error(`extract on 1 worker failed on ${name}: ${oneWorker.stderr.trim().split("\n").at(-1)}`);
+      process.stderr.write(`, extract on 1 worker ${oneWorker.wallS.toFixed(2)} s\n`);
       const head = await s3.s3.send(new HeadObjectCommand({ Bucket: "bench", Key: u.extract.slice("s3://bench/".length) }));
       const eap = steps.extract.wallS + steps.analyze.wallS + steps.publish.wallS;
       rows.push({
-        input: name, inputMB: input.bytes / 1e6, inputMiB: input.bytes / MiB, extractMB: (head.ContentLength ?? 0) / 1e6,
+        input: name, density: input.density, inputMB: input.bytes / 1e6, inputMiB: input.bytes / MiB, extractMB: (head.ContentLength ?? 0) / 1e6,
         osmiumDecodeS: decode.wallS, osmiumTagsFilterS: filter.wallS, osmiumTagsFilterRssMiB: filter.peakRssMiB,
         steps: Object.fromEntries(STEPS.map((s) => [s, { wallS: steps[s].wallS, peakRssMiB: steps[s].peakRssMiB }])) as Row["steps"],
         extractAnalyzePublishS: eap, ratioToDecode: eap / decode.wallS, mbPerS: input.bytes / 1e6 / eap,
+        extractOneWorkerS: oneWorker.wallS, workerSpeedup: oneWorker.wallS / steps.extract.wallS,
+        cpu: {
+          osmiumDecodeS: decode.cpuS, osmiumTagsFilterS: filter.cpuS, extractS: steps.extract.cpuS,
+          extractAnalyzePublishS: steps.extract.cpuS + steps.analyze.cpuS + steps.publish.cpuS,
+        },
       });
     }
   } finally {
@@ -153,12 +165,14 @@ function report(rows: Row[], machine: Record<string, unknown>, generatedAt: stri
   // ---- table
   const f = (x: number, d = 2) => x.toFixed(d);
   const lines = [
-    "| input | osmium fileinfo -e | osmium tags-filter | download | extract | analyze | publish | E+A+P | MB/s | E+A+P ÷ decode | peak RSS MiB (extract / analyze / publish) | extract RSS per input MB |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| input | density | osmium fileinfo -e | osmium tags-filter | download | extract | analyze | publish | E+A+P | MB/s | E+A+P ÷ decode | extract ÷ tags-filter | extract 1 worker (speed-up of all) | peak RSS MiB (extract / analyze / publish) | extract RSS per input MB |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows.map((r) =>
-      `| ${f(r.inputMB, 0)} MB | ${f(r.osmiumDecodeS)} s | ${f(r.osmiumTagsFilterS)} s (${f(r.osmiumTagsFilterS / r.osmiumDecodeS, 1)}×) | ${f(r.steps.download.wallS)} s | ` +
+      `| ${f(r.inputMB, 0)} MB | ${r.density ?? "ski-dense"} | ${f(r.osmiumDecodeS)} s | ${f(r.osmiumTagsFilterS)} s (${f(r.osmiumTagsFilterS / r.osmiumDecodeS, 1)}×) | ${f(r.steps.download.wallS)} s | ` +
       `${f(r.steps.extract.wallS)} s | ${f(r.steps.analyze.wallS)} s | ${f(r.steps.publish.wallS)} s | ${f(r.extractAnalyzePublishS)} s | ` +
-      `${f(r.mbPerS, 0)} | **${f(r.ratioToDecode)}×** | ${f(r.steps.extract.peakRssMiB, 0)} / ${f(r.steps.analyze.peakRssMiB, 0)} / ${f(r.steps.publish.peakRssMiB, 0)} | ${f(r.steps.extract.peakRssMiB / r.inputMB)} |`,
+      `${f(r.mbPerS, 0)} | **${f(r.ratioToDecode)}×** | ${f(r.steps.extract.wallS / r.osmiumTagsFilterS)}× | ` +
+      `${r.extractOneWorkerS === undefined ? "–" : `${f(r.extractOneWorkerS)} s (${f(r.workerSpeedup!)}×)`} | ` +
+      `${f(r.steps.extract.peakRssMiB, 0)} / ${f(r.steps.analyze.peakRssMiB, 0)} / ${f(r.steps.publish.peakRssMiB, 0)} | ${f(r.steps.extract.peakRssMiB / r.inputMB)} |`,
     ),
   ];
 
@@ -229,9 +243,23 @@ function report(rows: Row[], machine: Record<string, unknown>, generatedAt: stri
     policies,
     projections: { prices: FARGATE_ARM64_PRICES, assumptions: "step time = fitted a + b·MB on this machine (×2 on 1-vCPU tiers); download from the internet at 100 MB/s; one task per step, billed ≥ 60 s", regions: projections },
   };
-  writeFileSync(join(REPO, "bench/results.json"), JSON.stringify(results, null, 2) + "\n");
+  const write = !process.argv.includes("--dry-run");
+  if (write) writeFileSync(join(REPO, "bench/results.json"), JSON.stringify(results, null, 2) + "\n");
 
   console.log(`\n${lines.join("\n")}\n`);
+  const cpuRows = rows.filter((r) => r.cpu);
+  if (cpuRows.length > 0) {
+    console.log("CPU seconds (user + system, all threads; what a loaded machine does not distort):");
+    for (const r of cpuRows) {
+      const c = r.cpu!;
+      console.log(
+        `  ${f(r.inputMB, 0)} MB ${r.density ?? "ski-dense"}: fileinfo -e ${f(c.osmiumDecodeS)} s, tags-filter ${f(c.osmiumTagsFilterS)} s, ` +
+          `extract ${f(c.extractS)} s (${f(c.extractS / c.osmiumTagsFilterS)}× tags-filter, ${f(c.extractS / c.osmiumDecodeS)}× decode), ` +
+          `E+A+P ${f(c.extractAnalyzePublishS)} s (${f(c.extractAnalyzePublishS / c.osmiumDecodeS)}× decode)`,
+      );
+    }
+    console.log("");
+  }
   console.log(`machine: ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}, ${machine.osmium}\n`);
   console.log("fits (x = input MiB for memory, MB for time; a raised to cover every point):");
   for (const s of STEPS) {
@@ -243,11 +271,12 @@ function report(rows: Row[], machine: Record<string, unknown>, generatedAt: stri
   console.log(`\nprojections (tiers from the policies above):\n${proj.join("\n")}\n`);
   const inCode = STEPS.filter((st) => JSON.stringify(SKI_ATLAS_SIZE_POLICIES[st]) !== JSON.stringify(policies[st]));
   if (inCode.length > 0) console.log(`note: workflows/ski-atlas-sizing.ts differs from this fit for ${inCode.join(", ")}: paste the policies above into it`);
-  console.log("wrote bench/results.json");
+  console.log(write ? "wrote bench/results.json" : "--dry-run: bench/results.json left as it was");
 }
 
 interface Row {
   input: string;
+  density?: string;
   inputMB: number;
   inputMiB: number;
   extractMB: number;
@@ -258,6 +287,11 @@ interface Row {
   extractAnalyzePublishS: number;
   ratioToDecode: number;
   mbPerS: number;
+  /** Extract with ATLAS_PBF_WORKERS=1, and its wall ÷ the default run's (older results lack both). */
+  extractOneWorkerS?: number;
+  workerSpeedup?: number;
+  /** CPU seconds (user + system) of the same runs (older results lack them). */
+  cpu?: { osmiumDecodeS: number; osmiumTagsFilterS: number; extractS: number; extractAnalyzePublishS: number };
 }
 
 main().catch((err) => {

@@ -42,7 +42,9 @@ export const INFLATE_FLOOR = 16 * 1024 * 1024;
 export class InflateBudget {
   private left: number;
   readonly limit: number;
-  constructor(readonly fileSize: number) {
+  readonly fileSize: number;
+  constructor(fileSize: number) {
+    this.fileSize = fileSize;
     this.limit = Math.max(INFLATE_FLOOR, MAX_INFLATE_RATIO * fileSize);
     this.left = this.limit;
   }
@@ -124,6 +126,7 @@ export function parseBlobHeader(buf: Uint8Array): { type: string; datasize: numb
 const inflateAsync = promisify(zlib.inflate);
 const zstdAsync = (zlib as unknown as { zstdDecompress?: typeof zlib.inflate }).zstdDecompress;
 const zstdDecompress = zstdAsync ? promisify(zstdAsync) : undefined;
+const zstdDecompressSync = (zlib as unknown as { zstdDecompressSync?: typeof zlib.inflateSync }).zstdDecompressSync;
 
 /**
  * Decodes a Blob message: raw, zlib (what Geofabrik uses) or zstd. Returns the uncompressed block. The declared
@@ -133,6 +136,24 @@ const zstdDecompress = zstdAsync ? promisify(zstdAsync) : undefined;
  * makes zlib.inflate spin forever at 100% CPU.)
  */
 export async function inflateBlob(blob: Uint8Array, budget?: InflateBudget): Promise<Uint8Array> {
+  const parsed = parseBlob(blob);
+  budget?.take(parsed.declaredBytes);
+  const out = await inflateParsed(parsed);
+  if (parsed.rawSize < 0 && parsed.kind !== "raw") budget?.take(out.length);
+  return out;
+}
+
+export interface ParsedBlob {
+  kind: string;
+  /** The declared raw_size, or -1. */
+  rawSize: number;
+  data: Uint8Array;
+  /** What the budget is charged before inflating: the declared size (0 when undeclared: charged after). */
+  declaredBytes: number;
+}
+
+/** Reads a Blob's fields and checks the declared size against the format's limit; inflates nothing. */
+export function parseBlob(blob: Uint8Array): ParsedBlob {
   const r = new ProtoReader(blob);
   let rawSize = -1;
   let data: Uint8Array | undefined;
@@ -150,26 +171,51 @@ export async function inflateBlob(blob: Uint8Array, budget?: InflateBudget): Pro
   }
   if (!data) throw new PbfFormatError("not a Blob (no data)");
   if (rawSize > MAX_BLOB_RAW) throw new PbfFormatError(`the Blob's raw_size is ${rawSize} bytes; the format allows at most ${MAX_BLOB_RAW}`);
-  if (kind === "raw") {
-    budget?.take(data.length);
-    return data;
-  }
-  const limit = rawSize >= 0 ? rawSize : MAX_BLOB_RAW;
-  if (rawSize >= 0) budget?.take(rawSize);
+  return { kind, rawSize, data, declaredBytes: kind === "raw" ? data.length : Math.max(0, rawSize) };
+}
+
+/** Inflates a parsed Blob, stopping at its declared raw_size (or the format's limit). */
+export async function inflateParsed(blob: ParsedBlob): Promise<Uint8Array> {
+  if (blob.kind === "raw") return blob.data;
+  const decompress = blob.kind === "zlib" ? inflateAsync : blob.kind === "zstd" ? zstdDecompress : undefined;
+  if (!decompress) throw new PbfFormatError(`unsupported block compression '${blob.kind}'`);
   let out: Uint8Array;
-  const options = { chunkSize: Math.max(1024, limit), maxOutputLength: Math.max(1, limit) };
-  if (kind === "zlib" || (kind === "zstd" && zstdDecompress)) {
-    try {
-      out = kind === "zlib" ? await inflateAsync(data, options) : await zstdDecompress!(data, options);
-    } catch (err) {
-      if ((err as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
-        throw new PbfFormatError(rawSize >= 0 ? `the Blob inflates to more than its raw_size of ${rawSize} bytes` : `the Blob inflates to more than ${MAX_BLOB_RAW} bytes`);
-      }
-      throw new PbfFormatError(`corrupt ${kind} data (${(err as Error).message})`);
-    }
-  } else throw new PbfFormatError(`unsupported block compression '${kind}'`);
-  if (rawSize < 0) budget?.take(out.length);
-  else if (out.length !== rawSize) throw new PbfFormatError(`the Blob inflates to ${out.length} bytes, its raw_size says ${rawSize}`);
+  try {
+    out = await decompress(blob.data, inflateOptions(blob));
+  } catch (err) {
+    throw inflateError(blob, err);
+  }
+  return checkInflated(blob, out);
+}
+
+/** inflateParsed on the calling thread (worker threads: each is a core of its own, no hop to libuv's pool). */
+export function inflateParsedSync(blob: ParsedBlob): Uint8Array {
+  if (blob.kind === "raw") return blob.data;
+  const decompress = blob.kind === "zlib" ? zlib.inflateSync : blob.kind === "zstd" ? zstdDecompressSync : undefined;
+  if (!decompress) throw new PbfFormatError(`unsupported block compression '${blob.kind}'`);
+  let out: Uint8Array;
+  try {
+    out = decompress(blob.data, inflateOptions(blob));
+  } catch (err) {
+    throw inflateError(blob, err);
+  }
+  return checkInflated(blob, out);
+}
+
+function inflateOptions({ rawSize }: ParsedBlob): zlib.ZlibOptions {
+  const limit = rawSize >= 0 ? rawSize : MAX_BLOB_RAW;
+  return { chunkSize: Math.max(1024, limit), maxOutputLength: Math.max(1, limit) };
+}
+
+function inflateError({ kind, rawSize }: ParsedBlob, err: unknown): PbfFormatError {
+  if ((err as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
+    return new PbfFormatError(rawSize >= 0 ? `the Blob inflates to more than its raw_size of ${rawSize} bytes` : `the Blob inflates to more than ${MAX_BLOB_RAW} bytes`);
+  }
+  return new PbfFormatError(`corrupt ${kind} data (${(err as Error).message})`);
+}
+
+function checkInflated({ rawSize }: ParsedBlob, out: Uint8Array): Uint8Array {
+  if (rawSize >= 0 && out.length !== rawSize) throw new PbfFormatError(`the Blob inflates to ${out.length} bytes, its raw_size says ${rawSize}`);
   return out;
 }
 

@@ -8,6 +8,7 @@ import { FILTER_RULES, filterExpressions } from "../extract.ts";
 import { readOsmFile, readPbfFile } from "../opl.ts";
 import { writeSyntheticRegion } from "../synthetic-osm.ts";
 import { ANDORRA_PBF } from "../testing/helpers.ts";
+import { denseGroup, pbfOf, primitiveBlock, wayGroup } from "../testing/hostile-pbf.ts";
 import { extractPbf } from "./extract.ts";
 import { PbfFormatError } from "./protobuf.ts";
 import { writePbf } from "./write.ts";
@@ -54,6 +55,10 @@ describe("the PBF extractor against osmium tags-filter", () => {
     expect(result.ways.length).toBeGreaterThan(1000);
     expect(result.stats.inflated).toBe(result.stats.blocks);
     expect(result.stats.reinflated).toBe(0);
+    // Pass 2 on worker threads (the default: one per core) and on this thread give the same bytes.
+    const single = await extractPbf(ANDORRA_PBF, FILTER_RULES, 3, 0);
+    await writePbf(join(tmp, "andorra.single.osm.pbf"), single.nodes, single.ways, single.relations);
+    expect((await readFile(join(tmp, "andorra.single.osm.pbf"))).equals(await readFile(ours))).toBe(true);
     // The reader (analyze's path) sees what osmium sees in our extract.
     const mine = await readPbfFile(ours, "x", "y");
     const oracle = await readOsmFile(ours, "x", "y");
@@ -130,6 +135,18 @@ describe("bad input", () => {
     await writeFile(cut, whole.subarray(0, Math.floor(whole.length * 0.6)));
     await expect(extractPbf(cut, FILTER_RULES)).rejects.toThrow(PbfFormatError);
     await expect(extractPbf(cut, FILTER_RULES)).rejects.toThrow(/truncated/);
+  });
+
+  it("a fault found on a worker thread names its block", async () => {
+    // Four node blocks, then ways: with one block read ahead, blocks 1 and 2 are inflated and filtered on workers.
+    const strings = ["", "amenity", "cafe"];
+    const nodes = (id: number, lat: number) => primitiveBlock(strings, [denseGroup([id], [Math.round(lat * 1e7)], [15_000_000], [1, 2, 0])]);
+    const path = join(tmp, "worker-fault.osm.pbf");
+    await writeFile(path, pbfOf(nodes(1, 91), nodes(2, 42.5), nodes(3, 42.5), nodes(4, 42.5), primitiveBlock(["", "aerialway", "yes"], [wayGroup([{ id: 1, keys: [1], vals: [2], refs: [2, 3] }])])));
+    await expect(extractPbf(path, FILTER_RULES, 1, 2)).rejects.toThrow(/^block 1 at byte \d+: node 1 has latitude 91, outside ±90°$/);
+    await writeFile(path, pbfOf(nodes(1, 42), nodes(2, 42.5), nodes(3, 42.5), nodes(4, 42.5), primitiveBlock(["", "aerialway", "yes"], [wayGroup([{ id: 1, keys: [1], vals: [2], refs: [2, 3] }])])));
+    const ok = await extractPbf(path, FILTER_RULES, 1, 2);
+    expect(Array.from(ok.nodes.ids.subarray(0, ok.nodes.length))).toEqual([1, 2, 3, 4]);
   });
 
   it("a corrupt block → PbfFormatError", async () => {

@@ -1,12 +1,17 @@
 import { open, type FileHandle } from "node:fs/promises";
-import { inBlock, InflateBudget, loadBlock, scanBlocks, type BlockRef } from "./blocks.ts";
+import { inBlock, InflateBudget, loadBlock, parseBlob, readBlob, scanBlocks, type BlockRef } from "./blocks.ts";
 import {
-  checkHeader, checkLocation, decodeRelation, decodeWay, denseKeysValsError, denseLengthError, denseSpans, forEachEntity,
-  forEachMessage, forEachPlainNode, GROUP_DENSE, GROUP_NODES, GROUP_RELATIONS, GROUP_WAYS, newEntitySpans, PrimitiveBlock,
-  readEntity, stringIndexError, StringMatcher, type EntitySpans, type Group, type PbfRelation, type PbfWay, type Tags,
+  checkHeader, decodeRelation, decodeWay, forEachEntity, forEachMessage, GROUP_DENSE, GROUP_NODES, GROUP_RELATIONS,
+  GROUP_WAYS, newEntitySpans, PrimitiveBlock, readEntity, stringIndexError, type EntitySpans, type Group, type PbfRelation,
+  type PbfWay,
 } from "./decode.ts";
 import { NumberArray, PbfFormatError, readPacked } from "./protobuf.ts";
+import { NodeFilter, unsorted, type NodeBatch } from "./node-filter.ts";
+import { NodePool, workerCount } from "./node-pool.ts";
+import { RuleSet, type TagRule } from "./rules.ts";
 import { NodeList } from "./write.ts";
+
+export type { TagRule } from "./rules.ts";
 
 /**
  * `osmium tags-filter` (referenced objects kept) in TypeScript, reading a sorted PBF with each block inflated
@@ -31,14 +36,6 @@ import { NodeList } from "./write.ts";
  * nodes, matching ways and their nodes, matching nodes.
  */
 
-export interface TagRule {
-  /** Object types the rule applies to: any of "n", "w", "r". */
-  types: string;
-  key: string;
-  /** Allowed values; absent = any value. */
-  values?: readonly string[];
-}
-
 export interface ExtractResult {
   nodes: NodeList;
   ways: PbfWay[];
@@ -54,60 +51,6 @@ export interface ExtractStats {
   relationsScanned: number;
   nodeBlocksSkipped: number;
   wayBlocksSkipped: number;
-}
-
-/** Rules of one object type, compiled to bit masks over a block's string table. */
-class RuleSet {
-  private keys: StringMatcher;
-  private vals: StringMatcher;
-  private keyBits: number[];
-  private valBits: number[];
-  private anyMask = 0;
-  readonly empty: boolean;
-  keyMask = new Int32Array(0);
-  valMask = new Int32Array(0);
-  /** Whether the current block can match at all. */
-  relevant = false;
-
-  constructor(rules: readonly TagRule[], type: string) {
-    const mine = rules.filter((r) => r.types.includes(type));
-    if (mine.length > 31) throw new Error("too many tag rules");
-    this.empty = mine.length === 0;
-    const keyList = [...new Set(mine.map((r) => r.key))];
-    const valList = [...new Set(mine.flatMap((r) => r.values ?? []))];
-    this.keys = new StringMatcher(keyList);
-    this.vals = new StringMatcher(valList);
-    this.keyBits = keyList.map(() => 0);
-    this.valBits = valList.map(() => 0);
-    mine.forEach((r, bit) => {
-      this.keyBits[keyList.indexOf(r.key)] |= 1 << bit;
-      if (!r.values) this.anyMask |= 1 << bit;
-      for (const v of r.values ?? []) this.valBits[valList.indexOf(v)] |= 1 << bit;
-    });
-  }
-
-  prepare(block: PrimitiveBlock): void {
-    const n = block.stringCount;
-    if (this.keyMask.length < n) {
-      this.keyMask = new Int32Array(n * 2);
-      this.valMask = new Int32Array(n * 2);
-    }
-    let keys = 0, vals = 0;
-    for (let i = 0; i < n; i++) {
-      const k = this.empty ? -1 : this.keys.match(block, i);
-      const v = this.empty ? -1 : this.vals.match(block, i);
-      this.keyMask[i] = k < 0 ? 0 : this.keyBits[k];
-      this.valMask[i] = v < 0 ? 0 : this.valBits[v];
-      keys |= this.keyMask[i];
-      vals |= this.valMask[i];
-    }
-    this.relevant = (keys & (this.anyMask | vals)) !== 0;
-  }
-
-  /** Whether tag (k, v) (string-table indexes, already checked to be in range) matches. */
-  match(k: number, v: number): boolean {
-    return (this.keyMask[k] & (this.anyMask | this.valMask[v])) !== 0;
-  }
 }
 
 /** Reads and inflates blocks ahead of use; each started block is inflated once and handed out once. */
@@ -129,6 +72,10 @@ class Fetcher {
     p.catch(() => {});
     this.started.set(i, p);
   }
+  /** Whether block i was started (read ahead) and not handed out yet. */
+  has(i: number): boolean {
+    return this.started.has(i);
+  }
   async get(i: number): Promise<PrimitiveBlock> {
     this.prefetch(i);
     const p = this.started.get(i)!;
@@ -138,6 +85,10 @@ class Fetcher {
     return located(this.refs[i], () => new PrimitiveBlock(data));
   }
 }
+
+const EMPTY_BATCH: NodeBatch = {
+  count: 0, ids: new Float64Array(0), lat7: new Int32Array(0), lon7: new Int32Array(0), tags: [], firstId: NaN, lastId: NaN, skipped: 0,
+};
 
 /** An empty PrimitiveBlock (an empty string table): what a block of an unknown type holds for us. */
 const EMPTY_BLOCK = Uint8Array.of(0x0a, 0x00);
@@ -151,7 +102,6 @@ function located<T>(ref: BlockRef, fn: () => T): T {
   }
 }
 
-const unsorted = () => new PbfFormatError("the file is not sorted by type then id (nodes, ways, relations): sort it with osmium sort");
 
 /** Entity message spans of some groups of a block, in file order (two numbers per entity, not an object). */
 function messageSpans(block: PrimitiveBlock, groups: readonly Group[], out: NumberArray): number {
@@ -211,8 +161,13 @@ class RelationEdges {
   }
 }
 
-export async function extractPbf(path: string, rules: readonly TagRule[], parallel = 8): Promise<ExtractResult> {
+/**
+ * Runs the extract on `path`. `parallel`: blocks read and inflated ahead in pass 1; `workers`: worker threads of
+ * pass 2 (0: everything on this thread).
+ */
+export async function extractPbf(path: string, rules: readonly TagRule[], parallel = 8, workers = workerCount()): Promise<ExtractResult> {
   const fh = await open(path, "r");
+  let pool: NodePool | undefined;
   try {
     const { size } = await fh.stat();
     const refs = await scanBlocks(fh, size);
@@ -220,8 +175,9 @@ export async function extractPbf(path: string, rules: readonly TagRule[], parall
     const header = await loadBlock(fh, refs[0], budget);
     located(refs[0], () => checkHeader(header));
     const f = new Fetcher(fh, refs, budget);
+    // Started now, so that the threads load their code while pass 1 runs.
+    pool = workers > 0 && refs.length > 2 ? new NodePool(workers) : undefined;
     const stats: ExtractStats = { blocks: refs.length, inflated: 1, reinflated: 0, relationsScanned: 0, nodeBlocksSkipped: 0, wayBlocksSkipped: 0 };
-    const nodeRules = new RuleSet(rules, "n");
     const wayRules = new RuleSet(rules, "w");
     const relRules = new RuleSet(rules, "r");
 
@@ -364,112 +320,71 @@ export async function extractPbf(path: string, rules: readonly TagRule[], parall
     ways.reverse();
     const relations = [...keptRel.values()].sort((a, b) => a.id - b.id);
 
-    // ---- pass 2: nodes, forwards
-    const needed = nodeRefs.data.subarray(0, nodeRefCount).sort();
+    // ---- pass 2: nodes, forwards (on worker threads when there are any: each inflates and filters whole blocks)
+    const sorted = nodeRefs.data.subarray(0, nodeRefCount).sort();
     let nNeeded = 0;
-    for (let k = 0; k < needed.length; k++) if (k === 0 || needed[k] !== needed[k - 1]) needed[nNeeded++] = needed[k];
+    for (let k = 0; k < sorted.length; k++) if (k === 0 || sorted[k] !== sorted[k - 1]) sorted[nNeeded++] = sorted[k];
+    const shared = new SharedArrayBuffer(Math.max(8, nNeeded * 8));
+    const needed = new Float64Array(shared);
+    needed.set(sorted.subarray(0, nNeeded));
+    const filter = new NodeFilter(needed, nNeeded, rules);
     const nodes = new NodeList();
-    const ids = new NumberArray(8192), lats = new NumberArray(8192), lons = new NumberArray(8192), kv = new NumberArray(16384);
-    const keepIdx: number[] = [];
-    let cursor = 0;
-    const seek = (id: number) => {
-      let lo = 0, hi = nNeeded;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (needed[mid] < id) lo = mid + 1;
-        else hi = mid;
-      }
-      return lo;
-    };
     let lastNodeId = -Infinity;
-    const take: number[] = [];
-    const tagStart: number[] = [];
-    const nodeBlock = (block: PrimitiveBlock, isBoundary: boolean) => {
-      if (block.groups.some((g) => g.kind === GROUP_WAYS || g.kind === GROUP_RELATIONS) && !isBoundary) throw unsorted();
-      nodeRules.prepare(block);
-      const strings = block.stringCount;
-      for (const g of block.groups) {
-        if (g.kind === GROUP_NODES) {
-          forEachPlainNode(block, g, (n) => {
-            const k = seek(n.id);
-            const poi = nodeRules.relevant && Object.entries(n.tags).some(([key, v]) => plainMatch(rules, "n", key, v));
-            if (poi || (k < nNeeded && needed[k] === n.id)) nodes.push(n.id, n.lat7, n.lon7, n.tags);
+    const append = (ref: BlockRef, batch: NodeBatch) => {
+      if (batch.firstId <= lastNodeId) throw inBlock(ref, unsorted());
+      if (!Number.isNaN(batch.lastId)) lastNodeId = batch.lastId;
+      stats.nodeBlocksSkipped += batch.skipped;
+      nodes.append(batch);
+    };
+    const threads = boundary > 1 && pool ? pool.size : 0;
+    if (threads === 0) {
+      for (let i = 1; i <= boundary; i++) {
+        for (let j = 1; j <= P; j++) if (i + j < boundary) f.prefetch(i + j);
+        const block = i === boundary ? boundaryBlock! : await f.get(i);
+        append(refs[i], located(refs[i], () => filter.filter(block, i === boundary)));
+      }
+    } else {
+      const workerPool = pool!;
+      workerPool.init(shared, nNeeded, rules);
+      {
+        // Blobs are read and charged to the budget here, inflated and filtered on the workers, and appended
+        // in file order; up to 2 blocks per worker are in flight.
+        const inFlight: Promise<NodeBatch>[] = [];
+        let next = 1;
+        const start = async () => {
+          const i = next++;
+          // Blocks read ahead by pass 1 are already inflated: filtered here rather than inflated twice.
+          if (f.has(i)) {
+            const block = await f.get(i);
+            return located(refs[i], () => filter.filter(block, false));
+          }
+          const blob = await readBlob(fh, refs[i]);
+          if (refs[i].type !== "OSMData") return EMPTY_BATCH; // a block type we do not know: skipped, per the format
+          const parsed = located(refs[i], () => parseBlob(blob));
+          located(refs[i], () => budget.take(parsed.declaredBytes));
+          stats.inflated++;
+          return workerPool.run(parsed, false).catch((err) => {
+            throw inBlock(refs[i], err);
           });
-          continue;
-        }
-        if (g.kind !== GROUP_DENSE) continue;
-        for (const d of denseSpans(block, g)) {
-          const n = readPacked(block.data, d.ids[0], d.ids[1], true, true, ids, "a node id");
-          if (n === 0) continue;
-          if (ids.data[0] <= lastNodeId) throw unsorted();
-          keepIdx.length = 0;
-          cursor = seek(ids.data[0]);
-          for (let k = 0; k < n && cursor < nNeeded; k++) {
-            const id = ids.data[k];
-            if (k > 0 && id <= ids.data[k - 1]) throw unsorted();
-            while (cursor < nNeeded && needed[cursor] < id) cursor++;
-            if (cursor < nNeeded && needed[cursor] === id) keepIdx.push(k);
-          }
-          lastNodeId = ids.data[n - 1];
-          const poi = nodeRules.relevant && d.keysVals[1] > d.keysVals[0];
-          if (keepIdx.length === 0 && !poi) {
-            stats.nodeBlocksSkipped++;
-            continue;
-          }
-          const nkv = readPacked(block.data, d.keysVals[0], d.keysVals[1], false, false, kv);
-          // Per node: where its tags start in kv, and whether it matches.
-          let p = 0, ki = 0;
-          take.length = 0;
-          tagStart.length = 0;
-          for (let k = 0; k < n; k++) {
-            const start = p;
-            let match = false;
-            while (p < nkv && kv.data[p] !== 0) {
-              if (p + 1 >= nkv) throw denseKeysValsError(nkv, n);
-              const key = kv.data[p], val = kv.data[p + 1];
-              if (key >= strings) throw stringIndexError(key, strings);
-              if (val >= strings) throw stringIndexError(val, strings);
-              if (poi && !match && nodeRules.match(key, val)) match = true;
-              p += 2;
-            }
-            p++;
-            const isRef = ki < keepIdx.length && keepIdx[ki] === k;
-            if (isRef) ki++;
-            if (isRef || match) {
-              take.push(k);
-              tagStart.push(nkv === 0 ? -1 : start);
-            }
-          }
-          if (nkv > 0 && p !== nkv) throw denseKeysValsError(nkv, n);
-          if (take.length === 0) continue;
-          if (readPacked(block.data, d.lats[0], d.lats[1], true, true, lats, "a latitude") !== n) throw denseLengthError("lat", n);
-          if (readPacked(block.data, d.lons[0], d.lons[1], true, true, lons, "a longitude") !== n) throw denseLengthError("lon", n);
-          for (let t = 0; t < take.length; t++) {
-            const k = take[t];
-            let tags: Tags | undefined;
-            let q = tagStart[t];
-            if (q >= 0 && kv.data[q] !== 0) {
-              tags = {};
-              while (q < nkv && kv.data[q] !== 0) {
-                tags[block.str(kv.data[q])] = block.str(kv.data[q + 1]);
-                q += 2;
-              }
-            }
-            const lat7 = block.lat7(lats.data[k]), lon7 = block.lon7(lons.data[k]);
-            checkLocation(ids.data[k], lat7, lon7);
-            nodes.push(ids.data[k], lat7, lon7, tags);
-          }
+        };
+        const launch = () => {
+          const p = start();
+          p.catch(() => {}); // observed when awaited in order
+          inFlight.push(p);
+        };
+        while (next < boundary && inFlight.length < 2 * threads) launch();
+        for (let i = 1; i < boundary; i++) {
+          const batch = await inFlight.shift()!;
+          if (next < boundary) launch();
+          append(refs[i], batch);
         }
       }
-    };
-    for (let i = 1; i <= boundary; i++) {
-      for (let j = 1; j <= P; j++) if (i + j < boundary) f.prefetch(i + j);
-      const block = i === boundary ? boundaryBlock! : await f.get(i);
-      located(refs[i], () => nodeBlock(block, i === boundary));
+      append(refs[boundary], located(refs[boundary], () => filter.filter(boundaryBlock!, true)));
     }
-    stats.inflated = f.inflated + 1;
+    stats.inflated += f.inflated;
     return { nodes, ways, relations, stats };
   } finally {
+    await pool?.close();
     await fh.close();
   }
 }
@@ -489,8 +404,4 @@ function tagsMatch(block: PrimitiveBlock, e: EntitySpans, rules: RuleSet): boole
     if (!match && rules.match(k, v)) match = true;
   }
   return match;
-}
-
-function plainMatch(rules: readonly TagRule[], type: string, key: string, value: string): boolean {
-  return rules.some((r) => r.types.includes(type) && r.key === key && (!r.values || r.values.includes(value)));
 }

@@ -70,6 +70,13 @@ export class NodeList {
     this.length++;
   }
 
+  /** Appends a batch of kept nodes (pass 2 of the extractor, node-filter.ts). */
+  append(batch: { count: number; ids: Float64Array; lat7: Int32Array; lon7: Int32Array; tags: [number, Tags][] }): void {
+    const base = this.length;
+    for (let i = 0; i < batch.count; i++) this.push(batch.ids[i], batch.lat7[i], batch.lon7[i]);
+    for (const [i, tags] of batch.tags) this.tags.set(base + i, tags);
+  }
+
   static of(nodes: readonly PbfNode[]): NodeList {
     const l = new NodeList();
     for (const n of nodes) l.push(n.id, n.lat7, n.lon7, n.tags);

@@ -1,0 +1,170 @@
+import {
+  checkLocation, denseKeysValsError, denseLengthError, denseSpans, forEachPlainNode, GROUP_DENSE, GROUP_NODES, GROUP_RELATIONS,
+  GROUP_WAYS, stringIndexError, type PrimitiveBlock, type Tags,
+} from "./decode.ts";
+import { NumberArray, PbfFormatError, readPacked } from "./protobuf.ts";
+import { plainMatch, RuleSet, type TagRule } from "./rules.ts";
+
+/**
+ * Pass 2 of the extractor on one node block: keeps the nodes a kept way or relation references (`needed`,
+ * sorted, distinct) and the nodes whose tags match. A block is independent of the others given `needed`, so
+ * this runs on worker threads (node-worker.ts) as well as in the extractor's own thread; the caller checks the
+ * order between blocks with `firstId` / `lastId`.
+ */
+
+export interface NodeBatch {
+  count: number;
+  ids: Float64Array;
+  lat7: Int32Array;
+  lon7: Int32Array;
+  /** [position in the batch, tags] of the kept nodes that have tags. */
+  tags: [number, Tags][];
+  /** First and last node id of the block (NaN when it has none): the order between blocks. */
+  firstId: number;
+  lastId: number;
+  /** Dense groups whose tags and coordinates were not decoded (nothing in them could be kept). */
+  skipped: number;
+}
+
+export const unsorted = () => new PbfFormatError("the file is not sorted by type then id (nodes, ways, relations): sort it with osmium sort");
+
+export class NodeFilter {
+  private readonly needed: Float64Array;
+  private readonly nNeeded: number;
+  private readonly rules: readonly TagRule[];
+  private readonly nodeRules: RuleSet;
+  private readonly ids = new NumberArray(8192);
+  private readonly lats = new NumberArray(8192);
+  private readonly lons = new NumberArray(8192);
+  private readonly kv = new NumberArray(16384);
+
+  constructor(needed: Float64Array, nNeeded: number, rules: readonly TagRule[]) {
+    this.needed = needed;
+    this.nNeeded = nNeeded;
+    this.rules = rules;
+    this.nodeRules = new RuleSet(rules, "n");
+  }
+
+  private seek(id: number): number {
+    const needed = this.needed;
+    let lo = 0, hi = this.nNeeded;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (needed[mid] < id) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** `mayHoldWays`: the last node block may also hold the first ways (and relations). */
+  filter(block: PrimitiveBlock, mayHoldWays: boolean): NodeBatch {
+    const { needed, nNeeded, nodeRules, ids, lats, lons, kv } = this;
+    const out = new BatchBuilder();
+    if (block.groups.some((g) => g.kind === GROUP_WAYS || g.kind === GROUP_RELATIONS) && !mayHoldWays) throw unsorted();
+    nodeRules.prepare(block);
+    const strings = block.stringCount;
+    let lastNodeId = -Infinity;
+    const keepIdx: number[] = [];
+    const take: number[] = [];
+    const tagStart: number[] = [];
+    for (const g of block.groups) {
+      if (g.kind === GROUP_NODES) {
+        forEachPlainNode(block, g, (n) => {
+          const k = this.seek(n.id);
+          const poi = nodeRules.relevant && Object.entries(n.tags).some(([key, v]) => plainMatch(this.rules, "n", key, v));
+          if (poi || (k < nNeeded && needed[k] === n.id)) out.push(n.id, n.lat7, n.lon7, n.tags);
+        });
+        continue;
+      }
+      if (g.kind !== GROUP_DENSE) continue;
+      for (const d of denseSpans(block, g)) {
+        const n = readPacked(block.data, d.ids[0], d.ids[1], true, true, ids, "a node id");
+        if (n === 0) continue;
+        if (ids.data[0] <= lastNodeId) throw unsorted();
+        if (Number.isNaN(out.firstId)) out.firstId = ids.data[0];
+        keepIdx.length = 0;
+        let cursor = this.seek(ids.data[0]);
+        for (let k = 0; k < n && cursor < nNeeded; k++) {
+          const id = ids.data[k];
+          if (k > 0 && id <= ids.data[k - 1]) throw unsorted();
+          while (cursor < nNeeded && needed[cursor] < id) cursor++;
+          if (cursor < nNeeded && needed[cursor] === id) keepIdx.push(k);
+        }
+        lastNodeId = out.lastId = ids.data[n - 1];
+        const poi = nodeRules.relevant && d.keysVals[1] > d.keysVals[0];
+        if (keepIdx.length === 0 && !poi) {
+          out.skipped++;
+          continue;
+        }
+        const nkv = readPacked(block.data, d.keysVals[0], d.keysVals[1], false, false, kv);
+        // Per node: where its tags start in kv, and whether it matches.
+        let p = 0, ki = 0;
+        take.length = 0;
+        tagStart.length = 0;
+        for (let k = 0; k < n; k++) {
+          const start = p;
+          let match = false;
+          while (p < nkv && kv.data[p] !== 0) {
+            if (p + 1 >= nkv) throw denseKeysValsError(nkv, n);
+            const key = kv.data[p], val = kv.data[p + 1];
+            if (key >= strings) throw stringIndexError(key, strings);
+            if (val >= strings) throw stringIndexError(val, strings);
+            if (poi && !match && nodeRules.match(key, val)) match = true;
+            p += 2;
+          }
+          p++;
+          const isRef = ki < keepIdx.length && keepIdx[ki] === k;
+          if (isRef) ki++;
+          if (isRef || match) {
+            take.push(k);
+            tagStart.push(nkv === 0 ? -1 : start);
+          }
+        }
+        if (nkv > 0 && p !== nkv) throw denseKeysValsError(nkv, n);
+        if (take.length === 0) continue;
+        if (readPacked(block.data, d.lats[0], d.lats[1], true, true, lats, "a latitude") !== n) throw denseLengthError("lat", n);
+        if (readPacked(block.data, d.lons[0], d.lons[1], true, true, lons, "a longitude") !== n) throw denseLengthError("lon", n);
+        for (let t = 0; t < take.length; t++) {
+          const k = take[t];
+          let tags: Tags | undefined;
+          let q = tagStart[t];
+          if (q >= 0 && kv.data[q] !== 0) {
+            tags = {};
+            while (q < nkv && kv.data[q] !== 0) {
+              tags[block.str(kv.data[q])] = block.str(kv.data[q + 1]);
+              q += 2;
+            }
+          }
+          const lat7 = block.lat7(lats.data[k]), lon7 = block.lon7(lons.data[k]);
+          checkLocation(ids.data[k], lat7, lon7);
+          out.push(ids.data[k], lat7, lon7, tags);
+        }
+      }
+    }
+    return out.finish();
+  }
+}
+
+class BatchBuilder {
+  count = 0;
+  ids: number[] = [];
+  lat7: number[] = [];
+  lon7: number[] = [];
+  tags: [number, Tags][] = [];
+  firstId = NaN;
+  lastId = NaN;
+  skipped = 0;
+  push(id: number, lat7: number, lon7: number, tags: Tags | undefined) {
+    if (tags && Object.keys(tags).length > 0) this.tags.push([this.count, tags]);
+    this.ids.push(id);
+    this.lat7.push(lat7);
+    this.lon7.push(lon7);
+    this.count++;
+  }
+  finish(): NodeBatch {
+    return {
+      count: this.count, ids: Float64Array.from(this.ids), lat7: Int32Array.from(this.lat7), lon7: Int32Array.from(this.lon7),
+      tags: this.tags, firstId: this.firstId, lastId: this.lastId, skipped: this.skipped,
+    };
+  }
+}
