@@ -2,8 +2,9 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { parseFaults } from "../local/faults.ts";
 import { ProgressPrinter, seconds } from "../local/progress.ts";
-import { runLocal, type RunSummary } from "../local/run-local.ts";
+import type { RunSummary } from "../local/run-local.ts";
 import { allWorkflows } from "../workflows/index.ts";
+import { outDirProblem } from "./out-dir.ts";
 
 function help(): string {
   const workflows = allWorkflows();
@@ -68,6 +69,9 @@ async function main(argv: string[]): Promise<number> {
   const input = await workflow.cli.input(given, values.aws ? "aws" : "local").catch((err: Error) => {
     throw new UsageError(err.message);
   });
+  // Before anything runs: a run must not publish a month and only then find that --out cannot take it.
+  const outProblem = values.out && !values.aws ? await outDirProblem(path.resolve(values.out)) : undefined;
+  if (outProblem) throw new UsageError(outProblem);
   const printer = new ProgressPrinter();
 
   if (values.aws) {
@@ -76,6 +80,8 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const retryWaitMs = Number(process.env.ATLAS_RETRY_WAIT_MS ?? 1000);
+  // Loaded only now (it synthesizes the stack, seconds of CPU): bad options are refused before paying for it.
+  const { runLocal } = await import("../local/run-local.ts");
   const run = await runLocal({
     workflow: workflow.name,
     input,
