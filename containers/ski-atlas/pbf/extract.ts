@@ -128,7 +128,17 @@ class Fetcher {
   }
 }
 
-const unsorted = () => new PbfFormatError("the file is not sorted by type then id (nodes, ways, relations): sort it with osmium sort");
+/**
+ * Ids out of order. Ids above 2^53 lose precision as JavaScript numbers and then look out of order too: those get
+ * their own message (issue 10: garbage files and huge ids were both "not sorted"). `ids` are the pair compared.
+ */
+const unsorted = (...ids: number[]) => {
+  const huge = ids.find((id) => Number.isFinite(id) && Math.abs(id) > Number.MAX_SAFE_INTEGER);
+  if (huge !== undefined) {
+    return new PbfFormatError(`an object id (about ${huge}) is beyond 2^53, more than this reader can hold exactly (real OSM ids are far smaller): the file is corrupt, or renumber it with osmium renumber`);
+  }
+  return new PbfFormatError("the file is not sorted by type then id (nodes, ways, relations): sort it with osmium sort");
+};
 
 export async function extractPbf(path: string, rules: readonly TagRule[], parallel = 8): Promise<ExtractResult> {
   const fh = await open(path, "r");
@@ -208,7 +218,7 @@ export async function extractPbf(path: string, rules: readonly TagRule[], parall
         let min = Infinity, max = -Infinity;
         for (let k = list.length - 1; k >= 0; k--) {
           const e = list[k];
-          if (e.id >= lastRelId) throw unsorted();
+          if (e.id >= lastRelId) throw unsorted(e.id, lastRelId);
           lastRelId = e.id;
           min = Math.min(min, e.id);
           max = Math.max(max, e.id);
@@ -231,7 +241,7 @@ export async function extractPbf(path: string, rules: readonly TagRule[], parall
           for (const g of wayGroups) forEachEntity(block, g, (e) => list.push({ ...e }));
           for (let k = list.length - 1; k >= 0; k--) {
             const e = list[k];
-            if (e.id >= lastWayId) throw unsorted();
+            if (e.id >= lastWayId) throw unsorted(e.id, lastWayId);
             lastWayId = e.id;
             if (wayRefs.has(e.id) || (wayRules.relevant && tagsMatch(block, e, wayRules))) {
               const w = decodeWay(block, e);
@@ -287,12 +297,12 @@ export async function extractPbf(path: string, rules: readonly TagRule[], parall
         for (const d of denseSpans(block, g)) {
           const n = readPacked(block.data, d.ids[0], d.ids[1], true, true, ids);
           if (n === 0) continue;
-          if (ids.data[0] <= lastNodeId) throw unsorted();
+          if (ids.data[0] <= lastNodeId) throw unsorted(ids.data[0], lastNodeId);
           keepIdx.length = 0;
           cursor = seek(ids.data[0]);
           for (let k = 0; k < n && cursor < nNeeded; k++) {
             const id = ids.data[k];
-            if (k > 0 && id <= ids.data[k - 1]) throw unsorted();
+            if (k > 0 && id <= ids.data[k - 1]) throw unsorted(id, ids.data[k - 1]);
             while (cursor < nNeeded && needed[cursor] < id) cursor++;
             if (cursor < nNeeded && needed[cursor] === id) keepIdx.push(k);
           }
