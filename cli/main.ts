@@ -4,8 +4,9 @@ import { table } from "../lib/text-table.ts";
 import { parseFaults } from "../local/faults.ts";
 import { ProgressPrinter, seconds } from "../local/progress.ts";
 import { abortRunOnSignal } from "../local/interrupt.ts";
-import { runLocal, type RunSummary } from "../local/run-local.ts";
+import type { RunSummary } from "../local/run-local.ts";
 import { allWorkflows } from "../workflows/index.ts";
+import { outDirProblem } from "./out-dir.ts";
 
 function help(): string {
   const workflows = allWorkflows();
@@ -72,6 +73,9 @@ async function main(argv: string[]): Promise<number> {
   const input = await workflow.cli.input(given, values.aws ? "aws" : "local").catch((err: Error) => {
     throw new UsageError(err.message);
   });
+  // Before anything runs: a run must not publish a month and only then find that --out cannot take it.
+  const outProblem = values.out && !values.aws ? await outDirProblem(path.resolve(values.out)) : undefined;
+  if (outProblem) throw new UsageError(outProblem);
   const printer = new ProgressPrinter();
 
   if (values.aws) {
@@ -80,6 +84,8 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const retryWaitMs = Number(process.env.ATLAS_RETRY_WAIT_MS ?? 1000);
+  // Loaded only now (it synthesizes the stack, seconds of CPU): bad options are refused before paying for it.
+  const { runLocal } = await import("../local/run-local.ts");
   const ui = values.ui ? await (await import("./console-server.ts")).startConsole({}) : undefined;
   let stopAbortHandler = () => {};
   const run = await runLocal({

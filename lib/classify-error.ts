@@ -1,3 +1,4 @@
+import { tmpdir } from "node:os";
 import { EXIT, StepError } from "./exit-codes.ts";
 
 const NETWORK_CODES = new Set([
@@ -42,6 +43,11 @@ export function classifyError(err: unknown, context = ""): StepError {
     return new StepError(`${where}object not found (${name}): run the step that writes it first`, EXIT.NO_INPUT);
   }
   const code = errorCode(err);
+  if (code === "ENOSPC") {
+    // A write() error carries no path: name the file when the writer attached it, else the work directory.
+    const where = (err as { path?: string }).path ?? `the work directory ${tmpdir()}`;
+    return new StepError(`${context ? `${context}: ` : ""}no space left on the device writing ${where}: the task's disk is full (a bigger tier has more ephemeral storage)`, 1);
+  }
   if ((code && NETWORK_CODES.has(code)) || TEMP_S3_NAMES.has(name) || (status !== undefined && status >= 500)) {
     return new StepError(`${where}temporary failure (${code ?? name}: ${message}): retry later`, EXIT.TEMP_FAIL);
   }

@@ -27,15 +27,31 @@ export async function headObject(s3: S3Client, uri: string): Promise<HeadObjectC
     return await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
   } catch (err) {
     if (isNotFound(err) && (err as { name?: string }).name !== "NoSuchBucket") return undefined;
-    throw err;
+    throw describeHeadFailure(err, uri);
   }
+}
+
+const HTTP_REASONS: Record<number, string> = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 405: "Method Not Allowed", 409: "Conflict", 412: "Precondition Failed", 429: "Too Many Requests", 500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout" };
+
+/**
+ * A HEAD response has no body, so the SDK cannot name the error: it reports `Unknown: UnknownError` for anything but
+ * 404 (issue 10). Names the status and the key instead; the status code stays in `$metadata`, so the error is
+ * classified (403 → 77, 5xx → 75) as before.
+ */
+export function describeHeadFailure(err: unknown, uri: string): unknown {
+  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e?.$metadata?.httpStatusCode;
+  if (!status || !(e.name === "Unknown" || e.message === "UnknownError" || !e.message)) return err;
+  e.name = `HTTP ${status}${HTTP_REASONS[status] ? ` ${HTTP_REASONS[status]}` : ""}`;
+  e.message = `HEAD ${uri} answered ${e.name}`;
+  return e;
 }
 
 /** Streams an object to a local file; returns its size. Throws the SDK's NoSuchKey when missing. */
 export async function downloadToFile(s3: S3Client, uri: string, path: string): Promise<number> {
   const { bucket, key } = parseS3Uri(uri);
   const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  await pipeline(out.Body as Readable, createWriteStream(path));
+  await pipeline(out.Body as Readable, fileSink(path));
   return (await stat(path)).size;
 }
 
@@ -102,4 +118,11 @@ export async function listObjects(s3: S3Client, prefixUri: string): Promise<List
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
   return result.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/** A write stream whose errors name its file (a failed write(), ENOSPC for one, carries no path by itself). */
+export function fileSink(path: string): ReturnType<typeof createWriteStream> {
+  const sink = createWriteStream(path);
+  sink.on("error", (err: NodeJS.ErrnoException) => void (err.path ??= path));
+  return sink;
 }

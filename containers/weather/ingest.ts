@@ -1,4 +1,3 @@
-import { createWriteStream } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,7 +5,7 @@ import { once } from "node:events";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { EXIT, StepError } from "../../lib/exit-codes.ts";
 import type { Env, Log } from "../../lib/run-step.ts";
-import { uploadFile } from "../../lib/s3-objects.ts";
+import { fileSink, uploadFile } from "../../lib/s3-objects.ts";
 import { contentTypeOf } from "../../lib/manifest.ts";
 import { listInputs, openInput } from "../../lib/uri-io.ts";
 import { FILES, ingestConfig, type IngestConfig } from "./config.ts";
@@ -39,7 +38,7 @@ export async function runIngest(cfg: IngestConfig, s3: S3Client, log: Log): Prom
   const dir = await mkdtemp(join(tmpdir(), "weather-ingest-"));
   try {
     const tsv = join(dir, "records.tsv");
-    const out = createWriteStream(tsv);
+    const out = fileSink(tsv);
     const tally = new IngestTally(cfg.rejectSample);
     const value = (tenths: number | null) => (tenths === null ? "" : String(tenths / 10));
     let buffer = "";
