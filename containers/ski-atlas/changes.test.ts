@@ -110,3 +110,15 @@ describe("changes.csv", () => {
     expect(await files()).toEqual(before);
   });
 });
+
+describe("changes.csv against a damaged previous month", () => {
+  it("fails publish with one line that says which file is missing and how to repair it", async () => {
+    const { DeleteObjectCommand } = await import("@aws-sdk/client-s3");
+    await s3.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `${REGION}/2021-06/lifts.parquet` }));
+    // July publishes June's staged files (as a rerun would); its previous month, June, has lost lifts.parquet.
+    const run = await runInProcess("publish", stepEnv(s3.env, REGION, { PERIOD: "2021-07", PUBLISH_URI: uris(REGION, "2021-07").publish }, "2021-06"));
+    expect(run.code).toBe(65);
+    expect(await getObjectText(s3.s3, uris(REGION, "2021-07").publish + "manifest.json")).toBeUndefined();
+    expect(run.errorLines).toEqual([expect.stringMatching(/^error: s3:\/\/.*\/changes\/2021-06\/lifts\.parquet is missing although 2021-06 has a manifest: check it with npm run verify/)]);
+  });
+});

@@ -5,7 +5,8 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { sqlString } from "../../lib/duckdb.ts";
 import { contentTypeOf } from "../../lib/manifest.ts";
 import { findPreviousPublishedMonth } from "../../lib/previous-month.ts";
-import { downloadToFile, uploadFile } from "../../lib/s3-objects.ts";
+import { EXIT, StepError } from "../../lib/exit-codes.ts";
+import { downloadToFile, isNotFound, uploadFile } from "../../lib/s3-objects.ts";
 import { parseS3Uri } from "../../lib/s3.ts";
 import { OUTPUT_FILES } from "./outputs.ts";
 import { compareOsmIds, round } from "./ski-model.ts";
@@ -119,7 +120,16 @@ export async function stageChanges(
       await Promise.all([mkdir(cur), mkdir(prev)]);
       for (const n of INPUTS) {
         await downloadToFile(s3, o.stagingUri + n, join(cur, n));
-        await downloadToFile(s3, `s3://${bucket}/${o.region}/${previous}/${n}`, join(prev, n));
+        const published = `s3://${bucket}/${o.region}/${previous}/${n}`;
+        try {
+          await downloadToFile(s3, published, join(prev, n));
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+          throw new StepError(
+            `${published} is missing although ${previous} has a manifest: check it with npm run verify -- s3://${bucket}/${o.region}/${previous}/, then republish ${previous}`,
+            EXIT.DATA_ERROR,
+          );
+        }
       }
       table.rows = computeChanges(await readMonth(db, prev), await readMonth(db, cur), previous);
     }

@@ -125,7 +125,7 @@ describe("shared segments", () => {
 });
 
 describe("agglomerations", () => {
-  it("make each child site its own resort, with the group recorded on it and no row of its own", async () => {
+  it("make each child site its own resort, with the group recorded on it and no row of its own; a resort has a status", async () => {
     let group = 0, one = 0, two = 0;
     const m = await analyze((b) => {
       const l1 = b.way(b.northLine(LON, LAT, 1, 2), { aerialway: "chair_lift" });
@@ -136,8 +136,13 @@ describe("agglomerations", () => {
       b.relation(one, [way(l1)], { type: "site", site: "piste", name: "Resort One" });
       b.relation(two, [way(l2)], { type: "site", site: "piste", name: "Resort Two" });
       b.relation(group, [rel(one), rel(two)], { type: "site", site: "piste", name: "Ski Group" });
+      b.relation(b.relationId(), [way(b.way(b.northLine(LON + 0.5, LAT, 1, 2), { aerialway: "disused", disused: "chair_lift" }))], { type: "site", site: "piste", name: "Closed", disused: "yes" });
     });
-    expect(m.stats.map((s) => s.id)).toEqual([`relation/${one}`, `relation/${two}`]);
+    const closed = m.stats.find((s) => s.name === "Closed")!;
+    expect(closed).toMatchObject({ status: "disused", lift_count: 0, group_id: null });
+    expect(m.lifts.find((l) => l.skiAreaId === closed.id)).toMatchObject({ aerialway: "chair_lift", status: "disused" });
+    expect(m.stats.map((s) => s.id).slice(0, 2)).toEqual([`relation/${one}`, `relation/${two}`]);
+    expect(m.stats.map((s) => s.id)).not.toContain(`relation/${group}`);
     for (const [id, km] of [[one, 1], [two, 2]]) {
       const r = row(m, `relation/${id}`);
       expect(r).toMatchObject({ group_id: `relation/${group}`, group_name: "Ski Group", lift_count: 1 });
@@ -259,11 +264,12 @@ describe("normalization", () => {
 
 describe("lifts", () => {
   it("count funiculars, a resort's railway, per type with capacity and station elevations; freight and closed ones do not", async () => {
-    let site = 0, freight = 0, closed = 0, strayRail = 0;
+    let site = 0, freight = 0, closed = 0, strayRail = 0, funicular = 0;
     const m = await analyze((b) => {
       const ele = (values: string[]) => (i: number) => ({ aerialway: "station", ele: values[i] });
+      // Not a member: extract keeps it by its own filter rule (railway=funicular), proximity attaches it.
+      funicular = b.way(b.northLine(LON, LAT, 1.5, 2), { railway: "funicular", name: "Funi" });
       const ways = [
-        b.way(b.northLine(LON, LAT, 1.5, 2), { railway: "funicular", name: "Funi" }),
         b.way(b.northLine(LON + 0.002, LAT, 2, 2), { railway: "narrow_gauge", name: "Resort Train" }),
         b.way(b.northLine(LON + 0.004, LAT, 1, 2, ele(["1500", "2100"])), { aerialway: "chair_lift", "aerialway:capacity": "1200" }),
         b.way(b.northLine(LON + 0.006, LAT, 0.5, 2, ele(["1800 m", "x"])), { aerialway: "T-bar", "aerialway:capacity": "2400 p/h" }),
@@ -275,6 +281,7 @@ describe("lifts", () => {
       site = b.relationId();
       b.relation(site, [...ways, freight, closed, strayRail].map(way).filter((w) => w.ref !== strayRail), { type: "site", site: "piste", name: "Lifts" });
     });
+    expect(m.lifts.find((l) => l.osmId === funicular)).toMatchObject({ liftType: "funicular", skiAreaId: `relation/${site}`, assignedBy: "proximity" });
     expect(m.lifts.map((l) => l.osmId)).not.toContain(freight);
     expect(m.lifts.map((l) => l.osmId)).not.toContain(closed);
     expect(m.lifts.map((l) => l.osmId)).not.toContain(strayRail);

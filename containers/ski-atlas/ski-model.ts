@@ -493,13 +493,13 @@ export function buildSkiModel(data: OsmData): SkiModel {
   };
   const unitIndex = new BoxIndex(unitBoxes.map((b) => expandBBox(b, SAME_NAME_KM)));
   const normName = (c: Candidate) => name(c.tags)?.trim().toLowerCase() || null;
-  for (let i = sites.filter((s) => s.merged.length > 0).length; i < units.length; i++) {
+  for (let i = units.length - standalone.length; i < units.length; i++) {
     const u = units[i];
-    const outer = u.polygons[0].outer;
-    for (const j of unitIndex.queryCoords(outer, outer.length / 2)) {
+    const candidates = new Set(u.polygons.flatMap((p) => unitIndex.queryCoords(p.outer, p.outer.length / 2)));
+    for (const j of [...candidates].sort((x, y) => x - y)) {
       if (j === i) continue;
       const other = unitPolygons[j];
-      let joined = u.areaKm2 <= units[j].areaKm2 && liesInside(outer, other);
+      let joined = u.areaKm2 <= units[j].areaKm2 && u.polygons.every((p) => liesInside(p.outer, other));
       if (!joined) {
         const a = normName(u), b = normName(units[j]);
         const limit = a !== null && a === b ? SAME_NAME_KM : a === null ? TOUCH_KM : -1;
@@ -508,13 +508,10 @@ export function buildSkiModel(data: OsmData): SkiModel {
       if (joined) union(i, j);
     }
   }
-  const roots = new Map<number, number[]>();
-  units.forEach((_, i) => {
-    const r = find(i);
-    roots.set(r, [...(roots.get(r) ?? []), i]);
-  });
+  const roots = groupBy(units.map((_, i) => i), (i) => String(find(i)));
   const rows: Candidate[] = [...sites.filter((s) => s.merged.length === 0)];
-  for (const [r, members] of roots) {
+  for (const [key, members] of roots) {
+    const r = Number(key);
     const root = units[r];
     for (const i of members) {
       if (i === r) continue;

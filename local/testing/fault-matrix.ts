@@ -38,7 +38,8 @@ export async function publishBaseline(scratch: string): Promise<Baseline> {
   const previousMonth = await monthDigests(run.env, PREVIOUS);
   await run.stop();
   if (run.result.status !== "SUCCEEDED") throw new Error(`baseline run failed: ${run.summary.error}`);
-  if (Object.keys(previousMonth).length !== 7) throw new Error(`baseline month has ${Object.keys(previousMonth).length} objects, expected 7`);
+  // The six output files, changes.csv and manifest.json.
+  if (Object.keys(previousMonth).length !== 8) throw new Error(`baseline month has ${Object.keys(previousMonth).length} objects, expected 8`);
   return { scratch, input, s3Directory, previousMonth };
 }
 
