@@ -32,7 +32,7 @@ export async function runOnAws(options: {
   const records = await recordsFromAws(client, result.executionArn, { id, workflow: options.workflow, runDir });
   await writeRecords(runDir, records);
   process.stderr.write(`run record: ${path.relative(process.cwd(), runDir)}/run.json\n`);
-  if (options.json) process.stdout.write(`${JSON.stringify(records[0], null, 2)}\n`);
+  if (options.json) await new Promise((resolve) => process.stdout.write(`${JSON.stringify(records[0], null, 2)}\n`, resolve));
   if (result.status !== "SUCCEEDED") {
     const { oneLineError } = await import("../local/engine.ts");
     console.error(`error: ${oneLineError(result.error, result.cause)}`);

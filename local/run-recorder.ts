@@ -158,10 +158,9 @@ export class RunRecorder {
   }
 
   /** Writes every record now (after the writes already under way). */
-  flush(): Promise<void> {
+  flush(now = Date.now()): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const now = Date.now();
     this.writing = this.writing.then(() =>
       Promise.all([...this.executions.keys()].map((name) => writeRecord(this.fileOf(name), this.record(name, now)))).then(() => undefined),
     );
@@ -214,8 +213,10 @@ export class RunRecorder {
               .toFixed(6),
           );
     }
-    await this.flush();
-    return this.record();
+    // The record returned is the one written.
+    const now = Date.now();
+    await this.flush(now);
+    return this.record(this.top, now);
   }
 
   // ---- interpreter events → execution history ----
