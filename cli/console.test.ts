@@ -17,7 +17,7 @@ import { launchBrowser } from "./testing/browser.ts";
  */
 const CLI = path.join(REPO_ROOT, "cli", "main.ts");
 /** Generous bounds: "does not hang", not "is fast" (the machine is shared). */
-const RUN_BOUND_MS = 240_000;
+const RUN_BOUND_MS = 600_000;
 const PAGE_BOUND_MS = 60_000;
 
 interface CliRun {

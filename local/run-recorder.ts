@@ -1,11 +1,11 @@
+import { mkdir } from "node:fs/promises";
 import * as path from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { AslDefinition } from "../stacks/resolve-asl.ts";
 import { fargateTaskCost } from "../lib/fargate-prices.ts";
 import { downloadToFile, listObjects } from "../lib/s3-objects.ts";
 import { parseS3Uri } from "../lib/s3.ts";
-import { mkdir } from "node:fs/promises";
-import type { EcsTaskResult } from "./ecs-runner.ts";
+import { tierOfTaskDefinition, type EcsTaskResult } from "./ecs-runner.ts";
 import { forEachState } from "./engine.ts";
 import {
   buildRecord,
@@ -104,7 +104,7 @@ export class RunRecorder {
   onEcsTask = (execution: string, state: string, task: EcsTaskResult): void => {
     const track = this.executions.get(execution);
     if (!track) return;
-    const tier = /-(small|medium|large|xlarge)(:|$)/.exec(task.TaskDefinitionArn)?.[1] ?? null;
+    const tier = tierOfTaskDefinition(task.TaskDefinitionArn).name;
     track.ecsNotes.push({ state, tier, peak_rss_bytes: task.Local?.peakRssBytes || null, log_file: task.Local?.logFile ?? null, message: task.Local?.lastError ?? null });
   };
 
