@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import * as path from "node:path";
 import type { Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -59,8 +58,16 @@ let page: Page;
 let succeeded: { code: number | null; record: RunRecord };
 let failed: { code: number | null; record: RunRecord; stderr: string };
 
+/**
+ * The runs (and the screenshots saved in their folders) stay after the test, for a person to look at; the next
+ * test run starts from empty folders.
+ */
+const TEST_RUNS = path.join(REPO_ROOT, ".data", "test-runs");
+
 beforeAll(async () => {
-  root = await mkdtemp(path.join(tmpdir(), "console-test-"));
+  root = path.join(TEST_RUNS, "console");
+  await rm(root, { recursive: true, force: true });
+  await mkdir(root, { recursive: true });
   // Two runs started at the same moment.
   const [ok, bad] = await Promise.all([startCli(["--json"], root).done, startCli(["--json"], root, "analyze:exit65").done]);
   succeeded = { code: ok.code, record: JSON.parse(ok.stdout) };
@@ -75,7 +82,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await server?.close();
-  await rm(root, { recursive: true, force: true });
 });
 
 async function screenshot(record: RunRecord, name: string): Promise<void> {
@@ -175,7 +181,9 @@ describe("the run console in a browser", () => {
 
 describe("an interrupted run", () => {
   it("GIVEN a run followed live in the console WHEN it gets SIGINT mid-step THEN it stops every step, says so, exits 130, and shows as ABORTED", async () => {
-    const interruptedRoot = await mkdtemp(path.join(tmpdir(), "console-interrupt-"));
+    const interruptedRoot = path.join(TEST_RUNS, "console-interrupted");
+    await rm(interruptedRoot, { recursive: true, force: true });
+    await mkdir(interruptedRoot, { recursive: true });
     const live = await startConsole({ runsRoot: interruptedRoot });
     try {
       const run = startCli([], interruptedRoot);
@@ -214,7 +222,6 @@ describe("an interrupted run", () => {
       await screenshot(after, "console-aborted");
     } finally {
       await live.close();
-      await rm(interruptedRoot, { recursive: true, force: true });
     }
   }, RUN_BOUND_MS);
 });
