@@ -27,6 +27,8 @@ export interface AwsRunOptions {
   /** Time between polls of the history and the status (default 2000). */
   pollMs?: number;
   onEvent: (e: ProgressEvent) => void;
+  /** Each new history event as it is read, with the execution's ARN (the run record is kept live from these). */
+  onHistoryEvent?: (event: HistoryEvent, executionArn: string) => void;
   /** Stops following (not the execution, which keeps running on AWS): the promise rejects with an AbortError. */
   signal?: AbortSignal;
   /** How progress lines name the machine; default: the state machine's name from the execution ARN. */
@@ -107,6 +109,7 @@ export async function startAndFollow(opts: AwsRunOptions): Promise<AwsRunResult>
         if (event.id <= lastId) continue;
         lastId = event.id;
       }
+      opts.onHistoryEvent?.(event, executionArn);
       for (const progress of converter.push(event)) opts.onEvent(progress);
     }
     nextToken = page?.nextToken || undefined;
