@@ -11,6 +11,7 @@ import {
 } from "@aws-sdk/client-sfn";
 import { forEachState, oneLineError, tierFromState } from "../local/engine.ts";
 import type { ProgressEvent } from "../local/progress-events.ts";
+import { CONTAINER_FAILURE_EVENTS, detailsOf, TASK_FAILURE_EVENTS, TASK_START_EVENTS } from "../local/run-record.ts";
 
 /**
  * Runs a deployed state machine and follows it: the AWS counterpart of `LocalEngine.run`. The execution history
@@ -26,6 +27,8 @@ export interface AwsRunOptions {
   /** Time between polls of the history and the status (default 2000). */
   pollMs?: number;
   onEvent: (e: ProgressEvent) => void;
+  /** Each new history event as it is read, with the execution's ARN (the run record is kept live from these). */
+  onHistoryEvent?: (event: HistoryEvent, executionArn: string) => void;
   /** Stops following (not the execution, which keeps running on AWS): the promise rejects with an AbortError. */
   signal?: AbortSignal;
   /** How progress lines name the machine; default: the state machine's name from the execution ARN. */
@@ -106,6 +109,7 @@ export async function startAndFollow(opts: AwsRunOptions): Promise<AwsRunResult>
         if (event.id <= lastId) continue;
         lastId = event.id;
       }
+      opts.onHistoryEvent?.(event, executionArn);
       for (const progress of converter.push(event)) opts.onEvent(progress);
     }
     nextToken = page?.nextToken || undefined;
@@ -212,24 +216,8 @@ interface StateInstance {
   failure?: { at: number; error: string };
 }
 
-const STATE_TYPES = ["Task", "Map", "Pass", "Choice", "Wait", "Parallel", "Succeed", "Fail"] as const;
 /** Types whose state stays open while other states run inside it. */
 const CONTAINER_TYPES = new Set(["Map", "Parallel"]);
-const TASK_START_EVENTS = new Set(["TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled"]);
-const TASK_FAILURE_EVENTS = new Set([
-  "TaskFailed",
-  "TaskTimedOut",
-  "TaskStartFailed",
-  "TaskSubmitFailed",
-  "LambdaFunctionFailed",
-  "LambdaFunctionTimedOut",
-  "LambdaFunctionStartFailed",
-  "LambdaFunctionScheduleFailed",
-  "ActivityFailed",
-  "ActivityTimedOut",
-  "ActivityScheduleFailed",
-]);
-const CONTAINER_FAILURE_EVENTS = new Set(["MapStateFailed", "MapRunFailed", "ParallelStateFailed"]);
 const ABORT_EVENTS = new Set(["TaskStateAborted", "MapStateAborted", "ParallelStateAborted", "WaitStateAborted"]);
 const EXECUTION_END: Record<string, AwsExecutionStatus> = {
   ExecutionSucceeded: "SUCCEEDED",
@@ -479,14 +467,6 @@ function tierOf(name: string): { tier?: string } {
 
 function defaultError(type: string): string {
   return type.endsWith("TimedOut") ? "States.Timeout" : "States.TaskFailed";
-}
-
-/** The event's `…EventDetails` object (each event carries at most one). */
-function detailsOf(event: HistoryEvent): Record<string, unknown> {
-  for (const [key, value] of Object.entries(event)) {
-    if (key.endsWith("EventDetails") && value && typeof value === "object") return value as Record<string, unknown>;
-  }
-  return {};
 }
 
 // ---- helpers ----

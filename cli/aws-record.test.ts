@@ -13,7 +13,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRunDir, readRecord, type RunRecord } from "../local/run-record.ts";
 import { schemaProblems } from "../local/testing/run-record-schema.ts";
-import { recordsFromAws, writeRecords } from "./aws-record.ts";
+import { liveAwsRecord, recordsFromAws, writeRecords } from "./aws-record.ts";
 import { main as runsCli } from "./runs.ts";
 
 /**
@@ -241,6 +241,30 @@ describe("run records from an AWS execution history", () => {
     expect(await runsCli(["clean", "--keep", "0"], out, root)).toBe(0);
     expect(lines).toEqual(["removed 1 run, kept 0"]);
     expect(await readdir(root)).toEqual([]);
+  });
+});
+
+describe("a followed execution's live record", () => {
+  it("GIVEN the first events of a history WHEN followed THEN run.json shows the execution RUNNING with the state under way", async () => {
+    const scratch = await mkdtemp(path.join(tmpdir(), "live-record-"));
+    const { id, runDir } = await createRunDir(scratch, "ski-atlas");
+    const live = liveAwsRecord({ id, workflow: "ski-atlas", runDir });
+    expect(live.empty).toBe(true);
+    for (const event of andorraHistory().events.slice(0, 5)) live.onHistoryEvent(event, ANDORRA);
+    let record: RunRecord | undefined;
+    for (let i = 0; i < 100 && !record; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      record = await readRecord(scratch, id);
+    }
+    await live.stop();
+    expect(schemaProblems(record)).toEqual([]);
+    expect(record!.status).toBe("RUNNING");
+    expect(record!.execution).toEqual({ name: "andorra-2026-11", arn: ANDORRA });
+    expect(record!.states.map((s) => [s.name, s.status])).toEqual([
+      ["Initialize", "SUCCEEDED"],
+      ["Plan", "RUNNING"],
+    ]);
+    await rm(scratch, { recursive: true, force: true });
   });
 });
 

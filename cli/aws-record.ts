@@ -85,7 +85,7 @@ export async function writeRecords(runDir: string, records: RunRecord[]): Promis
   }
 }
 
-function toRecordEvent(event: HistoryEvent): HistoryEventRecord {
+export function toRecordEvent(event: HistoryEvent): HistoryEventRecord {
   const timestamp = event.timestamp instanceof Date ? event.timestamp.toISOString() : new Date(event.timestamp ?? 0).toISOString();
   return { ...(event as unknown as Record<string, unknown>), id: event.id ?? 0, timestamp, type: String(event.type) } as HistoryEventRecord;
 }
@@ -111,4 +111,46 @@ function workflowOf(machine: string): string {
   const nodash = /^(.*?)StateMachine/.exec(machine)?.[1];
   if (!nodash) return machine;
   return allWorkflows().find((w) => w.name.replace(/[^A-Za-z0-9]/g, "").toLowerCase() === nodash.toLowerCase())?.name ?? machine;
+}
+
+/** How often a followed execution's record is rewritten at most, while its history grows. */
+const LIVE_WRITE_MS = 500;
+
+/**
+ * The record of an execution being followed, rewritten as its history arrives (without children and
+ * definition, which `recordsFromAws` adds when it ends), so the console can show it live.
+ */
+export function liveAwsRecord(options: { id: string; workflow: string; runDir: string }) {
+  const history: HistoryEventRecord[] = [];
+  let executionArn = "";
+  let timer: NodeJS.Timeout | undefined;
+  let writing: Promise<void> = Promise.resolve();
+  const write = () => {
+    timer = undefined;
+    const record = buildRecord({
+      id: options.id,
+      source: "aws",
+      workflow: options.workflow,
+      execution: { name: executionArn.split(":").pop() ?? "", arn: executionArn },
+      history,
+      runDir: options.runDir,
+    });
+    writing = writing.then(() => writeRecord(recordFile(options.runDir), record)).catch(() => undefined);
+  };
+  return {
+    onHistoryEvent(event: HistoryEvent, arn: string): void {
+      executionArn = arn;
+      history.push(toRecordEvent(event));
+      timer ??= setTimeout(write, LIVE_WRITE_MS);
+    },
+    /** Whether the execution's history has shown anything yet (if not, there is no run to record). */
+    get empty(): boolean {
+      return history.length === 0;
+    },
+    /** Stops live writes (the final records follow). */
+    async stop(): Promise<void> {
+      if (timer) clearTimeout(timer);
+      await writing;
+    },
+  };
 }

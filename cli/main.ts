@@ -105,7 +105,8 @@ async function main(argv: string[]): Promise<number> {
   stopAbortHandler();
   await run.stop();
   printFinalTable(run.summary);
-  if (values.json) process.stdout.write(`${JSON.stringify(run.record, null, 2)}\n`);
+  // Waits until the record is handed to the pipe: exiting right after a large write would cut it short.
+  if (values.json) await new Promise((resolve) => process.stdout.write(`${JSON.stringify(run.record, null, 2)}\n`, resolve));
   if (ui) {
     process.stderr.write(`console still serving at ${ui.urlFor(run.record.id)} (Ctrl-C to stop)\n`);
     await ui.keepServing(run.record.status === "SUCCEEDED" ? 0 : 1);

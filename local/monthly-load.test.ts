@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -9,6 +9,8 @@ import { makeS3Client } from "../lib/s3.ts";
 import { readConfig } from "../workflows/config.ts";
 import type { ProgressEvent } from "./progress-events.ts";
 import { LOCAL_BUCKET, runLocal } from "./run-local.ts";
+import { readRecord } from "./run-record.ts";
+import { schemaProblems } from "./testing/run-record-schema.ts";
 
 /**
  * Load: the monthly machine over 12 regions (generated inputs) with the configured MaxConcurrency. Every
@@ -67,6 +69,20 @@ describe("ski-atlas-monthly under load", () => {
       s3.destroy();
       const manifests = (listed.Contents ?? []).map((o) => o.Key!).filter((k) => k.endsWith("/2026-11/manifest.json"));
       expect(manifests.sort()).toEqual(REGIONS.map((r) => `${r}/2026-11/manifest.json`).sort());
+
+      // Records: the fan-out's, one per item linked from it, each with its own published files copied out.
+      expect(run.record.status).toBe("SUCCEEDED");
+      expect(run.record.children.map((c) => [c.name, c.status]).sort()).toEqual(REGIONS.map((r) => [`${r}-2026-11`, "SUCCEEDED"]).sort());
+      expect(run.record.states.filter((s) => s.name === "Regions: run ski-atlas").map((s) => s.iteration).sort()).toEqual(
+        REGIONS.map((_, i) => `Regions[${i}]`).sort(),
+      );
+      for (const child of run.record.children) {
+        const record = await readRecord(path.dirname(run.runDir), child.id);
+        expect(schemaProblems(record), child.id).toEqual([]);
+        expect(record!.parent).toEqual({ id: run.record.id });
+        expect(record!.outputs.files.map((f) => f.name)).toContain("manifest.json");
+        for (const f of record!.outputs.files) expect((await stat(f.path!)).size, f.path!).toBe(f.bytes);
+      }
     } finally {
       await run.stop();
     }

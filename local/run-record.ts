@@ -289,10 +289,11 @@ const EXECUTION_END: Record<string, RunStatus> = {
   ExecutionTimedOut: "TIMED_OUT",
   ExecutionAborted: "ABORTED",
 };
-const STATE_TYPES = new Set(["Task", "Map", "Pass", "Choice", "Wait", "Parallel", "Succeed", "Fail"]);
-const ATTEMPT_START = new Set(["TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled"]);
-const ATTEMPT_SUCCESS = new Set(["TaskSucceeded", "LambdaFunctionSucceeded", "ActivitySucceeded"]);
-const ATTEMPT_FAILURE = new Set([
+/** The history's event types, by what they mean for a state (shared with the progress view, cli/aws-follow.ts). */
+export const STATE_TYPES = ["Task", "Map", "Pass", "Choice", "Wait", "Parallel", "Succeed", "Fail"] as const;
+export const TASK_START_EVENTS: ReadonlySet<string> = new Set(["TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled"]);
+export const TASK_SUCCESS_EVENTS: ReadonlySet<string> = new Set(["TaskSucceeded", "LambdaFunctionSucceeded", "ActivitySucceeded"]);
+export const TASK_FAILURE_EVENTS: ReadonlySet<string> = new Set([
   "TaskFailed",
   "TaskTimedOut",
   "TaskStartFailed",
@@ -305,7 +306,8 @@ const ATTEMPT_FAILURE = new Set([
   "ActivityTimedOut",
   "ActivityScheduleFailed",
 ]);
-const CONTAINER_FAILURE = new Set(["MapStateFailed", "MapRunFailed", "ParallelStateFailed"]);
+export const CONTAINER_FAILURE_EVENTS: ReadonlySet<string> = new Set(["MapStateFailed", "MapRunFailed", "ParallelStateFailed"]);
+const STATE_TYPE_SET: ReadonlySet<string> = new Set(STATE_TYPES);
 
 /**
  * Every state visit with its attempts, from a history. States inside a Map iteration are told apart by following
@@ -338,7 +340,7 @@ export function deriveStates(history: HistoryEventRecord[], ecsNotes: EcsAttempt
     threadOf.set(event.id, thread);
     const at = event.timestamp;
 
-    if (event.type.endsWith("StateEntered") && STATE_TYPES.has(event.type.slice(0, -"StateEntered".length))) {
+    if (event.type.endsWith("StateEntered") && STATE_TYPE_SET.has(event.type.slice(0, -"StateEntered".length))) {
       const visit: StateVisit = {
         name: text(d.name) ?? "",
         type: event.type.slice(0, -"StateEntered".length),
@@ -363,7 +365,7 @@ export function deriveStates(history: HistoryEventRecord[], ecsNotes: EcsAttempt
       const last = visit.attempts.at(-1);
       if (last?.status === "RUNNING") endAttempt(last, at, "SUCCEEDED");
       visit.status = visit.error !== null && (!last || last.status !== "SUCCEEDED") ? "CAUGHT" : "SUCCEEDED";
-    } else if (ATTEMPT_START.has(event.type)) {
+    } else if (TASK_START_EVENTS.has(event.type)) {
       const visit = innermost(thread, (v) => v.type === "Task");
       if (!visit) continue;
       visit.attempts.push({
@@ -379,11 +381,11 @@ export function deriveStates(history: HistoryEventRecord[], ecsNotes: EcsAttempt
         log_file: null,
         message: null,
       });
-    } else if (ATTEMPT_SUCCESS.has(event.type)) {
+    } else if (TASK_SUCCESS_EVENTS.has(event.type)) {
       const attempt = innermost(thread, (v) => v.type === "Task")?.attempts.at(-1);
       if (attempt?.status === "RUNNING") endAttempt(attempt, at, "SUCCEEDED");
-    } else if (ATTEMPT_FAILURE.has(event.type) || CONTAINER_FAILURE.has(event.type)) {
-      const container = CONTAINER_FAILURE.has(event.type);
+    } else if (TASK_FAILURE_EVENTS.has(event.type) || CONTAINER_FAILURE_EVENTS.has(event.type)) {
+      const container = CONTAINER_FAILURE_EVENTS.has(event.type);
       const visit = innermost(thread, (v) => (container ? v.type === "Map" || v.type === "Parallel" : v.type === "Task"));
       if (!visit) continue;
       visit.error = text(d.error) ?? (event.type.endsWith("TimedOut") ? "States.Timeout" : "States.TaskFailed");
@@ -439,7 +441,7 @@ function failureLine(states: StateVisit[], error: string, cause: string, endType
 }
 
 /** The event's `…EventDetails` object (each event carries at most one). */
-export function detailsOf(event: HistoryEventRecord): Record<string, unknown> {
+export function detailsOf(event: object): Record<string, unknown> {
   for (const [key, value] of Object.entries(event)) {
     if (key.endsWith("EventDetails") && value && typeof value === "object") return value as Record<string, unknown>;
   }

@@ -1,11 +1,11 @@
+import { mkdir } from "node:fs/promises";
 import * as path from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { AslDefinition } from "../stacks/resolve-asl.ts";
 import { fargateTaskCost } from "../lib/fargate-prices.ts";
 import { downloadToFile, listObjects } from "../lib/s3-objects.ts";
 import { parseS3Uri } from "../lib/s3.ts";
-import { mkdir } from "node:fs/promises";
-import type { EcsTaskResult } from "./ecs-runner.ts";
+import { tierOfTaskDefinition, type EcsTaskResult } from "./ecs-runner.ts";
 import { forEachState } from "./engine.ts";
 import {
   buildRecord,
@@ -104,7 +104,7 @@ export class RunRecorder {
   onEcsTask = (execution: string, state: string, task: EcsTaskResult): void => {
     const track = this.executions.get(execution);
     if (!track) return;
-    const tier = /-(small|medium|large|xlarge)(:|$)/.exec(task.TaskDefinitionArn)?.[1] ?? null;
+    const tier = tierOfTaskDefinition(task.TaskDefinitionArn).name;
     track.ecsNotes.push({ state, tier, peak_rss_bytes: task.Local?.peakRssBytes || null, log_file: task.Local?.logFile ?? null, message: task.Local?.lastError ?? null });
   };
 
@@ -158,10 +158,9 @@ export class RunRecorder {
   }
 
   /** Writes every record now (after the writes already under way). */
-  flush(): Promise<void> {
+  flush(now = Date.now()): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const now = Date.now();
     this.writing = this.writing.then(() =>
       Promise.all([...this.executions.keys()].map((name) => writeRecord(this.fileOf(name), this.record(name, now)))).then(() => undefined),
     );
@@ -214,8 +213,10 @@ export class RunRecorder {
               .toFixed(6),
           );
     }
-    await this.flush();
-    return this.record();
+    // The record returned is the one written.
+    const now = Date.now();
+    await this.flush(now);
+    return this.record(this.top, now);
   }
 
   // ---- interpreter events → execution history ----
