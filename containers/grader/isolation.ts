@@ -2,7 +2,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 // The STS client of the AWS SDK's own credential providers, already a production dependency (through
 // @aws-sdk/client-s3): the public @aws-sdk/client-sts is not in package.json, and no package may be added here.
 // Same AssumeRoleCommand, same wire format; swap the import when client-sts becomes a dependency.
-import { AssumeRoleCommand, STSClient } from "@aws-sdk/nested-clients/sts";
+import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { EXIT, StepError } from "../../lib/exit-codes.ts";
 import { runIdProblem } from "../../lib/run-id.ts";
 import { makeS3Client, parseS3Uri } from "../../lib/s3.ts";
