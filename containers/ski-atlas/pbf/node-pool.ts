@@ -14,10 +14,15 @@ import type { TagRule } from "./rules.ts";
  * decoded in parallel, so zlib and decoding scale with the cores while reading stays sequential.
  */
 
-/** Worker threads for the extract: ATLAS_PBF_WORKERS, else one per available core. */
+/**
+ * Worker threads for the extract: ATLAS_PBF_WORKERS, else one per available core, and none on a single core
+ * (a 1-vCPU task: a thread there only adds the cost of handing blocks over).
+ */
 export function workerCount(env: NodeJS.ProcessEnv = process.env): number {
-  const n = Number(env.ATLAS_PBF_WORKERS ?? availableParallelism());
-  return Number.isInteger(n) && n >= 0 ? n : availableParallelism();
+  const cores = availableParallelism();
+  const byDefault = cores > 1 ? cores : 0;
+  const n = Number(env.ATLAS_PBF_WORKERS ?? byDefault);
+  return Number.isInteger(n) && n >= 0 ? n : byDefault;
 }
 
 // The worker runs the same module format as this file: .ts in development and tests (Node 24 strips the
