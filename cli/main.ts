@@ -108,6 +108,8 @@ async function main(argv: string[]): Promise<number> {
   // Waits until the record is handed to the pipe: exiting right after a large write would cut it short.
   if (values.json) await new Promise((resolve) => process.stdout.write(`${JSON.stringify(run.record, null, 2)}\n`, resolve));
   if (ui) {
+    // Serving goes on until Ctrl-C, so the run's outcome is said now.
+    if (run.record.error) console.error(`error: ${run.record.error.line}`);
     process.stderr.write(`console still serving at ${ui.urlFor(run.record.id)} (Ctrl-C to stop)\n`);
     await ui.keepServing(run.record.status === "SUCCEEDED" ? 0 : 1);
   }

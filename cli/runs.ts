@@ -1,6 +1,7 @@
 import { rm } from "node:fs/promises";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
+import { EXIT } from "../lib/exit-codes.ts";
 import { table } from "../lib/text-table.ts";
 import { seconds } from "../local/progress.ts";
 import { listRecords, readRecord, RUNS_DIR_ENV, RUNS_ROOT, type RunRecord } from "../local/run-record.ts";
@@ -58,7 +59,7 @@ export async function main(argv: string[], out: (line: string) => void = console
       const id = rest[0];
       if (!id) throw new UsageError("show needs a run id (see npm run runs)");
       const record = await readRecord(root, id);
-      if (!record) throw new UsageError(`no run '${id}' in ${path.relative(process.cwd(), root) || root} (see npm run runs)`);
+      if (!record) throw Object.assign(new Error(`no run '${id}' in ${path.relative(process.cwd(), root) || root}: npm run runs lists them`), { exitCode: EXIT.NO_INPUT });
       show(record, out);
       return 0;
     }
@@ -151,10 +152,10 @@ function pretty(text: string): string {
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("cli/runs.ts")) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
-    (err: Error & { code?: string }) => {
+    (err: Error & { code?: string; exitCode?: number }) => {
       const usage = err instanceof UsageError || err.code?.startsWith("ERR_PARSE_ARGS");
       console.error(`error: ${err.message.split("\n")[0]}${usage ? " (see npm run runs -- --help)" : ""}`);
-      process.exit(usage ? 64 : 1);
+      process.exit(usage ? EXIT.USAGE : (err.exitCode ?? 1));
     },
   );
 }

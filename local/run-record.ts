@@ -461,7 +461,7 @@ function parseJsonText(value: unknown): unknown {
   }
 }
 
-/** Where a record's events go when it is written: a history event in the AWS shape, from any timestamp. */
+/** A history event in GetExecutionHistory's shape, at a time given in milliseconds. */
 export function historyEvent(id: number, previousEventId: number | undefined, time: number, type: string, details?: Record<string, unknown>): HistoryEventRecord {
   const event: HistoryEventRecord = { id, timestamp: new Date(time).toISOString(), type };
   if (previousEventId !== undefined) event.previousEventId = previousEventId;

@@ -20,8 +20,8 @@ import {
   type RunRecord,
 } from "./run-record.ts";
 
-/** How often a live record is rewritten at most while events arrive. */
-const WRITE_DEBOUNCE_MS = 200;
+/** How often a live record is rewritten at most while events arrive (only the records that changed). */
+const WRITE_DEBOUNCE_MS = 300;
 
 /** An event of aws-local-stepfunctions' `eventLogs`, as far as the record needs it. */
 interface InterpreterEvent {
@@ -62,6 +62,8 @@ export class RunRecorder {
   private top?: string;
   private timer?: NodeJS.Timeout;
   private writing: Promise<void> = Promise.resolve();
+  /** Executions whose record changed since it was last written. */
+  private readonly dirty = new Set<string>();
   private readonly resources = new Map<string, Map<string, string>>();
 
   constructor(
@@ -97,6 +99,9 @@ export class RunRecorder {
       this.top ??= execution;
     }
     this.translate(track, event as InterpreterEvent);
+    this.dirty.add(execution);
+    // The run's record lists its children's status: it changes when a child starts or ends.
+    if (execution !== this.top && /^Execution/.test((event as InterpreterEvent).type) && this.top) this.dirty.add(this.top);
     this.scheduleWrite();
   };
 
@@ -157,12 +162,14 @@ export class RunRecorder {
     }, WRITE_DEBOUNCE_MS);
   }
 
-  /** Writes every record now (after the writes already under way). */
-  flush(now = Date.now()): Promise<void> {
+  /** Writes the records that changed (every record with `all`), after the writes already under way. */
+  flush(now = Date.now(), all = false): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    const names = all ? [...this.executions.keys()] : [...this.dirty];
+    this.dirty.clear();
     this.writing = this.writing.then(() =>
-      Promise.all([...this.executions.keys()].map((name) => writeRecord(this.fileOf(name), this.record(name, now)))).then(() => undefined),
+      Promise.all(names.map((name) => writeRecord(this.fileOf(name), this.record(name, now)))).then(() => undefined),
     );
     return this.writing;
   }
@@ -215,7 +222,7 @@ export class RunRecorder {
     }
     // The record returned is the one written.
     const now = Date.now();
-    await this.flush(now);
+    await this.flush(now, true);
     return this.record(this.top, now);
   }
 
