@@ -96,7 +96,9 @@ describe.each([
     };
   };
 
-  it("builds one ARM64 image per container from the one Dockerfile, with a context that holds what it copies", async () => {
+  // The first test of each build waits for it: a whole `sst deploy` build (esbuild, cdk-nag, CloudFormation
+  // validation, asset staging), which takes minutes on a busy machine. The limit is only against a hang.
+  it("builds one ARM64 image per container from the one Dockerfile, with a context that holds what it copies", { timeout: 900_000 }, async () => {
     const { dir, assets } = await assembly();
     const images = Object.values(assets.dockerImages).map((a) => a.source);
     expect(images.map((s) => s.dockerBuildArgs?.WORKFLOW).sort()).toEqual([...CONTAINERS].sort());
