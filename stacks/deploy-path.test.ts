@@ -58,10 +58,21 @@ async function sstBuild(stage: string, mode: "deploy" | "dev"): Promise<{ code: 
     });
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    // Against a hang only (seen once, idle with esbuild's service waiting, on a machine with a load of 35): a build
+    // takes one to four minutes here.
+    const deadline = setTimeout(() => {
+      stderr += `\nkilled: the SST build did not finish in ${SST_BUILD_LIMIT_MS / 60_000} minutes\n`;
+      child.kill("SIGKILL");
+    }, SST_BUILD_LIMIT_MS);
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stderr, dir }));
+    child.on("close", (code) => {
+      clearTimeout(deadline);
+      resolve({ code: code ?? -1, stderr, dir });
+    });
   });
 }
+
+const SST_BUILD_LIMIT_MS = 10 * 60_000;
 
 function readJson<T>(file: string): T {
   return JSON.parse(readFileSync(file, "utf8")) as T;
