@@ -58,10 +58,21 @@ async function sstBuild(stage: string, mode: "deploy" | "dev"): Promise<{ code: 
     });
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    // Against a hang only (seen once, idle with esbuild's service waiting, on a machine with a load of 35): a build
+    // takes one to four minutes here.
+    const deadline = setTimeout(() => {
+      stderr += `\nkilled: the SST build did not finish in ${SST_BUILD_LIMIT_MS / 60_000} minutes\n`;
+      child.kill("SIGKILL");
+    }, SST_BUILD_LIMIT_MS);
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stderr, dir }));
+    child.on("close", (code) => {
+      clearTimeout(deadline);
+      resolve({ code: code ?? -1, stderr, dir });
+    });
   });
 }
+
+const SST_BUILD_LIMIT_MS = 10 * 60_000;
 
 function readJson<T>(file: string): T {
   return JSON.parse(readFileSync(file, "utf8")) as T;
@@ -96,7 +107,9 @@ describe.each([
     };
   };
 
-  it("builds one ARM64 image per container from the one Dockerfile, with a context that holds what it copies", async () => {
+  // The first test of each build waits for it: a whole `sst deploy` build (esbuild, cdk-nag, CloudFormation
+  // validation, asset staging), which takes minutes on a busy machine. The limit is only against a hang.
+  it("builds one ARM64 image per container from the one Dockerfile, with a context that holds what it copies", { timeout: 900_000 }, async () => {
     const { dir, assets } = await assembly();
     const images = Object.values(assets.dockerImages).map((a) => a.source);
     expect(images.map((s) => s.dockerBuildArgs?.WORKFLOW).sort()).toEqual([...CONTAINERS].sort());

@@ -18,8 +18,7 @@
  * would cache it in cdk.context.json. Any other AWS call would go to an endpoint that refuses connections (set by
  * the caller, AWS_ENDPOINT_URL), so it fails at once instead of waiting for a network.
  */
-import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
-import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import { createRequire } from "node:module";
 import { mockClient } from "aws-sdk-client-mock";
 import { initProject, useProject } from "sst/project.js";
 import { Stacks } from "sst/stacks/index.js";
@@ -27,8 +26,17 @@ import { Stacks } from "sst/stacks/index.js";
 export const OFFLINE_ACCOUNT = "123456789012";
 
 /**
- * aws-sdk-client-mock, typed loosely: SST's AWS SDK clients are built on an older @smithy/types than the project's,
- * so their types do not line up although they are the very classes SST uses at run time.
+ * The AWS SDK clients exactly as SST resolves them: SST may have its own copies under node_modules/sst, and a stub
+ * on another copy of the class would not be seen. They have no `exports` map, so SST's `import` loads the same
+ * CommonJS module that `require` from SST's folder returns.
+ */
+const requireFromSst = createRequire(createRequire(import.meta.url).resolve("sst/project.js"));
+const { GetCallerIdentityCommand, STSClient } = requireFromSst("@aws-sdk/client-sts");
+const { CloudFormationClient, DescribeStacksCommand } = requireFromSst("@aws-sdk/client-cloudformation");
+
+/**
+ * aws-sdk-client-mock, typed loosely: SST's AWS SDK clients may be built on other @smithy/types than the project's,
+ * so their types need not line up although they are the very classes SST uses at run time.
  */
 interface Stub {
   on(command: unknown, input?: object): { resolves(output: unknown): Stub };
