@@ -30,8 +30,9 @@ import { parseS3Uri } from "./s3.ts";
  */
 
 /**
- * `ATLAS_FAULT_CRASH_AFTER_COPIES=<n>` with `ATLAS_LOCAL=1`: the publish aborts itself (SIGABRT, exit 134) after n
- * copies (tests). Not SIGKILL: its exit code 137 is what an out-of-memory kill looks like, and would be escalated.
+ * `ATLAS_FAULT_CRASH_AFTER_COPIES=<n>` with `ATLAS_LOCAL=1`: the publish crashes itself (SIGSEGV, exit 139) after n
+ * copies (tests). Not SIGKILL (137) nor SIGABRT (134): those are what an out-of-memory kill and a full Node heap look
+ * like, and would be escalated a tier instead of failing the run.
  */
 export const CRASH_AFTER_COPIES_ENV = "ATLAS_FAULT_CRASH_AFTER_COPIES";
 
@@ -186,7 +187,7 @@ async function publishUnderLease(s3: S3Client, o: PublishOptions, lease: PrefixL
     await pauseIf(copies, o.pauseAfterCopies, "publish", log);
     if (copies !== o.crashAfterCopies) return;
     log(`[fault] ${CRASH_AFTER_COPIES_ENV}=${copies}: killing this process mid-publish`);
-    process.kill(process.pid, "SIGABRT");
+    process.kill(process.pid, "SIGSEGV");
   };
   if (oldText !== undefined) {
     await lease.ensureHeld();

@@ -19,7 +19,7 @@ import { verifyPublishedMonth } from "./verify.ts";
 
 /**
  * A real crash mid-publish: `containers/ski-atlas/main.ts publish` as a child process, told by the local-only hook
- * ATLAS_FAULT_CRASH_AFTER_COPIES to abort itself (SIGABRT) after two copies. Then `rollback`, or the next publish.
+ * ATLAS_FAULT_CRASH_AFTER_COPIES to crash itself (SIGSEGV) after two copies. Then `rollback`, or the next publish.
  */
 let s3: TestS3;
 let tmp: string;
@@ -81,7 +81,7 @@ async function changeStaging(): Promise<void> {
   await s3.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key + OUTPUT_FILES.analyzedCsv, Body: csv.split("\n").slice(0, 2).join("\n") + "\n" }));
 }
 
-describe("publish crashing mid-way (SIGABRT after 2 copies)", () => {
+describe("publish crashing mid-way (SIGSEGV after 2 copies)", () => {
   it("GIVEN last month published WHEN this month's publish crashes after 2 copies THEN a journal is left; rollback restores last month byte for byte", async () => {
     const env = stepEnv(s3.env, "sample", { ATLAS_LOCAL: "1" });
     const first = await runInProcess("publish", env);
@@ -91,7 +91,7 @@ describe("publish crashing mid-way (SIGABRT after 2 copies)", () => {
 
     await changeStaging();
     const crashed = await runNode("publish", { ...env, [CRASH_AFTER_COPIES_ENV]: "2" });
-    expect(crashed.signal, crashed.stderr).toBe("SIGABRT");
+    expect(crashed.signal, crashed.stderr).toBe("SIGSEGV");
     expect(crashed.stderr.match(/copied /g)).toHaveLength(2);
     const half = await snapshot(u.publish);
     expect(half[JOURNAL_NAME]).toBeDefined();
@@ -113,7 +113,7 @@ describe("publish crashing mid-way (SIGABRT after 2 copies)", () => {
   it("GIVEN a crashed publish WHEN publish runs again THEN it rolls back first and then publishes this month completely", async () => {
     const env = stepEnv(s3.env, "sample", { ATLAS_LOCAL: "1" });
     const crashed = await runNode("publish", { ...env, [CRASH_AFTER_COPIES_ENV]: "2" });
-    expect(crashed.signal, crashed.stderr).toBe("SIGABRT");
+    expect(crashed.signal, crashed.stderr).toBe("SIGSEGV");
     const rerun = await runInProcess("publish", env);
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(rerun.stderr).toMatch(/rolling back the interrupted publish/);
@@ -126,7 +126,7 @@ describe("publish crashing mid-way (SIGABRT after 2 copies)", () => {
   it("GIVEN nothing published for a month WHEN its first publish crashes THEN rollback leaves the prefix empty", async () => {
     const env = stepEnv(s3.env, "sample", { ATLAS_LOCAL: "1", PUBLISH_URI: `s3://${BUCKET}/sample/2021-07/` });
     const crashed = await runNode("publish", { ...env, [CRASH_AFTER_COPIES_ENV]: "2" });
-    expect(crashed.signal, crashed.stderr).toBe("SIGABRT");
+    expect(crashed.signal, crashed.stderr).toBe("SIGSEGV");
     expect(Object.keys(await snapshot(env.PUBLISH_URI)).length).toBe(4); // the journal, two files and the crashed writer's lease
     const rollback = await runChild("rollback", { ...s3.env, PUBLISH_URI: env.PUBLISH_URI });
     expect(rollback.code, rollback.stderr).toBe(0);
