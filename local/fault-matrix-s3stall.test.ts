@@ -1,11 +1,11 @@
-import { readdir, readFile, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyMain } from "../cli/verify.ts";
 import { startEmbeddedS3 } from "../lib/embedded-s3.ts";
 import { LOCAL_BUCKET } from "./run-local.ts";
-import { CURRENT, publishBaseline, runCell, type Baseline, type CellOutcome } from "./testing/fault-matrix.ts";
+import { CURRENT, publishBaseline, runCell, stepLogs, type Baseline, type CellOutcome } from "./testing/fault-matrix.ts";
 
 /**
  * A stalled S3 connection per ECS step of ski-atlas, through the real state machine on the local engine: the
@@ -27,16 +27,9 @@ afterAll(async () => {
   await rm(baseline.scratch, { recursive: true, force: true });
 });
 
-/** The step's first attempt failed with exit 75 and one line naming the timeout. */
+/** The log of the step's first (stalled) attempt. */
 async function stalledAttemptLog(cell: CellOutcome, step: string): Promise<string> {
-  const logs = path.join(cell.run.runDir, "logs");
-  const texts: string[] = [];
-  for (const execution of await readdir(logs)) {
-    for (const file of (await readdir(path.join(logs, execution))).filter((f) => f.startsWith(`${step}-`)).sort()) {
-      texts.push(await readFile(path.join(logs, execution, file), "utf8"));
-    }
-  }
-  return texts[0] ?? "";
+  return (await stepLogs(cell.run.runDir, step))[0] ?? "";
 }
 
 /** `npm run verify` on the month the run left, against the cell's embedded S3 directory. */

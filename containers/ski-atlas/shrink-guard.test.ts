@@ -1,8 +1,8 @@
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { publishBaseline, runCell, type Baseline } from "../../local/testing/fault-matrix.ts";
+import { publishBaseline, runCell, stepLogs, type Baseline } from "../../local/testing/fault-matrix.ts";
 import { MIN_SHARE_OF_PREVIOUS, shrinkProblems } from "./shrink-guard.ts";
 
 /**
@@ -18,15 +18,6 @@ afterAll(async () => {
   await rm(baseline.scratch, { recursive: true, force: true });
 });
 
-/** The publish task's log (the local ECS runner keeps one per attempt under runDir/logs/<execution>/). */
-async function publishLog(runDir: string): Promise<string> {
-  for (const execution of await readdir(path.join(runDir, "logs"))) {
-    const file = (await readdir(path.join(runDir, "logs", execution))).find((f) => f.startsWith("publish-"));
-    if (file) return path.join(runDir, "logs", execution, file);
-  }
-  throw new Error(`no publish log under ${runDir}/logs`);
-}
-
 describe("the shrink guard", () => {
   it("GIVEN last month published WHEN this month has no lifts or pistes THEN publish fails with exit 65 and one line, the run notifies, nothing is published", async () => {
     const cell = await runCell(baseline, { faults: "", variant: "no-ski" });
@@ -34,7 +25,7 @@ describe("the shrink guard", () => {
     const publish = cell.run.result.states.find((s) => s.name === "Publish (small)");
     expect(publish?.attempts).toBe(1); // bad data: not retried
     expect(cell.run.result.cause).toContain('"ExitCode":65');
-    const log = await readFile(await publishLog(cell.run.runDir), "utf8");
+    const [log] = await stepLogs(cell.run.runDir, "publish");
     const errors = log.split("\n").filter((l) => l.startsWith("error:"));
     expect(errors).toEqual([
       expect.stringMatching(/^error: shrink guard: sample\/2026-11 shrank below 50% of 2026-10: lifts 0 \(was \d+\), pistes 0 \(was \d+\), .*not published .*"allowShrink": true in the input$/),

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { cp, mkdtemp, readFile } from "node:fs/promises";
+import { cp, mkdtemp, readdir, readFile } from "node:fs/promises";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
@@ -87,6 +87,18 @@ export async function runCell(
   } finally {
     await run.stop();
   }
+}
+
+/** The logs of a step's attempts in a cell's run, oldest first (the local ECS runner writes one per attempt). */
+export async function stepLogs(runDir: string, step: string): Promise<string[]> {
+  const logs = path.join(runDir, "logs");
+  const files: string[] = [];
+  for (const execution of await readdir(logs)) {
+    for (const f of await readdir(path.join(logs, execution))) if (f.startsWith(`${step}-`)) files.push(path.join(logs, execution, f));
+  }
+  // Named `<step>-<start ms>.log`: the number orders the attempts.
+  const started = (f: string) => Number(/-(\d+)\.log$/.exec(f)?.[1] ?? 0);
+  return Promise.all(files.sort((a, b) => started(a) - started(b)).map((f) => readFile(f, "utf8")));
 }
 
 /** sha256 of every object of a month, by key. */
