@@ -1,9 +1,9 @@
-import { iso1A2Code } from "@rapideditor/country-coder";
 import {
   bboxOf, convexHull, expandBBox, haversineKm, inBBox, lineLengthKm, lineMidpoint, meanPoint, pointInPolygon,
   pointInRing, pointPolygonDistanceKm, pointRingDistanceKm, pointSegmentKm, polygonAreaKm2, ringCentroid, ringAreaKm2, signedRingArea,
   type BBox, type Coords, type Polygon,
 } from "./geo.ts";
+import { countryCode } from "./country.ts";
 import type { OsmData, OsmRelation, OsmWay, Tags } from "./opl.ts";
 import { poiCategory } from "./poi-tags.ts";
 import {
@@ -583,7 +583,7 @@ export function buildSkiModel(data: OsmData): SkiModel {
       areaKm2: polygons.length > 0 ? polygons.reduce((s, p) => s + polygonAreaKm2(p), 0) : null,
       lon: center ? center[0] : null, lat: center ? center[1] : null,
       status: statusAndValue(c.isSite ? "site" : "landuse", c.tags).status,
-      country: center ? iso1A2Code([center[0], center[1]]) : null,
+      country: center ? countryCode(center[0], center[1]) : null,
       groupId: group ? `relation/${group.id}` : null,
       groupName: group ? name(group.tags) : null,
     });
