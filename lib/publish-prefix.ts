@@ -220,7 +220,8 @@ async function publishUnderLease(s3: S3Client, o: PublishOptions, lease: PrefixL
   await putObjectText(s3, manifestUri, manifestText);
   log(`wrote ${manifestUri} (${files.length} files)`);
 
-  // 5. Committed: close the journal, drop the backup.
+  // 5. Committed: close the journal (only while ours to close: a writer that took over may have its own), drop the backup.
+  await lease.ensureHeld();
   await deleteObject(s3, dst.bucket, dst.key + JOURNAL_NAME);
   await dropBackup(s3, backupUri, backedUp, log);
   return { manifest, copied: toCopy.map((f) => f.name), removed: stale };
