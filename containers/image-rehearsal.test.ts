@@ -200,12 +200,20 @@ const REHEARSALS: Record<string, { steps: string[]; env: Record<string, string>;
   },
   grader: {
     steps: ["grade"],
-    env: { RUN_ID: "exam-1", CONFIG_URI: `s3://${BUCKET}/jobs/grader/config.json`, OUTPUT_URI: `s3://${BUCKET}/jobs/grader/runs/exam-1/` },
-    setUp: async () => {
-      await put("jobs/grader/submissions.jsonl", ['{"id":"alice","answers":{"q1":"B"}}', '{"id":"bob","answers":{"q1":"a"}}', "not json"].join("\n"));
-      await put("jobs/grader/config.json", JSON.stringify({ answerKey: { q1: "b" }, submissions: `s3://${BUCKET}/jobs/grader/submissions.jsonl` }));
+    // ATLAS_LOCAL=1 only because the embedded S3 has no STS to assume the per-run role (ATLAS_RUN_ROLE_ARN) with;
+    // the exam checks still apply (containers/grader/isolation.ts).
+    env: {
+      ATLAS_LOCAL: "1",
+      RUN_ID: "exam-1",
+      TENANT_URI: `s3://${BUCKET}/jobs/grader/exams/exam-1/`,
+      CONFIG_URI: `s3://${BUCKET}/jobs/grader/exams/exam-1/config.json`,
+      OUTPUT_URI: `s3://${BUCKET}/jobs/grader/exams/exam-1/runs/exam-1/`,
     },
-    check: async () => expect(await listKeys("jobs/grader/runs/exam-1/")).toEqual(expect.arrayContaining(["grades.csv", "manifest.json"])),
+    setUp: async () => {
+      await put("jobs/grader/exams/exam-1/submissions.jsonl", ['{"id":"alice","answers":{"q1":"B"}}', '{"id":"bob","answers":{"q1":"a"}}', "not json"].join("\n"));
+      await put("jobs/grader/exams/exam-1/config.json", JSON.stringify({ answerKey: { q1: "b" }, submissions: `s3://${BUCKET}/jobs/grader/exams/exam-1/submissions.jsonl` }));
+    },
+    check: async () => expect(await listKeys("jobs/grader/exams/exam-1/runs/exam-1/")).toEqual(expect.arrayContaining(["grades.csv", "manifest.json"])),
   },
   training: {
     // Reads the statistics the weather rehearsal wrote (the tests below run in order).
