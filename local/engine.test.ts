@@ -103,11 +103,11 @@ describe("the local engine running ski-atlas on Andorra", () => {
   });
 
   it("GIVEN an extract that hangs WHEN its timeout passes THEN the child is killed, the timeout is caught and notified", async () => {
-    const started = Date.now();
+    // No wall-clock assertion (shared, noisy machine): were the hanging child not killed at the 2 s deadline, the
+    // run would wait for it and the test would hit vitest's own timeout.
     const r = await run({ faults: "extract:hang", timeoutOverrides: { "Extract (small)": 2 } });
     expect(r.result.status).toBe("FAILED");
     expect(r.result.error).toBe("States.Timeout");
-    expect(Date.now() - started).toBeLessThan(30_000);
     expect((await notifications(r))[0].subject).toMatch(/FAILED/);
     expect(await publishedKeys(r, "andorra/")).toEqual([]);
   });
