@@ -19,9 +19,11 @@
  * the caller, AWS_ENDPOINT_URL), so it fails at once instead of waiting for a network.
  */
 import { createRequire } from "node:module";
+import * as path from "node:path";
 import { mockClient } from "aws-sdk-client-mock";
 import { initProject, useProject } from "sst/project.js";
 import { Stacks } from "sst/stacks/index.js";
+import { PROJECT_ROOT } from "../lib/project-root.ts";
 
 export const OFFLINE_ACCOUNT = "123456789012";
 
@@ -30,7 +32,7 @@ export const OFFLINE_ACCOUNT = "123456789012";
  * on another copy of the class would not be seen. They have no `exports` map, so SST's `import` loads the same
  * CommonJS module that `require` from SST's folder returns.
  */
-const requireFromSst = createRequire(createRequire(import.meta.url).resolve("sst/project.js"));
+const requireFromSst = createRequire(createRequire(path.join(PROJECT_ROOT, "package.json")).resolve("sst/project.js"));
 const { GetCallerIdentityCommand, STSClient } = requireFromSst("@aws-sdk/client-sts");
 const { CloudFormationClient, DescribeStacksCommand } = requireFromSst("@aws-sdk/client-cloudformation");
 
