@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -12,7 +11,7 @@ import { parseS3Uri } from "../../lib/s3.ts";
 import { startTestS3, type TestS3 } from "../../lib/testing/s3rver.ts";
 import { OUTPUT_FILES } from "./outputs.ts";
 import { writeSyntheticRegion } from "./synthetic-osm.ts";
-import { REPO_ROOT, runChild, runInProcess, stepEnv, uris } from "./testing/helpers.ts";
+import { runChild, runChildBounded, runInProcess, stepEnv, uris } from "./testing/helpers.ts";
 import { BUCKET } from "./testing/helpers.ts";
 import { extractAndAnalyze, putRaw } from "./testing/pipeline.ts";
 import { verifyPublishedMonth } from "./verify.ts";
@@ -43,20 +42,8 @@ afterAll(async () => {
   if (out) await rm(out, { recursive: true, force: true });
 });
 
-/** `node --import tsx containers/ski-atlas/main.ts <step>`, as the local engine starts a task. */
-function runNode(step: string, env: Record<string, string>): Promise<{ code: number | null; signal: string | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "containers/ski-atlas/main.ts", step], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal, stderr }));
-  });
-}
+/** `node --import tsx containers/ski-atlas/main.ts <step>`, one process as the local engine starts a task (the bounds only guard a hang). */
+const runNode = (step: string, env: Record<string, string>) => runChildBounded(step, env, { timeoutMs: 170_000, maxRssBytes: 4 * 2 ** 30 });
 
 /** name → sha256 of every object under the prefix. */
 async function snapshot(prefix: string): Promise<Record<string, string>> {

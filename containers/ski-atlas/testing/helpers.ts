@@ -89,6 +89,8 @@ export interface Bounds {
 }
 
 export interface BoundedRun extends StepRun {
+  /** The signal that ended the child, if one did (a crash fault, or a bound's SIGKILL). */
+  signal: NodeJS.Signals | null;
   /** Set when a bound killed the child. */
   killedFor?: "time" | "memory";
   /** Highest resident memory seen (sampled every 50 ms from /proc; 0 where /proc is missing). */
@@ -138,6 +140,7 @@ export function runChildBounded(step: string, env: Record<string, string>, bound
         code: code ?? (signal ? 128 + (signal === "SIGKILL" ? 9 : 15) : -1),
         stderr,
         errorLines: stderr.split("\n").filter((l) => l.startsWith("error:")),
+        signal,
         killedFor,
         peakRssBytes,
       });
