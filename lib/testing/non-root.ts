@@ -1,7 +1,8 @@
 import { spawn } from "node:child_process";
-import { chmod, chown, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { PROJECT_ROOT } from "../project-root.ts";
 
 /**
  * Runs a process the way a container's step runs in the image: as a non-root user (`nobody`, 65534, standing in for
@@ -20,7 +21,23 @@ export interface TaskDirs {
   remove(): Promise<void>;
 }
 
+/**
+ * The non-root process runs this Node binary and (in tests) code and packages from the checkout, so it must be able
+ * to traverse the folders above them. A checkout made in a private folder (`mktemp -d` is mode 700) would refuse it
+ * with EACCES, which no image ever does (its /app is world-readable). Adds the search bit only (o+x: pass through,
+ * never list, read or write) where it is missing.
+ */
+async function letNobodyReach(target: string): Promise<void> {
+  for (let dir = path.dirname(path.resolve(target)); ; dir = path.dirname(dir)) {
+    const { mode } = await stat(dir);
+    if ((mode & 0o001) === 0) await chmod(dir, mode | 0o001);
+    if (dir === path.dirname(dir)) break;
+  }
+}
+
 export async function makeTaskDirs(prefix: string): Promise<TaskDirs> {
+  await letNobodyReach(process.execPath);
+  await letNobodyReach(path.join(PROJECT_ROOT, "package.json"));
   const base = await mkdtemp(path.join(tmpdir(), `${prefix}-`));
   await chmod(base, 0o755);
   const readOnly = path.join(base, "app");
