@@ -11,12 +11,8 @@
  * | `InvalidManifestError`   | manifest.json is not the JSON object expected    | never   |
  * | `ConfigurationError`     | the function's environment is incomplete         | never   |
  */
-export class InvalidInputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "InvalidInputError";
-  }
-}
+// Defined beside the input checks the Plan Lambdas and the CLI share.
+export { InvalidInputError } from "../lib/input-checks.ts";
 
 export class SourceNotFoundError extends Error {
   constructor(message: string) {

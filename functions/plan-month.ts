@@ -1,9 +1,7 @@
 import { decideAttempt } from "../lib/attempts.ts";
 import { executionHistoryFromEnv, type ExecutionHistory, type ExecutionStatus } from "../lib/execution-history.ts";
-import { getRegion } from "../lib/regions.ts";
+import { checkMonthInput, periodOfStartTime, type CheckedMonthInput } from "../lib/input-checks.ts";
 import { loadConfig, type AtlasConfig } from "./config.ts";
-import { InvalidInputError } from "./errors.ts";
-import { inputObject, periodOfStartTime, rejectUnknownFields, requirePeriod, requireRegion } from "./validate.ts";
 
 /**
  * Monthly fan-out planner:
@@ -44,47 +42,16 @@ export interface PlannedMonth {
   items: PlannedRegion[];
 }
 
-function regionList(value: unknown, what: string): string[] {
-  const list = typeof value === "string" ? value.split(",").map((r) => r.trim()) : value;
-  if (!Array.isArray(list)) throw new InvalidInputError(`${what} must be a list of region names, e.g. ["iceland", "andorra"]`);
-  if (list.length === 0) throw new InvalidInputError(`${what} is empty: list at least one region`);
-  return list as string[];
+export function planMonth(event: PlanMonthEvent, config: Pick<AtlasConfig, "local">): PlanMonthOutput {
+  return itemsOf(event, checkMonthInput(event?.input, event?.defaults?.regions, config));
 }
 
-export function planMonth(event: PlanMonthEvent, config: Pick<AtlasConfig, "local">): PlanMonthOutput {
-  const input = inputObject(event?.input, "the execution input");
-  rejectUnknownFields(input, ["regions", "period", "sources", "force"], "input");
-  const sources = input.sources ?? {};
-  if (typeof sources !== "object" || Array.isArray(sources) || Object.values(sources).some((s) => typeof s !== "string")) {
-    throw new InvalidInputError('sources must map region names to source URLs, e.g. {"iceland": "https://…"}');
-  }
-  const requested =
-    input.regions !== undefined ? regionList(input.regions, "regions") : regionList(event?.defaults?.regions, "the default regions");
-  const period = input.period === undefined ? periodOfStartTime(event?.execution?.startTime) : requirePeriod(input.period);
-
-  const regions = [...new Set(requested.map((r) => requireRegion(r).name))];
-  const localOnly = regions.filter((r) => getRegion(r)?.localOnly);
-  if (localOnly.length > 0 && !config.local) {
-    throw new InvalidInputError(`region${localOnly.length > 1 ? "s" : ""} ${localOnly.join(", ")} only run with the local engine (ATLAS_LOCAL=1)`);
-  }
-  const unknownSources = Object.keys(sources).filter((r) => !regions.includes(r));
-  if (unknownSources.length > 0) throw new InvalidInputError(`sources names regions that are not in this run: ${unknownSources.join(", ")}`);
+function itemsOf(event: PlanMonthEvent, { regions, period: givenPeriod, sources }: CheckedMonthInput): PlanMonthOutput {
+  const period = givenPeriod ?? periodOfStartTime(event?.execution?.startTime);
   return {
     period,
-    items: regions.map((region) => ({ region, period, name: `${region}-${period}`, source: (sources as Record<string, string>)[region] ?? null })),
+    items: regions.map((region) => ({ region, period, name: `${region}-${period}`, source: sources[region] ?? null })),
   };
-}
-
-/** The regions `input.force` names: `true` is every region of the run. */
-export function forcedRegions(force: unknown, regions: string[]): Set<string> {
-  if (force === undefined || force === false) return new Set();
-  if (force === true) return new Set(regions);
-  if (!Array.isArray(force) || force.some((r) => typeof r !== "string")) {
-    throw new InvalidInputError('force must be true or a list of regions of this run, e.g. ["andorra"]');
-  }
-  const outside = force.filter((r) => !regions.includes(r));
-  if (outside.length > 0) throw new InvalidInputError(`force names regions that are not in this run: ${outside.join(", ")}`);
-  return new Set(force as string[]);
 }
 
 /** The machine each region runs on: its attempts are that machine's executions. */
@@ -96,8 +63,10 @@ export const REGION_MACHINE = "ski-atlas";
  * `-2`, `-3`, … after a failure, a timeout, an abort, or a forced rerun). A manual `{region}-{period}` run counts.
  */
 export async function planRerun(event: PlanMonthEvent, config: Pick<AtlasConfig, "local">, history: ExecutionHistory): Promise<PlannedMonth> {
-  const plan = planMonth(event, config);
-  const forced = forcedRegions(event?.input?.force, plan.items.map((i) => i.region));
+  // The same checks the CLI runs before it starts anything (lib/input-checks.ts).
+  const checked = checkMonthInput(event?.input, event?.defaults?.regions, config);
+  const plan = itemsOf(event, checked);
+  const { forced } = checked;
   const items = await Promise.all(
     plan.items.map(async (item): Promise<PlannedRegion> => {
       const decision = await decideAttempt(history, REGION_MACHINE, item.name, forced.has(item.region));

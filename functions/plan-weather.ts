@@ -3,12 +3,12 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { listObjects } from "../lib/s3-objects.ts";
-import { makeS3Client, parseS3Uri, s3Uri } from "../lib/s3.ts";
+import { checkWeatherInput } from "../lib/input-checks.ts";
+import { makeS3Client, s3Uri } from "../lib/s3.ts";
 import { WEATHER_SIZE_POLICIES, WEATHER_STEPS, type WeatherStep } from "../workflows/weather-sizing.ts";
 import { pickTier, type TierName } from "../workflows/tiers.ts";
 import { loadConfig, requireBucket, type AtlasConfig } from "./config.ts";
 import { InvalidInputError, SourceNotFoundError } from "./errors.ts";
-import { inputObject, rejectUnknownFields } from "./validate.ts";
 
 /** weather Plan: `{ input: $.input, execution: { name, startTime } }`. */
 export interface WeatherPlanEvent {
@@ -33,13 +33,6 @@ export interface WeatherPlan {
 
 export const DEFAULT_SOURCE_PREFIX = "incoming/weather/";
 
-/** A UTC calendar day, YYYY-MM-DD, that exists. */
-export function isRunDay(text: unknown): text is string {
-  if (typeof text !== "string" || !/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
-  const d = new Date(`${text}T00:00:00Z`);
-  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === text;
-}
-
 export function weatherTiers(bytes: number): Record<WeatherStep, TierName> {
   return Object.fromEntries(WEATHER_STEPS.map((s) => [s, pickTier(WEATHER_SIZE_POLICIES[s], bytes)])) as Record<WeatherStep, TierName>;
 }
@@ -61,34 +54,19 @@ export async function sizeSource(source: string, s3: () => S3Client): Promise<{ 
 }
 
 export async function planWeather(event: WeatherPlanEvent, deps: { config: AtlasConfig; s3: () => S3Client }): Promise<WeatherPlan> {
-  const input = inputObject(event?.input, "the execution input");
-  rejectUnknownFields(input, ["source", "runId"], "input");
+  // The same checks the CLI runs before it starts anything (lib/input-checks.ts).
+  const input = checkWeatherInput(event?.input, deps.config);
   const bucket = requireBucket(deps.config);
 
-  let runId: string;
-  if (input.runId === undefined || input.runId === null) {
+  let runId = input.runId;
+  if (runId === undefined) {
     const start = new Date(String(event?.execution?.startTime ?? ""));
     if (Number.isNaN(start.getTime())) throw new InvalidInputError("no runId given and the execution start time is not a date: pass runId as YYYY-MM-DD");
     runId = start.toISOString().slice(0, 10);
-  } else if (isRunDay(input.runId)) {
-    runId = input.runId;
-  } else {
-    throw new InvalidInputError(`runId ${JSON.stringify(input.runId)} is not a day: use YYYY-MM-DD`);
   }
 
   const incoming = s3Uri(bucket, DEFAULT_SOURCE_PREFIX);
-  let source = input.source ?? incoming;
-  if (typeof source !== "string") throw new InvalidInputError("source must be an s3://bucket/prefix/ string");
-  if (source.startsWith("file://")) {
-    if (!deps.config.local) throw new InvalidInputError(`source ${source} is a file:// URL: only local runs (ATLAS_LOCAL=1) read files`);
-  } else {
-    try {
-      parseS3Uri(source);
-    } catch {
-      throw new InvalidInputError(`source ${JSON.stringify(source)} is not an S3 prefix: use s3://bucket/prefix/`);
-    }
-  }
-  if (!source.endsWith("/")) source += "/";
+  const source = input.source ?? incoming;
 
   const size = await sizeSource(source, deps.s3);
   // An empty incoming prefix is an ordinary day (nothing was delivered): not a failure, and nobody is paged. Any

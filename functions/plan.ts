@@ -1,12 +1,10 @@
-import { posix } from "node:path";
 import { approxBytes } from "../lib/regions.ts";
 import { s3Uri } from "../lib/s3.ts";
 import { SKI_ATLAS_SIZE_POLICIES, SKI_ATLAS_SIZED_STEPS, type SkiAtlasSizedStep } from "../workflows/ski-atlas-sizing.ts";
 import { pickTier, type TierName } from "../workflows/tiers.ts";
 import { loadConfig, requireBucket, type AtlasConfig } from "./config.ts";
-import { InvalidInputError } from "./errors.ts";
-import { checkSourceUrl, probeSourceSize, type ProbeOptions } from "./source.ts";
-import { inputObject, periodOfStartTime, rejectUnknownFields, requirePeriod, requireRegion } from "./validate.ts";
+import { checkSkiAtlasInput, periodOfStartTime, sourceBasename } from "../lib/input-checks.ts";
+import { probeSourceSize, type ProbeOptions } from "./source.ts";
 
 /** ski-atlas Plan: `{ input: $.input, execution: { name: $$.Execution.Name, startTime: $$.Execution.StartTime } }`. */
 export interface PlanEvent {
@@ -39,8 +37,6 @@ export interface PlanDeps {
   probe?: ProbeOptions;
 }
 
-const INPUT_FIELDS = ["region", "period", "source", "allowShrink"] as const;
-
 /**
  * The run id used in staging keys: the execution name with anything outside `[A-Za-z0-9._-]` turned into `-`,
  * without leading dots or dashes (no `.`/`..` key segments), at most 80 characters like an execution name.
@@ -53,14 +49,6 @@ export function sanitizeRunId(name: string): string {
     .replace(/[.-]+$/, "");
 }
 
-/** The file name at the end of the source URL, used as the raw object's name. */
-export function sourceBasename(url: URL): string {
-  const base = posix.basename(decodeURIComponent(url.pathname));
-  const safe = base.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^[.-]+/, "");
-  if (!safe) throw new InvalidInputError(`source ${url.href} does not end with a file name (expected …/name.osm.pbf)`);
-  return safe;
-}
-
 export function skiAtlasTiers(bytes: number): Record<SkiAtlasSizedStep, TierName> {
   return Object.fromEntries(
     SKI_ATLAS_SIZED_STEPS.map((step) => [step, pickTier(SKI_ATLAS_SIZE_POLICIES[step], bytes)]),
@@ -68,28 +56,10 @@ export function skiAtlasTiers(bytes: number): Record<SkiAtlasSizedStep, TierName
 }
 
 export async function plan(event: PlanEvent, deps: PlanDeps): Promise<PlanOutput> {
-  const input = inputObject(event?.input, "the execution input");
-  rejectUnknownFields(input, INPUT_FIELDS, "input");
-  if (input.region === undefined) throw new InvalidInputError('the input needs a region, e.g. { "region": "iceland" }');
-  const region = requireRegion(input.region);
-  const period = input.period === undefined ? periodOfStartTime(event?.execution?.startTime) : requirePeriod(input.period);
-
   const { config } = deps;
-  if (region.localOnly && !config.local) {
-    throw new InvalidInputError(`region "${region.name}" is local-only: run it with the local engine (ATLAS_LOCAL=1)`);
-  }
-  // null means "the registry's URL": the monthly fan-out always passes the field.
-  if (input.source !== undefined && input.source !== null && typeof input.source !== "string") {
-    throw new InvalidInputError("source must be a URL string");
-  }
-  const source = (input.source as string | null | undefined) ?? region.url;
-  if (!source) {
-    throw new InvalidInputError(`region "${region.name}" has no download URL: pass its source (a file:// URL) in the input`);
-  }
-  if (input.allowShrink !== undefined && typeof input.allowShrink !== "boolean") {
-    throw new InvalidInputError('allowShrink must be true or false (true publishes a month that shrank against the previous one)');
-  }
-  const url = await checkSourceUrl(source, config);
+  // The same checks the CLI runs before it starts anything (lib/input-checks.ts).
+  const { region, period: givenPeriod, source: url, allowShrink } = await checkSkiAtlasInput(event?.input, config);
+  const period = givenPeriod ?? periodOfStartTime(event?.execution?.startTime);
   const bucket = requireBucket(config);
 
   const runId = sanitizeRunId(String(event?.execution?.name ?? "")) || `${region.name}-${period}`;
@@ -109,7 +79,7 @@ export async function plan(event: PlanEvent, deps: PlanDeps): Promise<PlanOutput
       publish: s3Uri(bucket, `${region.name}/${period}/`),
     },
     tiers: skiAtlasTiers(bytes),
-    allowShrink: input.allowShrink === true ? "true" : "false",
+    allowShrink: allowShrink ? "true" : "false",
   };
 }
 

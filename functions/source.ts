@@ -1,51 +1,6 @@
 import { stat } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import type { AtlasConfig } from "./config.ts";
-import { InvalidInputError, SourceNotFoundError, SourceUnavailableError } from "./errors.ts";
-
-/** Hosts an offline run may fetch from over plain http (the local engine's fixture servers). */
-export const LOOPBACK_HOSTS: readonly string[] = ["127.0.0.1", "localhost", "[::1]"];
-
-/**
- * Checks a source URL against the allowlist and returns it parsed:
- * - `https://` from a host in `ATLAS_ALLOWED_SOURCE_HOSTS`;
- * - with `ATLAS_LOCAL=1` only: `http://` or `https://` from a loopback host, and `file://` paths that exist;
- * - nothing else (no other schemes, no credentials in the URL).
- */
-export async function checkSourceUrl(source: string, config: Pick<AtlasConfig, "local" | "allowedSourceHosts">): Promise<URL> {
-  let url: URL;
-  try {
-    url = new URL(source);
-  } catch {
-    throw new InvalidInputError(`source ${JSON.stringify(source)} is not a URL: expected https://host/path.osm.pbf`);
-  }
-  const allowed = config.allowedSourceHosts.join(", ");
-  if (url.protocol === "file:") {
-    if (!config.local) {
-      throw new InvalidInputError(`file:// sources are only allowed in local runs (ATLAS_LOCAL=1); use https:// from ${allowed}`);
-    }
-    const path = fileURLToPath(url);
-    const info = await stat(path).catch(() => undefined);
-    if (!info?.isFile()) throw new InvalidInputError(`source file ${path} does not exist (or is not a file)`);
-    return url;
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new InvalidInputError(`source scheme ${url.protocol.replace(/:$/, "")}:// is not allowed: use https:// from ${allowed}`);
-  }
-  if (url.username || url.password) throw new InvalidInputError("source URLs must not carry credentials");
-  const host = url.hostname.toLowerCase();
-  const loopback = LOOPBACK_HOSTS.includes(host);
-  if (config.local && loopback) return url;
-  if (url.protocol === "http:") {
-    throw new InvalidInputError(
-      `http:// sources are not allowed (only from ${LOOPBACK_HOSTS.join("/")} in local runs): use https:// from ${allowed}`,
-    );
-  }
-  if (!config.allowedSourceHosts.includes(host)) {
-    throw new InvalidInputError(`source host ${host} is not allowed: sources must come from ${allowed} (ATLAS_ALLOWED_SOURCE_HOSTS)`);
-  }
-  return url;
-}
+import { SourceNotFoundError, SourceUnavailableError } from "./errors.ts";
 
 export interface SourceSize {
   /** Undefined when the source does not report its size (no Content-Length). */

@@ -17,7 +17,8 @@ import { createRunDir, RUNS_ROOT, type RunRecord } from "./run-record.ts";
 import { RunRecorder } from "./run-recorder.ts";
 
 export const REPO_ROOT = PROJECT_ROOT;
-export const LOCAL_BUCKET = "atlas-local";
+import { LOCAL_BUCKET } from "../workflows/config.ts";
+export { LOCAL_BUCKET };
 /** How long an injected S3 outage lasts. */
 export const S3_OUTAGE_MS = 1500;
 

@@ -1,3 +1,8 @@
+import type { InputCheckConfig } from "../lib/input-checks.ts";
+
+/** The local engine's data bucket (in the embedded S3 server). */
+export const LOCAL_BUCKET = "atlas-local";
+
 /**
  * Deploy-time settings, read from the environment in one place. `sst deploy` and the tests see the same
  * defaults; override them in `.env.<stage>` (SST loads it) or the shell.
@@ -39,5 +44,18 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AtlasConfig {
     monthlyMaxConcurrency: concurrency,
     allowedSourceHosts: list(env.ATLAS_ALLOWED_SOURCE_HOSTS, ["download.geofabrik.de"]),
     alertEmail: env.ATLAS_ALERT_EMAIL || undefined,
+  };
+}
+
+/**
+ * What the CLI checks a run's input against before it starts anything: what the Plan it starts will check it
+ * against. Offline, the local engine's settings; with `--aws`, the allowlist the stack gives its functions (the
+ * same deploy-time setting), and no bucket (the deployed bucket's name is the stack's): Plan checks what needs it.
+ */
+export function cliInputCheckConfig(target: "local" | "aws", env: NodeJS.ProcessEnv = process.env): InputCheckConfig {
+  return {
+    local: target === "local",
+    allowedSourceHosts: readConfig(env).allowedSourceHosts,
+    bucket: target === "local" ? LOCAL_BUCKET : undefined,
   };
 }

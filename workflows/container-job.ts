@@ -1,7 +1,9 @@
 import { LAMBDA_SERVICE_RETRY, ECS_CAPACITY_RETRY } from "./retry-policies.ts";
 import { RETRYABLE_EXIT_CODES } from "../lib/exit-codes.ts";
+import { checkJobInput, type JobSpec } from "../lib/input-checks.ts";
 import { runIdProblem } from "../lib/run-id.ts";
 import { toSourceUrl } from "../lib/source-url.ts";
+import { cliInputCheckConfig } from "./config.ts";
 import { TIER_NAMES, type TierName } from "./tiers.ts";
 import { RUN_NOTIFY, runMetrics } from "./standard-steps.ts";
 import type { BucketAccess, Workflow } from "./types.ts";
@@ -46,6 +48,8 @@ export function containerJob(o: ContainerJobOptions): Workflow {
   const seconds = o.timeoutMinutes * 60;
   const access: BucketAccess = { readWrite: [`${prefix}*`], read: o.reads ?? [] };
   const runs = o.tenants ? `${prefix}${o.tenants}/*/runs/` : `${prefix}runs/`;
+  // What Plan is told about the job; the CLI checks an input against the same.
+  const job: JobSpec = { name: o.name, step, tier: o.tier, prefix, ...(o.tenants ? { tenants: o.tenants } : {}) };
   return {
     name: o.name,
     description: o.description,
@@ -61,7 +65,7 @@ export function containerJob(o: ContainerJobOptions): Workflow {
         payload: {
           input: "$.input",
           execution: { name: "$$.Execution.Name", startTime: "$$.Execution.StartTime" },
-          job: { name: o.name, step, tier: o.tier, prefix, ...(o.tenants ? { tenants: o.tenants } : {}) },
+          job: { ...job },
         },
         resultPath: "$.plan",
         resultFields: ["workflow", "runId", "config", "uris", "tiers"],
@@ -125,6 +129,8 @@ export function containerJob(o: ContainerJobOptions): Workflow {
         if (chosen === undefined) throw new Error(`--config is required for ${o.name}${target === "aws" ? " with --aws" : ""}`);
         if (target === "aws" && !chosen.startsWith("s3://")) throw new Error("--config must be an s3:// URI with --aws");
         input.config = toSourceUrl(chosen, "--config", "file");
+        // Plan's own checks, so that bad input is refused before anything runs.
+        checkJobInput(input, job, cliInputCheckConfig(target));
         return input;
       },
     },

@@ -1,5 +1,6 @@
+import { checkMonthInput, checkSkiAtlasInput } from "../lib/input-checks.ts";
 import { toSourceUrl } from "../lib/source-url.ts";
-import type { AtlasConfig } from "./config.ts";
+import { cliInputCheckConfig, type AtlasConfig } from "./config.ts";
 import { LAMBDA_SERVICE_RETRY, START_EXECUTION_RETRY } from "./retry-policies.ts";
 import { checkedPeriod, skiAtlas } from "./ski-atlas.ts";
 import type { Workflow } from "./types.ts";
@@ -73,7 +74,7 @@ export function skiAtlasMonthly(config: Pick<AtlasConfig, "monthlyRegions" | "mo
         sources: "comma-separated region=PATH|URL pairs overriding the registry's sources",
         force: "rerun regions whose month already succeeded: 'all' or comma-separated regions",
       },
-      async input({ regions, period, sources, force }) {
+      async input({ regions, period, sources, force }, target) {
         const input: Record<string, unknown> = {};
         if (force !== undefined) input.force = force === "all" ? true : force.split(",").map((r) => r.trim());
         if (regions !== undefined) input.regions = regions.split(",").map((r) => r.trim());
@@ -83,9 +84,15 @@ export function skiAtlasMonthly(config: Pick<AtlasConfig, "monthlyRegions" | "mo
             sources.split(",").map((pair) => {
               const [region, source] = pair.split("=");
               if (!region || !source) throw new Error(`--sources: '${pair}' is not region=PATH|URL`);
-              return [region.trim(), toSourceUrl(source.trim())];
+              return [region.trim(), toSourceUrl(source.trim(), `--sources ${region.trim()}:`, "file")];
             }),
           );
+        }
+        // What the month's Plan and then each region's Plan check, before anything runs.
+        const checks = cliInputCheckConfig(target);
+        const month = checkMonthInput(input, config.monthlyRegions, checks);
+        for (const region of month.regions) {
+          await checkSkiAtlasInput({ region, period: month.period, source: month.sources[region] ?? null }, checks);
         }
         return input;
       },

@@ -2,9 +2,11 @@ import { ECS_CAPACITY_RETRY, LAMBDA_SERVICE_RETRY, SOURCE_UNAVAILABLE_RETRY, TRA
 import { mkdir, rename } from "node:fs/promises";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
+import { checkSkiAtlasInput } from "../lib/input-checks.ts";
 import { REGION_NAMES, periodProblem } from "../lib/regions.ts";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { toSourceUrl } from "../lib/source-url.ts";
+import { cliInputCheckConfig } from "./config.ts";
 import { RUN_NOTIFY, rollbackPublish, runMetrics } from "./standard-steps.ts";
 import type { ContainerStep, Workflow } from "./types.ts";
 
@@ -113,6 +115,8 @@ export const skiAtlas: Workflow = {
         if (target !== "local") throw new Error("the 'sample' region exists only offline: pick a real region with --aws");
         input.source = pathToFileURL(await sampleRegion()).href;
       }
+      // Plan's own checks (region, period, source), so that bad input is refused before anything runs.
+      await checkSkiAtlasInput(input, cliInputCheckConfig(target));
       return input;
     },
   },

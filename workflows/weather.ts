@@ -2,7 +2,8 @@ import { existsSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { toSourceUrl } from "../lib/source-url.ts";
-import { isRunDay } from "../functions/plan-weather.ts";
+import { checkWeatherInput, isRunDay } from "../lib/input-checks.ts";
+import { cliInputCheckConfig } from "./config.ts";
 import { ECS_CAPACITY_RETRY, LAMBDA_SERVICE_RETRY, TRANSIENT_TASK_RETRY } from "./retry-policies.ts";
 import { RUN_NOTIFY, rollbackPublish, runMetrics } from "./standard-steps.ts";
 import type { ContainerStep, Workflow } from "./types.ts";
@@ -105,6 +106,8 @@ export const weather: Workflow = {
         }
         input.source = `${toSourceUrl(SHARED_WX_DATA)}/`;
       }
+      // Plan's own checks, so that bad input is refused before anything runs.
+      checkWeatherInput(input, cliInputCheckConfig(target));
       return input;
     },
   },
