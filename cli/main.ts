@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { table } from "../lib/text-table.ts";
-import { parseFaults } from "../local/faults.ts";
+import { faultTargets, parseFaults } from "../local/faults.ts";
 import { ProgressPrinter, seconds } from "../local/progress.ts";
 import { abortRunOnSignal } from "../local/interrupt.ts";
 import type { RunSummary } from "../local/run-local.ts";
@@ -41,8 +41,18 @@ examples:
 
 class UsageError extends Error {}
 
+/** Runs `check`; what it throws is a usage error (exit 64). */
+function usage<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
-  const workflows = allWorkflows();
+  // Reads the deploy-time settings (ATLAS_MONTHLY_*), which a user may have mistyped.
+  const workflows = usage(() => allWorkflows());
   const workflowOptions = new Set(workflows.flatMap((w) => Object.keys(w.cli.options)));
   const { values, positionals } = parseArgs({
     args: argv,
@@ -70,12 +80,14 @@ async function main(argv: string[]): Promise<number> {
   const given = Object.fromEntries([...workflowOptions].filter((o) => all[o] !== undefined).map((o) => [o, String(all[o])]));
   const foreign = Object.keys(given).filter((o) => !(o in workflow.cli.options));
   if (foreign.length) throw new UsageError(`${workflow.name} does not take --${foreign.join(", --")}`);
-  const input = await workflow.cli.input(given, values.aws ? "aws" : "local").catch((err: Error) => {
+  const note = (line: string) => process.stderr.write(`${line}\n`);
+  const input = await workflow.cli.input(given, values.aws ? "aws" : "local", note).catch((err: Error) => {
     throw new UsageError(err.message);
   });
   // Before anything runs: a run must not publish a month and only then find that --out cannot take it.
   const outProblem = values.out && !values.aws ? await outDirProblem(path.resolve(values.out)) : undefined;
   if (outProblem) throw new UsageError(outProblem);
+  const faults = usage(() => parseFaults(process.env.ATLAS_FAULTS, { workflow: workflow.name, steps: faultTargets(workflow, workflows) }));
   const printer = new ProgressPrinter();
 
   if (values.aws) {
@@ -91,7 +103,7 @@ async function main(argv: string[]): Promise<number> {
   const run = await runLocal({
     workflow: workflow.name,
     input,
-    faults: parseFaults(process.env.ATLAS_FAULTS),
+    faults,
     retryWaitMs,
     outDir: values.out ? path.resolve(values.out) : undefined,
     onEvent: (event) => {

@@ -4,7 +4,7 @@ import { ExecutionError, ExecutionTimeoutError, StateMachine } from "aws-local-s
 import { ExecutionAlreadyExistsError, LocalExecutionRegistry, type ExecutionRecord } from "../lib/execution-history.ts";
 import type { AslDefinition } from "../stacks/resolve-asl.ts";
 import { RunTaskFailuresError, runEcsTask, toStepFunctionsResult, type EcsTaskResult, type RunTaskParameters } from "./ecs-runner.ts";
-import { FaultPlan, type Fault } from "./faults.ts";
+import { describeFault, FaultPlan, type Fault, type FaultKind } from "./faults.ts";
 import { functionNameOf, invokeLocalFunction, type LambdaInvokeParameters } from "./lambda-runner.ts";
 import type { ProgressEvent } from "./progress-events.ts";
 
@@ -279,6 +279,12 @@ export class LocalEngine {
       if (state.Type !== "Task") return;
       const resource = state.Resource as string;
       const timeoutMs = Number(state.TimeoutSeconds ?? 60) * 1000;
+      // The fault (if any) this attempt gets, announced as it is injected.
+      const faultFor = (step: string): FaultKind | undefined => {
+        const fault = this.faults.next(step);
+        if (fault) this.options.onEvent?.({ kind: "fault-injected", execution, time: Date.now(), state: stateName, fault: describeFault(fault), timeoutMs });
+        return fault;
+      };
       const noteFor = () => {
         const key = `${execution}/${stateName}`;
         if (!this.taskNotes.has(key)) this.taskNotes.set(key, {});
@@ -287,7 +293,7 @@ export class LocalEngine {
       if (resource === RESOURCES.lambda) {
         handlers[stateName] = (input) => {
           const params = input as LambdaInvokeParameters;
-          const fault = this.faults.next(functionNameOf(params.FunctionName));
+          const fault = faultFor(functionNameOf(params.FunctionName));
           return invokeLocalFunction(params, {
             repoRoot: this.options.repoRoot,
             fault,
@@ -310,7 +316,7 @@ export class LocalEngine {
               repoRoot: this.options.repoRoot,
               baseEnv: this.options.env,
               logDir: path.join(this.options.runDir, "logs", execution),
-              fault: this.faults.next(step),
+              fault: faultFor(step),
               s3Outage: this.options.s3Outage && (() => this.options.s3Outage!(300)),
               onLog: (line) => this.options.onLog?.(execution, line),
             });

@@ -18,7 +18,13 @@
  * Functions: `error` (a non-retryable error), `throttle` (Lambda.TooManyRequestsException, retryable),
  * `oom` (Runtime.OutOfMemory, as Lambda reports a function that ran out of memory), `hang` (never answers: the
  * state's timeout must stop it), `s3down` (the embedded S3 server is away when the function starts).
+ *
+ * The CLI checks the entries against the workflow it runs before anything starts (`faultTargets`): a step the
+ * workflow does not have (a typo such as `extrct`) or a fault that does not apply to that kind of step is refused,
+ * not silently ignored. Each injection is announced as it happens (the `fault-injected` progress event).
  */
+import type { Workflow } from "../workflows/types.ts";
+
 export type FaultKind =
   | "oom"
   | "hang"
@@ -35,13 +41,47 @@ export type FaultKind =
 /** The fault kinds written as a plain word in ATLAS_FAULTS. */
 const NAMED_FAULTS = ["oom", "hang", "s3down", "error", "throttle", "capacity", "heap", "s3stall", "s3halfbody"];
 
+/** What each kind of step can be made to do (`exit<N>` and `crash<N>` are container faults). */
+const CONTAINER_FAULTS = ["oom", "hang", "s3down", "capacity", "heap", "s3stall", "s3halfbody", "exit<N>", "crash<N>"];
+const FUNCTION_FAULTS = ["error", "throttle", "oom", "hang", "s3down"];
+
+export type FaultTargetKind = "container" | "function";
+
+/**
+ * The steps ATLAS_FAULTS may name in a run of `workflow`, by the name the engine counts attempts under: each
+ * container step's command (the failure path's rollback included), each helper function, and the same of every
+ * workflow it starts (the monthly fan-out runs ski-atlas).
+ */
+export function faultTargets(workflow: Workflow, all: Workflow[]): Map<string, FaultTargetKind> {
+  const targets = new Map<string, FaultTargetKind>();
+  const add = (w: Workflow) => {
+    for (const step of w.steps) {
+      if (step.kind === "container") targets.set(step.command[0], "container");
+      else if (step.kind === "function") targets.set(step.fn, "function");
+      else {
+        const child = all.find((c) => c.name === step.workflow);
+        if (child && child !== w) add(child);
+      }
+    }
+    if (w.onFailure) targets.set(w.onFailure.command[0], "container");
+    if (w.metrics) targets.set(w.metrics.fn, "function");
+    targets.set(w.notify.fn, "function");
+  };
+  add(workflow);
+  return targets;
+}
+
 export interface Fault {
   step: string;
   kind: FaultKind;
   times: number;
 }
 
-export function parseFaults(spec: string | undefined): Fault[] {
+/**
+ * Parses ATLAS_FAULTS. With `targets` (the run's workflow and `faultTargets`), each entry must name one of its
+ * steps, with a fault that applies to that kind of step.
+ */
+export function parseFaults(spec: string | undefined, targets?: { workflow: string; steps: Map<string, FaultTargetKind> }): Fault[] {
   if (!spec?.trim()) return [];
   return spec.split(",").map((entry) => {
     const [step, kindText, timesText] = entry.trim().split(":");
@@ -56,6 +96,17 @@ export function parseFaults(spec: string | undefined): Fault[] {
     else throw new Error(usage);
     const times = timesText === undefined ? 1 : Number(timesText);
     if (!Number.isInteger(times) || times < 1) throw new Error(usage);
+    if (targets) {
+      const target = targets.steps.get(step);
+      if (!target) {
+        throw new Error(`ATLAS_FAULTS entry '${entry}': ${targets.workflow} has no step '${step}' (its steps: ${[...targets.steps.keys()].join(", ")})`);
+      }
+      const applies = target === "container" ? CONTAINER_FAULTS : FUNCTION_FAULTS;
+      const name = typeof kind === "string" ? kind : "exitCode" in kind ? "exit<N>" : "crash<N>";
+      if (!applies.includes(name)) {
+        throw new Error(`ATLAS_FAULTS entry '${entry}': '${step}' is a ${target} step, whose faults are ${applies.join(", ")}`);
+      }
+    }
     return { step, kind, times };
   });
 }

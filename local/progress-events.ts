@@ -10,4 +10,6 @@ export type ProgressEvent =
   | { kind: "state-failed"; execution: string; time: number; state: string; type: string; error?: string }
   | { kind: "retrying"; execution: string; time: number; state: string; attempt: number; waitMs: number; error?: string }
   | { kind: "tier-escalated"; execution: string; time: number; state: string; detail: string }
-  | { kind: "log"; execution: string; time: number; line: string };
+  | { kind: "log"; execution: string; time: number; line: string }
+  /** ATLAS_FAULTS replaced this attempt (local runs only); `timeoutMs` is the state's TimeoutSeconds. */
+  | { kind: "fault-injected"; execution: string; time: number; state: string; fault: string; timeoutMs: number };

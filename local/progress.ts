@@ -42,6 +42,11 @@ export class ProgressPrinter {
         return `  ${c(35, "⬆")} [${who}] ${event.state.split(":")[0]} out of memory: tier escalated ${event.detail}`;
       case "log":
         return `      [${who}] ${event.line}`;
+      case "fault-injected":
+        // A hang is otherwise silent for as long as the state's timeout, up to hours: say so once, when it starts.
+        return event.fault === "hang"
+          ? `  ${c(33, "⚡")} [${who}] ${event.state}: injected fault hang: the step hangs until the state's timeout, ${seconds(event.timeoutMs)} (TimeoutSeconds ${event.timeoutMs / 1000})`
+          : `  ${c(33, "⚡")} [${who}] ${event.state}: injected fault ${event.fault}`;
     }
   }
 }

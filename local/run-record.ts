@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { mkdir, readFile, readdir, rename, writeFile } from "node:fs/promises";
 import * as path from "node:path";
+import { localRunsRoot, RUNS_DIR_ENV } from "../lib/local-weather-runs.ts";
 import { oneLineError, tierFromState } from "./engine.ts";
 
 /**
@@ -16,9 +17,9 @@ import { oneLineError, tierFromState } from "./engine.ts";
  */
 
 export const RUN_RECORD_SCHEMA = "atlas-pipelines/run-record/v1";
-export const RUNS_DIR_ENV = "ATLAS_RUNS_DIR";
+export { RUNS_DIR_ENV };
 /** Where run folders go: `.data/runs/`, or `$ATLAS_RUNS_DIR`. */
-export const RUNS_ROOT = path.resolve(process.env[RUNS_DIR_ENV] || path.join(import.meta.dirname, "..", ".data", "runs"));
+export const RUNS_ROOT = localRunsRoot();
 /** Separates a parent run's id from a child execution's name in a child record's id. */
 export const CHILD_SEPARATOR = "~";
 

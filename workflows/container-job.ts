@@ -36,8 +36,13 @@ export interface ContainerJobOptions {
    * policy narrows it to that tenant's folder for reading and that run's prefix for writing (`scopedSession`).
    */
   tenants?: string;
-  /** Options of `npm start -- <name>`; `config` is always one. */
-  cli?: { defaultConfig?: (target: "local" | "aws") => Promise<string | undefined> };
+  /** Options of `npm start -- <name>`; `config` and `run-id` are always two. */
+  cli?: {
+    /** Options that shape the generated default config, with their help text: not taken with `--config`. */
+    options?: Record<string, string>;
+    /** The config when `--config` is not given; `note` tells the user what it chose. */
+    defaultConfig?: (target: "local" | "aws", options: Record<string, string | undefined>, note: (line: string) => void) => Promise<string | undefined>;
+  };
 }
 
 export function containerJob(o: ContainerJobOptions): Workflow {
@@ -117,15 +122,19 @@ export function containerJob(o: ContainerJobOptions): Workflow {
       options: {
         config: `the job's config: a local JSON file (offline) or s3://BUCKET/${prefix}… (default offline: a generated sample)`,
         "run-id": "names the output prefix (default: the execution name): letters, digits, . _ -",
+        ...o.cli?.options,
       },
-      async input({ config, "run-id": runId }, target) {
+      async input(options, target, note = () => {}) {
+        const { config, "run-id": runId } = options;
+        const shaping = Object.keys(o.cli?.options ?? {}).filter((name) => options[name] !== undefined);
+        if (config !== undefined && shaping.length) throw new Error(`--${shaping[0]} shapes the generated config: pass it or --config, not both`);
         const input: Record<string, unknown> = {};
         if (runId !== undefined) {
           const problem = runIdProblem(runId, "--run-id");
           if (problem) throw new Error(problem);
           input.runId = runId;
         }
-        const chosen = config ?? (await o.cli?.defaultConfig?.(target));
+        const chosen = config ?? (await o.cli?.defaultConfig?.(target, options, note));
         if (chosen === undefined) throw new Error(`--config is required for ${o.name}${target === "aws" ? " with --aws" : ""}`);
         if (target === "aws" && !chosen.startsWith("s3://")) throw new Error("--config must be an s3:// URI with --aws");
         input.config = toSourceUrl(chosen, "--config", "file");

@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
-import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
+import { chooseWeatherRun, describeWeatherRun, localWeatherRuns } from "../lib/local-weather-runs.ts";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { containerJob } from "./container-job.ts";
 
@@ -36,7 +37,16 @@ export const training = containerJob({
   timeoutMinutes: 60,
   attempts: 2,
   reads: ["weather/*"],
-  cli: { defaultConfig: async (target) => (target === "local" ? localTrainingConfig() : undefined) },
+  cli: {
+    options: { "weather-run": "offline: the local weather run to train on, by its run id or day (default: the newest)" },
+    defaultConfig: async (target, options, note) => {
+      if (target !== "local") {
+        if (options["weather-run"] !== undefined) throw new Error("--weather-run picks a local weather run: with --aws pass --config s3://…");
+        return undefined;
+      }
+      return localTrainingConfig(options["weather-run"], note);
+    },
+  },
 });
 
 /** A small answer key and four submissions (one of them not JSON), the same every time, as the exam `sample`. */
@@ -58,31 +68,19 @@ export async function sampleGraderConfig(dir = path.join(PROJECT_ROOT, ".data", 
   return config;
 }
 
-/** The newest weather run published by a local run (`.data/runs/*\/published/weather/<runId>/`), if any. */
-export async function latestLocalWeatherRun(runsDir = path.join(PROJECT_ROOT, ".data", "runs")): Promise<string | undefined> {
-  if (!existsSync(runsDir)) return undefined;
-  let best: { dir: string; mtime: number } | undefined;
-  for (const run of await readdir(runsDir)) {
-    const weatherDir = path.join(runsDir, run, "published", "weather");
-    if (!existsSync(weatherDir)) continue;
-    for (const day of await readdir(weatherDir)) {
-      const stats = path.join(weatherDir, day, "weather_stats.parquet");
-      if (!existsSync(stats) || !existsSync(path.join(weatherDir, day, "manifest.json"))) continue;
-      const mtime = (await stat(stats)).mtimeMs;
-      if (!best || mtime > best.mtime) best = { dir: path.join(weatherDir, day), mtime };
-    }
-  }
-  return best?.dir;
-}
-
-async function localTrainingConfig(): Promise<string> {
-  const weather = await latestLocalWeatherRun();
-  if (!weather) throw new Error("no local weather run found: run `npm start -- weather` first, or pass --config FILE");
+/**
+ * A config on a local weather run (`wanted`, by id or day; default the newest) and the shared yield file. Which run
+ * it took is said, since "the newest" may be a test's three stations.
+ */
+async function localTrainingConfig(wanted: string | undefined, note: (line: string) => void): Promise<string> {
+  const run = chooseWeatherRun(await localWeatherRuns(), wanted);
+  const weather = run.dir;
   const yieldFile = path.join(SHARED_DATA, "yld_data", "US_corn_grain_yield.txt");
   if (!existsSync(yieldFile)) throw new Error(`no yield data at ${yieldFile}: pass --config FILE`);
   const dir = path.join(PROJECT_ROOT, ".data", "jobs", "training");
   await mkdir(dir, { recursive: true });
   const config = path.join(dir, "config.json");
   await writeFile(config, `${JSON.stringify({ weather: `${pathToFileURL(weather).href}/`, yield: pathToFileURL(yieldFile).href }, null, 2)}\n`);
+  note(`weather run: ${describeWeatherRun(run)}${wanted === undefined ? " (the newest; pick another with --weather-run)" : ""}`);
   return config;
 }

@@ -192,8 +192,11 @@ export interface MetricAlarm {
 export interface WorkflowCli {
   /** Options this workflow takes (`--name value`), with their help text. */
   options: Record<string, string>;
-  /** Turns the options into the execution input. `local` runs may use files of this machine; `aws` ones not. */
-  input(options: Record<string, string | undefined>, target: "local" | "aws"): Promise<Record<string, unknown>>;
+  /**
+   * Turns the options into the execution input. `local` runs may use files of this machine; `aws` ones not.
+   * `note` prints a line for the user (what a default resolved to).
+   */
+  input(options: Record<string, string | undefined>, target: "local" | "aws", note?: (line: string) => void): Promise<Record<string, unknown>>;
 }
 
 export function containerSteps(workflow: Workflow): ContainerStep[] {
