@@ -74,6 +74,7 @@ export async function sampleGraderConfig(dir = path.join(PROJECT_ROOT, ".data", 
  */
 async function localTrainingConfig(wanted: string | undefined, note: (line: string) => void): Promise<string> {
   const run = chooseWeatherRun(await localWeatherRuns(), wanted);
+  note(`weather run: ${describeWeatherRun(run)}${wanted === undefined ? " (the newest; pick another with --weather-run)" : ""}`);
   const weather = run.dir;
   const yieldFile = path.join(SHARED_DATA, "yld_data", "US_corn_grain_yield.txt");
   if (!existsSync(yieldFile)) throw new Error(`no yield data at ${yieldFile}: pass --config FILE`);
@@ -81,6 +82,5 @@ async function localTrainingConfig(wanted: string | undefined, note: (line: stri
   await mkdir(dir, { recursive: true });
   const config = path.join(dir, "config.json");
   await writeFile(config, `${JSON.stringify({ weather: `${pathToFileURL(weather).href}/`, yield: pathToFileURL(yieldFile).href }, null, 2)}\n`);
-  note(`weather run: ${describeWeatherRun(run)}${wanted === undefined ? " (the newest; pick another with --weather-run)" : ""}`);
   return config;
 }
