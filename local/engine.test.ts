@@ -6,6 +6,8 @@ import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeS3Client } from "../lib/s3.ts";
 import { parseFaults } from "./faults.ts";
+import { ProgressPrinter } from "./progress.ts";
+import type { ProgressEvent } from "./progress-events.ts";
 import { LOCAL_BUCKET, REPO_ROOT, runLocal, type LocalRun } from "./run-local.ts";
 
 /**
@@ -105,9 +107,16 @@ describe("the local engine running ski-atlas on Andorra", () => {
   it("GIVEN an extract that hangs WHEN its timeout passes THEN the child is killed, the timeout is caught and notified", async () => {
     // No wall-clock assertion (shared, noisy machine): were the hanging child not killed at the 2 s deadline, the
     // run would wait for it and the test would hit vitest's own timeout.
-    const r = await run({ faults: "extract:hang", timeoutOverrides: { "Extract (small)": 2 } });
+    const events: ProgressEvent[] = [];
+    const r = await run({ faults: "extract:hang", timeoutOverrides: { "Extract (small)": 2 }, onEvent: (e) => events.push(e) });
     expect(r.result.status).toBe("FAILED");
     expect(r.result.error).toBe("States.Timeout");
+    // Said once, as it is injected, with the state's timeout: otherwise a hang is silent until then.
+    const injected = events.filter((e) => e.kind === "fault-injected");
+    expect(injected).toEqual([expect.objectContaining({ state: "Extract (small)", fault: "hang", timeoutMs: 2000 })]);
+    expect(new ProgressPrinter(() => {}, { color: false }).format(injected[0])).toMatch(
+      /\[andorra-2021-06\] Extract \(small\): injected fault hang: the step hangs until the state's timeout, 2\.00 s \(TimeoutSeconds 2\)$/,
+    );
     expect((await notifications(r))[0].subject).toMatch(/FAILED/);
     expect(await publishedKeys(r, "andorra/")).toEqual([]);
   });
