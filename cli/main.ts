@@ -30,7 +30,8 @@ common options:
   -h, --help           this help
 
 environment:
-  ATLAS_FAULTS         inject failures locally, e.g. extract:oom:1,download:exit75:2 (see local/faults.ts)
+  ATLAS_FAULTS         inject failures locally, e.g. extract:oom:1,download:exit75:2 (see local/faults.ts);
+                       a step the workflow does not have is refused, with its steps listed
   ATLAS_RETRY_WAIT_MS  local wait between retries, in ms (default 1000; AWS uses the policies' waits)
 
 examples:
