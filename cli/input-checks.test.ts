@@ -78,6 +78,7 @@ const cases: Case[] = [
   ["--force naming a region not in the run", () => ["ski-atlas-monthly", "--regions", "andorra", "--force", "iceland"], {}, /^error: force names regions that are not in this run: iceland/],
   ["a weather day that does not exist", () => ["weather", "--run-id", "2026-13-01"], {}, /^error: --run-id "2026-13-01" is not a day: use YYYY-MM-DD/],
   ["a weather source that is no S3 prefix", () => ["weather", "--source", "s3://"], {}, /^error: source "s3:\/\/" is not an S3 prefix: use s3:\/\/bucket\/prefix\//],
+  ["a weather folder with no station files", () => ["weather", "--source", path.join(scratch, "my exam")], {}, /^error: --source .*my exam holds no station files \(<station>\.txt\): pass the directory that holds them/],
   ["a job config outside the job's prefix", () => ["grader", "--config", "s3://elsewhere/config.json"], {}, /^error: config s3:\/\/elsewhere\/config\.json must be under s3:\/\/atlas-local\/jobs\/grader\/: the grader task may read nothing else/],
   ["a grader config in a folder that cannot name an exam", () => ["grader", "--config", badTenantConfig], {}, /^error: config file:.*my%20exam\/config\.json: invalid exams folder name "my exam": use 1-80 letters/],
   ["a bad deploy-time setting", () => ["--region", "andorra"], { ATLAS_MONTHLY_MAX_CONCURRENCY: "0" }, /^error: ATLAS_MONTHLY_MAX_CONCURRENCY must be a whole number from 1 to 40, got '0'/],

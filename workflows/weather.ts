@@ -2,6 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { toSourceUrl } from "../lib/source-url.ts";
+import { sizeSource } from "../functions/plan-weather.ts";
 import { checkWeatherInput, isRunDay } from "../lib/input-checks.ts";
 import { cliInputCheckConfig } from "./config.ts";
 import { ECS_CAPACITY_RETRY, LAMBDA_SERVICE_RETRY, TRANSIENT_TASK_RETRY } from "./retry-policies.ts";
@@ -36,6 +37,11 @@ const step = (s: Omit<ContainerStep, "kind" | "container" | "retries" | "escalat
 
 /** The real station files, next to the repository (never copied into it). */
 export const SHARED_WX_DATA = path.resolve(PROJECT_ROOT, "..", "shared", "data", "wx_data");
+
+/** A file:// source is read from disk: no S3 client is needed to size it. */
+const noS3 = (): never => {
+  throw new Error("a file:// source needs no S3 client");
+};
 
 export const weather: Workflow = {
   name: "weather",
@@ -107,7 +113,11 @@ export const weather: Workflow = {
         input.source = `${toSourceUrl(SHARED_WX_DATA)}/`;
       }
       // Plan's own checks, so that bad input is refused before anything runs.
-      checkWeatherInput(input, cliInputCheckConfig(target));
+      const checked = checkWeatherInput(input, cliInputCheckConfig(target));
+      // A local folder is counted as Plan counts it (an S3 prefix is Plan's to list: it may be filled meanwhile).
+      if (checked.source?.startsWith("file://") && (await sizeSource(checked.source, noS3)).files === 0) {
+        throw new Error(`--source ${source ?? SHARED_WX_DATA} holds no station files (<station>.txt): pass the directory that holds them`);
+      }
       return input;
     },
   },
