@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import type { AtlasConfig } from "./config.ts";
-import { InvalidInputError, SourceNotFoundError, SourceUnavailableError } from "./errors.ts";
+import { InvalidInputError, SourceNotFoundError, SourceOfflineError, SourceUnavailableError } from "./errors.ts";
 
 /** Hosts an offline run may fetch from over plain http (the local engine's fixture servers). */
 export const LOOPBACK_HOSTS: readonly string[] = ["127.0.0.1", "localhost", "[::1]"];
@@ -55,7 +55,15 @@ export interface SourceSize {
 export interface ProbeOptions {
   fetch?: typeof globalThis.fetch;
   timeoutMs?: number;
+  /** A local run (ATLAS_LOCAL=1): a source this machine cannot reach at all is SourceOfflineError, never retried. */
+  local?: boolean;
 }
+
+/**
+ * Network errors that mean "this machine cannot reach that host at all": the name does not resolve (no DNS, as
+ * offline, or no such host) or there is no route. A mirror's bad minute looks different (timeouts, resets, 5xx).
+ */
+const NO_NETWORK_CODES: ReadonlySet<string> = new Set(["ENOTFOUND", "EAI_AGAIN", "ENETUNREACH", "EHOSTUNREACH"]);
 
 export const DEFAULT_PROBE_TIMEOUT_MS = 15_000;
 
@@ -85,6 +93,12 @@ export async function probeSourceSize(url: URL, options: ProbeOptions = {}): Pro
   } catch (error) {
     const timedOut = (error as Error)?.name === "TimeoutError";
     const reason = timedOut ? `no answer within ${timeoutMs} ms` : causeCode(error);
+    if (options.local && NO_NETWORK_CODES.has(reason)) {
+      throw new SourceOfflineError(
+        `source ${url.href} is out of reach: ${url.hostname} ${reason === "ENOTFOUND" || reason === "EAI_AGAIN" ? "does not resolve" : "has no route"} (${reason}), as when this machine is offline; a retry will not help: give a local copy of the file as the source`,
+        { cause: error },
+      );
+    }
     throw new SourceUnavailableError(`source ${url.href} is unreachable (${reason}); a retry may help`, { cause: error });
   }
   const status = response.status;
