@@ -64,5 +64,6 @@ export function outcomeLine(executionStatus: string, output: unknown, failure: s
 export function offlineHint(failed: FailedItem[], localSourceOption: ((items: string[]) => string) | undefined): string | undefined {
   const offline = failed.filter((f) => f.cause.includes(ERROR_NAMES.sourceOffline));
   if (!offline.length || !localSourceOption) return undefined;
-  return `offline, ${offline.map((f) => f.item).join(", ")} ${offline.length === 1 ? "needs" : "need"} the network: pass a local copy with ${localSourceOption(offline.map((f) => f.item))}`;
+  const items = offline.map((f) => f.item);
+  return `${items.join(", ")} ${items.length === 1 ? "needs" : "need"} the network; offline, pass ${items.length === 1 ? "a local copy" : "local copies"} with ${localSourceOption(items)}`;
 }
