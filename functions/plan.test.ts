@@ -330,7 +330,7 @@ describe("plan: a source this machine cannot reach at all", () => {
   it("GIVEN a local run WHEN the host does not resolve THEN SourceOfflineError (never retried), saying to use a local copy", async () => {
     await expect(plan(event({ region: "andorra", source }), { config: config({ local: true, ...hosts }) })).rejects.toMatchObject({
       name: "SourceOfflineError",
-      message: expect.stringMatching(/download\.invalid does not resolve \((ENOTFOUND|EAI_AGAIN)\).*a retry will not help: give a local copy/),
+      message: expect.stringMatching(/download\.invalid does not resolve \((ENOTFOUND|EAI_AGAIN)\).*offline, a retry will not help: use a local copy/),
     });
   });
 
