@@ -95,7 +95,7 @@ export async function probeSourceSize(url: URL, options: ProbeOptions = {}): Pro
     const reason = timedOut ? `no answer within ${timeoutMs} ms` : causeCode(error);
     if (options.local && NO_NETWORK_CODES.has(reason)) {
       throw new SourceOfflineError(
-        `source ${url.href} is out of reach: ${url.hostname} ${reason === "ENOTFOUND" || reason === "EAI_AGAIN" ? "does not resolve" : "has no route"} (${reason}), offline, a retry will not help: use a local copy of the file as the source`,
+        `source ${url.href} is out of reach: ${url.hostname} ${reason === "ENOTFOUND" || reason === "EAI_AGAIN" ? "does not resolve" : "has no route"} (${reason}): offline, a retry will not help: use a local copy of the file as the source`,
         { cause: error },
       );
     }
