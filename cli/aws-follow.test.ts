@@ -357,6 +357,22 @@ describe("historyToProgress", () => {
     expect(whole).toEqual(EXPECTED_SUCCESS_EVENTS);
   });
 
+  it("GIVEN a fan-out that succeeded WHEN its digest says PARTIAL THEN the headline says partial with the failed region and cause", () => {
+    const digest = {
+      status: "PARTIAL",
+      subject: "[atlas] ski-atlas-monthly 2026-11 PARTIAL (1/2 regions ok)",
+      failed: [{ region: "iceland", cause: "extract: exit 137 (out of memory)" }],
+    };
+    const history = new History()
+      .add(0, "ExecutionStarted", { executionStartedEventDetails: { input: "{}" } })
+      .add(60, "ExecutionSucceeded", { executionSucceededEventDetails: { output: JSON.stringify({ digest }) } });
+    expect(historyToProgress(history.events, "m1", { machine: "ski-atlas-monthly" }).at(-1)).toMatchObject({
+      kind: "execution-finished",
+      status: "PARTIAL",
+      error: "ski-atlas-monthly 2026-11 PARTIAL (1/2 regions ok); failed: iceland: extract: exit 137 (out of memory)",
+    });
+  });
+
   it("GIVEN a task entered again with no state in between WHEN converting THEN it is a retry with the next attempt", () => {
     const history = new History()
       .enter(0, "Task", "Download")

@@ -11,6 +11,7 @@ import {
 } from "@aws-sdk/client-sfn";
 import { forEachState, oneLineError, tierFromState } from "../local/engine.ts";
 import type { ProgressEvent } from "../local/progress-events.ts";
+import { outcomeLine, runOutcome } from "../local/run-outcome.ts";
 import { CONTAINER_FAILURE_EVENTS, detailsOf, TASK_FAILURE_EVENTS, TASK_START_EVENTS } from "../local/run-record.ts";
 
 /**
@@ -266,7 +267,7 @@ class HistoryConverter {
       this.startedAt = time;
       emit({ kind: "execution-started", machine: this.machine });
     } else if (Object.hasOwn(EXECUTION_END, type)) {
-      for (const e of this.finish(EXECUTION_END[type], str(details.error), str(details.cause), time)) out.push(e);
+      for (const e of this.finish(EXECUTION_END[type], str(details.error), str(details.cause), time, typeof details.output === "string" ? parseJson(details.output) : undefined)) out.push(e);
     } else if (type.endsWith("StateEntered")) {
       this.entered(type.slice(0, -"StateEntered".length), str(details.name) ?? "", thread, time, emit);
     } else if (type.endsWith("StateExited")) {
@@ -294,7 +295,7 @@ class HistoryConverter {
   }
 
   /** Ends the execution: what is still open failed with it. */
-  finish(status: AwsExecutionStatus, error: string | undefined, cause: unknown, time: number): ProgressEvent[] {
+  finish(status: AwsExecutionStatus, error: string | undefined, cause: unknown, time: number, output?: unknown): ProgressEvent[] {
     if (this.finished) return [];
     this.finished = true;
     this.stoppedAt = time;
@@ -313,13 +314,15 @@ class HistoryConverter {
       }
     }
     this.open.clear();
+    // What the run came to: a fan-out that succeeded may say PARTIAL or FAILED in its digest (local/run-outcome.ts).
+    const finalLine = line ?? outcomeLine(status, output, undefined);
     out.push({
       kind: "execution-finished",
       execution: this.execution,
       time,
       machine: this.machine,
-      status,
-      ...(line !== undefined ? { error: line } : {}),
+      status: runOutcome(status, output),
+      ...(finalLine !== undefined ? { error: finalLine } : {}),
       durationMs: Math.max(0, time - (this.startedAt ?? time)),
     });
     return out;
@@ -543,3 +546,4 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
+

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import type { ProgressEvent } from "../local/progress-events.ts";
 import { seconds } from "../local/progress.ts";
+import { runOutcome } from "../local/run-outcome.ts";
 import { createRunDir, RUNS_ROOT } from "../local/run-record.ts";
 import { findStateMachineArn, startAndFollow } from "./aws-follow.ts";
 import { liveAwsRecord, recordsFromAws, writeRecords } from "./aws-record.ts";
@@ -37,16 +38,17 @@ export async function runOnAws(options: {
     }
     throw err;
   });
-  process.stderr.write(`\n${options.workflow}: ${result.status} in ${seconds(result.stoppedAt - result.startedAt)}\n`);
+  process.stderr.write(`\n${options.workflow}: ${runOutcome(result.status, result.output)} in ${seconds(result.stoppedAt - result.startedAt)}\n`);
   process.stderr.write(`execution: ${result.executionArn}\n`);
   // The same run record as a local run's, from the execution's history (children included).
   const records = await recordsFromAws(client, result.executionArn, { id, workflow: options.workflow, runDir });
   await writeRecords(runDir, records);
   process.stderr.write(`run record: ${path.relative(process.cwd(), runDir)}/run.json\n`);
   if (options.json) await new Promise((resolve) => process.stdout.write(`${JSON.stringify(records[0], null, 2)}\n`, resolve));
-  if (result.status !== "SUCCEEDED") {
+  // The record's status is the run's outcome (a fan-out's digest may say PARTIAL or FAILED), and so is the exit code.
+  if (records[0].status !== "SUCCEEDED") {
     const { oneLineError } = await import("../local/engine.ts");
-    console.error(`error: ${oneLineError(result.error, result.cause)}`);
+    console.error(`error: ${records[0].error?.line ?? oneLineError(result.error, result.cause)}`);
     return 1;
   }
   return 0;

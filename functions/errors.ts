@@ -7,6 +7,8 @@
  * | `InvalidInputError`      | bad execution input (region, period, source)     | never   |
  * | `SourceNotFoundError`    | the source answers 404/410 or another final 4xx  | never   |
  * | `SourceUnavailableError` | network error, timeout, 5xx, 408, 429            | yes     |
+ * | `SourceOfflineError`     | local runs: the source's host does not resolve or | never   |
+ * |                          | the network is unreachable (this machine offline) |         |
  * | `ManifestNotFoundError`  | a SUCCEEDED run has no manifest.json to read     | never   |
  * | `InvalidManifestError`   | manifest.json is not the JSON object expected    | never   |
  * | `ConfigurationError`     | the function's environment is incomplete         | never   |
@@ -25,6 +27,19 @@ export class SourceUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "SourceUnavailableError";
+  }
+}
+
+/**
+ * A local run (ATLAS_LOCAL=1) cannot reach the source at all: its host name does not resolve or there is no route
+ * to it, as when the laptop is offline. Retrying in a few seconds cannot fix that, so no retry policy lists it; the
+ * fix is a local copy of the file as the source. On AWS the same network errors stay SourceUnavailableError (a
+ * Lambda's DNS or network blip clears up).
+ */
+export class SourceOfflineError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "SourceOfflineError";
   }
 }
 
@@ -47,6 +62,7 @@ export const ERROR_NAMES = {
   invalidInput: "InvalidInputError",
   sourceNotFound: "SourceNotFoundError",
   sourceUnavailable: "SourceUnavailableError",
+  sourceOffline: "SourceOfflineError",
   manifestNotFound: "ManifestNotFoundError",
   invalidManifest: "InvalidManifestError",
   configuration: "ConfigurationError",

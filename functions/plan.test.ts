@@ -321,3 +321,29 @@ describe("sanitizeRunId", () => {
     expect(sanitizeRunId(name)).toBe(expected);
   });
 });
+
+describe("plan: a source this machine cannot reach at all", () => {
+  // `.invalid` never resolves (RFC 6761), with or without a network: the lookup fails like an offline laptop's.
+  const source = "https://download.invalid/europe/andorra-latest.osm.pbf";
+  const hosts = { allowedSourceHosts: ["download.invalid"] };
+
+  it("GIVEN a local run WHEN the host does not resolve THEN SourceOfflineError (never retried), saying to use a local copy", async () => {
+    await expect(plan(event({ region: "andorra", source }), { config: config({ local: true, ...hosts }) })).rejects.toMatchObject({
+      name: "SourceOfflineError",
+      message: expect.stringMatching(/download\.invalid does not resolve \((ENOTFOUND|EAI_AGAIN)\).*offline, a retry will not help: use a local copy/),
+    });
+  });
+
+  it("GIVEN a run on AWS WHEN the host does not resolve THEN SourceUnavailableError (a Lambda's DNS blip clears up)", async () => {
+    await expect(plan(event({ region: "andorra", source }), { config: config({ local: false, ...hosts }) })).rejects.toMatchObject({
+      name: "SourceUnavailableError",
+    });
+  });
+
+  it("GIVEN the retry policies WHEN listing what they retry THEN SourceOfflineError is not among them", async () => {
+    const policies = await import("../workflows/retry-policies.ts");
+    const retried = Object.values(policies).flatMap((p) => (typeof p === "object" && p && "errors" in p ? p.errors : []));
+    expect(retried).toContain("SourceUnavailableError");
+    expect(retried).not.toContain("SourceOfflineError");
+  });
+});

@@ -63,7 +63,7 @@ export async function plan(event: PlanEvent, deps: PlanDeps): Promise<PlanOutput
   const bucket = requireBucket(config);
 
   const runId = sanitizeRunId(String(event?.execution?.name ?? "")) || `${region.name}-${period}`;
-  const size = await probeSourceSize(url, deps.probe);
+  const size = await probeSourceSize(url, { local: config.local, ...deps.probe });
   const bytes = size.bytes ?? approxBytes(region);
 
   return {

@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { SourceNotFoundError, SourceUnavailableError } from "./errors.ts";
+import { SourceNotFoundError, SourceOfflineError, SourceUnavailableError } from "./errors.ts";
 
 export interface SourceSize {
   /** Undefined when the source does not report its size (no Content-Length). */
@@ -10,7 +10,15 @@ export interface SourceSize {
 export interface ProbeOptions {
   fetch?: typeof globalThis.fetch;
   timeoutMs?: number;
+  /** A local run (ATLAS_LOCAL=1): a source this machine cannot reach at all is SourceOfflineError, never retried. */
+  local?: boolean;
 }
+
+/**
+ * Network errors that mean "this machine cannot reach that host at all": the name does not resolve (no DNS, as
+ * offline, or no such host) or there is no route. A mirror's bad minute looks different (timeouts, resets, 5xx).
+ */
+const NO_NETWORK_CODES: ReadonlySet<string> = new Set(["ENOTFOUND", "EAI_AGAIN", "ENETUNREACH", "EHOSTUNREACH"]);
 
 export const DEFAULT_PROBE_TIMEOUT_MS = 15_000;
 
@@ -40,6 +48,12 @@ export async function probeSourceSize(url: URL, options: ProbeOptions = {}): Pro
   } catch (error) {
     const timedOut = (error as Error)?.name === "TimeoutError";
     const reason = timedOut ? `no answer within ${timeoutMs} ms` : causeCode(error);
+    if (options.local && NO_NETWORK_CODES.has(reason)) {
+      throw new SourceOfflineError(
+        `source ${url.href} is out of reach: ${url.hostname} ${reason === "ENOTFOUND" || reason === "EAI_AGAIN" ? "does not resolve" : "has no route"} (${reason}): offline, a retry will not help: use a local copy of the file as the source`,
+        { cause: error },
+      );
+    }
     throw new SourceUnavailableError(`source ${url.href} is unreachable (${reason}); a retry may help`, { cause: error });
   }
   const status = response.status;

@@ -7,6 +7,7 @@ import { RunTaskFailuresError, runEcsTask, toStepFunctionsResult, type EcsTaskRe
 import { describeFault, FaultPlan, type Fault, type FaultKind } from "./faults.ts";
 import { functionNameOf, invokeLocalFunction, type LambdaInvokeParameters } from "./lambda-runner.ts";
 import type { ProgressEvent } from "./progress-events.ts";
+import { outcomeLine, runOutcome } from "./run-outcome.ts";
 
 export const RESOURCES = {
   lambda: "arn:aws:states:::lambda:invoke",
@@ -201,9 +202,11 @@ export class LocalEngine {
           case "StateRetried": {
             const { retrier, attempt } = event.retry;
             const waitMs = this.options.retryWaitMs ?? retryDelayMs(retrier, attempt);
-            // A Retry re-runs the state without entering it again: count the attempt here.
+            // A Retry re-runs the state without entering it again: count the attempt here. The interpreter says
+            // so after the wait, as the next attempt starts: its duration counts from now, not from the entry.
             record.attempts += 1;
             record.status = "RUNNING";
+            open.set(key, event.timestamp);
             emit({ kind: "retrying", state: stateName, attempt: record.attempts, waitMs, error: describeError(event) });
             break;
           }
@@ -238,7 +241,15 @@ export class LocalEngine {
     await follow;
     result.states = [...states.values()];
     if (result.status !== "SUCCEEDED") result.failure = failureLine(result);
-    emit({ kind: "execution-finished", machine, status: result.status, error: result.failure, durationMs: result.stoppedAt - startedAt });
+    // The headline says what the run came to: a fan-out's digest may say PARTIAL or FAILED (the record and exit
+    // code say the same, local/run-outcome.ts); `result.status` stays Step Functions' own for the parent's Map.
+    emit({
+      kind: "execution-finished",
+      machine,
+      status: runOutcome(result.status, result.output),
+      error: outcomeLine(result.status, result.output, result.failure),
+      durationMs: result.stoppedAt - startedAt,
+    });
     return result;
   }
 

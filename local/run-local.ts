@@ -15,10 +15,17 @@ import type { Fault } from "./faults.ts";
 import type { ProgressEvent } from "./progress-events.ts";
 import { createRunDir, RUNS_ROOT, type RunRecord } from "./run-record.ts";
 import { RunRecorder } from "./run-recorder.ts";
+import { digestOf, failedItemsOf, offlineHint, outcomeLine, runOutcome } from "./run-outcome.ts";
+import { workflowByName } from "../workflows/index.ts";
 
 export const REPO_ROOT = PROJECT_ROOT;
 import { LOCAL_BUCKET } from "../workflows/config.ts";
 export { LOCAL_BUCKET };
+/**
+ * The CLI's local stand-in for an AWS account (the bucket's data and the execution names): `.data/`, or this
+ * variable's folder (a test's own, so its runs neither see nor take the names of earlier runs).
+ */
+export const ACCOUNT_DIR_ENV = "ATLAS_ACCOUNT_DIR";
 /** How long an injected S3 outage lasts. */
 export const S3_OUTAGE_MS = 1500;
 
@@ -31,7 +38,8 @@ export interface LocalRunOptions {
   runDir?: string;
   /**
    * The local stand-in for an AWS account: the bucket's data (`s3/`) and the execution names (`executions/`),
-   * kept across runs as AWS keeps them. Default: `.data/` for a run without `runDir` (the CLI), else `runDir`.
+   * kept across runs as AWS keeps them. Default: `.data/` (or `$ATLAS_ACCOUNT_DIR`) for a run without `runDir` (the
+   * CLI), else `runDir`.
    */
   accountDir?: string;
   /** Reuse an embedded S3 directory, e.g. to run the same month twice against the same "bucket". */
@@ -85,7 +93,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
     ? { id: path.basename(options.runDir), runDir: options.runDir }
     : await createRunDir(RUNS_ROOT, options.workflow);
   await mkdir(runDir, { recursive: true });
-  const accountDir = options.accountDir ?? options.runDir ?? path.join(REPO_ROOT, ".data");
+  const accountDir = options.accountDir ?? options.runDir ?? (process.env[ACCOUNT_DIR_ENV] || path.join(REPO_ROOT, ".data"));
   const s3Directory = options.s3Directory ?? path.join(accountDir, "s3");
   const executionsDir = path.join(accountDir, "executions");
   const definitions = await resolvedDefinitions();
@@ -159,9 +167,17 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
   }
   await restarting;
   const summary = await summarize(result, engine, runDir, env, options.outDir);
-  await writeFile(path.join(runDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
   const recordS3 = makeS3Client(env);
-  const record = await recorder.finish(recordS3, { copiedTo: summary.outputs.copiedTo, costUsd: summary.estimated_fargate_cost_usd }).finally(() => recordS3.destroy());
+  const record = await recorder
+    .finish(recordS3, { copiedTo: summary.outputs.copiedTo, costUsd: summary.estimated_fargate_cost_usd, outDir: options.outDir })
+    .finally(() => recordS3.destroy());
+  // A fan-out's months were published by its items' executions: the recorder copied them (to --out when given).
+  const itemFiles = recorder.records().slice(1).flatMap((r) => r.outputs.files);
+  if (itemFiles.length) {
+    summary.outputs.keys = itemFiles.map((f) => f.key);
+    summary.outputs.copiedTo = options.outDir ?? path.join(runDir, "published");
+  }
+  await writeFile(path.join(runDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
   return { result, summary, record, engine, runDir, s3, env, stop: async () => (await restarting, s3.stop()) };
 }
 
@@ -212,12 +228,13 @@ async function summarize(
   const cost = engine.states
     .filter((s) => s.tier)
     .reduce((sum, s) => sum + fargateTaskCost(s.tier!, s.duration_ms / 1000), 0);
+  const error = outcomeWithHint(result);
   return {
-    status: result.status,
+    status: runOutcome(result.status, result.output),
     workflow: result.machine,
     execution: result.name,
     duration_ms: result.stoppedAt - result.startedAt,
-    ...(result.failure ? { error: result.failure } : {}),
+    ...(error ? { error } : {}),
     states,
     ...(metrics?.counts ? { counts: metrics.counts } : {}),
     ...(run?.escalations && Object.keys(run.escalations).length ? { escalations: run.escalations } : {}),
@@ -225,6 +242,20 @@ async function summarize(
     estimated_fargate_cost_usd: Number(cost.toFixed(6)),
     run_dir: runDir,
   };
+}
+
+/**
+ * The line a run that did not succeed ends with (the failed step, or each failed item of a fan-out, with its
+ * cause), and, when an item failed offline for want of the network, the option that gives it a local source.
+ */
+function outcomeWithHint(result: ExecutionResult): string | undefined {
+  const line = outcomeLine(result.status, result.output, result.failure);
+  if (!line) return undefined;
+  const digest = digestOf(result.output);
+  const item = String((result.input as { region?: unknown } | null)?.region ?? result.name);
+  const failed = digest ? failedItemsOf(digest) : [{ item, cause: line }];
+  const hint = offlineHint(failed, workflowByName(result.machine).cli.localSourceOption);
+  return hint ? `${line} (${hint})` : line;
 }
 
 /**

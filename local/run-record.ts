@@ -4,6 +4,7 @@ import { mkdir, readFile, readdir, rename, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { localRunsRoot, RUNS_DIR_ENV } from "../lib/local-weather-runs.ts";
 import { oneLineError, tierFromState } from "./engine.ts";
+import { digestFailureLine, digestOf, runOutcome } from "./run-outcome.ts";
 
 /**
  * The run record: one JSON document per execution, local or on AWS, documented in docs/RUN_RECORD.md and
@@ -225,8 +226,7 @@ export function buildRecord(o: BuildRecordOptions): RunRecord {
   const input = parseJsonText(detailsOf(started ?? ({} as HistoryEventRecord)).input);
   const output = end?.type === "ExecutionSucceeded" ? parseJsonText(endDetails.output) : null;
   const states = deriveStates(history, o.ecsNotes ?? []);
-  let status: RunStatus = end ? EXECUTION_END[end.type] : "RUNNING";
-  status = fanOutStatus(status, output);
+  const status: RunStatus = runOutcome(end ? EXECUTION_END[end.type] : "RUNNING", output);
 
   let error: RunRecord["error"] = null;
   if (end && end.type !== "ExecutionSucceeded") {
@@ -234,8 +234,8 @@ export function buildRecord(o: BuildRecordOptions): RunRecord {
     const cause = text(endDetails.cause) ?? "";
     error = { error: err, cause, line: failureLine(states, err, cause, end.type) };
   } else if (status === "PARTIAL" || status === "FAILED") {
-    const digest = (output as { digest?: { subject?: string } } | null)?.digest;
-    error = { error: "Digest", cause: JSON.stringify(digest ?? {}), line: digest?.subject ?? `fan-out ${status.toLowerCase()}` };
+    const digest = digestOf(output)!;
+    error = { error: "Digest", cause: JSON.stringify(digest), line: digestFailureLine(digest) };
   }
   const startedAt = started?.timestamp ?? new Date(o.now ?? Date.now()).toISOString();
   const stoppedAt = end?.timestamp ?? null;
@@ -263,13 +263,6 @@ export function buildRecord(o: BuildRecordOptions): RunRecord {
     estimated_fargate_cost_usd: o.estimatedFargateCostUsd ?? null,
     run_dir: o.runDir ?? null,
   };
-}
-
-/** A fan-out that ran to its end is PARTIAL or FAILED when its digest says some or all items failed. */
-function fanOutStatus(status: RunStatus, output: unknown): RunStatus {
-  const digest = (output as { digest?: { status?: string } } | null)?.digest;
-  if (status === "SUCCEEDED" && (digest?.status === "PARTIAL" || digest?.status === "FAILED")) return digest.status;
-  return status;
 }
 
 /** The inputs worth a column in a list of runs. */

@@ -193,10 +193,10 @@ export class RunRecorder {
 
   /**
    * After the run: the published files of each execution (the run's own already copied by the summary; each
-   * child's copied here under `published/`, so a fan-out's months are files too), the cost estimates, and a
-   * final write.
+   * child's copied here under `outDir` (--out) or `published/`, as `<region>/<period>/…`, so a fan-out's months
+   * are files too), the cost estimates, and a final write.
    */
-  async finish(s3: S3Client, top: { copiedTo?: string; costUsd: number }): Promise<RunRecord> {
+  async finish(s3: S3Client, top: { copiedTo?: string; costUsd: number; outDir?: string }): Promise<RunRecord> {
     for (const track of this.executions.values()) {
       const record = this.record(track.name);
       const publish = (record.output as { plan?: { uris?: { publish?: string } } } | null)?.plan?.uris?.publish;
@@ -204,7 +204,7 @@ export class RunRecorder {
       if (publish && record.status === "SUCCEEDED" && record.workflow !== "ski-atlas-monthly") {
         const listed = await listObjects(s3, publish);
         const { key: prefix } = parseS3Uri(publish);
-        const copyDir = isTop && top.copiedTo ? top.copiedTo : path.join(this.options.runDir, "published", prefix);
+        const copyDir = isTop && top.copiedTo ? top.copiedTo : path.join(top.outDir ?? path.join(this.options.runDir, "published"), prefix);
         if (!isTop || !top.copiedTo) {
           await mkdir(copyDir, { recursive: true });
           for (const o of listed) await downloadToFile(s3, `${publish.replace(/\/?$/, "/")}${o.name}`, path.join(copyDir, o.name));

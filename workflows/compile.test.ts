@@ -195,6 +195,16 @@ describe("the resolved ski-atlas-monthly definition", () => {
     expect(start.Catch[0].ErrorEquals).toEqual(["States.ALL"]);
     expect(states(asl).some(([name, s]) => name === "Summarize" && s.Resource === "arn:aws:states:::lambda:invoke")).toBe(true);
   });
+
+  it("names the success path's Notify for what it sends (a digest that may say PARTIAL or FAILED), not 'Notify success'", async () => {
+    const asl = (await resolvedDefinitions())["ski-atlas-monthly"];
+    const byName = Object.fromEntries(states(asl));
+    expect(byName["Notify success"]).toBeUndefined();
+    expect(byName.Summarize.Next).toBe("Send digest");
+    expect(byName["Send digest"].Parameters.Payload["digest.$"]).toBe("$.digest");
+    expect(byName["Send digest"].Next).toBe("Succeeded");
+    expect(byName["Notify failure"].Next).toBe("Failed");
+  });
 });
 
 describe("WorkflowDefinition (the compiler)", () => {

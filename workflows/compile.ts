@@ -70,7 +70,8 @@ export const stateNames = {
 /**
  * Turns a workflow into Step Functions states, JSONPath only (the local engine ignores JSONata).
  *
- * Shape: Initialize → steps in order → Metrics → Notify success → Succeeded. Every step catches everything into
+ * Shape: Initialize → steps in order → Metrics → Notify success (or the workflow's `notify.successStateName`, e.g.
+ * the fan-out's "Send digest") → Succeeded. Every step catches everything into
  * `$.error` and goes to the failure path: [onFailure: "<name>?" → "<name>"] → Metrics (failed run) → Notify failure
  * → Failed. Metrics and Notify can never turn a succeeded run into a failed one, and the onFailure command never
  * changes the outcome or `$.error`: their errors are caught and stored.
@@ -349,7 +350,8 @@ export class WorkflowDefinition extends Construct {
       ? new sfn.Succeed(this, stateNames.succeeded)
       : new sfn.Fail(this, stateNames.failed, { errorPath: "$.error.Error", causePath: "$.error.Cause" });
 
-    const notify = new tasks.LambdaInvoke(this, succeeded ? stateNames.notifySucceeded : stateNames.notifyFailed, {
+    const notifyName = succeeded ? (wf.notify.successStateName ?? stateNames.notifySucceeded) : stateNames.notifyFailed;
+    const notify = new tasks.LambdaInvoke(this, notifyName, {
       lambdaFunction: this.bindings.fn(wf.notify.fn),
       payload: sfn.TaskInput.fromObject(
         toParameters({

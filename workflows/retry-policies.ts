@@ -71,7 +71,11 @@ export const LAMBDA_SERVICE_RETRY: ErrorRetryPolicy = {
   maxDelaySeconds: 60,
 };
 
-/** The source's server did not answer or answered 5xx while Plan read its size: mirrors have bad minutes. */
+/**
+ * The source's server did not answer or answered 5xx while Plan read its size: mirrors have bad minutes.
+ * `SourceOfflineError` (a local run whose machine cannot resolve or route to the host at all) is deliberately not
+ * listed: no wait makes an offline laptop online, and the fix is a local copy as the source.
+ */
 export const SOURCE_UNAVAILABLE_RETRY: ErrorRetryPolicy = {
   kind: "error",
   name: "source-unavailable",

@@ -66,8 +66,10 @@ export function skiAtlasMonthly(config: Pick<AtlasConfig, "monthlyRegions" | "mo
         onError: "fail",
       },
     ],
-    notify: { fn: "notify", payload: { digest: "$.digest" }, timeoutSeconds: 60, retries: [LAMBDA_SERVICE_RETRY] },
+    // It sends the digest, whatever its status: "Notify success" would announce a success the digest may deny.
+    notify: { fn: "notify", payload: { digest: "$.digest" }, timeoutSeconds: 60, retries: [LAMBDA_SERVICE_RETRY], successStateName: "Send digest" },
     cli: {
+      localSourceOption: (regions) => `--sources ${regions.map((r) => `${r}=PATH`).join(",")}`,
       options: {
         regions: "comma-separated regions (default: the configured list)",
         period: "the month to publish, YYYY-MM (default: this month, UTC)",

@@ -101,6 +101,7 @@ export const skiAtlas: Workflow = {
   notify: RUN_NOTIFY,
   dashboardMetrics: ["OutputBytes", "TierEscalations", "RunFailed"],
   cli: {
+    localSourceOption: () => "--source PATH",
     options: {
       region: "region from the registry (default offline: the generated sample region 'sample')",
       source: "a local .osm.pbf or a URL (default: the region's Geofabrik URL)",

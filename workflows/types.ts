@@ -164,7 +164,17 @@ export interface Workflow {
   /** Runs first on the failure path (before Metrics): cleans up what a failed run may have left half done. */
   onFailure?: FailureStep;
   /** Sends the outcome. Receives `status`, `workflow`, `execution` plus these fields. */
-  notify: { fn: string; payload: PayloadTemplate; timeoutSeconds: number; retries: ErrorRetryPolicy[] };
+  notify: {
+    fn: string;
+    payload: PayloadTemplate;
+    timeoutSeconds: number;
+    retries: ErrorRetryPolicy[];
+    /**
+     * The success path's Notify state, named for what it sends (default "Notify success"): a fan-out's sends a
+     * digest whose status may be PARTIAL or FAILED. The failure path's is always "Notify failure".
+     */
+    successStateName?: string;
+  };
   schedule?: { expression: string; description: string; input: Record<string, unknown> };
   /** Shown in docs: what to type when starting a run by hand. */
   exampleInput: Record<string, unknown>;
@@ -197,6 +207,11 @@ export interface WorkflowCli {
    * `note` prints a line for the user (what a default resolved to).
    */
   input(options: Record<string, string | undefined>, target: "local" | "aws", note?: (line: string) => void): Promise<Record<string, unknown>>;
+  /**
+   * The option that gives these items a local copy of their source (e.g. `--sources andorra=PATH`): a run's last
+   * line suggests it when an item failed offline because its source needs the network.
+   */
+  localSourceOption?(items: string[]): string;
 }
 
 export function containerSteps(workflow: Workflow): ContainerStep[] {
