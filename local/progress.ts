@@ -1,4 +1,8 @@
+import * as path from "node:path";
 import type { ProgressEvent } from "./progress-events.ts";
+
+/** Width of the elapsed-time column (`00:12.3` and two spaces): continuation lines are indented by it. */
+const TIME_COLUMN = " ".repeat(9);
 
 /**
  * Prints one plain line per event: readable in a terminal and in CI logs alike (no cursor tricks, no colour
@@ -35,15 +39,29 @@ export class ProgressPrinter {
       case "state-succeeded":
         return `  ${c(32, "✓")} [${who}] ${event.state} succeeded in ${seconds(event.durationMs)}`;
       case "state-failed":
-        return `  ${c(31, "✗")} [${who}] ${event.state} failed: ${event.error ?? "unknown error"}`;
+        return `  ${c(31, "✗")} [${who}] ${event.state} failed: ${event.error ?? "unknown error"}${logLine(event.logFile)}`;
       case "retrying":
-        return `  ${c(33, "↻")} [${who}] ${event.state} retrying: attempt ${event.attempt} in ${seconds(event.waitMs)}`;
+        return `  ${c(33, "↻")} [${who}] ${event.state} retrying: attempt ${event.attempt} in ${seconds(event.waitMs)}${logLine(event.logFile)}`;
       case "tier-escalated":
         return `  ${c(35, "⬆")} [${who}] ${event.state.split(":")[0]} out of memory: tier escalated ${event.detail}`;
       case "log":
-        return `      [${who}] ${event.line}`;
+        return `      [${who}] ${event.state.replace(/ \(.*\)$/, "")} | ${event.line}`;
+      case "heartbeat":
+        // One line per beat, in a TTY and a pipe alike: a rewritten line would garble the log a pipe keeps.
+        return `  ${c(2, "…")} [${who}] ${event.state} running for ${seconds(event.elapsedMs)}, ${mebibytes(event.rssBytes)} in memory now`;
     }
   }
+}
+
+/** Where a failed attempt's output is, on a line of its own under the failure. */
+function logLine(file: string | undefined): string {
+  if (!file) return "";
+  const relative = path.relative(process.cwd(), file);
+  return `\n${TIME_COLUMN}      log: ${relative && !relative.startsWith("..") ? relative : file}`;
+}
+
+export function mebibytes(bytes: number): string {
+  return `${Math.round(bytes / 2 ** 20)} MiB`;
 }
 
 export function elapsed(ms: number): string {

@@ -18,6 +18,8 @@ import { RunRecorder } from "./run-recorder.ts";
 
 export const REPO_ROOT = PROJECT_ROOT;
 export const LOCAL_BUCKET = "atlas-local";
+/** The CLI's local account folder (the bucket's data, execution names) instead of `.data/` (tests, a scratch run). */
+export const ACCOUNT_DIR_ENV = "ATLAS_LOCAL_ACCOUNT_DIR";
 /** How long an injected S3 outage lasts. */
 export const S3_OUTAGE_MS = 1500;
 
@@ -30,7 +32,7 @@ export interface LocalRunOptions {
   runDir?: string;
   /**
    * The local stand-in for an AWS account: the bucket's data (`s3/`) and the execution names (`executions/`),
-   * kept across runs as AWS keeps them. Default: `.data/` for a run without `runDir` (the CLI), else `runDir`.
+   * kept across runs as AWS keeps them. Default: `runDir` when given, else `$ATLAS_LOCAL_ACCOUNT_DIR`, else `.data/`.
    */
   accountDir?: string;
   /** Reuse an embedded S3 directory, e.g. to run the same month twice against the same "bucket". */
@@ -84,7 +86,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
     ? { id: path.basename(options.runDir), runDir: options.runDir }
     : await createRunDir(RUNS_ROOT, options.workflow);
   await mkdir(runDir, { recursive: true });
-  const accountDir = options.accountDir ?? options.runDir ?? path.join(REPO_ROOT, ".data");
+  const accountDir = options.accountDir ?? options.runDir ?? (process.env[ACCOUNT_DIR_ENV] || path.join(REPO_ROOT, ".data"));
   const s3Directory = options.s3Directory ?? path.join(accountDir, "s3");
   const executionsDir = path.join(accountDir, "executions");
   const definitions = await resolvedDefinitions();
