@@ -34,6 +34,19 @@ const INTERRUPT_LIMIT_MS = 90_000;
 type Write = (line: string) => void;
 
 /**
+ * Calls `handler` on Ctrl-C (SIGINT) or SIGTERM, ahead of any other listener, and claims the signals so the ECS
+ * runner's last resort (stop the steps, exit at once) leaves the stopping to the handler. Returns the removal.
+ */
+export function onInterrupt(handler: (signal: NodeJS.Signals) => void): () => void {
+  const release = claimInterrupts();
+  for (const signal of SIGNALS) process.prependListener(signal, handler);
+  return () => {
+    release();
+    SIGNALS.forEach((signal) => process.removeListener(signal, handler));
+  };
+}
+
+/**
  * Ctrl-C (SIGINT) or SIGTERM during a local run, in this order:
  *  1. one line: "interrupted (SIGINT): stopping N steps…";
  *  2. every step process is stopped, its whole process group, and nothing new starts (local/run-halt.ts);
@@ -72,12 +85,7 @@ export function abortRunOnSignal(recorder: RunRecorder, write: Write = (l) => pr
       }
     })();
   };
-  const release = claimInterrupts();
-  for (const signal of SIGNALS) process.prependListener(signal, handler);
-  return () => {
-    release();
-    SIGNALS.forEach((signal) => process.removeListener(signal, handler));
-  };
+  return onInterrupt(handler);
 }
 
 /**
