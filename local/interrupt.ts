@@ -49,7 +49,8 @@ export function onInterrupt(handler: (signal: NodeJS.Signals) => void): () => vo
 /**
  * Ctrl-C (SIGINT) or SIGTERM during a local run, in this order:
  *  1. one line: "interrupted (SIGINT): stopping N steps…";
- *  2. every step process is stopped, its whole process group, and nothing new starts (local/run-halt.ts);
+ *  2. the run record takes no more events (the steps about to die end ABORTED, as StopExecution leaves them);
+ *     every step process is stopped, its whole process group, and nothing new starts (local/run-halt.ts);
  *  3. the run is recorded as ABORTED (from here a second Ctrl-C exits at once and loses nothing);
  *  4. a publish that was stopped half-way is rolled back in the embedded S3 with the failure path's own code
  *     (`rollbackInterruptedPublish`, what the state machine's "Roll back publish" step runs): no half month stays;
@@ -73,8 +74,10 @@ export function abortRunOnSignal(recorder: RunRecorder, write: Write = (l) => pr
     void (async () => {
       let where = "";
       try {
+        // The record stops taking events first: the steps about to be killed end ABORTED, not failed with exit 137.
+        const recorded = recorder.abort();
         const stopped = await stopAllTasks();
-        await recorder.abort();
+        await recorded;
         where = ` in ${path.relative(process.cwd(), recorder.file) || recorder.file}`;
         for (const task of stopped) await rollBackStoppedPublish(task, write);
       } catch (err) {
