@@ -9,13 +9,14 @@ const TIME_COLUMN = " ".repeat(9);
  * unless the stream is a TTY). Times are elapsed since the first event.
  */
 export class ProgressPrinter {
-  private readonly t0 = Date.now();
+  private readonly t0: number;
   private readonly color: boolean;
 
   constructor(
     private readonly write: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
-    options: { color?: boolean } = {},
+    options: { color?: boolean; startedAt?: number } = {},
   ) {
+    this.t0 = options.startedAt ?? Date.now();
     this.color = options.color ?? Boolean(process.stderr.isTTY && !process.env.NO_COLOR);
   }
 
