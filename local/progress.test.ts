@@ -22,6 +22,8 @@ describe("the progress printer", () => {
     expect(printed([{ kind: "heartbeat", execution: "andorra-2021-06", time: T0 + 20_000, state: "Extract (small)", elapsedMs: 20_000, rssBytes: 312 * 2 ** 20 }])).toEqual([
       "00:20.0    … [andorra-2021-06] Extract (small) running for 20.0 s, 312 MiB in memory now",
     ]);
+    // Before the first memory sample: no made-up 0 MiB.
+    expect(printed([{ kind: "heartbeat", execution: "a", time: T0 + 1000, state: "Plan", elapsedMs: 1000, rssBytes: 0 }])).toEqual(["00:01.0    … [a] Plan running for 1.00 s"]);
   });
 
   it("GIVEN a failed attempt with a log file THEN the next line says where the log is (relative below the working directory)", () => {

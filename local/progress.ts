@@ -49,7 +49,8 @@ export class ProgressPrinter {
         return `      [${who}] ${event.state.replace(/ \(.*\)$/, "")} | ${event.line}`;
       case "heartbeat":
         // One line per beat, in a TTY and a pipe alike: a rewritten line would garble the log a pipe keeps.
-        return `  ${c(2, "…")} [${who}] ${event.state} running for ${seconds(event.elapsedMs)}, ${mebibytes(event.rssBytes)} in memory now`;
+        // Memory is left out until the first sample of the step's processes has come in.
+        return `  ${c(2, "…")} [${who}] ${event.state} running for ${seconds(event.elapsedMs)}${event.rssBytes > 0 ? `, ${mebibytes(event.rssBytes)} in memory now` : ""}`;
     }
   }
 }
