@@ -105,8 +105,11 @@ describe("npm start -- --verbose, then Ctrl-C during Publish", () => {
     const recorded = /^run (\S+) recorded as ABORTED in (\S+)$/.exec(after.filter(Boolean).at(-1)!);
     expect(recorded, stderr).not.toBeNull();
     const runDir = path.join(runsDir, recorded![1]);
-    const record = JSON.parse(await readFile(path.join(runDir, "run.json"), "utf8")) as { status: string };
+    const record = JSON.parse(await readFile(path.join(runDir, "run.json"), "utf8")) as { status: string; states: { name: string; status: string }[] };
     expect(record.status).toBe("ABORTED");
+    // The step that was stopped ends ABORTED (as StopExecution leaves it), not failed by the kill; nothing runs on.
+    expect(record.states.find((s) => s.name === "Publish (small)")?.status).toBe("ABORTED");
+    expect(record.states.filter((s) => s.status === "RUNNING")).toEqual([]);
     expect(existsSync(path.join(runDir, "notifications.jsonl"))).toBe(false);
     expect(await processesOfRun(runDir)).toEqual([]);
 
@@ -122,5 +125,5 @@ describe("npm start -- --verbose, then Ctrl-C during Publish", () => {
       s3.destroy();
       await s3server.stop();
     }
-  }, 300_000);
+  }, 600_000); // a hang guard only: about 100 s on a quiet 2-core machine
 });
