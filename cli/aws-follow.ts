@@ -30,6 +30,8 @@ export interface AwsRunOptions {
   onEvent: (e: ProgressEvent) => void;
   /** Each new history event as it is read, with the execution's ARN (the run record is kept live from these). */
   onHistoryEvent?: (event: HistoryEvent, executionArn: string) => void;
+  /** As soon as StartExecution answers: the execution's ARN (say it before anything else can go wrong). */
+  onStarted?: (executionArn: string) => void;
   /** Stops following (not the execution, which keeps running on AWS): the promise rejects with an AbortError. */
   signal?: AbortSignal;
   /** How progress lines name the machine; default: the state machine's name from the execution ARN. */
@@ -91,6 +93,7 @@ export async function startAndFollow(opts: AwsRunOptions): Promise<AwsRunResult>
   );
   const executionArn = (started as typeof started | undefined)?.executionArn;
   if (!executionArn) throw new Error(`StartExecution on ${opts.stateMachineArn} returned no executionArn`);
+  opts.onStarted?.(executionArn);
   const { name: executionName, machine: machineFromArn } = parseExecutionArn(executionArn);
   const waitSeconds = await waitSecondsOf(client, opts.stateMachineArn, signal);
   const converter = new HistoryConverter(executionName, { machine: opts.machine ?? machineFromArn, waitSeconds });

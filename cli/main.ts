@@ -26,13 +26,17 @@ common options:
   --ui                 serve the run console (npm run console) and follow this run in it
   --aws                start the deployed state machine on AWS and follow it (needs credentials)
   --state-machine-arn ARN   with --aws: the machine to start (default: found by name)
-  --verbose            also show what each step prints
+  --verbose            also show what each step prints, as it prints it, prefixed by the step
   -h, --help           this help
 
 environment:
   ATLAS_FAULTS         inject failures locally, e.g. extract:oom:1,download:exit75:2 (see local/faults.ts);
                        a step the workflow does not have is refused, with its steps listed
   ATLAS_RETRY_WAIT_MS  local wait between retries, in ms (default 1000; AWS uses the policies' waits)
+  ATLAS_HEARTBEAT_MS   how often a running step reports its time and memory, in ms (default 10000)
+
+Ctrl-C stops every step, rolls back a half-done publish, records the run as ABORTED and exits 130;
+with --aws it stops following only (the execution keeps running) and prints the command that stops it.
 
 examples:
   npm start

@@ -1,3 +1,4 @@
+import { executionConsoleUrl, regionOfExecutionArn } from "../lib/console-url.ts";
 import type { Sinks } from "../lib/local-sinks.ts";
 import { describeCause, type StatesError } from "./causes.ts";
 import { loadConfig, sinksFromConfig, type AtlasConfig } from "./config.ts";
@@ -41,15 +42,12 @@ export interface Notification {
   body: string;
 }
 
-const EXECUTION_ARN = /^arn:aws[a-z-]*:states:([a-z0-9-]+):\d{12}:execution:/;
-
 /** The console link of an execution, or the run id for local runs (and ids that are not execution ARNs). */
 export function executionLine(execution: NotifyEvent["execution"], config: Pick<AtlasConfig, "local" | "consoleRegion" | "awsRegion">): string {
   const id = execution?.id ?? "";
-  const match = EXECUTION_ARN.exec(id);
-  if (config.local || !match) return `Run id: ${execution?.name || id || "unknown"} (local run)`;
-  const region = config.consoleRegion ?? match[1] ?? config.awsRegion;
-  return `Execution: https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${id}`;
+  const arnRegion = regionOfExecutionArn(id);
+  if (config.local || !arnRegion) return `Run id: ${execution?.name || id || "unknown"} (local run)`;
+  return `Execution: ${executionConsoleUrl(id, config.consoleRegion ?? arnRegion ?? config.awsRegion)}`;
 }
 
 function str(value: unknown): string | undefined {

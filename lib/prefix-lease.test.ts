@@ -1,7 +1,8 @@
+import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StepError } from "./exit-codes.ts";
 import { LEASE_NAME } from "./manifest.ts";
-import { acquireLease, LEASE_DEFAULTS, leaseSettings } from "./prefix-lease.ts";
+import { acquireLease, LEASE_DEFAULTS, leaseSettings, releaseLeaseOfStoppedWriter } from "./prefix-lease.ts";
 import { getObjectText, putObjectText } from "./s3-objects.ts";
 import { startTestS3, type TestS3 } from "./testing/s3rver.ts";
 
@@ -52,5 +53,31 @@ describe("the prefix lease", () => {
     expect(leaseSettings({})).toEqual({ ttlMs: LEASE_DEFAULTS.ttlMs, waitMs: LEASE_DEFAULTS.waitMs });
     expect(leaseSettings({ ATLAS_LEASE_TTL_MS: "1500" }).ttlMs).toBe(1500);
     expect(() => leaseSettings({ ATLAS_LEASE_WAIT_MS: "-1" })).toThrow(/ATLAS_LEASE_WAIT_MS='-1' is not a number of milliseconds/);
+  });
+});
+
+/**
+ * After Ctrl-C the local run knows which step processes it killed: only a lease whose holder is one of them (this
+ * host, that pid) is released early; any other lease is left to expire or to its live holder.
+ */
+describe("releasing the lease of a stopped writer", () => {
+  it("GIVEN a lease held by another pid WHEN released for a stopped pid THEN it stays; for its own pid THEN it goes", async () => {
+    const lease = await acquireLease(s3.s3, PREFIX, "publish", quiet, { ttlMs: 60_000, waitMs: 100 });
+    expect(await releaseLeaseOfStoppedWriter(s3.s3, PREFIX, process.pid + 1, quiet)).toBe(false);
+    expect(JSON.parse((await getObjectText(s3.s3, PREFIX + LEASE_NAME))!).holder).toBe(lease.holder);
+
+    const log: string[] = [];
+    expect(await releaseLeaseOfStoppedWriter(s3.s3, PREFIX, process.pid, (m) => log.push(m))).toBe(true);
+    expect(await getObjectText(s3.s3, PREFIX + LEASE_NAME)).toBeUndefined();
+    expect(log).toEqual([`released the lease of ${PREFIX} held by the stopped step (${lease.holder})`]);
+    await lease.release(); // its own release finds nothing to delete
+  });
+
+  it("GIVEN a lease of another host with the same pid, or no lease at all THEN nothing is released", async () => {
+    await putObjectText(s3.s3, PREFIX + LEASE_NAME, JSON.stringify({ version: 1, holder: `publish:elsewhere:${process.pid}:x`, purpose: "publish" }));
+    expect(await releaseLeaseOfStoppedWriter(s3.s3, PREFIX, process.pid, quiet)).toBe(false);
+    expect(await getObjectText(s3.s3, PREFIX + LEASE_NAME)).toContain("elsewhere");
+    await s3.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `alps/2026-11/${LEASE_NAME}` }));
+    expect(await releaseLeaseOfStoppedWriter(s3.s3, PREFIX, process.pid, quiet)).toBe(false);
   });
 });

@@ -213,3 +213,36 @@ export async function acquireLease(s3: S3Client, prefixUri: string, purpose: str
     },
   };
 }
+
+/**
+ * Releases the lease of `prefixUri` when, and only when, it is held by the process `pid` on this host, which the
+ * caller knows has been stopped (the local run's Ctrl-C: it killed that step and waited for it to exit). A dead
+ * writer's lease would otherwise hold the rollback for up to its TTL. The holder names its host and pid (see
+ * `acquireLease`), and the delete is conditional on the lease object read (If-Match), so a lease another writer
+ * took in the meantime is never removed. Returns whether it released one.
+ */
+export async function releaseLeaseOfStoppedWriter(s3: S3Client, prefixUri: string, pid: number, log: Log): Promise<boolean> {
+  const prefix = prefixUri.endsWith("/") ? prefixUri : `${prefixUri}/`;
+  const { bucket, key: dir } = parseS3Uri(prefix);
+  const key = dir + LEASE_NAME;
+  let holder: string | undefined;
+  let etag: string | undefined;
+  try {
+    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    etag = out.ETag;
+    holder = (JSON.parse(await out.Body!.transformToString("utf8")) as Partial<LeaseBody>).holder;
+  } catch (err) {
+    if (isGone(err) || err instanceof SyntaxError) return false;
+    throw err;
+  }
+  const [, host, holderPid] = holder?.split(":") ?? [];
+  if (host !== hostname() || Number(holderPid) !== pid || !etag) return false;
+  try {
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, IfMatch: etag }));
+  } catch (err) {
+    if (isPreconditionFailed(err) || isGone(err)) return false;
+    throw err;
+  }
+  log(`released the lease of ${prefix} held by the stopped step (${holder})`);
+  return true;
+}

@@ -4,9 +4,11 @@ import { mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { TIER_NAMES, taskEnvironment, tierByName, type Tier, type TierName } from "../workflows/tiers.ts";
+import { CRASH_AFTER_COPIES_ENV, PAUSE_AFTER_COPIES_ENV } from "../lib/publish-prefix.ts";
 import { describeFault, type FaultKind } from "./faults.ts";
 import { startStalledS3, type StalledS3 } from "./s3-stall.ts";
 import { treeRssBytes } from "./process-tree.ts";
+import { haltNewWork, holdIfHalted, interruptsClaimed } from "./run-halt.ts";
 
 /** The `ecs:runTask.sync` Parameters, as the engine hands them over after resolving the JSONPaths. */
 export interface RunTaskParameters {
@@ -24,8 +26,14 @@ export interface EcsRunnerOptions {
   logDir: string;
   /** How often the memory of the task's processes is sampled. */
   memoryPollMs?: number;
-  /** Called with each line the container prints on stderr, for a live view. */
+  /** Called with each line the container prints (stdout and stderr), as it comes, for a live view (--verbose). */
   onLog?: (line: string) => void;
+  /** Called every `heartbeatMs` while the task runs: time since it started and its processes' memory now. */
+  onHeartbeat?: (beat: { elapsedMs: number; rssBytes: number }) => void;
+  /** Default: HEARTBEAT_MS. */
+  heartbeatMs?: number;
+  /** Called once the task's process runs, with the file its output goes to (known before it fails or times out). */
+  onStarted?: (task: { pid: number; logFile: string }) => void;
   /** Fault to inject for this attempt, if any. */
   fault?: FaultKind;
   /** Runs while a `s3down` fault is active: stops and restarts the embedded S3 server. */
@@ -51,10 +59,30 @@ export interface EcsTaskResult {
 }
 
 /**
- * Process groups of the tasks running now. If this process ends first (Ctrl-C, a test worker torn down), their
- * containers go with it, as a stopped ECS task's would: no orphan keeps a core busy.
+ * How often a running task reports its elapsed time and memory (the progress view's heartbeat): often enough that a
+ * long step is never silent, rarely enough that piped output gets one line per step every so often, not a flood.
+ * `ATLAS_HEARTBEAT_MS` overrides it (tests).
  */
-const runningGroups = new Set<number>();
+export const HEARTBEAT_MS = Number(process.env.ATLAS_HEARTBEAT_MS) > 0 ? Number(process.env.ATLAS_HEARTBEAT_MS) : 10_000;
+
+/** A task whose process runs now: what stopping it, and cleaning up after it, needs. */
+export interface RunningTask {
+  pid: number;
+  /** The container's command word (`publish`, `extract`, …). */
+  step: string;
+  /** The container's environment (PUBLISH_URI and the like; its S3 endpoint may be an injected stall). */
+  env: Record<string, string>;
+  /** The environment every local container gets: the real embedded S3 endpoint and its credentials. */
+  baseEnv: Record<string, string>;
+  /** Resolves once the process group's leader has exited. */
+  exited: Promise<void>;
+}
+
+/**
+ * The tasks running now, by the pid that leads each one's process group. If this process ends first (Ctrl-C, a test
+ * worker torn down), their containers go with it, as a stopped ECS task's would: no orphan keeps a core busy.
+ */
+const runningTasks = new Map<number, RunningTask>();
 function killGroup(pid: number): void {
   try {
     process.kill(-pid, "SIGKILL");
@@ -62,12 +90,31 @@ function killGroup(pid: number): void {
     /* already gone */
   }
 }
-process.once("exit", () => runningGroups.forEach(killGroup));
+process.once("exit", () => runningTasks.forEach((_, pid) => killGroup(pid)));
+// The last resort when nobody handles the signal (a library user, a test worker): stop every task, exit at once.
+// The CLI claims the signals (local/interrupt.ts) to stop the run in order: roll back, record, then exit.
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    runningGroups.forEach(killGroup);
+  process.on(signal, () => {
+    if (interruptsClaimed()) return;
+    runningTasks.forEach((_, pid) => killGroup(pid));
     process.exit(128 + os.constants.signals[signal]);
   });
+}
+
+export function runningTaskCount(): number {
+  return runningTasks.size;
+}
+
+/**
+ * Stops every running task as a StopTask would (its whole process group, at once) and lets no new one start.
+ * Resolves with the stopped tasks once each has exited, so nothing they held (an S3 lease) is still in use.
+ */
+export async function stopAllTasks(): Promise<RunningTask[]> {
+  haltNewWork();
+  const stopped = [...runningTasks.values()];
+  for (const task of stopped) killGroup(task.pid);
+  await Promise.all(stopped.map((t) => t.exited));
+  return stopped;
 }
 
 /** How long after a state's deadline its task's processes are killed. */
@@ -163,7 +210,8 @@ export async function runEcsTask(
   const workDir = await newTaskWorkDir(override.Name);
   const env = containerEnvironment(options.baseEnv, tier, workDir, override.Environment);
   const fault = options.fault;
-  if (typeof fault === "object" && "crashAfterCopies" in fault) env.ATLAS_FAULT_CRASH_AFTER_COPIES = String(fault.crashAfterCopies);
+  if (typeof fault === "object" && "crashAfterCopies" in fault) env[CRASH_AFTER_COPIES_ENV] = String(fault.crashAfterCopies);
+  if (typeof fault === "object" && "pauseAfterCopies" in fault) env[PAUSE_AFTER_COPIES_ENV] = String(fault.pauseAfterCopies);
   // A stalled S3 for this attempt only: the step's S3 endpoint is a server that never answers, or cuts bodies.
   let stalled: StalledS3 | undefined;
   if (fault === "s3stall" || fault === "s3halfbody") {
@@ -172,6 +220,8 @@ export async function runEcsTask(
   }
 
   await mkdir(options.logDir, { recursive: true });
+  // An interrupted run starts nothing new (local/run-halt.ts).
+  await holdIfHalted();
   const logFile = path.join(options.logDir, `${step}-${Date.now()}.log`);
   const log = createWriteStream(logFile);
   const entrypoint = path.join(options.repoRoot, "containers", override.Name, "main.ts");
@@ -185,6 +235,7 @@ export async function runEcsTask(
     detached: true, // its own process group, so the whole tree (node + osmium) can be killed at once
   });
   const startedAt = Date.now();
+  if (child.pid !== undefined) options.onStarted?.({ pid: child.pid, logFile });
   let lastError: string | undefined;
   let partial = "";
   const onChunk = (chunk: Buffer) => {
@@ -204,11 +255,18 @@ export async function runEcsTask(
 
   let killedFor: "memory" | "timeout" | undefined;
   let peakRss = 0;
+  let currentRss = 0;
   const killTree = () => killGroup(child.pid!);
-  runningGroups.add(child.pid!);
+  let markExited = () => {};
+  if (child.pid !== undefined) {
+    const exited = new Promise<void>((resolve) => (markExited = resolve));
+    child.once("exit", () => markExited());
+    runningTasks.set(child.pid, { pid: child.pid, step, env, baseEnv: options.baseEnv, exited });
+  }
   const limit = tier.memoryMiB * 2 ** 20;
   const sampler = setInterval(async () => {
     const rss = await treeRssBytes(child.pid!);
+    currentRss = rss;
     peakRss = Math.max(peakRss, rss);
     if (rss > limit && !killedFor) {
       killedFor = "memory";
@@ -221,6 +279,9 @@ export async function runEcsTask(
     killedFor ??= "timeout";
     killTree();
   }, Math.max(0, deadlineMs - Date.now()) + TIMEOUT_KILL_GRACE_MS);
+  const heartbeat = options.onHeartbeat
+    ? setInterval(() => options.onHeartbeat!({ elapsedMs: Date.now() - startedAt, rssBytes: currentRss }), options.heartbeatMs ?? HEARTBEAT_MS)
+    : undefined;
   if (options.fault === "s3down" && options.s3Outage) void options.s3Outage();
 
   const exitCode: number = await new Promise((resolve) => {
@@ -232,8 +293,9 @@ export async function runEcsTask(
     child.on("close", (code, signal) => resolve(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 9) : 1)));
   });
   clearInterval(sampler);
+  clearInterval(heartbeat);
   clearTimeout(timer);
-  runningGroups.delete(child.pid!);
+  runningTasks.delete(child.pid!);
   await rm(workDir, { recursive: true, force: true });
   await stalled?.stop();
   if (partial) onChunk(Buffer.from("\n"));
@@ -275,7 +337,7 @@ function childCommand(entrypoint: string, command: string[], fault: FaultKind | 
   const node = process.execPath;
   // The real step runs for no fault, for an S3 outage, and for a crash the step performs on itself.
   const realStep = fault === undefined || fault === "s3down" || fault === "s3stall" || fault === "s3halfbody";
-  if (realStep || (typeof fault === "object" && "crashAfterCopies" in fault)) {
+  if (realStep || (typeof fault === "object" && ("crashAfterCopies" in fault || "pauseAfterCopies" in fault))) {
     return [node, "--import", "tsx", entrypoint, ...command];
   }
   const say = (what: string) => `process.stderr.write(${JSON.stringify(`[fault] injected ${what}\n`)});`;

@@ -5,6 +5,7 @@ import { ExecutionAlreadyExistsError, LocalExecutionRegistry, type ExecutionReco
 import type { AslDefinition } from "../stacks/resolve-asl.ts";
 import { RunTaskFailuresError, runEcsTask, toStepFunctionsResult, type EcsTaskResult, type RunTaskParameters } from "./ecs-runner.ts";
 import { describeFault, FaultPlan, type Fault, type FaultKind } from "./faults.ts";
+import { newWorkHalted } from "./run-halt.ts";
 import { functionNameOf, invokeLocalFunction, type LambdaInvokeParameters } from "./lambda-runner.ts";
 import type { ProgressEvent } from "./progress-events.ts";
 import { outcomeLine, runOutcome } from "./run-outcome.ts";
@@ -38,8 +39,8 @@ export interface LocalEngineOptions {
   retryWaitMs?: number;
   /** Tests only: shorter TimeoutSeconds for the named states (to exercise hangs without waiting half an hour). */
   timeoutOverrides?: Record<string, number>;
+  /** Progress as it happens, including each line a step prints (`log`) and a running step's `heartbeat`. */
   onEvent?: (event: ProgressEvent) => void;
-  onLog?: (execution: string, line: string) => void;
   /** Every interpreter event of every execution, as it happens (the run record is written from these). */
   onHistory?: (execution: string, machine: string, event: unknown) => void;
   /** Each ECS task attempt as it stops: its tier, peak memory and log file (for the run record). */
@@ -86,7 +87,7 @@ export class LocalEngine {
   readonly registry: LocalExecutionRegistry;
   readonly states: StateRecord[] = [];
   /** What the ECS runner learnt about a task state (tier, peak memory, the step's error line), by execution/state. */
-  private readonly taskNotes = new Map<string, { tier?: string; peakRssBytes?: number; lastError?: string }>();
+  private readonly taskNotes = new Map<string, { tier?: string; peakRssBytes?: number; lastError?: string; logFile?: string }>();
 
   constructor(private readonly options: LocalEngineOptions) {
     this.faults = new FaultPlan(options.faults ?? []);
@@ -154,8 +155,7 @@ export class LocalEngine {
     const startedAt = Date.now();
     const states = new Map<string, StateRecord>();
     const open = new Map<string, number>();
-    const emit = (e: WithoutStamp<ProgressEvent>) =>
-      this.options.onEvent?.({ ...e, execution: name, time: Date.now() } as ProgressEvent);
+    const emit = (e: WithoutStamp<ProgressEvent>) => this.emit(name, e);
 
     const sm = new StateMachine(definition as never, { validationOptions: { checkArn: false, checkPaths: true } });
     const handlers = this.bindHandlers(definition, name, states);
@@ -207,7 +207,7 @@ export class LocalEngine {
             record.attempts += 1;
             record.status = "RUNNING";
             open.set(key, event.timestamp);
-            emit({ kind: "retrying", state: stateName, attempt: record.attempts, waitMs, error: describeError(event) });
+            emit({ kind: "retrying", state: stateName, attempt: record.attempts, waitMs, error: describeError(event), logFile: this.taskNotes.get(`${name}/${stateName}`)?.logFile });
             break;
           }
           case "StateFailed":
@@ -215,7 +215,7 @@ export class LocalEngine {
             record.duration_ms += event.timestamp - (open.get(key) ?? event.timestamp);
             record.status = "FAILED";
             record.error = this.taskNotes.get(`${name}/${stateName}`)?.lastError ?? oneLineError(event.Error, event.Cause);
-            if (type === "Task" || type === "Map") emit({ kind: "state-failed", state: stateName, type, error: record.error });
+            if (type === "Task" || type === "Map") emit({ kind: "state-failed", state: stateName, type, error: record.error, logFile: this.taskNotes.get(`${name}/${stateName}`)?.logFile });
             break;
           case "StateCaught":
             record.status = "CAUGHT";
@@ -251,6 +251,12 @@ export class LocalEngine {
       durationMs: result.stoppedAt - startedAt,
     });
     return result;
+  }
+
+  /** What an interrupted run's dying steps do is not progress: once it is being stopped (run-halt.ts), nothing is shown. */
+  private emit(execution: string, event: WithoutStamp<ProgressEvent>): void {
+    if (newWorkHalted()) return;
+    this.options.onEvent?.({ ...event, execution, time: Date.now() } as ProgressEvent);
   }
 
   private applyNotes(execution: string, stateName: string, record: StateRecord): void {
@@ -319,6 +325,7 @@ export class LocalEngine {
           const notes = noteFor();
           const note = (task: EcsTaskResult) => {
             notes.tier = tierFromState(stateName);
+            notes.logFile = task.Local?.logFile;
             notes.peakRssBytes = Math.max(notes.peakRssBytes ?? 0, task.Local?.peakRssBytes ?? 0);
             this.options.onEcsTask?.(execution, stateName, task);
           };
@@ -329,7 +336,9 @@ export class LocalEngine {
               logDir: path.join(this.options.runDir, "logs", execution),
               fault: faultFor(step),
               s3Outage: this.options.s3Outage && (() => this.options.s3Outage!(300)),
-              onLog: (line) => this.options.onLog?.(execution, line),
+              onStarted: ({ logFile }) => (notes.logFile = logFile),
+              onLog: (line) => this.emit(execution, { kind: "log", state: stateName, line }),
+              onHeartbeat: ({ elapsedMs, rssBytes }) => this.emit(execution, { kind: "heartbeat", state: stateName, elapsedMs, rssBytes }),
             });
             note(task);
             return toStepFunctionsResult(task);

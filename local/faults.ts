@@ -9,7 +9,9 @@
  * Container steps: `oom` (a real child that grows until the tier's memory limit kills it), `exit<N>` (exits
  * with code N: 75 is retryable, 65 is bad data), `hang` (never finishes: the state's timeout must stop it),
  * `s3down` (the embedded S3 server goes away for a moment while the step runs), `crash<N>` (the real publish
- * step kills itself after copying N files: ATLAS_FAULT_CRASH_AFTER_COPIES), `capacity` (no task starts: RunTask
+ * step kills itself after copying N files: ATLAS_FAULT_CRASH_AFTER_COPIES), `pause<N>` (the real ski-atlas publish step
+ * stops after copying N files and waits there, holding its lease, as if stuck: for trying Ctrl-C mid-publish;
+ * ATLAS_FAULT_PAUSE_AFTER_COPIES), `capacity` (no task starts: RunTask
  * answers with `failures`, "Capacity is unavailable at this time", and the state fails with AmazonECS.Unknown as on
  * AWS), `heap` (a real Node child with a small `--max-old-space-size` fills its heap and aborts: exit 134,
  * "JavaScript heap out of memory" on stderr), `s3stall` (the real step, its S3
@@ -36,7 +38,8 @@ export type FaultKind =
   | "s3halfbody"
   | "heap"
   | { exitCode: number }
-  | { crashAfterCopies: number };
+  | { crashAfterCopies: number }
+  | { pauseAfterCopies: number };
 
 /** The fault kinds written as a plain word in ATLAS_FAULTS. */
 const NAMED_FAULTS = ["oom", "hang", "s3down", "error", "throttle", "capacity", "heap", "s3stall", "s3halfbody"];
@@ -85,13 +88,15 @@ export function parseFaults(spec: string | undefined, targets?: { workflow: stri
   if (!spec?.trim()) return [];
   return spec.split(",").map((entry) => {
     const [step, kindText, timesText] = entry.trim().split(":");
-    const usage = `ATLAS_FAULTS entry '${entry}' is not <step>:<oom|exit<N>|hang|s3down|s3stall|s3halfbody|crash<N>|capacity|heap|error|throttle>[:<times>]`;
+    const usage = `ATLAS_FAULTS entry '${entry}' is not <step>:<oom|exit<N>|hang|s3down|s3stall|s3halfbody|crash<N>|pause<N>|capacity|heap|error|throttle>[:<times>]`;
     if (!step || !kindText) throw new Error(usage);
     let kind: FaultKind;
     const exit = /^exit(\d{1,3})$/.exec(kindText);
     const crash = /^crash(\d{1,3})$/.exec(kindText);
+    const pause = /^pause(\d{1,3})$/.exec(kindText);
     if (exit) kind = { exitCode: Number(exit[1]) };
     else if (crash) kind = { crashAfterCopies: Number(crash[1]) };
+    else if (pause) kind = { pauseAfterCopies: Number(pause[1]) };
     else if (NAMED_FAULTS.includes(kindText)) kind = kindText as FaultKind;
     else throw new Error(usage);
     const times = timesText === undefined ? 1 : Number(timesText);
@@ -131,5 +136,6 @@ export class FaultPlan {
 
 export function describeFault(kind: FaultKind): string {
   if (typeof kind === "string") return kind;
-  return "exitCode" in kind ? `exit${kind.exitCode}` : `crash${kind.crashAfterCopies}`;
+  if ("exitCode" in kind) return `exit${kind.exitCode}`;
+  return "crashAfterCopies" in kind ? `crash${kind.crashAfterCopies}` : `pause${kind.pauseAfterCopies}`;
 }

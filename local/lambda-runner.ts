@@ -2,6 +2,7 @@ import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { FaultKind } from "./faults.ts";
 import { describeFault } from "./faults.ts";
+import { holdIfHalted } from "./run-halt.ts";
 
 export interface LambdaInvokeParameters {
   FunctionName: string;
@@ -37,6 +38,8 @@ export async function invokeLocalFunction(
   params: LambdaInvokeParameters,
   options: { repoRoot: string; fault?: FaultKind; executionName: string; s3Outage?: (delayMs: number) => Promise<void> },
 ): Promise<LambdaInvokeResult> {
+  // An interrupted run starts nothing new (local/run-halt.ts): not even the failure path's Notify.
+  await holdIfHalted();
   const name = functionNameOf(params.FunctionName);
   if (options.fault === "throttle") throw new LambdaFunctionError("Lambda.TooManyRequestsException", "Rate exceeded (injected fault)");
   if (options.fault === "error") throw new LambdaFunctionError("InjectedFault", `${name}: injected fault`);

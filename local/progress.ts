@@ -1,17 +1,22 @@
+import * as path from "node:path";
 import type { ProgressEvent } from "./progress-events.ts";
+
+/** Width of the elapsed-time column (`00:12.3` and two spaces): continuation lines are indented by it. */
+const TIME_COLUMN = " ".repeat(9);
 
 /**
  * Prints one plain line per event: readable in a terminal and in CI logs alike (no cursor tricks, no colour
  * unless the stream is a TTY). Times are elapsed since the first event.
  */
 export class ProgressPrinter {
-  private readonly t0 = Date.now();
+  private readonly t0: number;
   private readonly color: boolean;
 
   constructor(
     private readonly write: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
-    options: { color?: boolean } = {},
+    options: { color?: boolean; startedAt?: number } = {},
   ) {
+    this.t0 = options.startedAt ?? Date.now();
     this.color = options.color ?? Boolean(process.stderr.isTTY && !process.env.NO_COLOR);
   }
 
@@ -35,13 +40,17 @@ export class ProgressPrinter {
       case "state-succeeded":
         return `  ${c(32, "✓")} [${who}] ${event.state} succeeded in ${seconds(event.durationMs)}`;
       case "state-failed":
-        return `  ${c(31, "✗")} [${who}] ${event.state} failed: ${event.error ?? "unknown error"}`;
+        return `  ${c(31, "✗")} [${who}] ${event.state} failed: ${event.error ?? "unknown error"}${logLine(event.logFile)}`;
       case "retrying":
-        return `  ${c(33, "↻")} [${who}] ${event.state} retrying: attempt ${event.attempt} in ${seconds(event.waitMs)}`;
+        return `  ${c(33, "↻")} [${who}] ${event.state} retrying: attempt ${event.attempt} in ${seconds(event.waitMs)}${logLine(event.logFile)}`;
       case "tier-escalated":
         return `  ${c(35, "⬆")} [${who}] ${event.state.split(":")[0]} out of memory: tier escalated ${event.detail}`;
       case "log":
-        return `      [${who}] ${event.line}`;
+        return `      [${who}] ${event.state.replace(/ \(.*\)$/, "")} | ${event.line}`;
+      case "heartbeat":
+        // One line per beat, in a TTY and a pipe alike: a rewritten line would garble the log a pipe keeps.
+        // Memory is left out until the first sample of the step's processes has come in.
+        return `  ${c(2, "…")} [${who}] ${event.state} running for ${seconds(event.elapsedMs)}${event.rssBytes > 0 ? `, ${mebibytes(event.rssBytes)} in memory now` : ""}`;
       case "fault-injected":
         // A hang is otherwise silent for as long as the state's timeout, up to hours: say so once, when it starts.
         return event.fault === "hang"
@@ -49,6 +58,17 @@ export class ProgressPrinter {
           : `  ${c(33, "⚡")} [${who}] ${event.state}: injected fault ${event.fault}`;
     }
   }
+}
+
+/** Where a failed attempt's output is, on a line of its own under the failure. */
+function logLine(file: string | undefined): string {
+  if (!file) return "";
+  const relative = path.relative(process.cwd(), file);
+  return `\n${TIME_COLUMN}      log: ${relative && !relative.startsWith("..") ? relative : file}`;
+}
+
+export function mebibytes(bytes: number): string {
+  return `${Math.round(bytes / 2 ** 20)} MiB`;
 }
 
 export function elapsed(ms: number): string {

@@ -65,6 +65,7 @@ export class RunRecorder {
   /** Executions whose record changed since it was last written. */
   private readonly dirty = new Set<string>();
   private readonly resources = new Map<string, Map<string, string>>();
+  private aborted = false;
 
   constructor(
     readonly options: {
@@ -83,6 +84,8 @@ export class RunRecorder {
 
   /** For `LocalEngine`'s `onHistory`. */
   onHistory = (execution: string, machine: string, event: unknown): void => {
+    // Once aborted, what the dying steps' states do is not history: the record ends with ExecutionAborted.
+    if (this.aborted) return;
     let track = this.executions.get(execution);
     if (!track) {
       track = {
@@ -164,6 +167,7 @@ export class RunRecorder {
 
   /** Writes the records that changed (every record with `all`), after the writes already under way. */
   flush(now = Date.now(), all = false): Promise<void> {
+    if (this.aborted) return this.writing;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const names = all ? [...this.executions.keys()] : [...this.dirty];
@@ -178,7 +182,17 @@ export class RunRecorder {
    * The run was interrupted: every execution still running ends as Step Functions ends a stopped one
    * (ExecutionAborted), and the records are written before the process goes.
    */
+  /** `abortSync`, once the record writes already under way have landed (so none of them lands after it). */
+  async abort(): Promise<RunRecord> {
+    this.aborted = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.writing.catch(() => undefined);
+    return this.abortSync();
+  }
+
   abortSync(): RunRecord {
+    this.aborted = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const now = Date.now();
