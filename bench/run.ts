@@ -16,7 +16,7 @@ import { join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { startTestS3 } from "../lib/testing/s3rver.ts";
-import { fargateTaskCost, FARGATE_ARM64_PRICES } from "../lib/fargate-prices.ts";
+import { AWS_PRICES, fargateTaskCost } from "../lib/aws-pricing.ts";
 import { pickTier, SIZING_MARGIN, tierByName, type SizePolicy, type TierName } from "../workflows/tiers.ts";
 import { filterExpressions } from "../containers/ski-atlas/extract.ts";
 import { SKI_ATLAS_SIZE_POLICIES, SKI_ATLAS_SIZED_STEPS, type SkiAtlasSizedStep } from "../workflows/ski-atlas-sizing.ts";
@@ -241,7 +241,7 @@ function report(rows: Row[], machine: Record<string, unknown>, generatedAt: stri
     rows,
     fits: { ...fits, sizingMargin: SIZING_MARGIN, extractMBPerInputMB: extractRatio },
     policies,
-    projections: { prices: FARGATE_ARM64_PRICES, assumptions: "step time = fitted a + b·MB on this machine (×2 on 1-vCPU tiers); download from the internet at 100 MB/s; one task per step, billed ≥ 60 s", regions: projections },
+    projections: { prices: AWS_PRICES.fargateArm64, assumptions: "step time = fitted a + b·MB on this machine (×2 on 1-vCPU tiers); download from the internet at 100 MB/s; one task per step, billed ≥ 60 s", regions: projections },
   };
   const write = !process.argv.includes("--dry-run");
   if (write) writeFileSync(join(REPO, "bench/results.json"), JSON.stringify(results, null, 2) + "\n");

@@ -2,7 +2,9 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { mkdir, readFile, readdir, rename, writeFile } from "node:fs/promises";
 import * as path from "node:path";
+import { addRunCosts, type RunCostEstimate } from "../lib/aws-pricing.ts";
 import { oneLineError, tierFromState } from "./engine.ts";
+import { runCost } from "./run-cost.ts";
 
 /**
  * The run record: one JSON document per execution, local or on AWS, documented in docs/RUN_RECORD.md and
@@ -111,6 +113,9 @@ export interface RunRecord {
   /** The state machine's ASL, so the record alone can draw the graph. */
   definition: unknown;
   outputs: { location: string | null; files: PublishedFileRecord[] };
+  /** What the run would cost on AWS: the total, its parts and what they count (lib/aws-pricing.ts, local/run-cost.ts). */
+  estimated_cost: RunCostEstimate;
+  /** The Fargate part of `estimated_cost` (kept for readers of older records). */
   estimated_fargate_cost_usd: number | null;
   /** Local runs: the folder with logs, metrics, notifications and published copies. */
   run_dir: string | null;
@@ -210,7 +215,10 @@ export interface BuildRecordOptions {
   ecsNotes?: EcsAttemptNote[];
   children?: ChildLink[];
   outputs?: RunRecord["outputs"];
-  estimatedFargateCostUsd?: number | null;
+  /** Requests to the data bucket, counted by the local engine's embedded S3 server; absent on AWS. */
+  s3Requests?: { write: number; read: number } | null;
+  /** The estimates of the executions this one started (a fan-out's items): added to its own. */
+  childCosts?: RunCostEstimate[];
   runDir?: string | null;
   /** When the history has not ended yet: a started run is RUNNING. */
   now?: number;
@@ -236,6 +244,7 @@ export function buildRecord(o: BuildRecordOptions): RunRecord {
     const digest = (output as { digest?: { subject?: string } } | null)?.digest;
     error = { error: "Digest", cause: JSON.stringify(digest ?? {}), line: digest?.subject ?? `fan-out ${status.toLowerCase()}` };
   }
+  const cost = addRunCosts([runCost({ history, states, definition: o.definition ?? null }, o.s3Requests ?? null), ...(o.childCosts ?? [])]);
   const startedAt = started?.timestamp ?? new Date(o.now ?? Date.now()).toISOString();
   const stoppedAt = end?.timestamp ?? null;
   return {
@@ -259,7 +268,8 @@ export function buildRecord(o: BuildRecordOptions): RunRecord {
     history,
     definition: o.definition ?? null,
     outputs: o.outputs ?? { location: null, files: [] },
-    estimated_fargate_cost_usd: o.estimatedFargateCostUsd ?? null,
+    estimated_cost: cost,
+    estimated_fargate_cost_usd: cost.parts.fargate_usd,
     run_dir: o.runDir ?? null,
   };
 }

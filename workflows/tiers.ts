@@ -18,6 +18,12 @@ export const TIERS = [
   { name: "xlarge", vcpu: 8, memoryMiB: 32768, ephemeralGiB: 200 },
 ] as const;
 
+/**
+ * Memory of every helper Lambda (stacks/constructs/HelperFunctions.ts): the run cost estimate (local/run-cost.ts)
+ * needs it, and a run record does not carry it.
+ */
+export const HELPER_LAMBDA_MEMORY_MIB = 256;
+
 export type Tier = (typeof TIERS)[number];
 export type TierName = Tier["name"];
 
