@@ -45,7 +45,7 @@ describe("plan: the happy path", () => {
         staging: "s3://atlas-data/staging/andorra/2026-11/andorra-2026-11/out/",
         publish: "s3://atlas-data/andorra/2026-11/",
       },
-      tiers: { download: "small", extract: "small", analyze: "small", publish: "small" },
+      tiers: { download: "xsmall", extract: "xsmall", analyze: "xsmall", publish: "xsmall" },
       allowShrink: "false",
     });
   });
@@ -91,8 +91,8 @@ describe("plan: the happy path", () => {
 });
 
 describe("plan: tiers", () => {
-  it("GIVEN a small input WHEN tiers are picked THEN every step is small", () => {
-    expect(skiAtlasTiers(60_000_000)).toEqual({ download: "small", extract: "small", analyze: "small", publish: "small" });
+  it("GIVEN a small input WHEN tiers are picked THEN every step gets the smallest tier", () => {
+    expect(skiAtlasTiers(60_000_000)).toEqual({ download: "xsmall", extract: "xsmall", analyze: "xsmall", publish: "xsmall" });
   });
 
   it("GIVEN Europe (31 GB) WHEN tiers are picked THEN the heavy steps go large or xlarge", () => {

@@ -68,7 +68,7 @@ describe("the local engine running ski-atlas on Andorra", () => {
     ]);
     // lifts.parquet rows: the 118 operating lifts and the removed TSF2 Coll Blanc (w52174948), kept with its status.
     expect(r.summary.counts).toMatchObject({ lifts: 119 });
-    for (const step of ["Download", "Extract", "Analyze", "Publish"]) expect(state(r, `${step} (small)`)?.status, step).toBe("SUCCEEDED");
+    for (const step of ["Download", "Extract", "Analyze", "Publish"]) expect(state(r, `${step} (xsmall)`)?.status, step).toBe("SUCCEEDED");
     expect((await notifications(r)).map((n) => n.subject)).toEqual([expect.stringMatching(/SUCCEEDED/)]);
     expect(r.summary.estimated_fargate_cost_usd).toBeGreaterThan(0);
   });
@@ -76,27 +76,27 @@ describe("the local engine running ski-atlas on Andorra", () => {
   it("GIVEN a download that exits 75 once WHEN run THEN it is retried and the run succeeds", async () => {
     const r = await run({ faults: "download:exit75:1" });
     expect(r.result.status).toBe("SUCCEEDED");
-    expect(state(r, "Download (small)")?.attempts).toBe(2);
+    expect(state(r, "Download (xsmall)")?.attempts).toBe(2);
     expect((r.result.output!.run as { retries: Record<string, { count: number }> }).retries.download.count).toBe(1);
   });
 
   it("GIVEN an extract killed for memory WHEN run THEN it runs again one tier up and the escalation is in the output", async () => {
     const r = await run({ faults: "extract:oom:1" });
     expect(r.result.status).toBe("SUCCEEDED");
-    const small = state(r, "Extract (small)")!;
-    expect(small.status).toBe("CAUGHT");
-    expect(small.peak_rss_bytes).toBeGreaterThan(2 * 2 ** 30);
-    expect(state(r, "Extract (medium)")?.status).toBe("SUCCEEDED");
+    const xsmall = state(r, "Extract (xsmall)")!;
+    expect(xsmall.status).toBe("CAUGHT");
+    expect(xsmall.peak_rss_bytes).toBeGreaterThan(2 ** 30);
+    expect(state(r, "Extract (small)")?.status).toBe("SUCCEEDED");
     expect((r.result.output!.run as { escalations: unknown }).escalations).toEqual({
-      extract_small: { step: "extract", from: "small", to: "medium", reason: "OutOfMemoryError" },
+      extract_xsmall: { step: "extract", from: "xsmall", to: "small", reason: "OutOfMemoryError" },
     });
-    expect((r.result.output!.steps as Record<string, { tier: string }>).extract.tier).toBe("medium");
+    expect((r.result.output!.steps as Record<string, { tier: string }>).extract.tier).toBe("small");
   });
 
   it("GIVEN an analyze that exits 65 (bad data) WHEN run THEN it is not retried, the failure is notified and nothing is published", async () => {
     const r = await run({ faults: "analyze:exit65" });
     expect(r.result.status).toBe("FAILED");
-    expect(state(r, "Analyze (small)")?.attempts).toBe(1);
+    expect(state(r, "Analyze (xsmall)")?.attempts).toBe(1);
     expect(r.summary.error).toBe("Analyze: injected fault (exit 65)");
     expect(await notifications(r)).toEqual([expect.objectContaining({ subject: expect.stringMatching(/FAILED/) })]);
     expect(await publishedKeys(r, "andorra/")).toEqual([]);
@@ -105,7 +105,7 @@ describe("the local engine running ski-atlas on Andorra", () => {
   it("GIVEN an extract that hangs WHEN its timeout passes THEN the child is killed, the timeout is caught and notified", async () => {
     // No wall-clock assertion (shared, noisy machine): were the hanging child not killed at the 2 s deadline, the
     // run would wait for it and the test would hit vitest's own timeout.
-    const r = await run({ faults: "extract:hang", timeoutOverrides: { "Extract (small)": 2 } });
+    const r = await run({ faults: "extract:hang", timeoutOverrides: { "Extract (xsmall)": 2 } });
     expect(r.result.status).toBe("FAILED");
     expect(r.result.error).toBe("States.Timeout");
     expect((await notifications(r))[0].subject).toMatch(/FAILED/);
@@ -124,7 +124,7 @@ describe("the local engine running ski-atlas on Andorra", () => {
     expect(r.result.error).toBe("InvalidInputError");
     expect(r.summary.error).toMatch(/^InvalidInputError: .*atlantis/);
     expect(r.summary.error).not.toContain("\n");
-    expect(state(r, "Download (small)")).toBeUndefined();
+    expect(state(r, "Download (xsmall)")).toBeUndefined();
   });
 });
 

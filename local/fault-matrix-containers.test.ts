@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 describe.each(STEPS)("fault matrix: the %s step", (step) => {
-  const state = `${capital(step)} (small)`;
+  const state = `${capital(step)} (xsmall)`;
 
   it("GIVEN a retryable failure (exit 75) WHEN run THEN it is retried and the month is published", async () => {
     const cell = await runCell(baseline, { faults: `${step}:exit75:1` });
@@ -43,8 +43,8 @@ describe.each(STEPS)("fault matrix: the %s step", (step) => {
   it("GIVEN an out-of-memory kill WHEN run THEN the step escalates one tier and the month is published", async () => {
     const cell = await runCell(baseline, { faults: `${step}:oom:1` });
     expect(cell.run.result.status).toBe("SUCCEEDED");
-    expect(Object.keys((cell.run.result.output!.run as { escalations: object }).escalations)).toEqual([`${step}_small`]);
-    expect(cell.run.result.states.find((s) => s.name === `${capital(step)} (medium)`)?.status).toBe("SUCCEEDED");
+    expect(Object.keys((cell.run.result.output!.run as { escalations: object }).escalations)).toEqual([`${step}_xsmall`]);
+    expect(cell.run.result.states.find((s) => s.name === `${capital(step)} (small)`)?.status).toBe("SUCCEEDED");
     expect(cell.month).toBe("complete");
     expect(cell.previousUntouched).toBe(true);
   });
