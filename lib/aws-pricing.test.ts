@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { addRunCosts, AWS_PRICES, costLine, estimateRunCost, fargateTaskCost, fixedMonthlyCosts, lambdaInvocationCost, s3RequestClass, type RunUsage } from "./aws-pricing.ts";
 
-const none: RunUsage = { ecsTasks: [], stateTransitions: 0, lambdaInvocations: [], s3Requests: null, putMetricDataRequests: 0, snsPublishes: 0 };
+const none: RunUsage = { ecsTasks: [], stateTransitions: 0, lambdaInvocations: [], s3Requests: null, putMetricDataRequests: 0, customMetricSeries: 0, snsPublishes: 0 };
 
 describe("AWS prices", () => {
   it("GIVEN a small-tier task of 10 s WHEN priced THEN Fargate bills its one-minute minimum (1 vCPU + 2 GB for 60 s)", () => {
@@ -40,6 +40,7 @@ describe("a run's cost estimate", () => {
       lambdaInvocations: [{ memoryMiB: 256, durationMs: 300 }, { memoryMiB: 256, durationMs: 100 }],
       s3Requests: { write: 30, read: 20 },
       putMetricDataRequests: 1,
+      customMetricSeries: 22,
       snsPublishes: 1,
     };
     const e = estimateRunCost(usage);
@@ -47,7 +48,8 @@ describe("a run's cost estimate", () => {
     expect(e.parts.fargate_usd).toBeCloseTo(fargateTaskCost("small", 60) + fargateTaskCost("medium", 90), 6);
     expect(e.parts.step_functions_usd).toBeCloseTo(40 * 0.000025, 9);
     expect(e.parts.s3_requests_usd).toBeCloseTo(30 * p.s3Standard.perWriteRequest + 20 * p.s3Standard.perReadRequest, 9);
-    expect(e.parts.cloudwatch_usd).toBeCloseTo(0.00001, 9);
+    // One PutMetricData request, and 22 series for one hour each of the 730 in a month.
+    expect(e.parts.cloudwatch_usd).toBeCloseTo(0.00001 + (22 * 0.3) / 730, 7);
     expect(e.parts.sns_usd).toBeCloseTo(0.0000005, 9);
     const sum = Object.values(e.parts).reduce<number>((s, v) => s + (v ?? 0), 0);
     expect(e.total_usd).toBeCloseTo(sum, 6);
@@ -83,7 +85,7 @@ describe("a run's cost estimate", () => {
 describe("fixed monthly costs", () => {
   it("GIVEN a stack inventory WHEN priced THEN alarms, metrics, dashboards, logs, ECR and schedules each get a line", () => {
     const lines = fixedMonthlyCosts({ alarms: 10, dashboards: 1, schedules: 2, scheduledInvocationsPerMonth: 31, customMetrics: 100, ecrGb: 2, logsStoredGb: 1, logsIngestedGbPerMonth: 0.5 });
-    const byItem = Object.fromEntries(lines.map((l) => [l.item.split(" (")[0], l.usd]));
+    const byItem = Object.fromEntries(lines.map((l) => [l.item.split(/ \(|, /)[0], l.usd]));
     expect(byItem["CloudWatch alarms"]).toBeCloseTo(1.0, 9);
     expect(byItem["CloudWatch custom metrics"]).toBeCloseTo(30, 9);
     expect(byItem["CloudWatch dashboards"]).toBeCloseTo(3, 9);

@@ -48,11 +48,14 @@ export const AWS_PRICES = {
     /** $0.01 per 1 000 PutMetricData requests. */
     perPutMetricDataRequest: 0.01 / 1000,
     /**
-     * Per metric (one name + one set of dimension values) and month, first 10 000 metrics. AWS prorates it by the
-     * hours in which the metric receives data, so a metric sent once a month costs less; counted here as a full
-     * month (the upper bound), as a fixed cost.
+     * Per metric (one name + one set of dimension values) and month, first 10 000 metrics. The pricing page says
+     * custom metrics are "prorated by the hour and metered only when you send metrics": a series a run sends
+     * once costs one hour of it (`perCustomMetricHour`), charged to the run; the Costs section also gives the
+     * full-month figure as the upper bound.
      */
     perCustomMetricMonth: 0.3,
+    /** A month of metric billing is 730 hours. */
+    perCustomMetricHour: 0.3 / 730,
     perStandardAlarmMonth: 0.1,
     perDashboardMonth: 3.0,
     logsPerGbIngested: 0.5,
@@ -112,6 +115,8 @@ export interface RunUsage {
   /** Requests to the data bucket by billing class; null when they were not counted (runs on AWS). */
   s3Requests: { write: number; read: number } | null;
   putMetricDataRequests: number;
+  /** Custom metric series (name + dimension values) the run sent: each is billed for the hour it was sent in. */
+  customMetricSeries: number;
   snsPublishes: number;
 }
 
@@ -135,6 +140,7 @@ export interface RunCostEstimate {
     s3_write_requests: number | null;
     s3_read_requests: number | null;
     put_metric_data_requests: number;
+    custom_metric_series: number;
     sns_publishes: number;
   };
   /** Where the prices come from: `AWS_PRICES.region` and `asOf`. */
@@ -149,7 +155,7 @@ export function estimateRunCost(usage: RunUsage): RunCostEstimate {
   const stepFunctions = usage.stateTransitions * p.stepFunctionsStandard.perStateTransition;
   const lambda = usage.lambdaInvocations.reduce((sum, i) => sum + lambdaInvocationCost(i.memoryMiB, i.durationMs), 0);
   const s3 = usage.s3Requests ? usage.s3Requests.write * p.s3Standard.perWriteRequest + usage.s3Requests.read * p.s3Standard.perReadRequest : null;
-  const cloudwatch = usage.putMetricDataRequests * p.cloudWatch.perPutMetricDataRequest;
+  const cloudwatch = usage.putMetricDataRequests * p.cloudWatch.perPutMetricDataRequest + usage.customMetricSeries * p.cloudWatch.perCustomMetricHour;
   const sns = usage.snsPublishes * p.sns.perPublish;
   return {
     total_usd: round(fargate + stepFunctions + lambda + (s3 ?? 0) + cloudwatch + sns),
@@ -169,6 +175,7 @@ export function estimateRunCost(usage: RunUsage): RunCostEstimate {
       s3_write_requests: usage.s3Requests?.write ?? null,
       s3_read_requests: usage.s3Requests?.read ?? null,
       put_metric_data_requests: usage.putMetricDataRequests,
+      custom_metric_series: usage.customMetricSeries,
       sns_publishes: usage.snsPublishes,
     },
     prices: { region: p.region, as_of: p.asOf },
@@ -204,7 +211,7 @@ export function costLine(estimate: RunCostEstimate): string {
     p.s3_requests_usd === null
       ? "S3 requests not counted"
       : `S3 requests ${usd(p.s3_requests_usd)} (${estimate.usage.s3_write_requests} write, ${estimate.usage.s3_read_requests} read)`,
-    `CloudWatch ${usd(p.cloudwatch_usd)}`,
+    `CloudWatch ${usd(p.cloudwatch_usd)} (${estimate.usage.custom_metric_series} metric-hours)`,
     `SNS ${usd(p.sns_usd)}`,
   ];
   return `estimated AWS cost of this run (${estimate.prices.region}, ARM64, prices of ${estimate.prices.as_of}): ${usd(estimate.total_usd)} = ${parts.join(" + ")}`;
@@ -237,7 +244,7 @@ export function fixedMonthlyCosts(inv: StackInventory): FixedMonthlyCost[] {
   const cw = AWS_PRICES.cloudWatch;
   return [
     { item: "CloudWatch alarms (standard resolution)", quantity: `${inv.alarms}`, usd: inv.alarms * cw.perStandardAlarmMonth },
-    { item: "CloudWatch custom metrics (full month, upper bound)", quantity: `${inv.customMetrics}`, usd: inv.customMetrics * cw.perCustomMetricMonth },
+    { item: "CloudWatch custom metrics, if every series were sent every hour (upper bound; billed by the hour they are sent, so charged per run above)", quantity: `${inv.customMetrics}`, usd: inv.customMetrics * cw.perCustomMetricMonth },
     { item: "CloudWatch dashboards", quantity: `${inv.dashboards}`, usd: inv.dashboards * cw.perDashboardMonth },
     { item: "CloudWatch Logs storage", quantity: `${inv.logsStoredGb} GB`, usd: inv.logsStoredGb * cw.logsPerGbMonthStored },
     { item: "CloudWatch Logs ingestion", quantity: `${inv.logsIngestedGbPerMonth} GB`, usd: inv.logsIngestedGbPerMonth * cw.logsPerGbIngested },

@@ -1,5 +1,6 @@
 import { StateMachine } from "aws-local-stepfunctions";
 import { describe, expect, it } from "vitest";
+import { metricData, type MetricsSummary } from "../functions/metrics.ts";
 import { estimateRunCost, fargateTaskCost } from "../lib/aws-pricing.ts";
 import type { AslDefinition } from "../stacks/resolve-asl.ts";
 import { HELPER_LAMBDA_MEMORY_MIB } from "../workflows/tiers.ts";
@@ -24,10 +25,13 @@ const MACHINE: AslDefinition = {
       Next: "Extract (small)",
     },
     "Extract (small)": { Type: "Task", Resource: "arn:aws:states:::ecs:runTask.sync", Next: "Metrics" },
-    Metrics: { Type: "Task", Resource: "arn:aws:states:::lambda:invoke", Parameters: fn("metrics"), Next: "Notify success" },
+    Metrics: { Type: "Task", Resource: "arn:aws:states:::lambda:invoke", Parameters: fn("metrics"), ResultPath: "$.metrics", Next: "Notify success" },
     "Notify success": { Type: "Task", Resource: "arn:aws:states:::lambda:invoke", Parameters: fn("notify"), End: true },
   },
 } as unknown as AslDefinition;
+
+/** What the Metrics helper returns (functions/metrics.ts `runSummary`) for a run with one step. */
+const SUMMARY: MetricsSummary = { counts: { lifts: 3 }, bytes: 10, durationsMs: { extract: 5 }, totalMs: 5, tiers: { extract: "small" }, escalations: 0, retries: 0 };
 
 describe("a run's cost, from its record", () => {
   it("GIVEN a run with a retried Lambda, an ECS step, Metrics and Notify WHEN priced THEN each is counted once per attempt", async () => {
@@ -43,7 +47,7 @@ describe("a run's cost, from its record", () => {
             return {} as never;
           },
           "Extract (small)": async () => ({}) as never,
-          Metrics: async () => ({}) as never,
+          Metrics: async () => SUMMARY as never,
           "Notify success": async () => ({}) as never,
         } as never,
       },
@@ -61,6 +65,9 @@ describe("a run's cost, from its record", () => {
     expect(usage.ecsTasks.map((t) => t.tier)).toEqual(["small"]);
     expect(usage.putMetricDataRequests).toBe(1);
     expect(usage.snsPublishes).toBe(1);
+    // The series the helper sent, recomputed by its own code from the summary it returned.
+    expect(usage.customMetricSeries).toBe(metricData({ workflow: "demo", status: "SUCCEEDED", plan: null }, SUMMARY, new Date(0)).length);
+    expect(usage.customMetricSeries).toBeGreaterThan(5);
     expect(usage.s3Requests).toBeNull();
 
     expect(record.estimated_cost).toEqual(estimateRunCost(usage));

@@ -1,4 +1,5 @@
 import { estimateRunCost, type RunCostEstimate, type RunUsage } from "../lib/aws-pricing.ts";
+import { metricData, type MetricsSummary } from "../functions/metrics.ts";
 import { HELPER_LAMBDA_MEMORY_MIB } from "../workflows/tiers.ts";
 import { forEachState } from "./engine.ts";
 import { detailsOf, type HistoryEventRecord, type StateVisit } from "./run-record.ts";
@@ -13,12 +14,14 @@ const UNNAMED_ECS_TIER = "small";
  * What an execution used, from its record (the same on AWS and locally): every Task attempt by the kind of
  * resource its state calls (read from the definition, else from the history's `TaskScheduled` events), every state
  * entered and every retry as a state transition, a PutMetricData request per Metrics invocation (the helper sends
- * at most 1 000 points per request and a run sends far fewer), an SNS publish per Notify invocation that
+ * at most 1 000 points per request and a run sends far fewer) and the metric series it sent (recomputed by the
+ * helper's own `metricData` from the summary it returned; named manifest metrics are not in it), an SNS publish
+ * per Notify invocation that
  * succeeded. S3 requests are not in a record: the local engine counts them on its embedded S3 server (`s3Requests`);
  * on AWS they stay uncounted (null).
  */
 export function runUsage(
-  o: { history: HistoryEventRecord[]; states: StateVisit[]; definition: unknown },
+  o: { workflow?: string; history: HistoryEventRecord[]; states: StateVisit[]; definition: unknown },
   s3Requests: RunUsage["s3Requests"] = null,
 ): RunUsage {
   const resources = new Map<string, { resource: string; functionName: string }>();
@@ -31,7 +34,7 @@ export function runUsage(
       }
     });
   }
-  const usage: RunUsage = { ecsTasks: [], stateTransitions: 0, lambdaInvocations: [], s3Requests, putMetricDataRequests: 0, snsPublishes: 0 };
+  const usage: RunUsage = { ecsTasks: [], stateTransitions: 0, lambdaInvocations: [], s3Requests, putMetricDataRequests: 0, customMetricSeries: 0, snsPublishes: 0 };
   for (const visit of o.states) {
     usage.stateTransitions += 1 + Math.max(0, visit.attempts.length - 1);
     if (visit.type !== "Task") continue;
@@ -43,7 +46,10 @@ export function runUsage(
       if (isEcs) usage.ecsTasks.push({ tier: attempt.tier ?? UNNAMED_ECS_TIER, seconds: ms / 1000 });
       else if (isLambda) {
         usage.lambdaInvocations.push({ memoryMiB: HELPER_LAMBDA_MEMORY_MIB, durationMs: ms });
-        if (/metrics/i.test(known!.functionName)) usage.putMetricDataRequests += 1;
+        if (/metrics/i.test(known!.functionName)) {
+          usage.putMetricDataRequests += 1;
+          if (attempt.status === "SUCCEEDED") usage.customMetricSeries += metricSeriesSent(o.workflow ?? "", visit);
+        }
         if (/notify/i.test(known!.functionName) && attempt.status === "SUCCEEDED") usage.snsPublishes += 1;
       }
     }
@@ -57,6 +63,14 @@ export function runUsage(
     }
   }
   return usage;
+}
+
+/** How many series a Metrics visit sent: the helper's own `metricData` over the summary it returned. */
+function metricSeriesSent(workflow: string, visit: StateVisit): number {
+  const output = visit.output as { metrics?: MetricsSummary; plan?: { region?: string } } | null;
+  if (!output?.metrics) return 0;
+  const status = /failed/i.test(visit.name) ? "FAILED" : "SUCCEEDED";
+  return metricData({ workflow, status, plan: output.plan ?? null }, output.metrics, new Date(0)).length;
 }
 
 export function runCost(o: Parameters<typeof runUsage>[0], s3Requests: RunUsage["s3Requests"] = null): RunCostEstimate {

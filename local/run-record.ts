@@ -244,7 +244,7 @@ export function buildRecord(o: BuildRecordOptions): RunRecord {
     const digest = (output as { digest?: { subject?: string } } | null)?.digest;
     error = { error: "Digest", cause: JSON.stringify(digest ?? {}), line: digest?.subject ?? `fan-out ${status.toLowerCase()}` };
   }
-  const cost = addRunCosts([runCost({ history, states, definition: o.definition ?? null }, o.s3Requests ?? null), ...(o.childCosts ?? [])]);
+  const cost = addRunCosts([runCost({ workflow: o.workflow, history, states, definition: o.definition ?? null }, o.s3Requests ?? null), ...(o.childCosts ?? [])]);
   const startedAt = started?.timestamp ?? new Date(o.now ?? Date.now()).toISOString();
   const stoppedAt = end?.timestamp ?? null;
   return {
