@@ -134,9 +134,9 @@ export function policiesFrom(fits: Fits): Record<SkiAtlasSizedStep, SizePolicy> 
       s,
       {
         baseMemoryMiB: ceilTo(fits.memoryMiB[s].a * 1.1, 8),
-        memoryMiBPerInputMiB: ceilTo(fits.memoryMiB[s].b, 0.005),
+        memoryMiBPerInputMiB: Number(ceilTo(fits.memoryMiB[s].b, 0.005).toFixed(3)),
         baseDiskGiB: 0.5,
-        diskGiBPerInputGiB: ceilTo(disk[s], 0.01),
+        diskGiBPerInputGiB: Number(ceilTo(disk[s], 0.01).toFixed(2)),
       } satisfies SizePolicy,
     ]),
   ) as Record<SkiAtlasSizedStep, SizePolicy>;

@@ -123,7 +123,7 @@ describe("the run console in a browser", () => {
     await page.goto(server.urlFor(succeeded.record.id));
     await page.waitForSelector("#map-counts span[data-layer]");
     const nodes = await graphNodes();
-    for (const state of ["Initialize", "Plan", "Download (xsmall)", "Extract (xsmall)", "Analyze (xsmall)", "Publish (xsmall)", "Metrics", "Notify success", "Succeeded"]) {
+    for (const state of ["Initialize", "Plan", "Download (xsmall)", "Extract (xsmall)", "Analyze (small)", "Publish (xsmall)", "Metrics", "Notify success", "Succeeded"]) {
       expect(nodes[state], state).toBe("SUCCEEDED");
     }
     expect(Object.values(nodes)).not.toContain("FAILED");
@@ -131,7 +131,7 @@ describe("the run console in a browser", () => {
     const bars = await page.$$eval("#timeline-svg .bar", (gs) =>
       gs.map((g) => ({ state: g.getAttribute("data-state"), status: g.getAttribute("data-status"), tier: g.getAttribute("data-tier"), peak: g.getAttribute("data-peak") })),
     );
-    expect(bars.map((b) => b.state)).toEqual(["Plan", "Download (xsmall)", "Extract (xsmall)", "Analyze (xsmall)", "Publish (xsmall)", "Metrics", "Notify success"]);
+    expect(bars.map((b) => b.state)).toEqual(["Plan", "Download (xsmall)", "Extract (xsmall)", "Analyze (small)", "Publish (xsmall)", "Metrics", "Notify success"]);
     for (const bar of bars.filter((b) => b.state!.endsWith("(xsmall)"))) {
       expect(bar.tier).toBe("xsmall");
       expect(Number(bar.peak)).toBeGreaterThan(0);
@@ -158,7 +158,7 @@ describe("the run console in a browser", () => {
     expect(await page.$eval("#run-error .cause", (p) => p.textContent)).toContain('"ExitCode": 65');
 
     const nodes = await graphNodes();
-    expect(nodes["Analyze (xsmall)"]).toBe("CAUGHT");
+    expect(nodes["Analyze (small)"]).toBe("CAUGHT");
     expect(nodes["Roll back publish"]).toBe("SUCCEEDED");
     expect(nodes["Notify failure"]).toBe("SUCCEEDED");
     expect(nodes.Failed).toBe("FAILED");
@@ -167,13 +167,13 @@ describe("the run console in a browser", () => {
     await page.waitForSelector('#graph .node[data-state="Publish (xsmall)"]');
     expect((await graphNodes())["Publish (xsmall)"]).toBe("NOT_RUN"); // …until every state is asked for
 
-    await page.click('#graph .node[data-state="Analyze (xsmall)"]');
+    await page.click('#graph .node[data-state="Analyze (small)"]');
     await page.waitForSelector("#state-detail .state-error");
     expect(await page.$eval("#state-detail .state-error", (e) => e.textContent)).toContain('"ExitCode": 65');
     await page.click("#state-detail button.link");
     await page.waitForSelector("#state-detail pre.log");
     expect(await page.$eval("#state-detail pre.log", (e) => e.textContent)).toContain("injected fault (exit 65)");
-    const bar = await page.$eval('#timeline-svg .bar[data-state="Analyze (xsmall)"]', (g) => g.getAttribute("data-status"));
+    const bar = await page.$eval('#timeline-svg .bar[data-state="Analyze (small)"]', (g) => g.getAttribute("data-status"));
     expect(bar).toBe("FAILED");
     await screenshot(failed.record, "console-failed");
   });

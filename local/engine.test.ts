@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeS3Client } from "../lib/s3.ts";
 import { parseFaults } from "./faults.ts";
 import { LOCAL_BUCKET, REPO_ROOT, runLocal, type LocalRun } from "./run-local.ts";
+import { smallInputState } from "./testing/planned-tiers.ts";
+import { SKI_ATLAS_SIZED_STEPS } from "../workflows/ski-atlas-sizing.ts";
 
 /**
  * End to end through the real synthesized state machine: real child processes for the container steps, the
@@ -68,7 +70,7 @@ describe("the local engine running ski-atlas on Andorra", () => {
     ]);
     // lifts.parquet rows: the 118 operating lifts and the removed TSF2 Coll Blanc (w52174948), kept with its status.
     expect(r.summary.counts).toMatchObject({ lifts: 119 });
-    for (const step of ["Download", "Extract", "Analyze", "Publish"]) expect(state(r, `${step} (xsmall)`)?.status, step).toBe("SUCCEEDED");
+    for (const step of SKI_ATLAS_SIZED_STEPS) expect(state(r, smallInputState(step))?.status, step).toBe("SUCCEEDED");
     expect((await notifications(r)).map((n) => n.subject)).toEqual([expect.stringMatching(/SUCCEEDED/)]);
     expect(r.summary.estimated_fargate_cost_usd).toBeGreaterThan(0);
   });
@@ -96,7 +98,7 @@ describe("the local engine running ski-atlas on Andorra", () => {
   it("GIVEN an analyze that exits 65 (bad data) WHEN run THEN it is not retried, the failure is notified and nothing is published", async () => {
     const r = await run({ faults: "analyze:exit65" });
     expect(r.result.status).toBe("FAILED");
-    expect(state(r, "Analyze (xsmall)")?.attempts).toBe(1);
+    expect(state(r, smallInputState("analyze"))?.attempts).toBe(1);
     expect(r.summary.error).toBe("Analyze: injected fault (exit 65)");
     expect(await notifications(r)).toEqual([expect.objectContaining({ subject: expect.stringMatching(/FAILED/) })]);
     expect(await publishedKeys(r, "andorra/")).toEqual([]);
