@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { metricData, type MetricsSummary } from "../functions/metrics.ts";
 import { estimateRunCost, fargateTaskCost } from "../lib/aws-pricing.ts";
 import type { AslDefinition } from "../stacks/resolve-asl.ts";
-import { HELPER_LAMBDA_MEMORY_MIB } from "../workflows/tiers.ts";
+import { readFileSync } from "node:fs";
+import { HELPER_LAMBDA_MEMORY_MIB, TIER_NAMES } from "../workflows/tiers.ts";
 import { runUsage } from "./run-cost.ts";
 import { RunRecorder } from "./run-recorder.ts";
 import { schemaProblems } from "./testing/run-record-schema.ts";
@@ -88,5 +89,13 @@ describe("a run's cost, from its record", () => {
     expect(usage.ecsTasks).toEqual([{ tier: "medium", seconds: 5 }, { tier: "large", seconds: 70 }]);
     expect(usage.lambdaInvocations).toHaveLength(1);
     expect(usage.stateTransitions).toBe(3);
+  });
+
+  it("GIVEN the tiers in code WHEN the run record schema names an attempt's tier THEN it allows exactly those (and null)", () => {
+    const schema = JSON.parse(readFileSync(new URL("../docs/run-record.schema.json", import.meta.url), "utf8"));
+    const text = JSON.stringify(schema);
+    const enums = [...text.matchAll(/"tier":\{"enum":(\[[^\]]*\])/g)].map((m) => JSON.parse(m[1]));
+    expect(enums.length).toBeGreaterThan(0);
+    for (const e of enums) expect(e).toEqual([...TIER_NAMES, null]);
   });
 });
