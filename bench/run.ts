@@ -5,9 +5,11 @@
  *
  * Runs download (file://), extract, analyze and publish as real child processes (compiled JS on Node, the way
  * the image runs them) against the embedded S3 server, and on the same file `osmium fileinfo -e` (one decode
- * pass) and `osmium tags-filter` alone. Wall time from the parent, peak RSS from /usr/bin/time (the kernel's
- * ru_maxrss). Prints a table, fits time and peak memory against input size, derives the size policies and
- * projects wall time and Fargate ARM64 cost; writes bench/results.json. Not part of `npm test`.
+ * pass) and `osmium tags-filter` alone. Wall time from the parent, peak RSS and CPU seconds from /usr/bin/time
+ * (the kernel's ru_maxrss, user + system). Prints a table, fits peak memory and CPU time against input size
+ * (bench/sizing-fit.ts), derives the size policies and projects wall time and the full AWS cost per run
+ * (lib/aws-pricing.ts) for Iceland, New Zealand, North America and Europe; writes bench/results.json.
+ * Not part of `npm test`.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -16,11 +18,13 @@ import { join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { startTestS3 } from "../lib/testing/s3rver.ts";
-import { fargateTaskCost, FARGATE_ARM64_PRICES } from "../lib/fargate-prices.ts";
-import { pickTier, SIZING_MARGIN, tierByName, type SizePolicy, type TierName } from "../workflows/tiers.ts";
+import { AWS_PRICES } from "../lib/aws-pricing.ts";
+import { getRegion, REGION_NAMES } from "../lib/regions.ts";
+import { SIZING_MARGIN } from "../workflows/tiers.ts";
 import { filterExpressions } from "../containers/ski-atlas/extract.ts";
 import { SKI_ATLAS_SIZE_POLICIES, SKI_ATLAS_SIZED_STEPS, type SkiAtlasSizedStep } from "../workflows/ski-atlas-sizing.ts";
 import { DATA_DIR, REPO, type BenchInput } from "./make-data.ts";
+import { densityOf, fitRows, fitsWithMargin, policiesFrom, PROJECTED_DOWNLOAD_MB_PER_S, PROJECTION_ASSUMPTIONS, projectRegion, type Row } from "./sizing-fit.ts";
 
 const MiB = 2 ** 20;
 const STEPS = SKI_ATLAS_SIZED_STEPS;
@@ -58,26 +62,6 @@ function versionOf(cmd: string, args: string[]): string {
   return (r.stdout || r.stderr || "").split("\n")[0].trim();
 }
 
-/** Least squares y = a + b·x; `a` is raised so that the line covers every point (a bound, not an average). */
-function fit(xs: number[], ys: number[]): { a: number; b: number; r2: number } {
-  const n = xs.length;
-  if (n === 1) return { a: ys[0], b: 0, r2: 1 };
-  const mx = xs.reduce((s, x) => s + x, 0) / n, my = ys.reduce((s, y) => s + y, 0) / n;
-  let sxy = 0, sxx = 0, syy = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (xs[i] - mx) * (ys[i] - my);
-    sxx += (xs[i] - mx) ** 2;
-    syy += (ys[i] - my) ** 2;
-  }
-  const b = Math.max(0, sxx === 0 ? 0 : sxy / sxx);
-  let a = my - b * mx;
-  const r2 = syy === 0 ? 1 : (sxy * sxy) / (sxx * syy);
-  for (let i = 0; i < n; i++) a = Math.max(a, ys[i] - b * xs[i]);
-  return { a, b, r2 };
-}
-
-const ceilTo = (x: number, step: number) => Math.ceil(x / step - 1e-9) * step;
-
 async function main() {
   if (process.argv.includes("--report")) {
     // Recompute the fits, policies and projections from the rows of the last run (no measuring).
@@ -86,12 +70,12 @@ async function main() {
   }
   const given = process.argv.slice(2).filter((a) => !a.startsWith("--"));
   let inputs: { file: string; bytes: number; density: string }[];
-  const densityOf = (f: string) => (f.includes("-realistic") ? "realistic" : "ski-dense");
-  if (given.length > 0) inputs = given.map((f) => ({ file: resolve(f), bytes: statSync(f).size, density: densityOf(f) }));
+  const densityOfFile = (f: string) => (f.includes("-realistic") ? "realistic" : "ski-dense");
+  if (given.length > 0) inputs = given.map((f) => ({ file: resolve(f), bytes: statSync(f).size, density: densityOfFile(f) }));
   else {
     const list = join(DATA_DIR, "inputs.json");
     if (!existsSync(list)) throw new Error("no inputs: run `npm run bench:data` first (or pass .osm.pbf files)");
-    inputs = (JSON.parse(readFileSync(list, "utf8")) as BenchInput[]).map((i) => ({ file: join(REPO, i.file), bytes: i.bytes, density: i.density ?? densityOf(i.file) }));
+    inputs = (JSON.parse(readFileSync(list, "utf8")) as BenchInput[]).map((i) => ({ file: join(REPO, i.file), bytes: i.bytes, density: i.density ?? densityOfFile(i.file) }));
   }
   inputs.sort((a, b) => a.bytes - b.bytes);
 
@@ -141,12 +125,13 @@ async function main() {
       rows.push({
         input: name, density: input.density, inputMB: input.bytes / 1e6, inputMiB: input.bytes / MiB, extractMB: (head.ContentLength ?? 0) / 1e6,
         osmiumDecodeS: decode.wallS, osmiumTagsFilterS: filter.wallS, osmiumTagsFilterRssMiB: filter.peakRssMiB,
-        steps: Object.fromEntries(STEPS.map((s) => [s, { wallS: steps[s].wallS, peakRssMiB: steps[s].peakRssMiB }])) as Row["steps"],
+        steps: Object.fromEntries(STEPS.map((s) => [s, { wallS: steps[s].wallS, peakRssMiB: steps[s].peakRssMiB, cpuS: steps[s].cpuS }])) as Row["steps"],
         extractAnalyzePublishS: eap, ratioToDecode: eap / decode.wallS, mbPerS: input.bytes / 1e6 / eap,
         extractOneWorkerS: oneWorker.wallS, workerSpeedup: oneWorker.wallS / steps.extract.wallS,
         cpu: {
           osmiumDecodeS: decode.cpuS, osmiumTagsFilterS: filter.cpuS, extractS: steps.extract.cpuS,
           extractAnalyzePublishS: steps.extract.cpuS + steps.analyze.cpuS + steps.publish.cpuS,
+          extractOneWorkerS: oneWorker.cpuS,
         },
       });
     }
@@ -162,87 +147,59 @@ async function main() {
 }
 
 function report(rows: Row[], machine: Record<string, unknown>, generatedAt: string) {
-  // ---- table
   const f = (x: number, d = 2) => x.toFixed(d);
+  // ---- table: one row per input
   const lines = [
-    "| input | density | osmium fileinfo -e | osmium tags-filter | download | extract | analyze | publish | E+A+P | MB/s | E+A+P ÷ decode | extract ÷ tags-filter | extract 1 worker (speed-up of all) | peak RSS MiB (extract / analyze / publish) | extract RSS per input MB |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| input | density | osmium fileinfo -e | osmium tags-filter | download | extract | analyze | publish | E+A+P | E+A+P ÷ decode | extract ÷ decode | extract ÷ tags-filter | extract 1 → 2 workers | peak RSS MiB (download / extract / analyze / publish) |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...rows.map((r) =>
-      `| ${f(r.inputMB, 0)} MB | ${r.density ?? "ski-dense"} | ${f(r.osmiumDecodeS)} s | ${f(r.osmiumTagsFilterS)} s (${f(r.osmiumTagsFilterS / r.osmiumDecodeS, 1)}×) | ${f(r.steps.download.wallS)} s | ` +
+      `| ${f(r.inputMB, 0)} MB | ${densityOf(r)} | ${f(r.osmiumDecodeS)} s | ${f(r.osmiumTagsFilterS)} s | ${f(r.steps.download.wallS)} s | ` +
       `${f(r.steps.extract.wallS)} s | ${f(r.steps.analyze.wallS)} s | ${f(r.steps.publish.wallS)} s | ${f(r.extractAnalyzePublishS)} s | ` +
-      `${f(r.mbPerS, 0)} | **${f(r.ratioToDecode)}×** | ${f(r.steps.extract.wallS / r.osmiumTagsFilterS)}× | ` +
-      `${r.extractOneWorkerS === undefined ? "–" : `${f(r.extractOneWorkerS)} s (${f(r.workerSpeedup!)}×)`} | ` +
-      `${f(r.steps.extract.peakRssMiB, 0)} / ${f(r.steps.analyze.peakRssMiB, 0)} / ${f(r.steps.publish.peakRssMiB, 0)} | ${f(r.steps.extract.peakRssMiB / r.inputMB)} |`,
+      `**${f(r.ratioToDecode)}×** | ${f(r.steps.extract.wallS / r.osmiumDecodeS)}× | ${f(r.steps.extract.wallS / r.osmiumTagsFilterS)}× | ` +
+      `${r.extractOneWorkerS === undefined ? "–" : `${f(r.extractOneWorkerS)} s → ${f(r.steps.extract.wallS)} s (${f(r.workerSpeedup!)}×)`} | ` +
+      `${STEPS.map((s) => f(r.steps[s].peakRssMiB, 0)).join(" / ")} |`,
     ),
   ];
 
-  // ---- fits and size policies
-  const xs = rows.map((r) => r.inputMiB);
-  const fits = Object.fromEntries(
-    STEPS.map((s) => [s, { memoryMiB: fit(xs, rows.map((r) => r.steps[s].peakRssMiB)), seconds: fit(rows.map((r) => r.inputMB), rows.map((r) => r.steps[s].wallS)) }]),
-  ) as Record<SkiAtlasSizedStep, { memoryMiB: ReturnType<typeof fit>; seconds: ReturnType<typeof fit> }>;
-  const extractRatio = Math.max(...rows.map((r) => r.extractMB / r.inputMB));
-  // Disk (not sampled: from file sizes): download keeps the raw file; extract holds the raw file, then the
-  // extract; analyze the extract plus its outputs (a fraction of it); publish the staged outputs.
-  const disk: Record<SkiAtlasSizedStep, [number, number]> = {
-    download: [0.5, 1.0],
-    extract: [0.5, 1.0 + extractRatio],
-    analyze: [0.5, ceilTo(2 * extractRatio, 0.01)],
-    publish: [0.5, ceilTo(extractRatio, 0.01)],
-  };
-  const policies = Object.fromEntries(
-    STEPS.map((s) => [s, {
-      baseMemoryMiB: ceilTo(fits[s].memoryMiB.a * 1.1, 8),
-      memoryMiBPerInputMiB: ceilTo(fits[s].memoryMiB.b, 0.005),
-      baseDiskGiB: disk[s][0],
-      diskGiBPerInputGiB: ceilTo(disk[s][1], 0.01),
-    } satisfies SizePolicy]),
-  ) as Record<SkiAtlasSizedStep, SizePolicy>;
-
-  // ---- projections (with the size policies fitted above, and the fitted times)
-  const regions = [
-    { name: "Iceland", bytes: 60e6 },
-    { name: "New Zealand", bytes: 373e6 },
-    { name: "North America", bytes: 16e9 },
-    { name: "Europe", bytes: 31e9 },
-  ];
-  const projections = regions.map((reg) => {
-    const mb = reg.bytes / 1e6;
-    let wall = 0, cost = 0;
-    const tiers = {} as Record<SkiAtlasSizedStep, TierName>;
-    const overflows: string[] = [];
-    for (const s of STEPS) {
-      const tier = pickTier(policies[s], reg.bytes);
-      tiers[s] = tier;
-      const needMiB = policies[s].baseMemoryMiB + policies[s].memoryMiBPerInputMiB * (reg.bytes / MiB);
-      if (needMiB > tierByName(tier).memoryMiB * (1 - SIZING_MARGIN)) {
-        overflows.push(`${s} needs ${(needMiB / 1024).toFixed(1)} GiB by the fit`);
-      }
-      // Measured on this machine's CPUs; a 1-vCPU tier is assumed proportionally slower, more vCPUs no faster.
-      const slow = Math.max(1, Number(machine.cpus) / tierByName(tier).vcpu);
-      let sec = fits[s].seconds.a + fits[s].seconds.b * mb * slow;
-      // Download: measured from a local file; from the internet assume 100 MB/s (Geofabrik from AWS, typical).
-      if (s === "download") sec = Math.max(sec, fits.download.seconds.a + mb / 100);
-      wall += sec;
-      cost += fargateTaskCost(tier, sec);
-    }
-    return { region: reg.name, inputMB: mb, tiers, wallMinutes: wall / 60, costUSD: cost, overflows };
+  // ---- fits, size policies, projections (bench/sizing-fit.ts)
+  const fits = fitRows(rows);
+  const policies = policiesFrom(fits);
+  const cpus = Number(machine.cpus) || 2;
+  const projected = ["iceland", "new-zealand", "north-america", "europe"].map((name) => {
+    const region = getRegion(name)!;
+    return projectRegion({ name: region.label, bytes: region.approxMB * 1e6 }, policies, fits, cpus);
   });
+  const usd = (x: number | null, d: number) => `$${(x ?? 0).toFixed(d)}`;
   const proj = [
-    "| region | input | tiers (download / extract / analyze / publish) | projected wall | Fargate ARM64 cost | memory fits its tier (30% margin)? |",
-    "|---|---|---|---|---|---|",
-    ...projections.map((p) => `| ${p.region} | ${p.inputMB >= 1000 ? f(p.inputMB / 1000, 0) + " GB" : f(p.inputMB, 0) + " MB"} | ${STEPS.map((s) => p.tiers[s]).join(" / ")} | ${f(p.wallMinutes, 1)} min | $${p.costUSD.toFixed(4)} | ${p.overflows.length === 0 ? "yes" : "no: " + p.overflows.join("; ")} |`),
+    "| region | input | tiers (download / extract / analyze / publish) | projected wall | cost per run | Fargate / Step Functions / Lambda / S3 / CloudWatch / SNS | memory fits its tier (30% margin)? |",
+    "|---|---|---|---|---|---|---|",
+    ...projected.map((p) => {
+      const c = p.cost.parts;
+      return (
+        `| ${p.region} | ${p.inputMB >= 1000 ? f(p.inputMB / 1000, 1) + " GB" : f(p.inputMB, 0) + " MB"} | ${STEPS.map((s) => p.tiers[s]).join(" / ")} | ${f(p.wallMinutes, 1)} min | ` +
+        `**$${p.cost.total_usd.toFixed(4)}** | ${usd(c.fargate_usd, 4)} / ${usd(c.step_functions_usd, 5)} / ${usd(c.lambda_usd, 6)} / ${usd(c.s3_requests_usd, 5)} / ${usd(c.cloudwatch_usd, 5)} / ${usd(c.sns_usd, 7)} | ` +
+        `${p.overflows.length === 0 ? "yes" : "no: " + p.overflows.join("; ")} |`
+      );
+    }),
   ];
+  const registry = REGION_NAMES.map((name) => {
+    const region = getRegion(name)!;
+    const steps = STEPS.map((s) => ({ s, ...fitsWithMargin(policies[s], region.approxMB * 1e6) }));
+    return { name, mb: region.approxMB, steps, fits: steps.every((x) => x.fits) };
+  });
 
   const results = {
     generatedAt,
     machine,
-    method: "one run per input; wall time measured by the parent, peak RSS = ru_maxrss from /usr/bin/time; steps are compiled JS child processes against the embedded S3 server (s3rver, in the bench process)",
+    method:
+      "one run per input; wall time measured by the parent, peak RSS = ru_maxrss and CPU = user + system from /usr/bin/time; " +
+      "steps are compiled JS child processes against the embedded S3 server (s3rver, in the bench process)",
     rows,
-    fits: { ...fits, sizingMargin: SIZING_MARGIN, extractMBPerInputMB: extractRatio },
+    fits: { ...fits, sizingMargin: SIZING_MARGIN },
     policies,
-    projections: { prices: FARGATE_ARM64_PRICES, assumptions: "step time = fitted a + b·MB on this machine (×2 on 1-vCPU tiers); download from the internet at 100 MB/s; one task per step, billed ≥ 60 s", regions: projections },
+    projections: { prices: { region: AWS_PRICES.region, asOf: AWS_PRICES.asOf }, downloadMBPerS: PROJECTED_DOWNLOAD_MB_PER_S, assumptions: PROJECTION_ASSUMPTIONS, regions: projected },
   };
+  // --report rewrites results.json from its own rows (new fits and projections); --dry-run never writes.
   const write = !process.argv.includes("--dry-run");
   if (write) writeFileSync(join(REPO, "bench/results.json"), JSON.stringify(results, null, 2) + "\n");
 
@@ -253,45 +210,33 @@ function report(rows: Row[], machine: Record<string, unknown>, generatedAt: stri
     for (const r of cpuRows) {
       const c = r.cpu!;
       console.log(
-        `  ${f(r.inputMB, 0)} MB ${r.density ?? "ski-dense"}: fileinfo -e ${f(c.osmiumDecodeS)} s, tags-filter ${f(c.osmiumTagsFilterS)} s, ` +
+        `  ${f(r.inputMB, 0)} MB ${densityOf(r)}: fileinfo -e ${f(c.osmiumDecodeS)} s, tags-filter ${f(c.osmiumTagsFilterS)} s, ` +
           `extract ${f(c.extractS)} s (${f(c.extractS / c.osmiumTagsFilterS)}× tags-filter, ${f(c.extractS / c.osmiumDecodeS)}× decode), ` +
-          `E+A+P ${f(c.extractAnalyzePublishS)} s (${f(c.extractAnalyzePublishS / c.osmiumDecodeS)}× decode)`,
+          `E+A+P ${f(c.extractAnalyzePublishS)} s (${f(c.extractAnalyzePublishS / c.osmiumDecodeS)}× decode)` +
+          (c.extractOneWorkerS !== undefined ? `, extract on 1 worker ${f(c.extractOneWorkerS)} s` : ""),
       );
     }
     console.log("");
   }
   console.log(`machine: ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}, ${machine.osmium}\n`);
-  console.log("fits (x = input MiB for memory, MB for time; a raised to cover every point):");
+  console.log("fits (memory: x = input MiB, slope from the realistic rows, intercept bounding every row; CPU time: x = input MB, realistic rows):");
   for (const s of STEPS) {
-    const m = fits[s].memoryMiB, t = fits[s].seconds;
-    console.log(`  ${s.padEnd(8)} peak RSS ≈ ${f(m.a, 0)} MiB + ${f(m.b, 3)} × MiB (r² ${f(m.r2)}); wall ≈ ${f(t.a)} s + ${f(t.b, 4)} s × MB (r² ${f(t.r2)})`);
+    const m = fits.memoryMiB[s], t = fits.cpuSeconds[s];
+    console.log(`  ${s.padEnd(8)} peak RSS ≤ ${f(m.a, 0)} MiB + ${f(m.b, 3)} × MiB (slope: ${fits.slopeFrom[s]}); CPU ≈ ${f(t.a)} s + ${f(t.b, 4)} s × MB`);
   }
-  console.log(`\nsize policies from this run (workflows/ski-atlas-sizing.ts; base memory +10%, margin ${SIZING_MARGIN * 100}% applied by pickTier):`);
+  for (const note of fits.notes) console.log(`  note: ${note}`);
+  console.log(`\nsize policies from these rows (workflows/ski-atlas-sizing.ts; base memory +10%, margin ${SIZING_MARGIN * 100}% applied by pickTier):`);
   for (const s of STEPS) console.log(`  ${s}: ${JSON.stringify(policies[s])}`);
-  console.log(`\nprojections (tiers from the policies above):\n${proj.join("\n")}\n`);
+  console.log(`\nprojections (${PROJECTION_ASSUMPTIONS}):\n${proj.join("\n")}\n`);
+  const misfits = registry.filter((r) => !r.fits);
+  console.log(
+    misfits.length === 0
+      ? `every region of the registry (${registry.length}, up to ${Math.max(...registry.map((r) => r.mb)) / 1000} GB) fits a tier with the ${SIZING_MARGIN * 100}% margin`
+      : `regions that fit no tier with the ${SIZING_MARGIN * 100}% margin: ${misfits.map((r) => `${r.name} (${r.steps.filter((x) => !x.fits).map((x) => `${x.s} ${(x.needMiB / 1024).toFixed(1)} GiB`).join(", ")})`).join("; ")}`,
+  );
   const inCode = STEPS.filter((st) => JSON.stringify(SKI_ATLAS_SIZE_POLICIES[st]) !== JSON.stringify(policies[st]));
   if (inCode.length > 0) console.log(`note: workflows/ski-atlas-sizing.ts differs from this fit for ${inCode.join(", ")}: paste the policies above into it`);
   console.log(write ? "wrote bench/results.json" : "--dry-run: bench/results.json left as it was");
-}
-
-interface Row {
-  input: string;
-  density?: string;
-  inputMB: number;
-  inputMiB: number;
-  extractMB: number;
-  osmiumDecodeS: number;
-  osmiumTagsFilterS: number;
-  osmiumTagsFilterRssMiB: number;
-  steps: Record<SkiAtlasSizedStep, { wallS: number; peakRssMiB: number }>;
-  extractAnalyzePublishS: number;
-  ratioToDecode: number;
-  mbPerS: number;
-  /** Extract with ATLAS_PBF_WORKERS=1, and its wall ÷ the default run's (older results lack both). */
-  extractOneWorkerS?: number;
-  workerSpeedup?: number;
-  /** CPU seconds (user + system) of the same runs (older results lack them). */
-  cpu?: { osmiumDecodeS: number; osmiumTagsFilterS: number; extractS: number; extractAnalyzePublishS: number };
 }
 
 main().catch((err) => {

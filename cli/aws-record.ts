@@ -69,6 +69,8 @@ export async function recordsFromAws(
     history,
     definition,
     children: links,
+    // A fan-out's estimate includes the executions it started (each direct child's already includes its own).
+    childCosts: children.filter((c) => c.parent?.id === options.id).map((c) => c.estimated_cost),
     runDir: options.runDir ?? null,
   });
   const publish = (record.output as { plan?: { uris?: { publish?: string } } } | null)?.plan?.uris?.publish;

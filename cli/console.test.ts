@@ -123,7 +123,7 @@ describe("the run console in a browser", () => {
     await page.goto(server.urlFor(succeeded.record.id));
     await page.waitForSelector("#map-counts span[data-layer]");
     const nodes = await graphNodes();
-    for (const state of ["Initialize", "Plan", "Download (small)", "Extract (small)", "Analyze (small)", "Publish (small)", "Metrics", "Notify success", "Succeeded"]) {
+    for (const state of ["Initialize", "Plan", "Download (xsmall)", "Extract (xsmall)", "Analyze (small)", "Publish (xsmall)", "Metrics", "Notify success", "Succeeded"]) {
       expect(nodes[state], state).toBe("SUCCEEDED");
     }
     expect(Object.values(nodes)).not.toContain("FAILED");
@@ -131,9 +131,9 @@ describe("the run console in a browser", () => {
     const bars = await page.$$eval("#timeline-svg .bar", (gs) =>
       gs.map((g) => ({ state: g.getAttribute("data-state"), status: g.getAttribute("data-status"), tier: g.getAttribute("data-tier"), peak: g.getAttribute("data-peak") })),
     );
-    expect(bars.map((b) => b.state)).toEqual(["Plan", "Download (small)", "Extract (small)", "Analyze (small)", "Publish (small)", "Metrics", "Notify success"]);
-    for (const bar of bars.filter((b) => b.state!.endsWith("(small)"))) {
-      expect(bar.tier).toBe("small");
+    expect(bars.map((b) => b.state)).toEqual(["Plan", "Download (xsmall)", "Extract (xsmall)", "Analyze (small)", "Publish (xsmall)", "Metrics", "Notify success"]);
+    for (const bar of bars.filter((b) => b.state!.endsWith("(xsmall)"))) {
+      expect(bar.tier).toBe("xsmall");
       expect(Number(bar.peak)).toBeGreaterThan(0);
     }
 
@@ -162,10 +162,10 @@ describe("the run console in a browser", () => {
     expect(nodes["Roll back publish"]).toBe("SUCCEEDED");
     expect(nodes["Notify failure"]).toBe("SUCCEEDED");
     expect(nodes.Failed).toBe("FAILED");
-    expect(nodes["Publish (small)"]).toBeUndefined(); // only the states this run entered…
+    expect(nodes["Publish (xsmall)"]).toBeUndefined(); // only the states this run entered…
     await page.click("#show-all");
-    await page.waitForSelector('#graph .node[data-state="Publish (small)"]');
-    expect((await graphNodes())["Publish (small)"]).toBe("NOT_RUN"); // …until every state is asked for
+    await page.waitForSelector('#graph .node[data-state="Publish (xsmall)"]');
+    expect((await graphNodes())["Publish (xsmall)"]).toBe("NOT_RUN"); // …until every state is asked for
 
     await page.click('#graph .node[data-state="Analyze (small)"]');
     await page.waitForSelector("#state-detail .state-error");

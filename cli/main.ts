@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { parseArgs } from "node:util";
+import { costLine } from "../lib/aws-pricing.ts";
 import { table } from "../lib/text-table.ts";
 import { faultTargets, parseFaults } from "../local/faults.ts";
 import { ProgressPrinter, seconds } from "../local/progress.ts";
@@ -164,7 +165,7 @@ function printFinalTable(summary: RunSummary): void {
     out(`published: s3://${summary.outputs.bucket}/${commonPrefix(summary.outputs.keys)} (${summary.outputs.keys.length} files, embedded S3)`);
   }
   if (summary.outputs.copiedTo) out(`files: ${path.relative(process.cwd(), summary.outputs.copiedTo) || "."}`);
-  out(`estimated Fargate cost of the same run on AWS (ARM64): $${summary.estimated_fargate_cost_usd.toFixed(5)}`);
+  out(costLine(summary.estimated_cost));
   out(`run directory (logs, local metrics and notifications): ${path.relative(process.cwd(), summary.run_dir)}`);
 }
 

@@ -15,7 +15,7 @@ import { InvalidInputError, InvalidManifestError, ManifestNotFoundError } from "
  * | `FeatureCount`    | `Kind`          | Count        | one per `manifest.counts` entry (lifts, pistes…) |
  * | `OutputBytes`     |                 | Bytes        | sum of `manifest.files[].bytes`                  |
  * | `StepDuration`    | `Step`          | Milliseconds | `stoppedAt - startedAt` per step                 |
- * | `TierIndex`       | `Step`          | None         | 0 small, 1 medium, 2 large, 3 xlarge             |
+ * | `TierIndex`       | `Step`          | None         | index in TIER_NAMES: 0 xsmall, 1 small … 4 xlarge |
  * | `RunDuration`     |                 | Milliseconds | first step start to last step stop               |
  * | `TierEscalations` |                 | Count        | entries in `$.run.escalations`                   |
  * | `StepRetries`     |                 | Count        | sum of `$.run.retries.<step>.count`              |

@@ -32,7 +32,7 @@ describe("plan-weather", () => {
       period: "2026-07-01",
       source: { url: "s3://atlas-data/incoming/weather/", files: 1, bytes: 100 },
       uris: { source: "s3://atlas-data/incoming/weather/", staging: "s3://atlas-data/staging/weather/2026-07-01/", publish: "s3://atlas-data/weather/2026-07-01/" },
-      tiers: { ingest: "small", analyze: "small", publish: "small" },
+      tiers: { ingest: "xsmall", analyze: "xsmall", publish: "xsmall" },
     });
   });
 

@@ -14,6 +14,8 @@ export interface EmbeddedS3Options {
   port?: number;
   /** Default 127.0.0.1. */
   address?: string;
+  /** Called for every request the server receives (the local engine counts them for the run's cost estimate). */
+  onRequest?: (request: { method: string; path: string; query: Record<string, unknown> }) => void;
 }
 
 export interface EmbeddedS3 {
@@ -42,6 +44,13 @@ export async function startEmbeddedS3(opts: EmbeddedS3Options): Promise<Embedded
   });
   // First in s3rver's Koa stack: S3's conditional writes (If-None-Match / If-Match), which s3rver lacks.
   server.middleware.unshift(conditionalWritesMiddleware());
+  const onRequest = opts.onRequest;
+  if (onRequest) {
+    server.middleware.unshift((ctx: { method: string; path: string; query: Record<string, unknown> }, next: () => Promise<unknown>) => {
+      onRequest({ method: ctx.method, path: ctx.path, query: ctx.query });
+      return next();
+    });
+  }
   const info = (await server.run()) as AddressInfo;
   let stopped = false;
   return {

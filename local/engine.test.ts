@@ -9,6 +9,8 @@ import { parseFaults } from "./faults.ts";
 import { ProgressPrinter } from "./progress.ts";
 import type { ProgressEvent } from "./progress-events.ts";
 import { LOCAL_BUCKET, REPO_ROOT, runLocal, type LocalRun } from "./run-local.ts";
+import { smallInputState } from "./testing/planned-tiers.ts";
+import { SKI_ATLAS_SIZED_STEPS } from "../workflows/ski-atlas-sizing.ts";
 
 /**
  * End to end through the real synthesized state machine: real child processes for the container steps, the
@@ -70,7 +72,7 @@ describe("the local engine running ski-atlas on Andorra", () => {
     ]);
     // lifts.parquet rows: the 118 operating lifts and the removed TSF2 Coll Blanc (w52174948), kept with its status.
     expect(r.summary.counts).toMatchObject({ lifts: 119 });
-    for (const step of ["Download", "Extract", "Analyze", "Publish"]) expect(state(r, `${step} (small)`)?.status, step).toBe("SUCCEEDED");
+    for (const step of SKI_ATLAS_SIZED_STEPS) expect(state(r, smallInputState(step))?.status, step).toBe("SUCCEEDED");
     expect((await notifications(r)).map((n) => n.subject)).toEqual([expect.stringMatching(/SUCCEEDED/)]);
     expect(r.summary.estimated_fargate_cost_usd).toBeGreaterThan(0);
   });
@@ -78,27 +80,27 @@ describe("the local engine running ski-atlas on Andorra", () => {
   it("GIVEN a download that exits 75 once WHEN run THEN it is retried and the run succeeds", async () => {
     const r = await run({ faults: "download:exit75:1" });
     expect(r.result.status).toBe("SUCCEEDED");
-    expect(state(r, "Download (small)")?.attempts).toBe(2);
+    expect(state(r, "Download (xsmall)")?.attempts).toBe(2);
     expect((r.result.output!.run as { retries: Record<string, { count: number }> }).retries.download.count).toBe(1);
   });
 
   it("GIVEN an extract killed for memory WHEN run THEN it runs again one tier up and the escalation is in the output", async () => {
     const r = await run({ faults: "extract:oom:1" });
     expect(r.result.status).toBe("SUCCEEDED");
-    const small = state(r, "Extract (small)")!;
-    expect(small.status).toBe("CAUGHT");
-    expect(small.peak_rss_bytes).toBeGreaterThan(2 * 2 ** 30);
-    expect(state(r, "Extract (medium)")?.status).toBe("SUCCEEDED");
+    const xsmall = state(r, "Extract (xsmall)")!;
+    expect(xsmall.status).toBe("CAUGHT");
+    expect(xsmall.peak_rss_bytes).toBeGreaterThan(2 ** 30);
+    expect(state(r, "Extract (small)")?.status).toBe("SUCCEEDED");
     expect((r.result.output!.run as { escalations: unknown }).escalations).toEqual({
-      extract_small: { step: "extract", from: "small", to: "medium", reason: "OutOfMemoryError" },
+      extract_xsmall: { step: "extract", from: "xsmall", to: "small", reason: "OutOfMemoryError" },
     });
-    expect((r.result.output!.steps as Record<string, { tier: string }>).extract.tier).toBe("medium");
+    expect((r.result.output!.steps as Record<string, { tier: string }>).extract.tier).toBe("small");
   });
 
   it("GIVEN an analyze that exits 65 (bad data) WHEN run THEN it is not retried, the failure is notified and nothing is published", async () => {
     const r = await run({ faults: "analyze:exit65" });
     expect(r.result.status).toBe("FAILED");
-    expect(state(r, "Analyze (small)")?.attempts).toBe(1);
+    expect(state(r, smallInputState("analyze"))?.attempts).toBe(1);
     expect(r.summary.error).toBe("Analyze: injected fault (exit 65)");
     expect(await notifications(r)).toEqual([expect.objectContaining({ subject: expect.stringMatching(/FAILED/) })]);
     expect(await publishedKeys(r, "andorra/")).toEqual([]);
@@ -108,7 +110,7 @@ describe("the local engine running ski-atlas on Andorra", () => {
     // No wall-clock assertion (shared, noisy machine): were the hanging child not killed at the 2 s deadline, the
     // run would wait for it and the test would hit vitest's own timeout.
     const events: ProgressEvent[] = [];
-    const r = await run({ faults: "extract:hang", timeoutOverrides: { "Extract (small)": 2 }, onEvent: (e) => events.push(e) });
+    const r = await run({ faults: "extract:hang", timeoutOverrides: { "Extract (xsmall)": 2 }, onEvent: (e) => events.push(e) });
     expect(r.result.status).toBe("FAILED");
     expect(r.result.error).toBe("States.Timeout");
     // Said once, as it is injected, with the state's timeout: otherwise a hang is silent until then.
@@ -133,7 +135,7 @@ describe("the local engine running ski-atlas on Andorra", () => {
     expect(r.result.error).toBe("InvalidInputError");
     expect(r.summary.error).toMatch(/^InvalidInputError: .*atlantis/);
     expect(r.summary.error).not.toContain("\n");
-    expect(state(r, "Download (small)")).toBeUndefined();
+    expect(state(r, "Download (xsmall)")).toBeUndefined();
   });
 });
 

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { ExecutionError, ExecutionTimeoutError, StateMachine } from "aws-local-stepfunctions";
 import { ExecutionAlreadyExistsError, LocalExecutionRegistry, type ExecutionRecord } from "../lib/execution-history.ts";
 import type { AslDefinition } from "../stacks/resolve-asl.ts";
+import { TIER_NAMES } from "../workflows/tiers.ts";
 import { RunTaskFailuresError, runEcsTask, toStepFunctionsResult, type EcsTaskResult, type RunTaskParameters } from "./ecs-runner.ts";
 import { describeFault, FaultPlan, type Fault, type FaultKind } from "./faults.ts";
 import { newWorkHalted } from "./run-halt.ts";
@@ -420,9 +421,11 @@ export function forEachState(definition: { States: Record<string, Record<string,
   }
 }
 
+const TIER_IN_STATE_NAME = new RegExp(`\\((${TIER_NAMES.join("|")})\\)$`);
+
 /** `Extract (medium)` → `medium`. */
 export function tierFromState(stateName: string): string | undefined {
-  return /\((small|medium|large|xlarge)\)$/.exec(stateName)?.[1];
+  return TIER_IN_STATE_NAME.exec(stateName)?.[1];
 }
 
 function retryDelayMs(retrier: { IntervalSeconds?: number; BackoffRate?: number; MaxDelaySeconds?: number }, attempt: number): number {

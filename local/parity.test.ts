@@ -50,11 +50,11 @@ describe("ECS capacity, as RunTask's failures list reports it", () => {
     const events: ProgressEvent[] = [];
     const r = await run("download:capacity:2", events);
     expect(r.result.status).toBe("SUCCEEDED");
-    expect(state(r, "Download (small)")?.attempts).toBe(3);
+    expect(state(r, "Download (xsmall)")?.attempts).toBe(3);
     // Retried by the state's Retry (the error name), not by the exit-code loop, and no tier escalation.
     expect((r.result.output!.run as { retries: Record<string, { count: number }> }).retries.download.count).toBe(0);
     expect((r.result.output!.run as { escalations: object }).escalations).toEqual({});
-    expect(events.filter((e) => e.kind === "retrying" && e.state === "Download (small)")).toHaveLength(2);
+    expect(events.filter((e) => e.kind === "retrying" && e.state === "Download (xsmall)")).toHaveLength(2);
     // No task started for the two refused attempts: only the third ran a container (one log file).
     expect((await readdir(path.join(r.runDir, "logs", "sample-2026-11"))).filter((f) => f.startsWith("download-"))).toHaveLength(1);
   });
@@ -63,10 +63,10 @@ describe("ECS capacity, as RunTask's failures list reports it", () => {
     const r = await run(`extract:capacity:${ECS_CAPACITY_RETRY.maxAttempts + 1}`);
     expect(r.result.status).toBe("FAILED");
     expect(r.result.error).toBe("AmazonECS.Unknown");
-    expect(state(r, "Extract (small)")?.attempts).toBe(ECS_CAPACITY_RETRY.maxAttempts + 1);
+    expect(state(r, "Extract (xsmall)")?.attempts).toBe(ECS_CAPACITY_RETRY.maxAttempts + 1);
     const cause = JSON.parse(r.result.cause!);
     expect(cause).toEqual({
-      Failures: [{ Arn: expect.stringMatching(/-ski-atlas-small$/), Reason: expect.stringMatching(/^Capacity is unavailable at this time/) }],
+      Failures: [{ Arn: expect.stringMatching(/-ski-atlas-xsmall$/), Reason: expect.stringMatching(/^Capacity is unavailable at this time/) }],
       Tasks: [],
     });
     expect(r.summary.error).toMatch(/^AmazonECS.Unknown: Capacity is unavailable at this time/);
@@ -77,12 +77,12 @@ describe("a full Node heap (exit 134), as Fargate reports it", () => {
   it("GIVEN an extract whose real Node child fills its heap WHEN run THEN it aborts with exit 134, reads as out of memory and runs one tier up", async () => {
     const r = await run("extract:heap:1");
     expect(r.result.status).toBe("SUCCEEDED");
-    const small = state(r, "Extract (small)")!;
-    expect(small.status).toBe("CAUGHT");
-    expect(small.error).toMatch(/JavaScript heap out of memory/);
-    expect(state(r, "Extract (medium)")?.status).toBe("SUCCEEDED");
+    const xsmall = state(r, "Extract (xsmall)")!;
+    expect(xsmall.status).toBe("CAUGHT");
+    expect(xsmall.error).toMatch(/JavaScript heap out of memory/);
+    expect(state(r, "Extract (small)")?.status).toBe("SUCCEEDED");
     expect((r.result.output!.run as { escalations: unknown }).escalations).toEqual({
-      extract_small: { step: "extract", from: "small", to: "medium", reason: "OutOfMemoryError" },
+      extract_xsmall: { step: "extract", from: "xsmall", to: "small", reason: "OutOfMemoryError" },
     });
     // The real process's words and exit, not a stand-in: V8's own FATAL ERROR line is in the task's log.
     const logs = path.join(r.runDir, "logs", "sample-2026-11");

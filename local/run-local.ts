@@ -5,7 +5,7 @@ import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { attemptName, latestAttempt } from "../lib/attempts.ts";
 import { startEmbeddedS3, type EmbeddedS3 } from "../lib/embedded-s3.ts";
 import { LOCAL_EXECUTIONS_DIR_VARIABLE, type ExecutionHistory } from "../lib/execution-history.ts";
-import { fargateTaskCost } from "../lib/fargate-prices.ts";
+import { s3RequestClass, type RunCostEstimate } from "../lib/aws-pricing.ts";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { codeVersion } from "../lib/code-version.ts";
 import { makeS3Client, parseS3Uri } from "../lib/s3.ts";
@@ -66,6 +66,9 @@ export interface RunSummary {
   counts?: Record<string, number>;
   escalations?: unknown;
   outputs: { bucket: string; keys: string[]; copiedTo?: string };
+  /** What the run would cost on AWS, in parts (lib/aws-pricing.ts); the same as the run record's. */
+  estimated_cost: RunCostEstimate;
+  /** The Fargate part of `estimated_cost`. */
   estimated_fargate_cost_usd: number;
   run_dir: string;
 }
@@ -99,7 +102,16 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
   const definitions = await resolvedDefinitions();
   const recorder = new RunRecorder({ id, runDir, definitions });
   options.onRecorder?.(recorder);
-  let s3 = await startEmbeddedS3({ directory: s3Directory, buckets: [LOCAL_BUCKET] });
+  // The run's own S3 requests, for its cost estimate: counted while the engine runs, so that copying the
+  // published files out afterwards (which a run on AWS does not do) is left out.
+  const s3Requests = { write: 0, read: 0 };
+  let countingS3 = false;
+  const onRequest = ({ method, path: urlPath, query }: { method: string; path: string; query: Record<string, unknown> }) => {
+    if (!countingS3) return;
+    const kind = s3RequestClass(method, /^\/[^/]+\/(.+)$/.exec(urlPath)?.[1] ?? "", query);
+    if (kind !== "free") s3Requests[kind] += 1;
+  };
+  let s3 = await startEmbeddedS3({ directory: s3Directory, buckets: [LOCAL_BUCKET], onRequest });
   let restarting: Promise<void> = Promise.resolve();
   const port = s3.port;
 
@@ -147,7 +159,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
       await s3.stop();
       restarting = (async () => {
         await new Promise((r) => setTimeout(r, S3_OUTAGE_MS));
-        s3 = await startEmbeddedS3({ directory: s3Directory, buckets: [LOCAL_BUCKET], port });
+        s3 = await startEmbeddedS3({ directory: s3Directory, buckets: [LOCAL_BUCKET], port, onRequest });
       })();
     },
   });
@@ -155,6 +167,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
   const name = options.name ?? (await defaultName(options.workflow, options.input, engine.registry));
   let result: ExecutionResult;
   try {
+    countingS3 = true;
     result = await engine.run(options.workflow, options.input, name);
   } catch (err) {
     // StartExecution refused (ExecutionAlreadyExists): nothing ran, so nothing stays up.
@@ -162,15 +175,18 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
     await s3.stop();
     throw err;
   } finally {
+    countingS3 = false;
     for (const key of Object.keys(process.env)) if (!(key in savedEnv)) delete process.env[key];
     Object.assign(process.env, savedEnv);
   }
   await restarting;
-  const summary = await summarize(result, engine, runDir, env, options.outDir);
+  const summarized = await summarize(result, engine, runDir, env, options.outDir);
   const recordS3 = makeS3Client(env);
   const record = await recorder
-    .finish(recordS3, { copiedTo: summary.outputs.copiedTo, costUsd: summary.estimated_fargate_cost_usd, outDir: options.outDir })
+    .finish(recordS3, { copiedTo: summarized.outputs.copiedTo, outDir: options.outDir, s3Requests })
     .finally(() => recordS3.destroy());
+  // The estimate comes from the run record (the same code prices a run on AWS from its history).
+  const summary: RunSummary = { ...summarized, estimated_cost: record.estimated_cost, estimated_fargate_cost_usd: record.estimated_cost.parts.fargate_usd };
   // A fan-out's months were published by its items' executions: the recorder copied them (to --out when given).
   const itemFiles = recorder.records().slice(1).flatMap((r) => r.outputs.files);
   if (itemFiles.length) {
@@ -187,7 +203,7 @@ async function summarize(
   runDir: string,
   env: Record<string, string>,
   outDir: string | undefined,
-): Promise<RunSummary> {
+): Promise<Omit<RunSummary, "estimated_cost" | "estimated_fargate_cost_usd">> {
   const output = result.output ?? {};
   const plan = output.plan as { uris?: { publish?: string }; region?: string; period?: string } | undefined;
   const metrics = output.metrics as { counts?: Record<string, number> } | undefined;
@@ -225,9 +241,6 @@ async function summarize(
     ...(tier ? { tier } : {}),
     ...(peak_rss_bytes ? { peak_rss_bytes } : {}),
   }));
-  const cost = engine.states
-    .filter((s) => s.tier)
-    .reduce((sum, s) => sum + fargateTaskCost(s.tier!, s.duration_ms / 1000), 0);
   const error = outcomeWithHint(result);
   return {
     status: runOutcome(result.status, result.output),
@@ -239,7 +252,6 @@ async function summarize(
     ...(metrics?.counts ? { counts: metrics.counts } : {}),
     ...(run?.escalations && Object.keys(run.escalations).length ? { escalations: run.escalations } : {}),
     outputs: { bucket: LOCAL_BUCKET, keys, ...(copiedTo ? { copiedTo } : {}) },
-    estimated_fargate_cost_usd: Number(cost.toFixed(6)),
     run_dir: runDir,
   };
 }

@@ -5,6 +5,8 @@ import * as path from "node:path";
 import { localRunsRoot, RUNS_DIR_ENV } from "../lib/local-weather-runs.ts";
 import { oneLineError, tierFromState } from "./engine.ts";
 import { digestFailureLine, digestOf, runOutcome } from "./run-outcome.ts";
+import { addRunCosts, type RunCostEstimate } from "../lib/aws-pricing.ts";
+import { runCost } from "./run-cost.ts";
 
 /**
  * The run record: one JSON document per execution, local or on AWS, documented in docs/RUN_RECORD.md and
@@ -113,6 +115,9 @@ export interface RunRecord {
   /** The state machine's ASL, so the record alone can draw the graph. */
   definition: unknown;
   outputs: { location: string | null; files: PublishedFileRecord[] };
+  /** What the run would cost on AWS: the total, its parts and what they count (lib/aws-pricing.ts, local/run-cost.ts). */
+  estimated_cost: RunCostEstimate;
+  /** The Fargate part of `estimated_cost` (kept for readers of older records). */
   estimated_fargate_cost_usd: number | null;
   /** Local runs: the folder with logs, metrics, notifications and published copies. */
   run_dir: string | null;
@@ -212,7 +217,10 @@ export interface BuildRecordOptions {
   ecsNotes?: EcsAttemptNote[];
   children?: ChildLink[];
   outputs?: RunRecord["outputs"];
-  estimatedFargateCostUsd?: number | null;
+  /** Requests to the data bucket, counted by the local engine's embedded S3 server; absent on AWS. */
+  s3Requests?: { write: number; read: number } | null;
+  /** The estimates of the executions this one started (a fan-out's items): added to its own. */
+  childCosts?: RunCostEstimate[];
   runDir?: string | null;
   /** When the history has not ended yet: a started run is RUNNING. */
   now?: number;
@@ -237,6 +245,7 @@ export function buildRecord(o: BuildRecordOptions): RunRecord {
     const digest = digestOf(output)!;
     error = { error: "Digest", cause: JSON.stringify(digest), line: digestFailureLine(digest) };
   }
+  const cost = addRunCosts([runCost({ workflow: o.workflow, history, states, definition: o.definition ?? null }, o.s3Requests ?? null), ...(o.childCosts ?? [])]);
   const startedAt = started?.timestamp ?? new Date(o.now ?? Date.now()).toISOString();
   const stoppedAt = end?.timestamp ?? null;
   return {
@@ -260,7 +269,8 @@ export function buildRecord(o: BuildRecordOptions): RunRecord {
     history,
     definition: o.definition ?? null,
     outputs: o.outputs ?? { location: null, files: [] },
-    estimated_fargate_cost_usd: o.estimatedFargateCostUsd ?? null,
+    estimated_cost: cost,
+    estimated_fargate_cost_usd: cost.parts.fargate_usd,
     run_dir: o.runDir ?? null,
   };
 }

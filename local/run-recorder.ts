@@ -2,7 +2,6 @@ import { mkdir } from "node:fs/promises";
 import * as path from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { AslDefinition } from "../stacks/resolve-asl.ts";
-import { fargateTaskCost } from "../lib/fargate-prices.ts";
 import { downloadToFile, listObjects } from "../lib/s3-objects.ts";
 import { parseS3Uri } from "../lib/s3.ts";
 import { tierOfTaskDefinition, type EcsTaskResult } from "./ecs-runner.ts";
@@ -14,7 +13,6 @@ import {
   recordFile,
   writeRecord,
   writeRecordSync,
-  type ChildLink,
   type EcsAttemptNote,
   type HistoryEventRecord,
   type RunRecord,
@@ -48,7 +46,6 @@ interface ExecutionTrack {
   ecsNotes: EcsAttemptNote[];
   finished: boolean;
   outputs?: RunRecord["outputs"];
-  cost?: number;
 }
 
 /**
@@ -66,6 +63,8 @@ export class RunRecorder {
   private readonly dirty = new Set<string>();
   private readonly resources = new Map<string, Map<string, string>>();
   private aborted = false;
+  /** Requests the run made to the embedded S3 server, once it has ended (the top record's estimate counts them). */
+  private s3Requests: { write: number; read: number } | null = null;
 
   constructor(
     readonly options: {
@@ -122,6 +121,7 @@ export class RunRecorder {
     const isTop = !track || execution === this.top;
     const id = isTop ? this.options.id : `${this.options.id}${CHILD_SEPARATOR}${execution}`;
     const workflow = track?.machine ?? "";
+    const children = isTop ? this.childRecords(now) : [];
     return buildRecord({
       id,
       source: "local",
@@ -131,9 +131,10 @@ export class RunRecorder {
       history: track?.history ?? [],
       definition: this.options.definitions[workflow] ?? null,
       ecsNotes: track?.ecsNotes ?? [],
-      children: isTop ? this.childLinks(now) : [],
+      children: children.map((r) => ({ id: r.id, name: r.execution.name, workflow: r.workflow, status: r.status, key_input: r.key_input, started_at: r.started_at, duration_ms: r.duration_ms })),
       outputs: track?.outputs,
-      estimatedFargateCostUsd: track?.cost ?? null,
+      s3Requests: isTop ? this.s3Requests : null,
+      childCosts: children.map((r) => r.estimated_cost),
       runDir: this.options.runDir,
       now,
     });
@@ -144,13 +145,8 @@ export class RunRecorder {
     return [...this.executions.keys()].map((name) => this.record(name, now));
   }
 
-  private childLinks(now: number): ChildLink[] {
-    return [...this.executions.values()]
-      .filter((t) => t.name !== this.top)
-      .map((t) => {
-        const r = this.record(t.name, now);
-        return { id: r.id, name: r.execution.name, workflow: r.workflow, status: r.status, key_input: r.key_input, started_at: r.started_at, duration_ms: r.duration_ms };
-      });
+  private childRecords(now: number): RunRecord[] {
+    return [...this.executions.values()].filter((t) => t.name !== this.top).map((t) => this.record(t.name, now));
   }
 
   private fileOf(execution: string): string {
@@ -208,9 +204,10 @@ export class RunRecorder {
   /**
    * After the run: the published files of each execution (the run's own already copied by the summary; each
    * child's copied here under `outDir` (--out) or `published/`, as `<region>/<period>/…`, so a fan-out's months
-   * are files too), the cost estimates, and a final write.
+   * are files too), the S3 requests the run made (for the cost estimate), and a final write.
    */
-  async finish(s3: S3Client, top: { copiedTo?: string; costUsd: number; outDir?: string }): Promise<RunRecord> {
+  async finish(s3: S3Client, top: { copiedTo?: string; outDir?: string; s3Requests?: { write: number; read: number } | null }): Promise<RunRecord> {
+    this.s3Requests = top.s3Requests ?? null;
     for (const track of this.executions.values()) {
       const record = this.record(track.name);
       const publish = (record.output as { plan?: { uris?: { publish?: string } } } | null)?.plan?.uris?.publish;
@@ -225,14 +222,6 @@ export class RunRecorder {
         }
         track.outputs = { location: publish, files: listed.map((o) => ({ key: o.key, name: o.name, bytes: o.size, path: path.join(copyDir, o.name) })) };
       }
-      track.cost = isTop
-        ? top.costUsd
-        : Number(
-            record.states
-              .flatMap((s) => s.attempts)
-              .reduce((sum, a) => sum + (a.tier && a.duration_ms !== null ? fargateTaskCost(a.tier, a.duration_ms / 1000) : 0), 0)
-              .toFixed(6),
-          );
     }
     // The record returned is the one written.
     const now = Date.now();

@@ -61,6 +61,7 @@ describe.each(["deploy", "dev"] as const)("AtlasStack synthesized offline in %s 
       });
     }
     expect(TIERS.map((t) => [t.vcpu, t.memoryMiB / 1024, t.ephemeralGiB])).toEqual([
+      [0.25, 1, 20],
       [1, 2, 20],
       [2, 4, 20],
       [4, 16, 100],
@@ -72,6 +73,7 @@ describe.each(["deploy", "dev"] as const)("AtlasStack synthesized offline in %s 
     const t = await template();
     const commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: PROJECT_ROOT }).toString().trim();
     const expected: Record<TierName, Record<string, string>> = {
+      xsmall: { NODE_OPTIONS: "--max-old-space-size=512", ATLAS_DUCKDB_MEMORY_LIMIT: "256MiB", ATLAS_DUCKDB_MAX_TEMP_DIRECTORY_SIZE: "10GiB" },
       small: { NODE_OPTIONS: "--max-old-space-size=1024", ATLAS_DUCKDB_MEMORY_LIMIT: "512MiB", ATLAS_DUCKDB_MAX_TEMP_DIRECTORY_SIZE: "10GiB" },
       medium: { NODE_OPTIONS: "--max-old-space-size=2048", ATLAS_DUCKDB_MEMORY_LIMIT: "1024MiB", ATLAS_DUCKDB_MAX_TEMP_DIRECTORY_SIZE: "10GiB" },
       large: { NODE_OPTIONS: "--max-old-space-size=8192", ATLAS_DUCKDB_MEMORY_LIMIT: "4096MiB", ATLAS_DUCKDB_MAX_TEMP_DIRECTORY_SIZE: "50GiB" },

@@ -72,6 +72,7 @@ describe("the resolved ski-atlas definition (npm run asl -- ski-atlas)", () => {
     const classify = Object.fromEntries(states(asl))["Extract: why did it fail?"];
     const escalations = classify.Choices.filter((c: State) => String(c.Next).startsWith("Extract: escalate"));
     expect(escalations.map((c: State) => c.Next)).toEqual([
+      "Extract: escalate xsmall to small",
       "Extract: escalate small to medium",
       "Extract: escalate medium to large",
       "Extract: escalate large to xlarge",

@@ -90,7 +90,7 @@ export function containerJob(o: ContainerJobOptions): Workflow {
           OUTPUT_URI: "$.plan.uris.publish",
           ...(o.tenants ? { TENANT_URI: "$.plan.uris.tenant" } : {}),
         },
-        timeoutSeconds: { small: seconds, medium: seconds, large: seconds, xlarge: seconds },
+        timeoutSeconds: Object.fromEntries(TIER_NAMES.map((t) => [t, seconds])) as Record<TierName, number>,
         retries: [
           ECS_CAPACITY_RETRY,
           ...(o.attempts > 1

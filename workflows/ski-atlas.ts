@@ -8,6 +8,7 @@ import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { toSourceUrl } from "../lib/source-url.ts";
 import { cliInputCheckConfig } from "./config.ts";
 import { RUN_NOTIFY, rollbackPublish, runMetrics } from "./standard-steps.ts";
+import { timeoutMinutes } from "./tiers.ts";
 import type { ContainerStep, Workflow } from "./types.ts";
 
 /**
@@ -18,12 +19,7 @@ import type { ContainerStep, Workflow } from "./types.ts";
 const run = { REGION: "$.plan.region", PERIOD: "$.plan.period", RUN_ID: "$.plan.runId" };
 
 /** Each container step's timeouts, per tier. Bigger tiers get longer caps because they get bigger inputs. */
-const minutes = (small: number, medium: number, large: number, xlarge: number) => ({
-  small: small * 60,
-  medium: medium * 60,
-  large: large * 60,
-  xlarge: xlarge * 60,
-});
+const minutes = timeoutMinutes;
 
 /**
  * The keys ski-atlas may touch, per region of the registry: its downloaded sources, its per-run intermediates,

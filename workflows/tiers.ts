@@ -7,16 +7,26 @@ import { TASK_ENV } from "../lib/task-env.ts";
 export const FARGATE_FREE_EPHEMERAL_GIB = 20;
 
 /**
- * Fargate size tiers, ARM64 (Graviton costs about 20% less than x86 for the same size).
+ * Fargate size tiers, ARM64 (Graviton costs about 20% less than x86 for the same size), smallest first.
  * small/medium/large come from the deployment this project replaces; xlarge exists for the largest continents.
- * `ephemeralGiB` is the task's disk: small and medium keep Fargate's free 20 GiB.
+ * xsmall (0.25 vCPU, 1 GB: a valid Fargate pair) exists for small inputs: Fargate bills every task at least a
+ * minute, and a small region's steps finish within it on a quarter vCPU, so the minute's price is the run's price
+ * (Iceland: four 1 vCPU / 2 GB minutes made $0.0026 a run; four xsmall minutes make $0.0008).
+ * `ephemeralGiB` is the task's disk: xsmall, small and medium keep Fargate's free 20 GiB.
  */
 export const TIERS = [
+  { name: "xsmall", vcpu: 0.25, memoryMiB: 1024, ephemeralGiB: FARGATE_FREE_EPHEMERAL_GIB },
   { name: "small", vcpu: 1, memoryMiB: 2048, ephemeralGiB: FARGATE_FREE_EPHEMERAL_GIB },
   { name: "medium", vcpu: 2, memoryMiB: 4096, ephemeralGiB: FARGATE_FREE_EPHEMERAL_GIB },
   { name: "large", vcpu: 4, memoryMiB: 16384, ephemeralGiB: 100 },
   { name: "xlarge", vcpu: 8, memoryMiB: 32768, ephemeralGiB: 200 },
 ] as const;
+
+/**
+ * Memory of every helper Lambda (stacks/constructs/HelperFunctions.ts): the run cost estimate (local/run-cost.ts)
+ * needs it, and a run record does not carry it.
+ */
+export const HELPER_LAMBDA_MEMORY_MIB = 256;
 
 export type Tier = (typeof TIERS)[number];
 export type TierName = Tier["name"];
@@ -27,6 +37,14 @@ export function tierByName(name: string): Tier {
   const tier = TIERS.find((t) => t.name === name);
   if (!tier) throw new Error(`unknown tier '${name}' (expected one of ${TIER_NAMES.join(", ")})`);
   return tier;
+}
+
+/**
+ * A step's timeout per tier, in seconds, from minutes for small, medium, large and xlarge. xsmall gets small's:
+ * its inputs are a fraction of small's, on a quarter of the CPU.
+ */
+export function timeoutMinutes(small: number, medium: number, large: number, xlarge: number): Record<TierName, number> {
+  return { xsmall: small * 60, small: small * 60, medium: medium * 60, large: large * 60, xlarge: xlarge * 60 };
 }
 
 /** The tier one up, or undefined at the top: an out-of-memory step is re-run there while one remains. */
@@ -50,15 +68,24 @@ export interface SizePolicy {
 /** Headroom kept on both memory and disk: a tier fits when the fit uses at most 70% of it. */
 export const SIZING_MARGIN = 0.3;
 
+/** What a step needs for an input of `inputBytes`, by its policy: peak memory (MiB) and disk (GiB). */
+export function sizeNeeds(policy: SizePolicy, inputBytes: number): { memoryMiB: number; diskGiB: number } {
+  const inputMiB = inputBytes / 2 ** 20;
+  return {
+    memoryMiB: policy.baseMemoryMiB + policy.memoryMiBPerInputMiB * inputMiB,
+    diskGiB: policy.baseDiskGiB + policy.diskGiBPerInputGiB * (inputMiB / 1024),
+  };
+}
+
+/** Whether a tier holds those needs and keeps the margin on both memory and disk. */
+export function tierKeepsMargin(tier: Tier, needs: { memoryMiB: number; diskGiB: number }): boolean {
+  return needs.memoryMiB <= tier.memoryMiB * (1 - SIZING_MARGIN) && needs.diskGiB <= tier.ephemeralGiB * (1 - SIZING_MARGIN);
+}
+
 /** The smallest tier whose memory and disk keep the margin, or the top tier when none does. */
 export function pickTier(policy: SizePolicy, inputBytes: number): TierName {
-  const inputMiB = inputBytes / 2 ** 20;
-  const memoryMiB = policy.baseMemoryMiB + policy.memoryMiBPerInputMiB * inputMiB;
-  const diskGiB = policy.baseDiskGiB + policy.diskGiBPerInputGiB * (inputMiB / 1024);
-  const fits = TIERS.find(
-    (t) => memoryMiB <= t.memoryMiB * (1 - SIZING_MARGIN) && diskGiB <= t.ephemeralGiB * (1 - SIZING_MARGIN),
-  );
-  return (fits ?? TIERS[TIERS.length - 1]).name;
+  const needs = sizeNeeds(policy, inputBytes);
+  return (TIERS.find((t) => tierKeepsMargin(t, needs)) ?? TIERS[TIERS.length - 1]).name;
 }
 
 /**

@@ -8,7 +8,7 @@ export const WEATHER_STEPS: readonly WeatherStep[] = ["ingest", "analyze", "publ
  * real 167 stations (45 MiB, 1.73 M lines) with the local engine's peak RSS (see containers/weather/README.md):
  * ingest 631 MiB, analyze 145 MiB, publish 151 MiB. Ingest keeps one dedupe key per station-day
  * and DuckDB sorts the records (about 4× the input while it writes Parquet); disk holds a TSV copy of the records
- * and the Parquet. The 167 stations fit the small tier many times over.
+ * and the Parquet. The 167 stations fit the xsmall tier (1 GB) with the 30% margin.
  */
 export const WEATHER_SIZE_POLICIES: Record<WeatherStep, SizePolicy> = {
   ingest: { baseMemoryMiB: 160, memoryMiBPerInputMiB: 11, baseDiskGiB: 1, diskGiBPerInputGiB: 3 },

@@ -8,6 +8,7 @@ import { cliInputCheckConfig } from "./config.ts";
 import { ECS_CAPACITY_RETRY, LAMBDA_SERVICE_RETRY, TRANSIENT_TASK_RETRY } from "./retry-policies.ts";
 import { RUN_NOTIFY, rollbackPublish, runMetrics } from "./standard-steps.ts";
 import type { ContainerStep, Workflow } from "./types.ts";
+import { timeoutMinutes } from "./tiers.ts";
 
 /**
  * The daily weather ingestion: Plan → Ingest → Analyze → Publish, then Metrics and Notify. The station files
@@ -16,12 +17,7 @@ import type { ContainerStep, Workflow } from "./types.ts";
  */
 const run = { RUN_ID: "$.plan.runId", STAGING_URI: "$.plan.uris.staging" };
 
-const minutes = (small: number, medium: number, large: number, xlarge: number) => ({
-  small: small * 60,
-  medium: medium * 60,
-  large: large * 60,
-  xlarge: xlarge * 60,
-});
+const minutes = timeoutMinutes;
 
 /** Read the source and the bucket's incoming files, write staging and the published days. */
 const WEATHER_ACCESS = { read: ["incoming/weather/*"], readWrite: ["staging/weather/*", "weather/*"] };

@@ -82,7 +82,7 @@ describe("weather on the local engine, all 167 real stations", () => {
     expect(r.summary.outputs.keys.sort()).toEqual(
       ["manifest.json", "rejected_lines.csv", "weather_records.parquet", "weather_stats.csv", "weather_stats.parquet"].map((f) => `weather/2014-12-31/${f}`),
     );
-    for (const step of ["Ingest", "Analyze", "Publish"]) expect(r.result.states.find((s) => s.name === `${step} (small)`)?.status, step).toBe("SUCCEEDED");
+    for (const step of ["Ingest", "Analyze", "Publish"]) expect(r.result.states.find((s) => s.name === `${step} (xsmall)`)?.status, step).toBe("SUCCEEDED");
     const manifest = JSON.parse(await readFile(published(r, "2014-12-31", "manifest.json"), "utf8"));
     expect(manifest.files.map((f: { name: string }) => f.name)).toEqual([
       "rejected_lines.csv",

@@ -3,6 +3,7 @@ import type * as s3 from "aws-cdk-lib/aws-s3";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import { Function as SstFunction } from "sst/constructs";
 import { Construct } from "constructs";
+import { HELPER_LAMBDA_MEMORY_MIB } from "../../workflows/tiers.ts";
 import type { BucketAccess } from "../../workflows/types.ts";
 import { grantBucketAccess } from "./bucket-grants.ts";
 
@@ -32,7 +33,7 @@ export class HelperFunctions extends Construct {
         runtime: "nodejs24.x",
         architecture: "arm_64",
         timeout: "60 seconds",
-        memorySize: "256 MB",
+        memorySize: `${HELPER_LAMBDA_MEMORY_MIB} MB`,
         environment: {
           ATLAS_BUCKET: props.bucket.bucketName,
           ATLAS_TOPIC_ARN: props.topic.topicArn,

@@ -1,0 +1,101 @@
+import { StateMachine } from "aws-local-stepfunctions";
+import { describe, expect, it } from "vitest";
+import { metricData, type MetricsSummary } from "../functions/metrics.ts";
+import { estimateRunCost, fargateTaskCost } from "../lib/aws-pricing.ts";
+import type { AslDefinition } from "../stacks/resolve-asl.ts";
+import { readFileSync } from "node:fs";
+import { HELPER_LAMBDA_MEMORY_MIB, TIER_NAMES } from "../workflows/tiers.ts";
+import { runUsage } from "./run-cost.ts";
+import { RunRecorder } from "./run-recorder.ts";
+import { schemaProblems } from "./testing/run-record-schema.ts";
+
+/**
+ * The cost estimate is computed from the run record, so it is checked on a record the recorder wrote from a real
+ * interpreter run (aws-local-stepfunctions), shaped like a workflow: a Lambda Plan that is retried once, an ECS
+ * step on the small tier, Metrics and Notify.
+ */
+const fn = (name: string) => ({ FunctionName: `arn:aws:lambda:us-east-1:123456789012:function:${name}`, "Payload.$": "$" });
+const MACHINE: AslDefinition = {
+  StartAt: "Plan",
+  States: {
+    Plan: {
+      Type: "Task",
+      Resource: "arn:aws:states:::lambda:invoke",
+      Parameters: fn("plan"),
+      Retry: [{ ErrorEquals: ["Transient"], IntervalSeconds: 1, MaxAttempts: 2 }],
+      Next: "Extract (small)",
+    },
+    "Extract (small)": { Type: "Task", Resource: "arn:aws:states:::ecs:runTask.sync", Next: "Metrics" },
+    Metrics: { Type: "Task", Resource: "arn:aws:states:::lambda:invoke", Parameters: fn("metrics"), ResultPath: "$.metrics", Next: "Notify success" },
+    "Notify success": { Type: "Task", Resource: "arn:aws:states:::lambda:invoke", Parameters: fn("notify"), End: true },
+  },
+} as unknown as AslDefinition;
+
+/** What the Metrics helper returns (functions/metrics.ts `runSummary`) for a run with one step. */
+const SUMMARY: MetricsSummary = { counts: { lifts: 3 }, bytes: 10, durationsMs: { extract: 5 }, totalMs: 5, tiers: { extract: "small" }, escalations: 0, retries: 0 };
+
+describe("a run's cost, from its record", () => {
+  it("GIVEN a run with a retried Lambda, an ECS step, Metrics and Notify WHEN priced THEN each is counted once per attempt", async () => {
+    const recorder = new RunRecorder({ id: "run-cost", runDir: "/nonexistent/run-cost", definitions: { demo: MACHINE } });
+    let planCalls = 0;
+    const sm = new StateMachine(MACHINE as never, { validationOptions: { checkArn: false } });
+    const execution = sm.run({} as never, {
+      overrides: {
+        retryIntervalOverrides: { Plan: 0 },
+        taskResourceLocalHandlers: {
+          Plan: async () => {
+            if (++planCalls === 1) throw Object.assign(new Error("try again"), { name: "Transient" });
+            return {} as never;
+          },
+          "Extract (small)": async () => ({}) as never,
+          Metrics: async () => SUMMARY as never,
+          "Notify success": async () => ({}) as never,
+        } as never,
+      },
+    });
+    for await (const event of execution.eventLogs) recorder.onHistory("demo-1", "demo", event);
+    await execution.result;
+
+    const record = recorder.record();
+    expect(schemaProblems(record)).toEqual([]);
+    const usage = runUsage(record);
+    // 4 states entered + 1 retry of Plan.
+    expect(usage.stateTransitions).toBe(5);
+    expect(usage.lambdaInvocations).toHaveLength(4);
+    expect(usage.lambdaInvocations.every((i) => i.memoryMiB === HELPER_LAMBDA_MEMORY_MIB)).toBe(true);
+    expect(usage.ecsTasks.map((t) => t.tier)).toEqual(["small"]);
+    expect(usage.putMetricDataRequests).toBe(1);
+    expect(usage.snsPublishes).toBe(1);
+    // The series the helper sent, recomputed by its own code from the summary it returned.
+    expect(usage.customMetricSeries).toBe(metricData({ workflow: "demo", status: "SUCCEEDED", plan: null }, SUMMARY, new Date(0)).length);
+    expect(usage.customMetricSeries).toBeGreaterThan(5);
+    expect(usage.s3Requests).toBeNull();
+
+    expect(record.estimated_cost).toEqual(estimateRunCost(usage));
+    expect(record.estimated_cost.parts.fargate_usd).toBeCloseTo(fargateTaskCost("small", 60), 7);
+    expect(record.estimated_fargate_cost_usd).toBe(record.estimated_cost.parts.fargate_usd);
+    expect(record.estimated_cost.parts.s3_requests_usd).toBeNull();
+  });
+
+  it("GIVEN a record without its definition (as AWS may return one) WHEN priced THEN ECS attempts are known by their tier and Lambdas by the history", () => {
+    const usage = runUsage({
+      definition: null,
+      states: [
+        { name: "Plan", type: "Task", attempts: [{ tier: null, duration_ms: 200 }] },
+        { name: "Analyze (medium)", type: "Task", attempts: [{ tier: "medium", duration_ms: 5000, status: "FAILED" }, { tier: "large", duration_ms: 70_000 }] },
+      ] as never,
+      history: [{ id: 1, timestamp: "2026-12-01T00:00:00Z", type: "TaskScheduled", taskScheduledEventDetails: { resourceType: "lambda", resource: "invoke" } }],
+    });
+    expect(usage.ecsTasks).toEqual([{ tier: "medium", seconds: 5 }, { tier: "large", seconds: 70 }]);
+    expect(usage.lambdaInvocations).toHaveLength(1);
+    expect(usage.stateTransitions).toBe(3);
+  });
+
+  it("GIVEN the tiers in code WHEN the run record schema names an attempt's tier THEN it allows exactly those (and null)", () => {
+    const schema = JSON.parse(readFileSync(new URL("../docs/run-record.schema.json", import.meta.url), "utf8"));
+    const text = JSON.stringify(schema);
+    const enums = [...text.matchAll(/"tier":\{"enum":(\[[^\]]*\])/g)].map((m) => JSON.parse(m[1]));
+    expect(enums.length).toBeGreaterThan(0);
+    for (const e of enums) expect(e).toEqual([...TIER_NAMES, null]);
+  });
+});
