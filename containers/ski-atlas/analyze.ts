@@ -7,10 +7,11 @@ import { contentTypeOf } from "../../lib/manifest.ts";
 import { downloadToFile, isNotFound, uploadFile } from "../../lib/s3-objects.ts";
 import type { AnalyzeConfig } from "./config.ts";
 import { mib, type Logger } from "./log.ts";
-import { readPbfFile } from "./opl.ts";
+import { PbfPasses, readSkiFeatures, streamPoiCandidates } from "./opl.ts";
 import { buildTables, OUTPUT_FILES, SUMMARY_FILE, type Summary } from "./outputs.ts";
+import { PbfFormatError } from "./pbf/protobuf.ts";
 import { assertLooksLikePbf } from "./pbf-check.ts";
-import { buildSkiModel } from "./ski-model.ts";
+import { buildSkiAreas, finishSkiModel, PoiCollector, type SkiModel } from "./ski-model.ts";
 import { TableWriter } from "./tables.ts";
 
 /** Step 3: EXTRACT_URI → the output files under STAGING_URI (see README.md). */
@@ -30,9 +31,7 @@ export async function runAnalyze(cfg: AnalyzeConfig, s3: S3Client, log: Logger):
     const fix = "run the extract step again";
     await assertLooksLikePbf(pbf, `the extract ${cfg.extractUri}`, fix);
     log(`reading ${cfg.extractUri} (${mib(bytes)})`);
-    const data = await readPbfFile(pbf, `the extract ${cfg.extractUri}`, fix);
-    log(`${data.nodeCount} nodes, ${data.ways.size} ways, ${data.relations.size} relations`);
-    const model = buildSkiModel(data);
+    const model = await analyzeExtract(pbf, `the extract ${cfg.extractUri}`, fix, log);
     for (const w of model.warnings.slice(0, 20)) log(`warning: ${w}`);
     if (model.warnings.length > 20) log(`warning: … and ${model.warnings.length - 20} more`);
     const t = buildTables(model);
@@ -65,5 +64,33 @@ export async function runAnalyze(cfg: AnalyzeConfig, s3: S3Client, log: Logger):
     return t.summary;
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The model of a (sorted) extract, streamed so that memory follows the ski features, not the region (a continent's
+ * extract holds every hotel, restaurant and car park of the continent): the ski features and the nodes they use
+ * are read first (opl.ts `readSkiFeatures`), the ski areas built from them, then every POI candidate streams past
+ * the areas and only those near one are kept (`streamPoiCandidates` → PoiCollector). Bad input → StepError 65.
+ */
+export async function analyzeExtract(path: string, what: string, fix: string, log?: Logger): Promise<SkiModel> {
+  let pbf: PbfPasses | undefined;
+  try {
+    pbf = await PbfPasses.open(path);
+    const features = await readSkiFeatures(pbf);
+    const { data } = features;
+    log?.(
+      `ski features: ${data.relations.size} relations, ${data.ways.size} ways, ${data.nodeCount} nodes; ` +
+        `${features.poiWayNodes.size} nodes of POI ways`,
+    );
+    const base = buildSkiAreas(data);
+    const pois = new PoiCollector(base.skiAreas);
+    await streamPoiCandidates(pbf, features, pois);
+    return finishSkiModel(base, pois);
+  } catch (err) {
+    if (err instanceof PbfFormatError) throw new StepError(`${what} is not a valid OSM PBF (${err.message}): ${fix}`, EXIT.DATA_ERROR);
+    throw err;
+  } finally {
+    await pbf?.close();
   }
 }
