@@ -903,19 +903,25 @@ export class SegmentSet {
 
 const hashView = new Float64Array(1);
 const hashWords = new Int32Array(hashView.buffer);
-/** A 32-bit hash of four doubles' bit patterns (FNV-1a style mixing of their words). */
+/** A 32-bit hash of four doubles' bit patterns (MurmurHash3's mixing over their eight 32-bit words). */
 function hashSegment(x1: number, y1: number, x2: number, y2: number): number {
-  let h = 0x811c9dc5 | 0;
-  h = mixDouble(h, x1);
-  h = mixDouble(h, y1);
-  h = mixDouble(h, x2);
-  h = mixDouble(h, y2);
-  return (h ^ (h >>> 15)) >>> 0;
+  let h = mixDouble(mixDouble(mixDouble(mixDouble(0x9747b28c, x1), y1), x2), y2);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 function mixDouble(h: number, v: number): number {
   hashView[0] = v;
-  h = Math.imul(h ^ hashWords[0], 0x01000193);
-  return Math.imul(h ^ hashWords[1], 0x01000193);
+  return mixWord(mixWord(h, hashWords[0]), hashWords[1]);
+}
+function mixWord(h: number, w: number): number {
+  let k = Math.imul(w, 0xcc9e2d51);
+  k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+  h ^= k;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
 /** Length (km) of the union of lines: a segment shared by several lines counts once. */
