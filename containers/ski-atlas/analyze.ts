@@ -7,9 +7,8 @@ import { contentTypeOf } from "../../lib/manifest.ts";
 import { downloadToFile, isNotFound, uploadFile } from "../../lib/s3-objects.ts";
 import type { AnalyzeConfig } from "./config.ts";
 import { mib, type Logger } from "./log.ts";
-import { PbfPasses, readSkiFeatures, streamPoiCandidates } from "./opl.ts";
+import { asStepError, PbfPasses, readSkiFeatures, streamPoiCandidates } from "./opl.ts";
 import { buildTables, OUTPUT_FILES, SUMMARY_FILE, type Summary } from "./outputs.ts";
-import { PbfFormatError } from "./pbf/protobuf.ts";
 import { assertLooksLikePbf } from "./pbf-check.ts";
 import { buildSkiAreas, finishSkiModel, PoiCollector, type SkiModel } from "./ski-model.ts";
 import { TableWriter } from "./tables.ts";
@@ -88,8 +87,7 @@ export async function analyzeExtract(path: string, what: string, fix: string, lo
     await streamPoiCandidates(pbf, features, pois);
     return finishSkiModel(base, pois);
   } catch (err) {
-    if (err instanceof PbfFormatError) throw new StepError(`${what} is not a valid OSM PBF (${err.message}): ${fix}`, EXIT.DATA_ERROR);
-    throw err;
+    throw asStepError(err, what, fix);
   } finally {
     await pbf?.close();
   }

@@ -8,7 +8,6 @@ import {
   checkHeader, decodeAll, decodeRelation, decodeWay, forEachEntity, GROUP_DENSE, GROUP_NODES, GROUP_RELATIONS, GROUP_WAYS,
   NO_TAGS, PrimitiveBlock,
 } from "./pbf/decode.ts";
-import { readPbf } from "./pbf/read.ts";
 import { PbfFormatError } from "./pbf/protobuf.ts";
 import { poiCategory } from "./poi-tags.ts";
 
@@ -208,26 +207,36 @@ export async function readOplStream(stream: Readable | AsyncIterable<string>, da
  */
 export async function readPbfFile(path: string, what: string, fix: string): Promise<OsmData> {
   const data = new OsmData();
+  let pbf: PbfPasses | undefined;
   try {
-    await readPbf(path, {
-      node(n) {
-        const lon = n.lon7 / 1e7, lat = n.lat7 / 1e7;
-        data.addNode(n.id, lon, lat);
-        if (Object.keys(n.tags).length > 0) data.taggedNodes.push({ id: n.id, tags: n.tags, lon, lat });
-      },
-      way(w) {
-        data.ways.set(w.id, { id: w.id, tags: w.tags, refs: w.refs, coords: new Float64Array(0) });
-      },
-      relation(r) {
-        data.relations.set(r.id, r);
-      },
-    });
+    pbf = await PbfPasses.open(path);
+    await pbf.pass(pbf.blocks.map((_, i) => i), (block) =>
+      decodeAll(block, {
+        node(n) {
+          const lon = n.lon7 / 1e7, lat = n.lat7 / 1e7;
+          data.addNode(n.id, lon, lat);
+          if (hasTags(n.tags)) data.taggedNodes.push({ id: n.id, tags: n.tags, lon, lat });
+        },
+        way(w) {
+          data.ways.set(w.id, { id: w.id, tags: w.tags, refs: w.refs, coords: new Float64Array(0) });
+        },
+        relation(r) {
+          data.relations.set(r.id, r);
+        },
+      }),
+    );
   } catch (err) {
-    if (err instanceof PbfFormatError) throw new StepError(`${what} is not a valid OSM PBF (${err.message}): ${fix}`, EXIT.DATA_ERROR);
-    throw err;
+    throw asStepError(err, what, fix);
+  } finally {
+    await pbf?.close();
   }
   data.finish();
   return data;
+}
+
+/** A format error of the file `what` as the step's one-line error (exit 65) saying what to do; others unchanged. */
+export function asStepError(err: unknown, what: string, fix: string): unknown {
+  return err instanceof PbfFormatError ? new StepError(`${what} is not a valid OSM PBF (${err.message}): ${fix}`, EXIT.DATA_ERROR) : err;
 }
 
 /** Runs `osmium cat <pbf> -f opl` and parses its output (tests: the oracle's view of a file). Bad input → StepError 65 (see osmium.ts). */
