@@ -7,10 +7,10 @@ import { contentTypeOf } from "../../lib/manifest.ts";
 import { downloadToFile, isNotFound, uploadFile } from "../../lib/s3-objects.ts";
 import type { AnalyzeConfig } from "./config.ts";
 import { mib, type Logger } from "./log.ts";
-import { asStepError, PbfPasses, readSkiFeatures, streamPoiCandidates } from "./opl.ts";
+import { asStepError, PbfPasses, readSkiFeatures, streamPoiCandidates, type PoiCandidates } from "./opl.ts";
 import { buildTables, OUTPUT_FILES, SUMMARY_FILE, type Summary } from "./outputs.ts";
 import { assertLooksLikePbf } from "./pbf-check.ts";
-import { buildSkiAreas, finishSkiModel, PoiCollector, type SkiModel } from "./ski-model.ts";
+import { buildSkiAreas, finishSkiModel, PoiCollector, type SkiAreasModel, type SkiModel } from "./ski-model.ts";
 import { TableWriter } from "./tables.ts";
 
 /** Step 3: EXTRACT_URI → the output files under STAGING_URI (see README.md). */
@@ -76,19 +76,26 @@ export async function analyzeExtract(path: string, what: string, fix: string, lo
   let pbf: PbfPasses | undefined;
   try {
     pbf = await PbfPasses.open(path);
-    const features = await readSkiFeatures(pbf);
-    const { data } = features;
-    log?.(
-      `ski features: ${data.relations.size} relations, ${data.ways.size} ways, ${data.nodeCount} nodes; ` +
-        `${features.poiWayNodes.size} nodes of POI ways`,
-    );
-    const base = buildSkiAreas(data);
+    const { base, candidates } = await readSkiAreas(pbf, log);
     const pois = new PoiCollector(base.skiAreas);
-    await streamPoiCandidates(pbf, features, pois);
+    await streamPoiCandidates(pbf, candidates, pois);
     return finishSkiModel(base, pois);
   } catch (err) {
     throw asStepError(err, what, fix);
   } finally {
     await pbf?.close();
   }
+}
+
+/**
+ * Passes 1–2 and the ski areas built from them. The ski features' node locations, node ids and tags are garbage once
+ * this returns (the areas, lifts and pistes keep what they need), before the POI candidates stream past.
+ */
+async function readSkiAreas(pbf: PbfPasses, log?: Logger): Promise<{ base: SkiAreasModel; candidates: PoiCandidates }> {
+  const { data, pois } = await readSkiFeatures(pbf);
+  log?.(
+    `ski features: ${data.relations.size} relations, ${data.ways.size} ways, ${data.nodeCount} nodes; ` +
+      `${pois.poiWayNodes.size} nodes of POI ways`,
+  );
+  return { base: buildSkiAreas(data), candidates: pois };
 }

@@ -84,7 +84,7 @@ describe("streaming the extract", () => {
 
     const passes = await PbfPasses.open(pbf);
     try {
-      const { data, poiWayNodes } = await readSkiFeatures(passes);
+      const { data, pois: { poiWayNodes } } = await readSkiFeatures(passes);
       const poiOnly = [...whole.ways.values()].filter((w) => poiCategory(w.tags) && !w.tags.landuse && !w.tags.railway);
       expect(poiOnly.length).toBeGreaterThan(0);
       for (const w of poiOnly) {

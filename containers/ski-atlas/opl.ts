@@ -391,6 +391,11 @@ function hasSkiKey(tags: Tags): boolean {
 export interface SkiFeatures {
   /** Relations, ski ways (and every relation's member ways) with their coords, the nodes they use. */
   data: OsmData;
+  pois: PoiCandidates;
+}
+
+/** Where the POI candidates are (kept apart from `data`, which can be dropped once the ski areas are built). */
+export interface PoiCandidates {
   /** Node ids used by ways with a POI tag (their centroids are computed while streaming). */
   poiWayNodes: SortedIds;
   /** Positions (in `PbfPasses.blocks`) of the blocks holding nodes, and of those holding ways. */
@@ -484,7 +489,7 @@ export async function readSkiFeatures(pbf: PbfPasses): Promise<SkiFeatures> {
     for (const v of sorted) map.set(v.id, v);
   }
   data.finish();
-  return { data, poiWayNodes: poiWayNodes.toSortedIds(), nodeBlocks, wayBlocks };
+  return { data, pois: { poiWayNodes: poiWayNodes.toSortedIds(), nodeBlocks, wayBlocks } };
 }
 
 /** Where POI candidates go (ski-model.ts's PoiCollector): it keeps those near a ski area. */
@@ -500,10 +505,10 @@ const NO_LAT7 = 0x7fffffff;
  * Pass 3: every tagged node, then every way with a POI tag (its coords from the nodes noted by readSkiFeatures), to
  * `sink`, one at a time: held are the locations of the POI ways' nodes (8 bytes each), not the candidates.
  */
-export async function streamPoiCandidates(pbf: PbfPasses, features: SkiFeatures, sink: PoiSink): Promise<void> {
-  const ids = features.poiWayNodes;
+export async function streamPoiCandidates(pbf: PbfPasses, candidates: PoiCandidates, sink: PoiSink): Promise<void> {
+  const ids = candidates.poiWayNodes;
   const lon7 = new Int32Array(ids.size), lat7 = new Int32Array(ids.size).fill(NO_LAT7);
-  const blocks = [...new Set([...features.nodeBlocks, ...features.wayBlocks])].sort((a, b) => a - b);
+  const blocks = [...new Set([...candidates.nodeBlocks, ...candidates.wayBlocks])].sort((a, b) => a - b);
   await pbf.pass(blocks, (block) => {
     decodeAll(block, {
       node(n) {
