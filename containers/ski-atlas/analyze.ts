@@ -43,12 +43,16 @@ export async function runAnalyze(cfg: AnalyzeConfig, s3: S3Client, log: Logger):
     await mkdir(out);
     const writer = await TableWriter.open();
     try {
-      await writer.writeParquet(join(out, OUTPUT_FILES.skiAreas), t.skiAreas.table, t.skiAreas.geo);
-      await writer.writeParquet(join(out, OUTPUT_FILES.lifts), t.lifts.table, t.lifts.geo);
-      await writer.writeParquet(join(out, OUTPUT_FILES.pistes), t.pistes.table, t.pistes.geo);
-      await writer.writeParquet(join(out, OUTPUT_FILES.pois), t.pois.table, t.pois.geo);
-      await writer.writeParquet(join(out, OUTPUT_FILES.analyzedParquet), t.analyzed);
-      await writer.writeCsv(join(out, OUTPUT_FILES.analyzedCsv), t.analyzed);
+      // One table's rows at a time (built, written, dropped).
+      for (const [name, build] of [
+        [OUTPUT_FILES.skiAreas, t.skiAreas], [OUTPUT_FILES.lifts, t.lifts], [OUTPUT_FILES.pistes, t.pistes], [OUTPUT_FILES.pois, t.pois],
+      ] as const) {
+        const { table, geo } = build();
+        await writer.writeParquet(join(out, name), table, geo);
+      }
+      const analyzed = t.analyzed();
+      await writer.writeParquet(join(out, OUTPUT_FILES.analyzedParquet), analyzed);
+      await writer.writeCsv(join(out, OUTPUT_FILES.analyzedCsv), analyzed);
     } finally {
       writer.close();
     }
