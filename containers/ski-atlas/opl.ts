@@ -5,10 +5,10 @@ import { osmiumFailure, osmiumSpawnError } from "./osmium.ts";
 import { open, type FileHandle } from "node:fs/promises";
 import { inBlock, inflateInOrder, InflateBudget, loadBlock, scanBlocks, type BlockRef } from "./pbf/blocks.ts";
 import {
-  checkHeader, decodeAll, decodeRelation, decodeWay, forEachEntity, GROUP_DENSE, GROUP_NODES, GROUP_RELATIONS, GROUP_WAYS,
-  NO_TAGS, PrimitiveBlock,
+  checkHeader, decodeAll, decodeRelation, forEachEntity, GROUP_DENSE, GROUP_NODES, GROUP_RELATIONS, GROUP_WAYS, NO_TAGS,
+  PrimitiveBlock, tagsOf,
 } from "./pbf/decode.ts";
-import { PbfFormatError } from "./pbf/protobuf.ts";
+import { NumberArray, PbfFormatError, readPacked } from "./pbf/protobuf.ts";
 import { poiCategory } from "./poi-tags.ts";
 
 /**
@@ -33,6 +33,15 @@ export interface OsmWay {
   tags: Tags;
   /** Node ids as listed (resolved to `coords` by `finish()`). */
   refs: number[];
+  /** Flat [lon, lat, …] of the referenced nodes that have a location. */
+  coords: Float64Array;
+}
+
+/** A way as a POI candidate: `refs` may be a view of a decoder's scratch array (valid during the call only). */
+export interface PoiWay {
+  id: number;
+  tags: Tags;
+  refs: ArrayLike<number>;
   /** Flat [lon, lat, …] of the referenced nodes that have a location. */
   coords: Float64Array;
 }
@@ -409,6 +418,22 @@ function notSorted(): PbfFormatError {
 
 const kindsOf = (block: PrimitiveBlock) => new Set(block.groups.map((g) => g.kind));
 
+const wayRefs = new NumberArray(8192);
+/**
+ * Each way of a block: id, tags and node ids. `refs` is a view of a scratch array, valid during the call only (copy
+ * what you keep): most ways of an extract are POI candidates whose node ids need not become JS arrays.
+ */
+function forEachWay(block: PrimitiveBlock, fn: (id: number, tags: Tags, refs: Float64Array) => void): void {
+  for (const g of block.groups) {
+    if (g.kind !== GROUP_WAYS) continue;
+    forEachEntity(block, g, (e) => {
+      const tags = tagsOf(block, e.keys, e.vals);
+      const n = readPacked(block.data, e.refs[0], e.refs[1], true, true, wayRefs, "a way's node ref");
+      fn(e.id, tags, wayRefs.data.subarray(0, n));
+    });
+  }
+}
+
 function hasTags(tags: Tags): boolean {
   if (tags === NO_TAGS) return false;
   for (const _ in tags) return true;
@@ -448,17 +473,13 @@ export async function readSkiFeatures(pbf: PbfPasses): Promise<SkiFeatures> {
           }
         }
       }
-      for (const g of block.groups) {
-        if (g.kind !== GROUP_WAYS) continue;
-        forEachEntity(block, g, (e) => {
-          const w = decodeWay(block, e);
-          if (memberWays!.has(w.id) || hasSkiKey(w.tags)) {
-            data.ways.set(w.id, { id: w.id, tags: w.tags, refs: w.refs, coords: new Float64Array(0) });
-            for (const ref of w.refs) needed.push(ref);
-          }
-          if (poiCategory(w.tags)) for (const ref of w.refs) poiWayNodes.push(ref);
-        });
-      }
+      forEachWay(block, (id, tags, refs) => {
+        if (memberWays!.has(id) || hasSkiKey(tags)) {
+          data.ways.set(id, { id, tags, refs: Array.from(refs), coords: new Float64Array(0) });
+          for (let i = 0; i < refs.length; i++) needed.push(refs[i]);
+        }
+        if (poiCategory(tags)) for (let i = 0; i < refs.length; i++) poiWayNodes.push(refs[i]);
+      });
     }
     if (kinds.has(GROUP_DENSE) || kinds.has(GROUP_NODES)) {
       nodeBlocks.push(...blocks.slice(0, index + 1));
@@ -495,7 +516,7 @@ export async function readSkiFeatures(pbf: PbfPasses): Promise<SkiFeatures> {
 /** Where POI candidates go (ski-model.ts's PoiCollector): it keeps those near a ski area. */
 export interface PoiSink {
   node(id: number, tags: Tags, lon: number, lat: number): void;
-  way(way: OsmWay): void;
+  way(way: PoiWay): void;
 }
 
 /** No location noted (no OSM latitude is this far out: ±90° is ±900,000,000). */
@@ -519,18 +540,18 @@ export async function streamPoiCandidates(pbf: PbfPasses, candidates: PoiCandida
         }
         if (hasTags(n.tags)) sink.node(n.id, n.tags, n.lon7 / 1e7, n.lat7 / 1e7);
       },
-      way(w) {
-        if (!poiCategory(w.tags)) return;
-        const coords = new Float64Array(w.refs.length * 2);
-        let n = 0;
-        for (const ref of w.refs) {
-          const i = ids.indexOf(ref);
-          if (i < 0 || lat7[i] === NO_LAT7) continue;
-          coords[n++] = lon7[i] / 1e7;
-          coords[n++] = lat7[i] / 1e7;
-        }
-        sink.way({ id: w.id, tags: w.tags, refs: w.refs, coords: n === coords.length ? coords : coords.slice(0, n) });
-      },
+    });
+    forEachWay(block, (id, tags, refs) => {
+      if (!poiCategory(tags)) return;
+      const coords = new Float64Array(refs.length * 2);
+      let n = 0;
+      for (let k = 0; k < refs.length; k++) {
+        const i = ids.indexOf(refs[k]);
+        if (i < 0 || lat7[i] === NO_LAT7) continue;
+        coords[n++] = lon7[i] / 1e7;
+        coords[n++] = lat7[i] / 1e7;
+      }
+      sink.way({ id, tags, refs, coords: n === coords.length ? coords : coords.slice(0, n) });
     });
   });
 }

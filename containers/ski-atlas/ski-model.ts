@@ -4,7 +4,7 @@ import {
   type BBox, type Coords, type Polygon,
 } from "./geo.ts";
 import { countryCode } from "./country.ts";
-import type { OsmData, OsmRelation, OsmWay, Tags } from "./opl.ts";
+import type { OsmData, OsmRelation, OsmWay, PoiWay, Tags } from "./opl.ts";
 import { poiCategory } from "./poi-tags.ts";
 import {
   DIFFICULTIES, elevationM, harder, landuseIsSkiing, leadingInt, LIFECYCLE_STATES, LIFT_TYPES, liftKind,
@@ -172,7 +172,7 @@ export const round = (x: number, digits: number) => {
 function name(tags: Tags): string | null {
   return tags.name ?? tags["piste:name"] ?? null;
 }
-function isClosed(way: OsmWay): boolean {
+function isClosed(way: Pick<PoiWay, "refs" | "coords">): boolean {
   return way.refs.length >= 4 && way.refs[0] === way.refs[way.refs.length - 1] && way.coords.length === way.refs.length * 2;
 }
 
@@ -716,7 +716,7 @@ export class PoiCollector {
   }
 
   /** A way (its coords resolved): kept when it has a POI tag and its centroid lies within POI_KM of a footprint. */
-  way(way: OsmWay): void {
+  way(way: PoiWay): void {
     if (way.coords.length < 2 || !poiCategory(way.tags)) return;
     const [lon, lat] = isClosed(way) ? ringCentroid(way.coords) : meanPoint(way.coords);
     this.consider("way", way.id, way.tags, lon, lat);
