@@ -7,10 +7,10 @@ import { contentTypeOf } from "../../lib/manifest.ts";
 import { downloadToFile, isNotFound, uploadFile } from "../../lib/s3-objects.ts";
 import type { AnalyzeConfig } from "./config.ts";
 import { mib, type Logger } from "./log.ts";
-import { readPbfFile } from "./opl.ts";
+import { asStepError, PbfPasses, readSkiFeatures, streamPoiCandidates, type PoiCandidates } from "./opl.ts";
 import { buildTables, OUTPUT_FILES, SUMMARY_FILE, type Summary } from "./outputs.ts";
 import { assertLooksLikePbf } from "./pbf-check.ts";
-import { buildSkiModel } from "./ski-model.ts";
+import { buildSkiAreas, finishSkiModel, PoiCollector, type SkiAreasModel, type SkiModel } from "./ski-model.ts";
 import { TableWriter } from "./tables.ts";
 
 /** Step 3: EXTRACT_URI → the output files under STAGING_URI (see README.md). */
@@ -30,9 +30,7 @@ export async function runAnalyze(cfg: AnalyzeConfig, s3: S3Client, log: Logger):
     const fix = "run the extract step again";
     await assertLooksLikePbf(pbf, `the extract ${cfg.extractUri}`, fix);
     log(`reading ${cfg.extractUri} (${mib(bytes)})`);
-    const data = await readPbfFile(pbf, `the extract ${cfg.extractUri}`, fix);
-    log(`${data.nodeCount} nodes, ${data.ways.size} ways, ${data.relations.size} relations`);
-    const model = buildSkiModel(data);
+    const model = await analyzeExtract(pbf, `the extract ${cfg.extractUri}`, fix, log);
     for (const w of model.warnings.slice(0, 20)) log(`warning: ${w}`);
     if (model.warnings.length > 20) log(`warning: … and ${model.warnings.length - 20} more`);
     const t = buildTables(model);
@@ -45,12 +43,16 @@ export async function runAnalyze(cfg: AnalyzeConfig, s3: S3Client, log: Logger):
     await mkdir(out);
     const writer = await TableWriter.open();
     try {
-      await writer.writeParquet(join(out, OUTPUT_FILES.skiAreas), t.skiAreas.table, t.skiAreas.geo);
-      await writer.writeParquet(join(out, OUTPUT_FILES.lifts), t.lifts.table, t.lifts.geo);
-      await writer.writeParquet(join(out, OUTPUT_FILES.pistes), t.pistes.table, t.pistes.geo);
-      await writer.writeParquet(join(out, OUTPUT_FILES.pois), t.pois.table, t.pois.geo);
-      await writer.writeParquet(join(out, OUTPUT_FILES.analyzedParquet), t.analyzed);
-      await writer.writeCsv(join(out, OUTPUT_FILES.analyzedCsv), t.analyzed);
+      // One table's rows at a time (built, written, dropped).
+      for (const [name, build] of [
+        [OUTPUT_FILES.skiAreas, t.skiAreas], [OUTPUT_FILES.lifts, t.lifts], [OUTPUT_FILES.pistes, t.pistes], [OUTPUT_FILES.pois, t.pois],
+      ] as const) {
+        const { table, geo } = build();
+        await writer.writeParquet(join(out, name), table, geo);
+      }
+      const analyzed = t.analyzed();
+      await writer.writeParquet(join(out, OUTPUT_FILES.analyzedParquet), analyzed);
+      await writer.writeCsv(join(out, OUTPUT_FILES.analyzedCsv), analyzed);
     } finally {
       writer.close();
     }
@@ -66,4 +68,38 @@ export async function runAnalyze(cfg: AnalyzeConfig, s3: S3Client, log: Logger):
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The model of a (sorted) extract, streamed so that memory follows the ski features, not the region (a continent's
+ * extract holds every hotel, restaurant and car park of the continent): the ski features and the nodes they use
+ * are read first (opl.ts `readSkiFeatures`), the ski areas built from them, then every POI candidate streams past
+ * the areas and only those near one are kept (`streamPoiCandidates` → PoiCollector). Bad input → StepError 65.
+ */
+export async function analyzeExtract(path: string, what: string, fix: string, log?: Logger): Promise<SkiModel> {
+  let pbf: PbfPasses | undefined;
+  try {
+    pbf = await PbfPasses.open(path);
+    const { base, candidates } = await readSkiAreas(pbf, log);
+    const pois = new PoiCollector(base.skiAreas);
+    await streamPoiCandidates(pbf, candidates, pois);
+    return finishSkiModel(base, pois);
+  } catch (err) {
+    throw asStepError(err, what, fix);
+  } finally {
+    await pbf?.close();
+  }
+}
+
+/**
+ * Passes 1–2 and the ski areas built from them. The ski features' node locations, node ids and tags are garbage once
+ * this returns (the areas, lifts and pistes keep what they need), before the POI candidates stream past.
+ */
+async function readSkiAreas(pbf: PbfPasses, log?: Logger): Promise<{ base: SkiAreasModel; candidates: PoiCandidates }> {
+  const { data, pois } = await readSkiFeatures(pbf);
+  log?.(
+    `ski features: ${data.relations.size} relations, ${data.ways.size} ways, ${data.nodeCount} nodes; ` +
+      `${pois.poiWayNodes.size} nodes of POI ways`,
+  );
+  return { base: buildSkiAreas(data), candidates: pois };
 }

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { digestFile } from "../../lib/hash.ts";
 import { startTestS3, type TestS3 } from "../../lib/testing/s3rver.ts";
 import { OUTPUT_FILES } from "./outputs.ts";
 import { DIFFICULTIES } from "./ski-rules.ts";
@@ -79,6 +80,22 @@ describe("Andorra 2021-06-22", () => {
       const sum = [...DIFFICULTIES, "unknown"].reduce((s, d) => s + Number(r[`downhill_km_${d}`]), 0);
       expect(Math.abs(sum - Number(r.downhill_km)), String(r.name)).toBeLessThan(0.005);
     }
+  });
+
+  // Every published byte, pinned: a change of the code that must not change the analysis (how analyze reads and
+  // holds the extract, how it counts) shows here. A change of the analysis rules updates these on purpose.
+  it("writes the same bytes as before analyze streamed the extract (sha256 of every output)", async () => {
+    const digests: Record<string, string> = {};
+    for (const name of [...Object.values(OUTPUT_FILES), "_summary.json"].sort()) digests[name] = (await digestFile(join(dir, name), "sha256")).hex;
+    expect(digests).toEqual({
+      "_summary.json": "d8da591afb59ba4b07bd1c76b39e4c1933beeca79cd3d0dcf68e85932b9f9e5f",
+      "lifts.parquet": "f9789ed2d20e66614f91f3cbacafa72f81ad725b853af05481b87f0ef8c29d9a",
+      "osm_near_winter_sports.parquet": "890c36d950a4404ef482461702d8f1bc2cb46d4d36f3cae1f462ef155cb0c745",
+      "pistes.parquet": "ca87a5f72961107665d89cd796c046bafd8117ce2da9d035c526a3ab654002bf",
+      "ski_areas.parquet": "ab3c650fdebfe226e25c95e7f3769639f2972f979f090af1d12bee02c102e737",
+      "ski_areas_analyzed.csv": "05a678931e002d949fe75fe846c9de07aaaa812425e85ef9c45414681062ebb7",
+      "ski_areas_analyzed.parquet": "63e7f1de2c46fcecb6b28f0db98032d5158de962cfc5b4868d5207cf816dd356",
+    });
   });
 
   it("places the four resorts in Andorra", () => {

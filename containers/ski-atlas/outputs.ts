@@ -73,12 +73,21 @@ export interface Summary {
   warnings: number;
 }
 
+export interface GeoTable {
+  table: Table;
+  geo: GeoColumnInfo;
+}
+
+/**
+ * The output tables, each built when asked (so that a caller writing them one by one holds one table's rows and
+ * WKB at a time, not all of them), and the summary.
+ */
 export interface OutputTables {
-  skiAreas: { table: Table; geo: GeoColumnInfo };
-  lifts: { table: Table; geo: GeoColumnInfo };
-  pistes: { table: Table; geo: GeoColumnInfo };
-  pois: { table: Table; geo: GeoColumnInfo };
-  analyzed: Table;
+  skiAreas(): GeoTable;
+  lifts(): GeoTable;
+  pistes(): GeoTable;
+  pois(): GeoTable;
+  analyzed(): Table;
   summary: Summary;
 }
 
@@ -94,103 +103,111 @@ const km = (x: number | null) => (x === null ? null : round(x, 6));
 
 export function buildTables(model: SkiModel): OutputTables {
   // ski_areas.parquet
-  let box: BBox | undefined;
-  let types = new Set<string>();
-  const areaRows = model.skiAreas.map((a) => {
-    let geometry: Uint8Array | null = null;
-    if (a.footprint.kind === "polygon" || a.footprint.kind === "member_hull") {
-      geometry = wkbMultiPolygon(a.footprint.polygons);
-      types.add("MultiPolygon");
-      for (const p of a.footprint.polygons) box = bboxOf(p.outer, box);
-    } else if (a.lon !== null && a.lat !== null) {
-      geometry = wkbPoint(a.lon, a.lat);
-      types.add("Point");
-      box = bboxOf([a.lon, a.lat], box);
-    }
-    return [
-      a.id, a.osmType, a.osmId, a.name, a.sources.join(","), a.osmIds.join(","), a.footprint.kind,
-      a.areaKm2 === null ? null : round(a.areaKm2, 6),
-      a.lat === null ? null : round(a.lat, 7), a.lon === null ? null : round(a.lon, 7), geometry,
-    ];
-  });
-  const skiAreas = {
-    table: {
-      columns: [
-        { name: "id", type: "VARCHAR" }, { name: "osm_type", type: "VARCHAR" }, { name: "osm_id", type: "BIGINT" },
-        { name: "name", type: "VARCHAR" }, { name: "sources", type: "VARCHAR" }, { name: "osm_ids", type: "VARCHAR" },
-        { name: "footprint", type: "VARCHAR" }, { name: "area_km2", type: "DOUBLE" },
-        { name: "lat", type: "DOUBLE" }, { name: "lon", type: "DOUBLE" }, { name: "geometry", type: "BLOB" },
-      ] satisfies Column[],
-      rows: areaRows,
-    },
-    geo: geoInfo(types, box),
+  const skiAreas = (): GeoTable => {
+    let box: BBox | undefined;
+    const types = new Set<string>();
+    const areaRows = model.skiAreas.map((a) => {
+      let geometry: Uint8Array | null = null;
+      if (a.footprint.kind === "polygon" || a.footprint.kind === "member_hull") {
+        geometry = wkbMultiPolygon(a.footprint.polygons);
+        types.add("MultiPolygon");
+        for (const p of a.footprint.polygons) box = bboxOf(p.outer, box);
+      } else if (a.lon !== null && a.lat !== null) {
+        geometry = wkbPoint(a.lon, a.lat);
+        types.add("Point");
+        box = bboxOf([a.lon, a.lat], box);
+      }
+      return [
+        a.id, a.osmType, a.osmId, a.name, a.sources.join(","), a.osmIds.join(","), a.footprint.kind,
+        a.areaKm2 === null ? null : round(a.areaKm2, 6),
+        a.lat === null ? null : round(a.lat, 7), a.lon === null ? null : round(a.lon, 7), geometry,
+      ];
+    });
+    return {
+      table: {
+        columns: [
+          { name: "id", type: "VARCHAR" }, { name: "osm_type", type: "VARCHAR" }, { name: "osm_id", type: "BIGINT" },
+          { name: "name", type: "VARCHAR" }, { name: "sources", type: "VARCHAR" }, { name: "osm_ids", type: "VARCHAR" },
+          { name: "footprint", type: "VARCHAR" }, { name: "area_km2", type: "DOUBLE" },
+          { name: "lat", type: "DOUBLE" }, { name: "lon", type: "DOUBLE" }, { name: "geometry", type: "BLOB" },
+        ] satisfies Column[],
+        rows: areaRows,
+      },
+      geo: geoInfo(types, box),
+    };
   };
 
   // lifts.parquet
-  box = undefined;
-  const lifts = {
-    table: {
-      columns: [
-        { name: "id", type: "VARCHAR" }, { name: "osm_id", type: "BIGINT" }, { name: "name", type: "VARCHAR" },
-        { name: "aerialway", type: "VARCHAR" }, { name: "lift_type", type: "VARCHAR" }, { name: "status", type: "VARCHAR" },
-        { name: "length_km", type: "DOUBLE" },
-        { name: "capacity", type: "INTEGER" }, { name: "occupancy", type: "INTEGER" },
-        { name: "ski_area_id", type: "VARCHAR" }, { name: "assigned_by", type: "VARCHAR" }, { name: "geometry", type: "BLOB" },
-      ] satisfies Column[],
-      rows: model.lifts.map((l) => {
-        box = bboxOf(l.coords, box);
-        return [l.id, l.osmId, l.name, l.aerialway, l.liftType, l.status, km(l.lengthKm), l.capacity, l.occupancy, l.skiAreaId, l.assignedBy, wkbLineString(l.coords)];
-      }),
-    },
-    geo: geoInfo(new Set(model.lifts.length ? ["LineString"] : []), box),
+  const lifts = (): GeoTable => {
+    let box: BBox | undefined;
+    return {
+      table: {
+        columns: [
+          { name: "id", type: "VARCHAR" }, { name: "osm_id", type: "BIGINT" }, { name: "name", type: "VARCHAR" },
+          { name: "aerialway", type: "VARCHAR" }, { name: "lift_type", type: "VARCHAR" }, { name: "status", type: "VARCHAR" },
+          { name: "length_km", type: "DOUBLE" },
+          { name: "capacity", type: "INTEGER" }, { name: "occupancy", type: "INTEGER" },
+          { name: "ski_area_id", type: "VARCHAR" }, { name: "assigned_by", type: "VARCHAR" }, { name: "geometry", type: "BLOB" },
+        ] satisfies Column[],
+        rows: model.lifts.map((l) => {
+          box = bboxOf(l.coords, box);
+          return [l.id, l.osmId, l.name, l.aerialway, l.liftType, l.status, km(l.lengthKm), l.capacity, l.occupancy, l.skiAreaId, l.assignedBy, wkbLineString(l.coords)];
+        }),
+      },
+      geo: geoInfo(new Set(model.lifts.length ? ["LineString"] : []), box),
+    };
   };
 
   // pistes.parquet
-  box = undefined;
-  types = new Set();
-  const pistes = {
-    table: {
-      columns: [
-        { name: "id", type: "VARCHAR" }, { name: "osm_id", type: "BIGINT" }, { name: "name", type: "VARCHAR" },
-        { name: "piste_type", type: "VARCHAR" }, { name: "difficulty", type: "VARCHAR" }, { name: "grooming", type: "VARCHAR" },
-        { name: "status", type: "VARCHAR" }, { name: "route_id", type: "BIGINT" },
-        { name: "is_area", type: "BOOLEAN" }, { name: "length_km", type: "DOUBLE" }, { name: "area_km2", type: "DOUBLE" },
-        { name: "ski_area_id", type: "VARCHAR" }, { name: "assigned_by", type: "VARCHAR" }, { name: "geometry", type: "BLOB" },
-      ] satisfies Column[],
-      rows: model.pistes.map((p) => {
-        box = bboxOf(p.coords, box);
-        types.add(p.isArea ? "Polygon" : "LineString");
-        const geometry = p.isArea ? wkbPolygon({ outer: p.coords, inners: [] }) : wkbLineString(p.coords);
-        return [p.id, p.osmId, p.name, p.pisteType, p.difficulty, p.grooming, p.status, p.routeId, p.isArea, km(p.lengthKm), km(p.areaKm2), p.skiAreaId, p.assignedBy, geometry];
-      }),
-    },
-    geo: geoInfo(types, box),
+  const pistes = (): GeoTable => {
+    let box: BBox | undefined;
+    const types = new Set<string>();
+    return {
+      table: {
+        columns: [
+          { name: "id", type: "VARCHAR" }, { name: "osm_id", type: "BIGINT" }, { name: "name", type: "VARCHAR" },
+          { name: "piste_type", type: "VARCHAR" }, { name: "difficulty", type: "VARCHAR" }, { name: "grooming", type: "VARCHAR" },
+          { name: "status", type: "VARCHAR" }, { name: "route_id", type: "BIGINT" },
+          { name: "is_area", type: "BOOLEAN" }, { name: "length_km", type: "DOUBLE" }, { name: "area_km2", type: "DOUBLE" },
+          { name: "ski_area_id", type: "VARCHAR" }, { name: "assigned_by", type: "VARCHAR" }, { name: "geometry", type: "BLOB" },
+        ] satisfies Column[],
+        rows: model.pistes.map((p) => {
+          box = bboxOf(p.coords, box);
+          types.add(p.isArea ? "Polygon" : "LineString");
+          const geometry = p.isArea ? wkbPolygon({ outer: p.coords, inners: [] }) : wkbLineString(p.coords);
+          return [p.id, p.osmId, p.name, p.pisteType, p.difficulty, p.grooming, p.status, p.routeId, p.isArea, km(p.lengthKm), km(p.areaKm2), p.skiAreaId, p.assignedBy, geometry];
+        }),
+      },
+      geo: geoInfo(types, box),
+    };
   };
 
   // osm_near_winter_sports.parquet
-  box = undefined;
-  const pois = {
-    table: {
-      columns: [
-        { name: "id", type: "VARCHAR" }, { name: "osm_type", type: "VARCHAR" }, { name: "osm_id", type: "BIGINT" },
-        { name: "category", type: "VARCHAR" }, { name: "name", type: "VARCHAR" },
-        { name: "ski_area_id", type: "VARCHAR" }, { name: "distance_km", type: "DOUBLE" },
-        { name: "lat", type: "DOUBLE" }, { name: "lon", type: "DOUBLE" }, { name: "tags", type: "VARCHAR" },
-        { name: "geometry", type: "BLOB" },
-      ] satisfies Column[],
-      rows: model.pois.map((p) => {
-        box = bboxOf([p.lon, p.lat], box);
-        const tags = JSON.stringify(Object.fromEntries(Object.entries(p.tags).sort(([a], [b]) => (a < b ? -1 : 1))));
-        return [p.id, p.osmType, p.osmId, p.category, p.name, p.skiAreaId, km(p.distanceKm), round(p.lat, 7), round(p.lon, 7), tags, wkbPoint(p.lon, p.lat)];
-      }),
-    },
-    geo: geoInfo(new Set(model.pois.length ? ["Point"] : []), box),
+  const pois = (): GeoTable => {
+    let box: BBox | undefined;
+    return {
+      table: {
+        columns: [
+          { name: "id", type: "VARCHAR" }, { name: "osm_type", type: "VARCHAR" }, { name: "osm_id", type: "BIGINT" },
+          { name: "category", type: "VARCHAR" }, { name: "name", type: "VARCHAR" },
+          { name: "ski_area_id", type: "VARCHAR" }, { name: "distance_km", type: "DOUBLE" },
+          { name: "lat", type: "DOUBLE" }, { name: "lon", type: "DOUBLE" }, { name: "tags", type: "VARCHAR" },
+          { name: "geometry", type: "BLOB" },
+        ] satisfies Column[],
+        rows: model.pois.map((p) => {
+          box = bboxOf([p.lon, p.lat], box);
+          const tags = JSON.stringify(Object.fromEntries(Object.entries(p.tags).sort(([a], [b]) => (a < b ? -1 : 1))));
+          return [p.id, p.osmType, p.osmId, p.category, p.name, p.skiAreaId, km(p.distanceKm), round(p.lat, 7), round(p.lon, 7), tags, wkbPoint(p.lon, p.lat)];
+        }),
+      },
+      geo: geoInfo(new Set(model.pois.length ? ["Point"] : []), box),
+    };
   };
 
-  const analyzed: Table = {
+  const analyzed = (): Table => ({
     columns: ANALYZED_COLUMNS,
     rows: model.stats.map(analyzedRow),
-  };
+  });
 
   const summary: Summary = {
     counts: {

@@ -14,11 +14,20 @@ export const POI_TAGS: Record<string, readonly string[]> = {
   railway: ["station", "halt"],
 };
 
+/** POI_TAGS as lookups, each category string made once (analyze asks this of every tagged object of a region). */
+const CATEGORIES: readonly [string, Map<string, string>][] = Object.entries(POI_TAGS).map(([key, values]) => [
+  key,
+  new Map(values.map((v) => [v, `${key}=${v}`])),
+]);
+
 /** `key=value` of the first POI tag an object has (in the order above), or undefined. */
 export function poiCategory(tags: Record<string, string>): string | undefined {
-  for (const [key, values] of Object.entries(POI_TAGS)) {
+  for (const [key, categories] of CATEGORIES) {
     const v = tags[key];
-    if (v !== undefined && values.includes(v)) return `${key}=${v}`;
+    if (v !== undefined) {
+      const category = categories.get(v);
+      if (category !== undefined) return category;
+    }
   }
   return undefined;
 }

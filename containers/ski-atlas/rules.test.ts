@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { analyzeExtract } from "./analyze.ts";
 import { FILTER_RULES } from "./extract.ts";
 import { readPbfFile } from "./opl.ts";
 import { extractPbf } from "./pbf/extract.ts";
@@ -33,7 +34,10 @@ async function analyze(build: (b: OsmBuilder) => void): Promise<SkiModel> {
   const kept = await extractPbf(raw, FILTER_RULES);
   const extract = raw.replace(".osm.pbf", ".extract.osm.pbf");
   await writePbf(extract, kept.nodes, kept.ways, kept.relations);
-  return buildSkiModel(await readPbfFile(extract, "the fixture", "fix the test"));
+  // What analyze streams equals the model of the whole file held in memory.
+  const streamed = await analyzeExtract(extract, "the fixture", "fix the test");
+  expect(streamed).toEqual(buildSkiModel(await readPbfFile(extract, "the fixture", "fix the test")));
+  return streamed;
 }
 
 const near = (actual: number | null, want: number, tol = 1e-3) => expect(Math.abs(Number(actual) - want)).toBeLessThan(tol);

@@ -4,7 +4,7 @@ import {
   type BBox, type Coords, type Polygon,
 } from "./geo.ts";
 import { countryCode } from "./country.ts";
-import type { OsmData, OsmRelation, OsmWay, Tags } from "./opl.ts";
+import type { OsmData, OsmRelation, OsmWay, PoiWay, Tags } from "./opl.ts";
 import { poiCategory } from "./poi-tags.ts";
 import {
   DIFFICULTIES, elevationM, harder, landuseIsSkiing, leadingInt, LIFECYCLE_STATES, LIFT_TYPES, liftKind,
@@ -172,7 +172,7 @@ export const round = (x: number, digits: number) => {
 function name(tags: Tags): string | null {
   return tags.name ?? tags["piste:name"] ?? null;
 }
-function isClosed(way: OsmWay): boolean {
+function isClosed(way: Pick<PoiWay, "refs" | "coords">): boolean {
   return way.refs.length >= 4 && way.refs[0] === way.refs[way.refs.length - 1] && way.coords.length === way.refs.length * 2;
 }
 
@@ -316,7 +316,11 @@ const INHERITED_KEYS = [
 
 const isSite = (rel: OsmRelation) => rel.tags.site === "piste";
 
-export function buildSkiModel(data: OsmData): SkiModel {
+/**
+ * Ski areas, lifts and pistes, and the assignment of lifts and pistes to areas, from the ski features of an extract
+ * (`data` needs no POI: POIs go through a PoiCollector afterwards).
+ */
+export function buildSkiAreas(data: OsmData): SkiAreasModel {
   const warnings: string[] = [];
   const relationsById = [...data.relations.values()].sort(byIdOf);
 
@@ -665,44 +669,95 @@ export function buildSkiModel(data: OsmData): SkiModel {
     }
   }
 
-  // POIs: tagged nodes, and ways (by centroid), within POI_KM of a footprint; the nearest area is recorded.
-  const poiBoxes = new Map(skiAreas.filter((a) => a.footprint.bbox).map((a) => [a.id, expandBBox(a.footprint.bbox!, POI_KM)]));
-  const poiAreas = skiAreas.filter((a) => poiBoxes.has(a.id));
-  const poiIndex = new BoxIndex(poiAreas.map((a) => poiBoxes.get(a.id)!));
-  const poiCount = new Map<string, number>();
-  const pois: Poi[] = [];
-  const considerPoi = (osmType: "node" | "way", osmId: number, tags: Tags, lon: number, lat: number) => {
+  return { skiAreas, lifts, pistes, warnings };
+}
+
+/** What buildSkiAreas gives: everything but the POIs and the statistics (which count the POIs). */
+export interface SkiAreasModel {
+  skiAreas: SkiArea[];
+  lifts: Lift[];
+  pistes: Piste[];
+  warnings: string[];
+}
+
+/**
+ * The whole model of an extract held in memory (tests, small files). analyze streams the extract instead
+ * (opl.ts `readSkiFeatures`, `streamPoiCandidates`): the same three stages, with only the ski features in memory.
+ */
+export function buildSkiModel(data: OsmData): SkiModel {
+  const base = buildSkiAreas(data);
+  const pois = new PoiCollector(base.skiAreas);
+  for (const node of data.taggedNodes) pois.node(node.id, node.tags, node.lon, node.lat);
+  for (const way of data.ways.values()) pois.way(way);
+  return finishSkiModel(base, pois);
+}
+
+/**
+ * POIs: tagged nodes, and ways (by centroid), within POI_KM of a footprint; the nearest area is recorded. Fed one
+ * candidate at a time (in any order: the result is sorted, the counts are sums), so a caller can stream a
+ * continent's candidates and hold only those near a ski area.
+ */
+export class PoiCollector {
+  private readonly poiBoxes: Map<string, BBox>;
+  private readonly poiAreas: SkiArea[];
+  private readonly poiIndex: BoxIndex;
+  readonly poiCount = new Map<string, number>();
+  private readonly pois: Poi[] = [];
+
+  constructor(skiAreas: readonly SkiArea[]) {
+    this.poiBoxes = new Map(skiAreas.filter((a) => a.footprint.bbox).map((a) => [a.id, expandBBox(a.footprint.bbox!, POI_KM)]));
+    this.poiAreas = skiAreas.filter((a) => this.poiBoxes.has(a.id));
+    this.poiIndex = new BoxIndex(this.poiAreas.map((a) => this.poiBoxes.get(a.id)!));
+  }
+
+  /** A node: kept when it has a POI tag and lies within POI_KM of a footprint. */
+  node(id: number, tags: Tags, lon: number, lat: number): void {
+    this.consider("node", id, tags, lon, lat);
+  }
+
+  /** A way (its coords resolved): kept when it has a POI tag and its centroid lies within POI_KM of a footprint. */
+  way(way: PoiWay): void {
+    if (way.coords.length < 2 || !poiCategory(way.tags)) return;
+    const [lon, lat] = isClosed(way) ? ringCentroid(way.coords) : meanPoint(way.coords);
+    this.consider("way", way.id, way.tags, lon, lat);
+  }
+
+  private consider(osmType: "node" | "way", osmId: number, tags: Tags, lon: number, lat: number): void {
     const category = poiCategory(tags);
     if (!category) return;
     let best: SkiArea | undefined;
     let bestDist = Infinity;
-    for (const k of poiIndex.queryPoint(lon, lat)) {
-      const area = poiAreas[k];
-      const box = poiBoxes.get(area.id);
+    for (const k of this.poiIndex.queryPoint(lon, lat)) {
+      const area = this.poiAreas[k];
+      const box = this.poiBoxes.get(area.id);
       if (!box || !inBBox(lon, lat, box)) continue;
       const d = footprintDistanceKm(lon, lat, area.footprint);
       if (d > POI_KM) continue;
-      poiCount.set(area.id, (poiCount.get(area.id) ?? 0) + 1);
+      this.poiCount.set(area.id, (this.poiCount.get(area.id) ?? 0) + 1);
       if (d < bestDist) {
         bestDist = d;
         best = area;
       }
     }
     if (best) {
-      pois.push({
+      this.pois.push({
         id: `${osmType}/${osmId}`, osmType, osmId, category, name: name(tags), lon, lat,
         skiAreaId: best.id, distanceKm: bestDist, tags,
       });
     }
-  };
-  for (const node of data.taggedNodes) considerPoi("node", node.id, node.tags, node.lon, node.lat);
-  for (const way of data.ways.values()) {
-    if (way.coords.length < 2 || !poiCategory(way.tags)) continue;
-    const [lon, lat] = isClosed(way) ? ringCentroid(way.coords) : meanPoint(way.coords);
-    considerPoi("way", way.id, way.tags, lon, lat);
   }
-  pois.sort((a, b) => compareOsmIds(a.id, b.id));
 
+  /** The kept POIs, sorted by id (nodes, then ways). */
+  sorted(): Poi[] {
+    return this.pois.sort((a, b) => compareOsmIds(a.id, b.id));
+  }
+}
+
+/** The statistics per resort and for the region, once every POI candidate went through `pois`. */
+export function finishSkiModel(base: SkiAreasModel, poiCollector: PoiCollector): SkiModel {
+  const { skiAreas, lifts, pistes, warnings } = base;
+  const pois = poiCollector.sorted();
+  const poiCount = poiCollector.poiCount;
   const active = <T extends { status: Status }>(xs: T[]) => xs.filter((x) => x.status === "operating");
   const liftsOf = groupBy(active(lifts), (l) => l.skiAreaId), pistesOf = groupBy(active(pistes), (p) => p.skiAreaId);
   const stats = skiAreas.map((area) => areaStats(area, liftsOf.get(area.id) ?? [], pistesOf.get(area.id) ?? [], poiCount.get(area.id) ?? 0));
@@ -795,20 +850,87 @@ function cell(deg: number): number {
 }
 
 
-/** A segment's key, the same whichever way it is walked: two ways over the same nodes share their keys. */
-function segmentKey(x1: number, y1: number, x2: number, y2: number): string {
-  return x1 < x2 || (x1 === x2 && y1 <= y2) ? `${x1},${y1},${x2},${y2}` : `${x2},${y2},${x1},${y1}`;
+/**
+ * Distinct segments (two consecutive vertices, either direction: two ways over the same nodes share theirs), numbered
+ * in the order first seen. An open-addressing hash table over the canonical coordinates in typed arrays: a resort
+ * with a million segments costs tens of MB, where string keys cost ten times that and most of the CPU.
+ */
+export class SegmentSet {
+  private coords = new Float64Array(4 * 64);
+  private slots = new Int32Array(128).fill(-1);
+  size = 0;
+
+  /** The segment's number, or -1 when it is new (it then gets number `size - 1`). */
+  add(x1: number, y1: number, x2: number, y2: number): number {
+    // -0 and 0 are the same coordinate (adding 0 turns -0 into 0); the canonical order makes direction irrelevant.
+    x1 += 0; y1 += 0; x2 += 0; y2 += 0;
+    if (!(x1 < x2 || (x1 === x2 && y1 <= y2))) [x1, y1, x2, y2] = [x2, y2, x1, y1];
+    const mask = this.slots.length - 1;
+    for (let h = hashSegment(x1, y1, x2, y2) & mask; ; h = (h + 1) & mask) {
+      const i = this.slots[h];
+      if (i < 0) break;
+      const c = this.coords;
+      if (c[4 * i] === x1 && c[4 * i + 1] === y1 && c[4 * i + 2] === x2 && c[4 * i + 3] === y2) return i;
+    }
+    if (4 * (this.size + 1) > this.coords.length) {
+      const grown = new Float64Array(this.coords.length * 2);
+      grown.set(this.coords);
+      this.coords = grown;
+    }
+    const i = this.size++;
+    const c = this.coords;
+    c[4 * i] = x1;
+    c[4 * i + 1] = y1;
+    c[4 * i + 2] = x2;
+    c[4 * i + 3] = y2;
+    if (2 * this.size > this.slots.length) this.rehash();
+    else this.place(i);
+    return -1;
+  }
+
+  private place(i: number): void {
+    const c = this.coords, mask = this.slots.length - 1;
+    let h = hashSegment(c[4 * i], c[4 * i + 1], c[4 * i + 2], c[4 * i + 3]) & mask;
+    while (this.slots[h] >= 0) h = (h + 1) & mask;
+    this.slots[h] = i;
+  }
+
+  private rehash(): void {
+    this.slots = new Int32Array(this.slots.length * 2).fill(-1);
+    for (let i = 0; i < this.size; i++) this.place(i);
+  }
+}
+
+const hashView = new Float64Array(1);
+const hashWords = new Int32Array(hashView.buffer);
+/** A 32-bit hash of four doubles' bit patterns (MurmurHash3's mixing over their eight 32-bit words). */
+function hashSegment(x1: number, y1: number, x2: number, y2: number): number {
+  let h = mixDouble(mixDouble(mixDouble(mixDouble(0x9747b28c, x1), y1), x2), y2);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+function mixDouble(h: number, v: number): number {
+  hashView[0] = v;
+  return mixWord(mixWord(h, hashWords[0]), hashWords[1]);
+}
+function mixWord(h: number, w: number): number {
+  let k = Math.imul(w, 0xcc9e2d51);
+  k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+  h ^= k;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
 /** Length (km) of the union of lines: a segment shared by several lines counts once. */
 class SegmentLength {
-  private seen = new Set<string>();
+  private seen = new SegmentSet();
   km = 0;
   add(c: Coords): void {
     for (let i = 2; i + 1 < c.length; i += 2) {
-      const key = segmentKey(c[i - 2], c[i - 1], c[i], c[i + 1]);
-      if (this.seen.has(key)) continue;
-      this.seen.add(key);
+      if (this.seen.add(c[i - 2], c[i - 1], c[i], c[i + 1]) >= 0) continue;
       this.km += haversineKm(c[i - 2], c[i - 1], c[i], c[i + 1]);
     }
   }
@@ -818,7 +940,8 @@ class SegmentLength {
 function areaStats(area: SkiArea, myLifts: Lift[], myPistes: Piste[], poiCount: number): SkiAreaStats {
   // Downhill: each segment once, under the hardest difficulty among the pistes on it (unknown if none has one),
   // so the difficulty columns add up to downhill_km.
-  const downhill = new Map<string, { km: number; difficulty: Difficulty | null }>();
+  const downhill = new SegmentSet();
+  const downhillKmOf: number[] = [], downhillDifficulty: (Difficulty | null)[] = []; // by segment number
   const byType = new Map<string, SegmentLength>(PISTE_KM_TYPES.filter((t) => t !== "downhill").map((t) => [t, new SegmentLength()]));
   for (const p of myPistes) {
     if (p.isArea) continue;
@@ -826,17 +949,20 @@ function areaStats(area: SkiArea, myLifts: Lift[], myPistes: Piste[], poiCount: 
     for (const t of p.types) byType.get(t)?.add(c);
     if (!p.types.includes("downhill")) continue;
     for (let i = 2; i + 1 < c.length; i += 2) {
-      const key = segmentKey(c[i - 2], c[i - 1], c[i], c[i + 1]);
-      const seg = downhill.get(key);
-      if (seg) seg.difficulty = harder(seg.difficulty, p.difficulty);
-      else downhill.set(key, { km: haversineKm(c[i - 2], c[i - 1], c[i], c[i + 1]), difficulty: p.difficulty });
+      const seg = downhill.add(c[i - 2], c[i - 1], c[i], c[i + 1]);
+      if (seg >= 0) downhillDifficulty[seg] = harder(downhillDifficulty[seg], p.difficulty);
+      else {
+        downhillKmOf.push(haversineKm(c[i - 2], c[i - 1], c[i], c[i + 1]));
+        downhillDifficulty.push(p.difficulty);
+      }
     }
   }
   const byDifficulty = Object.fromEntries([...DIFFICULTIES, "unknown"].map((d) => [d, 0])) as Record<Difficulty | "unknown", number>;
   let downhillKm = 0;
-  for (const { km, difficulty } of downhill.values()) {
+  for (let seg = 0; seg < downhillKmOf.length; seg++) {
+    const km = downhillKmOf[seg];
     downhillKm += km;
-    byDifficulty[difficulty ?? "unknown"] += km;
+    byDifficulty[downhillDifficulty[seg] ?? "unknown"] += km;
   }
   for (const d of Object.keys(byDifficulty) as (Difficulty | "unknown")[]) byDifficulty[d] = round(byDifficulty[d], 3);
 

@@ -30,16 +30,26 @@ export function statusAndValue(key: string, tags: Tags): { status: Status; value
   const own = tags[key];
   if (own !== undefined && LIFECYCLE.has(own)) return { status: own as Status, value: tags[own] ?? null };
   if (own === undefined) {
-    for (const state of LIFECYCLE_STATES) {
-      const v = tags[`${state}:${key}`];
-      if (v !== undefined) return { status: state, value: v };
+    const prefixed = prefixedKeys(key);
+    for (let i = 0; i < LIFECYCLE_STATES.length; i++) {
+      const v = tags[prefixed[i]];
+      if (v !== undefined) return { status: LIFECYCLE_STATES[i], value: v };
     }
   }
-  for (const state of LIFECYCLE_STATES) {
-    if (tags[state] === "yes" || tags[`piste:${state}`] === "yes") return { status: state, value: own ?? null };
+  for (let i = 0; i < LIFECYCLE_STATES.length; i++) {
+    if (tags[LIFECYCLE_STATES[i]] === "yes" || tags[PISTE_STATE_KEYS[i]] === "yes") return { status: LIFECYCLE_STATES[i], value: own ?? null };
   }
   return { status: "operating", value: own ?? null };
 }
+
+/** `{state}:{key}` per lifecycle state, made once per key (statusAndValue runs for every way of an extract). */
+const PREFIXED_KEYS = new Map<string, readonly string[]>();
+function prefixedKeys(key: string): readonly string[] {
+  let keys = PREFIXED_KEYS.get(key);
+  if (!keys) PREFIXED_KEYS.set(key, (keys = LIFECYCLE_STATES.map((state) => `${state}:${key}`)));
+  return keys;
+}
+const PISTE_STATE_KEYS = LIFECYCLE_STATES.map((state) => `piste:${state}`);
 
 /** Splits a multi-valued tag (`downhill;nordic`, ` Downhill `) into lower-case, trimmed, distinct values. */
 export function splitValues(v: string | null | undefined): string[] {
