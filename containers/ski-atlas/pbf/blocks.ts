@@ -219,8 +219,9 @@ function checkInflated({ rawSize }: ParsedBlob, out: Uint8Array): Uint8Array {
   return out;
 }
 
+/** Reads a block's Blob into a buffer of its own (never Node's shared pool: it may be transferred to a worker). */
 export async function readBlob(fh: FileHandle, ref: BlockRef): Promise<Uint8Array> {
-  const buf = Buffer.allocUnsafe(ref.size);
+  const buf = Buffer.allocUnsafeSlow(ref.size);
   const { bytesRead } = await fh.read(buf, 0, ref.size, ref.offset);
   if (bytesRead !== ref.size) throw inBlock(ref, new PbfFormatError("truncated file"));
   return buf;
