@@ -34,8 +34,9 @@ function handle(m: WorkerRequest & { type: "ways" | "nodes" }): void {
   }
   const kinds = block.groups.map((g) => g.kind);
   if (kinds.some((k) => k === GROUP_DENSE || k === GROUP_NODES || k === GROUP_RELATIONS)) {
-    // Back to the main thread whole: the boundary of pass 1, kept there for pass 2 (or an unsorted file).
-    const raw = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
+    // Back to the main thread whole: the boundary of pass 1, kept there for pass 2 (or an unsorted file). A copy:
+    // zlib's output buffers cannot be transferred (nor a Buffer's slice, a view); a few blocks only.
+    const raw = new Uint8Array(data);
     port.postMessage({ id: m.id, result: { raw } }, [raw.buffer as ArrayBuffer]);
     return;
   }
