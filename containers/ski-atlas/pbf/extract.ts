@@ -1,4 +1,3 @@
-import { open, type FileHandle } from "node:fs/promises";
 import { inBlock, InflateBudget, loadBlock, parseBlob, readBlob, scanBlocks, type BlockRef, type ParsedBlob } from "./blocks.ts";
 import { BlockPool, workerCount } from "./block-pool.ts";
 import {
@@ -8,6 +7,7 @@ import {
 import { NodeFilter, unsorted, type NodeBatch } from "./node-filter.ts";
 import { NumberArray, PbfFormatError, readPacked } from "./protobuf.ts";
 import { RuleSet, type TagRule } from "./rules.ts";
+import { FileSource, type ByteSource } from "./source.ts";
 import { filterWays, tagsMatch, type WayBatch } from "./way-filter.ts";
 import { NodeList } from "./write.ts";
 
@@ -57,18 +57,18 @@ export interface ExtractStats {
 class Fetcher {
   private started = new Map<number, Promise<Uint8Array>>();
   inflated = 0;
-  private fh: FileHandle;
+  private src: ByteSource;
   private refs: readonly BlockRef[];
   private budget: InflateBudget;
-  constructor(fh: FileHandle, refs: readonly BlockRef[], budget: InflateBudget) {
-    this.fh = fh;
+  constructor(src: ByteSource, refs: readonly BlockRef[], budget: InflateBudget) {
+    this.src = src;
     this.refs = refs;
     this.budget = budget;
   }
   prefetch(i: number): void {
     if (i < 1 || i >= this.refs.length || this.started.has(i)) return;
     this.inflated++;
-    const p = loadBlock(this.fh, this.refs[i], this.budget);
+    const p = loadBlock(this.src, this.refs[i], this.budget);
     p.catch(() => {});
     this.started.set(i, p);
   }
@@ -176,20 +176,19 @@ function sharedSortedIds(ids: Float64Array): { shared: SharedArrayBuffer; array:
 type EarlyBlock = { block: PrimitiveBlock } | { error: unknown };
 
 /**
- * Runs the extract on `path`. `parallel`: blocks read and inflated ahead on this thread (relations, and
- * everything when there are no workers); `workers`: worker threads for the way and node blocks (0: everything
- * on this thread).
+ * Runs the extract on `input` (a local file's path, or a source the caller closes). `parallel`: blocks read and
+ * inflated ahead on this thread (relations, and everything when there are no workers); `workers`: worker threads
+ * for the way and node blocks (0: everything on this thread).
  */
-export async function extractPbf(path: string, rules: readonly TagRule[], parallel = 8, workers = workerCount()): Promise<ExtractResult> {
-  const fh = await open(path, "r");
+export async function extractPbf(input: string | ByteSource, rules: readonly TagRule[], parallel = 8, workers = workerCount()): Promise<ExtractResult> {
+  const src = typeof input === "string" ? await FileSource.open(input) : input;
   let pool: BlockPool | undefined;
   try {
-    const { size } = await fh.stat();
-    const refs = await scanBlocks(fh, size);
-    const budget = new InflateBudget(size);
-    const header = await loadBlock(fh, refs[0], budget);
+    const refs = await scanBlocks(src);
+    const budget = new InflateBudget(src.size);
+    const header = await loadBlock(src, refs[0], budget);
     located(refs[0], () => checkHeader(header));
-    const f = new Fetcher(fh, refs, budget);
+    const f = new Fetcher(src, refs, budget);
     // Started now, so that the threads load their code while the relations are read.
     pool = workers > 0 && refs.length > 2 ? new BlockPool(workers) : undefined;
     const threads = pool?.size ?? 0;
@@ -200,7 +199,7 @@ export async function extractPbf(path: string, rules: readonly TagRule[], parall
 
     /** Reads block i's Blob and charges it to the budget; undefined for a block type we do not know (skipped). */
     const readParsed = async (i: number): Promise<ParsedBlob | undefined> => {
-      const blob = await readBlob(fh, refs[i]);
+      const blob = await readBlob(src, refs[i]);
       if (refs[i].type !== "OSMData") return undefined;
       const parsed = located(refs[i], () => parseBlob(blob));
       located(refs[i], () => budget.take(parsed.declaredBytes));
@@ -470,6 +469,6 @@ export async function extractPbf(path: string, rules: readonly TagRule[], parall
     return { nodes, ways, relations, stats };
   } finally {
     await pool?.close();
-    await fh.close();
+    if (typeof input === "string") await src.close();
   }
 }
