@@ -9,7 +9,7 @@ import { mib, type Logger } from "./log.ts";
 import { extractPbf, type TagRule } from "./pbf/extract.ts";
 import { PbfFormatError } from "./pbf/protobuf.ts";
 import { RANGE_CHUNK, RangeSource } from "./pbf/source.ts";
-import { writePbf } from "./pbf/write.ts";
+import { PbfFileWriter } from "./pbf/write.ts";
 import { assertPbfStart, PBF_START_BYTES } from "./pbf-check.ts";
 import { POI_TAGS } from "./poi-tags.ts";
 import { EXTRACTED_LIFECYCLE_PREFIXES } from "./ski-rules.ts";
@@ -72,16 +72,20 @@ export async function runExtract(cfg: ExtractConfig, s3: S3Client, log: Logger):
     assertPbfStart(await raw.read(0, PBF_START_BYTES), rawBytes, `the raw file ${cfg.rawUri}`, fix);
     log(`filtering ${mib(rawBytes)}`);
     const started = Date.now();
-    let result: Awaited<ReturnType<typeof extractPbf>>;
+    // The kept nodes go straight into the extract file as pass 2 finds them; ways and relations follow.
+    const writer = await PbfFileWriter.create(out);
+    let result: Awaited<ReturnType<typeof extractPbf<PbfFileWriter>>>;
+    let bytes: number;
     try {
-      result = await extractPbf(raw, FILTER_RULES);
+      result = await extractPbf(raw, FILTER_RULES, undefined, undefined, writer);
+      bytes = await writer.finish(result.ways, result.relations);
     } catch (err) {
+      await writer.abort();
       if (err instanceof PbfFormatError) throw new StepError(`the raw file ${cfg.rawUri} is not a valid OSM PBF (${err.message}): ${fix}`, EXIT.DATA_ERROR);
       throw err;
     } finally {
       await raw.close();
     }
-    const bytes = await writePbf(out, result.nodes, result.ways, result.relations);
     const { stats } = result;
     log(
       `kept ${result.nodes.length} nodes, ${result.ways.length} ways, ${result.relations.length} relations; ` +

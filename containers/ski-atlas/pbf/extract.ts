@@ -9,7 +9,7 @@ import { NumberArray, PbfFormatError, readPacked } from "./protobuf.ts";
 import { RuleSet, type TagRule } from "./rules.ts";
 import { FileSource, type ByteSource } from "./source.ts";
 import { filterWays, tagsMatch, type WayBatch } from "./way-filter.ts";
-import { NodeList } from "./write.ts";
+import { NodeList, type NodeSink } from "./write.ts";
 
 export type { TagRule } from "./rules.ts";
 
@@ -36,8 +36,9 @@ export type { TagRule } from "./rules.ts";
  * nodes, matching ways and their nodes, matching nodes.
  */
 
-export interface ExtractResult {
-  nodes: NodeList;
+export interface ExtractResult<S extends NodeSink = NodeList> {
+  /** The kept nodes, in the sink given (by default: in memory). */
+  nodes: S;
   ways: PbfWay[];
   relations: PbfRelation[];
   stats: ExtractStats;
@@ -178,9 +179,17 @@ type EarlyBlock = { block: PrimitiveBlock } | { error: unknown };
 /**
  * Runs the extract on `input` (a local file's path, or a source the caller closes). `parallel`: blocks read and
  * inflated ahead on this thread (relations, and everything when there are no workers); `workers`: worker threads
- * for the way and node blocks (0: everything on this thread).
+ * for the way and node blocks (0: everything on this thread); `nodes`: where the kept nodes go, in file order
+ * (the extract step streams them into the output file: pass 2 runs last, after the ways and relations are
+ * known, so the nodes are never all held).
  */
-export async function extractPbf(input: string | ByteSource, rules: readonly TagRule[], parallel = 8, workers = workerCount()): Promise<ExtractResult> {
+export async function extractPbf<S extends NodeSink = NodeList>(
+  input: string | ByteSource,
+  rules: readonly TagRule[],
+  parallel = 8,
+  workers = workerCount(),
+  nodes: S = new NodeList() as NodeSink as S,
+): Promise<ExtractResult<S>> {
   const src = typeof input === "string" ? await FileSource.open(input) : input;
   let pool: BlockPool | undefined;
   try {
@@ -401,13 +410,12 @@ export async function extractPbf(input: string | ByteSource, rules: readonly Tag
     // ---- pass 2: nodes, forwards (on the workers when there are any: each inflates and filters whole blocks)
     const needed = sharedSortedIds(nodeRefs.data.subarray(0, nodeRefCount));
     const filter = new NodeFilter(needed.array, needed.count, rules);
-    const nodes = new NodeList();
     let lastNodeId = -Infinity;
-    const append = (ref: BlockRef, batch: NodeBatch) => {
+    const append = async (ref: BlockRef, batch: NodeBatch) => {
       if (batch.firstId <= lastNodeId) throw inBlock(ref, unsorted());
       if (!Number.isNaN(batch.lastId)) lastNodeId = batch.lastId;
       stats.nodeBlocksSkipped += batch.skipped;
-      nodes.append(batch);
+      if (batch.count > 0) await nodes.append(batch);
     };
     /** Filters block `index` when pass 1 already read it (here or on a worker); undefined otherwise. */
     const filterRead = async (index: number): Promise<NodeBatch | undefined> => {
@@ -430,10 +438,10 @@ export async function extractPbf(input: string | ByteSource, rules: readonly Tag
       for (let i = 1; i < boundary; i++) {
         for (let j = 1; j <= P; j++) if (i + j < boundary) f.prefetch(i + j);
         const here = await filterRead(i);
-        if (here) append(refs[i], here);
+        if (here) await append(refs[i], here);
         else {
           const block = await f.get(i);
-          append(refs[i], located(refs[i], () => filter.filter(block, false)));
+          await append(refs[i], located(refs[i], () => filter.filter(block, false)));
         }
       }
     } else {
@@ -461,10 +469,10 @@ export async function extractPbf(input: string | ByteSource, rules: readonly Tag
       for (let i = 1; i < boundary; i++) {
         const batch = await inFlight.shift()!;
         if (next < boundary) launch();
-        append(refs[i], batch);
+        await append(refs[i], batch);
       }
     }
-    if (boundaryBlock) append(refs[boundary], located(refs[boundary], () => filter.filter(boundaryBlock, true)));
+    if (boundaryBlock) await append(refs[boundary], located(refs[boundary], () => filter.filter(boundaryBlock, true)));
     stats.inflated += f.inflated;
     return { nodes, ways, relations, stats };
   } finally {
