@@ -9,10 +9,10 @@ import type { WayBatch } from "./way-filter.ts";
 
 /**
  * Worker threads of the extractor: each inflates and filters whole blocks, the way blocks of pass 1 and the node
- * blocks of pass 2 (zlib and the decoding both off the main thread), so the extract uses every core. Blocks are handed to the first idle
- * worker; results come back as promises, which the caller awaits in file order. The split is osmpbf's
- * (https://docs.rs/osmpbf, `par_map_reduce`): one thread reads Blobs in sequence, whole Blobs are inflated and
- * decoded in parallel, so zlib and decoding scale with the cores while reading stays sequential.
+ * blocks of pass 2 (zlib and the decoding both off the main thread), so the extract uses every core. Blocks are
+ * handed to the first idle worker; results come back as promises, which the caller awaits in file order. The
+ * split is osmpbf's (https://docs.rs/osmpbf, `par_map_reduce`): one thread reads Blobs in sequence, whole Blobs
+ * are inflated and decoded in parallel, so zlib and decoding scale with the cores while reading stays sequential.
  */
 
 /**
