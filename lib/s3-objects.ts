@@ -63,7 +63,10 @@ export async function getObjectRange(s3: S3Client, uri: string, start: number, e
   const { bucket, key } = parseS3Uri(uri);
   const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end - 1}`, IfMatch: ifMatch }));
   const bytes = await out.Body!.transformToByteArray();
-  if (bytes.length !== end - start) throw new Error(`GET ${uri} bytes ${start}-${end - 1} returned ${bytes.length} bytes`);
+  if (bytes.length !== end - start) {
+    // The connection ended before the range was whole: a network failure (retryable), not a fault of the object.
+    throw Object.assign(new Error(`GET ${uri} bytes ${start}-${end - 1} returned ${bytes.length} bytes`), { code: "ECONNABORTED" });
+  }
   return bytes;
 }
 

@@ -82,6 +82,10 @@ export async function runExtract(cfg: ExtractConfig, s3: S3Client, log: Logger):
     } catch (err) {
       await writer.abort();
       if (err instanceof PbfFormatError) throw new StepError(`the raw file ${cfg.rawUri} is not a valid OSM PBF (${err.message}): ${fix}`, EXIT.DATA_ERROR);
+      if ((err as { name?: string }).name === "PreconditionFailed") {
+        // If-Match failed: RAW_URI was replaced while it was read (a download ran meanwhile). Read it again.
+        throw new StepError(`the raw file ${cfg.rawUri} changed while it was read: retry later`, EXIT.TEMP_FAIL);
+      }
       throw err;
     } finally {
       await raw.close();
