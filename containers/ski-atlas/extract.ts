@@ -69,7 +69,12 @@ export async function runExtract(cfg: ExtractConfig, s3: S3Client, log: Logger):
     const rawBytes = head.ContentLength ?? 0;
     const raw = new RangeSource((start, end) => getObjectRange(s3, cfg.rawUri, start, end, head.ETag), rawBytes);
     const fix = "re-download the source (run the download step again)";
-    assertPbfStart(await raw.read(0, PBF_START_BYTES), rawBytes, `the raw file ${cfg.rawUri}`, fix);
+    const replaced = (err: unknown) => {
+      // If-Match failed: RAW_URI was replaced while it was read (a download ran meanwhile). Read it again.
+      if ((err as { name?: string }).name !== "PreconditionFailed") return err;
+      return new StepError(`the raw file ${cfg.rawUri} changed while it was read: retry later`, EXIT.TEMP_FAIL);
+    };
+    assertPbfStart(await raw.read(0, PBF_START_BYTES).catch((err) => Promise.reject(replaced(err))), rawBytes, `the raw file ${cfg.rawUri}`, fix);
     log(`filtering ${mib(rawBytes)}`);
     const started = Date.now();
     // The kept nodes go straight into the extract file as pass 2 finds them; ways and relations follow.
@@ -82,11 +87,7 @@ export async function runExtract(cfg: ExtractConfig, s3: S3Client, log: Logger):
     } catch (err) {
       await writer.abort();
       if (err instanceof PbfFormatError) throw new StepError(`the raw file ${cfg.rawUri} is not a valid OSM PBF (${err.message}): ${fix}`, EXIT.DATA_ERROR);
-      if ((err as { name?: string }).name === "PreconditionFailed") {
-        // If-Match failed: RAW_URI was replaced while it was read (a download ran meanwhile). Read it again.
-        throw new StepError(`the raw file ${cfg.rawUri} changed while it was read: retry later`, EXIT.TEMP_FAIL);
-      }
-      throw err;
+      throw replaced(err);
     } finally {
       await raw.close();
     }
