@@ -14,10 +14,10 @@
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, openSync, closeSync, writeSync, statSync, writeFileSync, existsSync } from "node:fs";
-import { open } from "node:fs/promises";
 import { basename, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { frameBlock, inflateBlob, readBlob, scanBlocks } from "../containers/ski-atlas/pbf/blocks.ts";
+import { FileSource } from "../containers/ski-atlas/pbf/source.ts";
 import { decodeAll, PrimitiveBlock, GROUP_DENSE, GROUP_WAYS, GROUP_RELATIONS, GROUP_NODES } from "../containers/ski-atlas/pbf/decode.ts";
 import { NumberArray, ProtoReader, ProtoWriter, readPacked, WIRE_LEN } from "../containers/ski-atlas/pbf/protobuf.ts";
 
@@ -158,9 +158,9 @@ interface Source {
 }
 
 async function loadSource(path: string): Promise<Source> {
-  const fh = await open(path, "r");
+  const fh = await FileSource.open(path);
   try {
-    const refs = await scanBlocks(fh, (await fh.stat()).size);
+    const refs = await scanBlocks(fh);
     const src: Source = {
       header: new Uint8Array(0), nodes: [], ways: [], relations: [], counts: { n: 0, w: 0, r: 0 },
       bbox: { minLat7: Infinity, maxLat7: -Infinity, minLon7: Infinity, maxLon7: -Infinity }, bytes: statSync(path).size,

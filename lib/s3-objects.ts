@@ -55,6 +55,21 @@ export async function downloadToFile(s3: S3Client, uri: string, path: string): P
   return (await stat(path)).size;
 }
 
+/**
+ * Bytes [start, end) of an object (a ranged GET). `ifMatch`: the ETag the object must still have, so a reader
+ * that takes an object in pieces never mixes two versions of it (S3 answers 412 PreconditionFailed instead).
+ */
+export async function getObjectRange(s3: S3Client, uri: string, start: number, end: number, ifMatch?: string): Promise<Uint8Array> {
+  const { bucket, key } = parseS3Uri(uri);
+  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end - 1}`, IfMatch: ifMatch }));
+  const bytes = await out.Body!.transformToByteArray();
+  if (bytes.length !== end - start) {
+    // The connection ended before the range was whole: a network failure (retryable), not a fault of the object.
+    throw Object.assign(new Error(`GET ${uri} bytes ${start}-${end - 1} returned ${bytes.length} bytes`), { code: "ECONNABORTED" });
+  }
+  return bytes;
+}
+
 export async function getObjectText(s3: S3Client, uri: string): Promise<string | undefined> {
   const { bucket, key } = parseS3Uri(uri);
   try {

@@ -3,13 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { EXIT, StepError } from "../../lib/exit-codes.ts";
-import { downloadToFile, isNotFound, uploadFile } from "../../lib/s3-objects.ts";
+import { getObjectRange, headObject, uploadFile } from "../../lib/s3-objects.ts";
 import type { ExtractConfig } from "./config.ts";
 import { mib, type Logger } from "./log.ts";
 import { extractPbf, type TagRule } from "./pbf/extract.ts";
 import { PbfFormatError } from "./pbf/protobuf.ts";
-import { writePbf } from "./pbf/write.ts";
-import { assertLooksLikePbf } from "./pbf-check.ts";
+import { RANGE_CHUNK, RangeSource } from "./pbf/source.ts";
+import { PbfFileWriter } from "./pbf/write.ts";
+import { assertPbfStart, PBF_START_BYTES } from "./pbf-check.ts";
 import { POI_TAGS } from "./poi-tags.ts";
 import { EXTRACTED_LIFECYCLE_PREFIXES } from "./ski-rules.ts";
 
@@ -48,39 +49,53 @@ export function filterExpressions(): string[] {
 /**
  * Step 2. Referenced objects are kept (like osmium tags-filter without -R): analyze needs the nodes of every kept
  * way, and the members of site=piste / multipolygon relations (which may carry no ski tags of their own).
+ * RAW_URI is read in place with ranged GETs (pbf/source.ts), pinned to the ETag its HEAD gave: no local copy of
+ * the raw file (a continent's would need tens of GB of task storage), and the reads overlap the decoding.
  */
 export async function runExtract(cfg: ExtractConfig, s3: S3Client, log: Logger): Promise<{ bytes: number }> {
   const dir = await mkdtemp(join(tmpdir(), "ski-atlas-extract-"));
   try {
-    const raw = join(dir, "raw.osm.pbf");
     const out = join(dir, "extract.osm.pbf");
     log(`reading ${cfg.rawUri}`);
-    let rawBytes: number;
-    try {
-      rawBytes = await downloadToFile(s3, cfg.rawUri, raw);
-    } catch (err) {
-      if (isNotFound(err) && (err as { name?: string }).name !== "NoSuchBucket") {
-        throw new StepError(`RAW_URI ${cfg.rawUri} does not exist: run the download step first`, EXIT.NO_INPUT);
-      }
-      throw err;
+    const head = await headObject(s3, cfg.rawUri);
+    if (!head) {
+      // A HEAD answer has no body, so it cannot tell a missing bucket (a configuration fault) from a missing key;
+      // a GET can.
+      await getObjectRange(s3, cfg.rawUri, 0, 1).catch((err: { name?: string }) => {
+        if (err.name === "NoSuchBucket") throw err;
+      });
+      throw new StepError(`RAW_URI ${cfg.rawUri} does not exist: run the download step first`, EXIT.NO_INPUT);
     }
+    const rawBytes = head.ContentLength ?? 0;
+    const raw = new RangeSource((start, end) => getObjectRange(s3, cfg.rawUri, start, end, head.ETag), rawBytes);
     const fix = "re-download the source (run the download step again)";
-    await assertLooksLikePbf(raw, `the raw file ${cfg.rawUri}`, fix);
+    const replaced = (err: unknown) => {
+      // If-Match failed: RAW_URI was replaced while it was read (a download ran meanwhile). Read it again.
+      if ((err as { name?: string }).name !== "PreconditionFailed") return err;
+      return new StepError(`the raw file ${cfg.rawUri} changed while it was read: retry later`, EXIT.TEMP_FAIL);
+    };
+    assertPbfStart(await raw.read(0, PBF_START_BYTES).catch((err) => Promise.reject(replaced(err))), rawBytes, `the raw file ${cfg.rawUri}`, fix);
     log(`filtering ${mib(rawBytes)}`);
     const started = Date.now();
-    let result: Awaited<ReturnType<typeof extractPbf>>;
+    // The kept nodes go straight into the extract file as pass 2 finds them; ways and relations follow.
+    const writer = await PbfFileWriter.create(out);
+    let result: Awaited<ReturnType<typeof extractPbf<PbfFileWriter>>>;
+    let bytes: number;
     try {
-      result = await extractPbf(raw, FILTER_RULES);
+      result = await extractPbf(raw, FILTER_RULES, undefined, undefined, writer);
+      bytes = await writer.finish(result.ways, result.relations);
     } catch (err) {
+      await writer.abort();
       if (err instanceof PbfFormatError) throw new StepError(`the raw file ${cfg.rawUri} is not a valid OSM PBF (${err.message}): ${fix}`, EXIT.DATA_ERROR);
-      throw err;
+      throw replaced(err);
+    } finally {
+      await raw.close();
     }
-    await rm(raw);
-    const bytes = await writePbf(out, result.nodes, result.ways, result.relations);
     const { stats } = result;
     log(
       `kept ${result.nodes.length} nodes, ${result.ways.length} ways, ${result.relations.length} relations; ` +
-        `${stats.inflated} of ${stats.blocks} blocks inflated (${stats.reinflated} again), ${stats.nodeBlocksSkipped} node blocks skipped`,
+        `${stats.inflated} of ${stats.blocks} blocks inflated (${stats.reinflated} again), ${stats.nodeBlocksSkipped} node blocks skipped; ` +
+        `${raw.gets} ranged GETs of ${mib(RANGE_CHUNK)}`,
     );
     log(`extract is ${mib(bytes)} (${((Date.now() - started) / 1000).toFixed(1)} s); writing ${cfg.extractUri}`);
     await uploadFile(s3, out, cfg.extractUri);

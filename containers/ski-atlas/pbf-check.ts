@@ -9,14 +9,23 @@ export async function assertLooksLikePbf(path: string, what: string, fix: string
   const fh = await open(path, "r");
   try {
     const { size } = await fh.stat();
-    if (size === 0) throw new StepError(`${what} is empty (0 bytes), not a valid OSM PBF: ${fix}`, EXIT.DATA_ERROR);
-    const buf = Buffer.alloc(Math.min(64, size));
+    const buf = Buffer.alloc(Math.min(PBF_START_BYTES, size));
     await fh.read(buf, 0, buf.length, 0);
-    const headerLength = buf.length >= 4 ? buf.readUInt32BE(0) : 0;
-    if (headerLength === 0 || headerLength > 64 * 1024 || !buf.includes("OSMHeader")) {
-      throw new StepError(`${what} is not a valid OSM PBF (it does not start with an OSMHeader block): ${fix}`, EXIT.DATA_ERROR);
-    }
+    assertPbfStart(buf, size, what, fix);
   } finally {
     await fh.close();
+  }
+}
+
+/** How many bytes of a file assertPbfStart looks at. */
+export const PBF_START_BYTES = 64;
+
+/** The same check on the first PBF_START_BYTES bytes (`start`) of a file of `size` bytes read elsewhere (S3). */
+export function assertPbfStart(start: Uint8Array, size: number, what: string, fix: string): void {
+  if (size === 0) throw new StepError(`${what} is empty (0 bytes), not a valid OSM PBF: ${fix}`, EXIT.DATA_ERROR);
+  const buf = Buffer.from(start.buffer, start.byteOffset, start.byteLength);
+  const headerLength = buf.length >= 4 ? buf.readUInt32BE(0) : 0;
+  if (headerLength === 0 || headerLength > 64 * 1024 || !buf.includes("OSMHeader")) {
+    throw new StepError(`${what} is not a valid OSM PBF (it does not start with an OSMHeader block): ${fix}`, EXIT.DATA_ERROR);
   }
 }

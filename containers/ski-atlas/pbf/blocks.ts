@@ -1,7 +1,7 @@
-import type { FileHandle } from "node:fs/promises";
 import { promisify } from "node:util";
 import * as zlib from "node:zlib";
 import { PbfFormatError, ProtoReader, ProtoWriter, WIRE_LEN } from "./protobuf.ts";
+import type { ByteSource } from "./source.ts";
 
 /**
  * The block layer of an OSM PBF file: a sequence of (4-byte big-endian length, BlobHeader, Blob). Only the
@@ -73,25 +73,23 @@ export function inBlock(ref: Pick<BlockRef, "index" | "at">, err: unknown): unkn
 }
 
 /** Lists the blocks of a PBF file by reading only the block headers. Throws PbfFormatError on a bad layout. */
-export async function scanBlocks(fh: FileHandle, fileSize: number): Promise<BlockRef[]> {
+export async function scanBlocks(src: ByteSource): Promise<BlockRef[]> {
   const refs: BlockRef[] = [];
-  const head = Buffer.alloc(4 + 256);
+  const fileSize = src.size;
   let pos = 0;
   while (pos < fileSize) {
     const where = { index: refs.length, at: pos };
     try {
       if (pos + 4 > fileSize) throw new PbfFormatError(`truncated file (${fileSize - pos} bytes where a block's 4-byte header length should be)`);
-      const { bytesRead } = await fh.read(head, 0, head.length, pos);
-      const len = head.readUInt32BE(0);
+      const head = await src.read(pos, 4 + 256);
+      const bytesRead = head.length;
+      const len = ((head[0] << 24) >>> 0) + (head[1] << 16) + (head[2] << 8) + head[3];
       if (len === 0) throw new PbfFormatError("the BlobHeader length is 0");
       if (len >= MAX_BLOB_HEADER) throw new PbfFormatError(`the BlobHeader claims ${len} bytes; the format allows less than ${MAX_BLOB_HEADER}`);
       if (pos + 4 + len > fileSize) throw new PbfFormatError(`truncated file (the BlobHeader needs ${len} bytes, the file ends before)`);
       let hdr: Uint8Array;
       if (4 + len <= bytesRead) hdr = head.subarray(4, 4 + len);
-      else {
-        hdr = Buffer.alloc(len);
-        await fh.read(hdr, 0, len, pos + 4);
-      }
+      else hdr = await src.read(pos + 4, len);
       const { type, datasize } = parseBlobHeader(hdr);
       const offset = pos + 4 + len;
       if (datasize > MAX_BLOB) throw new PbfFormatError(`the Blob claims ${datasize} bytes; the format allows at most ${MAX_BLOB}`);
@@ -219,17 +217,17 @@ function checkInflated({ rawSize }: ParsedBlob, out: Uint8Array): Uint8Array {
   return out;
 }
 
-export async function readBlob(fh: FileHandle, ref: BlockRef): Promise<Uint8Array> {
-  const buf = Buffer.allocUnsafe(ref.size);
-  const { bytesRead } = await fh.read(buf, 0, ref.size, ref.offset);
-  if (bytesRead !== ref.size) throw inBlock(ref, new PbfFormatError("truncated file"));
+/** Reads a block's Blob into a buffer of its own (never Node's shared pool: it may be transferred to a worker). */
+export async function readBlob(src: ByteSource, ref: BlockRef): Promise<Uint8Array> {
+  const buf = await src.read(ref.offset, ref.size);
+  if (buf.length !== ref.size) throw inBlock(ref, new PbfFormatError("truncated file"));
   return buf;
 }
 
 /** Reads and inflates one block; format errors name the block. */
-export async function loadBlock(fh: FileHandle, ref: BlockRef, budget: InflateBudget): Promise<Uint8Array> {
+export async function loadBlock(src: ByteSource, ref: BlockRef, budget: InflateBudget): Promise<Uint8Array> {
   try {
-    return await inflateBlob(await readBlob(fh, ref), budget);
+    return await inflateBlob(await readBlob(src, ref), budget);
   } catch (err) {
     throw inBlock(ref, err);
   }
@@ -240,7 +238,7 @@ export async function loadBlock(fh: FileHandle, ref: BlockRef, budget: InflateBu
  * is inflated exactly once.
  */
 export async function* inflateInOrder(
-  fh: FileHandle,
+  src: ByteSource,
   refs: readonly BlockRef[],
   budget: InflateBudget,
   parallel = 8,
@@ -248,7 +246,7 @@ export async function* inflateInOrder(
   const pending: Promise<Uint8Array>[] = [];
   let next = 0;
   const start = () => {
-    const p = loadBlock(fh, refs[next++], budget);
+    const p = loadBlock(src, refs[next++], budget);
     p.catch(() => {}); // observed when awaited below
     pending.push(p);
   };

@@ -138,15 +138,35 @@ describe("bad input", () => {
   });
 
   it("a fault found on a worker thread names its block", async () => {
-    // Four node blocks, then ways: with one block read ahead, blocks 1 and 2 are inflated and filtered on workers.
+    // Eight node blocks, then ways. Pass 1 reads the 2 × 2 blocks before the way block ahead on the workers (they
+    // come back inflated and are filtered on this thread); blocks 1 to 3 are inflated and filtered on workers.
     const strings = ["", "amenity", "cafe"];
     const nodes = (id: number, lat: number) => primitiveBlock(strings, [denseGroup([id], [Math.round(lat * 1e7)], [15_000_000], [1, 2, 0])]);
+    const ways = primitiveBlock(["", "aerialway", "yes"], [wayGroup([{ id: 1, keys: [1], vals: [2], refs: [2, 3] }])]);
+    const file = (firstLat: number) => pbfOf(nodes(1, firstLat), ...[2, 3, 4, 5, 6, 7, 8].map((id) => nodes(id, 42.5)), ways);
     const path = join(tmp, "worker-fault.osm.pbf");
-    await writeFile(path, pbfOf(nodes(1, 91), nodes(2, 42.5), nodes(3, 42.5), nodes(4, 42.5), primitiveBlock(["", "aerialway", "yes"], [wayGroup([{ id: 1, keys: [1], vals: [2], refs: [2, 3] }])])));
+    await writeFile(path, file(91));
     await expect(extractPbf(path, FILTER_RULES, 1, 2)).rejects.toThrow(/^block 1 at byte \d+: node 1 has latitude 91, outside ±90°$/);
-    await writeFile(path, pbfOf(nodes(1, 42), nodes(2, 42.5), nodes(3, 42.5), nodes(4, 42.5), primitiveBlock(["", "aerialway", "yes"], [wayGroup([{ id: 1, keys: [1], vals: [2], refs: [2, 3] }])])));
+    await writeFile(path, file(42));
     const ok = await extractPbf(path, FILTER_RULES, 1, 2);
+    expect(Array.from(ok.nodes.ids.subarray(0, ok.nodes.length))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(ok.stats.inflated).toBe(ok.stats.blocks);
+  });
+
+  it("way blocks are filtered on worker threads: kept ways, their nodes, and a fault naming its block", async () => {
+    // One node block, then four way blocks: the last is read on this thread, the three before it on workers.
+    const nodes = primitiveBlock(["", "amenity", "cafe"], [denseGroup([1, 2, 3, 4, 5, 6], [425e6, 426e6, 427e6, 428e6, 429e6, 430e6], [15e6, 15e6, 15e6, 15e6, 15e6, 15e6])]);
+    const ways = (id: number, key: number) => primitiveBlock(["", "aerialway", "yes", "highway"], [wayGroup([{ id, keys: [key], vals: [2], refs: [id, id + 1] }])]);
+    const path = join(tmp, "way-workers.osm.pbf");
+    await writeFile(path, pbfOf(nodes, ways(1, 1), ways(2, 3), ways(3, 1), ways(4, 3)));
+    const ok = await extractPbf(path, FILTER_RULES, 1, 2);
+    expect(ok.ways.map((w) => [w.id, w.refs])).toEqual([[1, [1, 2]], [3, [3, 4]]]);
     expect(Array.from(ok.nodes.ids.subarray(0, ok.nodes.length))).toEqual([1, 2, 3, 4]);
+    expect(ok.stats.inflated).toBe(ok.stats.blocks);
+    await writeFile(path, pbfOf(nodes, ways(1, 1), ways(2, 9), ways(3, 1), ways(4, 3)));
+    await expect(extractPbf(path, FILTER_RULES, 1, 2)).rejects.toThrow(/^block 3 at byte \d+: string index 9 is out of range/);
+    await writeFile(path, pbfOf(nodes, ways(3, 1), ways(2, 1), ways(4, 3)));
+    await expect(extractPbf(path, FILTER_RULES, 1, 2)).rejects.toThrow(/^block 2 at byte \d+: the file is not sorted/);
   });
 
   it("a corrupt block → PbfFormatError", async () => {

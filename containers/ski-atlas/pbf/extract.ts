@@ -1,15 +1,15 @@
-import { open, type FileHandle } from "node:fs/promises";
-import { inBlock, InflateBudget, loadBlock, parseBlob, readBlob, scanBlocks, type BlockRef } from "./blocks.ts";
+import { inBlock, InflateBudget, loadBlock, parseBlob, readBlob, scanBlocks, type BlockRef, type ParsedBlob } from "./blocks.ts";
+import { BlockPool, workerCount } from "./block-pool.ts";
 import {
-  checkHeader, decodeRelation, decodeWay, forEachEntity, forEachMessage, GROUP_DENSE, GROUP_NODES, GROUP_RELATIONS,
-  GROUP_WAYS, newEntitySpans, PrimitiveBlock, readEntity, stringIndexError, type EntitySpans, type Group, type PbfRelation,
-  type PbfWay,
+  checkHeader, decodeRelation, forEachEntity, forEachMessage, GROUP_DENSE, GROUP_NODES, GROUP_RELATIONS, GROUP_WAYS,
+  newEntitySpans, PrimitiveBlock, readEntity, type EntitySpans, type Group, type PbfRelation, type PbfWay,
 } from "./decode.ts";
-import { NumberArray, PbfFormatError, readPacked } from "./protobuf.ts";
 import { NodeFilter, unsorted, type NodeBatch } from "./node-filter.ts";
-import { NodePool, workerCount } from "./node-pool.ts";
+import { NumberArray, PbfFormatError, readPacked } from "./protobuf.ts";
 import { RuleSet, type TagRule } from "./rules.ts";
-import { NodeList } from "./write.ts";
+import { FileSource, type ByteSource } from "./source.ts";
+import { filterWays, tagsMatch, type WayBatch } from "./way-filter.ts";
+import { NodeList, type NodeSink } from "./write.ts";
 
 export type { TagRule } from "./rules.ts";
 
@@ -36,8 +36,9 @@ export type { TagRule } from "./rules.ts";
  * nodes, matching ways and their nodes, matching nodes.
  */
 
-export interface ExtractResult {
-  nodes: NodeList;
+export interface ExtractResult<S extends NodeSink = NodeList> {
+  /** The kept nodes, in the sink given (by default: in memory). */
+  nodes: S;
   ways: PbfWay[];
   relations: PbfRelation[];
   stats: ExtractStats;
@@ -57,18 +58,18 @@ export interface ExtractStats {
 class Fetcher {
   private started = new Map<number, Promise<Uint8Array>>();
   inflated = 0;
-  private fh: FileHandle;
+  private src: ByteSource;
   private refs: readonly BlockRef[];
   private budget: InflateBudget;
-  constructor(fh: FileHandle, refs: readonly BlockRef[], budget: InflateBudget) {
-    this.fh = fh;
+  constructor(src: ByteSource, refs: readonly BlockRef[], budget: InflateBudget) {
+    this.src = src;
     this.refs = refs;
     this.budget = budget;
   }
   prefetch(i: number): void {
     if (i < 1 || i >= this.refs.length || this.started.has(i)) return;
     this.inflated++;
-    const p = loadBlock(this.fh, this.refs[i], this.budget);
+    const p = loadBlock(this.src, this.refs[i], this.budget);
     p.catch(() => {});
     this.started.set(i, p);
   }
@@ -161,33 +162,67 @@ class RelationEdges {
   }
 }
 
+/** Sorted, distinct ids in a SharedArrayBuffer (handed to the workers, not copied). */
+function sharedSortedIds(ids: Float64Array): { shared: SharedArrayBuffer; array: Float64Array; count: number } {
+  const sorted = ids.sort();
+  let n = 0;
+  for (let k = 0; k < sorted.length; k++) if (k === 0 || sorted[k] !== sorted[k - 1]) sorted[n++] = sorted[k];
+  const shared = new SharedArrayBuffer(Math.max(8, n * 8));
+  const array = new Float64Array(shared);
+  array.set(sorted.subarray(0, n));
+  return { shared, array, count: n };
+}
+
+/** A block of pass 1 settled early (read ahead on a worker past the last way block): what pass 2 finds there. */
+type EarlyBlock = { block: PrimitiveBlock } | { error: unknown };
+
 /**
- * Runs the extract on `path`. `parallel`: blocks read and inflated ahead in pass 1; `workers`: worker threads of
- * pass 2 (0: everything on this thread).
+ * Runs the extract on `input` (a local file's path, or a source the caller closes). `parallel`: blocks read and
+ * inflated ahead on this thread (relations, and everything when there are no workers); `workers`: worker threads
+ * for the way and node blocks (0: everything on this thread); `nodes`: where the kept nodes go, in file order
+ * (the extract step streams them into the output file: pass 2 runs last, after the ways and relations are
+ * known, so the nodes are never all held).
  */
-export async function extractPbf(path: string, rules: readonly TagRule[], parallel = 8, workers = workerCount()): Promise<ExtractResult> {
-  const fh = await open(path, "r");
-  let pool: NodePool | undefined;
+export async function extractPbf<S extends NodeSink = NodeList>(
+  input: string | ByteSource,
+  rules: readonly TagRule[],
+  parallel = 8,
+  workers = workerCount(),
+  nodes: S = new NodeList() as NodeSink as S,
+): Promise<ExtractResult<S>> {
+  const src = typeof input === "string" ? await FileSource.open(input) : input;
+  let pool: BlockPool | undefined;
   try {
-    const { size } = await fh.stat();
-    const refs = await scanBlocks(fh, size);
-    const budget = new InflateBudget(size);
-    const header = await loadBlock(fh, refs[0], budget);
+    const refs = await scanBlocks(src);
+    const budget = new InflateBudget(src.size);
+    const header = await loadBlock(src, refs[0], budget);
     located(refs[0], () => checkHeader(header));
-    const f = new Fetcher(fh, refs, budget);
-    // Started now, so that the threads load their code while pass 1 runs.
-    pool = workers > 0 && refs.length > 2 ? new NodePool(workers) : undefined;
+    const f = new Fetcher(src, refs, budget);
+    // Started now, so that the threads load their code while the relations are read.
+    pool = workers > 0 && refs.length > 2 ? new BlockPool(workers) : undefined;
+    const threads = pool?.size ?? 0;
     const stats: ExtractStats = { blocks: refs.length, inflated: 1, reinflated: 0, relationsScanned: 0, nodeBlocksSkipped: 0, wayBlocksSkipped: 0 };
     const wayRules = new RuleSet(rules, "w");
     const relRules = new RuleSet(rules, "r");
+    const P = parallel;
 
-    // ---- pass 1: relations, then ways, backwards from the end
+    /** Reads block i's Blob and charges it to the budget; undefined for a block type we do not know (skipped). */
+    const readParsed = async (i: number): Promise<ParsedBlob | undefined> => {
+      const blob = await readBlob(src, refs[i]);
+      if (refs[i].type !== "OSMData") return undefined;
+      const parsed = located(refs[i], () => parseBlob(blob));
+      located(refs[i], () => budget.take(parsed.declaredBytes));
+      stats.inflated++;
+      return parsed;
+    };
+
+    // ---- pass 1a: relations, backwards from the end, on this thread (each decision depends on the ones before)
     const keptRel = new Map<number, PbfRelation>();
     /** Relations kept or to keep (listed by a kept relation). */
     const inR = new Set<number>();
     const edges = new RelationEdges();
     const relBlockRanges: { index: number; min: number; max: number }[] = [];
-    const wayRefs = new Set<number>();
+    const wayRefSet = new Set<number>();
     const nodeRefs = new NumberArray(1 << 16);
     let nodeRefCount = 0;
     const addNodeRef = (id: number) => {
@@ -199,17 +234,11 @@ export async function extractPbf(path: string, rules: readonly TagRule[], parall
       keptRel.set(rel.id, rel);
       inR.add(rel.id);
       for (const m of rel.members) {
-        if (m.type === "w") wayRefs.add(m.ref);
+        if (m.type === "w") wayRefSet.add(m.ref);
         else if (m.type === "n") addNodeRef(m.ref);
         else inR.add(m.ref);
       }
     };
-
-    const ways: PbfWay[] = [];
-    let phase: "rel" | "way" = "rel";
-    let lastRelId = Infinity, lastWayId = Infinity;
-    let boundary = -1; // index of the last block holding nodes
-    let boundaryBlock: PrimitiveBlock | undefined;
 
     // Member relations listed by a kept relation after their own block was passed (and, through the recorded
     // edges, their member relations, transitively): found in one walk, then their blocks are read once more.
@@ -251,157 +280,203 @@ export async function extractPbf(path: string, rules: readonly TagRule[], parall
       }
     };
 
+    const hasNodes = (block: PrimitiveBlock) => block.groups.some((g) => g.kind === GROUP_DENSE || g.kind === GROUP_NODES);
+    const hasWays = (block: PrimitiveBlock) => block.groups.some((g) => g.kind === GROUP_WAYS);
     const spans = new NumberArray(4096);
     const e = newEntitySpans();
-    const P = parallel;
-    for (let i = refs.length - 1; i >= 1; i--) {
+    let lastRelId = Infinity;
+    let i = refs.length - 1;
+    /** The first block (from the end) holding ways or nodes, inflated here: where pass 1b starts. */
+    let firstWayBlock: PrimitiveBlock | undefined;
+    for (; i >= 1; i--) {
       for (let j = 1; j <= P; j++) f.prefetch(i - j);
       const block = await f.get(i);
-      let isBoundary = false;
-      let wayPhaseStarts = false;
       located(refs[i], () => {
-        const kinds = new Set(block.groups.map((g) => g.kind));
-        const hasNodes = kinds.has(GROUP_DENSE) || kinds.has(GROUP_NODES);
-        // Relations (descending) come first, from the end of the file.
         const relGroups = block.groups.filter((g) => g.kind === GROUP_RELATIONS);
-        if (relGroups.length > 0) {
-          if (phase !== "rel") throw unsorted();
-          relRules.prepare(block);
-          const n = messageSpans(block, relGroups, spans);
-          let min = Infinity, max = -Infinity;
-          for (let k = n - 1; k >= 0; k--) {
-            readEntity(block, GROUP_RELATIONS, spans.data[2 * k], spans.data[2 * k + 1], e);
-            stats.relationsScanned++;
-            if (e.id >= lastRelId) throw unsorted();
-            lastRelId = e.id;
-            min = Math.min(min, e.id);
-            max = Math.max(max, e.id);
-            edges.record(block, e);
-            let keep = inR.has(e.id);
-            if (!keep && relRules.relevant) keep = tagsMatch(block, e, relRules);
-            if (keep) keepRelation(block, e);
-          }
-          relBlockRanges.push({ index: i, min, max });
-        }
-        wayPhaseStarts = phase === "rel" && kinds.has(GROUP_WAYS);
-        isBoundary = hasNodes;
-      });
-      if (wayPhaseStarts) {
-        await resolveMissed();
-        phase = "way";
-      }
-      located(refs[i], () => {
-        const wayGroups = block.groups.filter((g) => g.kind === GROUP_WAYS);
-        if (wayGroups.length === 0) return;
-        wayRules.prepare(block);
-        if (!wayRules.relevant && wayRefs.size === 0) {
-          stats.wayBlocksSkipped++;
-          return;
-        }
-        const n = messageSpans(block, wayGroups, spans);
+        if (relGroups.length === 0) return;
+        relRules.prepare(block);
+        const n = messageSpans(block, relGroups, spans);
+        let min = Infinity, max = -Infinity;
         for (let k = n - 1; k >= 0; k--) {
-          readEntity(block, GROUP_WAYS, spans.data[2 * k], spans.data[2 * k + 1], e);
-          if (e.id >= lastWayId) throw unsorted();
-          lastWayId = e.id;
-          if (wayRefs.has(e.id) || (wayRules.relevant && tagsMatch(block, e, wayRules))) {
-            const w = decodeWay(block, e);
-            ways.push(w);
-            for (const r of w.refs) addNodeRef(r);
-          }
+          readEntity(block, GROUP_RELATIONS, spans.data[2 * k], spans.data[2 * k + 1], e);
+          stats.relationsScanned++;
+          if (e.id >= lastRelId) throw unsorted();
+          lastRelId = e.id;
+          min = Math.min(min, e.id);
+          max = Math.max(max, e.id);
+          edges.record(block, e);
+          let keep = inR.has(e.id);
+          if (!keep && relRules.relevant) keep = tagsMatch(block, e, relRules);
+          if (keep) keepRelation(block, e);
         }
+        relBlockRanges.push({ index: i, min, max });
       });
-      if (isBoundary) {
-        boundary = i;
-        boundaryBlock = block;
+      if (hasWays(block) || hasNodes(block)) {
+        firstWayBlock = block;
         break;
       }
     }
-    if (phase === "rel") await resolveMissed();
-    ways.reverse();
+    await resolveMissed();
     const relations = [...keptRel.values()].sort((a, b) => a.id - b.id);
 
-    // ---- pass 2: nodes, forwards (on worker threads when there are any: each inflates and filters whole blocks)
-    const sorted = nodeRefs.data.subarray(0, nodeRefCount).sort();
-    let nNeeded = 0;
-    for (let k = 0; k < sorted.length; k++) if (k === 0 || sorted[k] !== sorted[k - 1]) sorted[nNeeded++] = sorted[k];
-    const shared = new SharedArrayBuffer(Math.max(8, nNeeded * 8));
-    const needed = new Float64Array(shared);
-    needed.set(sorted.subarray(0, nNeeded));
-    const filter = new NodeFilter(needed, nNeeded, rules);
-    const nodes = new NodeList();
+    // ---- pass 1b: ways, backwards, on the workers (a way is kept by its tags or when a kept relation lists it)
+    const wayRefs = sharedSortedIds(Float64Array.from(wayRefSet));
+    wayRefSet.clear();
+    /** Kept ways, one array per block, in the order read (descending blocks). */
+    const wayBlocks: PbfWay[][] = [];
+    let lastWayId = Infinity;
+    const takeWays = (index: number, batch: WayBatch) => {
+      if (batch.skipped) stats.wayBlocksSkipped++;
+      if (!Number.isNaN(batch.lastId)) {
+        if (batch.lastId >= lastWayId) throw inBlock(refs[index], unsorted());
+        lastWayId = batch.firstId;
+      }
+      wayBlocks.push(batch.ways);
+      for (const w of batch.ways) for (const r of w.refs) addNodeRef(r);
+    };
+    /** The ways of a block inflated on this thread; returns whether the block holds nodes (the last of pass 1). */
+    const waysHere = (index: number, block: PrimitiveBlock, firstOfPass: boolean): boolean => {
+      located(refs[index], () => {
+        if (!firstOfPass && block.groups.some((g) => g.kind === GROUP_RELATIONS)) throw unsorted();
+      });
+      takeWays(index, located(refs[index], () => filterWays(block, wayRules, wayRefs.array, wayRefs.count)));
+      return hasNodes(block);
+    };
+
+    let boundary = -1; // index of the last block holding nodes (pass 1's last block, pass 2's last)
+    let boundaryBlock: PrimitiveBlock | undefined;
+    /** Blocks past the boundary that a worker already read (pass 2 takes them from here). */
+    const early = new Map<number, EarlyBlock>();
+    if (firstWayBlock && waysHere(i, firstWayBlock, true)) {
+      boundary = i;
+      boundaryBlock = firstWayBlock;
+    } else if (firstWayBlock && threads === 0) {
+      for (i--; i >= 1; i--) {
+        for (let j = 1; j <= P; j++) f.prefetch(i - j);
+        const block = await f.get(i);
+        if (waysHere(i, block, false)) {
+          boundary = i;
+          boundaryBlock = block;
+          break;
+        }
+      }
+    } else if (firstWayBlock) {
+      pool!.initWays(wayRefs.shared, wayRefs.count, rules);
+      type Settled = { block: PrimitiveBlock } | { batch: WayBatch & { hasWays: boolean } };
+      // Up to 2 blocks per worker in flight; blocks this thread already read ahead are filtered here.
+      const inFlight: { index: number; result: Promise<Settled> }[] = [];
+      let next = i - 1;
+      const start = async (index: number): Promise<Settled> => {
+        if (f.has(index)) return { block: await f.get(index) };
+        const parsed = await readParsed(index);
+        if (!parsed) return { block: new PrimitiveBlock(EMPTY_BLOCK) };
+        const r = await pool!.ways(parsed).catch((err) => {
+          throw inBlock(refs[index], err);
+        });
+        if (r.raw) return { block: located(refs[index], () => new PrimitiveBlock(r.raw)) };
+        return { batch: r };
+      };
+      const launch = () => {
+        const index = next--;
+        const result = start(index);
+        result.catch(() => {}); // observed when awaited in order
+        inFlight.push({ index, result });
+      };
+      while (next >= 1 && inFlight.length < 2 * threads) launch();
+      while (inFlight.length > 0) {
+        const { index, result } = inFlight.shift()!;
+        const settled = await result;
+        if (next >= 1) launch();
+        const done = "block" in settled ? waysHere(index, settled.block, false) : (takeWays(index, settled.batch), false);
+        if (done) {
+          boundary = index;
+          boundaryBlock = (settled as { block: PrimitiveBlock }).block;
+          break;
+        }
+      }
+      // Read ahead past the boundary: node blocks (inflated: pass 2 filters them here), or faults pass 2 reports
+      // when it reaches them, in file order (a way block there is an unsorted file).
+      for (const { index, result } of inFlight) {
+        try {
+          const settled = await result;
+          early.set(index, "block" in settled ? settled : { error: settled.batch.hasWays ? inBlock(refs[index], unsorted()) : undefined });
+        } catch (err) {
+          early.set(index, { error: err });
+        }
+      }
+    }
+    const ways = wayBlocks.reverse().flat();
+
+    // ---- pass 2: nodes, forwards (on the workers when there are any: each inflates and filters whole blocks)
+    const needed = sharedSortedIds(nodeRefs.data.subarray(0, nodeRefCount));
+    const filter = new NodeFilter(needed.array, needed.count, rules);
     let lastNodeId = -Infinity;
-    const append = (ref: BlockRef, batch: NodeBatch) => {
+    const append = async (ref: BlockRef, batch: NodeBatch) => {
       if (batch.firstId <= lastNodeId) throw inBlock(ref, unsorted());
       if (!Number.isNaN(batch.lastId)) lastNodeId = batch.lastId;
       stats.nodeBlocksSkipped += batch.skipped;
-      nodes.append(batch);
+      if (batch.count > 0) await nodes.append(batch);
     };
-    const threads = boundary > 1 && pool ? pool.size : 0;
-    if (threads === 0) {
-      for (let i = 1; i <= boundary; i++) {
-        for (let j = 1; j <= P; j++) if (i + j < boundary) f.prefetch(i + j);
-        const block = i === boundary ? boundaryBlock! : await f.get(i);
-        append(refs[i], located(refs[i], () => filter.filter(block, i === boundary)));
+    /** Filters block `index` when pass 1 already read it (here or on a worker); undefined otherwise. */
+    const filterRead = async (index: number): Promise<NodeBatch | undefined> => {
+      const settled = early.get(index);
+      if (settled) {
+        early.delete(index);
+        if ("error" in settled) {
+          if (settled.error) throw settled.error;
+          return EMPTY_BATCH;
+        }
+        return located(refs[index], () => filter.filter(settled.block, false));
       }
-    } else {
-      const workerPool = pool!;
-      workerPool.init(shared, nNeeded, rules);
-      {
-        // Blobs are read and charged to the budget here, inflated and filtered on the workers, and appended
-        // in file order; up to 2 blocks per worker are in flight.
-        const inFlight: Promise<NodeBatch>[] = [];
-        let next = 1;
-        const start = async () => {
-          const i = next++;
-          // Blocks read ahead by pass 1 are already inflated: filtered here rather than inflated twice.
-          if (f.has(i)) {
-            const block = await f.get(i);
-            return located(refs[i], () => filter.filter(block, false));
-          }
-          const blob = await readBlob(fh, refs[i]);
-          if (refs[i].type !== "OSMData") return EMPTY_BATCH; // a block type we do not know: skipped, per the format
-          const parsed = located(refs[i], () => parseBlob(blob));
-          located(refs[i], () => budget.take(parsed.declaredBytes));
-          stats.inflated++;
-          return workerPool.run(parsed, false).catch((err) => {
-            throw inBlock(refs[i], err);
-          });
-        };
-        const launch = () => {
-          const p = start();
-          p.catch(() => {}); // observed when awaited in order
-          inFlight.push(p);
-        };
-        while (next < boundary && inFlight.length < 2 * threads) launch();
-        for (let i = 1; i < boundary; i++) {
-          const batch = await inFlight.shift()!;
-          if (next < boundary) launch();
-          append(refs[i], batch);
+      if (f.has(index)) {
+        const block = await f.get(index);
+        return located(refs[index], () => filter.filter(block, false));
+      }
+      return undefined;
+    };
+    if (threads === 0 || boundary <= 1) {
+      for (let i = 1; i < boundary; i++) {
+        for (let j = 1; j <= P; j++) if (i + j < boundary) f.prefetch(i + j);
+        const here = await filterRead(i);
+        if (here) await append(refs[i], here);
+        else {
+          const block = await f.get(i);
+          await append(refs[i], located(refs[i], () => filter.filter(block, false)));
         }
       }
-      append(refs[boundary], located(refs[boundary], () => filter.filter(boundaryBlock!, true)));
+    } else {
+      pool!.initNodes(needed.shared, needed.count, rules);
+      // Blobs are read and charged to the budget here, inflated and filtered on the workers, and appended in
+      // file order; up to 2 blocks per worker are in flight.
+      const inFlight: Promise<NodeBatch>[] = [];
+      let next = 1;
+      const start = async (): Promise<NodeBatch> => {
+        const index = next++;
+        const here = await filterRead(index);
+        if (here) return here;
+        const parsed = await readParsed(index);
+        if (!parsed) return EMPTY_BATCH;
+        return pool!.nodes(parsed).catch((err) => {
+          throw inBlock(refs[index], err);
+        });
+      };
+      const launch = () => {
+        const p = start();
+        p.catch(() => {}); // observed when awaited in order
+        inFlight.push(p);
+      };
+      while (next < boundary && inFlight.length < 2 * threads) launch();
+      for (let i = 1; i < boundary; i++) {
+        const batch = await inFlight.shift()!;
+        if (next < boundary) launch();
+        await append(refs[i], batch);
+      }
     }
+    if (boundaryBlock) await append(refs[boundary], located(refs[boundary], () => filter.filter(boundaryBlock, true)));
     stats.inflated += f.inflated;
     return { nodes, ways, relations, stats };
   } finally {
     await pool?.close();
-    await fh.close();
+    if (typeof input === "string") await src.close();
   }
-}
-
-const keysScratch = new NumberArray(256), valsScratch = new NumberArray(256);
-function tagsMatch(block: PrimitiveBlock, e: EntitySpans, rules: RuleSet): boolean {
-  const nk = readPacked(block.data, e.keys[0], e.keys[1], false, false, keysScratch);
-  if (nk === 0) return false;
-  const nv = readPacked(block.data, e.vals[0], e.vals[1], false, false, valsScratch);
-  if (nv !== nk) throw new PbfFormatError(`object ${e.id}: keys and vals differ in length`);
-  const strings = block.stringCount;
-  let match = false;
-  for (let i = 0; i < nk; i++) {
-    const k = keysScratch.data[i], v = valsScratch.data[i];
-    if (k >= strings) throw stringIndexError(k, strings);
-    if (v >= strings) throw stringIndexError(v, strings);
-    if (!match && rules.match(k, v)) match = true;
-  }
-  return match;
 }

@@ -1,22 +1,21 @@
-import { open } from "node:fs/promises";
 import { inBlock, inflateInOrder, InflateBudget, loadBlock, scanBlocks } from "./blocks.ts";
 import { checkHeader, decodeAll, PrimitiveBlock, type EntityVisitor } from "./decode.ts";
+import { FileSource } from "./source.ts";
 
 /** Decodes every entity of a PBF file, in file order (for small files: the extract). */
 export async function readPbf(path: string, visitor: EntityVisitor, parallel = 4): Promise<void> {
-  const fh = await open(path, "r");
+  const src = await FileSource.open(path);
   try {
-    const { size } = await fh.stat();
-    const refs = await scanBlocks(fh, size);
-    const budget = new InflateBudget(size);
-    const header = await loadBlock(fh, refs[0], budget);
+    const refs = await scanBlocks(src);
+    const budget = new InflateBudget(src.size);
+    const header = await loadBlock(src, refs[0], budget);
     try {
       checkHeader(header);
     } catch (err) {
       throw inBlock(refs[0], err);
     }
     const data = refs.slice(1).filter((r) => r.type === "OSMData");
-    for await (const { ref, data: raw } of inflateInOrder(fh, data, budget, parallel)) {
+    for await (const { ref, data: raw } of inflateInOrder(src, data, budget, parallel)) {
       try {
         decodeAll(new PrimitiveBlock(raw), visitor);
       } catch (err) {
@@ -24,6 +23,6 @@ export async function readPbf(path: string, visitor: EntityVisitor, parallel = 4
       }
     }
   } finally {
-    await fh.close();
+    await src.close();
   }
 }

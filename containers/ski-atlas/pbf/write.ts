@@ -1,4 +1,4 @@
-import { writeFile } from "node:fs/promises";
+import { open, type FileHandle } from "node:fs/promises";
 import { frameBlock } from "./blocks.ts";
 import type { PbfNode, PbfRelation, PbfWay, Tags } from "./decode.ts";
 import { ProtoWriter } from "./protobuf.ts";
@@ -44,8 +44,25 @@ function tagArrays(st: StringTable, tags: Tags): [number[], number[]] {
   return [keys, vals];
 }
 
+/** Where the extractor puts the nodes it keeps, block by block in file order (pass 2). */
+export interface NodeSink {
+  /** Nodes taken so far. */
+  readonly length: number;
+  /** May return a promise (a writer's back-pressure): the extractor waits for it before the next batch. */
+  append(batch: NodeBatchLike): void | Promise<void>;
+}
+
+export interface NodeBatchLike {
+  count: number;
+  ids: ArrayLike<number>;
+  lat7: ArrayLike<number>;
+  lon7: ArrayLike<number>;
+  /** [position in the batch, tags] of the nodes that have tags. */
+  tags: [number, Tags][];
+}
+
 /** Nodes kept compactly: ids and 1e-7° coordinates in typed arrays, tags only for tagged nodes. */
-export class NodeList {
+export class NodeList implements NodeSink {
   ids = new Float64Array(1024);
   lat7 = new Int32Array(1024);
   lon7 = new Int32Array(1024);
@@ -71,7 +88,7 @@ export class NodeList {
   }
 
   /** Appends a batch of kept nodes (pass 2 of the extractor, node-filter.ts). */
-  append(batch: { count: number; ids: Float64Array; lat7: Int32Array; lon7: Int32Array; tags: [number, Tags][] }): void {
+  append(batch: NodeBatchLike): void {
     const base = this.length;
     for (let i = 0; i < batch.count; i++) this.push(batch.ids[i], batch.lat7[i], batch.lon7[i]);
     for (const [i, tags] of batch.tags) this.tags.set(base + i, tags);
@@ -81,6 +98,13 @@ export class NodeList {
     const l = new NodeList();
     for (const n of nodes) l.push(n.id, n.lat7, n.lon7, n.tags);
     return l;
+  }
+
+  /** Nodes [start, length) as a batch (its arrays are views of this list's). */
+  batchFrom(start: number): NodeBatchLike {
+    const tags: [number, Tags][] = [];
+    for (const [i, t] of this.tags) if (i >= start) tags.push([i - start, t]);
+    return { count: this.length - start, ids: this.ids.subarray(start, this.length), lat7: this.lat7.subarray(start, this.length), lon7: this.lon7.subarray(start, this.length), tags };
   }
 }
 
@@ -143,16 +167,89 @@ export function encodeHeader(): Uint8Array {
     .finish();
 }
 
-/** Encodes the whole file in memory (the extract is small) and writes it. Returns its size in bytes. */
+/** Blocks being compressed (zlib on libuv's pool) ahead of the one being written: enough to keep the pool busy. */
+const FRAMES_AHEAD = 4;
+
+/**
+ * Writes an extract as it is produced: the header, then the nodes as they come (a block each time 8000 are
+ * pending: the extractor never holds them all), then the ways and relations. Blocks are compressed a few at a
+ * time and written in order, so the file is the same bytes as one encoded at once.
+ */
+export class PbfFileWriter implements NodeSink {
+  private readonly fh: FileHandle;
+  private pending = new NodeList();
+  private readonly frames: Promise<Buffer>[] = [];
+  private written: Promise<void> = Promise.resolve();
+  /** Nodes taken so far. */
+  length = 0;
+  /** Bytes written so far. */
+  bytes = 0;
+
+  private constructor(fh: FileHandle) {
+    this.fh = fh;
+  }
+
+  static async create(path: string): Promise<PbfFileWriter> {
+    const w = new PbfFileWriter(await open(path, "w"));
+    await w.frame(frameBlock("OSMHeader", encodeHeader()));
+    return w;
+  }
+
+  /** Queues a framed block; waits while FRAMES_AHEAD are already queued (back-pressure on the producer). */
+  private async frame(framed: Promise<Buffer>): Promise<void> {
+    framed.catch(() => {}); // observed when written
+    this.frames.push(framed);
+    const previous = this.written;
+    this.written = (async () => {
+      await previous;
+      const buf = await this.frames.shift()!;
+      await this.fh.write(buf);
+      this.bytes += buf.length;
+    })();
+    if (this.frames.length > FRAMES_AHEAD) await this.written;
+  }
+
+  async append(batch: NodeBatchLike): Promise<void> {
+    this.pending.append(batch);
+    this.length += batch.count;
+    if (this.pending.length < PER_BLOCK) return;
+    let start = 0;
+    for (; start + PER_BLOCK <= this.pending.length; start += PER_BLOCK) {
+      await this.frame(frameBlock("OSMData", encodeNodes(this.pending, start, start + PER_BLOCK), LEVEL));
+    }
+    const rest = this.pending.batchFrom(start);
+    this.pending = new NodeList();
+    this.pending.append(rest);
+  }
+
+  /** Writes the last nodes, the ways and the relations, and closes the file. Returns its size in bytes. */
+  async finish(ways: readonly PbfWay[], relations: readonly PbfRelation[]): Promise<number> {
+    for (let i = 0; i < this.pending.length; i += PER_BLOCK) {
+      await this.frame(frameBlock("OSMData", encodeNodes(this.pending, i, Math.min(this.pending.length, i + PER_BLOCK)), LEVEL));
+    }
+    this.pending = new NodeList();
+    for (let i = 0; i < ways.length; i += PER_BLOCK) await this.frame(frameBlock("OSMData", encodeWays(ways.slice(i, i + PER_BLOCK)), LEVEL));
+    for (let i = 0; i < relations.length; i += PER_BLOCK) await this.frame(frameBlock("OSMData", encodeRelations(relations.slice(i, i + PER_BLOCK)), LEVEL));
+    await this.written;
+    await this.fh.close();
+    return this.bytes;
+  }
+
+  /** Closes the file after a failure (what was written is left for the caller to delete). */
+  async abort(): Promise<void> {
+    await this.written.catch(() => {});
+    await this.fh.close().catch(() => {});
+  }
+}
+
+/** Writes a whole extract held in memory (tests; the extract step streams with PbfFileWriter). Returns its size. */
 export async function writePbf(path: string, nodes: NodeList, ways: readonly PbfWay[], relations: readonly PbfRelation[]): Promise<number> {
-  const parts: Promise<Buffer>[] = [frameBlock("OSMHeader", encodeHeader())];
-  const chunks = <T>(list: readonly T[], encode: (l: readonly T[]) => Uint8Array) => {
-    for (let i = 0; i < list.length; i += PER_BLOCK) parts.push(frameBlock("OSMData", encode(list.slice(i, i + PER_BLOCK)), LEVEL));
-  };
-  for (let i = 0; i < nodes.length; i += PER_BLOCK) parts.push(frameBlock("OSMData", encodeNodes(nodes, i, Math.min(nodes.length, i + PER_BLOCK)), LEVEL));
-  chunks(ways, encodeWays);
-  chunks(relations, encodeRelations);
-  const buf = Buffer.concat(await Promise.all(parts));
-  await writeFile(path, buf);
-  return buf.length;
+  const w = await PbfFileWriter.create(path);
+  try {
+    await w.append(nodes.batchFrom(0));
+    return await w.finish(ways, relations);
+  } catch (err) {
+    await w.abort();
+    throw err;
+  }
 }

@@ -1,0 +1,117 @@
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import type { ParsedBlob } from "./blocks.ts";
+import type { NodeBatch } from "./node-filter.ts";
+import type { WorkerRequest } from "./block-worker.ts";
+import { PbfFormatError } from "./protobuf.ts";
+import type { TagRule } from "./rules.ts";
+import type { WayBatch } from "./way-filter.ts";
+
+/**
+ * Worker threads of the extractor: each inflates and filters whole blocks, the way blocks of pass 1 and the node
+ * blocks of pass 2 (zlib and the decoding both off the main thread), so the extract uses every core. Blocks are
+ * handed to the first idle worker; results come back as promises, which the caller awaits in file order. The
+ * split is osmpbf's (https://docs.rs/osmpbf, `par_map_reduce`): one thread reads Blobs in sequence, whole Blobs
+ * are inflated and decoded in parallel, so zlib and decoding scale with the cores while reading stays sequential.
+ */
+
+/**
+ * Worker threads for the extract: ATLAS_PBF_WORKERS, else one per available core, and none on a single core
+ * (a 1-vCPU task: a thread there only adds the cost of handing blocks over).
+ */
+export function workerCount(env: NodeJS.ProcessEnv = process.env): number {
+  const cores = availableParallelism();
+  const byDefault = cores > 1 ? cores : 0;
+  const n = Number(env.ATLAS_PBF_WORKERS ?? byDefault);
+  return Number.isInteger(n) && n >= 0 ? n : byDefault;
+}
+
+// The worker runs the same module format as this file: .ts in development and tests (Node 24 strips the
+// types), .js in the image.
+const WORKER_URL = new URL(import.meta.url.endsWith(".ts") ? "./block-worker.ts" : "./block-worker.js", import.meta.url);
+
+/** What a worker sends back for a "ways" job: the block's kept ways, or the block itself (it holds nodes or relations). */
+export type WaysResult = (WayBatch & { hasWays: boolean; raw?: undefined }) | { raw: Uint8Array };
+
+interface Pending {
+  resolve: (result: unknown) => void;
+  reject: (e: Error) => void;
+}
+
+export class BlockPool {
+  private readonly workers: Worker[] = [];
+  private readonly idle: Worker[] = [];
+  private readonly queue: { request: WorkerRequest; transfer: ArrayBuffer[] }[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+  private failed: Error | undefined;
+
+  /** Starts the threads (they load their code meanwhile); `initWays` / `initNodes` give them each pass's parameters. */
+  constructor(size: number) {
+    for (let i = 0; i < size; i++) {
+      const w = new Worker(WORKER_URL, { execArgv: [] });
+      w.on("message", (m: { id: number; result?: unknown; error?: string; format?: boolean }) => {
+        const p = this.pending.get(m.id)!;
+        this.pending.delete(m.id);
+        this.idle.push(w);
+        this.drain();
+        if (m.result) p.resolve(m.result);
+        else p.reject(m.format ? new PbfFormatError(m.error!) : new Error(m.error));
+      });
+      w.on("error", (err) => this.fail(err));
+      this.workers.push(w);
+      this.idle.push(w);
+    }
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Pass 1: the sorted, distinct ids of the ways kept relations list (shared, not copied) and the tag rules. */
+  initWays(wayRefs: SharedArrayBuffer, nWayRefs: number, rules: readonly TagRule[]): void {
+    for (const w of this.workers) w.postMessage({ type: "init-ways", wayRefs, nWayRefs, rules: [...rules] } satisfies WorkerRequest);
+  }
+
+  /** Pass 2: the sorted, distinct ids of the nodes to keep (shared, not copied) and the tag rules. */
+  initNodes(needed: SharedArrayBuffer, nNeeded: number, rules: readonly TagRule[]): void {
+    for (const w of this.workers) w.postMessage({ type: "init-nodes", needed, nNeeded, rules: [...rules] } satisfies WorkerRequest);
+  }
+
+  /** Inflates and filters the ways of one block on a worker (the Blob's buffer is transferred, not copied). */
+  ways(blob: ParsedBlob): Promise<WaysResult> {
+    return this.run("ways", blob) as Promise<WaysResult>;
+  }
+
+  /** Inflates and filters the nodes of one block on a worker (the Blob's buffer is transferred, not copied). */
+  nodes(blob: ParsedBlob): Promise<NodeBatch> {
+    return this.run("nodes", blob) as Promise<NodeBatch>;
+  }
+
+  private run(type: "ways" | "nodes", blob: ParsedBlob): Promise<unknown> {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = this.nextId++;
+    const promise = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    // The Blob's bytes own their buffer (readBlob never pools), so the buffer moves to the worker.
+    this.queue.push({ request: { type, id, blob }, transfer: [blob.data.buffer as ArrayBuffer] });
+    this.drain();
+    return promise;
+  }
+
+  private drain(): void {
+    while (this.idle.length > 0 && this.queue.length > 0) {
+      const { request, transfer } = this.queue.shift()!;
+      this.idle.pop()!.postMessage(request, transfer);
+    }
+  }
+
+  private fail(err: Error): void {
+    this.failed = err;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
