@@ -1,0 +1,173 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createWriteStream, existsSync, statSync } from "node:fs";
+import { mkdir, rename, rm } from "node:fs/promises";
+import * as path from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { DATA_FILES, type DataFileSpec } from "./data-catalog.ts";
+import { EXIT, StepError } from "./exit-codes.ts";
+import { PROJECT_ROOT } from "./project-root.ts";
+
+/**
+ * The one place that finds the real data (the Andorra extract, the weather stations, the corn yields) for the tests,
+ * the examples and the offline defaults. It looks, in order, in
+ *   1. `ATLAS_DATA_DIR` (a folder laid out like the shared one: `osm/…`, `wx_data/…`, `yld_data/…`),
+ *   2. `../shared/data` beside the project root,
+ *   3. the download cache `.data/cache/` (git-ignored), and otherwise downloads the file from its public origin
+ *      (lib/data-catalog.ts), or from `ATLAS_DATA_MIRROR/<name>` when that is set, into the cache.
+ * A download is verified (size and sha256) before an atomic rename makes it the cached file: a failed, wrong or
+ * interrupted download never leaves a file under the name the locator looks for.
+ * Hand-written on node:fetch and node:crypto: the job (fetch, hash, rename) is a few lines, and no package does
+ * "pinned file, with these fallbacks" without bringing a cache layout of its own.
+ */
+
+export const SHARED_DATA_DIR = path.resolve(PROJECT_ROOT, "..", "shared", "data");
+export const DATA_CACHE_DIR = path.join(PROJECT_ROOT, ".data", "cache");
+
+/** A whole download is bounded so that a stalled server cannot hang a test run or a CLI default; the largest file
+ * (1.8 MB) takes seconds on any working connection. */
+const DOWNLOAD_TIMEOUT_MS = 120_000;
+/** Downloads at a time when a folder (167 station files) is fetched: enough to hide latency, polite to the origin. */
+const DOWNLOAD_CONCURRENCY = 8;
+
+export interface DataLocatorOptions {
+  /** Reads ATLAS_DATA_DIR and ATLAS_DATA_MIRROR from here (tests pass their own). */
+  env?: NodeJS.ProcessEnv;
+  sharedDir?: string;
+  cacheDir?: string;
+  /** The pinned files (tests pass their own). */
+  catalog?: readonly DataFileSpec[];
+}
+
+/** The data is not here and cannot be fetched (offline, 404, wrong bytes): the message says what to do. */
+export class DataFileError extends StepError {
+  constructor(message: string, exitCode: number) {
+    super(message, exitCode);
+    this.name = "DataFileError";
+  }
+}
+
+interface Root {
+  dir: string;
+  label: string;
+}
+
+function settings(options: DataLocatorOptions) {
+  const env = options.env ?? process.env;
+  const cacheDir = options.cacheDir ?? DATA_CACHE_DIR;
+  const roots: Root[] = [];
+  if (env.ATLAS_DATA_DIR) roots.push({ dir: path.resolve(env.ATLAS_DATA_DIR), label: "ATLAS_DATA_DIR" });
+  roots.push({ dir: options.sharedDir ?? SHARED_DATA_DIR, label: "../shared/data" });
+  return { env, cacheDir, roots, catalog: options.catalog ?? DATA_FILES };
+}
+
+function spec(name: string, catalog: readonly DataFileSpec[]): DataFileSpec {
+  const found = catalog.find((f) => f.name === name);
+  if (!found) throw new Error(`${name} is not a known data file (lib/data-catalog.ts)`);
+  return found;
+}
+
+const isFile = (file: string) => existsSync(file) && statSync(file).isFile();
+
+/** Where `name` (e.g. `osm/andorra-2021-06-22.osm.pbf`) is on this machine, without downloading; undefined if nowhere. */
+export function findDataFile(name: string, options: DataLocatorOptions = {}): string | undefined {
+  const { roots, cacheDir } = settings(options);
+  for (const { dir } of [...roots, { dir: cacheDir }]) {
+    const file = path.join(dir, name);
+    if (isFile(file)) return file;
+  }
+  return undefined;
+}
+
+/** The path of one pinned data file: found locally, or downloaded into the cache (verified). */
+export async function dataFile(name: string, options: DataLocatorOptions = {}): Promise<string> {
+  const { catalog } = settings(options);
+  const file = spec(name, catalog);
+  return findDataFile(name, options) ?? fetchDataFile(file, options);
+}
+
+/**
+ * The path of a pinned folder (e.g. `wx_data`): the first of ATLAS_DATA_DIR and ../shared/data that holds every file
+ * the catalog lists under it, else the cache's copy, completed by downloading what it lacks. One folder always holds
+ * the whole set, so a reader of the folder never sees a mix.
+ */
+export async function dataDir(dir: string, options: DataLocatorOptions = {}): Promise<string> {
+  const { roots, cacheDir, catalog } = settings(options);
+  const files = catalog.filter((f) => f.name.startsWith(`${dir}/`));
+  if (!files.length) throw new Error(`${dir} is not a known data folder (lib/data-catalog.ts)`);
+  for (const root of roots) {
+    if (files.every((f) => isFile(path.join(root.dir, f.name)))) return path.join(root.dir, dir);
+  }
+  const missing = files.filter((f) => !isFile(path.join(cacheDir, f.name)));
+  for (let next = 0; next < missing.length; next += DOWNLOAD_CONCURRENCY) {
+    await Promise.all(missing.slice(next, next + DOWNLOAD_CONCURRENCY).map((f) => fetchDataFile(f, options)));
+  }
+  return path.join(cacheDir, dir);
+}
+
+/** Downloads one pinned file into the cache; returns its path. Verified before it is renamed into place. */
+export async function fetchDataFile(file: DataFileSpec, options: DataLocatorOptions = {}): Promise<string> {
+  const { env, cacheDir, roots } = settings(options);
+  const url = env.ATLAS_DATA_MIRROR ? `${env.ATLAS_DATA_MIRROR.replace(/\/+$/, "")}/${file.name}` : file.url;
+  const target = path.join(cacheDir, file.name);
+  // Partial downloads live apart from the data folders (a folder reader lists every file in wx_data/).
+  const partialDir = path.join(cacheDir, ".partial");
+  const partial = path.join(partialDir, `${path.basename(file.name)}.${process.pid}.${randomBytes(4).toString("hex")}`);
+  const looked = roots.map((r) => r.label).join(" or ");
+  const whatToDo = `set ATLAS_DATA_DIR to a folder that holds ${file.name} (a copy of ../shared/data), or get the file from ${url}`;
+
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS), redirect: "follow" });
+  } catch (err) {
+    const code = networkCode(err);
+    throw new DataFileError(`${file.name} is not in ${looked}, and ${url} cannot be reached (${code}): offline? ${whatToDo}`, EXIT.NO_INPUT);
+  }
+  if (!response.ok || !response.body) {
+    await response.body?.cancel();
+    throw new DataFileError(`${file.name} is not in ${looked}, and ${url} answered ${response.status} ${response.statusText}: ${whatToDo}, or set ATLAS_DATA_MIRROR to a copy of the shared data folder`, EXIT.NO_INPUT);
+  }
+
+  await mkdir(partialDir, { recursive: true });
+  await mkdir(path.dirname(target), { recursive: true });
+  const hash = createHash("sha256");
+  let bytes = 0;
+  try {
+    await pipeline(
+      Readable.fromWeb(response.body as import("node:stream/web").ReadableStream<Uint8Array>),
+      async function* (source: AsyncIterable<Buffer>) {
+        for await (const chunk of source) {
+          hash.update(chunk);
+          bytes += chunk.byteLength;
+          // A far larger answer (an HTML error page is smaller; a wrong, bigger file is not) stops early.
+          if (bytes > file.bytes) throw new DataFileError(`${url} sent more than the ${file.bytes} bytes of ${file.name}: ${whatToDo}`, EXIT.DATA_ERROR);
+          yield chunk;
+        }
+      },
+      createWriteStream(partial),
+    );
+    const sha256 = hash.digest("hex");
+    if (bytes !== file.bytes || sha256 !== file.sha256) {
+      throw new DataFileError(`${url} sent ${bytes} bytes with sha256 ${sha256}, not the pinned ${file.bytes} bytes with sha256 ${file.sha256}: nothing was kept; ${whatToDo}`, EXIT.DATA_ERROR);
+    }
+    await rename(partial, target);
+    return target;
+  } catch (err) {
+    if (err instanceof DataFileError) throw err;
+    throw new DataFileError(`downloading ${url} failed (${networkCode(err)}): nothing was kept; ${whatToDo}`, EXIT.TEMP_FAIL);
+  } finally {
+    await rm(partial, { force: true });
+  }
+}
+
+/** The most telling code of a fetch failure (fetch wraps the socket's error as `cause`). */
+function networkCode(err: unknown): string {
+  let e = err as { code?: string; name?: string; message?: string; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 5; depth++) {
+    if (typeof e.code === "string") return e.code;
+    if (e.name === "TimeoutError") return `no answer within ${DOWNLOAD_TIMEOUT_MS / 1000} s`;
+    if (!e.cause) return e.message ?? String(e);
+    e = e.cause as typeof e;
+  }
+  return String(err);
+}
