@@ -2,13 +2,14 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
+import { YIELD_FILE } from "../lib/data-catalog.ts";
+import { dataFile } from "../lib/data-files.ts";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { containerJob } from "./container-job.ts";
 
 /**
  * The two container jobs. Each is one `containerJob(...)`: its container lives in `containers/<name>/`.
  */
-const SHARED_DATA = path.resolve(PROJECT_ROOT, "..", "shared", "data");
 
 /**
  * Grades submissions against an answer key. Isolated: it may run code or data others submitted, so each run reads
@@ -78,8 +79,7 @@ export async function latestLocalWeatherRun(runsDir = path.join(PROJECT_ROOT, ".
 async function localTrainingConfig(): Promise<string> {
   const weather = await latestLocalWeatherRun();
   if (!weather) throw new Error("no local weather run found: run `npm start -- weather` first, or pass --config FILE");
-  const yieldFile = path.join(SHARED_DATA, "yld_data", "US_corn_grain_yield.txt");
-  if (!existsSync(yieldFile)) throw new Error(`no yield data at ${yieldFile}: pass --config FILE`);
+  const yieldFile = await dataFile(YIELD_FILE); // the real yields (lib/data-files.ts), or one line on how to get them
   const dir = path.join(PROJECT_ROOT, ".data", "jobs", "training");
   await mkdir(dir, { recursive: true });
   const config = path.join(dir, "config.json");

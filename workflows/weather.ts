@@ -1,6 +1,5 @@
-import { existsSync, statSync } from "node:fs";
-import * as path from "node:path";
-import { PROJECT_ROOT } from "../lib/project-root.ts";
+import { WEATHER_DIR } from "../lib/data-catalog.ts";
+import { dataDir } from "../lib/data-files.ts";
 import { toSourceUrl } from "../lib/source-url.ts";
 import { isRunDay } from "../functions/plan-weather.ts";
 import { ECS_CAPACITY_RETRY, LAMBDA_SERVICE_RETRY, TRANSIENT_TASK_RETRY } from "./retry-policies.ts";
@@ -32,9 +31,6 @@ const step = (s: Omit<ContainerStep, "kind" | "container" | "retries" | "escalat
   access: WEATHER_ACCESS,
   ...s,
 });
-
-/** The real station files, next to the repository (never copied into it). */
-export const SHARED_WX_DATA = path.resolve(PROJECT_ROOT, "..", "shared", "data", "wx_data");
 
 export const weather: Workflow = {
   name: "weather",
@@ -86,7 +82,7 @@ export const weather: Workflow = {
   dashboardMetrics: ["RecordsIngested", "IngestionErrors", "QualityWarnings", "RunFailed"],
   cli: {
     options: {
-      source: "directory of <station>.txt files, or s3://bucket/prefix/ (default offline: ../shared/data/wx_data)",
+      source: "directory of <station>.txt files, or s3://bucket/prefix/ (default offline: the 167 real stations, wx_data from ATLAS_DATA_DIR, ../shared/data or their pinned download)",
       "run-id": "the run's day, YYYY-MM-DD (default: today, UTC)",
     },
     async input({ source, "run-id": runId }, target) {
@@ -100,10 +96,8 @@ export const weather: Workflow = {
         const url = toSourceUrl(source, "--source", "directory");
         input.source = url.endsWith("/") ? url : `${url}/`;
       } else if (target === "local") {
-        if (!existsSync(SHARED_WX_DATA) || !statSync(SHARED_WX_DATA).isDirectory()) {
-          throw new Error(`no default weather data at ${SHARED_WX_DATA}: pass --source DIR (a directory of <station>.txt files)`);
-        }
-        input.source = `${toSourceUrl(SHARED_WX_DATA)}/`;
+        // The real stations (lib/data-files.ts); without them, say how to get them or pass --source DIR.
+        input.source = `${toSourceUrl(await dataDir(WEATHER_DIR))}/`;
       }
       return input;
     },
