@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, statSync } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
+import { get as httpGet, type IncomingMessage } from "node:http";
+import { get as httpsGet } from "node:https";
 import * as path from "node:path";
-import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DATA_FILES, type DataFileSpec } from "./data-catalog.ts";
 import { EXIT, StepError } from "./exit-codes.ts";
@@ -17,16 +18,21 @@ import { PROJECT_ROOT } from "./project-root.ts";
  *      (lib/data-catalog.ts), or from `ATLAS_DATA_MIRROR/<name>` when that is set, into the cache.
  * A download is verified (size and sha256) before an atomic rename makes it the cached file: a failed, wrong or
  * interrupted download never leaves a file under the name the locator looks for.
- * Hand-written on node:fetch and node:crypto: the job (fetch, hash, rename) is a few lines, and no package does
- * "pinned file, with these fallbacks" without bringing a cache layout of its own.
+ * Hand-written on node:http(s) and node:crypto: the job (get, hash, rename) is a few lines, and no package does
+ * "pinned file, with these fallbacks" without bringing a cache layout of its own. Not on fetch: once here, Node 24's
+ * fetch (undici) killed the whole process with an uncaught internal assertion (Parser.finish, on a socket's end)
+ * during parallel downloads from `python3 -m http.server`, which no try/catch can turn into the one-line error;
+ * it did not recur in later runs, but node:http reports socket failures as errors on the request.
  */
 
 export const SHARED_DATA_DIR = path.resolve(PROJECT_ROOT, "..", "shared", "data");
 export const DATA_CACHE_DIR = path.join(PROJECT_ROOT, ".data", "cache");
 
-/** A whole download is bounded so that a stalled server cannot hang a test run or a CLI default; the largest file
- * (1.8 MB) takes seconds on any working connection. */
-const DOWNLOAD_TIMEOUT_MS = 120_000;
+/** A connection that stays silent this long (before or during the body) is given up, so that a stalled server
+ * cannot hang a test run or a CLI default; the largest file (1.8 MB) takes seconds on any working connection. */
+const IDLE_TIMEOUT_MS = 30_000;
+/** Origins may move their files behind a redirect or two; more than this is a loop. */
+const MAX_REDIRECTS = 5;
 /** Downloads at a time when a folder (167 station files) is fetched: enough to hide latency, polite to the origin. */
 const DOWNLOAD_CONCURRENCY = 8;
 
@@ -116,16 +122,15 @@ export async function fetchDataFile(file: DataFileSpec, options: DataLocatorOpti
   const looked = roots.map((r) => r.label).join(" or ");
   const whatToDo = `set ATLAS_DATA_DIR to a folder that holds ${file.name} (a copy of ../shared/data), or get the file from ${url}`;
 
-  let response: Response;
+  let response: IncomingMessage;
   try {
-    response = await fetch(url, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS), redirect: "follow" });
+    response = await get(url);
   } catch (err) {
-    const code = networkCode(err);
-    throw new DataFileError(`${file.name} is not in ${looked}, and ${url} cannot be reached (${code}): offline? ${whatToDo}`, EXIT.NO_INPUT);
+    throw new DataFileError(`${file.name} is not in ${looked}, and ${url} cannot be reached (${networkCode(err)}): offline? ${whatToDo}`, EXIT.NO_INPUT);
   }
-  if (!response.ok || !response.body) {
-    await response.body?.cancel();
-    throw new DataFileError(`${file.name} is not in ${looked}, and ${url} answered ${response.status} ${response.statusText}: ${whatToDo}, or set ATLAS_DATA_MIRROR to a copy of the shared data folder`, EXIT.NO_INPUT);
+  if (response.statusCode !== 200) {
+    response.resume();
+    throw new DataFileError(`${file.name} is not in ${looked}, and ${url} answered ${response.statusCode} ${response.statusMessage}: ${whatToDo}, or set ATLAS_DATA_MIRROR to a copy of the shared data folder`, EXIT.NO_INPUT);
   }
 
   await mkdir(partialDir, { recursive: true });
@@ -134,7 +139,7 @@ export async function fetchDataFile(file: DataFileSpec, options: DataLocatorOpti
   let bytes = 0;
   try {
     await pipeline(
-      Readable.fromWeb(response.body as import("node:stream/web").ReadableStream<Uint8Array>),
+      response,
       async function* (source: AsyncIterable<Buffer>) {
         for await (const chunk of source) {
           hash.update(chunk);
@@ -160,14 +165,26 @@ export async function fetchDataFile(file: DataFileSpec, options: DataLocatorOpti
   }
 }
 
-/** The most telling code of a fetch failure (fetch wraps the socket's error as `cause`). */
+/** GET with redirects followed and an idle timeout; resolves with the final response (any status). */
+function get(url: string, redirectsLeft = MAX_REDIRECTS): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const send = target.protocol === "https:" ? httpsGet : target.protocol === "http:" ? httpGet : undefined;
+    if (!send) return reject(Object.assign(new Error(`${target.protocol} is not http(s)`), { code: "unsupported scheme" }));
+    const request = send(target, { timeout: IDLE_TIMEOUT_MS }, (response) => {
+      const location = response.headers.location;
+      if (response.statusCode && response.statusCode >= 300 && response.statusCode < 400 && location && redirectsLeft > 0) {
+        response.resume();
+        resolve(get(new URL(location, target).href, redirectsLeft - 1));
+      } else resolve(response);
+    });
+    // The socket's idle timeout also covers the body: destroying the request makes the response stream fail.
+    request.on("timeout", () => request.destroy(Object.assign(new Error(`no data for ${IDLE_TIMEOUT_MS / 1000} s`), { code: "ETIMEDOUT" })));
+    request.on("error", reject);
+  });
+}
+
 function networkCode(err: unknown): string {
-  let e = err as { code?: string; name?: string; message?: string; cause?: unknown } | undefined;
-  for (let depth = 0; e && depth < 5; depth++) {
-    if (typeof e.code === "string") return e.code;
-    if (e.name === "TimeoutError") return `no answer within ${DOWNLOAD_TIMEOUT_MS / 1000} s`;
-    if (!e.cause) return e.message ?? String(e);
-    e = e.cause as typeof e;
-  }
-  return String(err);
+  const e = err as { code?: string; message?: string } | undefined;
+  return e?.code ?? e?.message ?? String(err);
 }
