@@ -10,9 +10,9 @@ import { digestFile } from "../lib/hash.ts";
  * comes from. `npm run data -- path <name>`: prints the path of one file or folder, for `$(…)` in a shell.
  */
 const HELP = `usage:
-  npm run data                      find or download every pinned data file, check its sha256, say where it is
-  npm run data --silent -- path NAME  print the path of one file or folder (fetched when missing), e.g.
-                                      osm/andorra-2021-06-22.osm.pbf, wx_data, yld_data/US_corn_grain_yield.txt
+  npm run data                         find or fetch every pinned data file, check its sha256, say where it is
+  npm run --silent data -- path NAME   print the path of one file or folder (fetched when missing), e.g.
+                                       osm/andorra-2021-06-22.osm.pbf, wx_data, yld_data/US_corn_grain_yield.txt
 Looks in ATLAS_DATA_DIR, then ../shared/data, then .data/cache/; downloads from the pinned origin (or
 ATLAS_DATA_MIRROR/<name>) into .data/cache/ otherwise. Origins and checksums: lib/data-catalog.ts.`;
 
