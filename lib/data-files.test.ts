@@ -141,6 +141,19 @@ describe("the data locator", () => {
     expect(await cacheContents()).toEqual([]);
   });
 
+  it("offline, names the folder it needs, once, when a folder's files cannot be fetched", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const unreachable = catalog.map((f) => ({ ...f, url: `http://127.0.0.1:${port}/data/${f.name}` }));
+    await expect(dataDir("wx_data", { ...options, catalog: unreachable })).rejects.toThrow(
+      `wx_data/ (2 files) is not in ../shared/data, and http://127.0.0.1:${port}/data/wx_data/A.txt cannot be reached (ECONNREFUSED): offline? ` +
+        `set ATLAS_DATA_DIR to a folder that holds wx_data/ (2 files) (a copy of ../shared/data), or get its files from http://127.0.0.1:${port}/data/wx_data/`,
+    );
+    expect(await cacheContents()).toEqual([]);
+  });
+
   it("names the HTTP status when the origin no longer serves the file", async () => {
     served = {};
     await expect(dataFile("osm/sample.osm.pbf", options)).rejects.toMatchObject({ exitCode: EXIT.NO_INPUT, message: expect.stringContaining("answered 404 Not Found") });

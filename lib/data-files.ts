@@ -105,14 +105,20 @@ export async function dataDir(dir: string, options: DataLocatorOptions = {}): Pr
     if (files.every((f) => isFile(path.join(root.dir, f.name)))) return path.join(root.dir, dir);
   }
   const missing = files.filter((f) => !isFile(path.join(cacheDir, f.name)));
-  for (let next = 0; next < missing.length; next += DOWNLOAD_CONCURRENCY) {
-    await Promise.all(missing.slice(next, next + DOWNLOAD_CONCURRENCY).map((f) => fetchDataFile(f, options)));
+  // The first file alone: offline, one line naming the folder, not eight about its files.
+  const subject = `${dir}/ (${files.length} files)`;
+  if (missing.length) await fetchDataFile(missing[0], options, subject);
+  for (let next = 1; next < missing.length; next += DOWNLOAD_CONCURRENCY) {
+    await Promise.all(missing.slice(next, next + DOWNLOAD_CONCURRENCY).map((f) => fetchDataFile(f, options, subject)));
   }
   return path.join(cacheDir, dir);
 }
 
-/** Downloads one pinned file into the cache; returns its path. Verified before it is renamed into place. */
-export async function fetchDataFile(file: DataFileSpec, options: DataLocatorOptions = {}): Promise<string> {
+/**
+ * Downloads one pinned file into the cache; returns its path. Verified before it is renamed into place. `subject`
+ * is what the error lines say is missing (the folder, when the file is one of a folder's).
+ */
+export async function fetchDataFile(file: DataFileSpec, options: DataLocatorOptions = {}, subject = file.name): Promise<string> {
   const { env, cacheDir, roots } = settings(options);
   const url = env.ATLAS_DATA_MIRROR ? `${env.ATLAS_DATA_MIRROR.replace(/\/+$/, "")}/${file.name}` : file.url;
   const target = path.join(cacheDir, file.name);
@@ -120,17 +126,19 @@ export async function fetchDataFile(file: DataFileSpec, options: DataLocatorOpti
   const partialDir = path.join(cacheDir, ".partial");
   const partial = path.join(partialDir, `${path.basename(file.name)}.${process.pid}.${randomBytes(4).toString("hex")}`);
   const looked = roots.map((r) => r.label).join(" or ");
-  const whatToDo = `set ATLAS_DATA_DIR to a folder that holds ${file.name} (a copy of ../shared/data), or get the file from ${url}`;
+  // For a folder's file, point at the folder's URL, where its other files are too.
+  const origin = subject === file.name ? `the file from ${url}` : `its files from ${url.slice(0, url.length - path.basename(file.name).length)}`;
+  const whatToDo = `set ATLAS_DATA_DIR to a folder that holds ${subject} (a copy of ../shared/data), or get ${origin}`;
 
   let response: IncomingMessage;
   try {
     response = await get(url);
   } catch (err) {
-    throw new DataFileError(`${file.name} is not in ${looked}, and ${url} cannot be reached (${networkCode(err)}): offline? ${whatToDo}`, EXIT.NO_INPUT);
+    throw new DataFileError(`${subject} is not in ${looked}, and ${url} cannot be reached (${networkCode(err)}): offline? ${whatToDo}`, EXIT.NO_INPUT);
   }
   if (response.statusCode !== 200) {
     response.resume();
-    throw new DataFileError(`${file.name} is not in ${looked}, and ${url} answered ${response.statusCode} ${response.statusMessage}: ${whatToDo}, or set ATLAS_DATA_MIRROR to a copy of the shared data folder`, EXIT.NO_INPUT);
+    throw new DataFileError(`${subject} is not in ${looked}, and ${url} answered ${response.statusCode} ${response.statusMessage}: ${whatToDo}, or set ATLAS_DATA_MIRROR to a copy of the shared data folder`, EXIT.NO_INPUT);
   }
 
   await mkdir(partialDir, { recursive: true });
