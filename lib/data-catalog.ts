@@ -16,8 +16,8 @@ export interface DataFileSpec {
 /**
  * Geofabrik's dated extract of Andorra, 2021-06-22 (replication timestamp 2021-06-22T20:21:08Z), © OpenStreetMap
  * contributors, ODbL 1.0. `andorra-YYMMDD.osm.pbf` is the form of Geofabrik's dated files. NOT checked from here: this
- * machine reaches no network but package registries, and Geofabrik's public server keeps only some dated files, so
- * this URL may answer 404; the sha256 still guarantees that only the right bytes are ever used. Point
+ * machine reaches no network but package registries, so whether Geofabrik still serves this dated file is unknown
+ * (it may answer 404); the sha256 still guarantees that only the right bytes are ever used. Point
  * ATLAS_DATA_MIRROR at a copy of the shared data folder when it does not answer.
  */
 export const ANDORRA_URL = "https://download.geofabrik.de/europe/andorra-210622.osm.pbf";
