@@ -55,6 +55,15 @@ beforeEach(async () => {
   options = { env: {}, sharedDir: path.join(scratch, "no-shared-data"), cacheDir: path.join(scratch, "cache"), catalog };
 });
 
+/** A port that just closed: connecting is refused, as on a machine without network. */
+async function closedPort(): Promise<number> {
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise((resolve) => closed.close(resolve));
+  return port;
+}
+
 /** Every file under the cache, partial downloads included. */
 async function cacheContents(): Promise<string[]> {
   const dir = options.cacheDir!;
@@ -125,11 +134,7 @@ describe("the data locator", () => {
   });
 
   it("says in one line that it is offline, and what to do, when the origin cannot be reached", async () => {
-    // A port that just closed: connection refused, as on a machine without network.
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise((resolve) => closed.close(resolve));
+    const port = await closedPort();
     const unreachable = catalog.map((f) => ({ ...f, url: `http://127.0.0.1:${port}/${f.name}` }));
     const err = await dataFile("osm/sample.osm.pbf", { ...options, catalog: unreachable }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DataFileError);
@@ -142,10 +147,7 @@ describe("the data locator", () => {
   });
 
   it("offline, names the folder it needs, once, when a folder's files cannot be fetched", async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise((resolve) => closed.close(resolve));
+    const port = await closedPort();
     const unreachable = catalog.map((f) => ({ ...f, url: `http://127.0.0.1:${port}/data/${f.name}` }));
     await expect(dataDir("wx_data", { ...options, catalog: unreachable })).rejects.toThrow(
       `wx_data/ (2 files) is not in ../shared/data, and http://127.0.0.1:${port}/data/wx_data/A.txt cannot be reached (ECONNREFUSED): offline? ` +
