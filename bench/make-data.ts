@@ -20,10 +20,11 @@ import { frameBlock, inflateBlob, readBlob, scanBlocks } from "../containers/ski
 import { FileSource } from "../containers/ski-atlas/pbf/source.ts";
 import { decodeAll, PrimitiveBlock, GROUP_DENSE, GROUP_WAYS, GROUP_RELATIONS, GROUP_NODES } from "../containers/ski-atlas/pbf/decode.ts";
 import { NumberArray, ProtoReader, ProtoWriter, readPacked, WIRE_LEN } from "../containers/ski-atlas/pbf/protobuf.ts";
+import { ANDORRA_PBF } from "../lib/data-catalog.ts";
+import { dataFile } from "../lib/data-files.ts";
 
 export const REPO = fileURLToPath(new URL("../", import.meta.url));
 export const DATA_DIR = join(REPO, "bench/data");
-export const DEFAULT_INPUT = resolve(REPO, "../shared/data/osm/andorra-2021-06-22.osm.pbf");
 
 export interface Offsets {
   n: number;
@@ -253,7 +254,8 @@ async function main() {
     const i = args.indexOf(name);
     return i >= 0 ? args[i + 1] : undefined;
   };
-  const input = resolve(opt("--input") ?? DEFAULT_INPUT);
+  // Default: the real Andorra extract, wherever lib/data-files.ts finds (or fetches) it.
+  const input = resolve(opt("--input") ?? (await dataFile(ANDORRA_PBF)));
   const sizes = (opt("--sizes") ?? "50,200,1000").split(",").map(Number);
   if (args.includes("--large")) sizes.push(4000);
   if (!existsSync(input)) throw new Error(`${input} does not exist`);

@@ -5,6 +5,8 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ANDORRA_PBF, WEATHER_DIR, YIELD_FILE } from "../lib/data-catalog.ts";
+import { dataDir, dataFile } from "../lib/data-files.ts";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { canSwitchUser, makeTaskDirs, runAsNobody, type RunResult, type TaskDirs } from "../lib/testing/non-root.ts";
 import { startTestS3, type TestS3 } from "../lib/testing/s3rver.ts";
@@ -33,7 +35,6 @@ const CONTAINERS = [...new Set(allWorkflows().flatMap((w) => containerSteps(w).m
 const ARM64_BINDING = "@duckdb/node-bindings-linux-arm64";
 /** What Docker's `--platform linux/arm64` means to npm's platform checks inside a node:24-bookworm image. */
 const LINUX_ARM64 = ["--cpu=arm64", "--os=linux", "--libc=glibc"];
-const DATA_DIR = process.env.ATLAS_DATA_DIR ?? path.resolve(PROJECT_ROOT, "..", "shared", "data");
 const BUCKET = "rehearsal";
 
 interface Stage {
@@ -186,15 +187,16 @@ const REHEARSALS: Record<string, { steps: string[]; env: Record<string, string>;
       STAGING_URI: `s3://${BUCKET}/staging/andorra/2021-06/r/out/`,
       PUBLISH_URI: `s3://${BUCKET}/andorra/2021-06/`,
     },
-    setUp: async () => put("raw/andorra/andorra.osm.pbf", await readFile(path.join(DATA_DIR, "osm", "andorra-2021-06-22.osm.pbf"))),
+    setUp: async () => put("raw/andorra/andorra.osm.pbf", await readFile(await dataFile(ANDORRA_PBF))),
     check: async () => expect(await listKeys("staging/andorra/2021-06/r/out/")).toEqual(expect.arrayContaining(["ski_areas.parquet", "ski_areas_analyzed.csv", "lifts.parquet", "pistes.parquet"])),
   },
   weather: {
     steps: ["ingest", "analyze"],
     env: { RUN_ID: "2014-12-31", SOURCE_URI: `s3://${BUCKET}/incoming/weather/`, STAGING_URI: `s3://${BUCKET}/staging/weather/2014-12-31/` },
     setUp: async () => {
-      const stations = (await readdir(path.join(DATA_DIR, "wx_data"))).sort().slice(0, 3);
-      for (const s of stations) await put(`incoming/weather/${s}`, await readFile(path.join(DATA_DIR, "wx_data", s)));
+      const wxData = await dataDir(WEATHER_DIR);
+      const stations = (await readdir(wxData)).sort().slice(0, 3);
+      for (const s of stations) await put(`incoming/weather/${s}`, await readFile(path.join(wxData, s)));
     },
     check: async () => expect(await listKeys("staging/weather/2014-12-31/")).toEqual(expect.arrayContaining(["weather_records.parquet", "weather_stats.parquet"])),
   },
@@ -220,7 +222,7 @@ const REHEARSALS: Record<string, { steps: string[]; env: Record<string, string>;
     steps: ["train"],
     env: { RUN_ID: "model-1", CONFIG_URI: `s3://${BUCKET}/jobs/training/config.json`, OUTPUT_URI: `s3://${BUCKET}/jobs/training/runs/model-1/` },
     setUp: async () => {
-      await put("jobs/training/yield.txt", await readFile(path.join(DATA_DIR, "yld_data", "US_corn_grain_yield.txt")));
+      await put("jobs/training/yield.txt", await readFile(await dataFile(YIELD_FILE)));
       await put("jobs/training/config.json", JSON.stringify({ weather: `s3://${BUCKET}/staging/weather/2014-12-31/`, yield: `s3://${BUCKET}/jobs/training/yield.txt` }));
     },
     check: async () => expect(await listKeys("jobs/training/runs/model-1/")).toEqual(expect.arrayContaining(["model.json", "manifest.json"])),

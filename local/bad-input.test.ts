@@ -9,6 +9,8 @@ import { pathToFileURL } from "node:url";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeSyntheticRegion } from "../containers/ski-atlas/synthetic-osm.ts";
+import { ANDORRA_PBF } from "../lib/data-catalog.ts";
+import { dataFile } from "../lib/data-files.ts";
 import { makeS3Client } from "../lib/s3.ts";
 import { LOCAL_BUCKET, REPO_ROOT, runLocal, type LocalRun } from "./run-local.ts";
 
@@ -16,7 +18,6 @@ import { LOCAL_BUCKET, REPO_ROOT, runLocal, type LocalRun } from "./run-local.ts
  * Bad input, through the real state machine: each case ends in a failed run with one line saying what to fix,
  * is not retried when retrying cannot help, and leaves nothing behind in the bucket.
  */
-const ANDORRA = path.resolve(REPO_ROOT, "..", "shared", "data", "osm", "andorra-2021-06-22.osm.pbf");
 let scratch: string;
 let samplePbf: string;
 let server: Server;
@@ -111,7 +112,7 @@ describe("bad input to ski-atlas", () => {
     ["a file that is not a PBF", Buffer.from("<?xml version='1.0'?><osm></osm>\n".repeat(50))],
   ] as const)("GIVEN %s WHEN run THEN it fails in one line without retrying, and nothing is published", async (what, content) => {
     const file = path.join(scratch, `${createHash("md5").update(what).digest("hex")}.osm.pbf`);
-    const bytes = content === "truncate" ? (await readFile(ANDORRA)).subarray(0, 1_000_000) : content;
+    const bytes = content === "truncate" ? (await readFile(await dataFile(ANDORRA_PBF))).subarray(0, 1_000_000) : content;
     await writeFile(file, bytes);
     const { run: r, keys } = await run({ region: "andorra", period: "2021-06", source: pathToFileURL(file).href });
     expect(r.result.status).toBe("FAILED");

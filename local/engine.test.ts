@@ -4,11 +4,13 @@ import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ANDORRA_PBF } from "../lib/data-catalog.ts";
+import { dataFile } from "../lib/data-files.ts";
 import { makeS3Client } from "../lib/s3.ts";
 import { parseFaults } from "./faults.ts";
 import { ProgressPrinter } from "./progress.ts";
 import type { ProgressEvent } from "./progress-events.ts";
-import { LOCAL_BUCKET, REPO_ROOT, runLocal, type LocalRun } from "./run-local.ts";
+import { LOCAL_BUCKET, runLocal, type LocalRun } from "./run-local.ts";
 import { smallInputState } from "./testing/planned-tiers.ts";
 import { SKI_ATLAS_SIZED_STEPS } from "../workflows/ski-atlas-sizing.ts";
 
@@ -16,7 +18,8 @@ import { SKI_ATLAS_SIZED_STEPS } from "../workflows/ski-atlas-sizing.ts";
  * End to end through the real synthesized state machine: real child processes for the container steps, the
  * real helper functions, an embedded S3 server. Faults are injected with the same ATLAS_FAULTS syntax users have.
  */
-const ANDORRA = path.resolve(REPO_ROOT, "..", "shared", "data", "osm", "andorra-2021-06-22.osm.pbf");
+// Every case here runs the real Andorra extract (lib/data-files.ts finds it, or fetches it once).
+const ANDORRA = await dataFile(ANDORRA_PBF);
 const andorraInput = { region: "andorra", period: "2021-06", source: pathToFileURL(ANDORRA).href };
 
 let scratch: string;

@@ -3,13 +3,14 @@ import { mkdir, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { chooseWeatherRun, describeWeatherRun, localWeatherRuns } from "../lib/local-weather-runs.ts";
+import { YIELD_FILE } from "../lib/data-catalog.ts";
+import { dataFile } from "../lib/data-files.ts";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { containerJob } from "./container-job.ts";
 
 /**
  * The two container jobs. Each is one `containerJob(...)`: its container lives in `containers/<name>/`.
  */
-const SHARED_DATA = path.resolve(PROJECT_ROOT, "..", "shared", "data");
 
 /**
  * Grades submissions against an answer key. Isolated: it may run code or data others submitted, so each run reads
@@ -76,8 +77,7 @@ async function localTrainingConfig(wanted: string | undefined, note: (line: stri
   const run = chooseWeatherRun(await localWeatherRuns(), wanted);
   note(`weather run: ${describeWeatherRun(run)}${wanted === undefined ? " (the newest; pick another with --weather-run)" : ""}`);
   const weather = run.dir;
-  const yieldFile = path.join(SHARED_DATA, "yld_data", "US_corn_grain_yield.txt");
-  if (!existsSync(yieldFile)) throw new Error(`no yield data at ${yieldFile}: pass --config FILE`);
+  const yieldFile = await dataFile(YIELD_FILE); // the real yields (lib/data-files.ts), or one line on how to get them
   const dir = path.join(PROJECT_ROOT, ".data", "jobs", "training");
   await mkdir(dir, { recursive: true });
   const config = path.join(dir, "config.json");

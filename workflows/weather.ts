@@ -1,6 +1,6 @@
-import { existsSync, statSync } from "node:fs";
-import * as path from "node:path";
-import { PROJECT_ROOT } from "../lib/project-root.ts";
+import { fileURLToPath } from "node:url";
+import { WEATHER_DIR } from "../lib/data-catalog.ts";
+import { dataDir } from "../lib/data-files.ts";
 import { toSourceUrl } from "../lib/source-url.ts";
 import { sizeSource } from "../functions/plan-weather.ts";
 import { checkWeatherInput, isRunDay } from "../lib/input-checks.ts";
@@ -30,9 +30,6 @@ const step = (s: Omit<ContainerStep, "kind" | "container" | "retries" | "escalat
   access: WEATHER_ACCESS,
   ...s,
 });
-
-/** The real station files, next to the repository (never copied into it). */
-export const SHARED_WX_DATA = path.resolve(PROJECT_ROOT, "..", "shared", "data", "wx_data");
 
 /** A file:// source is read from disk: no S3 client is needed to size it. */
 const noS3 = (): never => {
@@ -89,7 +86,7 @@ export const weather: Workflow = {
   dashboardMetrics: ["RecordsIngested", "IngestionErrors", "QualityWarnings", "RunFailed"],
   cli: {
     options: {
-      source: "directory of <station>.txt files, or s3://bucket/prefix/ (default offline: ../shared/data/wx_data)",
+      source: "directory of <station>.txt files, or s3://bucket/prefix/ (default offline: the 167 real stations, wx_data from ATLAS_DATA_DIR, ../shared/data or their pinned download)",
       "run-id": "the run's day, YYYY-MM-DD (default: today, UTC)",
     },
     async input({ source, "run-id": runId }, target) {
@@ -103,16 +100,14 @@ export const weather: Workflow = {
         const url = toSourceUrl(source, "--source", "directory");
         input.source = url.endsWith("/") ? url : `${url}/`;
       } else if (target === "local") {
-        if (!existsSync(SHARED_WX_DATA) || !statSync(SHARED_WX_DATA).isDirectory()) {
-          throw new Error(`no default weather data at ${SHARED_WX_DATA}: pass --source DIR (a directory of <station>.txt files)`);
-        }
-        input.source = `${toSourceUrl(SHARED_WX_DATA)}/`;
+        // The real stations (lib/data-files.ts); without them, say how to get them or pass --source DIR.
+        input.source = `${toSourceUrl(await dataDir(WEATHER_DIR))}/`;
       }
       // Plan's own checks, so that bad input is refused before anything runs.
       const checked = checkWeatherInput(input, cliInputCheckConfig(target));
       // A local folder is counted as Plan counts it (an S3 prefix is Plan's to list: it may be filled meanwhile).
       if (checked.source?.startsWith("file://") && (await sizeSource(checked.source, noS3)).files === 0) {
-        throw new Error(`--source ${source ?? SHARED_WX_DATA} holds no station files (<station>.txt): pass the directory that holds them`);
+        throw new Error(`--source ${source ?? fileURLToPath(String(checked.source))} holds no station files (<station>.txt): pass the directory that holds them`);
       }
       return input;
     },

@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -6,7 +5,7 @@ import { digestFile } from "../../lib/hash.ts";
 import { startTestS3, type TestS3 } from "../../lib/testing/s3rver.ts";
 import { OUTPUT_FILES } from "./outputs.ts";
 import { DIFFICULTIES } from "./ski-rules.ts";
-import { ANDORRA_PBF, BUCKET, readTable } from "./testing/helpers.ts";
+import { andorraPbf, BUCKET, readTable } from "./testing/helpers.ts";
 import { extractAndAnalyze, putRaw } from "./testing/pipeline.ts";
 
 // Real data: a Geofabrik extract of Andorra (© OpenStreetMap contributors, ODbL 1.0), read in place.
@@ -15,9 +14,8 @@ let dir = "";
 const rows: Record<string, Record<string, unknown>[]> = {};
 
 beforeAll(async () => {
-  if (!existsSync(ANDORRA_PBF)) throw new Error(`${ANDORRA_PBF} is missing: the real-data test needs it`);
   s3 = await startTestS3({ buckets: [BUCKET] });
-  await putRaw(s3.s3, "andorra", ANDORRA_PBF);
+  await putRaw(s3.s3, "andorra", await andorraPbf());
   const run = await extractAndAnalyze(s3.s3, s3.env, "andorra");
   expect(run.analyze.code, run.analyze.stderr).toBe(0);
   dir = run.dir;

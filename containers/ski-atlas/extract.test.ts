@@ -11,7 +11,7 @@ import type { ExtractConfig } from "./config.ts";
 import { FILTER_RULES, runExtract } from "./extract.ts";
 import { extractPbf } from "./pbf/extract.ts";
 import { writePbf } from "./pbf/write.ts";
-import { ANDORRA_PBF } from "./testing/helpers.ts";
+import { andorraPbf } from "./testing/helpers.ts";
 
 // The extract step reads RAW_URI in place: ranged GETs pinned with If-Match to the ETag its HEAD gave. S3 is
 // mocked here to check what the step asks for and how it takes S3's 412 (the object replaced mid-read); the
@@ -25,6 +25,7 @@ let raw: Buffer;
 let tmp: string;
 const s3 = new S3Client({ region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "x" } });
 const mock = mockClient(s3);
+let ANDORRA_PBF: string;
 const ranges: { range?: string; ifMatch?: string }[] = [];
 
 function rangeBody(range: string): ReturnType<typeof sdkStreamMixin> {
@@ -33,6 +34,7 @@ function rangeBody(range: string): ReturnType<typeof sdkStreamMixin> {
 }
 
 beforeAll(async () => {
+  ANDORRA_PBF = await andorraPbf();
   raw = await readFile(ANDORRA_PBF);
   tmp = await mkdtemp(join(tmpdir(), "extract-step-test-"));
 });

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import type { Readable } from "node:stream";
 import { EXIT, StepError } from "../../lib/exit-codes.ts";
 import { osmiumFailure, osmiumSpawnError } from "./osmium.ts";
-import { open, type FileHandle } from "node:fs/promises";
+import { FileSource } from "./pbf/source.ts";
 import { inBlock, inflateInOrder, InflateBudget, loadBlock, scanBlocks, type BlockRef } from "./pbf/blocks.ts";
 import {
   checkHeader, decodeAll, decodeRelation, forEachEntity, GROUP_DENSE, GROUP_NODES, GROUP_RELATIONS, GROUP_WAYS, NO_TAGS,
@@ -275,26 +275,26 @@ export async function readOsmFile(path: string, what: string, fix: string): Prom
 /** A PBF file opened for several passes over its blocks, each inflated on demand (never held after its pass). */
 export class PbfPasses {
   private constructor(
-    private readonly fh: FileHandle,
+    private readonly src: FileSource,
     private readonly size: number,
     /** The OSMData blocks, in file order. */
     readonly blocks: readonly BlockRef[],
   ) {}
 
   static async open(path: string): Promise<PbfPasses> {
-    const fh = await open(path, "r");
+    const src = await FileSource.open(path);
+    const size = src.size;
     try {
-      const { size } = await fh.stat();
-      const refs = await scanBlocks(fh, size);
-      const header = await loadBlock(fh, refs[0], new InflateBudget(size));
+      const refs = await scanBlocks(src);
+      const header = await loadBlock(src, refs[0], new InflateBudget(size));
       try {
         checkHeader(header);
       } catch (err) {
         throw inBlock(refs[0], err);
       }
-      return new PbfPasses(fh, size, refs.slice(1).filter((r) => r.type === "OSMData"));
+      return new PbfPasses(src, size, refs.slice(1).filter((r) => r.type === "OSMData"));
     } catch (err) {
-      await fh.close();
+      await src.close();
       throw err;
     }
   }
@@ -306,7 +306,7 @@ export class PbfPasses {
   async pass(indexes: readonly number[], fn: (block: PrimitiveBlock, index: number) => boolean | void): Promise<void> {
     const refs = indexes.map((i) => this.blocks[i]);
     let k = 0;
-    for await (const { ref, data } of inflateInOrder(this.fh, refs, new InflateBudget(this.size), 4)) {
+    for await (const { ref, data } of inflateInOrder(this.src, refs, new InflateBudget(this.size), 4)) {
       const index = indexes[k++];
       try {
         if (fn(new PrimitiveBlock(data), index) === false) return;
@@ -317,7 +317,7 @@ export class PbfPasses {
   }
 
   close(): Promise<void> {
-    return this.fh.close();
+    return this.src.close();
   }
 }
 

@@ -6,13 +6,17 @@ import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT, runLocal, type LocalRun } from "../../local/run-local.ts";
 import { Duck, sqlString } from "../../lib/duckdb.ts";
-import { SHARED_WX_DATA, weather } from "../../workflows/weather.ts";
+import { WEATHER_DIR } from "../../lib/data-catalog.ts";
+import { dataDir } from "../../lib/data-files.ts";
+import { weather } from "../../workflows/weather.ts";
 
 /**
  * The weather workflow end to end on the local engine: the real synthesized state machine, the step entrypoints as
  * child processes, the real helper functions and an embedded S3 server. The statistics are checked against a
  * plain recomputation written here (no DuckDB), on every station and year of the real station files.
  */
+/** The 167 real station files (lib/data-files.ts finds them, or fetches them once). */
+const SHARED_WX_DATA = await dataDir(WEATHER_DIR);
 let scratch: string;
 const runs: LocalRun[] = [];
 beforeAll(async () => {

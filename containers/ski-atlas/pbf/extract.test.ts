@@ -1,5 +1,4 @@
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FILTER_RULES, filterExpressions } from "../extract.ts";
 import { readOsmFile, readPbfFile } from "../opl.ts";
 import { writeSyntheticRegion } from "../synthetic-osm.ts";
-import { ANDORRA_PBF } from "../testing/helpers.ts";
+import { andorraPbf } from "../testing/helpers.ts";
 import { denseGroup, pbfOf, primitiveBlock, wayGroup } from "../testing/hostile-pbf.ts";
 import { extractPbf } from "./extract.ts";
 import { PbfFormatError } from "./protobuf.ts";
@@ -50,7 +49,7 @@ async function compareWithOsmium(input: string, name: string) {
 
 describe("the PBF extractor against osmium tags-filter", () => {
   it("gives the same objects on the real Andorra extract, inflating each block once", async () => {
-    if (!existsSync(ANDORRA_PBF)) throw new Error(`${ANDORRA_PBF} is missing`);
+    const ANDORRA_PBF = await andorraPbf();
     const { result, ours } = await compareWithOsmium(ANDORRA_PBF, "andorra");
     expect(result.ways.length).toBeGreaterThan(1000);
     expect(result.stats.inflated).toBe(result.stats.blocks);
@@ -130,7 +129,7 @@ describe("relation membership", () => {
 
 describe("bad input", () => {
   it("a truncated PBF → PbfFormatError naming the truncation", async () => {
-    const whole = await readFile(ANDORRA_PBF);
+    const whole = await readFile(await andorraPbf());
     const cut = join(tmp, "cut.osm.pbf");
     await writeFile(cut, whole.subarray(0, Math.floor(whole.length * 0.6)));
     await expect(extractPbf(cut, FILTER_RULES)).rejects.toThrow(PbfFormatError);
@@ -170,7 +169,7 @@ describe("bad input", () => {
   });
 
   it("a corrupt block → PbfFormatError", async () => {
-    const bad = Buffer.from(await readFile(ANDORRA_PBF));
+    const bad = Buffer.from(await readFile(await andorraPbf()));
     for (let i = bad.length - 4000; i < bad.length - 3000; i++) bad[i] ^= 0x5a; // inside the last blocks' zlib data
     const path = join(tmp, "corrupt.osm.pbf");
     await writeFile(path, bad);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uploadFile } from "../../../lib/s3-objects.ts";
 import { startTestS3, type TestS3 } from "../../../lib/testing/s3rver.ts";
 import { craftedCases, mutants } from "../testing/hostile-pbf.ts";
-import { ANDORRA_PBF, BUCKET, runChildBounded, stepEnv, uris, type BoundedRun } from "../testing/helpers.ts";
+import { andorraPbf, BUCKET, runChildBounded, stepEnv, uris, type BoundedRun } from "../testing/helpers.ts";
 
 // Hostile input against the real extract step, each run as its own process under a hang and blow-up guard
 // (generous bounds: they catch a spin or a gigabyte allocation, they do not measure speed). Every crafted case
@@ -31,7 +31,7 @@ beforeAll(async () => {
   s3 = await startTestS3({ buckets: [BUCKET] });
   // A real slice of Andorra (Grandvalira): nodes, ways and relations in five blocks.
   const slice = join(tmp, "slice.osm.pbf");
-  const r = spawnSync("osmium", ["extract", "-b", "1.70,42.52,1.76,42.57", ANDORRA_PBF, "-o", slice, "--overwrite"], { encoding: "utf8" });
+  const r = spawnSync("osmium", ["extract", "-b", "1.70,42.52,1.76,42.57", await andorraPbf(), "-o", slice, "--overwrite"], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`osmium extract failed: ${r.stderr}`);
   fixture = await readFile(slice);
 });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getObjectRange, uploadFile } from "../../../lib/s3-objects.ts";
 import { startTestS3, type TestS3 } from "../../../lib/testing/s3rver.ts";
 import { FILTER_RULES } from "../extract.ts";
-import { ANDORRA_PBF, BUCKET } from "../testing/helpers.ts";
+import { andorraPbf, BUCKET } from "../testing/helpers.ts";
 import { extractPbf } from "./extract.ts";
 import { FileSource, RangeSource } from "./source.ts";
 import { writePbf } from "./write.ts";
@@ -14,9 +14,11 @@ import { writePbf } from "./write.ts";
 // the object fetched a bounded number of times, a bounded number held at once.
 let s3: TestS3;
 let tmp: string;
+let ANDORRA_PBF: string;
 const URI = `s3://${BUCKET}/raw/andorra.osm.pbf`;
 
 beforeAll(async () => {
+  ANDORRA_PBF = await andorraPbf();
   tmp = await mkdtemp(join(tmpdir(), "pbf-source-test-"));
   s3 = await startTestS3({ buckets: [BUCKET] });
   await uploadFile(s3.s3, ANDORRA_PBF, URI);

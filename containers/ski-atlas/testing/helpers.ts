@@ -2,13 +2,16 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { dataFile } from "../../../lib/data-files.ts";
+import { ANDORRA_PBF as ANDORRA_PBF_NAME } from "../../../lib/data-catalog.ts";
 import { TableWriter } from "../tables.ts";
 import { runSkiAtlasStep } from "../steps.ts";
 
 /** Test helpers for the ski-atlas steps (not part of the image). */
 
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
-export const ANDORRA_PBF = join(REPO_ROOT, "../shared/data/osm/andorra-2021-06-22.osm.pbf");
+/** The real Andorra extract (© OpenStreetMap contributors, ODbL 1.0), wherever lib/data-files.ts finds or fetches it. */
+export const andorraPbf = (): Promise<string> => dataFile(ANDORRA_PBF_NAME);
 export const BUCKET = "test-bucket";
 
 export interface RunUris {
