@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbeddedS3 } from "../lib/embedded-s3.ts";
 import { makeS3Client } from "../lib/s3.ts";
 import { RUNS_DIR_ENV } from "../local/run-record.ts";
+import { smallInputState } from "../local/testing/planned-tiers.ts";
 import { ACCOUNT_DIR_ENV, LOCAL_BUCKET, REPO_ROOT } from "../local/run-local.ts";
 
 /**
@@ -71,7 +72,7 @@ describe("npm start -- --verbose, then Ctrl-C during Publish", () => {
     const runsDir = path.join(scratch, "runs");
     const accountDir = path.join(scratch, "account");
     const publishPaused = /Publish \| \[publish\] \[fault\] ATLAS_FAULT_PAUSE_AFTER_COPIES=1: publish paused/;
-    const publishHeartbeat = /… \[sample\] Publish \(small\) running for /;
+    const publishHeartbeat = /… \[sample\] Publish \(\w+\) running for /;
     const { status, signal, stderr } = await runAndInterrupt(
       ["ski-atlas", "--verbose"],
       {
@@ -87,10 +88,10 @@ describe("npm start -- --verbose, then Ctrl-C during Publish", () => {
 
     // What a person saw while it ran.
     expect(lines.some((l) => /^\d\d:\d\d\.\d {2}\s+\[sample\] Extract \| \[extract\] /.test(l)), stderr).toBe(true);
-    const beats = [...stderr.matchAll(/… \[sample\] (\w+) \(small\) running for [\d.]+ s, (\d+) MiB in memory now/g)];
+    const beats = [...stderr.matchAll(/… \[sample\] (\w+) \(\w+\) running for [\d.]+ s, (\d+) MiB in memory now/g)];
     expect(beats.map((b) => b[1])).toContain("Publish");
     expect(Math.max(...beats.map((b) => Number(b[2])))).toBeGreaterThan(0);
-    const failed = /✗ \[sample\] Download \(small\) failed: injected fault \(exit 75\)\n\s+log: (\S+)/.exec(stderr);
+    const failed = /✗ \[sample\] Download \(\w+\) failed: injected fault \(exit 75\)\n\s+log: (\S+)/.exec(stderr);
     expect(failed, stderr).not.toBeNull();
     const logFile = path.resolve(REPO_ROOT, failed![1]);
     expect(await readFile(logFile, "utf8")).toContain("error: injected fault (exit 75)");
@@ -108,7 +109,7 @@ describe("npm start -- --verbose, then Ctrl-C during Publish", () => {
     const record = JSON.parse(await readFile(path.join(runDir, "run.json"), "utf8")) as { status: string; states: { name: string; status: string }[] };
     expect(record.status).toBe("ABORTED");
     // The step that was stopped ends ABORTED (as StopExecution leaves it), not failed by the kill; nothing runs on.
-    expect(record.states.find((s) => s.name === "Publish (small)")?.status).toBe("ABORTED");
+    expect(record.states.find((s) => s.name === smallInputState("publish"))?.status).toBe("ABORTED");
     expect(record.states.filter((s) => s.status === "RUNNING")).toEqual([]);
     expect(existsSync(path.join(runDir, "notifications.jsonl"))).toBe(false);
     expect(await processesOfRun(runDir)).toEqual([]);

@@ -73,7 +73,7 @@ describe("buildNotification", () => {
         "  download  small   4.0 s",
         "  extract   medium  7.0 s",
         "  total             1 min 35 s",
-        "Tier escalations: 1, retries: 0",
+        "Tier escalations: 1, reruns after a transient failure: 0",
         "",
         `Execution: https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/${ARN}`,
         "",

@@ -92,7 +92,10 @@ function timingLines(event: NotifyEvent): string[] {
     if (typeof m.totalMs === "number" && m.totalMs > 0) lines.push(`  ${pad("total", width)}${pad("", 8)}${formatDuration(m.totalMs)}`);
   }
   if (typeof m.escalations === "number" || typeof m.retries === "number") {
-    lines.push(`Tier escalations: ${m.escalations ?? 0}, retries: ${m.retries ?? 0}`);
+    // What the state document can count: the steps' reruns after a transient failure (TRANSIENT_TASK_RETRY's loop).
+    // A state's own Retry attempts (Lambda service errors, ECS capacity) are only in the execution history, so the
+    // line names what it counts rather than calling it "retries" (the run record and `npm run runs` count them all).
+    lines.push(`Tier escalations: ${m.escalations ?? 0}, reruns after a transient failure: ${m.retries ?? 0}`);
   }
   return lines;
 }

@@ -113,14 +113,14 @@ describe("the local engine running ski-atlas on Andorra", () => {
     // No wall-clock assertion (shared, noisy machine): were the hanging child not killed at the 2 s deadline, the
     // run would wait for it and the test would hit vitest's own timeout.
     const events: ProgressEvent[] = [];
-    const r = await run({ faults: "extract:hang", timeoutOverrides: { "Extract (xsmall)": 2 }, onEvent: (e) => events.push(e) });
+    const r = await run({ faults: "extract:hang", timeoutOverrides: { [smallInputState("extract")]: 2 }, onEvent: (e) => events.push(e) });
     expect(r.result.status).toBe("FAILED");
     expect(r.result.error).toBe("States.Timeout");
     // Said once, as it is injected, with the state's timeout: otherwise a hang is silent until then.
     const injected = events.filter((e) => e.kind === "fault-injected");
-    expect(injected).toEqual([expect.objectContaining({ state: "Extract (small)", fault: "hang", timeoutMs: 2000 })]);
+    expect(injected).toEqual([expect.objectContaining({ state: smallInputState("extract"), fault: "hang", timeoutMs: 2000 })]);
     expect(new ProgressPrinter(() => {}, { color: false }).format(injected[0])).toMatch(
-      /\[andorra-2021-06\] Extract \(small\): injected fault hang: the step hangs until the state's timeout, 2\.00 s \(TimeoutSeconds 2\)$/,
+      /\[andorra-2021-06\] Extract \(\w+\): injected fault hang: the step hangs until the state's timeout, 2\.00 s \(TimeoutSeconds 2\)$/,
     );
     expect((await notifications(r))[0].subject).toMatch(/FAILED/);
     expect(await publishedKeys(r, "andorra/")).toEqual([]);
