@@ -96,20 +96,21 @@ describe("plan: tiers", () => {
     expect(skiAtlasTiers(60_000_000)).toEqual({ download: "xsmall", extract: "xsmall", analyze: "small", publish: "xsmall" });
   });
 
-  it("GIVEN Europe (31 GB) WHEN tiers are picked THEN the heavy steps go large or xlarge", () => {
-    // From the benchmark's fitted size policies (workflows/ski-atlas-sizing.ts, bench/results.json).
+  it("GIVEN Europe (31 GB) WHEN tiers are picked THEN the heavy steps go large, publish the smallest", () => {
+    // From the benchmark's fitted size policies (workflows/ski-atlas-sizing.ts, bench/results.json): memory of the
+    // streaming extract and analyze grows slowly with the input, so even Europe stays below xlarge.
     const tiers = skiAtlasTiers(31_000_000_000);
     expect(tiers.download).toBe("large");
-    expect(tiers.extract).toBe("xlarge");
-    expect(tiers.analyze).toBe("xlarge");
-    expect(tiers.publish).toBe("small");
+    expect(tiers.extract).toBe("large");
+    expect(tiers.analyze).toBe("large");
+    expect(tiers.publish).toBe("xsmall");
   });
 
   it("GIVEN a source reporting 16 GB WHEN planned THEN the plan carries the big tiers", async () => {
     const { fetch } = fakeFetch(200, { "content-length": "16000000000" });
     const out = await plan(event({ region: "north-america", period: "2026-11" }), { config: config(), probe: { fetch } });
     expect(out.source).toMatchObject({ bytes: 16_000_000_000, sizeKnown: true });
-    expect(out.tiers.extract).toBe("xlarge");
+    expect(out.tiers.extract).toBe("large");
     expect(out.tiers.download).toBe("large");
   });
 });
