@@ -1,3 +1,4 @@
+import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { cliInputCheckConfig, LOCAL_BUCKET } from "../workflows/config.ts";
 import { checkJobInput, checkMonthInput, checkWeatherInput, InvalidInputError } from "./input-checks.ts";
@@ -27,8 +28,8 @@ describe("the CLI's input checks", () => {
     });
     // What does not depend on the bucket is still refused.
     expect(() => checkJobInput({ config: "s3://atlas-prod-bucket/jobs/grader/exams/a/config.json", runId: "../x" }, grader, aws)).toThrow(InvalidInputError);
-    expect(() => checkJobInput({ config: "file:///tmp/config.json" }, grader, aws)).toThrow(/only local runs/);
-    expect(() => checkWeatherInput({ source: "file:///tmp/wx/" }, aws)).toThrow(/only local runs/);
+    expect(() => checkJobInput({ config: pathToFileURL("config.json").href }, grader, aws)).toThrow(/only local runs/);
+    expect(() => checkWeatherInput({ source: `${pathToFileURL("wx").href}/` }, aws)).toThrow(/only local runs/);
     expect(() => checkMonthInput({ regions: ["sample"] }, [], aws)).toThrow(/only run with the local engine/);
   });
 
