@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 import { frameBlock, inflateBlob, readBlob, scanBlocks } from "../containers/ski-atlas/pbf/blocks.ts";
 import { FileSource } from "../containers/ski-atlas/pbf/source.ts";
 import { decodeAll, PrimitiveBlock, GROUP_DENSE, GROUP_WAYS, GROUP_RELATIONS, GROUP_NODES } from "../containers/ski-atlas/pbf/decode.ts";
-import { NumberArray, ProtoReader, ProtoWriter, readPacked, WIRE_LEN } from "../containers/ski-atlas/pbf/protobuf.ts";
+import { NumberArray, ProtoReader, ProtoWriter, readDeltaSints, readUints, WIRE_LEN } from "../containers/ski-atlas/pbf/protobuf.ts";
 import { ANDORRA_PBF } from "../lib/data-catalog.ts";
 import { dataFile } from "../lib/data-files.ts";
 
@@ -93,12 +93,12 @@ export function shiftBlock(raw: Uint8Array, o: Offsets): Uint8Array {
           if (k === ((10 << 3) | WIRE_LEN)) typeSpan = scan.span();
           else scan.skip(k & 7);
         }
-        const nt = readPacked(raw, typeSpan[0], typeSpan[1], false, false, types);
+        const nt = readUints(raw, typeSpan[0], typeSpan[1], types);
         msg = rewrite(raw, s, e, (rf, rw, m, mw) => {
           if (rf === 1 && rw === 0) mw.uintField(1, m.varint() + o.r);
           else if (rf === 9 && rw === WIRE_LEN) {
             const [a, b] = m.span();
-            const n = readPacked(raw, a, b, true, true, memids);
+            const n = readDeltaSints(raw, a, b, memids, "a relation member id");
             if (n !== nt) throw new Error("relation: memids and types differ in length");
             const ids: number[] = [];
             for (let i = 0; i < n; i++) ids.push(memids.data[i] + [o.n, o.w, o.r][types.data[i]]);

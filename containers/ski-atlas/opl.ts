@@ -8,7 +8,7 @@ import {
   checkHeader, decodeAll, decodeRelation, forEachEntity, GROUP_DENSE, GROUP_NODES, GROUP_RELATIONS, GROUP_WAYS, NO_TAGS,
   PrimitiveBlock, tagsOf,
 } from "./pbf/decode.ts";
-import { NumberArray, PbfFormatError, readPacked } from "./pbf/protobuf.ts";
+import { NumberArray, PbfFormatError, readDeltaSints } from "./pbf/protobuf.ts";
 import { poiCategory } from "./poi-tags.ts";
 
 /**
@@ -428,7 +428,7 @@ function forEachWay(block: PrimitiveBlock, fn: (id: number, tags: Tags, refs: Fl
     if (g.kind !== GROUP_WAYS) continue;
     forEachEntity(block, g, (e) => {
       const tags = tagsOf(block, e.keys, e.vals);
-      const n = readPacked(block.data, e.refs[0], e.refs[1], true, true, wayRefs, "a way's node ref");
+      const n = readDeltaSints(block.data, e.refs[0], e.refs[1], wayRefs, "a way's node ref");
       fn(e.id, tags, wayRefs.data.subarray(0, n));
     });
   }

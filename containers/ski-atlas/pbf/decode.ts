@@ -1,4 +1,4 @@
-import { DECODER, NumberArray, PbfFormatError, ProtoReader, readPacked, WIRE_LEN, WIRE_VARINT } from "./protobuf.ts";
+import { DECODER, NumberArray, PbfFormatError, ProtoReader, readUints, readDeltaSints, WIRE_LEN, WIRE_VARINT } from "./protobuf.ts";
 
 /**
  * Decoding of OSMHeader and OSMData (PrimitiveBlock) messages. The block is parsed lazily: `parseBlock` only
@@ -305,8 +305,8 @@ const scratchKv = new NumberArray(8192);
 export function tagsOf(block: PrimitiveBlock, keys: [number, number], vals: [number, number]): Tags {
   const tags: Tags = {};
   if (keys[1] === keys[0] && vals[1] === vals[0]) return tags;
-  const nk = readPacked(block.data, keys[0], keys[1], false, false, scratchA);
-  const nv = readPacked(block.data, vals[0], vals[1], false, false, scratchB);
+  const nk = readUints(block.data, keys[0], keys[1], scratchA);
+  const nv = readUints(block.data, vals[0], vals[1], scratchB);
   if (nk !== nv) throw new PbfFormatError("keys and vals differ in length");
   for (let i = 0; i < nk; i++) tags[block.str(scratchA.data[i])] = block.str(scratchB.data[i]);
   return tags;
@@ -316,9 +316,9 @@ const TYPES: MemberType[] = ["n", "w", "r"];
 
 export function decodeRelation(block: PrimitiveBlock, e: EntitySpans): PbfRelation {
   const tags = tagsOf(block, e.keys, e.vals);
-  const n = readPacked(block.data, e.refs[0], e.refs[1], true, true, scratchA, "a relation member id");
-  const nr = readPacked(block.data, e.roles[0], e.roles[1], false, false, scratchB);
-  const nt = readPacked(block.data, e.types[0], e.types[1], false, false, scratchC);
+  const n = readDeltaSints(block.data, e.refs[0], e.refs[1], scratchA, "a relation member id");
+  const nr = readUints(block.data, e.roles[0], e.roles[1], scratchB);
+  const nt = readUints(block.data, e.types[0], e.types[1], scratchC);
   if (n !== nr || n !== nt) throw new PbfFormatError(`relation ${e.id}: member fields differ in length`);
   const members: PbfMember[] = [];
   for (let i = 0; i < n; i++) {
@@ -331,7 +331,7 @@ export function decodeRelation(block: PrimitiveBlock, e: EntitySpans): PbfRelati
 
 export function decodeWay(block: PrimitiveBlock, e: EntitySpans): PbfWay {
   const tags = tagsOf(block, e.keys, e.vals);
-  const n = readPacked(block.data, e.refs[0], e.refs[1], true, true, scratchA, "a way's node ref");
+  const n = readDeltaSints(block.data, e.refs[0], e.refs[1], scratchA, "a way's node ref");
   return { id: e.id, tags, refs: Array.from(scratchA.data.subarray(0, n)) };
 }
 
@@ -340,10 +340,10 @@ export function decodeAll(block: PrimitiveBlock, v: EntityVisitor): void {
   for (const g of block.groups) {
     if (g.kind === GROUP_DENSE && v.node) {
       for (const d of denseSpans(block, g)) {
-        const n = readPacked(block.data, d.ids[0], d.ids[1], true, true, scratchA, "a node id");
-        if (readPacked(block.data, d.lats[0], d.lats[1], true, true, scratchB, "a latitude") !== n) throw denseLengthError("lat", n);
-        if (readPacked(block.data, d.lons[0], d.lons[1], true, true, scratchC, "a longitude") !== n) throw denseLengthError("lon", n);
-        const nkv = readPacked(block.data, d.keysVals[0], d.keysVals[1], false, false, scratchKv);
+        const n = readDeltaSints(block.data, d.ids[0], d.ids[1], scratchA, "a node id");
+        if (readDeltaSints(block.data, d.lats[0], d.lats[1], scratchB, "a latitude") !== n) throw denseLengthError("lat", n);
+        if (readDeltaSints(block.data, d.lons[0], d.lons[1], scratchC, "a longitude") !== n) throw denseLengthError("lon", n);
+        const nkv = readUints(block.data, d.keysVals[0], d.keysVals[1], scratchKv);
         let kv = 0;
         const node: PbfNode = { id: 0, lat7: 0, lon7: 0, tags: NO_TAGS };
         for (let i = 0; i < n; i++) {

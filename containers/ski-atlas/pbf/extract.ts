@@ -5,7 +5,7 @@ import {
   newEntitySpans, PrimitiveBlock, readEntity, type EntitySpans, type Group, type PbfRelation, type PbfWay,
 } from "./decode.ts";
 import { NodeFilter, unsorted, type NodeBatch } from "./node-filter.ts";
-import { NumberArray, PbfFormatError, readPacked } from "./protobuf.ts";
+import { NumberArray, PbfFormatError, readUints, readDeltaSints } from "./protobuf.ts";
 import { RuleSet, type TagRule } from "./rules.ts";
 import { FileSource, type ByteSource } from "./source.ts";
 import { filterWays, tagsMatch, type WayBatch } from "./way-filter.ts";
@@ -128,7 +128,7 @@ class RelationEdges {
   /** Records the relation members of relation `e`. */
   record(block: PrimitiveBlock, e: EntitySpans): void {
     if (e.types[0] === e.types[1]) return;
-    const nt = readPacked(block.data, e.types[0], e.types[1], false, false, this.types);
+    const nt = readUints(block.data, e.types[0], e.types[1], this.types);
     let any = false;
     for (let i = 0; i < nt; i++) {
       const t = this.types.data[i];
@@ -136,7 +136,7 @@ class RelationEdges {
       if (t === 2) any = true;
     }
     if (!any) return;
-    const n = readPacked(block.data, e.refs[0], e.refs[1], true, true, this.ids, "a relation member id");
+    const n = readDeltaSints(block.data, e.refs[0], e.refs[1], this.ids, "a relation member id");
     if (n !== nt) throw new PbfFormatError(`relation ${e.id}: member fields differ in length`);
     for (let i = 0; i < n; i++) {
       if (this.types.data[i] !== 2) continue;

@@ -2,7 +2,7 @@ import {
   checkLocation, denseKeysValsError, denseLengthError, denseSpans, forEachPlainNode, GROUP_DENSE, GROUP_NODES, GROUP_RELATIONS,
   GROUP_WAYS, stringIndexError, type PrimitiveBlock, type Tags,
 } from "./decode.ts";
-import { NumberArray, PbfFormatError, readPacked } from "./protobuf.ts";
+import { countVarints, NumberArray, PbfFormatError, readDeltaSints, VARINT_END, varintAt } from "./protobuf.ts";
 import { plainMatch, RuleSet, type TagRule } from "./rules.ts";
 
 /**
@@ -36,7 +36,6 @@ export class NodeFilter {
   private readonly ids = new NumberArray(8192);
   private readonly lats = new NumberArray(8192);
   private readonly lons = new NumberArray(8192);
-  private readonly kv = new NumberArray(16384);
 
   constructor(needed: Float64Array, nNeeded: number, rules: readonly TagRule[]) {
     this.needed = needed;
@@ -58,7 +57,7 @@ export class NodeFilter {
 
   /** `mayHoldWays`: the last node block may also hold the first ways (and relations). */
   filter(block: PrimitiveBlock, mayHoldWays: boolean): NodeBatch {
-    const { needed, nNeeded, nodeRules, ids, lats, lons, kv } = this;
+    const { needed, nNeeded, nodeRules, ids, lats, lons } = this;
     const out = new BatchBuilder();
     if (block.groups.some((g) => g.kind === GROUP_WAYS || g.kind === GROUP_RELATIONS) && !mayHoldWays) throw unsorted();
     nodeRules.prepare(block);
@@ -78,7 +77,7 @@ export class NodeFilter {
       }
       if (g.kind !== GROUP_DENSE) continue;
       for (const d of denseSpans(block, g)) {
-        const n = readPacked(block.data, d.ids[0], d.ids[1], true, true, ids, "a node id");
+        const n = readDeltaSints(block.data, d.ids[0], d.ids[1], ids, "a node id");
         if (n === 0) continue;
         if (ids.data[0] <= lastNodeId) throw unsorted();
         if (Number.isNaN(out.firstId)) out.firstId = ids.data[0];
@@ -96,43 +95,55 @@ export class NodeFilter {
           out.skipped++;
           continue;
         }
-        const nkv = readPacked(block.data, d.keysVals[0], d.keysVals[1], false, false, kv);
-        // Per node: where its tags start in kv, and whether it matches.
-        let p = 0, ki = 0;
+        // Per node: where its tags start (a byte offset in keys_vals), and whether it matches. The tag lists are
+        // scanned in place, not decoded into an array: most nodes have none (one 0 byte), and the string indexes
+        // of the few that do are read once here, then again only for the nodes kept.
+        const buf = block.data;
+        const kvStart = d.keysVals[0], kvEnd = d.keysVals[1];
+        const hasKv = kvEnd > kvStart;
+        let p = kvStart, ki = 0;
         take.length = 0;
         tagStart.length = 0;
         for (let k = 0; k < n; k++) {
           const start = p;
           let match = false;
-          while (p < nkv && kv.data[p] !== 0) {
-            if (p + 1 >= nkv) throw denseKeysValsError(nkv, n);
-            const key = kv.data[p], val = kv.data[p + 1];
-            if (key >= strings) throw stringIndexError(key, strings);
-            if (val >= strings) throw stringIndexError(val, strings);
-            if (poi && !match && nodeRules.match(key, val)) match = true;
-            p += 2;
+          if (hasKv) {
+            for (;;) {
+              if (p >= kvEnd) throw denseKeysValsError(countVarints(buf, kvStart, kvEnd), n);
+              const key = varintAt(buf, p);
+              p = VARINT_END;
+              if (key === 0) break;
+              if (p >= kvEnd) throw denseKeysValsError(countVarints(buf, kvStart, kvEnd), n);
+              const val = varintAt(buf, p);
+              p = VARINT_END;
+              if (key >= strings) throw stringIndexError(key, strings);
+              if (val >= strings) throw stringIndexError(val, strings);
+              if (poi && !match && nodeRules.match(key, val)) match = true;
+            }
           }
-          p++;
           const isRef = ki < keepIdx.length && keepIdx[ki] === k;
           if (isRef) ki++;
           if (isRef || match) {
             take.push(k);
-            tagStart.push(nkv === 0 ? -1 : start);
+            tagStart.push(hasKv ? start : -1);
           }
         }
-        if (nkv > 0 && p !== nkv) throw denseKeysValsError(nkv, n);
+        if (hasKv && p !== kvEnd) throw denseKeysValsError(countVarints(buf, kvStart, kvEnd), n);
         if (take.length === 0) continue;
-        if (readPacked(block.data, d.lats[0], d.lats[1], true, true, lats, "a latitude") !== n) throw denseLengthError("lat", n);
-        if (readPacked(block.data, d.lons[0], d.lons[1], true, true, lons, "a longitude") !== n) throw denseLengthError("lon", n);
+        if (readDeltaSints(buf, d.lats[0], d.lats[1], lats, "a latitude") !== n) throw denseLengthError("lat", n);
+        if (readDeltaSints(buf, d.lons[0], d.lons[1], lons, "a longitude") !== n) throw denseLengthError("lon", n);
         for (let t = 0; t < take.length; t++) {
           const k = take[t];
           let tags: Tags | undefined;
           let q = tagStart[t];
-          if (q >= 0 && kv.data[q] !== 0) {
-            tags = {};
-            while (q < nkv && kv.data[q] !== 0) {
-              tags[block.str(kv.data[q])] = block.str(kv.data[q + 1]);
-              q += 2;
+          if (q >= 0) {
+            for (;;) {
+              const key = varintAt(buf, q);
+              q = VARINT_END;
+              if (key === 0) break;
+              const val = varintAt(buf, q);
+              q = VARINT_END;
+              (tags ??= {})[block.str(key)] = block.str(val);
             }
           }
           const lat7 = block.lat7(lats.data[k]), lon7 = block.lon7(lons.data[k]);

@@ -1,6 +1,6 @@
 import { decodeWay, forEachMessage, GROUP_WAYS, readEntity, newEntitySpans, stringIndexError, type PrimitiveBlock, type PbfWay } from "./decode.ts";
 import { unsorted } from "./node-filter.ts";
-import { NumberArray, PbfFormatError, readPacked } from "./protobuf.ts";
+import { NumberArray, PbfFormatError, readUints } from "./protobuf.ts";
 import type { RuleSet } from "./rules.ts";
 
 /**
@@ -24,9 +24,9 @@ const keysScratch = new NumberArray(256), valsScratch = new NumberArray(256);
 
 /** Whether the tags of entity `e` match `rules`; every key and value index is checked against the string table. */
 export function tagsMatch(block: PrimitiveBlock, e: { id: number; keys: [number, number]; vals: [number, number] }, rules: RuleSet): boolean {
-  const nk = readPacked(block.data, e.keys[0], e.keys[1], false, false, keysScratch);
+  const nk = readUints(block.data, e.keys[0], e.keys[1], keysScratch);
   if (nk === 0) return false;
-  const nv = readPacked(block.data, e.vals[0], e.vals[1], false, false, valsScratch);
+  const nv = readUints(block.data, e.vals[0], e.vals[1], valsScratch);
   if (nv !== nk) throw new PbfFormatError(`object ${e.id}: keys and vals differ in length`);
   const strings = block.stringCount;
   let match = false;
