@@ -228,31 +228,45 @@ export function forEachMessage(block: PrimitiveBlock, group: Group, fn: (start: 
       r.skip(key & 7);
       continue;
     }
-    const [s, end] = r.span();
-    fn(s, end);
+    const span = r.spanInto(MESSAGE_SPAN);
+    fn(span[0], span[1]);
   }
 }
+/** forEachMessage's scratch span (read before `fn` runs, so nesting cannot clobber it). */
+const MESSAGE_SPAN: [number, number] = [0, 0];
 
+/** Spans for readEntity to fill; each has its own arrays (reused from one entity to the next, never shared). */
 export function newEntitySpans(): EntitySpans {
-  return { id: 0, keys: EMPTY, vals: EMPTY, refs: EMPTY, roles: EMPTY, types: EMPTY };
+  return { id: 0, keys: [0, 0], vals: [0, 0], refs: [0, 0], roles: [0, 0], types: [0, 0] };
+}
+
+/** readEntity's reader (reset for each message: the extract reads millions). */
+const ENTITY_READER = new ProtoReader(new Uint8Array(0));
+
+function clear(span: [number, number]): void {
+  span[0] = span[1] = 0;
 }
 
 /** Locates the fields of the way or relation message at block.data[s, end) into `e` (reused), and returns it. */
 export function readEntity(block: PrimitiveBlock, kind: number, s: number, end: number, e: EntitySpans): EntitySpans {
   const relation = kind === GROUP_RELATIONS;
-  const m = new ProtoReader(block.data, s, end);
+  const m = ENTITY_READER.reset(block.data, s, end);
   e.id = 0;
-  e.keys = e.vals = e.refs = e.roles = e.types = EMPTY;
+  clear(e.keys);
+  clear(e.vals);
+  clear(e.refs);
+  clear(e.roles);
+  clear(e.types);
   while (m.more()) {
     const k = m.key();
     const f = k >>> 3;
     if (f === 1 && (k & 7) === 0) e.id = m.varint();
     else if ((k & 7) !== WIRE_LEN) m.skip(k & 7);
-    else if (f === 2) e.keys = m.span();
-    else if (f === 3) e.vals = m.span();
-    else if (f === 8) (relation ? (e.roles = m.span()) : (e.refs = m.span()));
-    else if (f === 9 && relation) e.refs = m.span();
-    else if (f === 10 && relation) e.types = m.span();
+    else if (f === 2) m.spanInto(e.keys);
+    else if (f === 3) m.spanInto(e.vals);
+    else if (f === 8) m.spanInto(relation ? e.roles : e.refs);
+    else if (f === 9 && relation) m.spanInto(e.refs);
+    else if (f === 10 && relation) m.spanInto(e.types);
     else m.skip(k & 7);
   }
   checkId(relation ? "relation" : "way", e.id);

@@ -69,14 +69,29 @@ export class ProtoReader {
     return zigzag(this.varint());
   }
 
+  /** Reuses this reader for buf[pos, end) (the hot loops read one message after another without allocating). */
+  reset(buf: Uint8Array, pos: number, end: number): this {
+    this.buf = buf;
+    this.pos = pos;
+    this.end = end;
+    return this;
+  }
+
   /** A length-delimited field: returns [start, end) in `buf` and moves past it. */
   span(): [number, number] {
+    return this.spanInto([0, 0]);
+  }
+
+  /** A length-delimited field: writes [start, end) in `buf` into `into`, returns it and moves past the field. */
+  spanInto(into: [number, number]): [number, number] {
     const len = this.varint();
     const start = this.pos;
     const end = start + len;
     if (end > this.end) throw new PbfFormatError("truncated length-delimited field");
     this.pos = end;
-    return [start, end];
+    into[0] = start;
+    into[1] = end;
+    return into;
   }
 
   bytes(): Uint8Array {
@@ -96,9 +111,12 @@ export class ProtoReader {
       case WIRE_I64:
         this.pos += 8;
         break;
-      case WIRE_LEN:
-        this.span();
+      case WIRE_LEN: {
+        const end = this.varint() + this.pos;
+        if (end > this.end) throw new PbfFormatError("truncated length-delimited field");
+        this.pos = end;
         return;
+      }
       case WIRE_I32:
         this.pos += 4;
         break;
