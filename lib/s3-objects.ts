@@ -58,14 +58,32 @@ export async function downloadToFile(s3: S3Client, uri: string, path: string): P
 /**
  * Bytes [start, end) of an object (a ranged GET). `ifMatch`: the ETag the object must still have, so a reader
  * that takes an object in pieces never mixes two versions of it (S3 answers 412 PreconditionFailed instead).
+ * `into` (end - start bytes): where the body goes as it arrives, instead of a buffer the SDK concatenates from
+ * the socket's pieces (one copy and one large allocation fewer per GET; the extract makes thousands).
  */
-export async function getObjectRange(s3: S3Client, uri: string, start: number, end: number, ifMatch?: string): Promise<Uint8Array> {
+export async function getObjectRange(s3: S3Client, uri: string, start: number, end: number, ifMatch?: string, into?: Uint8Array): Promise<Uint8Array> {
   const { bucket, key } = parseS3Uri(uri);
   const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end - 1}`, IfMatch: ifMatch }));
-  const bytes = await out.Body!.transformToByteArray();
-  if (bytes.length !== end - start) {
+  let bytes: Uint8Array;
+  let length: number;
+  if (into && into.length === end - start) {
+    bytes = into;
+    length = 0;
+    for await (const piece of out.Body as AsyncIterable<Uint8Array>) {
+      if (length + piece.length > into.length) {
+        length += piece.length;
+        break;
+      }
+      into.set(piece, length);
+      length += piece.length;
+    }
+  } else {
+    bytes = await out.Body!.transformToByteArray();
+    length = bytes.length;
+  }
+  if (length !== end - start) {
     // The connection ended before the range was whole: a network failure (retryable), not a fault of the object.
-    throw Object.assign(new Error(`GET ${uri} bytes ${start}-${end - 1} returned ${bytes.length} bytes`), { code: "ECONNABORTED" });
+    throw Object.assign(new Error(`GET ${uri} bytes ${start}-${end - 1} returned ${length} bytes`), { code: "ECONNABORTED" });
   }
   return bytes;
 }

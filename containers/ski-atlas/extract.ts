@@ -67,7 +67,7 @@ export async function runExtract(cfg: ExtractConfig, s3: S3Client, log: Logger):
       throw new StepError(`RAW_URI ${cfg.rawUri} does not exist: run the download step first`, EXIT.NO_INPUT);
     }
     const rawBytes = head.ContentLength ?? 0;
-    const raw = new RangeSource((start, end) => getObjectRange(s3, cfg.rawUri, start, end, head.ETag), rawBytes);
+    const raw = new RangeSource((start, end, into) => getObjectRange(s3, cfg.rawUri, start, end, head.ETag, into), rawBytes);
     const fix = "re-download the source (run the download step again)";
     const replaced = (err: unknown) => {
       // If-Match failed: RAW_URI was replaced while it was read (a download ran meanwhile). Read it again.

@@ -78,12 +78,12 @@ export class BlockPool {
     for (const w of this.workers) w.postMessage({ type: "init-nodes", needed, nNeeded, rules: [...rules] } satisfies WorkerRequest);
   }
 
-  /** Inflates and filters the ways of one block on a worker (the Blob's buffer is transferred, not copied). */
+  /** Inflates and filters the ways of one block on a worker (the Blob's bytes are transferred or shared, not copied). */
   ways(blob: ParsedBlob): Promise<WaysResult> {
     return this.run("ways", blob) as Promise<WaysResult>;
   }
 
-  /** Inflates and filters the nodes of one block on a worker (the Blob's buffer is transferred, not copied). */
+  /** Inflates and filters the nodes of one block on a worker (the Blob's bytes are transferred or shared, not copied). */
   nodes(blob: ParsedBlob): Promise<NodeBatch> {
     return this.run("nodes", blob) as Promise<NodeBatch>;
   }
@@ -92,8 +92,9 @@ export class BlockPool {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.nextId++;
     const promise = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
-    // The Blob's bytes own their buffer (readBlob never pools), so the buffer moves to the worker.
-    this.queue.push({ request: { type, id, blob }, transfer: [blob.data.buffer as ArrayBuffer] });
+    // The Blob's bytes own their buffer (moved to the worker), or are a view of a shared chunk (shared with it).
+    const buffer = blob.data.buffer;
+    this.queue.push({ request: { type, id, blob }, transfer: buffer instanceof SharedArrayBuffer ? [] : [buffer as ArrayBuffer] });
     this.drain();
     return promise;
   }

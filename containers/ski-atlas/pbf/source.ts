@@ -7,8 +7,9 @@ import { open, type FileHandle } from "node:fs/promises";
 export interface ByteSource {
   readonly size: number;
   /**
-   * Bytes [offset, offset + length), or fewer when the source ends first, in a buffer of their own (never a
-   * view of a shared pool: the reader may transfer it to a worker thread).
+   * Bytes [offset, offset + length), or fewer when the source ends first: in a buffer of their own, or a view of
+   * a SharedArrayBuffer that is never written again (both can go to a worker thread without a copy: the first is
+   * transferred, the second shared). Never a view of a pool that is reused.
    */
   read(offset: number, length: number): Promise<Uint8Array>;
   close(): Promise<void>;
@@ -40,8 +41,11 @@ export class FileSource implements ByteSource {
   }
 }
 
-/** Reads bytes [start, end) of the object; every call must return exactly that many bytes. */
-export type RangeReader = (start: number, end: number) => Promise<Uint8Array>;
+/**
+ * Reads bytes [start, end) of the object; every call must return exactly that many bytes. `into` (end - start
+ * bytes, on a SharedArrayBuffer) is where RangeSource would like them: a reader may fill it and return it.
+ */
+export type RangeReader = (start: number, end: number, into: Uint8Array) => Promise<Uint8Array>;
 
 /**
  * Chunk size and read-ahead of RangeSource: 4 MiB GETs (a continent of 14 GB read twice is about 7,000 requests,
@@ -98,7 +102,9 @@ export class RangeSource implements ByteSource {
     this.running++;
     this.gets++;
     try {
-      return await this.readRange(c * this.chunk, Math.min(this.size, (c + 1) * this.chunk));
+      const start = c * this.chunk, end = Math.min(this.size, (c + 1) * this.chunk);
+      // Shared, so that the blocks read from it go to the worker threads as views, neither copied nor transferred.
+      return await this.readRange(start, end, new Uint8Array(new SharedArrayBuffer(end - start)));
     } finally {
       this.running--;
       this.waiting.shift()?.();
@@ -107,8 +113,7 @@ export class RangeSource implements ByteSource {
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     const end = Math.min(this.size, offset + length);
-    const out = Buffer.allocUnsafeSlow(Math.max(0, end - offset));
-    if (out.length === 0) return out;
+    if (end <= offset) return new Uint8Array(0);
     const first = Math.floor(offset / this.chunk), last = Math.floor((end - 1) / this.chunk);
     const parts: Promise<Uint8Array>[] = [];
     for (let c = first; c <= last; c++) parts.push(this.get(c));
@@ -120,6 +125,10 @@ export class RangeSource implements ByteSource {
       if (c >= 0 && c < chunks && !this.chunks.has(c)) this.get(c);
     }
     const bytes = await Promise.all(parts);
+    // Within one chunk (all but about one block in a hundred): a view of it. A chunk is never written after its
+    // GET, so the view stays valid however long a worker holds it.
+    if (first === last && bytes[0].buffer instanceof SharedArrayBuffer) return bytes[0].subarray(offset - first * this.chunk, end - first * this.chunk);
+    const out = Buffer.allocUnsafeSlow(end - offset);
     for (let c = first; c <= last; c++) {
       const data = bytes[c - first];
       const base = c * this.chunk;
