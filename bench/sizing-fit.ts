@@ -126,9 +126,10 @@ export function fitRows(rows: Row[]): Fits {
 /** The size policies for workflows/ski-atlas-sizing.ts from the fits (base memory +10%). */
 export function policiesFrom(fits: Fits): Record<SkiAtlasSizedStep, SizePolicy> {
   const e = fits.extractMBPerInputMB;
-  // Disk (not sampled: from file sizes): download keeps the raw file; extract holds the raw file, then the
-  // extract; analyze the extract plus its outputs (a fraction of it); publish the staged outputs.
-  const disk: Record<SkiAtlasSizedStep, number> = { download: 1.0, extract: 1.0 + e, analyze: 2 * e, publish: e };
+  // Disk (not sampled: from file sizes): download keeps the raw file; extract reads the raw object from S3 by
+  // ranges (no local copy) and writes only the extract; analyze the extract plus its outputs (a fraction of it);
+  // publish the staged outputs.
+  const disk: Record<SkiAtlasSizedStep, number> = { download: 1.0, extract: e, analyze: 2 * e, publish: e };
   return Object.fromEntries(
     STEPS.map((s) => [
       s,

@@ -16,16 +16,16 @@ export const SKI_ATLAS_SIZED_STEPS: readonly SkiAtlasSizedStep[] = ["download", 
  * - Memory: the slope of peak RSS (ru_maxrss) against input MiB from the realistic rows, the intercept raised until
  *   the line bounds every measured point of both densities (the ski-dense 203 MB row sets it), then +10% on the
  *   base (`npm run bench -- --report` prints these numbers again).
- * - Disk (from file sizes, not sampled): download keeps the raw file; extract's figure still assumes a local raw
- *   copy, which it no longer makes (it reads S3 by ranges), so it is an upper bound; analyze the extract plus its
- *   outputs; publish the staged outputs.
+ * - Disk (from file sizes, not sampled): download keeps the raw file; extract only the extract it writes (it
+ *   reads the raw object from S3 by ranges, no local copy); analyze the extract plus its outputs; publish the
+ *   staged outputs.
  * - By this fit every region of the registry fits a tier with the 30% margin (workflows/ski-atlas-sizing.test.ts),
  *   Europe (31 GB) included, on `large`. The 4 GB realistic input (`npm run bench:data -- --large`) is not in
  *   these rows yet.
  */
 export const SKI_ATLAS_SIZE_POLICIES: Record<SkiAtlasSizedStep, SizePolicy> = {
   download: { baseMemoryMiB: 240, memoryMiBPerInputMiB: 0.07, baseDiskGiB: 0.5, diskGiBPerInputGiB: 1 },
-  extract: { baseMemoryMiB: 672, memoryMiBPerInputMiB: 0.285, baseDiskGiB: 0.5, diskGiBPerInputGiB: 1.08 },
+  extract: { baseMemoryMiB: 672, memoryMiBPerInputMiB: 0.285, baseDiskGiB: 0.5, diskGiBPerInputGiB: 0.08 },
   analyze: { baseMemoryMiB: 848, memoryMiBPerInputMiB: 0.17, baseDiskGiB: 0.5, diskGiBPerInputGiB: 0.15 },
   publish: { baseMemoryMiB: 192, memoryMiBPerInputMiB: 0, baseDiskGiB: 0.5, diskGiBPerInputGiB: 0.08 },
 };
