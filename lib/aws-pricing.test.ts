@@ -57,6 +57,15 @@ describe("a run's cost estimate", () => {
     expect(e.prices).toEqual({ region: "us-east-1", as_of: AWS_PRICES.asOf });
   });
 
+  it("GIVEN a series sent by the 11 regions of a fan-out in the same hour WHEN one region is estimated THEN it pays 1/11 of the series-hour", () => {
+    const alone = estimateRunCost({ ...none, customMetricSeries: 1 });
+    const shared = estimateRunCost({ ...none, customMetricSeries: 1, customMetricSharedBy: 11 });
+    expect(alone.parts.cloudwatch_usd).toBeCloseTo(0.3 / 730, 7);
+    expect(shared.parts.cloudwatch_usd).toBeCloseTo(0.3 / 730 / 11, 7);
+    expect(shared.usage.custom_metric_series).toBe(1);
+    expect(() => estimateRunCost({ ...none, customMetricSeries: 1, customMetricSharedBy: 0 })).toThrow(/at least 1/);
+  });
+
   it("GIVEN S3 requests that were not counted WHEN estimated THEN that part is null, not zero, and the line says so", () => {
     const e = estimateRunCost({ ...none, stateTransitions: 10 });
     expect(e.parts.s3_requests_usd).toBeNull();

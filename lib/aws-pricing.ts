@@ -50,7 +50,8 @@ export const AWS_PRICES = {
     /**
      * Per metric (one name + one set of dimension values) and month, first 10 000 metrics. The pricing page says
      * custom metrics are "prorated by the hour and metered only when you send metrics": a series a run sends
-     * once costs one hour of it (`perCustomMetricHour`), charged to the run; the Costs section also gives the
+     * once costs one hour of it (`perCustomMetricHour`), charged to the run, or shared with the other runs that
+     * send the same series in that hour (`RunUsage.customMetricSharedBy`); the Costs section also gives the
      * full-month figure as the upper bound.
      */
     perCustomMetricMonth: 0.3,
@@ -117,6 +118,12 @@ export interface RunUsage {
   putMetricDataRequests: number;
   /** Custom metric series (name + dimension values) the run sent: each is billed for the hour it was sent in. */
   customMetricSeries: number;
+  /**
+   * How many runs send the same series in the same hour and so share its hour (default 1: the run pays it alone).
+   * CloudWatch bills a series once per hour, whoever sends it: when the N regions of a fan-out send the same
+   * region-less series (functions/metrics.ts) within one hour, each region's share of it is 1/N.
+   */
+  customMetricSharedBy?: number;
   snsPublishes: number;
 }
 
@@ -155,7 +162,10 @@ export function estimateRunCost(usage: RunUsage): RunCostEstimate {
   const stepFunctions = usage.stateTransitions * p.stepFunctionsStandard.perStateTransition;
   const lambda = usage.lambdaInvocations.reduce((sum, i) => sum + lambdaInvocationCost(i.memoryMiB, i.durationMs), 0);
   const s3 = usage.s3Requests ? usage.s3Requests.write * p.s3Standard.perWriteRequest + usage.s3Requests.read * p.s3Standard.perReadRequest : null;
-  const cloudwatch = usage.putMetricDataRequests * p.cloudWatch.perPutMetricDataRequest + usage.customMetricSeries * p.cloudWatch.perCustomMetricHour;
+  const sharedBy = usage.customMetricSharedBy ?? 1;
+  if (!(sharedBy >= 1)) throw new Error(`customMetricSharedBy must be at least 1 (the run itself), got ${sharedBy}`);
+  const cloudwatch =
+    usage.putMetricDataRequests * p.cloudWatch.perPutMetricDataRequest + (usage.customMetricSeries / sharedBy) * p.cloudWatch.perCustomMetricHour;
   const sns = usage.snsPublishes * p.sns.perPublish;
   return {
     total_usd: round(fargate + stepFunctions + lambda + (s3 ?? 0) + cloudwatch + sns),
@@ -224,7 +234,7 @@ export interface StackInventory {
   schedules: number;
   /** Scheduled invocations a month (a daily schedule ~30, a monthly one 1). */
   scheduledInvocationsPerMonth: number;
-  /** Custom metric series (name + dimension values) the metrics helper sends in a month. */
+  /** Custom metric series (name + dimension values) the metrics helper sends in a month (region-less: a few per workflow). */
   customMetrics: number;
   /** Container images kept in ECR, GB. */
   ecrGb: number;

@@ -32,7 +32,7 @@ const MACHINE: AslDefinition = {
 } as unknown as AslDefinition;
 
 /** What the Metrics helper returns (functions/metrics.ts `runSummary`) for a run with one step. */
-const SUMMARY: MetricsSummary = { counts: { lifts: 3 }, bytes: 10, durationsMs: { extract: 5 }, totalMs: 5, tiers: { extract: "small" }, escalations: 0, retries: 0 };
+const SUMMARY: MetricsSummary = { counts: { lifts: 3 }, bytes: 10, durationsMs: { extract: 5 }, totalMs: 5, tiers: { extract: "small" }, escalations: 0, retries: 0, named: {} };
 
 describe("a run's cost, from its record", () => {
   it("GIVEN a run with a retried Lambda, an ECS step, Metrics and Notify WHEN priced THEN each is counted once per attempt", async () => {
@@ -67,14 +67,28 @@ describe("a run's cost, from its record", () => {
     expect(usage.putMetricDataRequests).toBe(1);
     expect(usage.snsPublishes).toBe(1);
     // The series the helper sent, recomputed by its own code from the summary it returned.
-    expect(usage.customMetricSeries).toBe(metricData({ workflow: "demo", status: "SUCCEEDED", plan: null }, SUMMARY, new Date(0)).length);
-    expect(usage.customMetricSeries).toBeGreaterThan(5);
+    // RunFailed alone: the per-step and per-kind detail goes to the log, not into metric series.
+    expect(usage.customMetricSeries).toBe(metricData({ workflow: "demo", status: "SUCCEEDED" }, new Date(0)).length);
+    expect(usage.customMetricSeries).toBe(1);
     expect(usage.s3Requests).toBeNull();
 
     expect(record.estimated_cost).toEqual(estimateRunCost(usage));
     expect(record.estimated_cost.parts.fargate_usd).toBeCloseTo(fargateTaskCost("small", 60), 7);
     expect(record.estimated_fargate_cost_usd).toBe(record.estimated_cost.parts.fargate_usd);
     expect(record.estimated_cost.parts.s3_requests_usd).toBeNull();
+  });
+
+  it("GIVEN a Metrics visit whose summary names the workflow's metrics WHEN priced THEN each named metric is a series too", () => {
+    const definition = { StartAt: "Metrics", States: { Metrics: MACHINE.States.Metrics } };
+    const summary: MetricsSummary = { ...SUMMARY, named: { RecordsIngested: 10, IngestionErrors: 0 } };
+    const usage = runUsage({
+      workflow: "weather",
+      definition,
+      history: [],
+      states: [{ name: "Metrics", type: "Task", output: { metrics: summary }, attempts: [{ tier: null, duration_ms: 300, status: "SUCCEEDED" }] }] as never,
+    });
+    expect(usage.customMetricSeries).toBe(3);
+    expect(estimateRunCost(usage).parts.cloudwatch_usd).toBeCloseTo(0.00001 + (3 * 0.3) / 730, 7);
   });
 
   it("GIVEN a record without its definition (as AWS may return one) WHEN priced THEN ECS attempts are known by their tier and Lambdas by the history", () => {

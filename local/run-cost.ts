@@ -1,5 +1,5 @@
 import { estimateRunCost, type RunCostEstimate, type RunUsage } from "../lib/aws-pricing.ts";
-import { metricData, type MetricsSummary } from "../functions/metrics.ts";
+import { metricData, metricSeries, type MetricsSummary } from "../functions/metrics.ts";
 import { HELPER_LAMBDA_MEMORY_MIB } from "../workflows/tiers.ts";
 import { forEachState } from "./engine.ts";
 import { detailsOf, type HistoryEventRecord, type StateVisit } from "./run-record.ts";
@@ -15,8 +15,9 @@ const UNNAMED_ECS_TIER = "small";
  * resource its state calls (read from the definition, else from the history's `TaskScheduled` events), every state
  * entered and every retry as a state transition, a PutMetricData request per Metrics invocation (the helper sends
  * at most 1 000 points per request and a run sends far fewer) and the metric series it sent (recomputed by the
- * helper's own `metricData` from the summary it returned; named manifest metrics are not in it), an SNS publish
- * per Notify invocation that
+ * helper's own `metricData` from the summary it returned, its named metrics included: `RunFailed` and, for
+ * weather, the manifest's metrics; each priced as one hour paid by this run alone, which for the regions of a
+ * fan-out sharing a series in the same hour is an upper bound), an SNS publish per Notify invocation that
  * succeeded. S3 requests are not in a record: the local engine counts them on its embedded S3 server (`s3Requests`);
  * on AWS they stay uncounted (null).
  */
@@ -65,12 +66,16 @@ export function runUsage(
   return usage;
 }
 
-/** How many series a Metrics visit sent: the helper's own `metricData` over the summary it returned. */
+/**
+ * How many series a Metrics visit sent: the helper's own `metricData` over the summary it returned (its `named`
+ * metrics included), counted as CloudWatch bills them (distinct name + dimensions).
+ */
 function metricSeriesSent(workflow: string, visit: StateVisit): number {
-  const output = visit.output as { metrics?: MetricsSummary; plan?: { region?: string } } | null;
+  const output = visit.output as { metrics?: MetricsSummary } | null;
   if (!output?.metrics) return 0;
   const status = /failed/i.test(visit.name) ? "FAILED" : "SUCCEEDED";
-  return metricData({ workflow, status, plan: output.plan ?? null }, output.metrics, new Date(0)).length;
+  const named = Object.entries(output.metrics.named ?? {}).map(([name, value]) => ({ name, value }));
+  return metricSeries(metricData({ workflow, status, extraMetrics: named }, new Date(0))).length;
 }
 
 export function runCost(o: Parameters<typeof runUsage>[0], s3Requests: RunUsage["s3Requests"] = null): RunCostEstimate {
