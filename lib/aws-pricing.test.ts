@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addRunCosts, AWS_PRICES, costLine, estimateRunCost, fargateTaskCost, fixedMonthlyCosts, lambdaInvocationCost, s3RequestClass, type RunUsage } from "./aws-pricing.ts";
+import { addRunCosts, AWS_PRICES, costLine, estimateRunCost, fargateTaskCost, fixedMonthlyCosts, lambdaInvocationCost, s3RequestClass, shareMetricSeriesHours, type RunUsage } from "./aws-pricing.ts";
 
 const none: RunUsage = { ecsTasks: [], stateTransitions: 0, lambdaInvocations: [], s3Requests: null, putMetricDataRequests: 0, customMetricSeries: 0, snsPublishes: 0 };
 
@@ -64,6 +64,18 @@ describe("a run's cost estimate", () => {
     expect(shared.parts.cloudwatch_usd).toBeCloseTo(0.3 / 730 / 11, 7);
     expect(shared.usage.custom_metric_series).toBe(1);
     expect(() => estimateRunCost({ ...none, customMetricSeries: 1, customMetricSharedBy: 0 })).toThrow(/at least 1/);
+  });
+
+  it("GIVEN a run whose 2 series-hours were each sent by 2 runs WHEN shared THEN it pays 1 of them and the usage still says 2 sent", () => {
+    const alone = estimateRunCost({ ...none, putMetricDataRequests: 1, customMetricSeries: 2, ecsTasks: [{ tier: "small", seconds: 5 }] });
+    const shared = shareMetricSeriesHours(alone, 2, 1);
+    // (estimates are rounded to 7 decimals)
+    expect(shared.parts.cloudwatch_usd).toBeCloseTo(0.00001 + 0.3 / 730, 6);
+    expect(shared.total_usd).toBeCloseTo(alone.total_usd - 0.3 / 730, 6);
+    expect(shared.parts.fargate_usd).toBe(alone.parts.fargate_usd);
+    expect(shared.usage.custom_metric_series).toBe(2);
+    expect(shareMetricSeriesHours(alone, 2, 2)).toBe(alone);
+    expect(() => shareMetricSeriesHours(alone, 2, 3)).toThrow(/between 0 and the 2 sent/);
   });
 
   it("GIVEN S3 requests that were not counted WHEN estimated THEN that part is null, not zero, and the line says so", () => {

@@ -192,6 +192,22 @@ export function estimateRunCost(usage: RunUsage): RunCostEstimate {
   };
 }
 
+/**
+ * An estimate whose `seriesHours` custom metric series-hours are shared with other runs that sent the same series
+ * in the same hours, so that this run pays `billedSeriesHours` of them (the sum of its 1/k shares): its
+ * CloudWatch part and total less the difference. The usage still counts the series the run sent.
+ */
+export function shareMetricSeriesHours(estimate: RunCostEstimate, seriesHours: number, billedSeriesHours: number): RunCostEstimate {
+  if (!(billedSeriesHours >= 0 && billedSeriesHours <= seriesHours)) throw new Error(`billed series-hours ${billedSeriesHours} must be between 0 and the ${seriesHours} sent`);
+  const saved = (seriesHours - billedSeriesHours) * AWS_PRICES.cloudWatch.perCustomMetricHour;
+  if (saved === 0) return estimate;
+  return {
+    ...estimate,
+    total_usd: round(estimate.total_usd - saved),
+    parts: { ...estimate.parts, cloudwatch_usd: round(estimate.parts.cloudwatch_usd - saved) },
+  };
+}
+
 /** The sum of several estimates (a fan-out and the executions it started). */
 export function addRunCosts(estimates: RunCostEstimate[]): RunCostEstimate {
   const [first, ...rest] = estimates;
@@ -221,7 +237,7 @@ export function costLine(estimate: RunCostEstimate): string {
     p.s3_requests_usd === null
       ? "S3 requests not counted"
       : `S3 requests ${usd(p.s3_requests_usd)} (${estimate.usage.s3_write_requests} write, ${estimate.usage.s3_read_requests} read)`,
-    `CloudWatch ${usd(p.cloudwatch_usd)} (${estimate.usage.custom_metric_series} metric-hours)`,
+    `CloudWatch ${usd(p.cloudwatch_usd)} (${estimate.usage.custom_metric_series} metric series-hours sent)`,
     `SNS ${usd(p.sns_usd)}`,
   ];
   return `estimated AWS cost of this run (${estimate.prices.region}, ARM64, prices of ${estimate.prices.as_of}): ${usd(estimate.total_usd)} = ${parts.join(" + ")}`;
