@@ -7,8 +7,7 @@
  */
 import { AWS_PRICES, fixedMonthlyCosts, type StackInventory } from "../lib/aws-pricing.ts";
 import { metricData, metricSeries } from "../functions/metrics.ts";
-import { weatherMetrics } from "../containers/weather/publish.ts";
-import type { IngestCounts } from "../containers/weather/records.ts";
+import { WEATHER_METRIC_NAMES } from "../containers/weather/publish.ts";
 import { synthesizeOffline } from "../stacks/synth-offline.ts";
 import { readConfig } from "../workflows/config.ts";
 import { allWorkflows } from "../workflows/index.ts";
@@ -22,14 +21,8 @@ const ECR_GB_PER_IMAGE = 0.4;
 const LOGS_INGESTED_GB_PER_MONTH = 0.1;
 const LOG_RETENTION_MONTHS = 3;
 
-/**
- * The named metrics a workflow's runs send besides RUN_METRICS: weather's publish step reports its own
- * (containers/weather/publish.ts `weatherMetrics`, which reads only these four counts); the others report none.
- */
-function namedMetrics(workflow: string): string[] {
-  if (workflow !== "weather") return [];
-  return Object.keys(weatherMetrics({ records: 0, unreadable: 0, flagged: 0, rejectedByReason: { duplicate: 0 } } as IngestCounts));
-}
+/** The named metrics a workflow's runs send besides RUN_METRICS: weather's publish step reports its own; the others none. */
+const namedMetrics = (workflow: string): string[] => (workflow === "weather" ? WEATHER_METRIC_NAMES : []);
 
 /**
  * Every metric series (name + dimension values) one workflow's runs send, by the Metrics helper's own code: the

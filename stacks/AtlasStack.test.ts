@@ -12,8 +12,7 @@ const CONTAINERS = [...new Set(WORKFLOWS.flatMap((w) => containerSteps(w).map((s
 import { synthesizeOffline } from "./synth-offline.ts";
 import { latestRunQuery } from "./constructs/OperationsDashboard.ts";
 import { metricData, metricSeries } from "../functions/metrics.ts";
-import { weatherMetrics } from "../containers/weather/publish.ts";
-import type { IngestCounts } from "../containers/weather/records.ts";
+import { WEATHER_METRIC_NAMES } from "../containers/weather/publish.ts";
 
 /**
  * Testing decision: the stack is checked with direct assertions on the resources that matter (security,
@@ -228,9 +227,7 @@ describe("AtlasStack: weather, grader and training", () => {
   it("GIVEN every alarm and dashboard graph on AtlasPipelines WHEN synthesized THEN each watches a series the Metrics helper sends: dimension Workflow alone", async () => {
     const t = await template();
     // What a workflow's runs send, by the helper's own code: RUN_METRICS plus the named metrics its publish reports.
-    const named: Record<string, string[]> = {
-      weather: Object.keys(weatherMetrics({ records: 1, unreadable: 0, flagged: 0, rejectedByReason: { duplicate: 0 } } as IngestCounts)),
-    };
+    const named: Record<string, string[]> = { weather: WEATHER_METRIC_NAMES };
     const sent = new Map(
       WORKFLOWS.filter((w) => w.metrics).map((w) => [
         w.name,

@@ -53,6 +53,11 @@ export async function runPublish(cfg: PublishConfig, s3: S3Client, log: Log, now
 }
 
 /** The run's named metrics: only unreadable lines are errors (the alarm); flagged records are warnings (no alarm). */
-export function weatherMetrics(c: IngestCounts): Record<string, number> {
+export function weatherMetrics(
+  c: Pick<IngestCounts, "records" | "unreadable" | "flagged"> & { rejectedByReason: Pick<IngestCounts["rejectedByReason"], "duplicate"> },
+): Record<string, number> {
   return { RecordsIngested: c.records, IngestionErrors: c.unreadable, QualityWarnings: c.flagged, DuplicateLines: c.rejectedByReason.duplicate };
 }
+
+/** The names `weatherMetrics` reports: the series the Metrics function sends for weather (cost inventory, stack tests). */
+export const WEATHER_METRIC_NAMES = Object.keys(weatherMetrics({ records: 0, unreadable: 0, flagged: 0, rejectedByReason: { duplicate: 0 } }));
