@@ -140,11 +140,16 @@ function checkExtraMetrics(extra: unknown): ExtraMetric[] {
 }
 
 /**
- * The custom metrics every run of every workflow sends, besides the workflow's named ones: a closed list, each
- * with the `Workflow` dimension alone (see the header for why; stacks/ alarms and dashboard graphs may only name
- * these or a workflow's named metrics, which stacks/AtlasStack.test.ts checks).
+ * The custom metrics every run of every workflow sends, besides the workflow's named ones, each with the `Workflow`
+ * dimension alone. Why so few, and no `Region`, `Step` or `Kind`: CloudWatch bills a series $0.30 / 730 h =
+ * $0.00041 for every hour in which it receives data, whoever sends it. A region-less series is shared by all the
+ * runs of the workflow in that hour (the monthly fan-out's regions share one hour of it); a series per region, step
+ * or kind is one run's alone (the 22 a ski-atlas run used to send cost it $0.009, five times an Iceland run's
+ * compute). The per-run detail is the run-summary log line instead. Alarms and dashboard graphs (stacks/) may name
+ * only these or a workflow's named metrics: stacks/AtlasStack.test.ts checks it.
  */
 export const RUN_METRICS = ["RunFailed"] as const;
+const [RUN_FAILED] = RUN_METRICS;
 
 export function metricData(event: MetricsEvent, now: Date): MetricDatum[] {
   const dimensions: Dimension[] = [{ Name: "Workflow", Value: event.workflow }];
@@ -156,7 +161,7 @@ export function metricData(event: MetricsEvent, now: Date): MetricDatum[] {
     Unit: unit,
   });
   return [
-    point("RunFailed", event.status === "SUCCEEDED" ? 0 : 1, StandardUnit.Count),
+    point(RUN_FAILED, event.status === "SUCCEEDED" ? 0 : 1, StandardUnit.Count),
     ...checkExtraMetrics(event.extraMetrics).map((m) => point(m.name, m.value, (m.unit ?? StandardUnit.None) as StandardUnit)),
   ];
 }
