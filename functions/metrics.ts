@@ -21,15 +21,12 @@ import { InvalidInputError, InvalidManifestError, ManifestNotFoundError } from "
  *    status, counts, bytes, durationsMs, totalMs, tiers, escalations, retries, metrics, …}`) in the function's own
  *    log group, which the dashboard's Logs Insights widgets query (stacks/constructs/OperationsDashboard.ts).
  *
- * Why the split: CloudWatch bills a custom metric series (one name + one set of dimension values, $0.30 a month)
- * by the hour in which it receives data, $0.00041 per series-hour, however many points arrive in that hour. A
- * series with a `Region`, `Step` or `Kind` dimension belongs to one run alone: the 22 of them a ski-atlas run used
- * to send cost it $0.009, five times its compute. A series with only `Workflow` is shared by every run of that
- * workflow in the same hour, so the monthly fan-out's regions share one `RunFailed` hour. `RunSucceeded` is not
- * sent: `RunFailed`, sent as 0 or 1 on every run, already gives the run count, the failures and (Average) the
- * failure rate, and a second series would double the cost. The named metrics stay metrics because alarms watch
- * them (an alarm needs a metric; workflows/types.ts `alarms`). A log line costs by the byte ($0.50 per GB
- * ingested: well under a millionth of a dollar per run) and carries any number of regions, steps and kinds.
+ * Why the split: the cost of a custom metric series, billed for every hour in which it receives data (see
+ * `RUN_METRICS`). `RunSucceeded` is not sent: `RunFailed`, sent as 0 or 1 on every run, already gives the run
+ * count (SampleCount), the failures (Sum) and the failure rate (Average); a second series would double the cost.
+ * The named metrics stay metrics because alarms watch them (an alarm needs a metric; workflows/types.ts `alarms`).
+ * A log line costs by the byte ($0.50 per GB ingested: well under a millionth of a dollar per run) and carries any
+ * number of regions, steps and kinds.
  *
  * The manifest is read only for SUCCEEDED runs, from `plan.uris.publish` + `manifest.json`.
  */

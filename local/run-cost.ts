@@ -18,8 +18,8 @@ const UNNAMED_ECS_TIER = "small";
  * helper's own `metricData` from the summary it returned, its named metrics included: `RunFailed` and, for
  * weather, the manifest's metrics; each distinct series-hour priced as paid by this run alone, which for a region
  * of a fan-out is an upper bound: `withSharedMetricSeries` shares them for the fan-out's total), an SNS publish per
- * Notify invocation that succeeded. S3 requests are not in a record: the local engine counts them on its embedded S3 server (`s3Requests`);
- * on AWS they stay uncounted (null).
+ * Notify invocation that succeeded. S3 requests are not in a record: the local engine counts them on its embedded
+ * S3 server (`s3Requests`); on AWS they stay uncounted (null).
  */
 export function runUsage(
   o: { workflow?: string; history: HistoryEventRecord[]; states: StateVisit[]; definition: unknown },
