@@ -2,11 +2,12 @@
  * `npm run costs:fixed`: what the deployed stack costs every month whatever runs (README, "Costs"). Synthesizes
  * the stack offline the way `sst deploy` does (stacks/synth-offline.ts), counts what is billed monthly in the
  * template (alarms, dashboards, schedules, log groups), counts the custom metric series the Metrics helper sends
- * (functions/metrics.ts `metricData`, for every workflow and every region of the monthly schedule) and prices them
+ * (functions/metrics.ts `metricData`, for every workflow: region-less, so the monthly regions add none) and prices them
  * with lib/aws-pricing.ts. Prints a Markdown table.
  */
 import { AWS_PRICES, fixedMonthlyCosts, type StackInventory } from "../lib/aws-pricing.ts";
-import { metricData, runSummary, type MetricsEvent } from "../functions/metrics.ts";
+import { metricData, metricSeries } from "../functions/metrics.ts";
+import { WEATHER_METRIC_NAMES } from "../containers/weather/publish.ts";
 import { synthesizeOffline } from "../stacks/synth-offline.ts";
 import { readConfig } from "../workflows/config.ts";
 import { allWorkflows } from "../workflows/index.ts";
@@ -20,25 +21,16 @@ const ECR_GB_PER_IMAGE = 0.4;
 const LOGS_INGESTED_GB_PER_MONTH = 0.1;
 const LOG_RETENTION_MONTHS = 3;
 
-/** Every metric series (name + dimension values) one workflow's runs send in a month. */
-function metricSeries(workflow: string, regions: (string | undefined)[], steps: string[], counts: string[]): Set<string> {
-  const series = new Set<string>();
-  for (const region of regions) {
-    for (const status of ["SUCCEEDED", "FAILED"] as const) {
-      const event: MetricsEvent = {
-        workflow,
-        status,
-        plan: region ? { region } : null,
-        steps: Object.fromEntries(steps.map((s) => [s, { tier: "small", startedAt: 0, stoppedAt: 1000 }])),
-        run: { escalations: {}, retries: {} },
-      };
-      const manifest = { counts: Object.fromEntries(counts.map((c) => [c, 1])), files: [{ bytes: 1 }] };
-      for (const d of metricData(event, runSummary(event, manifest), new Date(0))) {
-        series.add(`${d.MetricName}|${(d.Dimensions ?? []).map((x) => `${x.Name}=${x.Value}`).join(",")}`);
-      }
-    }
-  }
-  return series;
+/** The named metrics a workflow's runs send besides RUN_METRICS: weather's publish step reports its own; the others none. */
+const namedMetrics = (workflow: string): string[] => (workflow === "weather" ? WEATHER_METRIC_NAMES : []);
+
+/**
+ * Every metric series (name + dimension values) one workflow's runs send, by the Metrics helper's own code: the
+ * same for every region and run (no Region, Step or Kind dimension), so the regions of the monthly schedule add none.
+ */
+function metricSeriesOf(workflow: string): string[] {
+  const extraMetrics = namedMetrics(workflow).map((name) => ({ name, value: 0 }));
+  return (["SUCCEEDED", "FAILED"] as const).flatMap((status) => metricSeries(metricData({ workflow, status, extraMetrics }, new Date(0))));
 }
 
 async function main() {
@@ -50,12 +42,8 @@ async function main() {
   const workflows = allWorkflows(config);
   const containerWorkflows = workflows.filter((w) => w.steps.some((s) => s.kind === "container"));
   const series = new Set<string>();
-  for (const w of workflows) {
-    const steps = w.steps.filter((s) => s.kind === "container").map((s) => s.id);
-    const regions = w.name === "ski-atlas" ? config.monthlyRegions : [undefined];
-    const counts = w.name === "ski-atlas" ? ["ski_areas", "lifts", "pistes", "osm_near_winter_sports"] : ["records"];
-    for (const s of metricSeries(w.name, regions, steps, counts)) series.add(s);
-  }
+  // Only workflows with a Metrics step send metrics (the monthly fan-out's regions send ski-atlas's).
+  for (const w of workflows.filter((w) => w.metrics)) for (const s of metricSeriesOf(w.name)) series.add(s);
   const containers = new Set(containerWorkflows.flatMap((w) => w.steps.flatMap((s) => (s.kind === "container" ? [s.container] : []))));
   const inventory: StackInventory = {
     alarms: count("AWS::CloudWatch::Alarm"),

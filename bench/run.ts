@@ -21,10 +21,11 @@ import { startTestS3 } from "../lib/testing/s3rver.ts";
 import { AWS_PRICES } from "../lib/aws-pricing.ts";
 import { getRegion, REGION_NAMES } from "../lib/regions.ts";
 import { SIZING_MARGIN } from "../workflows/tiers.ts";
+import { readConfig } from "../workflows/config.ts";
 import { filterExpressions } from "../containers/ski-atlas/extract.ts";
 import { SKI_ATLAS_SIZE_POLICIES, SKI_ATLAS_SIZED_STEPS, type SkiAtlasSizedStep } from "../workflows/ski-atlas-sizing.ts";
 import { DATA_DIR, REPO, type BenchInput } from "./make-data.ts";
-import { densityOf, fitRows, fitsWithMargin, policiesFrom, PROJECTED_DOWNLOAD_MB_PER_S, PROJECTION_ASSUMPTIONS, projectRegion, type Row } from "./sizing-fit.ts";
+import { densityOf, fanOutMetricSharing, fitRows, fitsWithMargin, policiesFrom, PROJECTED_DOWNLOAD_MB_PER_S, PROJECTION_ASSUMPTIONS, projectRegion, type Row } from "./sizing-fit.ts";
 
 const MiB = 2 ** 20;
 const STEPS = SKI_ATLAS_SIZED_STEPS;
@@ -169,6 +170,14 @@ function report(rows: Row[], machine: Record<string, unknown>, generatedAt: stri
     const region = getRegion(name)!;
     return projectRegion({ name: region.label, bytes: region.approxMB * 1e6 }, policies, fits, cpus);
   });
+  // The monthly schedule runs every configured region in one fan-out: they share its metric series' hours.
+  const monthly = readConfig({});
+  const monthlyWalls = monthly.monthlyRegions.map((name) => {
+    const region = getRegion(name);
+    return region ? projectRegion({ name, bytes: region.approxMB * 1e6 }, policies, fits, cpus).wallMinutes : 0;
+  });
+  const sharing = fanOutMetricSharing(monthlyWalls, monthly.monthlyMaxConcurrency);
+  const icelandInFanOut = projectRegion({ name: "Iceland", bytes: getRegion("iceland")!.approxMB * 1e6 }, policies, fits, cpus, sharing.sharedBy);
   const usd = (x: number | null, d: number) => `$${(x ?? 0).toFixed(d)}`;
   const proj = [
     "| region | input | tiers (download / extract / analyze / publish) | projected wall | cost per run | Fargate / Step Functions / Lambda / S3 / CloudWatch / SNS | memory fits its tier (30% margin)? |",
@@ -197,7 +206,13 @@ function report(rows: Row[], machine: Record<string, unknown>, generatedAt: stri
     rows,
     fits: { ...fits, sizingMargin: SIZING_MARGIN },
     policies,
-    projections: { prices: { region: AWS_PRICES.region, asOf: AWS_PRICES.asOf }, downloadMBPerS: PROJECTED_DOWNLOAD_MB_PER_S, assumptions: PROJECTION_ASSUMPTIONS, regions: projected },
+    projections: {
+      prices: { region: AWS_PRICES.region, asOf: AWS_PRICES.asOf },
+      downloadMBPerS: PROJECTED_DOWNLOAD_MB_PER_S,
+      assumptions: PROJECTION_ASSUMPTIONS,
+      regions: projected,
+      monthlyFanOut: { regions: monthly.monthlyRegions.length, maxConcurrency: monthly.monthlyMaxConcurrency, ...sharing, iceland: icelandInFanOut.cost },
+    },
   };
   // --report rewrites results.json from its own rows (new fits and projections); --dry-run never writes.
   const write = !process.argv.includes("--dry-run");
@@ -228,6 +243,10 @@ function report(rows: Row[], machine: Record<string, unknown>, generatedAt: stri
   console.log(`\nsize policies from these rows (workflows/ski-atlas-sizing.ts; base memory +10%, margin ${SIZING_MARGIN * 100}% applied by pickTier):`);
   for (const s of STEPS) console.log(`  ${s}: ${JSON.stringify(policies[s])}`);
   console.log(`\nprojections (${PROJECTION_ASSUMPTIONS}):\n${proj.join("\n")}\n`);
+  console.log(
+    `Iceland in the monthly fan-out (${monthly.monthlyRegions.length} regions, ${monthly.monthlyMaxConcurrency} at a time, projected span ${f(sharing.spanMinutes, 0)} min: ` +
+      `each metric series-hour shared by ${f(sharing.sharedBy, 1)} regions): **$${icelandInFanOut.cost.total_usd.toFixed(4)}** per run, of which CloudWatch ${usd(icelandInFanOut.cost.parts.cloudwatch_usd, 6)}\n`,
+  );
   const misfits = registry.filter((r) => !r.fits);
   console.log(
     misfits.length === 0

@@ -11,7 +11,7 @@
  *   not inflate) fitted against input MB on the realistic rows, divided by the vCPUs it can use: at most the two
  *   it was measured on, fewer on a smaller tier.
  */
-import { metricData } from "../functions/metrics.ts";
+import { metricData, metricSeries } from "../functions/metrics.ts";
 import { AWS_PRICES, estimateRunCost, type RunCostEstimate } from "../lib/aws-pricing.ts";
 import { HELPER_LAMBDA_MEMORY_MIB, pickTier, sizeNeeds, tierByName, tierKeepsMargin, TIERS, type SizePolicy, type TierName } from "../workflows/tiers.ts";
 import { SKI_ATLAS_SIZED_STEPS, type SkiAtlasSizedStep } from "../workflows/ski-atlas-sizing.ts";
@@ -174,19 +174,29 @@ const PART_MIB = 16;
 /** The vCPUs a step measured on `measuredCpus` cores can use on a tier: no more than it was measured with. */
 const usableVcpus = (tier: TierName, measuredCpus: number) => Math.min(tierByName(tier).vcpu, measuredCpus);
 
-/** The metric series a successful ski-atlas run sends, by the Metrics helper's own code (functions/metrics.ts). */
+/**
+ * The custom metric series a successful ski-atlas run sends, by the Metrics helper's own code
+ * (functions/metrics.ts): region-less, so the same for every region (the per-region detail is a log line).
+ */
 function skiAtlasMetricSeries(region: string): number {
-  const perStep = Object.fromEntries(STEPS.map((s) => [s, 1]));
-  const summary = {
-    counts: { ski_areas: 1, lifts: 1, pistes: 1, osm_near_winter_sports: 1 },
-    bytes: 1,
-    durationsMs: perStep,
-    totalMs: 1,
-    tiers: Object.fromEntries(STEPS.map((s) => [s, "small"])),
-    escalations: 0,
-    retries: 0,
-  };
-  return metricData({ workflow: "ski-atlas", status: "SUCCEEDED", plan: { region } }, summary, new Date(0)).length;
+  return metricSeries(metricData({ workflow: "ski-atlas", status: "SUCCEEDED", plan: { region } }, new Date(0))).length;
+}
+
+/**
+ * How many regions of the monthly fan-out share each hour of its metric series. The fan-out starts the regions in
+ * order, at most `maxConcurrency` at a time (workflows/ski-atlas-monthly.ts), from its schedule on the hour; each
+ * region-less series is billed once for every clock hour in which some region's Metrics step sends it, so the
+ * fan-out's span in hours, spread over its regions, is each region's share: all in one hour, 1/N each.
+ */
+export function fanOutMetricSharing(wallMinutes: number[], maxConcurrency: number): { spanMinutes: number; hours: number; sharedBy: number } {
+  const slots = Array.from({ length: Math.max(1, maxConcurrency) }, () => 0);
+  for (const wall of wallMinutes) {
+    const free = slots.indexOf(Math.min(...slots));
+    slots[free] += wall;
+  }
+  const spanMinutes = Math.max(...slots);
+  const hours = Math.max(1, Math.ceil(spanMinutes / 60));
+  return { spanMinutes, hours, sharedBy: Math.max(1, wallMinutes.length / hours) };
 }
 
 export interface Projection {
@@ -204,6 +214,8 @@ export function projectRegion(
   policies: Record<SkiAtlasSizedStep, SizePolicy>,
   fits: Fits,
   measuredCpus: number,
+  /** Runs sharing each hour of its metric series (1: the run alone; see `fanOutMetricSharing`). */
+  metricSeriesSharedBy = 1,
 ): Projection {
   const mb = region.bytes / 1e6;
   const tiers = {} as Record<SkiAtlasSizedStep, TierName>;
@@ -227,6 +239,7 @@ export function projectRegion(
     s3Requests: { write: SKI_ATLAS_BASE_S3_REQUESTS.write + parts, read: SKI_ATLAS_BASE_S3_REQUESTS.read + parts },
     putMetricDataRequests: 1,
     customMetricSeries: skiAtlasMetricSeries(region.name),
+    customMetricSharedBy: metricSeriesSharedBy,
     snsPublishes: 1,
   });
   const wall = STEPS.reduce((sum, s) => sum + stepSeconds[s], 0);
@@ -237,5 +250,5 @@ export const PROJECTION_ASSUMPTIONS =
   `step time = CPU seconds fitted against input MB on the realistic rows ÷ the vCPUs the step can use on its tier ` +
   `(at most the cores it was measured on); download at least input ÷ ${PROJECTED_DOWNLOAD_MB_PER_S} MB/s; ` +
   `${SKI_ATLAS_SUCCESS_TRANSITIONS} state transitions, 3 Lambda invocations, S3 requests ${SKI_ATLAS_BASE_S3_REQUESTS.write} write + ` +
-  `${SKI_ATLAS_BASE_S3_REQUESTS.read} read plus one of each per ${PART_MIB} MiB; one PutMetricData and an hour of each metric series sent; prices ${AWS_PRICES.region} of ${AWS_PRICES.asOf}; ` +
+  `${SKI_ATLAS_BASE_S3_REQUESTS.read} read plus one of each per ${PART_MIB} MiB; one PutMetricData and an hour of each metric series sent (${skiAtlasMetricSeries("iceland")}, region-less), paid by the run alone; prices ${AWS_PRICES.region} of ${AWS_PRICES.asOf}; ` +
   `tiers: ${TIERS.map((t) => `${t.name} ${t.vcpu} vCPU/${t.memoryMiB / 1024} GB`).join(", ")}`;

@@ -16,6 +16,7 @@ import {
   type HistoryEventRecord,
   type RunRecord,
 } from "../local/run-record.ts";
+import { withSharedMetricSeries } from "../local/run-cost.ts";
 import { allWorkflows } from "../workflows/index.ts";
 
 /**
@@ -70,7 +71,8 @@ export async function recordsFromAws(
     definition,
     children: links,
     // A fan-out's estimate includes the executions it started (each direct child's already includes its own).
-    childCosts: children.filter((c) => c.parent?.id === options.id).map((c) => c.estimated_cost),
+    // Their metric series-hours are shared (the same region-less series): counted once in the total.
+    childCosts: withSharedMetricSeries(children.filter((c) => c.parent?.id === options.id)),
     runDir: options.runDir ?? null,
   });
   const publish = (record.output as { plan?: { uris?: { publish?: string } } } | null)?.plan?.uris?.publish;

@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { CloudWatchClient, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { GetObjectCommand, NoSuchKey, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { AwsSinks } from "../lib/local-sinks.ts";
-import { handler, metricData, recordMetrics, runSummary, toEpochMs, type MetricsEvent } from "./metrics.ts";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { AwsSinks, localFunctionLog } from "../lib/local-sinks.ts";
+import { handler, metricData, metricSeries, recordMetrics, RUN_METRICS, runSummary, runSummaryLine, toEpochMs, type MetricsEvent } from "./metrics.ts";
 
 const s3 = mockClient(S3Client);
 const cw = mockClient(CloudWatchClient);
@@ -54,12 +54,7 @@ const EVENT: MetricsEvent = {
   },
 };
 
-const dims = (extra?: [string, string]) => [
-  { Name: "Workflow", Value: "ski-atlas" },
-  { Name: "Region", Value: "andorra" },
-  ...(extra ? [{ Name: extra[0], Value: extra[1] }] : []),
-];
-
+const WORKFLOW_ONLY = [{ Name: "Workflow", Value: "ski-atlas" }];
 describe("runSummary", () => {
   it("GIVEN step timings as numbers, ISO and numeric strings WHEN summarized THEN durations, tiers and totals are right", () => {
     expect(runSummary(EVENT, MANIFEST)).toEqual({
@@ -93,107 +88,113 @@ describe("toEpochMs", () => {
 });
 
 describe("metricData", () => {
-  it("GIVEN a succeeded run WHEN converted THEN every documented data point is there with its dimensions and unit", () => {
-    const all = metricData(EVENT, runSummary(EVENT, MANIFEST), NOW);
-    const data = all.filter((d) => d.Dimensions!.some((x) => x.Name === "Region"));
-    const compact = data.map((d) => [d.MetricName, d.Dimensions?.slice(2).map((x) => `${x.Name}=${x.Value}`).join(), d.Value, d.Unit]);
-    expect(compact).toEqual([
-      ["FeatureCount", "Kind=ski_areas", 3, "Count"],
-      ["FeatureCount", "Kind=lifts", 27, "Count"],
-      ["FeatureCount", "Kind=pistes", 81, "Count"],
-      ["FeatureCount", "Kind=osm_near_winter_sports", 140, "Count"],
-      ["OutputBytes", "", 3500, "Bytes"],
-      ["StepDuration", "Step=download", 4000, "Milliseconds"],
-      ["StepDuration", "Step=extract", 7000, "Milliseconds"],
-      ["StepDuration", "Step=analyze", 7000, "Milliseconds"],
-      ["StepDuration", "Step=publish", 1500, "Milliseconds"],
-      ["TierIndex", "Step=download", 1, "None"],
-      ["TierIndex", "Step=extract", 2, "None"],
-      ["TierIndex", "Step=analyze", 1, "None"],
-      ["TierIndex", "Step=publish", 1, "None"],
-      ["RunDuration", "", 22_500, "Milliseconds"],
-      ["TierEscalations", "", 1, "Count"],
-      ["StepRetries", "", 2, "Count"],
-      ["RunSucceeded", "", 1, "Count"],
-      ["RunFailed", "", 0, "Count"],
-    ]);
-    for (const d of data) {
-      expect(d.Dimensions?.slice(0, 2)).toEqual(dims());
-      expect(d.Timestamp).toEqual(NOW);
-    }
-    // The run-level points once more with the Workflow dimension alone, for the workflow-wide alarms.
-    const workflowWide = all.filter((d) => !d.Dimensions!.some((x) => x.Name === "Region"));
-    expect(workflowWide.map((d) => [d.MetricName, d.Value, d.Dimensions])).toEqual(
-      ["TierEscalations", "StepRetries", "RunSucceeded", "RunFailed"].map((name) => [
-        name,
-        data.find((d) => d.MetricName === name)!.Value,
-        [{ Name: "Workflow", Value: EVENT.workflow }],
-      ]),
-    );
+  it("GIVEN a succeeded ski-atlas run WHEN converted THEN only RunFailed = 0 is sent, with the Workflow dimension alone", () => {
+    const data = metricData(EVENT, NOW);
+    expect(data).toEqual([{ MetricName: "RunFailed", Dimensions: WORKFLOW_ONLY, Timestamp: NOW, Value: 0, Unit: "Count" }]);
+    expect(RUN_METRICS).toEqual(["RunFailed"]);
   });
 
-  it("GIVEN extra metrics WHEN converted THEN they are appended; a bad unit is an InvalidInputError", () => {
+  it("GIVEN runs of many regions WHEN converted THEN they all send the same series: no Region, Step or Kind dimension", () => {
+    const regions = ["iceland", "andorra", "alps", undefined];
+    const series = regions.flatMap((region) =>
+      (["SUCCEEDED", "FAILED"] as const).flatMap((status) => metricSeries(metricData({ ...EVENT, status, plan: region ? { region } : null }, NOW))),
+    );
+    expect([...new Set(series)]).toEqual(["RunFailed|Workflow=ski-atlas"]);
+  });
+
+  it("GIVEN extra metrics WHEN converted THEN they are sent with the Workflow dimension alone; a bad unit is an InvalidInputError", () => {
     const event: MetricsEvent = { workflow: "weather", status: "FAILED", extraMetrics: [{ name: "RowsIngested", value: 42, unit: "Count" }] };
-    const data = metricData(event, runSummary(event), NOW);
-    expect(data.filter((d) => d.MetricName === "RowsIngested").map((d) => d.Dimensions)).toEqual([
-      [{ Name: "Workflow", Value: "weather" }, { Name: "Region", Value: "none" }],
-      [{ Name: "Workflow", Value: "weather" }],
+    expect(metricData(event, NOW)).toEqual([
+      { MetricName: "RunFailed", Dimensions: [{ Name: "Workflow", Value: "weather" }], Timestamp: NOW, Value: 1, Unit: "Count" },
+      { MetricName: "RowsIngested", Dimensions: [{ Name: "Workflow", Value: "weather" }], Timestamp: NOW, Value: 42, Unit: "Count" },
     ]);
-    expect(data.find((d) => d.MetricName === "RowsIngested")).toEqual({
-      MetricName: "RowsIngested",
-      Dimensions: [
-        { Name: "Workflow", Value: "weather" },
-        { Name: "Region", Value: "none" },
-      ],
-      Timestamp: NOW,
-      Value: 42,
-      Unit: "Count",
-    });
-    expect(data.find((d) => d.MetricName === "RunFailed")?.Value).toBe(1);
-    expect(data.find((d) => d.MetricName === "OutputBytes")).toBeUndefined();
     const bad = { ...event, extraMetrics: [{ name: "X", value: 1, unit: "Parsecs" }] };
-    expect(() => metricData(bad, runSummary(bad), NOW)).toThrow(expect.objectContaining({ name: "InvalidInputError" }));
+    expect(() => metricData(bad, NOW)).toThrow(expect.objectContaining({ name: "InvalidInputError" }));
+  });
+
+  it("GIVEN the same metric twice WHEN its series are counted THEN it is one series (what CloudWatch bills)", () => {
+    const event: MetricsEvent = { workflow: "weather", status: "SUCCEEDED", extraMetrics: [{ name: "A", value: 1 }, { name: "A", value: 2 }] };
+    expect(metricSeries(metricData(event, NOW))).toEqual(["RunFailed|Workflow=weather", "A|Workflow=weather"]);
+  });
+});
+
+describe("runSummaryLine", () => {
+  it("GIVEN a succeeded run WHEN summarized for the log THEN the line has the stable run-summary shape with the per-region detail", () => {
+    const line = runSummaryLine(EVENT, runSummary(EVENT, MANIFEST), NOW);
+    expect(line).toEqual({
+      type: "run-summary",
+      time: NOW.toISOString(),
+      workflow: "ski-atlas",
+      region: "andorra",
+      period: "2026-11",
+      runId: null,
+      status: "SUCCEEDED",
+      counts: MANIFEST.counts,
+      bytes: 3500,
+      durationsMs: { download: 4000, extract: 7000, analyze: 7000, publish: 1500 },
+      totalMs: 22_500,
+      tiers: { download: "small", extract: "medium", analyze: "small", publish: "small" },
+      tierIndex: { download: 1, extract: 2, analyze: 1, publish: 1 },
+      escalations: 1,
+      retries: 2,
+      metrics: {},
+    });
+  });
+
+  it("GIVEN a run that failed in Plan WHEN summarized for the log THEN every key is still there, null or empty", () => {
+    const line = runSummaryLine({ workflow: "weather", status: "FAILED", plan: null }, runSummary({ workflow: "weather", status: "FAILED" }), NOW);
+    expect(Object.keys(line)).toEqual(Object.keys(runSummaryLine(EVENT, runSummary(EVENT, MANIFEST), NOW)));
+    expect(line).toMatchObject({ region: null, period: null, runId: null, status: "FAILED", counts: {}, bytes: 0, durationsMs: {}, tiers: {}, metrics: {} });
   });
 });
 
 describe("recordMetrics / handler on AWS", () => {
-  it("GIVEN a succeeded run WHEN the handler runs THEN it reads the manifest and sends PutMetricData in AtlasPipelines", async () => {
+  it("GIVEN a succeeded run WHEN the handler runs THEN it reads the manifest, logs one run-summary line on stdout and sends RunFailed = 0", async () => {
     s3.on(GetObjectCommand, { Bucket: "atlas-data", Key: "andorra/2026-11/manifest.json" }).resolves({ Body: body(JSON.stringify(MANIFEST)) });
-    const summary = await handler(EVENT);
+    const written: string[] = [];
+    const stdout = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (written.push(String(chunk)), true));
+    let summary;
+    try {
+      summary = await handler(EVENT);
+    } finally {
+      stdout.mockRestore();
+    }
 
-    expect(summary).toMatchObject({ counts: MANIFEST.counts, bytes: 3500, totalMs: 22_500, escalations: 1, retries: 2 });
+    expect(summary).toMatchObject({ counts: MANIFEST.counts, bytes: 3500, totalMs: 22_500, escalations: 1, retries: 2, named: {} });
     const calls = cw.commandCalls(PutMetricDataCommand);
     expect(calls).toHaveLength(1);
     const input = calls[0].args[0].input;
     expect(input.Namespace).toBe("AtlasPipelines");
-    expect(input.MetricData).toHaveLength(22);
-    expect(input.MetricData).toContainEqual({
-      MetricName: "FeatureCount",
-      Dimensions: dims(["Kind", "lifts"]),
-      Timestamp: expect.any(Date),
-      Value: 27,
-      Unit: "Count",
-    });
-    expect(input.MetricData).toContainEqual({
-      MetricName: "StepDuration",
-      Dimensions: dims(["Step", "extract"]),
-      Timestamp: expect.any(Date),
-      Value: 7000,
-      Unit: "Milliseconds",
+    expect(input.MetricData).toEqual([{ MetricName: "RunFailed", Dimensions: WORKFLOW_ONLY, Timestamp: expect.any(Date), Value: 0, Unit: "Count" }]);
+    // The detail is in the function's log instead: one bare JSON line, the counts, durations and tiers per step.
+    const lines = written.filter((w) => w.includes('"run-summary"'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0].endsWith("}\n") && lines[0].indexOf("\n") === lines[0].length - 1).toBe(true);
+    expect(JSON.parse(lines[0])).toMatchObject({
+      type: "run-summary",
+      workflow: "ski-atlas",
+      region: "andorra",
+      period: "2026-11",
+      status: "SUCCEEDED",
+      counts: { lifts: 27 },
+      durationsMs: { extract: 7000 },
+      tiers: { extract: "medium" },
     });
   });
 
-  it("GIVEN a failed run WHEN recorded THEN the manifest is not read and RunFailed is 1", async () => {
+  it("GIVEN a failed run WHEN recorded THEN the manifest is not read, RunFailed is 1 and the log line says FAILED", async () => {
     const failed: MetricsEvent = { ...EVENT, status: "FAILED", steps: { download: EVENT.steps!.download } };
-    const summary = await recordMetrics(failed, { sinks: new AwsSinks(), s3: new S3Client({ region: "eu-west-1" }), now: () => NOW });
+    const logged: string[] = [];
+    const sinks = new AwsSinks({ stdout: (l) => logged.push(l) });
+    const summary = await recordMetrics(failed, { sinks, s3: new S3Client({ region: "eu-west-1" }), now: () => NOW });
     expect(s3.calls()).toHaveLength(0);
     expect(summary.counts).toEqual({});
     const data = cw.commandCalls(PutMetricDataCommand)[0].args[0].input.MetricData!;
-    expect(data.find((d) => d.MetricName === "RunFailed")?.Value).toBe(1);
-    expect(data.find((d) => d.MetricName === "RunSucceeded")?.Value).toBe(0);
+    expect(data.map((d) => [d.MetricName, d.Value])).toEqual([["RunFailed", 1]]);
+    expect(logged.map((l) => JSON.parse(l))).toEqual([expect.objectContaining({ type: "run-summary", status: "FAILED", region: "andorra", bytes: 0 })]);
   });
 
-  it("GIVEN a succeeded run without manifest WHEN recorded THEN ManifestNotFoundError and no metrics", async () => {
+  it("GIVEN a succeeded run without manifest WHEN recorded THEN ManifestNotFoundError, no metrics and no log line", async () => {
     s3.on(GetObjectCommand).rejects(new NoSuchKey({ message: "nope", $metadata: {} }));
     await expect(handler(EVENT)).rejects.toMatchObject({
       name: "ManifestNotFoundError",
@@ -213,7 +214,7 @@ describe("recordMetrics / handler on AWS", () => {
 });
 
 describe("handler offline (ATLAS_LOCAL_SINK_DIR)", () => {
-  it("GIVEN a sink dir WHEN the handler runs THEN one JSON line is written and CloudWatch is not called", async () => {
+  it("GIVEN a sink dir WHEN the handler runs THEN the metrics and the run-summary line are written locally and CloudWatch is not called", async () => {
     const dir = await mkdtemp(join(tmpdir(), "atlas-metrics-"));
     try {
       process.env.ATLAS_LOCAL_SINK_DIR = dir;
@@ -223,7 +224,9 @@ describe("handler offline (ATLAS_LOCAL_SINK_DIR)", () => {
       expect(lines).toHaveLength(1);
       const record = JSON.parse(lines[0]);
       expect(record).toMatchObject({ namespace: "AtlasPipelines", label: "ski-atlas andorra 2026-11 SUCCEEDED" });
-      expect(record.data).toHaveLength(22);
+      expect(record.data.map((d: { MetricName: string }) => d.MetricName)).toEqual(["RunFailed"]);
+      const log = (await readFile(join(dir, localFunctionLog("metrics")), "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+      expect(log).toEqual([runSummaryLine(EVENT, { ...runSummary(EVENT, MANIFEST), named: {} }, new Date(log[0].time))]);
       expect(cw.calls()).toHaveLength(0);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -232,21 +235,20 @@ describe("handler offline (ATLAS_LOCAL_SINK_DIR)", () => {
 });
 
 describe("manifest metrics (weather's RecordsIngested and IngestionErrors)", () => {
-  it("GIVEN a manifest with metrics WHEN recorded THEN each is sent as a Count, also with the Workflow dimension alone for alarms", async () => {
+  it("GIVEN a manifest with metrics WHEN recorded THEN each is sent once as a Count with the Workflow dimension alone (what the alarm watches) and is in the log line", async () => {
     const dir = await mkdtemp(join(tmpdir(), "metrics-named-"));
     try {
       process.env.ATLAS_LOCAL_SINK_DIR = dir;
       s3.on(GetObjectCommand).resolves({ Body: body(JSON.stringify({ counts: { records: 10 }, metrics: { RecordsIngested: 10, IngestionErrors: 3, junk: "x" }, files: [] })) });
-      const event: MetricsEvent = { workflow: "weather", status: "SUCCEEDED", plan: { uris: { publish: "s3://atlas-data/weather/2026-07-01/" } } };
-      await handler(event);
+      const event: MetricsEvent = { workflow: "weather", status: "SUCCEEDED", plan: { runId: "2026-07-01", uris: { publish: "s3://atlas-data/weather/2026-07-01/" } } };
+      const summary = await handler(event);
       const data = JSON.parse((await readFile(join(dir, "metrics.jsonl"), "utf8")).trim()).data as { MetricName: string; Value: number; Unit: string; Dimensions: unknown[] }[];
-      const named = data.filter((d) => ["RecordsIngested", "IngestionErrors", "junk"].includes(d.MetricName));
-      expect(named.map((d) => [d.MetricName, d.Value, d.Unit, d.Dimensions.length])).toEqual([
-        ["RecordsIngested", 10, "Count", 2],
-        ["IngestionErrors", 3, "Count", 2],
-        ["RecordsIngested", 10, "Count", 1],
-        ["IngestionErrors", 3, "Count", 1],
-      ]);
+      expect(data.map((d) => [d.MetricName, d.Value, d.Unit, d.Dimensions])).toEqual(
+        [["RunFailed", 0], ["RecordsIngested", 10], ["IngestionErrors", 3]].map(([name, value]) => [name, value, "Count", [{ Name: "Workflow", Value: "weather" }]]),
+      );
+      expect(summary.named).toEqual({ RecordsIngested: 10, IngestionErrors: 3 });
+      const log = JSON.parse((await readFile(join(dir, localFunctionLog("metrics")), "utf8")).trim());
+      expect(log).toMatchObject({ type: "run-summary", workflow: "weather", region: null, runId: "2026-07-01", counts: { records: 10 }, metrics: { RecordsIngested: 10, IngestionErrors: 3 } });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

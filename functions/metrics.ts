@@ -7,26 +7,27 @@ import { loadConfig, sinksFromConfig } from "./config.ts";
 import { InvalidInputError, InvalidManifestError, ManifestNotFoundError } from "./errors.ts";
 
 /**
- * Metrics: one run's CloudWatch data points, in namespace `AtlasPipelines`, every point with dimensions
- * `Workflow` and `Region` (`Region` is "none" when the plan has no region, e.g. a run that failed in Plan):
+ * Metrics: what one run reports, in two forms.
  *
- * | metric            | extra dimension | unit         | value                                            |
- * |-------------------|-----------------|--------------|--------------------------------------------------|
- * | `FeatureCount`    | `Kind`          | Count        | one per `manifest.counts` entry (lifts, pistes…) |
- * | `OutputBytes`     |                 | Bytes        | sum of `manifest.files[].bytes`                  |
- * | `StepDuration`    | `Step`          | Milliseconds | `stoppedAt - startedAt` per step                 |
- * | `TierIndex`       | `Step`          | None         | index in TIER_NAMES: 0 xsmall, 1 small … 4 xlarge |
- * | `RunDuration`     |                 | Milliseconds | first step start to last step stop               |
- * | `TierEscalations` |                 | Count        | entries in `$.run.escalations`                   |
- * | `StepRetries`     |                 | Count        | sum of `$.run.retries.<step>.count`              |
- * | `RunSucceeded`    |                 | Count        | 1 on success, else 0                             |
- * | `RunFailed`       |                 | Count        | 1 on failure, else 0                             |
- * | `extraMetrics[]`  |                 | as given     | whatever the workflow passes                     |
- * | `manifest.metrics`|                 | Count        | one per entry, named as in the manifest          |
+ * 1. **A few CloudWatch custom metrics**, namespace `AtlasPipelines`, dimension `Workflow` only (`RUN_METRICS`):
  *
- * `FeatureCount` + `Kind` (rather than one metric name per count) keeps the metric set the same for every
- * workflow: weather's counts show up without any change here. Both run flags are always sent (one as 0) so
- * that `Average` of `RunSucceeded` is a success rate.
+ * | metric            | unit     | value                                                                         |
+ * |-------------------|----------|-------------------------------------------------------------------------------|
+ * | `RunFailed`       | Count    | 1 on failure, else 0; always sent, so SampleCount = runs, Sum = failures       |
+ * | `extraMetrics[]`  | as given | whatever the workflow passes                                                  |
+ * | `manifest.metrics`| Count    | one per entry, named as in the manifest (weather's IngestionErrors: its alarm) |
+ *
+ * 2. **The detail, as one JSON log line** (`RunSummaryLine`: `{"type":"run-summary", workflow, region, period,
+ *    status, counts, bytes, durationsMs, totalMs, tiers, escalations, retries, metrics, …}`) in the function's own
+ *    log group, which the dashboard's Logs Insights widgets query (stacks/constructs/OperationsDashboard.ts).
+ *
+ * Why the split: the cost of a custom metric series, billed for every hour in which it receives data (see
+ * `RUN_METRICS`). `RunSucceeded` is not sent: `RunFailed`, sent as 0 or 1 on every run, already gives the run
+ * count (SampleCount), the failures (Sum) and the failure rate (Average); a second series would double the cost.
+ * The named metrics stay metrics because alarms watch them (an alarm needs a metric; workflows/types.ts `alarms`).
+ * A log line costs by the byte ($0.50 per GB ingested: well under a millionth of a dollar per run) and carries any
+ * number of regions, steps and kinds.
+ *
  * The manifest is read only for SUCCEEDED runs, from `plan.uris.publish` + `manifest.json`.
  */
 export const NAMESPACE = "AtlasPipelines";
@@ -47,7 +48,7 @@ export interface ExtraMetric {
 export interface MetricsEvent {
   workflow: string;
   status: "SUCCEEDED" | "FAILED";
-  plan?: { region?: string; period?: string; uris?: { publish?: string } } | null;
+  plan?: { region?: string; period?: string; runId?: string; uris?: { publish?: string } } | null;
   steps?: Record<string, StepTiming | null | undefined> | null;
   run?: {
     escalations?: Record<string, unknown> | null;
@@ -73,6 +74,8 @@ export interface MetricsSummary {
   tiers: Record<string, string>;
   escalations: number;
   retries: number;
+  /** The workflow's named metrics this run sent (manifest `metrics` and `extraMetrics`), name → value. */
+  named?: Record<string, number>;
 }
 
 /** Epoch ms from a number (ms) or a string (numeric ms, or ISO); undefined when it is neither. */
@@ -133,45 +136,91 @@ function checkExtraMetrics(extra: unknown): ExtraMetric[] {
   return extra as ExtraMetric[];
 }
 
-export function metricData(event: MetricsEvent, summary: MetricsSummary, now: Date): MetricDatum[] {
-  const base: Dimension[] = [
-    { Name: "Workflow", Value: event.workflow },
-    { Name: "Region", Value: event.plan?.region || "none" },
-  ];
-  const point = (name: string, value: number, unit: StandardUnit, extra?: Dimension): MetricDatum => ({
+/**
+ * The custom metrics every run of every workflow sends, besides the workflow's named ones, each with the `Workflow`
+ * dimension alone. Why so few, and no `Region`, `Step` or `Kind`: CloudWatch bills a series $0.30 / 730 h =
+ * $0.00041 for every hour in which it receives data, whoever sends it. A region-less series is shared by all the
+ * runs of the workflow in that hour (the monthly fan-out's regions share one hour of it); a series per region, step
+ * or kind is one run's alone (the 22 a ski-atlas run used to send cost it $0.009, five times an Iceland run's
+ * compute). The per-run detail is the run-summary log line instead. Alarms and dashboard graphs (stacks/) may name
+ * only these or a workflow's named metrics: stacks/AtlasStack.test.ts checks it.
+ */
+export const RUN_METRICS = ["RunFailed"] as const;
+const [RUN_FAILED] = RUN_METRICS;
+
+export function metricData(event: MetricsEvent, now: Date): MetricDatum[] {
+  const dimensions: Dimension[] = [{ Name: "Workflow", Value: event.workflow }];
+  const point = (name: string, value: number, unit: StandardUnit): MetricDatum => ({
     MetricName: name,
-    Dimensions: extra ? [...base, extra] : base,
+    Dimensions: dimensions,
     Timestamp: now,
     Value: value,
     Unit: unit,
   });
+  return [
+    point(RUN_FAILED, event.status === "SUCCEEDED" ? 0 : 1, StandardUnit.Count),
+    ...checkExtraMetrics(event.extraMetrics).map((m) => point(m.name, m.value, (m.unit ?? StandardUnit.None) as StandardUnit)),
+  ];
+}
 
-  const data: MetricDatum[] = [];
-  for (const [kind, count] of Object.entries(summary.counts)) {
-    data.push(point("FeatureCount", count, StandardUnit.Count, { Name: "Kind", Value: kind }));
-  }
-  if (event.status === "SUCCEEDED") data.push(point("OutputBytes", summary.bytes, StandardUnit.Bytes));
-  for (const [step, ms] of Object.entries(summary.durationsMs)) {
-    data.push(point("StepDuration", ms, StandardUnit.Milliseconds, { Name: "Step", Value: step }));
-  }
+/** The distinct series (name + dimension values) among data points: what CloudWatch bills, by the hour. */
+export function metricSeries(data: MetricDatum[]): string[] {
+  const key = (d: MetricDatum) => `${d.MetricName}|${(d.Dimensions ?? []).map((x) => `${x.Name}=${x.Value}`).join(",")}`;
+  return [...new Set(data.map(key))];
+}
+
+/**
+ * The run's detail, one JSON object on one log line: a stable shape (every key always present, null when the run
+ * has no such thing) that the dashboard's Logs Insights queries read by name (`counts.lifts`, `durationsMs.extract`).
+ */
+export interface RunSummaryLine {
+  type: "run-summary";
+  time: string;
+  workflow: string;
+  region: string | null;
+  period: string | null;
+  runId: string | null;
+  status: "SUCCEEDED" | "FAILED";
+  counts: Record<string, number>;
+  /** Sum of the published files' bytes; 0 for a failed run. */
+  bytes: number;
+  durationsMs: Record<string, number>;
+  totalMs: number;
+  tiers: Record<string, string>;
+  /** Index of each step's tier in TIER_NAMES (0 xsmall … 4 xlarge): sortable and comparable in a query. */
+  tierIndex: Record<string, number>;
+  escalations: number;
+  retries: number;
+  /** The named metrics, also sent as custom metrics. */
+  metrics: Record<string, number>;
+}
+
+export const RUN_SUMMARY_TYPE = "run-summary";
+
+export function runSummaryLine(event: MetricsEvent, summary: MetricsSummary, now: Date): RunSummaryLine {
+  const tierIndex: Record<string, number> = {};
   for (const [step, tier] of Object.entries(summary.tiers)) {
     const index = TIER_NAMES.indexOf(tier as TierName);
-    if (index >= 0) data.push(point("TierIndex", index, StandardUnit.None, { Name: "Step", Value: step }));
+    if (index >= 0) tierIndex[step] = index;
   }
-  if (summary.totalMs > 0) data.push(point("RunDuration", summary.totalMs, StandardUnit.Milliseconds));
-  data.push(point("TierEscalations", summary.escalations, StandardUnit.Count));
-  data.push(point("StepRetries", summary.retries, StandardUnit.Count));
-  data.push(point("RunSucceeded", event.status === "SUCCEEDED" ? 1 : 0, StandardUnit.Count));
-  data.push(point("RunFailed", event.status === "SUCCEEDED" ? 0 : 1, StandardUnit.Count));
-  for (const m of checkExtraMetrics(event.extraMetrics)) {
-    data.push(point(m.name, m.value, (m.unit ?? StandardUnit.None) as StandardUnit));
-  }
-  // CloudWatch matches dimensions exactly: the workflow-wide alarms (stacks/constructs/WorkflowMachine.ts)
-  // watch the run-level metrics with the Workflow dimension alone, so send those once more without Region.
-  const workflowWide = data
-    .filter((d) => d.Dimensions!.length === 2 && !["RunDuration", "OutputBytes"].includes(d.MetricName!))
-    .map((d) => ({ ...d, Dimensions: [base[0]] }));
-  return [...data, ...workflowWide];
+  return {
+    type: RUN_SUMMARY_TYPE,
+    time: now.toISOString(),
+    workflow: event.workflow,
+    region: event.plan?.region || null,
+    period: event.plan?.period || null,
+    runId: event.plan?.runId || null,
+    status: event.status,
+    counts: summary.counts,
+    bytes: event.status === "SUCCEEDED" ? summary.bytes : 0,
+    durationsMs: summary.durationsMs,
+    totalMs: summary.totalMs,
+    tiers: summary.tiers,
+    tierIndex,
+    escalations: summary.escalations,
+    retries: summary.retries,
+    metrics: summary.named ?? {},
+  };
 }
 
 export async function readManifest(s3: S3Client, publishUri: string): Promise<Manifest> {
@@ -220,10 +269,13 @@ export async function recordMetrics(event: MetricsEvent, deps: MetricsDeps): Pro
   }
   const publish = event.plan?.uris?.publish;
   const manifest = event.status === "SUCCEEDED" && publish ? await readManifest(deps.s3, publish) : undefined;
-  const summary = runSummary(event, manifest);
-  const named = manifestMetrics(manifest);
-  const withNamed = named.length ? { ...event, extraMetrics: [...(event.extraMetrics ?? []), ...named] } : event;
-  const data = metricData(withNamed, summary, (deps.now ?? (() => new Date()))());
+  const named = [...checkExtraMetrics(event.extraMetrics), ...manifestMetrics(manifest)];
+  const withNamed: MetricsEvent = { ...event, extraMetrics: named };
+  const summary: MetricsSummary = { ...runSummary(event, manifest), named: Object.fromEntries(named.map((m) => [m.name, m.value])) };
+  const now = (deps.now ?? (() => new Date()))();
+  const data = metricData(withNamed, now);
+  // The detail first: a run whose metrics cannot be sent still leaves its summary in the log.
+  await deps.sinks.writeLog("metrics", runSummaryLine(event, summary, now));
   const label = [event.workflow, event.plan?.region, event.plan?.period, event.status].filter(Boolean).join(" ");
   await deps.sinks.putMetricData(NAMESPACE, data, label);
   return summary;

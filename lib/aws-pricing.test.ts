@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { addRunCosts, AWS_PRICES, costLine, estimateRunCost, fargateTaskCost, fixedMonthlyCosts, lambdaInvocationCost, s3RequestClass, type RunUsage } from "./aws-pricing.ts";
+import { addRunCosts, AWS_PRICES, costLine, estimateRunCost, fargateTaskCost, fixedMonthlyCosts, lambdaInvocationCost, s3RequestClass, shareMetricSeriesHours, type RunUsage } from "./aws-pricing.ts";
 
 const none: RunUsage = { ecsTasks: [], stateTransitions: 0, lambdaInvocations: [], s3Requests: null, putMetricDataRequests: 0, customMetricSeries: 0, snsPublishes: 0 };
 
@@ -55,6 +55,27 @@ describe("a run's cost estimate", () => {
     expect(e.total_usd).toBeCloseTo(sum, 6);
     expect(e.usage).toMatchObject({ ecs_tasks: 2, fargate_billed_seconds: 150, state_transitions: 40, lambda_invocations: 2, s3_write_requests: 30, s3_read_requests: 20 });
     expect(e.prices).toEqual({ region: "us-east-1", as_of: AWS_PRICES.asOf });
+  });
+
+  it("GIVEN a series sent by the 11 regions of a fan-out in the same hour WHEN one region is estimated THEN it pays 1/11 of the series-hour", () => {
+    const alone = estimateRunCost({ ...none, customMetricSeries: 1 });
+    const shared = estimateRunCost({ ...none, customMetricSeries: 1, customMetricSharedBy: 11 });
+    expect(alone.parts.cloudwatch_usd).toBeCloseTo(0.3 / 730, 7);
+    expect(shared.parts.cloudwatch_usd).toBeCloseTo(0.3 / 730 / 11, 7);
+    expect(shared.usage.custom_metric_series).toBe(1);
+    expect(() => estimateRunCost({ ...none, customMetricSeries: 1, customMetricSharedBy: 0 })).toThrow(/at least 1/);
+  });
+
+  it("GIVEN a run whose 2 series-hours were each sent by 2 runs WHEN shared THEN it pays 1 of them and the usage still says 2 sent", () => {
+    const alone = estimateRunCost({ ...none, putMetricDataRequests: 1, customMetricSeries: 2, ecsTasks: [{ tier: "small", seconds: 5 }] });
+    const shared = shareMetricSeriesHours(alone, 2, 1);
+    // (estimates are rounded to 7 decimals)
+    expect(shared.parts.cloudwatch_usd).toBeCloseTo(0.00001 + 0.3 / 730, 6);
+    expect(shared.total_usd).toBeCloseTo(alone.total_usd - 0.3 / 730, 6);
+    expect(shared.parts.fargate_usd).toBe(alone.parts.fargate_usd);
+    expect(shared.usage.custom_metric_series).toBe(2);
+    expect(shareMetricSeriesHours(alone, 2, 2)).toBe(alone);
+    expect(() => shareMetricSeriesHours(alone, 2, 3)).toThrow(/between 0 and the 2 sent/);
   });
 
   it("GIVEN S3 requests that were not counted WHEN estimated THEN that part is null, not zero, and the line says so", () => {

@@ -50,7 +50,8 @@ export const AWS_PRICES = {
     /**
      * Per metric (one name + one set of dimension values) and month, first 10 000 metrics. The pricing page says
      * custom metrics are "prorated by the hour and metered only when you send metrics": a series a run sends
-     * once costs one hour of it (`perCustomMetricHour`), charged to the run; the Costs section also gives the
+     * once costs one hour of it (`perCustomMetricHour`), charged to the run, or shared with the other runs that
+     * send the same series in that hour (`RunUsage.customMetricSharedBy`); the Costs section also gives the
      * full-month figure as the upper bound.
      */
     perCustomMetricMonth: 0.3,
@@ -117,6 +118,12 @@ export interface RunUsage {
   putMetricDataRequests: number;
   /** Custom metric series (name + dimension values) the run sent: each is billed for the hour it was sent in. */
   customMetricSeries: number;
+  /**
+   * How many runs send the same series in the same hour and so share its hour (default 1: the run pays it alone).
+   * CloudWatch bills a series once per hour, whoever sends it: when the N regions of a fan-out send the same
+   * region-less series (functions/metrics.ts) within one hour, each region's share of it is 1/N.
+   */
+  customMetricSharedBy?: number;
   snsPublishes: number;
 }
 
@@ -155,7 +162,10 @@ export function estimateRunCost(usage: RunUsage): RunCostEstimate {
   const stepFunctions = usage.stateTransitions * p.stepFunctionsStandard.perStateTransition;
   const lambda = usage.lambdaInvocations.reduce((sum, i) => sum + lambdaInvocationCost(i.memoryMiB, i.durationMs), 0);
   const s3 = usage.s3Requests ? usage.s3Requests.write * p.s3Standard.perWriteRequest + usage.s3Requests.read * p.s3Standard.perReadRequest : null;
-  const cloudwatch = usage.putMetricDataRequests * p.cloudWatch.perPutMetricDataRequest + usage.customMetricSeries * p.cloudWatch.perCustomMetricHour;
+  const sharedBy = usage.customMetricSharedBy ?? 1;
+  if (!(sharedBy >= 1)) throw new Error(`customMetricSharedBy must be at least 1 (the run itself), got ${sharedBy}`);
+  const cloudwatch =
+    usage.putMetricDataRequests * p.cloudWatch.perPutMetricDataRequest + (usage.customMetricSeries / sharedBy) * p.cloudWatch.perCustomMetricHour;
   const sns = usage.snsPublishes * p.sns.perPublish;
   return {
     total_usd: round(fargate + stepFunctions + lambda + (s3 ?? 0) + cloudwatch + sns),
@@ -179,6 +189,22 @@ export function estimateRunCost(usage: RunUsage): RunCostEstimate {
       sns_publishes: usage.snsPublishes,
     },
     prices: { region: p.region, as_of: p.asOf },
+  };
+}
+
+/**
+ * An estimate whose `seriesHours` custom metric series-hours are shared with other runs that sent the same series
+ * in the same hours, so that this run pays `billedSeriesHours` of them (the sum of its 1/k shares): its
+ * CloudWatch part and total less the difference. The usage still counts the series the run sent.
+ */
+export function shareMetricSeriesHours(estimate: RunCostEstimate, seriesHours: number, billedSeriesHours: number): RunCostEstimate {
+  if (!(billedSeriesHours >= 0 && billedSeriesHours <= seriesHours)) throw new Error(`billed series-hours ${billedSeriesHours} must be between 0 and the ${seriesHours} sent`);
+  const saved = (seriesHours - billedSeriesHours) * AWS_PRICES.cloudWatch.perCustomMetricHour;
+  if (saved === 0) return estimate;
+  return {
+    ...estimate,
+    total_usd: round(estimate.total_usd - saved),
+    parts: { ...estimate.parts, cloudwatch_usd: round(estimate.parts.cloudwatch_usd - saved) },
   };
 }
 
@@ -211,7 +237,7 @@ export function costLine(estimate: RunCostEstimate): string {
     p.s3_requests_usd === null
       ? "S3 requests not counted"
       : `S3 requests ${usd(p.s3_requests_usd)} (${estimate.usage.s3_write_requests} write, ${estimate.usage.s3_read_requests} read)`,
-    `CloudWatch ${usd(p.cloudwatch_usd)} (${estimate.usage.custom_metric_series} metric-hours)`,
+    `CloudWatch ${usd(p.cloudwatch_usd)} (${estimate.usage.custom_metric_series} metric series-hours sent)`,
     `SNS ${usd(p.sns_usd)}`,
   ];
   return `estimated AWS cost of this run (${estimate.prices.region}, ARM64, prices of ${estimate.prices.as_of}): ${usd(estimate.total_usd)} = ${parts.join(" + ")}`;
@@ -224,7 +250,7 @@ export interface StackInventory {
   schedules: number;
   /** Scheduled invocations a month (a daily schedule ~30, a monthly one 1). */
   scheduledInvocationsPerMonth: number;
-  /** Custom metric series (name + dimension values) the metrics helper sends in a month. */
+  /** Custom metric series (name + dimension values) the metrics helper sends in a month (region-less: a few per workflow). */
   customMetrics: number;
   /** Container images kept in ECR, GB. */
   ecrGb: number;

@@ -5,7 +5,7 @@ import { CloudWatchClient, PutMetricDataCommand, type MetricDatum } from "@aws-s
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { AwsSinks, chunk, LocalFileSinks, makeSinks } from "./local-sinks.ts";
+import { AwsSinks, chunk, localFunctionLog, LocalFileSinks, makeSinks } from "./local-sinks.ts";
 
 const cw = mockClient(CloudWatchClient);
 const sns = mockClient(SNSClient);
@@ -48,6 +48,13 @@ describe("AwsSinks", () => {
     });
     expect(sns.commandCalls(PublishCommand)).toHaveLength(0);
   });
+
+  it("GIVEN a record WHEN logged THEN it is one bare JSON line on stdout (the function's log group), no AWS call", async () => {
+    const out: string[] = [];
+    await new AwsSinks({ region: "eu-west-1", stdout: (l) => out.push(l) }).writeLog("metrics", { type: "run-summary", counts: { lifts: 3 } });
+    expect(out).toEqual(['{"type":"run-summary","counts":{"lifts":3}}\n']);
+    expect(cw.calls()).toHaveLength(0);
+  });
 });
 
 describe("LocalFileSinks", () => {
@@ -80,6 +87,17 @@ describe("LocalFileSinks", () => {
     ]);
     expect(cw.calls()).toHaveLength(0);
     expect(sns.calls()).toHaveLength(0);
+  });
+
+  it("GIVEN two log records WHEN written THEN both are JSON lines in the function's local log, nothing on stderr", async () => {
+    const lines: string[] = [];
+    const sinks = new LocalFileSinks(join(dir, "logs-sinks"), (l) => lines.push(l));
+    await sinks.writeLog("metrics", { type: "run-summary", region: "andorra" });
+    await sinks.writeLog("metrics", { type: "run-summary", region: "iceland" });
+    const log = (await readFile(join(dir, "logs-sinks", localFunctionLog("metrics")), "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+    expect(localFunctionLog("metrics")).toBe(join("logs", "lambda", "metrics.log"));
+    expect(log.map((r) => r.region)).toEqual(["andorra", "iceland"]);
+    expect(lines).toEqual([]);
   });
 });
 

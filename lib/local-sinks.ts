@@ -1,20 +1,27 @@
 import { appendFile, mkdir } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { CloudWatchClient, PutMetricDataCommand, type MetricDatum } from "@aws-sdk/client-cloudwatch";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 
 /**
- * Where the Metrics and Notify functions send what they produce. On AWS: CloudWatch and SNS. Offline
- * (`ATLAS_LOCAL_SINK_DIR` set): one JSON line per call appended to `<dir>/metrics.jsonl` and
- * `<dir>/notifications.jsonl`, plus a short line on stderr. `makeSinks` picks the implementation; handlers
- * only see this interface.
+ * Where the Metrics and Notify functions send what they produce. On AWS: CloudWatch, SNS, and the function's own
+ * log (a line on stdout, which Lambda puts in the function's log group `/aws/lambda/<function>`). Offline
+ * (`ATLAS_LOCAL_SINK_DIR` set): one JSON line per call appended to `<dir>/metrics.jsonl`,
+ * `<dir>/notifications.jsonl` and `<dir>/logs/lambda/<function>.log` (the local stand-in for that log group), plus
+ * a short line on stderr for metrics and notifications. `makeSinks` picks the implementation; handlers only see
+ * this interface.
  */
 export interface Sinks {
   /** Sends all data points, split into as many PutMetricData calls as the API's limits need. */
   putMetricData(namespace: string, data: MetricDatum[], label?: string): Promise<{ requests: number }>;
   publish(message: { subject: string; body: string }): Promise<{ messageId: string }>;
+  /** One structured log line (JSON, one line) in the log of `functionName`, the function writing it. */
+  writeLog(functionName: string, record: object): Promise<void>;
 }
+
+/** Where the local sinks keep a function's log, relative to the sink directory. */
+export const localFunctionLog = (functionName: string) => join("logs", "lambda", `${functionName}.log`);
 
 export interface SinkOptions {
   /** Set: write JSON lines there instead of calling AWS. */
@@ -27,6 +34,8 @@ export interface SinkOptions {
   sns?: SNSClient;
   /** Where local sinks print their one-line summary (stderr by default). */
   log?: (line: string) => void;
+  /** AWS: where a function's log lines go (stdout by default: Lambda ships its stdout to the function's log group). */
+  stdout?: (line: string) => void;
 }
 
 /** PutMetricData accepts at most 1000 data points per call (and 1 MB, far above what 1000 small points take). */
@@ -65,6 +74,15 @@ export class AwsSinks implements Sinks {
     const out = await client.send(new PublishCommand({ TopicArn: topicArn, Subject: message.subject, Message: message.body }));
     return { messageId: out.MessageId ?? "" };
   }
+
+  /**
+   * Written raw on stdout, not through console.log: Node's Lambda runtime prefixes console lines with a
+   * timestamp, request id and level, while a raw line stays the bare JSON object that Logs Insights reads
+   * field by field.
+   */
+  async writeLog(_functionName: string, record: object): Promise<void> {
+    (this.options.stdout ?? ((line) => process.stdout.write(line)))(`${JSON.stringify(record)}\n`);
+  }
 }
 
 export class LocalFileSinks implements Sinks {
@@ -78,8 +96,12 @@ export class LocalFileSinks implements Sinks {
   }
 
   private async append(file: string, record: unknown): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    await mkdir(dirname(join(this.dir, file)), { recursive: true });
     await appendFile(join(this.dir, file), `${JSON.stringify(record)}\n`);
+  }
+
+  async writeLog(functionName: string, record: object): Promise<void> {
+    await this.append(localFunctionLog(functionName), record);
   }
 
   async putMetricData(namespace: string, data: MetricDatum[], label?: string): Promise<{ requests: number }> {

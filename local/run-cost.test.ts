@@ -1,11 +1,11 @@
 import { StateMachine } from "aws-local-stepfunctions";
 import { describe, expect, it } from "vitest";
 import { metricData, type MetricsSummary } from "../functions/metrics.ts";
-import { estimateRunCost, fargateTaskCost } from "../lib/aws-pricing.ts";
+import { addRunCosts, AWS_PRICES, estimateRunCost, fargateTaskCost } from "../lib/aws-pricing.ts";
 import type { AslDefinition } from "../stacks/resolve-asl.ts";
 import { readFileSync } from "node:fs";
 import { HELPER_LAMBDA_MEMORY_MIB, TIER_NAMES } from "../workflows/tiers.ts";
-import { runUsage } from "./run-cost.ts";
+import { metricSeriesHours, runUsage, withSharedMetricSeries } from "./run-cost.ts";
 import { RunRecorder } from "./run-recorder.ts";
 import { schemaProblems } from "./testing/run-record-schema.ts";
 
@@ -32,7 +32,7 @@ const MACHINE: AslDefinition = {
 } as unknown as AslDefinition;
 
 /** What the Metrics helper returns (functions/metrics.ts `runSummary`) for a run with one step. */
-const SUMMARY: MetricsSummary = { counts: { lifts: 3 }, bytes: 10, durationsMs: { extract: 5 }, totalMs: 5, tiers: { extract: "small" }, escalations: 0, retries: 0 };
+const SUMMARY: MetricsSummary = { counts: { lifts: 3 }, bytes: 10, durationsMs: { extract: 5 }, totalMs: 5, tiers: { extract: "small" }, escalations: 0, retries: 0, named: {} };
 
 describe("a run's cost, from its record", () => {
   it("GIVEN a run with a retried Lambda, an ECS step, Metrics and Notify WHEN priced THEN each is counted once per attempt", async () => {
@@ -67,14 +67,55 @@ describe("a run's cost, from its record", () => {
     expect(usage.putMetricDataRequests).toBe(1);
     expect(usage.snsPublishes).toBe(1);
     // The series the helper sent, recomputed by its own code from the summary it returned.
-    expect(usage.customMetricSeries).toBe(metricData({ workflow: "demo", status: "SUCCEEDED", plan: null }, SUMMARY, new Date(0)).length);
-    expect(usage.customMetricSeries).toBeGreaterThan(5);
+    // RunFailed alone: the per-step and per-kind detail goes to the log, not into metric series.
+    expect(usage.customMetricSeries).toBe(metricData({ workflow: "demo", status: "SUCCEEDED" }, new Date(0)).length);
+    expect(usage.customMetricSeries).toBe(1);
     expect(usage.s3Requests).toBeNull();
 
     expect(record.estimated_cost).toEqual(estimateRunCost(usage));
     expect(record.estimated_cost.parts.fargate_usd).toBeCloseTo(fargateTaskCost("small", 60), 7);
     expect(record.estimated_fargate_cost_usd).toBe(record.estimated_cost.parts.fargate_usd);
     expect(record.estimated_cost.parts.s3_requests_usd).toBeNull();
+  });
+
+  it("GIVEN a Metrics visit whose summary names the workflow's metrics WHEN priced THEN each named metric is a series too", () => {
+    const definition = { StartAt: "Metrics", States: { Metrics: MACHINE.States.Metrics } };
+    const summary: MetricsSummary = { ...SUMMARY, named: { RecordsIngested: 10, IngestionErrors: 0 } };
+    const usage = runUsage({
+      workflow: "weather",
+      definition,
+      history: [],
+      states: [{ name: "Metrics", type: "Task", output: { metrics: summary }, attempts: [{ tier: null, duration_ms: 300, status: "SUCCEEDED" }] }] as never,
+    });
+    expect(usage.customMetricSeries).toBe(3);
+    expect(estimateRunCost(usage).parts.cloudwatch_usd).toBeCloseTo(0.00001 + (3 * 0.3) / 730, 7);
+  });
+
+  it("GIVEN the regions of a fan-out WHEN their series-hours are shared THEN each distinct series-hour is paid once, split among its senders", () => {
+    const definition = { StartAt: "Metrics", States: { Metrics: MACHINE.States.Metrics } };
+    const region = (hour: string, retried = false) => {
+      const attempt = (n: number) => ({ number: n, started_at: `2026-12-01T${hour}:${10 + n}:00.000Z`, tier: null, duration_ms: 300, status: "SUCCEEDED" });
+      const o = {
+        workflow: "ski-atlas",
+        definition,
+        history: [],
+        states: [{ name: "Metrics", type: "Task", entered_at: `2026-12-01T${hour}:10:00.000Z`, output: { metrics: SUMMARY }, attempts: retried ? [attempt(1), attempt(2)] : [attempt(1)] }] as never,
+      };
+      return { ...o, estimated_cost: estimateRunCost(runUsage(o)) };
+    };
+    // Three regions' Metrics in the 06:00 hour (one of them sent twice: the same series-hour), one at 07:00.
+    const regions = [region("06"), region("06", true), region("06"), region("07")];
+    expect(metricSeriesHours(regions[1])).toEqual(["RunFailed|Workflow=ski-atlas@2026-12-01T06"]);
+    expect(regions.map((r) => r.estimated_cost.usage.custom_metric_series)).toEqual([1, 1, 1, 1]);
+    const hour = AWS_PRICES.cloudWatch.perCustomMetricHour;
+    const shared = withSharedMetricSeries(regions);
+    // Alone, each would pay the hour; together the 06:00 hour is split three ways, the 07:00 one is the last region's.
+    expect(shared.map((e, i) => regions[i].estimated_cost.parts.cloudwatch_usd - e.parts.cloudwatch_usd)).toEqual(
+      [(2 / 3) * hour, (2 / 3) * hour, (2 / 3) * hour, 0].map((x) => expect.closeTo(x, 7)),
+    );
+    const total = addRunCosts(shared);
+    expect(total.parts.cloudwatch_usd).toBeCloseTo(5 * AWS_PRICES.cloudWatch.perPutMetricDataRequest + 2 * hour, 6);
+    expect(total.total_usd).toBeCloseTo(addRunCosts(regions.map((r) => r.estimated_cost)).total_usd - 2 * hour, 6);
   });
 
   it("GIVEN a record without its definition (as AWS may return one) WHEN priced THEN ECS attempts are known by their tier and Lambdas by the history", () => {

@@ -1,5 +1,5 @@
-import { estimateRunCost, type RunCostEstimate, type RunUsage } from "../lib/aws-pricing.ts";
-import { metricData, type MetricsSummary } from "../functions/metrics.ts";
+import { estimateRunCost, shareMetricSeriesHours, type RunCostEstimate, type RunUsage } from "../lib/aws-pricing.ts";
+import { metricData, metricSeries, type MetricsSummary } from "../functions/metrics.ts";
 import { HELPER_LAMBDA_MEMORY_MIB } from "../workflows/tiers.ts";
 import { forEachState } from "./engine.ts";
 import { detailsOf, type HistoryEventRecord, type StateVisit } from "./run-record.ts";
@@ -15,25 +15,17 @@ const UNNAMED_ECS_TIER = "small";
  * resource its state calls (read from the definition, else from the history's `TaskScheduled` events), every state
  * entered and every retry as a state transition, a PutMetricData request per Metrics invocation (the helper sends
  * at most 1 000 points per request and a run sends far fewer) and the metric series it sent (recomputed by the
- * helper's own `metricData` from the summary it returned; named manifest metrics are not in it), an SNS publish
- * per Notify invocation that
- * succeeded. S3 requests are not in a record: the local engine counts them on its embedded S3 server (`s3Requests`);
- * on AWS they stay uncounted (null).
+ * helper's own `metricData` from the summary it returned, its named metrics included: `RunFailed` and, for
+ * weather, the manifest's metrics; each distinct series-hour priced as paid by this run alone, which for a region
+ * of a fan-out is an upper bound: `withSharedMetricSeries` shares them for the fan-out's total), an SNS publish per
+ * Notify invocation that succeeded. S3 requests are not in a record: the local engine counts them on its embedded
+ * S3 server (`s3Requests`); on AWS they stay uncounted (null).
  */
 export function runUsage(
   o: { workflow?: string; history: HistoryEventRecord[]; states: StateVisit[]; definition: unknown },
   s3Requests: RunUsage["s3Requests"] = null,
 ): RunUsage {
-  const resources = new Map<string, { resource: string; functionName: string }>();
-  const definition = o.definition as { States?: Record<string, Record<string, unknown>> } | null;
-  if (definition?.States) {
-    forEachState(definition as { States: Record<string, Record<string, unknown>> }, (name, s) => {
-      if (typeof s.Resource === "string") {
-        const fn = (s.Parameters as { FunctionName?: unknown } | undefined)?.FunctionName;
-        resources.set(name, { resource: s.Resource, functionName: typeof fn === "string" ? fn : "" });
-      }
-    });
-  }
+  const resources = taskResources(o.definition);
   const usage: RunUsage = { ecsTasks: [], stateTransitions: 0, lambdaInvocations: [], s3Requests, putMetricDataRequests: 0, customMetricSeries: 0, snsPublishes: 0 };
   for (const visit of o.states) {
     usage.stateTransitions += 1 + Math.max(0, visit.attempts.length - 1);
@@ -46,16 +38,14 @@ export function runUsage(
       if (isEcs) usage.ecsTasks.push({ tier: attempt.tier ?? UNNAMED_ECS_TIER, seconds: ms / 1000 });
       else if (isLambda) {
         usage.lambdaInvocations.push({ memoryMiB: HELPER_LAMBDA_MEMORY_MIB, durationMs: ms });
-        if (/metrics/i.test(known!.functionName)) {
-          usage.putMetricDataRequests += 1;
-          if (attempt.status === "SUCCEEDED") usage.customMetricSeries += metricSeriesSent(o.workflow ?? "", visit);
-        }
+        if (isMetrics(known!)) usage.putMetricDataRequests += 1;
         if (/notify/i.test(known!.functionName) && attempt.status === "SUCCEEDED") usage.snsPublishes += 1;
       }
     }
   }
+  usage.customMetricSeries = metricSeriesHours(o).length;
   // Without a definition: the history still tells Lambda invocations apart (their durations are unknown).
-  if (!definition?.States) {
+  if (!resources.size) {
     for (const e of o.history) {
       if (e.type === "TaskScheduled" && detailsOf(e).resourceType === "lambda") {
         usage.lambdaInvocations.push({ memoryMiB: HELPER_LAMBDA_MEMORY_MIB, durationMs: 0 });
@@ -65,12 +55,65 @@ export function runUsage(
   return usage;
 }
 
-/** How many series a Metrics visit sent: the helper's own `metricData` over the summary it returned. */
-function metricSeriesSent(workflow: string, visit: StateVisit): number {
-  const output = visit.output as { metrics?: MetricsSummary; plan?: { region?: string } } | null;
-  if (!output?.metrics) return 0;
+type TaskResource = { resource: string; functionName: string };
+
+/** Each Task state's resource and, for a Lambda, the function it invokes, from the definition (empty without one). */
+function taskResources(definition: unknown): Map<string, TaskResource> {
+  const resources = new Map<string, TaskResource>();
+  const d = definition as { States?: Record<string, Record<string, unknown>> } | null;
+  if (!d?.States) return resources;
+  forEachState(d as { States: Record<string, Record<string, unknown>> }, (name, s) => {
+    if (typeof s.Resource === "string") {
+      const fn = (s.Parameters as { FunctionName?: unknown } | undefined)?.FunctionName;
+      resources.set(name, { resource: s.Resource, functionName: typeof fn === "string" ? fn : "" });
+    }
+  });
+  return resources;
+}
+
+const isMetrics = (r: TaskResource) => r.resource.includes(":lambda:") && /metrics/i.test(r.functionName);
+
+/**
+ * The custom metric series-hours a run's Metrics steps sent, as `<name>|<dimensions>@<UTC hour>`: CloudWatch bills
+ * each distinct one once (a retried Metrics step in the same hour sends the same series again for free).
+ */
+export function metricSeriesHours(o: { workflow?: string; states: StateVisit[]; definition: unknown }): string[] {
+  const resources = taskResources(o.definition);
+  const keys = new Set<string>();
+  for (const visit of o.states) {
+    const known = resources.get(visit.name);
+    if (visit.type !== "Task" || !known || !isMetrics(known)) continue;
+    for (const attempt of visit.attempts) {
+      if (attempt.status !== "SUCCEEDED") continue;
+      const hour = (attempt.started_at ?? visit.entered_at ?? "").slice(0, 13);
+      for (const series of metricSeriesSent(o.workflow ?? "", visit)) keys.add(`${series}@${hour}`);
+    }
+  }
+  return [...keys];
+}
+
+/**
+ * The series a Metrics visit sent: the helper's own `metricData` over the summary it returned (its `named`
+ * metrics included), as CloudWatch bills them (distinct name + dimensions).
+ */
+function metricSeriesSent(workflow: string, visit: StateVisit): string[] {
+  const output = visit.output as { metrics?: MetricsSummary } | null;
+  if (!output?.metrics) return [];
   const status = /failed/i.test(visit.name) ? "FAILED" : "SUCCEEDED";
-  return metricData({ workflow, status, plan: output.plan ?? null }, output.metrics, new Date(0)).length;
+  const named = Object.entries(output.metrics.named ?? {}).map(([name, value]) => ({ name, value }));
+  return metricSeries(metricData({ workflow, status, extraMetrics: named }, new Date(0)));
+}
+
+/**
+ * The executions of a fan-out send the same region-less series (functions/metrics.ts), and CloudWatch bills a
+ * series-hour once, whoever sends it: each execution's estimate with its share, a series-hour that k of them sent
+ * costing each 1/k. For the fan-out's own total (its record); each execution's own record prices it alone.
+ */
+export function withSharedMetricSeries(children: { estimated_cost: RunCostEstimate; workflow: string; states: StateVisit[]; definition: unknown }[]): RunCostEstimate[] {
+  const keys = children.map((c) => metricSeriesHours(c));
+  const senders = new Map<string, number>();
+  for (const own of keys) for (const key of own) senders.set(key, (senders.get(key) ?? 0) + 1);
+  return children.map((child, i) => shareMetricSeriesHours(child.estimated_cost, keys[i].length, keys[i].reduce((sum, key) => sum + 1 / senders.get(key)!, 0)));
 }
 
 export function runCost(o: Parameters<typeof runUsage>[0], s3Requests: RunUsage["s3Requests"] = null): RunCostEstimate {

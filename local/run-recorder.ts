@@ -17,6 +17,7 @@ import {
   type HistoryEventRecord,
   type RunRecord,
 } from "./run-record.ts";
+import { withSharedMetricSeries } from "./run-cost.ts";
 
 /** How often a live record is rewritten at most while events arrive (only the records that changed). */
 const WRITE_DEBOUNCE_MS = 300;
@@ -134,7 +135,8 @@ export class RunRecorder {
       children: children.map((r) => ({ id: r.id, name: r.execution.name, workflow: r.workflow, status: r.status, key_input: r.key_input, started_at: r.started_at, duration_ms: r.duration_ms })),
       outputs: track?.outputs,
       s3Requests: isTop ? this.s3Requests : null,
-      childCosts: children.map((r) => r.estimated_cost),
+      // The children's metric series-hours are shared (the same region-less series): counted once in the total.
+      childCosts: withSharedMetricSeries(children),
       runDir: this.options.runDir,
       now,
     });

@@ -10,6 +10,9 @@ import { containerSteps } from "../workflows/types.ts";
 const WORKFLOWS = allWorkflows();
 const CONTAINERS = [...new Set(WORKFLOWS.flatMap((w) => containerSteps(w).map((s) => s.container)))];
 import { synthesizeOffline } from "./synth-offline.ts";
+import { latestRunQuery } from "./constructs/OperationsDashboard.ts";
+import { metricData, metricSeries } from "../functions/metrics.ts";
+import { WEATHER_METRIC_NAMES } from "../containers/weather/publish.ts";
 
 /**
  * Testing decision: the stack is checked with direct assertions on the resources that matter (security,
@@ -212,14 +215,58 @@ describe("AtlasStack: weather, grader and training", () => {
     expect(executionAlarms).toHaveLength(2 * WORKFLOWS.length);
   });
 
+  /** The dashboard's body as one string, without the layers of JSON escaping (`## weather\nDaily…` reads `## weathernDaily…`). */
+  const dashboardBody = (t: Template) => JSON.stringify(Object.values(t.findResources("AWS::CloudWatch::Dashboard"))[0].Properties.DashboardBody).replaceAll("\\", "");
+
   it("GIVEN the dashboard WHEN synthesized THEN weather's row shows RecordsIngested and IngestionErrors, and every workflow has a row", async () => {
-    const t = await template();
-    // Without the layers of JSON escaping: `## weather\nDaily…` reads `## weathernDaily…`.
-    const body = JSON.stringify(Object.values(t.findResources("AWS::CloudWatch::Dashboard"))[0].Properties.DashboardBody).replaceAll("\\", "");
+    const body = dashboardBody(await template());
     for (const w of WORKFLOWS) expect(body).toContain(`## ${w.name}n${w.description.slice(0, 10)}`);
-    expect(body).toContain('MetricName="RecordsIngested" Workflow="weather"');
-    expect(body).toContain('MetricName="IngestionErrors" Workflow="weather"');
-    expect(body).toContain('MetricName="QualityWarnings" Workflow="weather"');
+    for (const name of ["RecordsIngested", "IngestionErrors", "QualityWarnings"]) expect(body).toContain(`["AtlasPipelines","${name}","Workflow","weather"`);
+  });
+
+  it("GIVEN every alarm and dashboard graph on AtlasPipelines WHEN synthesized THEN each watches a series the Metrics helper sends: dimension Workflow alone", async () => {
+    const t = await template();
+    // What a workflow's runs send, by the helper's own code: RUN_METRICS plus the named metrics its publish reports.
+    const named: Record<string, string[]> = { weather: WEATHER_METRIC_NAMES };
+    const sent = new Map(
+      WORKFLOWS.filter((w) => w.metrics).map((w) => [
+        w.name,
+        new Set(metricSeries(metricData({ workflow: w.name, status: "FAILED", extraMetrics: (named[w.name] ?? []).map((name) => ({ name, value: 0 })) }, new Date(0)))),
+      ]),
+    );
+    const ours = Object.values(t.findResources("AWS::CloudWatch::Alarm")).filter((a) => a.Properties.Namespace === "AtlasPipelines");
+    expect(ours.length).toBeGreaterThan(0);
+    for (const a of ours) {
+      const workflow = a.Properties.Dimensions.find((d: { Name: string }) => d.Name === "Workflow")?.Value;
+      const series = `${a.Properties.MetricName}|${a.Properties.Dimensions.map((d: { Name: string; Value: string }) => `${d.Name}=${d.Value}`).join(",")}`;
+      expect(sent.get(workflow)?.has(series), series).toBe(true);
+    }
+    const graphed = [...dashboardBody(t).matchAll(/\["AtlasPipelines","([^"]+)",((?:"[^"]+",?)*)/g)];
+    expect(graphed.length).toBeGreaterThanOrEqual(WORKFLOWS.filter((w) => w.metrics).length);
+    for (const [, name, rest] of graphed) {
+      const dims = [...rest.matchAll(/"([^"]+)","([^"]+)"/g)].map(([, k, v]) => `${k}=${v}`);
+      expect(dims, name).toHaveLength(1);
+      const workflow = dims[0].replace("Workflow=", "");
+      expect(sent.get(workflow)?.has(`${name}|${dims[0]}`), `${name} ${dims[0]}`).toBe(true);
+    }
+  });
+
+  it("GIVEN the dashboard WHEN synthesized THEN each workflow with a Metrics step has Logs Insights tables of its run-summary lines, in the Metrics function's log group", async () => {
+    const t = await template();
+    const metricsFn = Object.entries(t.findResources("AWS::Lambda::Function")).find(([id]) => /^Functionsmetrics/.test(id))![0];
+    const body = dashboardBody(t);
+    for (const w of WORKFLOWS) {
+      const filter = `filter type = "run-summary" and workflow = "${w.name}"`;
+      expect(body.includes(filter), w.name).toBe(Boolean(w.metrics));
+    }
+    const logWidgets = body.split(`"type":"log"`).length - 1;
+    expect(logWidgets).toBe(2 * WORKFLOWS.filter((w) => w.metrics).length);
+    expect(body.split(`"query":"SOURCE '/aws/lambda/",{"Ref":"${metricsFn}"},"' | filter type`).length - 1).toBe(logWidgets);
+    // ski-atlas's table: the latest run per region, its counts, and each step's duration and tier (lines joined
+    // by the widget with a newline and a pipe; the newline reads `n` once unescaped).
+    const skiAtlas = latestRunQuery(WORKFLOWS.find((w) => w.name === "ski-atlas")!).join("n| ");
+    expect(body).toContain(skiAtlas);
+    for (const column of ["latest(`counts.lifts`)", "latest(`durationsMs.extract`)", "latest(`tiers.analyze`)", "by region_or_run"]) expect(skiAtlas).toContain(column);
   });
 
   it("GIVEN training WHEN synthesized THEN it runs on 8 vCPU and 32 GB; every image runs as a non-root user", async () => {

@@ -85,7 +85,8 @@ export function AtlasStack({ stack }: StackContext) {
     }
   }
 
-  new OperationsDashboard(stack, "Dashboard", { workflows, machines });
+  // Lambda writes a function's stdout to /aws/lambda/<function name> (created on its first run).
+  new OperationsDashboard(stack, "Dashboard", { workflows, machines, metricsLogGroup: `/aws/lambda/${functions.get("metrics").functionName}` });
   checkWithCdkNag(stack);
 
   stack.addOutputs({

@@ -117,7 +117,8 @@ export function containerJob(o: ContainerJobOptions): Workflow {
     ],
     metrics: runMetrics(o.name, [`${runs}*/manifest.json`]),
     notify: RUN_NOTIFY,
-    dashboardMetrics: ["RunDuration", "StepRetries", "RunFailed"],
+    // Durations and retries per run are in the run-summary table (Logs Insights), not metrics.
+    dashboardMetrics: ["RunFailed"],
     cli: {
       options: {
         config: `the job's config: a local JSON file (offline) or s3://BUCKET/${prefix}… (default offline: a generated sample)`,

@@ -95,7 +95,9 @@ export const skiAtlas: Workflow = {
   onFailure: rollbackPublish("ski-atlas"),
   metrics: runMetrics("ski-atlas", perRegion((r) => `${r}/*/manifest.json`)),
   notify: RUN_NOTIFY,
-  dashboardMetrics: ["OutputBytes", "TierEscalations", "RunFailed"],
+  // Bytes, durations, tiers and escalations per region are in the run-summary table (Logs Insights), not metrics.
+  dashboardMetrics: ["RunFailed"],
+  dashboardCounts: ["ski_areas", "lifts", "pistes", "osm_near_winter_sports"],
   cli: {
     localSourceOption: () => "--source PATH",
     options: {

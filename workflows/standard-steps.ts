@@ -14,7 +14,7 @@ export function runMetrics(workflow: string, manifests: string[]): FunctionStep 
     fn: "metrics",
     payload: { workflow, plan: "$.plan", steps: "$.steps", run: "$.run" },
     resultPath: "$.metrics",
-    resultFields: ["counts", "bytes", "durationsMs", "totalMs", "tiers", "escalations", "retries"],
+    resultFields: ["counts", "bytes", "durationsMs", "totalMs", "tiers", "escalations", "retries", "named"],
     timeoutSeconds: 60,
     retries: [LAMBDA_SERVICE_RETRY],
     onError: "continue",

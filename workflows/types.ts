@@ -180,8 +180,16 @@ export interface Workflow {
   exampleInput: Record<string, unknown>;
   /** Alarms on the workflow's own metrics (namespace AtlasPipelines, dimension Workflow), next to its machine. */
   alarms?: MetricAlarm[];
-  /** Metrics of this workflow shown in its dashboard row, besides executions and duration. */
+  /**
+   * Custom metrics of this workflow graphed in its dashboard row, besides executions and duration: only what the
+   * Metrics helper sends (`RunFailed`, or a named metric of the workflow; default `["RunFailed"]`).
+   */
   dashboardMetrics?: string[];
+  /**
+   * Manifest counts shown as columns of the dashboard's latest-run table, read from the Metrics helper's
+   * run-summary log lines (Logs Insights), e.g. ski-atlas's `lifts`.
+   */
+  dashboardCounts?: string[];
   /** How `npm start -- <workflow> [options]` builds the execution input. */
   cli: WorkflowCli;
   /**

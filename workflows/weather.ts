@@ -84,6 +84,7 @@ export const weather: Workflow = {
     { id: "IngestionErrors", metric: "IngestionErrors", threshold: 1, description: "a run met input lines it cannot read (IngestionErrors > 0)" },
   ],
   dashboardMetrics: ["RecordsIngested", "IngestionErrors", "QualityWarnings", "RunFailed"],
+  dashboardCounts: ["stations", "records", "flagged_records", "rejected_lines"],
   cli: {
     options: {
       source: "directory of <station>.txt files, or s3://bucket/prefix/ (default offline: the 167 real stations, wx_data from ATLAS_DATA_DIR, ../shared/data or their pinned download)",

@@ -10,7 +10,7 @@ import type { IngestCounts } from "./records.ts";
 /**
  * Step 3 (with lib/publish-prefix.ts's atomic protocol: the previous version of the day stays intact until the new
  * manifest commits, an interrupted publish is rolled back first): copies the staged files to PUBLISH_URI (`weather/{runId}/`) and writes `manifest.json` last: files with
- * sha256, bytes and rows, `counts` (one FeatureCount per entry in CloudWatch), `metrics` (published by the metrics
+ * sha256, bytes and rows, `counts` (in the Metrics function's run-summary log line), `metrics` (published by the metrics
  * function as named metrics: RecordsIngested; IngestionErrors, the lines that cannot be read, which the alarm
  * watches; QualityWarnings, the records kept with a quality flag; DuplicateLines) and the rejections and flags by
  * reason.
@@ -53,6 +53,11 @@ export async function runPublish(cfg: PublishConfig, s3: S3Client, log: Log, now
 }
 
 /** The run's named metrics: only unreadable lines are errors (the alarm); flagged records are warnings (no alarm). */
-export function weatherMetrics(c: IngestCounts): Record<string, number> {
+export function weatherMetrics(
+  c: Pick<IngestCounts, "records" | "unreadable" | "flagged"> & { rejectedByReason: Pick<IngestCounts["rejectedByReason"], "duplicate"> },
+): Record<string, number> {
   return { RecordsIngested: c.records, IngestionErrors: c.unreadable, QualityWarnings: c.flagged, DuplicateLines: c.rejectedByReason.duplicate };
 }
+
+/** The names `weatherMetrics` reports: the series the Metrics function sends for weather (cost inventory, stack tests). */
+export const WEATHER_METRIC_NAMES = Object.keys(weatherMetrics({ records: 0, unreadable: 0, flagged: 0, rejectedByReason: { duplicate: 0 } }));
