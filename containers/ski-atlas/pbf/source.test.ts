@@ -32,11 +32,15 @@ describe("RangeSource (ranged GETs on the embedded S3 server)", () => {
   it("reads any span like the file, fetching each chunk once when read in order", async () => {
     const file = await FileSource.open(ANDORRA_PBF);
     const chunk = 64 * 1024;
-    const ranged = new RangeSource((s, e) => getObjectRange(s3.s3, URI, s, e), file.size, chunk, 2, 4);
+    // The extract step's reader: each GET's body lands in the SharedArrayBuffer RangeSource gives it.
+    const ranged = new RangeSource((s, e, into) => getObjectRange(s3.s3, URI, s, e, undefined, into), file.size, chunk, 2, 4);
     try {
       for (const [offset, length] of [[0, 10], [chunk - 3, 7], [5 * chunk + 11, 3 * chunk], [file.size - 20, 100], [file.size, 5]]) {
         expect(Buffer.from(await ranged.read(offset, length)).equals(Buffer.from(await file.read(offset, length)))).toBe(true);
       }
+      // Within one chunk: a view of the shared chunk (what goes to a worker without a copy); across two: a copy.
+      expect((await ranged.read(chunk + 5, 100)).buffer).toBeInstanceOf(SharedArrayBuffer);
+      expect((await ranged.read(chunk - 3, 7)).buffer).not.toBeInstanceOf(SharedArrayBuffer);
       const sequential = new RangeSource((s, e) => getObjectRange(s3.s3, URI, s, e), file.size, chunk, 2, 4);
       for (let at = 0; at < file.size; at += 1000) await sequential.read(at, 1000);
       expect(sequential.gets).toBe(Math.ceil(file.size / chunk));
@@ -50,10 +54,10 @@ describe("RangeSource (ranged GETs on the embedded S3 server)", () => {
     const chunk = 64 * 1024;
     const held: number[] = []; // GETs under way, seen at each start
     let inFlight = 0;
-    const ranged = new RangeSource(async (s, e) => {
+    const ranged = new RangeSource(async (s, e, into) => {
       held.push(++inFlight);
       try {
-        return await getObjectRange(s3.s3, URI, s, e);
+        return await getObjectRange(s3.s3, URI, s, e, undefined, into);
       } finally {
         inFlight--;
       }
