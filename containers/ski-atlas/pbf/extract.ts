@@ -31,6 +31,11 @@ export type { TagRule } from "./rules.ts";
  *    walk over the sorted needed ids) or its tags match. Lat/lon and tags of a block are decoded only when the
  *    block keeps a node; a block whose string table has no relevant key/value is only checked by id.
  *
+ * What is held from pass 1 to the end grows with what is kept, not with the input: the kept relations (objects:
+ * few), the kept ways as columns (way-store.ts: ids, refs as packed varints, interned tag strings; some 40 bytes a
+ * way plus 1–3 a ref) and, from pass 2 on, the ids of the nodes to keep (8 bytes a reference, in one shared buffer
+ * of its final size, sorted and deduplicated in place: sorted-ids.ts). The kept nodes go to the sink as found.
+ *
  * Blocks are read and inflated `parallel` at a time ahead of the decoder (zlib runs on libuv's thread pool).
  * Every field that is read is checked (blocks.ts, decode.ts): a format violation is a PbfFormatError naming the
  * block; a block skipped unread (nothing in it can match) is not decoded, so its content cannot matter.

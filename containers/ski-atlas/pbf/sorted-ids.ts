@@ -32,10 +32,10 @@ const INSERTION_SORT_BELOW = 24;
  * that no input is quadratic, insertion sort for short ranges). Hand-written because V8's TypedArray sort copies
  * an array backed by a SharedArrayBuffer to a temporary buffer first (measured: sorting 400 MB of shared ids
  * peaks at 800 MB of RSS, an unshared one at 400 MB), and the point here is to hold the ids once. Ids are
- * integers (never NaN), so `<` is a total order.
+ * integers (never NaN), so `<` is a total order. `depthLimit`: quicksort levels before heapsort (tests lower it).
  */
-export function sortInPlace(a: Float64Array, lo: number, hi: number): void {
-  introsort(a, lo, hi, 2 * Math.ceil(Math.log2(Math.max(2, hi - lo))));
+export function sortInPlace(a: Float64Array, lo: number, hi: number, depthLimit = 2 * Math.ceil(Math.log2(Math.max(2, hi - lo)))): void {
+  introsort(a, lo, hi, depthLimit);
 }
 
 function introsort(a: Float64Array, lo: number, hi: number, depth: number): void {
