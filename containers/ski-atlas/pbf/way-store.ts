@@ -33,10 +33,13 @@ export function transferList(c: WayColumns): ArrayBuffer[] {
   return [c.ids, c.refEnds, c.refBytes, c.tagEnds, c.tagStrings].map((a) => a.buffer as ArrayBuffer);
 }
 
-/** Interned strings: each distinct string once, numbered in order of first use. */
-class StringTable {
+/** Interned strings: each distinct string once, numbered in order of first use (after `initial`). */
+export class StringTable {
   readonly list: string[] = [];
   private readonly index = new Map<string, number>();
+  constructor(initial: readonly string[] = []) {
+    for (const s of initial) this.id(s);
+  }
   id(s: string): number {
     let i = this.index.get(s);
     if (i === undefined) {
@@ -48,22 +51,13 @@ class StringTable {
   }
 }
 
-/** Growable columns: doubling, as the kept ways are a small share of the input (the needed node ids are not). */
-class Column {
-  data: Float64Array;
-  constructor(initial = 256) {
-    this.data = new Float64Array(initial);
-  }
-  set(i: number, v: number): void {
-    if (i >= this.data.length) {
-      const next = new Float64Array(Math.max(i + 1, this.data.length * 2));
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[i] = v;
-  }
+/** Sets a[i], growing the array by doubling (the kept ways are a small share of the input). */
+function setAt(a: NumberArray, i: number, v: number): void {
+  if (i >= a.data.length) a.grow(i + 1);
+  a.data[i] = v;
 }
 
+/** String indices: 4 bytes each, not a NumberArray's 8. */
 class U32Column {
   data: Uint32Array;
   length = 0;
@@ -86,9 +80,9 @@ const refScratch = new NumberArray(8192);
 export class WayColumnsBuilder {
   private count = 0;
   private refCount = 0;
-  private readonly ids = new Column();
-  private readonly refEnds = new Column();
-  private readonly tagEnds = new Column();
+  private readonly ids = new NumberArray(256);
+  private readonly refEnds = new NumberArray(256);
+  private readonly tagEnds = new NumberArray(256);
   private readonly refs = new ProtoWriter(1 << 16);
   private readonly tagStrings = new U32Column();
   private strings = new StringTable();
@@ -107,9 +101,9 @@ export class WayColumnsBuilder {
       this.refs.svarint(refScratch.data[i] - prev);
       prev = refScratch.data[i];
     }
-    this.ids.set(this.count, e.id);
-    this.refEnds.set(this.count, this.refs.pos);
-    this.tagEnds.set(this.count, this.tagStrings.length);
+    setAt(this.ids, this.count, e.id);
+    setAt(this.refEnds, this.count, this.refs.pos);
+    setAt(this.tagEnds, this.count, this.tagStrings.length);
     this.refCount += n;
     this.count++;
   }
@@ -150,9 +144,9 @@ export class WayStore {
   length = 0;
   /** Node refs in all, duplicates included. */
   refCount = 0;
-  private readonly ids = new Column();
-  private readonly refEnds = new Column();
-  private readonly tagEnds = new Column();
+  private readonly ids = new NumberArray(256);
+  private readonly refEnds = new NumberArray(256);
+  private readonly tagEnds = new NumberArray(256);
   private refBytes = new Uint8Array(1 << 16);
   private refBytesLength = 0;
   private readonly tagStrings = new U32Column();
@@ -177,9 +171,9 @@ export class WayStore {
     this.refBytes.set(c.refBytes, this.refBytesLength);
     const tagBase = this.tagStrings.length - c.tagStrings.length;
     for (let i = 0; i < c.count; i++) {
-      this.ids.set(this.length + i, c.ids[i]);
-      this.refEnds.set(this.length + i, this.refBytesLength + c.refEnds[i]);
-      this.tagEnds.set(this.length + i, tagBase + c.tagEnds[i]);
+      setAt(this.ids, this.length + i, c.ids[i]);
+      setAt(this.refEnds, this.length + i, this.refBytesLength + c.refEnds[i]);
+      setAt(this.tagEnds, this.length + i, tagBase + c.tagEnds[i]);
     }
     this.refBytesLength += c.refBytes.length;
     this.length += c.count;

@@ -2,7 +2,7 @@ import { open, type FileHandle } from "node:fs/promises";
 import { frameBlock } from "./blocks.ts";
 import type { PbfNode, PbfRelation, Tags } from "./decode.ts";
 import { ProtoWriter } from "./protobuf.ts";
-import type { WayStore } from "./way-store.ts";
+import { StringTable, type WayStore } from "./way-store.ts";
 
 /**
  * Writes a small, sorted OSM PBF (dense nodes, zlib blocks of up to 8000 entities, no metadata), the format of
@@ -13,17 +13,10 @@ const LEVEL = 1;
 
 const PER_BLOCK = 8000;
 
-class StringTable {
-  private index = new Map<string, number>([["", 0]]);
-  private list: string[] = [""];
-  id(s: string): number {
-    let i = this.index.get(s);
-    if (i === undefined) {
-      i = this.list.length;
-      this.list.push(s);
-      this.index.set(s, i);
-    }
-    return i;
+/** A block's string table: index 0 is the empty string (the format reserves it). */
+class BlockStrings extends StringTable {
+  constructor() {
+    super([""]);
   }
   encode(): Uint8Array {
     const w = new ProtoWriter();
@@ -32,11 +25,11 @@ class StringTable {
   }
 }
 
-function block(st: StringTable, group: Uint8Array): Uint8Array {
+function block(st: BlockStrings, group: Uint8Array): Uint8Array {
   return new ProtoWriter().bytesField(1, st.encode()).bytesField(2, group).finish();
 }
 
-function tagArrays(st: StringTable, tags: Tags): [number[], number[]] {
+function tagArrays(st: BlockStrings, tags: Tags): [number[], number[]] {
   const keys: number[] = [], vals: number[] = [];
   for (const [k, v] of Object.entries(tags)) {
     keys.push(st.id(k));
@@ -110,7 +103,7 @@ export class NodeList implements NodeSink {
 }
 
 export function encodeNodes(nodes: NodeList, start: number, end: number): Uint8Array {
-  const st = new StringTable();
+  const st = new BlockStrings();
   const kv: number[] = [];
   let anyTags = false;
   for (let i = start; i < end; i++) {
@@ -133,7 +126,7 @@ const MESSAGE = new ProtoWriter(64 * 1024);
 
 /** Ways [start, end) of `ways` (positions in id order) as one block. */
 export function encodeWays(ways: WayStore, start: number, end: number): Uint8Array {
-  const st = new StringTable();
+  const st = new BlockStrings();
   const group = new ProtoWriter(1 << 20);
   const keys: number[] = [], vals: number[] = [];
   for (let pos = start; pos < end; pos++) {
@@ -155,7 +148,7 @@ export function encodeWays(ways: WayStore, start: number, end: number): Uint8Arr
 const TYPE_CODE = { n: 0, w: 1, r: 2 } as const;
 
 export function encodeRelations(relations: readonly PbfRelation[]): Uint8Array {
-  const st = new StringTable();
+  const st = new BlockStrings();
   const group = new ProtoWriter(1 << 20);
   for (const r of relations) {
     const [keys, vals] = tagArrays(st, r.tags);
