@@ -180,9 +180,16 @@ export class WayStore {
     this.refCount += c.refCount;
   }
 
-  /** Ends the appends: from now on ways are read by position in ascending id order (the batches reversed). */
+  /**
+   * Ends the appends: from now on ways are read by position in ascending id order (the batches reversed). The
+   * columns are cut to their length (doubling left up to half of each unused), before pass 2 allocates the needed
+   * node ids: what pass 2 holds besides them is the store's exact size.
+   */
   seal(): this {
     if (this.order) return this;
+    for (const c of [this.ids, this.refEnds, this.tagEnds]) c.data = c.data.slice(0, this.length);
+    this.refBytes = this.refBytes.slice(0, this.refBytesLength);
+    this.tagStrings.data = this.tagStrings.data.slice(0, this.tagStrings.length);
     const order = new Uint32Array(this.length);
     let pos = 0;
     for (let b = this.batchStarts.length - 1; b >= 0; b--) {
