@@ -32,8 +32,8 @@ export type { TagRule } from "./rules.ts";
  *    block keeps a node; a block whose string table has no relevant key/value is only checked by id.
  *
  * What is held from pass 1 to the end grows with what is kept, not with the input: the kept relations (objects:
- * few), the kept ways as columns (way-store.ts: ids, refs as packed varints, interned tag strings; some 40 bytes a
- * way plus 1–3 a ref) and, from pass 2 on, the ids of the nodes to keep (8 bytes a reference, in one shared buffer
+ * few), the kept ways as columns (way-store.ts: ids, refs as packed varints, interned tag strings; about 30 bytes a
+ * way, 8 a tag and 1–3 a ref) and, from pass 2 on, the ids of the nodes to keep (8 bytes a reference, in one shared buffer
  * of its final size, sorted and deduplicated in place: sorted-ids.ts). The kept nodes go to the sink as found.
  *
  * Blocks are read and inflated `parallel` at a time ahead of the decoder (zlib runs on libuv's thread pool).
