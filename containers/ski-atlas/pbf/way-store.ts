@@ -90,7 +90,8 @@ export class WayColumnsBuilder {
 
   /** Adds way `e` of `block` (ids ascending); its refs are checked like every delta-coded field. */
   add(block: PrimitiveBlock, e: EntitySpans): void {
-    // The tags as an object first, for the writer's tag order (the order Object.entries gives today's output).
+    // Through an object as before, so that the tag order (integer-like keys first) and a repeated key's value are
+    // those of the extracts written so far: the same bytes.
     const tags: Tags = tagsOf(block, e.keys, e.vals);
     for (const k in tags) {
       this.tagStrings.push(this.strings.id(k));
