@@ -5,12 +5,14 @@ import { NodeFilter } from "./node-filter.ts";
 import { PbfFormatError } from "./protobuf.ts";
 import { RuleSet, type TagRule } from "./rules.ts";
 import { filterWays } from "./way-filter.ts";
+import { transferList } from "./way-store.ts";
 
 /**
  * A worker thread of the extractor (see block-pool.ts): inflates one block and filters it, its ways in pass 1,
  * its nodes in pass 2. The Blob was parsed and charged to the file's inflate budget by the main thread, so a
- * worker never inflates more than the block declared. Only small results go back: the kept ways or nodes; a
- * block pass 1 cannot finish alone (it holds nodes or relations) goes back inflated, its buffer transferred.
+ * worker never inflates more than the block declared. Only small results go back, their typed arrays
+ * transferred (not cloned): the kept ways (as columns, way-store.ts) or nodes; a block pass 1 cannot finish alone
+ * (it holds nodes or relations) goes back inflated, its buffer transferred.
  */
 
 export type WorkerRequest =
@@ -41,7 +43,7 @@ function handle(m: WorkerRequest & { type: "ways" | "nodes" }): void {
     return;
   }
   const batch = filterWays(block, wayRules!, wayRefs, nWayRefs);
-  port.postMessage({ id: m.id, result: { ...batch, hasWays: kinds.includes(GROUP_WAYS) } });
+  port.postMessage({ id: m.id, result: { ...batch, hasWays: kinds.includes(GROUP_WAYS) } }, transferList(batch.ways));
 }
 
 port.on("message", (m: WorkerRequest) => {

@@ -92,7 +92,7 @@ describe("the PBF extractor against osmium tags-filter", () => {
     osmium("cat", join(tmp, "nested.osm"), "-o", input, "--overwrite");
     const { result } = await compareWithOsmium(input, "nested");
     expect(result.relations.map((r) => r.id)).toEqual([5, 10, 20, 30]);
-    expect(result.ways.map((w) => w.id)).toEqual([1, 2]);
+    expect(result.ways.toArray().map((w) => w.id)).toEqual([1, 2]);
   });
 });
 
@@ -159,7 +159,7 @@ describe("bad input", () => {
     const path = join(tmp, "way-workers.osm.pbf");
     await writeFile(path, pbfOf(nodes, ways(1, 1), ways(2, 3), ways(3, 1), ways(4, 3)));
     const ok = await extractPbf(path, FILTER_RULES, 1, 2);
-    expect(ok.ways.map((w) => [w.id, w.refs])).toEqual([[1, [1, 2]], [3, [3, 4]]]);
+    expect(ok.ways.toArray().map((w) => [w.id, w.refs])).toEqual([[1, [1, 2]], [3, [3, 4]]]);
     expect(Array.from(ok.nodes.ids.subarray(0, ok.nodes.length))).toEqual([1, 2, 3, 4]);
     expect(ok.stats.inflated).toBe(ok.stats.blocks);
     await writeFile(path, pbfOf(nodes, ways(1, 1), ways(2, 9), ways(3, 1), ways(4, 3)));

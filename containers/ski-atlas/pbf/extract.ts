@@ -2,13 +2,15 @@ import { inBlock, InflateBudget, loadBlock, parseBlob, readBlob, scanBlocks, typ
 import { BlockPool, workerCount } from "./block-pool.ts";
 import {
   checkHeader, decodeRelation, forEachEntity, forEachMessage, GROUP_DENSE, GROUP_NODES, GROUP_RELATIONS, GROUP_WAYS,
-  newEntitySpans, PrimitiveBlock, readEntity, type EntitySpans, type Group, type PbfRelation, type PbfWay,
+  newEntitySpans, PrimitiveBlock, readEntity, type EntitySpans, type Group, type PbfRelation,
 } from "./decode.ts";
 import { NodeFilter, unsorted, type NodeBatch } from "./node-filter.ts";
 import { NumberArray, PbfFormatError, readUints, readDeltaSints } from "./protobuf.ts";
 import { RuleSet, type TagRule } from "./rules.ts";
+import { sharedSortedIds } from "./sorted-ids.ts";
 import { FileSource, type ByteSource } from "./source.ts";
 import { filterWays, tagsMatch, type WayBatch } from "./way-filter.ts";
+import { WayStore } from "./way-store.ts";
 import { NodeList, type NodeSink } from "./write.ts";
 
 export type { TagRule } from "./rules.ts";
@@ -29,6 +31,11 @@ export type { TagRule } from "./rules.ts";
  *    walk over the sorted needed ids) or its tags match. Lat/lon and tags of a block are decoded only when the
  *    block keeps a node; a block whose string table has no relevant key/value is only checked by id.
  *
+ * What is held from pass 1 to the end grows with what is kept, not with the input: the kept relations (objects:
+ * few), the kept ways as columns (way-store.ts: ids, refs as packed varints, interned tag strings; about 30 bytes a
+ * way, 8 a tag and 1–3 a ref) and, from pass 2 on, the ids of the nodes to keep (8 bytes a reference, in one shared buffer
+ * of its final size, sorted and deduplicated in place: sorted-ids.ts). The kept nodes go to the sink as found.
+ *
  * Blocks are read and inflated `parallel` at a time ahead of the decoder (zlib runs on libuv's thread pool).
  * Every field that is read is checked (blocks.ts, decode.ts): a format violation is a PbfFormatError naming the
  * block; a block skipped unread (nothing in it can match) is not decoded, so its content cannot matter.
@@ -39,7 +46,8 @@ export type { TagRule } from "./rules.ts";
 export interface ExtractResult<S extends NodeSink = NodeList> {
   /** The kept nodes, in the sink given (by default: in memory). */
   nodes: S;
-  ways: PbfWay[];
+  /** The kept ways, ascending by id, held compactly (way-store.ts). */
+  ways: WayStore;
   relations: PbfRelation[];
   stats: ExtractStats;
 }
@@ -162,17 +170,6 @@ class RelationEdges {
   }
 }
 
-/** Sorted, distinct ids in a SharedArrayBuffer (handed to the workers, not copied). */
-function sharedSortedIds(ids: Float64Array): { shared: SharedArrayBuffer; array: Float64Array; count: number } {
-  const sorted = ids.sort();
-  let n = 0;
-  for (let k = 0; k < sorted.length; k++) if (k === 0 || sorted[k] !== sorted[k - 1]) sorted[n++] = sorted[k];
-  const shared = new SharedArrayBuffer(Math.max(8, n * 8));
-  const array = new Float64Array(shared);
-  array.set(sorted.subarray(0, n));
-  return { shared, array, count: n };
-}
-
 /** A block of pass 1 settled early (read ahead on a worker past the last way block): what pass 2 finds there. */
 type EarlyBlock = { block: PrimitiveBlock } | { error: unknown };
 
@@ -223,11 +220,12 @@ export async function extractPbf<S extends NodeSink = NodeList>(
     const edges = new RelationEdges();
     const relBlockRanges: { index: number; min: number; max: number }[] = [];
     const wayRefSet = new Set<number>();
-    const nodeRefs = new NumberArray(1 << 16);
-    let nodeRefCount = 0;
+    /** Node members of the kept relations (the kept ways' nodes are collected from the way store after pass 1). */
+    const relNodeRefs = new NumberArray(1024);
+    let relNodeRefCount = 0;
     const addNodeRef = (id: number) => {
-      if (nodeRefCount === nodeRefs.data.length) nodeRefs.grow();
-      nodeRefs.data[nodeRefCount++] = id;
+      if (relNodeRefCount === relNodeRefs.data.length) relNodeRefs.grow();
+      relNodeRefs.data[relNodeRefCount++] = id;
     };
     const keepRelation = (block: PrimitiveBlock, e: EntitySpans) => {
       const rel = decodeRelation(block, e);
@@ -320,10 +318,14 @@ export async function extractPbf<S extends NodeSink = NodeList>(
     const relations = [...keptRel.values()].sort((a, b) => a.id - b.id);
 
     // ---- pass 1b: ways, backwards, on the workers (a way is kept by its tags or when a kept relation lists it)
-    const wayRefs = sharedSortedIds(Float64Array.from(wayRefSet));
+    const wayRefs = sharedSortedIds(wayRefSet.size, (out) => {
+      let n = 0;
+      for (const id of wayRefSet) out[n++] = id;
+      return n;
+    });
     wayRefSet.clear();
-    /** Kept ways, one array per block, in the order read (descending blocks). */
-    const wayBlocks: PbfWay[][] = [];
+    /** Kept ways, appended in the order read (descending blocks). */
+    const ways = new WayStore();
     let lastWayId = Infinity;
     const takeWays = (index: number, batch: WayBatch) => {
       if (batch.skipped) stats.wayBlocksSkipped++;
@@ -331,8 +333,7 @@ export async function extractPbf<S extends NodeSink = NodeList>(
         if (batch.lastId >= lastWayId) throw inBlock(refs[index], unsorted());
         lastWayId = batch.firstId;
       }
-      wayBlocks.push(batch.ways);
-      for (const w of batch.ways) for (const r of w.refs) addNodeRef(r);
+      ways.append(batch.ways);
     };
     /** The ways of a block inflated on this thread; returns whether the block holds nodes (the last of pass 1). */
     const waysHere = (index: number, block: PrimitiveBlock, firstOfPass: boolean): boolean => {
@@ -405,10 +406,15 @@ export async function extractPbf<S extends NodeSink = NodeList>(
         }
       }
     }
-    const ways = wayBlocks.reverse().flat();
+    ways.seal();
 
     // ---- pass 2: nodes, forwards (on the workers when there are any: each inflates and filters whole blocks)
-    const needed = sharedSortedIds(nodeRefs.data.subarray(0, nodeRefCount));
+    // The needed node ids are written once into a shared buffer of their final size, then sorted and deduplicated
+    // there (sorted-ids.ts): never grown by doubling nor copied.
+    const needed = sharedSortedIds(relNodeRefCount + ways.refCount, (out) => {
+      out.set(relNodeRefs.data.subarray(0, relNodeRefCount));
+      return ways.refsTo(out, relNodeRefCount);
+    });
     const filter = new NodeFilter(needed.array, needed.count, rules);
     let lastNodeId = -Infinity;
     const append = async (ref: BlockRef, batch: NodeBatch) => {

@@ -1,7 +1,8 @@
-import { decodeWay, forEachMessage, GROUP_WAYS, readEntity, newEntitySpans, stringIndexError, type PrimitiveBlock, type PbfWay } from "./decode.ts";
+import { forEachMessage, GROUP_WAYS, readEntity, newEntitySpans, stringIndexError, type PrimitiveBlock } from "./decode.ts";
 import { unsorted } from "./node-filter.ts";
 import { NumberArray, PbfFormatError, readUints } from "./protobuf.ts";
 import type { RuleSet } from "./rules.ts";
+import { WayColumnsBuilder, type WayColumns } from "./way-store.ts";
 
 /**
  * Pass 1 of the extractor on the way groups of one block, once the relations are decided: keeps the ways whose
@@ -11,8 +12,8 @@ import type { RuleSet } from "./rules.ts";
  */
 
 export interface WayBatch {
-  /** Kept ways, ascending by id. */
-  ways: PbfWay[];
+  /** Kept ways, ascending by id, as columns (way-store.ts): typed arrays a worker transfers, not objects it clones. */
+  ways: WayColumns;
   /** First and last way id of the block's way groups (NaN when none was looked at): the order between blocks. */
   firstId: number;
   lastId: number;
@@ -21,6 +22,7 @@ export interface WayBatch {
 }
 
 const keysScratch = new NumberArray(256), valsScratch = new NumberArray(256);
+const kept = new WayColumnsBuilder();
 
 /** Whether the tags of entity `e` match `rules`; every key and value index is checked against the string table. */
 export function tagsMatch(block: PrimitiveBlock, e: { id: number; keys: [number, number]; vals: [number, number] }, rules: RuleSet): boolean {
@@ -44,7 +46,7 @@ export function tagsMatch(block: PrimitiveBlock, e: { id: number; keys: [number,
  * block are in ascending id order (checked).
  */
 export function filterWays(block: PrimitiveBlock, rules: RuleSet, wayRefs: Float64Array, nWayRefs: number): WayBatch {
-  const out: WayBatch = { ways: [], firstId: NaN, lastId: NaN, skipped: false };
+  const out: WayBatch = { ways: kept.reset().finish(), firstId: NaN, lastId: NaN, skipped: false };
   const groups = block.groups.filter((g) => g.kind === GROUP_WAYS);
   if (groups.length === 0) return out;
   rules.prepare(block);
@@ -63,9 +65,10 @@ export function filterWays(block: PrimitiveBlock, rules: RuleSet, wayRefs: Float
       if (Number.isNaN(out.firstId)) out.firstId = e.id;
       while (cursor < nWayRefs && wayRefs[cursor] < e.id) cursor++;
       const listed = cursor < nWayRefs && wayRefs[cursor] === e.id;
-      if (listed || (rules.relevant && tagsMatch(block, e, rules))) out.ways.push(decodeWay(block, e));
+      if (listed || (rules.relevant && tagsMatch(block, e, rules))) kept.add(block, e);
     });
   }
+  out.ways = kept.finish();
   out.lastId = last;
   return out;
 }

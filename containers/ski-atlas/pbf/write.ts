@@ -1,7 +1,8 @@
 import { open, type FileHandle } from "node:fs/promises";
 import { frameBlock } from "./blocks.ts";
-import type { PbfNode, PbfRelation, PbfWay, Tags } from "./decode.ts";
+import type { PbfNode, PbfRelation, Tags } from "./decode.ts";
 import { ProtoWriter } from "./protobuf.ts";
+import { StringTable, type WayStore } from "./way-store.ts";
 
 /**
  * Writes a small, sorted OSM PBF (dense nodes, zlib blocks of up to 8000 entities, no metadata), the format of
@@ -12,17 +13,10 @@ const LEVEL = 1;
 
 const PER_BLOCK = 8000;
 
-class StringTable {
-  private index = new Map<string, number>([["", 0]]);
-  private list: string[] = [""];
-  id(s: string): number {
-    let i = this.index.get(s);
-    if (i === undefined) {
-      i = this.list.length;
-      this.list.push(s);
-      this.index.set(s, i);
-    }
-    return i;
+/** A block's string table: index 0 is the empty string (the format reserves it). */
+class BlockStrings extends StringTable {
+  constructor() {
+    super([""]);
   }
   encode(): Uint8Array {
     const w = new ProtoWriter();
@@ -31,11 +25,11 @@ class StringTable {
   }
 }
 
-function block(st: StringTable, group: Uint8Array): Uint8Array {
+function block(st: BlockStrings, group: Uint8Array): Uint8Array {
   return new ProtoWriter().bytesField(1, st.encode()).bytesField(2, group).finish();
 }
 
-function tagArrays(st: StringTable, tags: Tags): [number[], number[]] {
+function tagArrays(st: BlockStrings, tags: Tags): [number[], number[]] {
   const keys: number[] = [], vals: number[] = [];
   for (const [k, v] of Object.entries(tags)) {
     keys.push(st.id(k));
@@ -109,7 +103,7 @@ export class NodeList implements NodeSink {
 }
 
 export function encodeNodes(nodes: NodeList, start: number, end: number): Uint8Array {
-  const st = new StringTable();
+  const st = new BlockStrings();
   const kv: number[] = [];
   let anyTags = false;
   for (let i = start; i < end; i++) {
@@ -130,13 +124,22 @@ export function encodeNodes(nodes: NodeList, start: number, end: number): Uint8A
 
 const MESSAGE = new ProtoWriter(64 * 1024);
 
-export function encodeWays(ways: readonly PbfWay[]): Uint8Array {
-  const st = new StringTable();
+/** Ways [start, end) of `ways` (positions in id order) as one block. */
+export function encodeWays(ways: WayStore, start: number, end: number): Uint8Array {
+  const st = new BlockStrings();
   const group = new ProtoWriter(1 << 20);
-  for (const w of ways) {
-    const [keys, vals] = tagArrays(st, w.tags);
-    const m = MESSAGE.reset().uintField(1, w.id).packedField(2, keys, false, false).packedField(3, vals, false, false);
-    m.packedField(8, w.refs, true, true);
+  const keys: number[] = [], vals: number[] = [];
+  for (let pos = start; pos < end; pos++) {
+    keys.length = 0;
+    vals.length = 0;
+    ways.forEachTag(pos, (k, v) => {
+      keys.push(st.id(k));
+      vals.push(st.id(v));
+    });
+    const m = MESSAGE.reset().uintField(1, ways.id(pos)).packedField(2, keys, false, false).packedField(3, vals, false, false);
+    // The store holds the refs as this field's payload already (packed sint64 deltas), so they are copied.
+    const refs = ways.refField(pos);
+    if (refs.length > 0) m.bytesField(8, refs);
     group.bytesField(3, m.finish());
   }
   return block(st, group.finish());
@@ -145,7 +148,7 @@ export function encodeWays(ways: readonly PbfWay[]): Uint8Array {
 const TYPE_CODE = { n: 0, w: 1, r: 2 } as const;
 
 export function encodeRelations(relations: readonly PbfRelation[]): Uint8Array {
-  const st = new StringTable();
+  const st = new BlockStrings();
   const group = new ProtoWriter(1 << 20);
   for (const r of relations) {
     const [keys, vals] = tagArrays(st, r.tags);
@@ -223,12 +226,12 @@ export class PbfFileWriter implements NodeSink {
   }
 
   /** Writes the last nodes, the ways and the relations, and closes the file. Returns its size in bytes. */
-  async finish(ways: readonly PbfWay[], relations: readonly PbfRelation[]): Promise<number> {
+  async finish(ways: WayStore, relations: readonly PbfRelation[]): Promise<number> {
     for (let i = 0; i < this.pending.length; i += PER_BLOCK) {
       await this.frame(frameBlock("OSMData", encodeNodes(this.pending, i, Math.min(this.pending.length, i + PER_BLOCK)), LEVEL));
     }
     this.pending = new NodeList();
-    for (let i = 0; i < ways.length; i += PER_BLOCK) await this.frame(frameBlock("OSMData", encodeWays(ways.slice(i, i + PER_BLOCK)), LEVEL));
+    for (let i = 0; i < ways.length; i += PER_BLOCK) await this.frame(frameBlock("OSMData", encodeWays(ways, i, Math.min(ways.length, i + PER_BLOCK)), LEVEL));
     for (let i = 0; i < relations.length; i += PER_BLOCK) await this.frame(frameBlock("OSMData", encodeRelations(relations.slice(i, i + PER_BLOCK)), LEVEL));
     await this.written;
     await this.fh.close();
@@ -243,7 +246,7 @@ export class PbfFileWriter implements NodeSink {
 }
 
 /** Writes a whole extract held in memory (tests; the extract step streams with PbfFileWriter). Returns its size. */
-export async function writePbf(path: string, nodes: NodeList, ways: readonly PbfWay[], relations: readonly PbfRelation[]): Promise<number> {
+export async function writePbf(path: string, nodes: NodeList, ways: WayStore, relations: readonly PbfRelation[]): Promise<number> {
   const w = await PbfFileWriter.create(path);
   try {
     await w.append(nodes.batchFrom(0));
