@@ -1,5 +1,5 @@
 import { tagsOf, type EntitySpans, type PbfWay, type PrimitiveBlock, type Tags } from "./decode.ts";
-import { NumberArray, ProtoWriter, readPacked } from "./protobuf.ts";
+import { NumberArray, ProtoWriter, readDeltaSints } from "./protobuf.ts";
 
 /**
  * The kept ways, held compactly from pass 1 of the extractor (which finds them block by block, backwards, on the
@@ -97,7 +97,7 @@ export class WayColumnsBuilder {
       this.tagStrings.push(this.strings.id(k));
       this.tagStrings.push(this.strings.id(tags[k]));
     }
-    const n = readPacked(block.data, e.refs[0], e.refs[1], true, true, refScratch, "a way's node ref");
+    const n = readDeltaSints(block.data, e.refs[0], e.refs[1], refScratch, "a way's node ref");
     let prev = 0;
     for (let i = 0; i < n; i++) {
       this.refs.svarint(refScratch.data[i] - prev);
@@ -226,7 +226,7 @@ export class WayStore {
   /** Decodes the refs of the way at `pos` into `out` (grown as needed); returns their count. */
   refsInto(pos: number, out: NumberArray): number {
     const field = this.refField(pos);
-    return readPacked(field, 0, field.length, true, true, out);
+    return readDeltaSints(field, 0, field.length, out, "a way's node ref");
   }
 
   /** The way at `pos` as an object (tests, and small files). */
@@ -242,7 +242,7 @@ export class WayStore {
     let start = 0;
     for (let i = 0; i < this.length; i++) {
       const end = this.refEnds.data[i];
-      const n = readPacked(this.refBytes, start, end, true, true, refScratch);
+      const n = readDeltaSints(this.refBytes, start, end, refScratch, "a way's node ref");
       out.set(refScratch.data.subarray(0, n), at);
       at += n;
       start = end;
