@@ -38,7 +38,8 @@ export function runUsage(
       if (isEcs) usage.ecsTasks.push({ tier: attempt.tier ?? UNNAMED_ECS_TIER, seconds: ms / 1000 });
       else if (isLambda) {
         usage.lambdaInvocations.push({ memoryMiB: HELPER_LAMBDA_MEMORY_MIB, durationMs: ms });
-        if (isMetrics(known!)) usage.putMetricDataRequests += 1;
+        // A run that succeeded sends no custom metric, so no PutMetricData request (functions/metrics.ts).
+        if (isMetrics(known!) && metricSeriesSent(o.workflow ?? "", visit).length > 0) usage.putMetricDataRequests += 1;
         if (/notify/i.test(known!.functionName) && attempt.status === "SUCCEEDED") usage.snsPublishes += 1;
       }
     }
