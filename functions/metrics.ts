@@ -139,8 +139,8 @@ function checkExtraMetrics(extra: unknown): ExtraMetric[] {
 }
 
 /**
- * The custom metrics every run of every workflow sends, besides the workflow's named ones, each with the `Workflow`
- * dimension alone. Why so few, and no `Region`, `Step` or `Kind`: CloudWatch bills a series $0.30 / 730 h =
+ * The custom metrics a run of any workflow may send, besides the workflow's named ones, each with the `Workflow`
+ * dimension alone: `RunFailed`, by a failed run only. Why so few, and no `Region`, `Step` or `Kind`: CloudWatch bills a series $0.30 / 730 h =
  * $0.00041 for every hour in which it receives data, whoever sends it. A region-less series is shared by all the
  * runs of the workflow in that hour (the monthly fan-out's regions share one hour of it); a series per region, step
  * or kind is one run's alone (the 22 a ski-atlas run used to send cost it $0.009, five times an Iceland run's
