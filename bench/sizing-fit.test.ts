@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { AWS_PRICES } from "../lib/aws-pricing.ts";
-import { fanOutMetricSharing, projectRegion, type Fits } from "./sizing-fit.ts";
+import { metricData } from "../functions/metrics.ts";
+import { fanOutMetricSharing, PROJECTION_ASSUMPTIONS, projectRegion, type Fits } from "./sizing-fit.ts";
 import { SKI_ATLAS_SIZE_POLICIES } from "../workflows/ski-atlas-sizing.ts";
 
 /** Fits with a second of CPU per step whatever the input: enough to price a projection, not a measurement. */
@@ -23,15 +23,17 @@ describe("the projections' metric series cost", () => {
     expect(fanOutMetricSharing([40, 40, 40, 40], 2)).toEqual({ spanMinutes: 80, hours: 2, sharedBy: 2 });
   });
 
-  it("GIVEN a small region WHEN projected alone and as one of 11 sharing the hour THEN CloudWatch is one series-hour, then an eleventh of it", () => {
+  it("GIVEN a small region WHEN its successful run is projected alone and as one of 11 sharing the hour THEN CloudWatch costs nothing either way", () => {
     const region = { name: "Iceland", bytes: 60e6 };
     const alone = projectRegion(region, SKI_ATLAS_SIZE_POLICIES, FLAT, 2).cost;
     const shared = projectRegion(region, SKI_ATLAS_SIZE_POLICIES, FLAT, 2, 11).cost;
-    const cw = AWS_PRICES.cloudWatch;
-    // The run sends one region-less series (RunFailed) and makes one PutMetricData request.
-    expect(alone.usage.custom_metric_series).toBe(1);
-    expect(alone.parts.cloudwatch_usd).toBeCloseTo(cw.perPutMetricDataRequest + cw.perCustomMetricHour, 6);
-    expect(shared.parts.cloudwatch_usd).toBeCloseTo(cw.perPutMetricDataRequest + cw.perCustomMetricHour / 11, 6);
-    expect(alone.total_usd - shared.total_usd).toBeCloseTo((cw.perCustomMetricHour * 10) / 11, 6);
+    // A successful ski-atlas run sends no custom metric (RunFailed only on failure): no series, no PutMetricData.
+    expect(metricData({ workflow: "ski-atlas", status: "SUCCEEDED", plan: { region: "iceland" } }, new Date(0))).toEqual([]);
+    expect(alone.usage.custom_metric_series).toBe(0);
+    expect(alone.usage.put_metric_data_requests).toBe(0);
+    expect(alone.parts.cloudwatch_usd).toBe(0);
+    expect(shared.parts.cloudwatch_usd).toBe(0);
+    expect(shared.total_usd).toBe(alone.total_usd);
+    expect(PROJECTION_ASSUMPTIONS).toContain("no PutMetricData");
   });
 });

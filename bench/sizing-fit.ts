@@ -176,7 +176,8 @@ const usableVcpus = (tier: TierName, measuredCpus: number) => Math.min(tierByNam
 
 /**
  * The custom metric series a successful ski-atlas run sends, by the Metrics helper's own code
- * (functions/metrics.ts): region-less, so the same for every region (the per-region detail is a log line).
+ * (functions/metrics.ts): none since RunFailed is sent only on failure; region-less if any, so the same for every
+ * region (the per-region detail is a log line).
  */
 function skiAtlasMetricSeries(region: string): number {
   return metricSeries(metricData({ workflow: "ski-atlas", status: "SUCCEEDED", plan: { region } }, new Date(0))).length;
@@ -231,14 +232,16 @@ export function projectRegion(
     if (s === "download") stepSeconds[s] = Math.max(stepSeconds[s], mb / PROJECTED_DOWNLOAD_MB_PER_S);
   }
   const parts = Math.ceil(region.bytes / (PART_MIB * MiB));
+  const metricSeriesSent = skiAtlasMetricSeries(region.name);
   const cost = estimateRunCost({
     ecsTasks: STEPS.map((s) => ({ tier: tiers[s], seconds: stepSeconds[s] })),
     stateTransitions: SKI_ATLAS_SUCCESS_TRANSITIONS,
     // Plan, Metrics and Notify: well under a second each (the sample run: 0.11, 0.42 and 0.01 s).
     lambdaInvocations: [300, 500, 100].map((durationMs) => ({ memoryMiB: HELPER_LAMBDA_MEMORY_MIB, durationMs })),
     s3Requests: { write: SKI_ATLAS_BASE_S3_REQUESTS.write + parts, read: SKI_ATLAS_BASE_S3_REQUESTS.read + parts },
-    putMetricDataRequests: 1,
-    customMetricSeries: skiAtlasMetricSeries(region.name),
+    // A successful run sends no custom metric (RunFailed only on failure): then no PutMetricData request either.
+    putMetricDataRequests: metricSeriesSent > 0 ? 1 : 0,
+    customMetricSeries: metricSeriesSent,
     customMetricSharedBy: metricSeriesSharedBy,
     snsPublishes: 1,
   });
@@ -246,9 +249,15 @@ export function projectRegion(
   return { region: region.name, inputMB: mb, tiers, stepSeconds, wallMinutes: wall / 60, cost, overflows };
 }
 
+/** What the projections assume CloudWatch gets from a successful run (the series count from the Metrics helper's code). */
+const metricAssumption = (series: number) =>
+  series === 0
+    ? "no custom metric (a successful run sends none: RunFailed only on failure), so no PutMetricData and no metric series-hour"
+    : `one PutMetricData and an hour of each metric series sent (${series}, region-less), paid by the run alone`;
+
 export const PROJECTION_ASSUMPTIONS =
   `step time = CPU seconds fitted against input MB on the realistic rows ÷ the vCPUs the step can use on its tier ` +
   `(at most the cores it was measured on); download at least input ÷ ${PROJECTED_DOWNLOAD_MB_PER_S} MB/s; ` +
   `${SKI_ATLAS_SUCCESS_TRANSITIONS} state transitions, 3 Lambda invocations, S3 requests ${SKI_ATLAS_BASE_S3_REQUESTS.write} write + ` +
-  `${SKI_ATLAS_BASE_S3_REQUESTS.read} read plus one of each per ${PART_MIB} MiB; one PutMetricData and an hour of each metric series sent (${skiAtlasMetricSeries("iceland")}, region-less), paid by the run alone; prices ${AWS_PRICES.region} of ${AWS_PRICES.asOf}; ` +
+  `${SKI_ATLAS_BASE_S3_REQUESTS.read} read plus one of each per ${PART_MIB} MiB; ${metricAssumption(skiAtlasMetricSeries("iceland"))}; prices ${AWS_PRICES.region} of ${AWS_PRICES.asOf}; ` +
   `tiers: ${TIERS.map((t) => `${t.name} ${t.vcpu} vCPU/${t.memoryMiB / 1024} GB`).join(", ")}`;

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -88,18 +89,22 @@ describe("toEpochMs", () => {
 });
 
 describe("metricData", () => {
-  it("GIVEN a succeeded ski-atlas run WHEN converted THEN only RunFailed = 0 is sent, with the Workflow dimension alone", () => {
-    const data = metricData(EVENT, NOW);
-    expect(data).toEqual([{ MetricName: "RunFailed", Dimensions: WORKFLOW_ONLY, Timestamp: NOW, Value: 0, Unit: "Count" }]);
+  it("GIVEN a succeeded ski-atlas run WHEN converted THEN no data point at all: a success pays no metric-hour", () => {
+    expect(metricData(EVENT, NOW)).toEqual([]);
+  });
+
+  it("GIVEN a failed ski-atlas run WHEN converted THEN only RunFailed = 1 is sent, with the Workflow dimension alone", () => {
+    const data = metricData({ ...EVENT, status: "FAILED" }, NOW);
+    expect(data).toEqual([{ MetricName: "RunFailed", Dimensions: WORKFLOW_ONLY, Timestamp: NOW, Value: 1, Unit: "Count" }]);
     expect(RUN_METRICS).toEqual(["RunFailed"]);
   });
 
-  it("GIVEN runs of many regions WHEN converted THEN they all send the same series: no Region, Step or Kind dimension", () => {
+  it("GIVEN runs of many regions WHEN converted THEN the failed ones all send the same series (no Region, Step or Kind dimension) and the succeeded ones none", () => {
     const regions = ["iceland", "andorra", "alps", undefined];
-    const series = regions.flatMap((region) =>
-      (["SUCCEEDED", "FAILED"] as const).flatMap((status) => metricSeries(metricData({ ...EVENT, status, plan: region ? { region } : null }, NOW))),
-    );
-    expect([...new Set(series)]).toEqual(["RunFailed|Workflow=ski-atlas"]);
+    const seriesOf = (status: MetricsEvent["status"]) =>
+      regions.flatMap((region) => metricSeries(metricData({ ...EVENT, status, plan: region ? { region } : null }, NOW)));
+    expect(seriesOf("FAILED")).toEqual(regions.map(() => "RunFailed|Workflow=ski-atlas"));
+    expect(seriesOf("SUCCEEDED")).toEqual([]);
   });
 
   it("GIVEN extra metrics WHEN converted THEN they are sent with the Workflow dimension alone; a bad unit is an InvalidInputError", () => {
@@ -114,7 +119,8 @@ describe("metricData", () => {
 
   it("GIVEN the same metric twice WHEN its series are counted THEN it is one series (what CloudWatch bills)", () => {
     const event: MetricsEvent = { workflow: "weather", status: "SUCCEEDED", extraMetrics: [{ name: "A", value: 1 }, { name: "A", value: 2 }] };
-    expect(metricSeries(metricData(event, NOW))).toEqual(["RunFailed|Workflow=weather", "A|Workflow=weather"]);
+    expect(metricSeries(metricData(event, NOW))).toEqual(["A|Workflow=weather"]);
+    expect(metricSeries(metricData({ ...event, status: "FAILED" }, NOW))).toEqual(["RunFailed|Workflow=weather", "A|Workflow=weather"]);
   });
 });
 
@@ -149,7 +155,7 @@ describe("runSummaryLine", () => {
 });
 
 describe("recordMetrics / handler on AWS", () => {
-  it("GIVEN a succeeded run WHEN the handler runs THEN it reads the manifest, logs one run-summary line on stdout and sends RunFailed = 0", async () => {
+  it("GIVEN a succeeded run WHEN the handler runs THEN it reads the manifest, logs one run-summary line on stdout and makes no PutMetricData call", async () => {
     s3.on(GetObjectCommand, { Bucket: "atlas-data", Key: "andorra/2026-11/manifest.json" }).resolves({ Body: body(JSON.stringify(MANIFEST)) });
     const written: string[] = [];
     const stdout = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (written.push(String(chunk)), true));
@@ -161,11 +167,8 @@ describe("recordMetrics / handler on AWS", () => {
     }
 
     expect(summary).toMatchObject({ counts: MANIFEST.counts, bytes: 3500, totalMs: 22_500, escalations: 1, retries: 2, named: {} });
-    const calls = cw.commandCalls(PutMetricDataCommand);
-    expect(calls).toHaveLength(1);
-    const input = calls[0].args[0].input;
-    expect(input.Namespace).toBe("AtlasPipelines");
-    expect(input.MetricData).toEqual([{ MetricName: "RunFailed", Dimensions: WORKFLOW_ONLY, Timestamp: expect.any(Date), Value: 0, Unit: "Count" }]);
+    // A success sends no custom metric: the run counts are AWS/States' free ExecutionsSucceeded/ExecutionsFailed.
+    expect(cw.calls()).toHaveLength(0);
     // The detail is in the function's log instead: one bare JSON line, the counts, durations and tiers per step.
     const lines = written.filter((w) => w.includes('"run-summary"'));
     expect(lines).toHaveLength(1);
@@ -182,15 +185,17 @@ describe("recordMetrics / handler on AWS", () => {
     });
   });
 
-  it("GIVEN a failed run WHEN recorded THEN the manifest is not read, RunFailed is 1 and the log line says FAILED", async () => {
+  it("GIVEN a failed run WHEN recorded THEN the manifest is not read, one PutMetricData call sends RunFailed = 1 and the log line says FAILED", async () => {
     const failed: MetricsEvent = { ...EVENT, status: "FAILED", steps: { download: EVENT.steps!.download } };
     const logged: string[] = [];
     const sinks = new AwsSinks({ stdout: (l) => logged.push(l) });
     const summary = await recordMetrics(failed, { sinks, s3: new S3Client({ region: "eu-west-1" }), now: () => NOW });
     expect(s3.calls()).toHaveLength(0);
     expect(summary.counts).toEqual({});
-    const data = cw.commandCalls(PutMetricDataCommand)[0].args[0].input.MetricData!;
-    expect(data.map((d) => [d.MetricName, d.Value])).toEqual([["RunFailed", 1]]);
+    const calls = cw.commandCalls(PutMetricDataCommand);
+    expect(calls).toHaveLength(1);
+    expect(calls[0].args[0].input.Namespace).toBe("AtlasPipelines");
+    expect(calls[0].args[0].input.MetricData).toEqual([{ MetricName: "RunFailed", Dimensions: WORKFLOW_ONLY, Timestamp: NOW, Value: 1, Unit: "Count" }]);
     expect(logged.map((l) => JSON.parse(l))).toEqual([expect.objectContaining({ type: "run-summary", status: "FAILED", region: "andorra", bytes: 0 })]);
   });
 
@@ -214,19 +219,32 @@ describe("recordMetrics / handler on AWS", () => {
 });
 
 describe("handler offline (ATLAS_LOCAL_SINK_DIR)", () => {
-  it("GIVEN a sink dir WHEN the handler runs THEN the metrics and the run-summary line are written locally and CloudWatch is not called", async () => {
+  it("GIVEN a sink dir and a succeeded run WHEN the handler runs THEN the run-summary line is written locally, metrics.jsonl is not, and CloudWatch is not called", async () => {
     const dir = await mkdtemp(join(tmpdir(), "atlas-metrics-"));
     try {
       process.env.ATLAS_LOCAL_SINK_DIR = dir;
       s3.on(GetObjectCommand).resolves({ Body: body(JSON.stringify(MANIFEST)) });
       await handler(EVENT);
+      expect(existsSync(join(dir, "metrics.jsonl"))).toBe(false);
+      const log = (await readFile(join(dir, localFunctionLog("metrics")), "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+      expect(log).toEqual([runSummaryLine(EVENT, { ...runSummary(EVENT, MANIFEST), named: {} }, new Date(log[0].time))]);
+      expect(cw.calls()).toHaveLength(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("GIVEN a sink dir and a failed run WHEN the handler runs THEN metrics.jsonl holds one request with RunFailed = 1 and CloudWatch is not called", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "atlas-metrics-"));
+    try {
+      process.env.ATLAS_LOCAL_SINK_DIR = dir;
+      await handler({ ...EVENT, status: "FAILED" });
       const lines = (await readFile(join(dir, "metrics.jsonl"), "utf8")).trim().split("\n");
       expect(lines).toHaveLength(1);
       const record = JSON.parse(lines[0]);
-      expect(record).toMatchObject({ namespace: "AtlasPipelines", label: "ski-atlas andorra 2026-11 SUCCEEDED" });
-      expect(record.data.map((d: { MetricName: string }) => d.MetricName)).toEqual(["RunFailed"]);
-      const log = (await readFile(join(dir, localFunctionLog("metrics")), "utf8")).trim().split("\n").map((l) => JSON.parse(l));
-      expect(log).toEqual([runSummaryLine(EVENT, { ...runSummary(EVENT, MANIFEST), named: {} }, new Date(log[0].time))]);
+      expect(record).toMatchObject({ namespace: "AtlasPipelines", label: "ski-atlas andorra 2026-11 FAILED" });
+      expect(record.data.map((d: { MetricName: string; Value: number }) => [d.MetricName, d.Value])).toEqual([["RunFailed", 1]]);
+      expect(s3.calls()).toHaveLength(0);
       expect(cw.calls()).toHaveLength(0);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -235,7 +253,7 @@ describe("handler offline (ATLAS_LOCAL_SINK_DIR)", () => {
 });
 
 describe("manifest metrics (weather's RecordsIngested and IngestionErrors)", () => {
-  it("GIVEN a manifest with metrics WHEN recorded THEN each is sent once as a Count with the Workflow dimension alone (what the alarm watches) and is in the log line", async () => {
+  it("GIVEN a succeeded run whose manifest has metrics WHEN recorded THEN each is sent once as a Count with the Workflow dimension alone (what the alarm watches), without RunFailed, and is in the log line", async () => {
     const dir = await mkdtemp(join(tmpdir(), "metrics-named-"));
     try {
       process.env.ATLAS_LOCAL_SINK_DIR = dir;
@@ -244,7 +262,7 @@ describe("manifest metrics (weather's RecordsIngested and IngestionErrors)", () 
       const summary = await handler(event);
       const data = JSON.parse((await readFile(join(dir, "metrics.jsonl"), "utf8")).trim()).data as { MetricName: string; Value: number; Unit: string; Dimensions: unknown[] }[];
       expect(data.map((d) => [d.MetricName, d.Value, d.Unit, d.Dimensions])).toEqual(
-        [["RunFailed", 0], ["RecordsIngested", 10], ["IngestionErrors", 3]].map(([name, value]) => [name, value, "Count", [{ Name: "Workflow", Value: "weather" }]]),
+        [["RecordsIngested", 10], ["IngestionErrors", 3]].map(([name, value]) => [name, value, "Count", [{ Name: "Workflow", Value: "weather" }]]),
       );
       expect(summary.named).toEqual({ RecordsIngested: 10, IngestionErrors: 3 });
       const log = JSON.parse((await readFile(join(dir, localFunctionLog("metrics")), "utf8")).trim());

@@ -13,7 +13,7 @@ import { InvalidInputError, InvalidManifestError, ManifestNotFoundError } from "
  *
  * | metric            | unit     | value                                                                         |
  * |-------------------|----------|-------------------------------------------------------------------------------|
- * | `RunFailed`       | Count    | 1 on failure, else 0; always sent, so SampleCount = runs, Sum = failures       |
+ * | `RunFailed`       | Count    | 1, sent only when the run failed (a successful run sends no custom metric)     |
  * | `extraMetrics[]`  | as given | whatever the workflow passes                                                  |
  * | `manifest.metrics`| Count    | one per entry, named as in the manifest (weather's IngestionErrors: its alarm) |
  *
@@ -22,8 +22,10 @@ import { InvalidInputError, InvalidManifestError, ManifestNotFoundError } from "
  *    log group, which the dashboard's Logs Insights widgets query (stacks/constructs/OperationsDashboard.ts).
  *
  * Why the split: the cost of a custom metric series, billed for every hour in which it receives data (see
- * `RUN_METRICS`). `RunSucceeded` is not sent: `RunFailed`, sent as 0 or 1 on every run, already gives the run
- * count (SampleCount), the failures (Sum) and the failure rate (Average); a second series would double the cost.
+ * `RUN_METRICS`). `RunFailed` is sent only when a run fails, and `RunSucceeded` never: a successful run then pays
+ * no metric-hour at all (one hour of one series, $0.00041, is more than a fifth of an Iceland run's whole compute).
+ * The run counts and success rate are in Step Functions' own metrics (AWS/States `ExecutionsSucceeded`,
+ * `ExecutionsFailed`: free) and in the run-summary lines; `RunFailed` is what an alarm on failed runs watches.
  * The named metrics stay metrics because alarms watch them (an alarm needs a metric; workflows/types.ts `alarms`).
  * A log line costs by the byte ($0.50 per GB ingested: well under a millionth of a dollar per run) and carries any
  * number of regions, steps and kinds.
@@ -137,8 +139,8 @@ function checkExtraMetrics(extra: unknown): ExtraMetric[] {
 }
 
 /**
- * The custom metrics every run of every workflow sends, besides the workflow's named ones, each with the `Workflow`
- * dimension alone. Why so few, and no `Region`, `Step` or `Kind`: CloudWatch bills a series $0.30 / 730 h =
+ * The custom metrics a run of any workflow may send, besides the workflow's named ones, each with the `Workflow`
+ * dimension alone: `RunFailed`, by a failed run only. Why so few, and no `Region`, `Step` or `Kind`: CloudWatch bills a series $0.30 / 730 h =
  * $0.00041 for every hour in which it receives data, whoever sends it. A region-less series is shared by all the
  * runs of the workflow in that hour (the monthly fan-out's regions share one hour of it); a series per region, step
  * or kind is one run's alone (the 22 a ski-atlas run used to send cost it $0.009, five times an Iceland run's
@@ -158,7 +160,7 @@ export function metricData(event: MetricsEvent, now: Date): MetricDatum[] {
     Unit: unit,
   });
   return [
-    point(RUN_FAILED, event.status === "SUCCEEDED" ? 0 : 1, StandardUnit.Count),
+    ...(event.status === "SUCCEEDED" ? [] : [point(RUN_FAILED, 1, StandardUnit.Count)]),
     ...checkExtraMetrics(event.extraMetrics).map((m) => point(m.name, m.value, (m.unit ?? StandardUnit.None) as StandardUnit)),
   ];
 }

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -32,6 +33,13 @@ describe("AwsSinks", () => {
     expect(calls.map((c) => c.MetricData?.length)).toEqual([1000, 1000, 500]);
     expect(calls.every((c) => c.Namespace === "AtlasPipelines")).toBe(true);
     expect(calls[2].MetricData?.[0].Value).toBe(2000);
+  });
+
+  it("GIVEN no data points (a successful run) WHEN put THEN no request goes to CloudWatch", async () => {
+    cw.on(PutMetricDataCommand).resolves({});
+    const out = await new AwsSinks({ region: "eu-west-1" }).putMetricData("AtlasPipelines", []);
+    expect(out.requests).toBe(0);
+    expect(cw.calls()).toHaveLength(0);
   });
 
   it("GIVEN a topic WHEN a message is published THEN SNS gets the subject and body", async () => {
@@ -87,6 +95,14 @@ describe("LocalFileSinks", () => {
     ]);
     expect(cw.calls()).toHaveLength(0);
     expect(sns.calls()).toHaveLength(0);
+  });
+
+  it("GIVEN no data points (a successful run) WHEN put THEN no request: metrics.jsonl is not written and nothing is logged", async () => {
+    const lines: string[] = [];
+    const out = await new LocalFileSinks(join(dir, "empty-sinks"), (l) => lines.push(l)).putMetricData("AtlasPipelines", [], "ski-atlas iceland");
+    expect(out.requests).toBe(0);
+    expect(existsSync(join(dir, "empty-sinks", "metrics.jsonl"))).toBe(false);
+    expect(lines).toEqual([]);
   });
 
   it("GIVEN two log records WHEN written THEN both are JSON lines in the function's local log, nothing on stderr", async () => {

@@ -105,6 +105,8 @@ export class LocalFileSinks implements Sinks {
   }
 
   async putMetricData(namespace: string, data: MetricDatum[], label?: string): Promise<{ requests: number }> {
+    // Nothing to send is no request, as with AwsSinks (a successful run sends no custom metric).
+    if (data.length === 0) return { requests: 0 };
     await this.append("metrics.jsonl", { time: new Date().toISOString(), namespace, label, data });
     this.log(`[metrics] ${data.length} data points → ${namespace}${label ? ` (${label})` : ""}`);
     return { requests: 1 };

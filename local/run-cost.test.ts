@@ -31,11 +31,14 @@ const MACHINE: AslDefinition = {
   },
 } as unknown as AslDefinition;
 
+/** The failure path's Metrics state (workflows/compile.ts `stateNames.metricsFailed`): the helper is called with FAILED. */
+const METRICS_FAILED = "Metrics (failed run)";
+
 /** What the Metrics helper returns (functions/metrics.ts `runSummary`) for a run with one step. */
 const SUMMARY: MetricsSummary = { counts: { lifts: 3 }, bytes: 10, durationsMs: { extract: 5 }, totalMs: 5, tiers: { extract: "small" }, escalations: 0, retries: 0, named: {} };
 
 describe("a run's cost, from its record", () => {
-  it("GIVEN a run with a retried Lambda, an ECS step, Metrics and Notify WHEN priced THEN each is counted once per attempt", async () => {
+  it("GIVEN a successful run with a retried Lambda, an ECS step, Metrics and Notify WHEN priced THEN each is counted once per attempt, and CloudWatch nothing", async () => {
     const recorder = new RunRecorder({ id: "run-cost", runDir: "/nonexistent/run-cost", definitions: { demo: MACHINE } });
     let planCalls = 0;
     const sm = new StateMachine(MACHINE as never, { validationOptions: { checkArn: false } });
@@ -64,21 +67,35 @@ describe("a run's cost, from its record", () => {
     expect(usage.lambdaInvocations).toHaveLength(4);
     expect(usage.lambdaInvocations.every((i) => i.memoryMiB === HELPER_LAMBDA_MEMORY_MIB)).toBe(true);
     expect(usage.ecsTasks.map((t) => t.tier)).toEqual(["small"]);
-    expect(usage.putMetricDataRequests).toBe(1);
     expect(usage.snsPublishes).toBe(1);
-    // The series the helper sent, recomputed by its own code from the summary it returned.
-    // RunFailed alone: the per-step and per-kind detail goes to the log, not into metric series.
-    expect(usage.customMetricSeries).toBe(metricData({ workflow: "demo", status: "SUCCEEDED" }, new Date(0)).length);
-    expect(usage.customMetricSeries).toBe(1);
+    // The series the helper sent, recomputed by its own code from the summary it returned: a successful run sends
+    // none (RunFailed only on failure; the per-step and per-kind detail goes to the log), so no PutMetricData request.
+    expect(metricData({ workflow: "demo", status: "SUCCEEDED" }, new Date(0))).toEqual([]);
+    expect(usage.customMetricSeries).toBe(0);
+    expect(usage.putMetricDataRequests).toBe(0);
     expect(usage.s3Requests).toBeNull();
 
     expect(record.estimated_cost).toEqual(estimateRunCost(usage));
     expect(record.estimated_cost.parts.fargate_usd).toBeCloseTo(fargateTaskCost("small", 60), 7);
     expect(record.estimated_fargate_cost_usd).toBe(record.estimated_cost.parts.fargate_usd);
     expect(record.estimated_cost.parts.s3_requests_usd).toBeNull();
+    expect(record.estimated_cost.parts.cloudwatch_usd).toBe(0);
   });
 
-  it("GIVEN a Metrics visit whose summary names the workflow's metrics WHEN priced THEN each named metric is a series too", () => {
+  it("GIVEN a failed run's Metrics visit WHEN priced THEN one PutMetricData request and one hour of RunFailed", () => {
+    const definition = { StartAt: METRICS_FAILED, States: { [METRICS_FAILED]: MACHINE.States.Metrics } };
+    const usage = runUsage({
+      workflow: "ski-atlas",
+      definition,
+      history: [],
+      states: [{ name: METRICS_FAILED, type: "Task", output: { metrics: SUMMARY }, attempts: [{ tier: null, duration_ms: 300, status: "SUCCEEDED" }] }] as never,
+    });
+    expect(usage.putMetricDataRequests).toBe(1);
+    expect(usage.customMetricSeries).toBe(1);
+    expect(estimateRunCost(usage).parts.cloudwatch_usd).toBeCloseTo(AWS_PRICES.cloudWatch.perPutMetricDataRequest + AWS_PRICES.cloudWatch.perCustomMetricHour, 7);
+  });
+
+  it("GIVEN a successful run's Metrics visit whose summary names the workflow's metrics WHEN priced THEN each named metric is a series, sent in one request", () => {
     const definition = { StartAt: "Metrics", States: { Metrics: MACHINE.States.Metrics } };
     const summary: MetricsSummary = { ...SUMMARY, named: { RecordsIngested: 10, IngestionErrors: 0 } };
     const usage = runUsage({
@@ -87,32 +104,37 @@ describe("a run's cost, from its record", () => {
       history: [],
       states: [{ name: "Metrics", type: "Task", output: { metrics: summary }, attempts: [{ tier: null, duration_ms: 300, status: "SUCCEEDED" }] }] as never,
     });
-    expect(usage.customMetricSeries).toBe(3);
-    expect(estimateRunCost(usage).parts.cloudwatch_usd).toBeCloseTo(0.00001 + (3 * 0.3) / 730, 7);
+    expect(usage.customMetricSeries).toBe(2);
+    expect(usage.putMetricDataRequests).toBe(1);
+    expect(estimateRunCost(usage).parts.cloudwatch_usd).toBeCloseTo(0.00001 + (2 * 0.3) / 730, 7);
   });
 
-  it("GIVEN the regions of a fan-out WHEN their series-hours are shared THEN each distinct series-hour is paid once, split among its senders", () => {
-    const definition = { StartAt: "Metrics", States: { Metrics: MACHINE.States.Metrics } };
-    const region = (hour: string, retried = false) => {
+  it("GIVEN the failed and succeeded regions of a fan-out WHEN their series-hours are shared THEN each distinct series-hour is paid once, split among the failed regions that sent it", () => {
+    const definition = { StartAt: "Metrics", States: { Metrics: MACHINE.States.Metrics, [METRICS_FAILED]: MACHINE.States.Metrics } };
+    const region = (hour: string, { failed = true, retried = false } = {}) => {
       const attempt = (n: number) => ({ number: n, started_at: `2026-12-01T${hour}:${10 + n}:00.000Z`, tier: null, duration_ms: 300, status: "SUCCEEDED" });
       const o = {
         workflow: "ski-atlas",
         definition,
         history: [],
-        states: [{ name: "Metrics", type: "Task", entered_at: `2026-12-01T${hour}:10:00.000Z`, output: { metrics: SUMMARY }, attempts: retried ? [attempt(1), attempt(2)] : [attempt(1)] }] as never,
+        states: [{ name: failed ? METRICS_FAILED : "Metrics", type: "Task", entered_at: `2026-12-01T${hour}:10:00.000Z`, output: { metrics: SUMMARY }, attempts: retried ? [attempt(1), attempt(2)] : [attempt(1)] }] as never,
       };
       return { ...o, estimated_cost: estimateRunCost(runUsage(o)) };
     };
-    // Three regions' Metrics in the 06:00 hour (one of them sent twice: the same series-hour), one at 07:00.
-    const regions = [region("06"), region("06", true), region("06"), region("07")];
+    // Three failed regions' Metrics in the 06:00 hour (one of them sent twice: the same series-hour), one at 07:00,
+    // and a region that succeeded in the 06:00 hour: it sent nothing, so it pays no share.
+    const regions = [region("06"), region("06", { retried: true }), region("06"), region("07"), region("06", { failed: false })];
     expect(metricSeriesHours(regions[1])).toEqual(["RunFailed|Workflow=ski-atlas@2026-12-01T06"]);
-    expect(regions.map((r) => r.estimated_cost.usage.custom_metric_series)).toEqual([1, 1, 1, 1]);
+    expect(metricSeriesHours(regions[4])).toEqual([]);
+    expect(regions.map((r) => r.estimated_cost.usage.custom_metric_series)).toEqual([1, 1, 1, 1, 0]);
+    expect(regions.map((r) => r.estimated_cost.usage.put_metric_data_requests)).toEqual([1, 2, 1, 1, 0]);
     const hour = AWS_PRICES.cloudWatch.perCustomMetricHour;
     const shared = withSharedMetricSeries(regions);
-    // Alone, each would pay the hour; together the 06:00 hour is split three ways, the 07:00 one is the last region's.
+    // Alone, each would pay the hour; together the 06:00 hour is split three ways, the 07:00 one is the fourth region's.
     expect(shared.map((e, i) => regions[i].estimated_cost.parts.cloudwatch_usd - e.parts.cloudwatch_usd)).toEqual(
-      [(2 / 3) * hour, (2 / 3) * hour, (2 / 3) * hour, 0].map((x) => expect.closeTo(x, 7)),
+      [(2 / 3) * hour, (2 / 3) * hour, (2 / 3) * hour, 0, 0].map((x) => expect.closeTo(x, 7)),
     );
+    expect(shared[4].parts.cloudwatch_usd).toBe(0);
     const total = addRunCosts(shared);
     expect(total.parts.cloudwatch_usd).toBeCloseTo(5 * AWS_PRICES.cloudWatch.perPutMetricDataRequest + 2 * hour, 6);
     expect(total.total_usd).toBeCloseTo(addRunCosts(regions.map((r) => r.estimated_cost)).total_usd - 2 * hour, 6);

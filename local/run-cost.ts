@@ -13,10 +13,11 @@ const UNNAMED_ECS_TIER = "small";
 /**
  * What an execution used, from its record (the same on AWS and locally): every Task attempt by the kind of
  * resource its state calls (read from the definition, else from the history's `TaskScheduled` events), every state
- * entered and every retry as a state transition, a PutMetricData request per Metrics invocation (the helper sends
- * at most 1 000 points per request and a run sends far fewer) and the metric series it sent (recomputed by the
- * helper's own `metricData` from the summary it returned, its named metrics included: `RunFailed` and, for
- * weather, the manifest's metrics; each distinct series-hour priced as paid by this run alone, which for a region
+ * entered and every retry as a state transition, a PutMetricData request per Metrics invocation that sent data (the
+ * helper sends at most 1 000 points per request and a run sends far fewer; none when it has nothing to send) and the
+ * metric series it sent (recomputed by the helper's own `metricData` from the summary it returned, its named metrics
+ * included: `RunFailed` when the run failed and, for weather, the manifest's metrics, so a successful ski-atlas run
+ * sends none; each distinct series-hour priced as paid by this run alone, which for a region
  * of a fan-out is an upper bound: `withSharedMetricSeries` shares them for the fan-out's total), an SNS publish per
  * Notify invocation that succeeded. S3 requests are not in a record: the local engine counts them on its embedded
  * S3 server (`s3Requests`); on AWS they stay uncounted (null).
@@ -38,7 +39,8 @@ export function runUsage(
       if (isEcs) usage.ecsTasks.push({ tier: attempt.tier ?? UNNAMED_ECS_TIER, seconds: ms / 1000 });
       else if (isLambda) {
         usage.lambdaInvocations.push({ memoryMiB: HELPER_LAMBDA_MEMORY_MIB, durationMs: ms });
-        if (isMetrics(known!)) usage.putMetricDataRequests += 1;
+        // A run that succeeded sends no custom metric, so no PutMetricData request (functions/metrics.ts).
+        if (isMetrics(known!) && metricSeriesSent(o.workflow ?? "", visit).length > 0) usage.putMetricDataRequests += 1;
         if (/notify/i.test(known!.functionName) && attempt.status === "SUCCEEDED") usage.snsPublishes += 1;
       }
     }

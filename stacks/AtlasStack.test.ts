@@ -251,6 +251,32 @@ describe("AtlasStack: weather, grader and training", () => {
     }
   });
 
+  it("GIVEN the dashboard and alarms WHEN synthesized THEN RunFailed is graphed as a daily Sum (failures), run counts come from each machine's free AWS/States metrics, and every alarm treats missing data as not breaching", async () => {
+    const t = await template();
+    // One string per widget: `"metric",…` up to the next widget.
+    const widgets = dashboardBody(t).split('{"type":').slice(1);
+    const withRunFailed = widgets.filter((w) => w.includes('["AtlasPipelines","RunFailed",'));
+    const graphing = WORKFLOWS.filter((w) => w.metrics && (w.dashboardMetrics ?? ["RunFailed"]).includes("RunFailed"));
+    expect(withRunFailed).toHaveLength(graphing.length);
+    for (const widget of withRunFailed) {
+      // A successful run sends no RunFailed point (functions/metrics.ts): its Sum is the failures, never a run count.
+      const [, options] = widget.match(/\["AtlasPipelines","RunFailed","Workflow","[^"]+",(\{[^}]*\})\]/)!;
+      expect(JSON.parse(options)).toMatchObject({ stat: "Sum", period: 86400 });
+      expect(widget).not.toMatch(/"title":"[^"]*(executions|count|number of runs)/i);
+    }
+    for (const w of WORKFLOWS) {
+      const executions = widgets.find((x) => x.includes(`"title":"${w.name}: executions per day"`));
+      for (const metric of ["ExecutionsSucceeded", "ExecutionsFailed"]) {
+        const machine = `\\{"Ref":"${w.name.replaceAll("-", "")}StateMachine[0-9A-F]{8}"\\}`;
+        expect(executions, `${w.name} ${metric}`).toMatch(new RegExp(`\\["AWS/States","${metric}","StateMachineArn","",${machine},"",\\{"period":86400,"stat":"Sum"\\}\\]`));
+      }
+    }
+    // An alarm on a metric a successful run does not send must not fire on the silence.
+    const alarms = Object.values(t.findResources("AWS::CloudWatch::Alarm"));
+    expect(alarms.length).toBeGreaterThan(0);
+    for (const a of alarms) expect(a.Properties.TreatMissingData, a.Properties.AlarmDescription).toBe("notBreaching");
+  });
+
   it("GIVEN the dashboard WHEN synthesized THEN each workflow with a Metrics step has Logs Insights tables of its run-summary lines, in the Metrics function's log group", async () => {
     const t = await template();
     const metricsFn = Object.entries(t.findResources("AWS::Lambda::Function")).find(([id]) => /^Functionsmetrics/.test(id))![0];

@@ -1,9 +1,12 @@
 import { Duration } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import { Construct } from "constructs";
-import { NAMESPACE, RUN_SUMMARY_TYPE } from "../../functions/metrics.ts";
+import { NAMESPACE, RUN_METRICS, RUN_SUMMARY_TYPE } from "../../functions/metrics.ts";
 import { containerSteps, type Workflow } from "../../workflows/types.ts";
 import type { WorkflowMachine } from "./WorkflowMachine.ts";
+
+const PER_DAY = Duration.days(1);
+const [RUN_FAILED_METRIC] = RUN_METRICS;
 
 export interface OperationsDashboardProps {
   workflows: Workflow[];
@@ -13,7 +16,7 @@ export interface OperationsDashboardProps {
 }
 
 /**
- * One row per workflow: executions, their duration and the few custom metrics its runs send (region-less: see
+ * One row per workflow: executions per day, their duration and the few custom metrics its runs send (region-less: see
  * functions/metrics.ts); then, for a workflow with a Metrics step, the detail of its runs from the Metrics
  * function's run-summary log lines through Logs Insights: the latest run per region (or per run id, for
  * workflows without regions) with its counts, durations and tiers per step, and the latest lines as written.
@@ -26,23 +29,28 @@ export class OperationsDashboard extends Construct {
     this.dashboard = new cloudwatch.Dashboard(this, "Dashboard", { defaultInterval: Duration.days(35) });
     for (const workflow of props.workflows) {
       const machine = props.machines.get(workflow.name)!.stateMachine;
-      // The same metric the alarms watch (stacks/constructs/WorkflowMachine.ts): dimension Workflow alone.
+      // The same metric the alarms watch (stacks/constructs/WorkflowMachine.ts): dimension Workflow alone. Sum per
+      // day: RunFailed is sent (as 1) only by a failed run, so its Sum is the failures and a day without a point had
+      // none; it counts no runs (a successful run sends no custom metric), the executions graph does.
       const sent = (metricName: string) =>
         new cloudwatch.Metric({
           namespace: NAMESPACE,
           metricName,
           dimensionsMap: { Workflow: workflow.name },
           statistic: "Sum",
-          period: Duration.days(1),
+          period: PER_DAY,
+          ...(metricName === RUN_FAILED_METRIC ? { label: "failed runs (RunFailed, sent only on failure)" } : {}),
         });
       const reports = workflow.metrics
         ? [new cloudwatch.GraphWidget({ title: `${workflow.name}: what the runs report`, left: (workflow.dashboardMetrics ?? ["RunFailed"]).map(sent), width: 8 })]
         : [];
       this.dashboard.addWidgets(
         new cloudwatch.TextWidget({ markdown: `## ${workflow.name}\n${workflow.description}`, width: 24, height: 2 }),
+        // The run counts (and so the success rate): Step Functions' own metrics (AWS/States, free), per day like the
+        // custom metrics beside them.
         new cloudwatch.GraphWidget({
-          title: `${workflow.name}: executions`,
-          left: [machine.metricStarted(), machine.metricSucceeded(), machine.metricFailed(), machine.metricTimedOut()],
+          title: `${workflow.name}: executions per day`,
+          left: [machine.metricStarted(), machine.metricSucceeded(), machine.metricFailed(), machine.metricTimedOut()].map((m) => m.with({ period: PER_DAY })),
           width: 8,
         }),
         new cloudwatch.GraphWidget({ title: `${workflow.name}: duration`, left: [machine.metricTime()], width: 8 }),
