@@ -30,22 +30,8 @@ export class ProtoReader {
   }
 
   varint(): number {
-    const b = this.buf;
-    let p = this.pos;
-    let byte = b[p++];
-    let val = byte & 0x7f;
-    if (byte < 0x80) return this.done(p, val);
-    byte = b[p++];
-    val |= (byte & 0x7f) << 7;
-    if (byte < 0x80) return this.done(p, val);
-    byte = b[p++];
-    val |= (byte & 0x7f) << 14;
-    if (byte < 0x80) return this.done(p, val);
-    byte = b[p++];
-    val |= (byte & 0x7f) << 21;
-    if (byte < 0x80) return this.done(p, val);
-    val = slowVarint(b, p, val);
-    return this.done(SLOW.end, val);
+    const val = varintAt(this.buf, this.pos);
+    return this.done(VARINT_END, val);
   }
 
   /** A field key: a varint whose field number is at least 1 and whose wire type exists in proto3/proto2. */
@@ -129,9 +115,6 @@ export class ProtoReader {
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
-/** Where slowVarint stopped (a module-level slot: the hot loops avoid allocating a result object). */
-const SLOW = { end: 0 };
-
 /**
  * Bytes 5 to 10 of a varint whose first four bytes gave `low`. A varint holds at most 64 bits: more than 10
  * bytes, or a 10th byte above 1, is refused (a corrupt or hostile file) instead of producing NaN or Infinity.
@@ -146,7 +129,7 @@ function slowVarint(b: Uint8Array, p: number, low: number): number {
     val += (byte & 0x7f) * mul;
     mul *= 128;
   }
-  SLOW.end = p;
+  VARINT_END = p;
   return val;
 }
 
@@ -172,27 +155,14 @@ export function readUints(buf: Uint8Array, start: number, end: number, out: Numb
   const o = out.data;
   let n = 0, p = start;
   while (p < end) {
-    let byte = buf[p++];
+    const byte = buf[p];
     if (byte < 0x80) {
       o[n++] = byte;
+      p++;
       continue;
     }
-    let v = byte & 0x7f;
-    byte = buf[p++];
-    v |= (byte & 0x7f) << 7;
-    if (byte >= 0x80) {
-      byte = buf[p++];
-      v |= (byte & 0x7f) << 14;
-      if (byte >= 0x80) {
-        byte = buf[p++];
-        v |= (byte & 0x7f) << 21;
-        if (byte >= 0x80) {
-          v = slowVarint(buf, p, v);
-          p = SLOW.end;
-        }
-      }
-    }
-    o[n++] = v;
+    o[n++] = varintAt(buf, p);
+    p = VARINT_END;
   }
   if (p > end) throw new PbfFormatError("truncated packed field");
   return n;
@@ -207,28 +177,15 @@ export function readDeltaSints(buf: Uint8Array, start: number, end: number, out:
   const o = out.data;
   let n = 0, acc = 0, p = start;
   while (p < end) {
-    let byte = buf[p++];
-    let v: number;
-    if (byte < 0x80) v = (byte >>> 1) ^ -(byte & 1);
-    else {
-      v = byte & 0x7f;
-      byte = buf[p++];
-      v |= (byte & 0x7f) << 7;
-      if (byte >= 0x80) {
-        byte = buf[p++];
-        v |= (byte & 0x7f) << 14;
-        if (byte >= 0x80) {
-          byte = buf[p++];
-          v |= (byte & 0x7f) << 21;
-          if (byte >= 0x80) {
-            v = slowVarint(buf, p, v);
-            p = SLOW.end;
-          }
-        }
-      }
-      v = v < 4294967296 ? (v >>> 1) ^ -(v & 1) : v % 2 === 1 ? -(v + 1) / 2 : v / 2;
+    const byte = buf[p];
+    if (byte < 0x80) {
+      acc += (byte >>> 1) ^ -(byte & 1);
+      p++;
+    } else {
+      const v = varintAt(buf, p);
+      p = VARINT_END;
+      acc += v < 4294967296 ? (v >>> 1) ^ -(v & 1) : v % 2 === 1 ? -(v + 1) / 2 : v / 2;
     }
-    acc += v;
     if (acc > MAX_SAFE || acc < -MAX_SAFE) throw new PbfFormatError(`${what} beyond ±2^53 (OSM ids and coordinates are far smaller)`);
     o[n++] = acc;
   }
@@ -258,10 +215,7 @@ export function varintAt(buf: Uint8Array, p: number): number {
     if (byte >= 0x80) {
       byte = buf[p++];
       v |= (byte & 0x7f) << 21;
-      if (byte >= 0x80) {
-        v = slowVarint(buf, p, v);
-        p = SLOW.end;
-      }
+      if (byte >= 0x80) return slowVarint(buf, p, v);
     }
   }
   VARINT_END = p;
