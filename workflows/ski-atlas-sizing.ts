@@ -9,7 +9,7 @@ export const SKI_ATLAS_SIZED_STEPS: readonly SkiAtlasSizedStep[] = ["download", 
  * feeds them to `pickTier(policy, bytes)` to choose each step's Fargate tier.
  *
  * Calibrated by `npm run bench` (bench/results.json, 2026-12-02, 2 CPUs, Node 24; the worker-thread extractor reading
- * S3 by ranges and the streaming analyze): 203 MB and 1 GB inputs of realistic density (1 tile in 100 keeps its ski
+ * S3 by ranges into shared chunks and holding its kept ways as columns, and the streaming analyze): 203 MB and 1 GB inputs of realistic density (1 tile in 100 keeps its ski
  * tags, about 1% kept by extract, as on a continent) and 203 MB ski-dense (every tile a ski area, about 7% kept: the
  * worst case for memory), tiled from the real Andorra extract, each step a child process against the embedded S3
  * server. bench/sizing-fit.ts:
@@ -21,11 +21,11 @@ export const SKI_ATLAS_SIZED_STEPS: readonly SkiAtlasSizedStep[] = ["download", 
  *   staged outputs.
  * - By this fit every region of the registry fits a tier with the 30% margin (workflows/ski-atlas-sizing.test.ts),
  *   Europe (31 GB) included, on `large`. The 4 GB realistic input (`npm run bench:data -- --large`) is not in
- *   these rows yet.
+ *   these rows; its extract peak (about 830 MiB) is well under this line's 1,370 MiB there.
  */
 export const SKI_ATLAS_SIZE_POLICIES: Record<SkiAtlasSizedStep, SizePolicy> = {
-  download: { baseMemoryMiB: 240, memoryMiBPerInputMiB: 0.07, baseDiskGiB: 0.5, diskGiBPerInputGiB: 1 },
-  extract: { baseMemoryMiB: 672, memoryMiBPerInputMiB: 0.285, baseDiskGiB: 0.5, diskGiBPerInputGiB: 0.08 },
-  analyze: { baseMemoryMiB: 848, memoryMiBPerInputMiB: 0.17, baseDiskGiB: 0.5, diskGiBPerInputGiB: 0.15 },
+  download: { baseMemoryMiB: 208, memoryMiBPerInputMiB: 0.045, baseDiskGiB: 0.5, diskGiBPerInputGiB: 1 },
+  extract: { baseMemoryMiB: 520, memoryMiBPerInputMiB: 0.22, baseDiskGiB: 0.5, diskGiBPerInputGiB: 0.08 },
+  analyze: { baseMemoryMiB: 872, memoryMiBPerInputMiB: 0.165, baseDiskGiB: 0.5, diskGiBPerInputGiB: 0.15 },
   publish: { baseMemoryMiB: 192, memoryMiBPerInputMiB: 0, baseDiskGiB: 0.5, diskGiBPerInputGiB: 0.08 },
 };
