@@ -245,7 +245,8 @@ function report(rows: Row[], machine: Record<string, unknown>, generatedAt: stri
   console.log(`\nprojections (${PROJECTION_ASSUMPTIONS}):\n${proj.join("\n")}\n`);
   console.log(
     `Iceland in the monthly fan-out (${monthly.monthlyRegions.length} regions, ${monthly.monthlyMaxConcurrency} at a time, projected span ${f(sharing.spanMinutes, 0)} min: ` +
-      `each metric series-hour shared by ${f(sharing.sharedBy, 1)} regions): **$${icelandInFanOut.cost.total_usd.toFixed(4)}** per run, of which CloudWatch ${usd(icelandInFanOut.cost.parts.cloudwatch_usd, 6)}\n`,
+      `a metric series-hour, when a region sends one (a failed region's RunFailed), shared by ${f(sharing.sharedBy, 1)} regions): ` +
+      `**$${icelandInFanOut.cost.total_usd.toFixed(4)}** per successful run, of which CloudWatch ${usd(icelandInFanOut.cost.parts.cloudwatch_usd, 6)}\n`,
   );
   const misfits = registry.filter((r) => !r.fits);
   console.log(
