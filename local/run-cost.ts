@@ -45,7 +45,7 @@ export function runUsage(
       }
     }
   }
-  usage.customMetricSeries = metricSeriesHours(o).length;
+  usage.customMetricSeries = metricSeriesHours(o, resources).length;
   // Without a definition: the history still tells Lambda invocations apart (their durations are unknown).
   if (!resources.size) {
     for (const e of o.history) {
@@ -79,8 +79,10 @@ const isMetrics = (r: TaskResource) => r.resource.includes(":lambda:") && /metri
  * The custom metric series-hours a run's Metrics steps sent, as `<name>|<dimensions>@<UTC hour>`: CloudWatch bills
  * each distinct one once (a retried Metrics step in the same hour sends the same series again for free).
  */
-export function metricSeriesHours(o: { workflow?: string; states: StateVisit[]; definition: unknown }): string[] {
-  const resources = taskResources(o.definition);
+export function metricSeriesHours(
+  o: { workflow?: string; states: StateVisit[]; definition: unknown },
+  resources = taskResources(o.definition),
+): string[] {
   const keys = new Set<string>();
   for (const visit of o.states) {
     const known = resources.get(visit.name);
