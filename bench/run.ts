@@ -4,9 +4,11 @@
  * `--dry-run` prints the tables without writing bench/results.json (e.g. when measuring a subset of the inputs).
  *
  * Runs download (file://), extract, analyze and publish as real child processes (compiled JS on Node, the way
- * the image runs them) against the embedded S3 server, and on the same file `osmium fileinfo -e` (one decode
- * pass) and `osmium tags-filter` alone. Wall time from the parent, peak RSS and CPU seconds from /usr/bin/time
- * (the kernel's ru_maxrss, user + system). Prints a table, fits peak memory and CPU time against input size
+ * the image runs them, each in the task environment of the tier the sizing picks for the input) against the
+ * embedded S3 server, and on the same file `osmium fileinfo -e` (one decode pass) and `osmium tags-filter` alone.
+ * Wall time from the parent, peak RSS and CPU seconds from /usr/bin/time (the kernel's ru_maxrss, user + system);
+ * the extract's CPU by thread (bench/thread-cpu.ts) next to the CPU one thread takes to inflate every block of
+ * the file once: the profile that says what bounds the extract. Prints a table, fits peak memory and CPU time against input size
  * (bench/sizing-fit.ts), derives the size policies and projects wall time and the full AWS cost per run
  * (lib/aws-pricing.ts) for Iceland, New Zealand, North America and Europe; writes bench/results.json.
  * Not part of `npm test`.
@@ -20,11 +22,12 @@ import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { startTestS3 } from "../lib/testing/s3rver.ts";
 import { AWS_PRICES } from "../lib/aws-pricing.ts";
 import { getRegion, REGION_NAMES } from "../lib/regions.ts";
-import { SIZING_MARGIN } from "../workflows/tiers.ts";
+import { pickTier, SIZING_MARGIN, taskEnvironment, tierByName, type TierName } from "../workflows/tiers.ts";
 import { readConfig } from "../workflows/config.ts";
 import { filterExpressions } from "../containers/ski-atlas/extract.ts";
 import { SKI_ATLAS_SIZE_POLICIES, SKI_ATLAS_SIZED_STEPS, type SkiAtlasSizedStep } from "../workflows/ski-atlas-sizing.ts";
 import { DATA_DIR, REPO, type BenchInput } from "./make-data.ts";
+import { inflateFloorCpuS, ThreadCpuSampler, type ThreadCpu } from "./thread-cpu.ts";
 import { densityOf, fanOutMetricSharing, fitRows, fitsWithMargin, policiesFrom, PROJECTED_DOWNLOAD_MB_PER_S, PROJECTION_ASSUMPTIONS, projectRegion, type Row } from "./sizing-fit.ts";
 
 const MiB = 2 ** 20;
@@ -37,14 +40,17 @@ interface Measured {
   peakRssMiB: number;
   code: number;
   stderr: string;
+  /** CPU seconds by thread group (bench/thread-cpu.ts), when asked for. */
+  threads?: ThreadCpu;
 }
 
 /** Runs a command under /usr/bin/time; wall from here, peak RSS of the process tree's largest process. */
-function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Measured> {
+function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, { threads = false } = {}): Promise<Measured> {
   const out = join(tmpdir(), `bench-time-${process.pid}-${Math.random().toString(36).slice(2)}`);
   return new Promise((resolvePromise, reject) => {
     const t = process.hrtime.bigint();
     const child = spawn("/usr/bin/time", ["-f", "%U %S %M", "-o", out, cmd, ...args], { env, cwd: REPO, stdio: ["ignore", "ignore", "pipe"] });
+    const sampler = threads && child.pid !== undefined ? new ThreadCpuSampler(child.pid) : undefined;
     let stderr = "";
     child.stderr.setEncoding("utf8");
     child.stderr.on("data", (d: string) => (stderr += d.length > 20000 ? "" : d));
@@ -53,7 +59,7 @@ function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.e
       const wallS = Number(process.hrtime.bigint() - t) / 1e9;
       const [user, sys, kb] = readFileSync(out, "utf8").trim().split("\n").at(-1)!.split(" ").map(Number);
       rmSync(out, { force: true });
-      resolvePromise({ wallS, cpuS: user + sys, peakRssMiB: kb / 1024, code: code ?? -1, stderr });
+      resolvePromise({ wallS, cpuS: user + sys, peakRssMiB: kb / 1024, code: code ?? -1, stderr, threads: sampler?.stop() });
     });
   });
 }
@@ -111,28 +117,36 @@ async function main() {
       const filter = await measure("osmium", ["tags-filter", input.file, "-e", expr, "-f", "pbf", "-o", join(work, "osmium.pbf"), "--overwrite", "--no-progress"]);
       process.stderr.write(`tags-filter ${filter.wallS.toFixed(2)} s`);
       const steps = {} as Record<SkiAtlasSizedStep, Measured>;
+      // Each step in the environment its task definition gives it on the tier the sizing picks for this input
+      // (heap limit, DuckDB's memory and spill limits, TMPDIR), as in AWS and under the local engine.
+      const tiers = Object.fromEntries(STEPS.map((s) => [s, pickTier(SKI_ATLAS_SIZE_POLICIES[s], input.bytes)])) as Record<SkiAtlasSizedStep, TierName>;
+      const stepEnv = (step: SkiAtlasSizedStep) => ({ ...env, ...taskEnvironment(tierByName(tiers[step]), mkdtempSync(join(work, `${step}-`))) });
       for (const step of STEPS) {
-        const m = await measure(process.execPath, [main, step], env);
+        const m = await measure(process.execPath, [main, step], stepEnv(step), { threads: step === "extract" });
         if (m.code !== 0) throw new Error(`${step} failed on ${name} (exit ${m.code}): ${m.stderr.trim().split("\n").slice(-3).join(" | ")}`);
         steps[step] = m;
-        process.stderr.write(`, ${step} ${m.wallS.toFixed(2)} s`);
+        process.stderr.write(`, ${step} (${tiers[step]}) ${m.wallS.toFixed(2)} s`);
       }
       // The extract again on one worker thread: the speed-up of pass 2's threads (ATLAS_PBF_WORKERS).
-      const oneWorker = await measure(process.execPath, [main, "extract"], { ...env, ATLAS_PBF_WORKERS: "1" });
+      const oneWorker = await measure(process.execPath, [main, "extract"], { ...stepEnv("extract"), ATLAS_PBF_WORKERS: "1" }, { threads: true });
       if (oneWorker.code !== 0) throw new Error(`extract on 1 worker failed on ${name}: ${oneWorker.stderr.trim().split("\n").at(-1)}`);
-      process.stderr.write(`, extract on 1 worker ${oneWorker.wallS.toFixed(2)} s\n`);
+      process.stderr.write(`, extract on 1 worker ${oneWorker.wallS.toFixed(2)} s`);
+      const floor = await inflateFloorCpuS(input.file);
+      process.stderr.write(`, inflating every block once ${floor.cpuS.toFixed(2)} s\n`);
       const head = await s3.s3.send(new HeadObjectCommand({ Bucket: "bench", Key: u.extract.slice("s3://bench/".length) }));
       const eap = steps.extract.wallS + steps.analyze.wallS + steps.publish.wallS;
       rows.push({
         input: name, density: input.density, inputMB: input.bytes / 1e6, inputMiB: input.bytes / MiB, extractMB: (head.ContentLength ?? 0) / 1e6,
         osmiumDecodeS: decode.wallS, osmiumTagsFilterS: filter.wallS, osmiumTagsFilterRssMiB: filter.peakRssMiB,
-        steps: Object.fromEntries(STEPS.map((s) => [s, { wallS: steps[s].wallS, peakRssMiB: steps[s].peakRssMiB, cpuS: steps[s].cpuS }])) as Row["steps"],
+        steps: Object.fromEntries(STEPS.map((s) => [s, { wallS: steps[s].wallS, peakRssMiB: steps[s].peakRssMiB, cpuS: steps[s].cpuS, tier: tiers[s] }])) as Row["steps"],
         extractAnalyzePublishS: eap, ratioToDecode: eap / decode.wallS, mbPerS: input.bytes / 1e6 / eap,
         extractOneWorkerS: oneWorker.wallS, workerSpeedup: oneWorker.wallS / steps.extract.wallS,
         cpu: {
           osmiumDecodeS: decode.cpuS, osmiumTagsFilterS: filter.cpuS, extractS: steps.extract.cpuS,
           extractAnalyzePublishS: steps.extract.cpuS + steps.analyze.cpuS + steps.publish.cpuS,
           extractOneWorkerS: oneWorker.cpuS,
+          inflateFloorS: floor.cpuS,
+          extractThreads: steps.extract.threads, extractOneWorkerThreads: oneWorker.threads,
         },
       });
     }
@@ -145,6 +159,23 @@ async function main() {
     node: process.version, osmium: versionOf("osmium", ["--version"]), zlib: process.versions.zlib,
   };
   report(rows, machine, new Date().toISOString());
+}
+
+/**
+ * One line of where the extract's CPU went (bench/thread-cpu.ts), and what that allows: the workers cannot take
+ * less than inflating every block once, and on `cores` cores no number of workers makes the step faster than
+ * its total CPU ÷ cores or its main thread alone.
+ */
+function threadLine(t: ThreadCpu, totalS: number, inflateFloorS: number | undefined, cores = 2): string {
+  const f = (x: number) => x.toFixed(2);
+  const sampled = t.main + t.workers + t.v8Helpers + t.libuvPool + t.other;
+  const workerS = t.workers / Math.max(1, t.workerThreads);
+  return (
+    `main ${f(t.main)} s, ${t.workerThreads} worker${t.workerThreads === 1 ? "" : "s"} ${f(t.workers)} s` +
+    (inflateFloorS === undefined ? "" : ` (of which inflating every block once takes ${f(inflateFloorS)} s on one thread)`) +
+    `, V8 helpers (GC, compiler) ${f(t.v8Helpers)} s, libuv pool ${f(t.libuvPool)} s, other ${f(t.other)} s, unsampled ${f(Math.max(0, totalS - sampled))} s; ` +
+    `busiest thread ${f(Math.max(t.main, workerS))} s, total ÷ ${cores} cores ${f(totalS / cores)} s`
+  );
 }
 
 function report(rows: Row[], machine: Record<string, unknown>, generatedAt: string) {
@@ -202,7 +233,8 @@ function report(rows: Row[], machine: Record<string, unknown>, generatedAt: stri
     machine,
     method:
       "one run per input; wall time measured by the parent, peak RSS = ru_maxrss and CPU = user + system from /usr/bin/time; " +
-      "steps are compiled JS child processes against the embedded S3 server (s3rver, in the bench process)",
+      "steps are compiled JS child processes against the embedded S3 server (s3rver, in the bench process), each in the task environment " +
+      "(workflows/tiers.ts taskEnvironment) of the tier the sizing picks; the extract's CPU by thread sampled from /proc every 50 ms",
     rows,
     fits: { ...fits, sizingMargin: SIZING_MARGIN },
     policies,
@@ -230,6 +262,8 @@ function report(rows: Row[], machine: Record<string, unknown>, generatedAt: stri
           `E+A+P ${f(c.extractAnalyzePublishS)} s (${f(c.extractAnalyzePublishS / c.osmiumDecodeS)}× decode)` +
           (c.extractOneWorkerS !== undefined ? `, extract on 1 worker ${f(c.extractOneWorkerS)} s` : ""),
       );
+      if (c.extractThreads) console.log(`    extract's threads: ${threadLine(c.extractThreads, c.extractS, c.inflateFloorS)}`);
+      if (c.extractOneWorkerThreads && c.extractOneWorkerS !== undefined) console.log(`    on 1 worker: ${threadLine(c.extractOneWorkerThreads, c.extractOneWorkerS, c.inflateFloorS)}`);
     }
     console.log("");
   }

@@ -15,6 +15,7 @@ import { metricData, metricSeries } from "../functions/metrics.ts";
 import { AWS_PRICES, estimateRunCost, type RunCostEstimate } from "../lib/aws-pricing.ts";
 import { HELPER_LAMBDA_MEMORY_MIB, pickTier, sizeNeeds, tierByName, tierKeepsMargin, TIERS, type SizePolicy, type TierName } from "../workflows/tiers.ts";
 import { SKI_ATLAS_SIZED_STEPS, type SkiAtlasSizedStep } from "../workflows/ski-atlas-sizing.ts";
+import type { ThreadCpu } from "./thread-cpu.ts";
 
 const MiB = 2 ** 20;
 const STEPS = SKI_ATLAS_SIZED_STEPS;
@@ -24,8 +25,9 @@ export interface StepMeasure {
   peakRssMiB: number;
   /** User + system CPU seconds of the step (older results lack it: the wall time stands in). */
   cpuS?: number;
+  /** The tier whose task environment (workflows/tiers.ts taskEnvironment) the step ran in (older results: none). */
+  tier?: TierName;
 }
-
 export interface Row {
   input: string;
   density?: string;
@@ -43,7 +45,18 @@ export interface Row {
   extractOneWorkerS?: number;
   workerSpeedup?: number;
   /** CPU seconds (user + system) of the same runs (older results lack them). */
-  cpu?: { osmiumDecodeS: number; osmiumTagsFilterS: number; extractS: number; extractAnalyzePublishS: number; extractOneWorkerS?: number };
+  cpu?: {
+    osmiumDecodeS: number;
+    osmiumTagsFilterS: number;
+    extractS: number;
+    extractAnalyzePublishS: number;
+    extractOneWorkerS?: number;
+    /** One thread inflating every block once (bench/thread-cpu.ts): the floor of any reader of the file. */
+    inflateFloorS?: number;
+    /** The extract's CPU by thread group, with 2 workers and with 1 (bench/thread-cpu.ts). */
+    extractThreads?: ThreadCpu;
+    extractOneWorkerThreads?: ThreadCpu;
+  };
 }
 
 export const densityOf = (row: Pick<Row, "density">) => row.density ?? "ski-dense";
