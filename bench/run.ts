@@ -262,8 +262,9 @@ function report(rows: Row[], machine: Record<string, unknown>, generatedAt: stri
           `E+A+P ${f(c.extractAnalyzePublishS)} s (${f(c.extractAnalyzePublishS / c.osmiumDecodeS)}× decode)` +
           (c.extractOneWorkerS !== undefined ? `, extract on 1 worker ${f(c.extractOneWorkerS)} s` : ""),
       );
-      if (c.extractThreads) console.log(`    extract's threads: ${threadLine(c.extractThreads, c.extractS, c.inflateFloorS)}`);
-      if (c.extractOneWorkerThreads && c.extractOneWorkerS !== undefined) console.log(`    on 1 worker: ${threadLine(c.extractOneWorkerThreads, c.extractOneWorkerS, c.inflateFloorS)}`);
+      // Nothing sampled where there is no /proc (not Linux): no line rather than a line of zeros.
+      if (c.extractThreads?.main) console.log(`    extract's threads: ${threadLine(c.extractThreads, c.extractS, c.inflateFloorS)}`);
+      if (c.extractOneWorkerThreads?.main && c.extractOneWorkerS !== undefined) console.log(`    on 1 worker: ${threadLine(c.extractOneWorkerThreads, c.extractOneWorkerS, c.inflateFloorS)}`);
     }
     console.log("");
   }
