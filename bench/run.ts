@@ -166,7 +166,7 @@ async function main() {
  * less than inflating every block once, and on `cores` cores no number of workers makes the step faster than
  * its total CPU ÷ cores or its main thread alone.
  */
-function threadLine(t: ThreadCpu, totalS: number, inflateFloorS: number | undefined, cores = 2): string {
+function threadLine(t: ThreadCpu, totalS: number, inflateFloorS: number | undefined, cores: number): string {
   const f = (x: number) => x.toFixed(2);
   const sampled = t.main + t.workers + t.v8Helpers + t.libuvPool + t.other;
   const workerS = t.workers / Math.max(1, t.workerThreads);
@@ -263,8 +263,8 @@ function report(rows: Row[], machine: Record<string, unknown>, generatedAt: stri
           (c.extractOneWorkerS !== undefined ? `, extract on 1 worker ${f(c.extractOneWorkerS)} s` : ""),
       );
       // Nothing sampled where there is no /proc (not Linux): no line rather than a line of zeros.
-      if (c.extractThreads?.main) console.log(`    extract's threads: ${threadLine(c.extractThreads, c.extractS, c.inflateFloorS)}`);
-      if (c.extractOneWorkerThreads?.main && c.extractOneWorkerS !== undefined) console.log(`    on 1 worker: ${threadLine(c.extractOneWorkerThreads, c.extractOneWorkerS, c.inflateFloorS)}`);
+      if (c.extractThreads?.main) console.log(`    extract's threads: ${threadLine(c.extractThreads, c.extractS, c.inflateFloorS, cpus)}`);
+      if (c.extractOneWorkerThreads?.main && c.extractOneWorkerS !== undefined) console.log(`    on 1 worker: ${threadLine(c.extractOneWorkerThreads, c.extractOneWorkerS, c.inflateFloorS, cpus)}`);
     }
     console.log("");
   }
