@@ -8,7 +8,7 @@
  * embedded S3 server, and on the same file `osmium fileinfo -e` (one decode pass) and `osmium tags-filter` alone.
  * Wall time from the parent, peak RSS and CPU seconds from /usr/bin/time (the kernel's ru_maxrss, user + system);
  * the extract's CPU by thread (bench/thread-cpu.ts) next to the CPU one thread takes to inflate every block of
- * the file once: the profile that says what bounds the extract. Prints a table, fits peak memory and CPU time against input size
+ * the file once (bench/inflate-floor.ts): the profile that says what bounds the extract. Prints a table, fits peak memory and CPU time against input size
  * (bench/sizing-fit.ts), derives the size policies and projects wall time and the full AWS cost per run
  * (lib/aws-pricing.ts) for Iceland, New Zealand, North America and Europe; writes bench/results.json.
  * Not part of `npm test`.
@@ -27,7 +27,8 @@ import { readConfig } from "../workflows/config.ts";
 import { filterExpressions } from "../containers/ski-atlas/extract.ts";
 import { SKI_ATLAS_SIZE_POLICIES, SKI_ATLAS_SIZED_STEPS, type SkiAtlasSizedStep } from "../workflows/ski-atlas-sizing.ts";
 import { DATA_DIR, REPO, type BenchInput } from "./make-data.ts";
-import { inflateFloorCpuS, ThreadCpuSampler, type ThreadCpu } from "./thread-cpu.ts";
+import { inflateFloorCpuS } from "./inflate-floor.ts";
+import { ThreadCpuSampler, type ThreadCpu } from "./thread-cpu.ts";
 import { densityOf, fanOutMetricSharing, fitRows, fitsWithMargin, policiesFrom, PROJECTED_DOWNLOAD_MB_PER_S, PROJECTION_ASSUMPTIONS, projectRegion, type Row } from "./sizing-fit.ts";
 
 const MiB = 2 ** 20;

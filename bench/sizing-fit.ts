@@ -51,7 +51,7 @@ export interface Row {
     extractS: number;
     extractAnalyzePublishS: number;
     extractOneWorkerS?: number;
-    /** One thread inflating every block once (bench/thread-cpu.ts): the floor of any reader of the file. */
+    /** One thread inflating every block once (bench/inflate-floor.ts): the floor of any reader of the file. */
     inflateFloorS?: number;
     /** The extract's CPU by thread group, with 2 workers and with 1 (bench/thread-cpu.ts). */
     extractThreads?: ThreadCpu;

@@ -1,8 +1,6 @@
 import { spawn } from "node:child_process";
-import { statSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { andorraPbf } from "../containers/ski-atlas/testing/helpers.ts";
-import { groupThreads, inflateFloorCpuS, ThreadCpuSampler } from "./thread-cpu.ts";
+import { groupThreads, ThreadCpuSampler } from "./thread-cpu.ts";
 
 /**
  * The benchmark's per-thread account of the extract (what bounds it). Checked on real processes: a Node child
@@ -37,15 +35,5 @@ describe("per-thread CPU of a step", () => {
     expect(threads.workerThreads).toBe(1);
     expect(threads.workers).toBeGreaterThan(0.1);
     expect(threads.main).toBeGreaterThan(0.05);
-  });
-});
-
-describe("the inflate floor", () => {
-  it("GIVEN the real Andorra extract WHEN every block is inflated once THEN every block is counted, inflated to more than the file", async () => {
-    const file = await andorraPbf();
-    const floor = await inflateFloorCpuS(file);
-    expect(floor.blocks).toBeGreaterThan(2);
-    expect(floor.inflatedMB * 1e6).toBeGreaterThan(statSync(file).size);
-    expect(floor.cpuS).toBeGreaterThan(0);
   });
 });

@@ -1,6 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { inflateParsedSync, parseBlob, readBlob, scanBlocks, type ParsedBlob } from "../containers/ski-atlas/pbf/blocks.ts";
-import { FileSource } from "../containers/ski-atlas/pbf/source.ts";
+import { parseProcStat } from "../lib/proc-stat.ts";
 
 /**
  * Where a step's CPU time goes, thread by thread: what the benchmark prints to say what bounds the extract (issue
@@ -42,10 +41,7 @@ export function readThreads(pid: number): Map<string, [string, number]> {
   }
   for (const tid of tids) {
     try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-      // comm is in parentheses and may hold spaces; the fields after it start at state (field 3).
-      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const { comm, fields } = parseProcStat(readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8"));
       out.set(tid, [comm, (Number(fields[11]) + Number(fields[12])) / CLK_TCK]);
     } catch {
       // The thread ended between listing and reading.
@@ -103,34 +99,3 @@ export class ThreadCpuSampler {
   }
 }
 
-/** CPU seconds of the calling thread alone (Node ≥ 23.9), or of the whole process on an older Node. */
-function threadCpuSeconds(): number {
-  const usage = (process as { threadCpuUsage?: () => NodeJS.CpuUsage }).threadCpuUsage?.() ?? process.cpuUsage();
-  return (usage.user + usage.system) / 1e6;
-}
-
-/**
- * The CPU seconds it takes one thread to inflate every block of `file` once, with the extractor's own code
- * (blocks.ts): the floor of any reader of the file, whatever it does after inflating. Reads are not counted:
- * blobs are read in batches of about 64 MiB, then inflated.
- */
-export async function inflateFloorCpuS(file: string): Promise<{ cpuS: number; blocks: number; inflatedMB: number }> {
-  const src = await FileSource.open(file);
-  try {
-    const refs = await scanBlocks(src);
-    let cpuS = 0, inflated = 0;
-    for (let i = 0; i < refs.length; ) {
-      const batch: ParsedBlob[] = [];
-      for (let bytes = 0; i < refs.length && bytes < 64 * 2 ** 20; i++) {
-        batch.push(parseBlob(await readBlob(src, refs[i])));
-        bytes += refs[i].size;
-      }
-      const before = threadCpuSeconds();
-      for (const blob of batch) inflated += inflateParsedSync(blob).length;
-      cpuS += threadCpuSeconds() - before;
-    }
-    return { cpuS, blocks: refs.length, inflatedMB: inflated / 1e6 };
-  } finally {
-    await src.close();
-  }
-}

@@ -1,4 +1,5 @@
 import { readFile, readdir } from "node:fs/promises";
+import { parseProcStat } from "../lib/proc-stat.ts";
 
 /**
  * Resident memory of a process and all its descendants, in bytes, read from /proc: what a container's
@@ -18,8 +19,7 @@ export async function treeRssBytes(rootPid: number): Promise<number> {
       .map(async (e) => {
         try {
           const stat = await readFile(`/proc/${e}/stat`, "utf8");
-          // Field 4 is the parent pid; the command name in field 2 may contain spaces, so split after ')'.
-          const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+          const ppid = Number(parseProcStat(stat).fields[1]);
           parents.set(Number(e), ppid);
         } catch {
           /* the process ended meanwhile */
