@@ -1,11 +1,7 @@
-/** Progress lines go to stderr as `[step] message`; stdout stays free for data. */
-export type Logger = (message: string) => void;
+import type { Log } from "../../lib/run-step.ts";
 
-export function stepLogger(step: string, out: { write(s: string): unknown } = process.stderr): Logger {
-  return (message) => out.write(`[${step}] ${message}\n`);
-}
-
-export const silentLogger: Logger = () => {};
+/** A step's progress log: lib/run-step.ts writes each line to stderr as `[step] message` (stdout stays free for data). */
+export type Logger = Log;
 
 export function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MiB`;

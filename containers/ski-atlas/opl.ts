@@ -194,7 +194,7 @@ export function parseOplLine(line: string, data: OsmData): void {
 }
 
 /** Parses an OPL text stream (already decoded as UTF-8). */
-export async function readOplStream(stream: Readable | AsyncIterable<string>, data = new OsmData()): Promise<OsmData> {
+async function readOplStream(stream: Readable | AsyncIterable<string>, data = new OsmData()): Promise<OsmData> {
   let rest = "";
   for await (const chunk of stream as AsyncIterable<string>) {
     const text = rest + chunk;

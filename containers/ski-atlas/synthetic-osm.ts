@@ -291,9 +291,6 @@ export function buildSyntheticRegion(variant: "ski" | "no-ski" = "ski"): Synthet
   return { xml: b.toXml(), expected: exp };
 }
 
-/** The expected figures of the default synthetic region. */
-export const SYNTHETIC_EXPECTED: SyntheticExpected = buildSyntheticRegion("ski").expected;
-
 /** Writes the synthetic region as a sorted PBF (needs osmium). Deterministic: same bytes every time. */
 export async function writeSyntheticRegion(outPbfPath: string, variant: "ski" | "no-ski" = "ski"): Promise<SyntheticExpected> {
   const { xml, expected } = buildSyntheticRegion(variant);
