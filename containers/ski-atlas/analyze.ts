@@ -7,7 +7,7 @@ import { contentTypeOf } from "../../lib/manifest.ts";
 import { downloadToFile, isNotFound, uploadFile } from "../../lib/s3-objects.ts";
 import type { AnalyzeConfig } from "./config.ts";
 import { mib, type Logger } from "./log.ts";
-import { asStepError, PbfPasses, readSkiFeatures, streamPoiCandidates, type PoiCandidates } from "./opl.ts";
+import { asStepError, PbfPasses, readSkiFeatures, streamPoiCandidates, type PoiCandidates } from "./extract-reader.ts";
 import { buildTables, OUTPUT_FILES, SUMMARY_FILE, type Summary } from "./outputs.ts";
 import { assertLooksLikePbf } from "./pbf-check.ts";
 import { buildSkiAreas, finishSkiModel, PoiCollector, type SkiAreasModel, type SkiModel } from "./ski-model.ts";
@@ -73,7 +73,7 @@ export async function runAnalyze(cfg: AnalyzeConfig, s3: S3Client, log: Logger):
 /**
  * The model of a (sorted) extract, streamed so that memory follows the ski features, not the region (a continent's
  * extract holds every hotel, restaurant and car park of the continent): the ski features and the nodes they use
- * are read first (opl.ts `readSkiFeatures`), the ski areas built from them, then every POI candidate streams past
+ * are read first (extract-reader.ts `readSkiFeatures`), the ski areas built from them, then every POI candidate streams past
  * the areas and only those near one are kept (`streamPoiCandidates` → PoiCollector). Bad input → StepError 65.
  */
 export async function analyzeExtract(path: string, what: string, fix: string, log?: Logger): Promise<SkiModel> {

@@ -4,8 +4,8 @@ import {
   ringAreaKm2, wkbLineString, wkbMultiPolygon,
 } from "./geo.ts";
 import { assembleRings, resolveMembers } from "./ski-model.ts";
-import { OsmData } from "./opl.ts";
-import { parseOplLine } from "./opl.ts";
+import { OsmData } from "./osm-data.ts";
+import { parseOplLine } from "./testing/osmium-opl.ts";
 
 describe("geo", () => {
   it("haversine along a meridian is R·Δφ", () => {

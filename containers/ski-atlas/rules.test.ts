@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { analyzeExtract } from "./analyze.ts";
 import { FILTER_RULES } from "./extract.ts";
-import { readPbfFile } from "./opl.ts";
+import { readPbfFile } from "./extract-reader.ts";
 import { extractPbf } from "./pbf/extract.ts";
 import { writePbf } from "./pbf/write.ts";
 import { buildSkiModel, POLYGON_NEAR_KM, type SkiAreaStats, type SkiModel } from "./ski-model.ts";

@@ -4,7 +4,7 @@ import {
   type BBox, type Coords, type Polygon,
 } from "./geo.ts";
 import { countryCode } from "./country.ts";
-import type { OsmData, OsmRelation, OsmWay, PoiWay, Tags } from "./opl.ts";
+import type { OsmData, OsmRelation, OsmWay, PoiWay, Tags } from "./osm-data.ts";
 import { poiCategory } from "./poi-tags.ts";
 import {
   DIFFICULTIES, elevationM, harder, landuseIsSkiing, leadingInt, LIFECYCLE_STATES, LIFT_TYPES, liftKind,
@@ -682,7 +682,7 @@ export interface SkiAreasModel {
 
 /**
  * The whole model of an extract held in memory (tests, small files). analyze streams the extract instead
- * (opl.ts `readSkiFeatures`, `streamPoiCandidates`): the same three stages, with only the ski features in memory.
+ * (extract-reader.ts `readSkiFeatures`, `streamPoiCandidates`): the same three stages, with only the ski features in memory.
  */
 export function buildSkiModel(data: OsmData): SkiModel {
   const base = buildSkiAreas(data);

@@ -1,4 +1,4 @@
-import type { Tags } from "./opl.ts";
+import type { Tags } from "./osm-data.ts";
 
 /**
  * How OSM tags become lift/piste/resort attributes: lifecycle status, piste types and difficulty, lift types.

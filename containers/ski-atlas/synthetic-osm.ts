@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { OsmData, type MemberType, type Tags } from "./osm-data.ts";
 import { runOsmium, lastLine } from "./osmium.ts";
 
 /**
@@ -18,8 +19,6 @@ const R_KM = 6371.0088;
 const DEG = 180 / Math.PI;
 export const kmToDegLat = (km: number) => (km / R_KM) * DEG;
 const fix7 = (x: number) => Math.round(x * 1e7) / 1e7;
-
-type Tags = Record<string, string>;
 
 export interface ExpectedSkiArea {
   /** `relation/<id>` or `way/<id>`. */
@@ -95,6 +94,25 @@ export class OsmBuilder {
     return [a, b, c, d, a];
   }
 
+  /**
+   * The fixture held in memory as the model reads it: what `toXml` → `osmium sort` → readPbfFile gives (nodes, ways
+   * and relations in id order), without osmium or a file. For unit tests of the model's rules.
+   */
+  toOsmData(): OsmData {
+    const data = new OsmData();
+    for (const n of this.nodes) {
+      data.addNode(n.id, n.lon, n.lat);
+      if (Object.keys(n.tags).length > 0) data.taggedNodes.push({ id: n.id, tags: { ...n.tags }, lon: n.lon, lat: n.lat });
+    }
+    for (const w of this.ways) data.ways.set(w.id, { id: w.id, tags: { ...w.tags }, refs: [...w.refs], coords: new Float64Array(0) });
+    for (const r of [...this.rels].sort((a, b) => a.id - b.id)) {
+      const members = r.members.map((m) => ({ type: m.type[0] as MemberType, ref: m.ref, role: m.role }));
+      data.relations.set(r.id, { id: r.id, tags: { ...r.tags }, members });
+    }
+    data.finish();
+    return data;
+  }
+
   toXml(): string {
     const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
     const tags = (t: Tags) => Object.entries(t).map(([k, v]) => `    <tag k="${esc(k)}" v="${esc(v)}"/>\n`).join("");
@@ -127,11 +145,11 @@ function eastKm(dLonDeg: number, lat: number): number {
 }
 
 export interface SyntheticRegion {
-  xml: string;
+  osm: OsmBuilder;
   expected: SyntheticExpected;
 }
 
-/** Builds the OSM XML and the expected figures. `variant: "no-ski"` keeps only roads, buildings and a cafe. */
+/** Builds the region's OSM objects and the expected figures. `variant: "no-ski"` keeps only roads, buildings and a cafe. */
 export function buildSyntheticRegion(variant: "ski" | "no-ski" = "ski"): SyntheticRegion {
   const b = new OsmBuilder();
   // Unrelated data, present in both variants.
@@ -144,7 +162,7 @@ export function buildSyntheticRegion(variant: "ski" | "no-ski" = "ski"): Synthet
     skiAreas: [], lifts: 0, liftKm: 0, pistes: 0, downhillKm: 0, unassignedPistes: [], areaPistes: [],
     excludedAerialways: [], pois: {}, excludedPois: [],
   };
-  if (variant === "no-ski") return { xml: b.toXml(), expected: empty };
+  if (variant === "no-ski") return { osm: b, expected: empty };
 
   const exp = empty;
   const areas = new Map<string, ExpectedSkiArea>();
@@ -288,13 +306,13 @@ export function buildSyntheticRegion(variant: "ski" | "no-ski" = "ski"): Synthet
     const [tx, ix] = x.id.split("/"), [ty, iy] = y.id.split("/");
     return tx !== ty ? (tx < ty ? -1 : 1) : Number(ix) - Number(iy);
   });
-  return { xml: b.toXml(), expected: exp };
+  return { osm: b, expected: exp };
 }
 
 /** Writes the synthetic region as a sorted PBF (needs osmium). Deterministic: same bytes every time. */
 export async function writeSyntheticRegion(outPbfPath: string, variant: "ski" | "no-ski" = "ski"): Promise<SyntheticExpected> {
-  const { xml, expected } = buildSyntheticRegion(variant);
-  await writeXmlAsPbf(xml, outPbfPath);
+  const { osm, expected } = buildSyntheticRegion(variant);
+  await writeXmlAsPbf(osm.toXml(), outPbfPath);
   return expected;
 }
 

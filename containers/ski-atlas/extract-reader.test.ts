@@ -4,15 +4,15 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StepError } from "../../lib/exit-codes.ts";
 import { analyzeExtract } from "./analyze.ts";
-import { PbfPasses, readPbfFile, readSkiFeatures, SortedIds } from "./opl.ts";
+import { PbfPasses, readPbfFile, readSkiFeatures, SortedIds } from "./extract-reader.ts";
 import { lastLine, runOsmium } from "./osmium.ts";
 import { poiCategory } from "./poi-tags.ts";
 import { buildSkiModel, SegmentSet } from "./ski-model.ts";
-import { OsmBuilder, writeSyntheticRegion } from "./synthetic-osm.ts";
+import { buildSyntheticRegion, OsmBuilder, writeSyntheticRegion } from "./synthetic-osm.ts";
 
 let tmp: string;
 beforeAll(async () => {
-  tmp = await mkdtemp(join(tmpdir(), "ski-atlas-opl-test-"));
+  tmp = await mkdtemp(join(tmpdir(), "ski-atlas-extract-reader-test-"));
 });
 afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
@@ -96,6 +96,12 @@ describe("streaming the extract", () => {
     } finally {
       await passes.close();
     }
+  });
+
+  it("reads a file as the fixture it was written from holds it in memory (OsmBuilder.toOsmData, for the model's unit tests)", async () => {
+    const pbf = join(tmp, "sample-in-memory.osm.pbf");
+    await writeSyntheticRegion(pbf);
+    expect(buildSyntheticRegion().osm.toOsmData()).toEqual(await readPbfFile(pbf, "x", "y"));
   });
 
   it("refuses an extract whose objects are not sorted (a relation before the ways), exit 65", async () => {
