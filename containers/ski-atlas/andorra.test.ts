@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { digestFile } from "../../lib/hash.ts";
 import { startTestS3, type TestS3 } from "../../lib/testing/s3rver.ts";
 import { OUTPUT_FILES } from "./outputs.ts";
-import { DIFFICULTIES } from "./ski-rules.ts";
+import { DIFFICULTIES } from "./ski-model.ts";
 import { andorraPbf, BUCKET, readTable } from "./testing/helpers.ts";
 import { extractAndAnalyze, putRaw } from "./testing/pipeline.ts";
 

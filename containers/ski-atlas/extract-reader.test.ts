@@ -7,8 +7,9 @@ import { analyzeExtract } from "./analyze.ts";
 import { PbfPasses, readPbfFile, readSkiFeatures, SortedIds } from "./extract-reader.ts";
 import { lastLine, runOsmium } from "./osmium.ts";
 import { poiCategory } from "./poi-tags.ts";
-import { buildSkiModel, SegmentSet } from "./ski-model.ts";
+import { buildSkiModel } from "./ski-model.ts";
 import { buildSyntheticRegion, OsmBuilder, writeSyntheticRegion } from "./synthetic-osm.ts";
+import { mulberry32 } from "./testing/hostile-pbf.ts"; // seeded: tests must not depend on Math.random
 
 let tmp: string;
 beforeAll(async () => {
@@ -18,15 +19,9 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-/** A deterministic pseudo-random sequence (tests must not depend on Math.random). */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-}
-
 describe("SortedIds", () => {
   it("finds ids asked in order, backwards and at random, like a Set", () => {
-    const rnd = lcg(7);
+    const rnd = mulberry32(7);
     const raw = Float64Array.from({ length: 5000 }, () => Math.floor(rnd() * 20000) * 3 + 2 ** 40);
     const ids = SortedIds.from(raw, raw.length);
     const set = new Set(raw);
@@ -47,31 +42,6 @@ describe("SortedIds", () => {
     const ids = SortedIds.from(new Float64Array(4), 0);
     expect(ids.size).toBe(0);
     expect(ids.indexOf(1)).toBe(-1);
-  });
-});
-
-describe("SegmentSet", () => {
-  it("numbers each segment once, whichever way it is walked, as the coordinates' strings would", () => {
-    const rnd = lcg(11);
-    const set = new SegmentSet();
-    const byString = new Map<string, number>();
-    const point = () => [Math.round(rnd() * 50) / 1e7 + 10.4, Math.round(rnd() * 50) / 1e7 + 46.9] as const;
-    for (let i = 0; i < 20000; i++) {
-      const [x1, y1] = point(), [x2, y2] = point();
-      const key = x1 < x2 || (x1 === x2 && y1 <= y2) ? `${x1},${y1},${x2},${y2}` : `${x2},${y2},${x1},${y1}`;
-      const got = rnd() < 0.5 ? set.add(x1, y1, x2, y2) : set.add(x2, y2, x1, y1);
-      const want = byString.get(key);
-      expect(got).toBe(want ?? -1);
-      if (want === undefined) byString.set(key, byString.size);
-    }
-    expect(set.size).toBe(byString.size);
-  });
-
-  it("takes -0 and 0 for the same coordinate", () => {
-    const set = new SegmentSet();
-    expect(set.add(0, 1, 2, 3)).toBe(-1);
-    expect(set.add(-0, 1, 2, 3)).toBe(0);
-    expect(set.add(2, 3, -0, 1)).toBe(0);
   });
 });
 

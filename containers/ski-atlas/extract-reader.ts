@@ -147,28 +147,25 @@ export class SortedIds {
   }
 }
 
-/** A growable list of numbers in a Float64Array (ids: exact up to 2^53). */
+/** A growable list of ids in a Float64Array (exact up to 2^53), sorted once at the end. */
 class IdList {
-  data = new Float64Array(1024);
-  length = 0;
+  private readonly ids = new NumberArray(1024);
+  private length = 0;
   push(id: number): void {
-    if (this.length === this.data.length) {
-      const grown = new Float64Array(this.data.length * 2);
-      grown.set(this.data);
-      this.data = grown;
-    }
-    this.data[this.length++] = id;
+    if (this.length === this.ids.data.length) this.ids.grow();
+    this.ids.data[this.length++] = id;
   }
+  /** The ids sorted and deduplicated in place; the list lets go of its buffer. */
   toSortedIds(): SortedIds {
-    const ids = SortedIds.from(this.data, this.length);
-    this.data = new Float64Array(0);
-    return ids;
+    const sorted = SortedIds.from(this.ids.data, this.length);
+    this.ids.data = new Float64Array(0);
+    return sorted;
   }
 }
 
 /**
  * Whether a way can be a lift, a piste or a ski area polygon by its own tags (a superset: the keys the rules of
- * ski-rules.ts read, lifecycle forms such as `disused:aerialway` included). Ways that are none of these and no
+ * model/ read, lifecycle forms such as `disused:aerialway` included). Ways that are none of these and no
  * relation's member are used by the analysis only as POI candidates.
  */
 function hasSkiKey(tags: Tags): boolean {
@@ -295,7 +292,7 @@ export async function readSkiFeatures(pbf: PbfPasses): Promise<SkiFeatures> {
   return { data, pois: { poiWayNodes: poiWayNodes.toSortedIds(), nodeBlocks, wayBlocks } };
 }
 
-/** Where POI candidates go (ski-model.ts's PoiCollector): it keeps those near a ski area. */
+/** Where POI candidates go (model/pois.ts PoiCollector): it keeps those near a ski area. */
 export interface PoiSink {
   node(id: number, tags: Tags, lon: number, lat: number): void;
   way(way: PoiWay): void;

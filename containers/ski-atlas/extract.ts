@@ -12,7 +12,7 @@ import { RANGE_CHUNK, RangeSource } from "./pbf/source.ts";
 import { PbfFileWriter } from "./pbf/write.ts";
 import { assertPbfStart, PBF_START_BYTES } from "./pbf-check.ts";
 import { POI_TAGS } from "./poi-tags.ts";
-import { EXTRACTED_LIFECYCLE_PREFIXES } from "./ski-rules.ts";
+import { EXTRACTED_LIFECYCLE_PREFIXES } from "./model/status.ts";
 
 /**
  * What extract keeps (plus every object these reference): ski areas, lifts, pistes (and their relations), POIs.
@@ -32,7 +32,7 @@ export const FILTER_RULES: readonly TagRule[] = [
   // referenced objects).
   { types: "wr", key: "piste:type" },
   // Lifts and pistes under a lifecycle prefix (`disused:aerialway=chair_lift`): kept, so that lifts.parquet and
-  // pistes.parquet list them with their status (ski-rules.ts). 2 rules per prefix: the extractor takes ≤ 31 a type.
+  // pistes.parquet list them with their status (model/status.ts). 2 rules per prefix: the extractor takes ≤ 31 a type.
   ...EXTRACTED_LIFECYCLE_PREFIXES.flatMap((state): TagRule[] => [
     { types: "w", key: `${state}:aerialway` },
     { types: "w", key: `${state}:piste:type` },
