@@ -5,8 +5,8 @@ import { parseS3Uri } from "../../lib/s3.ts";
 
 /** Every environment variable the ski-atlas steps read is read here (contract: docs/ARCHITECTURE.md). */
 
-export const STEPS = ["download", "extract", "analyze", "publish"] as const;
-export type StepName = (typeof STEPS)[number];
+const STEPS = ["download", "extract", "analyze", "publish"] as const;
+type StepName = (typeof STEPS)[number];
 
 export interface RunConfig {
   region: string;
