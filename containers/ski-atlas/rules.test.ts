@@ -270,8 +270,8 @@ describe("normalization", () => {
 });
 
 describe("lifts", () => {
-  it("count funiculars, a resort's railway, per type with capacity and station elevations; freight and closed ones do not", async () => {
-    let site = 0, freight = 0, closed = 0, strayRail = 0, funicular = 0;
+  it("count funiculars, a resort's railway and a private lift, per type with capacity and station elevations; freight and closed ones do not", async () => {
+    let site = 0, freight = 0, closed = 0, noFoot = 0, freightRail = 0, strayRail = 0, funicular = 0;
     const m = await analyze((b) => {
       const ele = (values: string[]) => (i: number) => ({ aerialway: "station", ele: values[i] });
       // Not a member: extract keeps it by its own filter rule (railway=funicular), proximity attaches it.
@@ -281,24 +281,25 @@ describe("lifts", () => {
         b.way(b.northLine(LON + 0.004, LAT, 1, 2, ele(["1500", "2100"])), { aerialway: "chair_lift", "aerialway:capacity": "1200" }),
         b.way(b.northLine(LON + 0.006, LAT, 0.5, 2, ele(["1800 m", "x"])), { aerialway: "T-bar", "aerialway:capacity": "2400 p/h" }),
         b.way(b.northLine(LON + 0.008, LAT, 0.5, 2), { aerialway: "t-bar" }),
+        b.way(b.northLine(LON + 0.016, LAT, 0.3, 2), { aerialway: "chair_lift", access: "private", name: "Hotel lift" }),
       ];
       freight = b.way(b.northLine(LON + 0.010, LAT, 0.7, 2), { aerialway: "cable_car", usage: "freight" });
       closed = b.way(b.northLine(LON + 0.012, LAT, 0.7, 2), { aerialway: "chair_lift", access: "no" });
+      noFoot = b.way(b.northLine(LON + 0.018, LAT, 0.7, 2), { aerialway: "gondola", foot: "private" });
+      freightRail = b.way(b.northLine(LON + 0.020, LAT, 0.7, 2), { railway: "narrow_gauge", "railway:traffic_mode": "freight" });
       strayRail = b.way(b.northLine(LON + 0.014, LAT, 0.7, 2), { railway: "narrow_gauge" });
       site = b.relationId();
-      b.relation(site, [...ways, freight, closed, strayRail].map(way).filter((w) => w.ref !== strayRail), { type: "site", site: "piste", name: "Lifts" });
+      b.relation(site, [...ways, freight, closed, noFoot, freightRail].map(way), { type: "site", site: "piste", name: "Lifts" });
     });
     expect(m.lifts.find((l) => l.osmId === funicular)).toMatchObject({ liftType: "funicular", skiAreaId: `relation/${site}`, assignedBy: "proximity" });
-    expect(m.lifts.map((l) => l.osmId)).not.toContain(freight);
-    expect(m.lifts.map((l) => l.osmId)).not.toContain(closed);
-    expect(m.lifts.map((l) => l.osmId)).not.toContain(strayRail);
+    for (const excluded of [freight, closed, noFoot, freightRail, strayRail]) expect(m.lifts.map((l) => l.osmId)).not.toContain(excluded);
     const r = row(m, `relation/${site}`);
-    expect(r.lift_count).toBe(5);
-    expect(r.lift_count_by_type).toMatchObject({ funicular: 1, railway: 1, chair_lift: 1, "t-bar": 2 });
+    expect(r.lift_count).toBe(6);
+    expect(r.lift_count_by_type).toMatchObject({ funicular: 1, railway: 1, chair_lift: 2, "t-bar": 2 });
     near(r.lift_km_by_type.funicular, 1.5);
     near(r.lift_km_by_type.railway, 2);
     near(r.lift_km_by_type["t-bar"], 1);
-    near(r.lift_length_km, 1.5 + 2 + 1 + 0.5 + 0.5);
+    near(r.lift_length_km, 1.5 + 2 + 1 + 0.5 + 0.5 + 0.3);
     expect(r.lift_capacity_pph).toBe(1200 + 2400);
     expect([r.lift_station_ele_min_m, r.lift_station_ele_max_m]).toEqual([1500, 2100]);
   });

@@ -23,13 +23,23 @@ describe("lift rule (LiftFormatter.ts)", () => {
     expect(liftKind({ railway: "funicular" }, false)).toMatchObject({ liftType: "funicular" });
     expect(liftKind({ railway: "narrow_gauge" }, true)).toMatchObject({ value: "narrow_gauge", liftType: "railway" });
     expect(liftKind({ railway: "narrow_gauge" }, false)).toBeNull();
-    expect(liftKind({ railway: "platform" }, true)).toBeNull();
+    expect(liftKind({ railway: "subway" }, true)).toMatchObject({ liftType: "railway" });
+    expect(liftKind({ railway: "narrow_gauge", rack: "riggenbach" }, true)).toMatchObject({ liftType: "railway" });
+    for (const v of ["platform", "rack", "miniature"]) expect(liftKind({ railway: v }, true), v).toBeNull();
   });
 
-  it("drops ways not for passengers", () => {
-    for (const tags of <Tags[]>[{ usage: "freight" }, { usage: "industrial" }, { passenger: "no" }, { access: "no" }, { access: "forestry" }]) {
-      expect(liftKind({ aerialway: "cable_car", ...tags }, true), JSON.stringify(tags)).toBeNull();
-    }
+  it("drops ways not for passengers: no passengers, no access, no one on foot, freight", () => {
+    const closed = <Tags[]>[
+      { passenger: "no" }, { access: "no" }, { access: "forestry" }, { foot: "no" }, { foot: "private" }, { usage: "freight" }, { usage: "industrial" },
+    ];
+    for (const tags of closed) expect(liftKind({ aerialway: "cable_car", ...tags }, true), JSON.stringify(tags)).toBeNull();
+    expect(liftKind({ railway: "narrow_gauge", "railway:traffic_mode": "freight" }, true)).toBeNull();
+    expect(liftKind({ railway: "narrow_gauge", "railway:traffic_mode": "passenger" }, true)).toMatchObject({ liftType: "railway" });
+  });
+
+  it("keeps a private lift (access=private): it still carries skiers", () => {
+    expect(liftKind({ aerialway: "chair_lift", access: "private" }, false)).toEqual({ status: "operating", value: "chair_lift", liftType: "chair_lift" });
+    expect(liftKind({ aerialway: "t-bar", foot: "yes", access: "private" }, false)).toMatchObject({ liftType: "t-bar" });
   });
 
   it("reads station elevations from the way's aerialway=station nodes only, in the way's order", () => {

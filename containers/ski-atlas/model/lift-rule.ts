@@ -27,19 +27,23 @@ const NON_LIFT_AERIALWAYS = new Set(["pylon", "station", "goods", "zip_line", "z
 
 /**
  * Railway values that are lifts when a site=piste relation lists the way (a resort's own train; a public railway
- * passing by is not one). `funicular` is a lift wherever it is (LiftFormatter.ts maps railway=funicular to the
- * funicular lift type).
+ * passing by is not one): LiftFormatter.ts `getStatusAndLiftType` maps exactly these to the railway lift type (a rack
+ * railway is one of them with a `rack=*` tag, not a railway value of its own). `funicular` is a lift wherever it is
+ * (LiftFormatter.ts maps railway=funicular to the funicular lift type).
  */
-const RESORT_RAILWAYS = new Set(["rail", "narrow_gauge", "light_rail", "monorail", "tram", "rack"]);
+const RESORT_RAILWAYS = new Set(["rail", "narrow_gauge", "light_rail", "tram", "subway", "monorail"]);
 
 /**
- * Ways that are not for passengers are no lifts (LiftFormatter.ts returns null for these): `usage=freight` or
- * `industrial`, `passenger=no`, `access=no`/`private`/`forestry`.
+ * Ways that are not for passengers are no lifts, as LiftFormatter.ts `formatLift` returns null for them
+ * (russellporter/openskidata-processor@6354e81, the file last changed in 2070270): `passenger=no`, `access=no` or
+ * `forestry`, `foot=no` or `private` (no one may ride or walk onto it), `usage=freight` or `industrial`, and freight
+ * railways (`railway:traffic_mode=freight`). `access=private` is no such reason: a private lift (a hotel's, a club's)
+ * still carries skiers, and LiftFormatter.ts stopped dropping it in 18a08fd (2026-02-14), recording the access instead.
  */
 function isNotForPassengers(tags: Tags): boolean {
   return (
-    tags.usage === "freight" || tags.usage === "industrial" || tags.passenger === "no" ||
-    tags.access === "no" || tags.access === "private" || tags.access === "forestry"
+    tags.passenger === "no" || tags.access === "no" || tags.access === "forestry" || tags.foot === "no" ||
+    tags.foot === "private" || tags.usage === "freight" || tags.usage === "industrial" || tags["railway:traffic_mode"] === "freight"
   );
 }
 
