@@ -16,9 +16,15 @@ import { parseS3Uri } from "./s3.ts";
  * The embedded S3 answers the same (lib/embedded-s3-conditional.ts).
  *
  * A lease expires `ttlMs` after its last renewal, so a writer that died (SIGKILL, OOM, a stopped task) blocks the
- * prefix for at most that long; a live one renews every ttl/3 in the background and before every change it makes.
- * S3 cannot fence a writer that stalls for longer than the TTL between its check and its next write: the TTL must
- * stay well above one S3 call's bound (lib/s3.ts timeouts × attempts), which the defaults keep.
+ * prefix for at most that long; a live one renews every ttl/3 in the background and before every write it makes.
+ * The lease only makes writers take turns, so that two do not both do the work: what readers see is fenced by the
+ * publish's conditional commit of the manifest (lib/publish-prefix.ts), which a writer that lost the lease cannot
+ * make, however long it stalled. So the TTL need not outlast any S3 call; a renewal is still bounded to a third of
+ * it, so that one hung request cannot keep a live writer from renewing.
+ *
+ * A lease whose expiry lies further ahead than ttl + MAX_CLOCK_SKEW_MS of the reader's clock was written by a clock
+ * that ran ahead (or by hand): it is treated as broken, so it cannot block the prefix for ever.
+ * `npm run verify -- --break-lease <prefix>` deletes a lease by hand (breakLease).
  */
 
 /** Production defaults, overridable by env for tests and the local engine. */
@@ -29,6 +35,11 @@ export const LEASE_DEFAULTS = {
    * writer's lease expires within this, a live publish usually finishes within it. */
   waitMs: 300_000,
 } as const;
+/**
+ * How far two writers' clocks may disagree (Fargate tasks keep theirs with the Amazon Time Sync Service, well
+ * within this): a lease expiring further ahead than ttl + this is treated as broken.
+ */
+export const MAX_CLOCK_SKEW_MS = 60_000;
 export const LEASE_TTL_ENV = "ATLAS_LEASE_TTL_MS";
 export const LEASE_WAIT_ENV = "ATLAS_LEASE_WAIT_MS";
 
@@ -71,9 +82,10 @@ export interface PrefixLease {
 
 const errorStatus = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
 const errorName = (err: unknown) => (err as { name?: string })?.name;
-const isPreconditionFailed = (err: unknown) => errorName(err) === "PreconditionFailed" || errorStatus(err) === 412;
-const isConflict = (err: unknown) => errorName(err) === "ConditionalRequestConflict" || errorStatus(err) === 409;
-const isGone = (err: unknown) => errorName(err) === "NoSuchKey" || errorStatus(err) === 404;
+/** S3's answers to a conditional write: the condition failed; another conditional write overlapped; no object. */
+export const isPreconditionFailed = (err: unknown) => errorName(err) === "PreconditionFailed" || errorStatus(err) === 412;
+export const isConflict = (err: unknown) => errorName(err) === "ConditionalRequestConflict" || errorStatus(err) === 409;
+export const isGone = (err: unknown) => errorName(err) === "NoSuchKey" || errorStatus(err) === 404;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -88,30 +100,18 @@ export async function acquireLease(s3: S3Client, prefixUri: string, purpose: str
   const acquiredAt = new Date().toISOString();
   const bodyNow = (): LeaseBody => ({ version: 1, holder, purpose, acquiredAt, expiresAt: new Date(Date.now() + settings.ttlMs).toISOString() });
 
-  const read = async (): Promise<{ body?: LeaseBody; etag: string } | undefined> => {
-    try {
-      const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      const text = await out.Body!.transformToString("utf8");
-      let body: LeaseBody | undefined;
-      try {
-        body = JSON.parse(text) as LeaseBody;
-      } catch {
-        body = undefined; // unreadable: treated as expired, so it can be taken over
-      }
-      return { body, etag: out.ETag! };
-    } catch (err) {
-      if (isGone(err)) return undefined;
-      throw err;
-    }
-  };
+  const read = () => readLease(s3, bucket, key);
   /**
    * PutObject with a condition. `written`: this body is in place (its ETag). `kept`: the lease is still ours but
    * this write did not land (a 409 overlap): not renewed. undefined: the condition failed, the lease is not ours.
    */
   type PutResult = { written: string } | { kept: string } | undefined;
-  const put = async (condition: { IfNoneMatch: "*" } | { IfMatch: string }, body: LeaseBody): Promise<PutResult> => {
+  const put = async (condition: { IfNoneMatch: "*" } | { IfMatch: string }, body: LeaseBody, boundMs?: number): Promise<PutResult> => {
     try {
-      const out = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `${JSON.stringify(body)}\n`, ContentType: "application/json", ...condition }));
+      const out = await s3.send(
+        new PutObjectCommand({ Bucket: bucket, Key: key, Body: `${JSON.stringify(body)}\n`, ContentType: "application/json", ...condition }),
+        boundMs === undefined ? {} : { abortSignal: AbortSignal.timeout(boundMs) },
+      );
       return { written: out.ETag! };
     } catch (err) {
       if (isPreconditionFailed(err) || isConflict(err) || isGone(err)) {
@@ -138,11 +138,18 @@ export async function acquireLease(s3: S3Client, prefixUri: string, purpose: str
     const current = await read();
     if (current) {
       const expires = Date.parse(current.body?.expiresAt ?? "");
-      if (!(expires > Date.now())) {
+      const beyondReach = expires > Date.now() + settings.ttlMs + MAX_CLOCK_SKEW_MS;
+      if (!(expires > Date.now()) || beyondReach) {
+        if (beyondReach) {
+          log(
+            `the lease of ${prefix} by ${current.body?.holder} expires ${current.body?.expiresAt}, further ahead than its TTL ` +
+              `(${settings.ttlMs / 1000} s) + ${MAX_CLOCK_SKEW_MS / 1000} s of clock skew: treated as broken (written by a clock that ran ahead?)`,
+          );
+        }
         const taken = await put({ IfMatch: current.etag }, bodyNow());
         etag = taken && "written" in taken ? taken.written : undefined;
         if (etag) {
-          log(`took over the lease of ${prefix} from ${current.body?.holder ?? "an unreadable lease"}, expired ${current.body?.expiresAt ?? "?"}`);
+          log(`took over the lease of ${prefix} from ${current.body?.holder ?? "an unreadable lease"}, ${beyondReach ? "broken" : "expired"} ${current.body?.expiresAt ?? "?"}`);
           break;
         }
         continue;
@@ -169,7 +176,8 @@ export async function acquireLease(s3: S3Client, prefixUri: string, purpose: str
     (renewing ??= (async () => {
       try {
         const started = Date.now();
-        const next = await put({ IfMatch: etag! }, bodyNow());
+        // Bounded: a renewal hung on one request must not keep the next one from trying.
+        const next = await put({ IfMatch: etag! }, bodyNow(), Math.max(MIN_RENEWAL_BOUND_MS, Math.floor(settings.ttlMs / 3)));
         if (next && "written" in next) {
           etag = next.written;
           renewedAt = started;
@@ -212,6 +220,48 @@ export async function acquireLease(s3: S3Client, prefixUri: string, purpose: str
       }
     },
   };
+}
+
+/** A renewal request is given a third of the TTL (the renewal period), at least this. */
+const MIN_RENEWAL_BOUND_MS = 1_000;
+
+async function readLease(s3: S3Client, bucket: string, key: string): Promise<{ body?: LeaseBody; etag: string } | undefined> {
+  try {
+    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const text = await out.Body!.transformToString("utf8");
+    let body: LeaseBody | undefined;
+    try {
+      body = JSON.parse(text) as LeaseBody;
+    } catch {
+      body = undefined; // unreadable: treated as expired, so it can be taken over
+    }
+    return { body, etag: out.ETag! };
+  } catch (err) {
+    if (isGone(err)) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * An operator's way out (`npm run verify -- --break-lease <prefix>`): deletes the lease of `prefixUri` as it is
+ * now (DeleteObject If-Match its ETag, so a lease that changed hands meanwhile stays). Safe against a live holder:
+ * it loses the lease at its next check, and its commit cannot land over a later one (lib/publish-prefix.ts).
+ * Returns the one line to print.
+ */
+export async function breakLease(s3: S3Client, prefixUri: string): Promise<string> {
+  const prefix = prefixUri.endsWith("/") ? prefixUri : `${prefixUri}/`;
+  const { bucket, key: dir } = parseS3Uri(prefix);
+  const key = dir + LEASE_NAME;
+  const lease = await readLease(s3, bucket, key);
+  if (!lease) return `no lease on ${prefix}: nothing to break`;
+  const who = lease.body ? `${lease.body.holder} (${lease.body.purpose}, until ${lease.body.expiresAt})` : "an unreadable lease";
+  try {
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, IfMatch: lease.etag }));
+  } catch (err) {
+    if (isPreconditionFailed(err) || isGone(err)) return `the lease of ${prefix} changed while breaking it: nothing broken; look again`;
+    throw err;
+  }
+  return `broke the lease of ${prefix} held by ${who}`;
 }
 
 /**

@@ -5,6 +5,8 @@ import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { EXIT, StepError } from "./exit-codes.ts";
+import { dataPathOf, MANIFEST_NAME, parseManifest } from "./manifest.ts";
+import { InvalidManifestError, readFromCommitted } from "./published.ts";
 import { downloadToFile, getObjectText, isNotFound, listObjects } from "./s3-objects.ts";
 import { parseS3Uri } from "./s3.ts";
 
@@ -93,6 +95,43 @@ export async function downloadInput(s3: S3Client, uri: string, file: string, loc
     await downloadToFile(s3, uri, file);
   } catch (err) {
     if (isNotFound(err) && (err as { name?: string }).name !== "NoSuchBucket") throw new StepError(`${what} ${uri} does not exist`, EXIT.NO_INPUT);
+    throw err;
+  }
+}
+
+/**
+ * Downloads `name` of the prefix published at `prefixUri` (s3://, or file:// in local runs) the way a reader must:
+ * its manifest first, then the file where that manifest says (lib/published.ts). Exit 66 when there is no
+ * manifest or it does not list the file, 65 when the manifest is not one.
+ */
+export async function downloadPublishedInput(s3: S3Client, prefixUri: string, name: string, file: string, local: boolean, what = "input"): Promise<void> {
+  const prefix = withSlash(prefixUri);
+  checkScheme(prefix, local, what);
+  const notPublished = () => new StepError(`${what} ${prefix} is not published: it has no ${MANIFEST_NAME}`, EXIT.NO_INPUT);
+  const notListed = () => new StepError(`${what} ${prefix} does not list ${name} in its ${MANIFEST_NAME}`, EXIT.NO_INPUT);
+  try {
+    if (isFileUrl(prefix)) {
+      const text = await readFile(fileURLToPath(new URL(MANIFEST_NAME, prefix)), "utf8").catch((err: NodeJS.ErrnoException) => {
+        if (err.code === "ENOENT" || err.code === "ENOTDIR") throw notPublished();
+        throw err;
+      });
+      let manifest;
+      try {
+        manifest = parseManifest(text);
+      } catch (err) {
+        throw new InvalidManifestError(`${prefix}${MANIFEST_NAME} is not a valid manifest (${(err as Error).message})`);
+      }
+      if (!manifest.files.some((f) => f.name === name)) throw notListed();
+      return await downloadInput(s3, new URL(dataPathOf(manifest, name), prefix).href, file, local, what);
+    }
+    const done = await readFromCommitted(s3, prefix, async (v) => {
+      if (!v.manifest.files.some((f) => f.name === name)) throw notListed();
+      await downloadToFile(s3, v.uri(name), file);
+      return true;
+    });
+    if (!done) throw notPublished();
+  } catch (err) {
+    if (err instanceof InvalidManifestError) throw new StepError(err.message, EXIT.DATA_ERROR);
     throw err;
   }
 }

@@ -4,7 +4,8 @@ import { join, relative, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { digestStream } from "./hash.ts";
-import { JOURNAL_NAME, LEASE_NAME, MANIFEST_NAME, parseManifest, type PublishedManifest } from "./manifest.ts";
+import { dataPathOf, JOURNAL_NAME, MANIFEST_NAME, parseManifest, type PublishedManifest } from "./manifest.ts";
+import { contentsBesides, leftoverFolders } from "./published.ts";
 import { getObjectText, listObjects } from "./s3-objects.ts";
 import { parseS3Uri } from "./s3.ts";
 
@@ -61,49 +62,52 @@ export interface Verification {
   /** One sentence per problem; empty when the prefix is exactly what its manifest says. */
   problems: string[];
   manifest?: PublishedManifest;
+  /** Folders no reader follows (a failed publish's version, one whose removal failed): not problems; the next
+   * publish removes them. `""` stands for data files beside a versioned manifest (the layout before versions). */
+  leftovers: string[];
 }
 
 /**
- * Checks a published prefix against its manifest: no publish journal (in progress or interrupted), every listed
- * file present with the listed bytes and sha256, and nothing else next to them but the manifest.
+ * Checks a published prefix the way a reader sees it: its manifest, then every listed file where the manifest
+ * says (its version folder, or beside it) with the listed bytes and sha256, and no other file there. Version
+ * folders the manifest does not name are never read: reported as leftovers, not problems. A journal of the
+ * protocol before versions is a problem: that code was changing the month in place when it stopped.
  */
 export async function verifyPublished(prefix: PrefixReader): Promise<Verification> {
   const problems: string[] = [];
   const listed = await prefix.list();
   const present = new Map(listed.map((o) => [o.name, o]));
   if (present.has(JOURNAL_NAME)) {
-    problems.push(`${prefix.location}${JOURNAL_NAME} is present: a publish is in progress or was interrupted (run rollback, or publish again)`);
+    problems.push(`${prefix.location}${JOURNAL_NAME} is present: a publish by an earlier version of this code was changing this prefix in place and did not finish (publish it again)`);
   }
   const text = await prefix.readText(MANIFEST_NAME);
   if (text === undefined) {
     problems.push(`${prefix.location}${MANIFEST_NAME} is missing: nothing is published here (or publish did not finish)`);
-    return { problems };
+    return { problems, leftovers: [] };
   }
   let manifest: PublishedManifest;
   try {
     manifest = parseManifest(text);
   } catch (err) {
     problems.push(`${prefix.location}${MANIFEST_NAME} is not a valid manifest (${(err as Error).message})`);
-    return { problems };
+    return { problems, leftovers: [] };
   }
   for (const file of manifest.files) {
-    const obj = present.get(file.name);
+    const at = dataPathOf(manifest, file.name);
+    const obj = present.get(at);
     if (!obj) {
-      problems.push(`${file.name} is listed in the manifest but missing`);
+      problems.push(`${at} is listed in the manifest but missing`);
       continue;
     }
     if (obj.size !== file.bytes) {
-      problems.push(`${file.name} has ${obj.size} bytes, the manifest says ${file.bytes}`);
+      problems.push(`${at} has ${obj.size} bytes, the manifest says ${file.bytes}`);
       continue;
     }
-    const hex = await prefix.sha256(file.name);
-    if (hex !== file.sha256) problems.push(`${file.name} has sha256 ${hex}, the manifest says ${file.sha256}`);
+    const hex = await prefix.sha256(at);
+    if (hex !== file.sha256) problems.push(`${at} has sha256 ${hex}, the manifest says ${file.sha256}`);
   }
-  const names = new Set(manifest.files.map((f) => f.name));
-  for (const o of listed) {
-    // The lease says who may change the prefix, not what it holds: the journal is what reports a change under way.
-    if (o.name === MANIFEST_NAME || o.name === JOURNAL_NAME || o.name === LEASE_NAME || names.has(o.name)) continue;
-    problems.push(`${o.name} is not listed in the manifest`);
-  }
-  return { problems, manifest };
+  // The lease says who may change the prefix, not what it holds.
+  const { unlisted, leftovers } = contentsBesides(listed.map((o) => o.name), manifest);
+  for (const name of unlisted) problems.push(`${name} is not listed in the manifest`);
+  return { problems, manifest, leftovers: leftoverFolders(leftovers) };
 }

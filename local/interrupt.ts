@@ -1,8 +1,5 @@
 import * as path from "node:path";
-import { JOURNAL_NAME } from "../lib/manifest.ts";
-import { leaseSettings, releaseLeaseOfStoppedWriter } from "../lib/prefix-lease.ts";
-import { rollbackInterruptedPublish } from "../lib/publish-prefix.ts";
-import { getObjectText } from "../lib/s3-objects.ts";
+import { releaseLeaseOfStoppedWriter } from "../lib/prefix-lease.ts";
 import { makeS3Client } from "../lib/s3.ts";
 import { runningTaskCount, stopAllTasks, type RunningTask } from "./ecs-runner.ts";
 import { claimInterrupts } from "./run-halt.ts";
@@ -14,16 +11,9 @@ export const EXIT_INTERRUPTED = 130;
 const SIGNALS = ["SIGINT", "SIGTERM"] as const;
 
 /**
- * How long the rollback after Ctrl-C waits for a prefix that another, live writer holds. A person who pressed
- * Ctrl-C is waiting: past this, the interrupted publish's journal stays, and the next publish of the month (or the
- * failure path of the next run) rolls it back first, as lib/publish-prefix.ts always does.
- */
-const INTERRUPT_ROLLBACK_WAIT_MS = 30_000;
-
-/**
  * Attempts at cleaning up after a stopped publish. Right after the kill, the embedded S3 may still be handling the
  * dead step's last request (a lease renewal cut off mid-body) and cut a response to the same object ("aborted"):
- * the clean-up is idempotent (a conditional lease release, then a rollback that can be run again), so it is retried.
+ * the clean-up is idempotent (a conditional lease release), so it is retried.
  */
 const CLEANUP_ATTEMPTS = 3;
 const CLEANUP_RETRY_WAIT_MS = 500;
@@ -52,8 +42,8 @@ export function onInterrupt(handler: (signal: NodeJS.Signals) => void): () => vo
  *  2. the run record takes no more events (the steps about to die end ABORTED, as StopExecution leaves them);
  *     every step process is stopped, its whole process group, and nothing new starts (local/run-halt.ts);
  *  3. the run is recorded as ABORTED (from here a second Ctrl-C exits at once and loses nothing);
- *  4. a publish that was stopped half-way is rolled back in the embedded S3 with the failure path's own code
- *     (`rollbackInterruptedPublish`, what the state machine's "Roll back publish" step runs): no half month stays;
+ *  4. the lease of a publish that was stopped half-way is released, so the next publish need not wait out its TTL
+ *     (nothing else: a publish changes nothing visible before its commit, lib/publish-prefix.ts);
  *  5. exit 130.
  * Returns the function that removes the handlers (once the run is over).
  */
@@ -92,9 +82,9 @@ export function abortRunOnSignal(recorder: RunRecorder, write: Write = (l) => pr
 }
 
 /**
- * A stopped task that was changing a published prefix (publish, or the failure path's rollback) may have left it
- * half-changed: its journal says so. Its lease dies with it (released here, since its process is known to be gone),
- * then the prefix is rolled back, or its journal closed if the publish had committed. Nothing else is touched.
+ * A stopped publish changed nothing readers see unless it had committed (lib/publish-prefix.ts): what it leaves is
+ * its lease, released here since its process is known to be gone, and its unfinished version folder, which no
+ * reader follows and the next publish removes. Nothing else is touched.
  */
 export async function rollBackStoppedPublish(task: RunningTask, write: Write): Promise<void> {
   const publishUri = task.env.PUBLISH_URI;
@@ -103,12 +93,7 @@ export async function rollBackStoppedPublish(task: RunningTask, write: Write): P
   // The real embedded S3 (the task's own endpoint may have been an injected stall).
   const s3 = makeS3Client(task.baseEnv);
   const log = (message: string) => write(`  [${task.step} interrupted] ${message}`);
-  const settings = leaseSettings(task.env);
-  const cleanUp = async () => {
-    await releaseLeaseOfStoppedWriter(s3, prefix, task.pid, log);
-    if ((await getObjectText(s3, prefix + JOURNAL_NAME)) === undefined) return;
-    await rollbackInterruptedPublish(s3, prefix, log, { lease: { ...settings, waitMs: Math.min(settings.waitMs, INTERRUPT_ROLLBACK_WAIT_MS) } });
-  };
+  const cleanUp = () => releaseLeaseOfStoppedWriter(s3, prefix, task.pid, log);
   try {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -121,8 +106,8 @@ export async function rollBackStoppedPublish(task: RunningTask, write: Write): P
     }
   } catch (err) {
     write(
-      `error: could not roll back the interrupted ${task.step} of ${prefix} (${(err as Error).message.split("\n")[0]}): ` +
-        `its ${JOURNAL_NAME} stays, and the next publish of it rolls it back first`,
+      `error: could not release the lease of the interrupted ${task.step} of ${prefix} (${(err as Error).message.split("\n")[0]}): ` +
+        `it expires by itself`,
     );
   } finally {
     s3.destroy();

@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import * as path from "node:path";
-import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { attemptName, latestAttempt } from "../lib/attempts.ts";
 import { startEmbeddedS3, type EmbeddedS3 } from "../lib/embedded-s3.ts";
 import { LOCAL_EXECUTIONS_DIR_VARIABLE, type ExecutionHistory } from "../lib/execution-history.ts";
 import { s3RequestClass, type RunCostEstimate } from "../lib/aws-pricing.ts";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
+import { copyCommitted } from "../lib/published.ts";
 import { codeVersion } from "../lib/code-version.ts";
 import { makeS3Client, parseS3Uri } from "../lib/s3.ts";
 import { resolvedDefinitions } from "../stacks/resolve-asl.ts";
@@ -218,15 +218,9 @@ async function summarize(
         ? [plan.uris.publish]
         : [];
   for (const uri of publishUris) {
-    const { bucket, key: prefix } = parseS3Uri(uri);
-    const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
-    for (const obj of listed.Contents ?? []) keys.push(obj.Key!);
-    const target = path.join(outDir ?? path.join(runDir, "published"), prefix);
-    await mkdir(target, { recursive: true });
-    for (const obj of listed.Contents ?? []) {
-      const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: obj.Key! }));
-      await writeFile(path.join(target, path.basename(obj.Key!)), await got.Body!.transformToByteArray());
-    }
+    // The committed version only, flat, as its readers see it (lib/published.ts).
+    const target = path.join(outDir ?? path.join(runDir, "published"), parseS3Uri(uri).key);
+    for (const f of await copyCommitted(s3, uri, target)) keys.push(f.key);
     copiedTo = target;
   }
   s3.destroy();

@@ -1,8 +1,7 @@
-import { mkdir } from "node:fs/promises";
 import * as path from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { AslDefinition } from "../stacks/resolve-asl.ts";
-import { downloadToFile, listObjects } from "../lib/s3-objects.ts";
+import { committedFiles, copyCommitted } from "../lib/published.ts";
 import { parseS3Uri } from "../lib/s3.ts";
 import { tierOfTaskDefinition, type EcsTaskResult } from "./ecs-runner.ts";
 import { forEachState } from "./engine.ts";
@@ -215,14 +214,11 @@ export class RunRecorder {
       const publish = (record.output as { plan?: { uris?: { publish?: string } } } | null)?.plan?.uris?.publish;
       const isTop = track.name === this.top;
       if (publish && record.status === "SUCCEEDED" && record.workflow !== "ski-atlas-monthly") {
-        const listed = await listObjects(s3, publish);
+        // The committed version, flat (lib/published.ts); the run's own was copied by the summary already.
         const { key: prefix } = parseS3Uri(publish);
         const copyDir = isTop && top.copiedTo ? top.copiedTo : path.join(top.outDir ?? path.join(this.options.runDir, "published"), prefix);
-        if (!isTop || !top.copiedTo) {
-          await mkdir(copyDir, { recursive: true });
-          for (const o of listed) await downloadToFile(s3, `${publish.replace(/\/?$/, "/")}${o.name}`, path.join(copyDir, o.name));
-        }
-        track.outputs = { location: publish, files: listed.map((o) => ({ key: o.key, name: o.name, bytes: o.size, path: path.join(copyDir, o.name) })) };
+        const files = isTop && top.copiedTo ? await committedFiles(s3, publish) : await copyCommitted(s3, publish, copyDir);
+        track.outputs = { location: publish, files: files.map((f) => ({ key: f.key, name: f.name, bytes: f.bytes, path: path.join(copyDir, f.name) })) };
       }
     }
     // The record returned is the one written.

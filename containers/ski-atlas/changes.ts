@@ -5,6 +5,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { sqlString } from "../../lib/duckdb.ts";
 import { contentTypeOf } from "../../lib/manifest.ts";
 import { findPreviousPublishedMonth } from "../../lib/previous-month.ts";
+import { InvalidManifestError, readFromCommitted } from "../../lib/published.ts";
 import { EXIT, StepError } from "../../lib/exit-codes.ts";
 import { downloadToFile, isNotFound, uploadFile } from "../../lib/s3-objects.ts";
 import { parseS3Uri } from "../../lib/s3.ts";
@@ -118,19 +119,22 @@ export async function stageChanges(
     if (previous) {
       const [cur, prev] = [join(dir, "current"), join(dir, "previous")];
       await Promise.all([mkdir(cur), mkdir(prev)]);
-      for (const n of INPUTS) {
-        await downloadToFile(s3, o.stagingUri + n, join(cur, n));
-        const published = `s3://${bucket}/${o.region}/${previous}/${n}`;
-        try {
-          await downloadToFile(s3, published, join(prev, n));
-        } catch (err) {
-          if (!isNotFound(err)) throw err;
-          throw new StepError(
-            `${published} is missing although ${previous} has a manifest: check it with npm run verify -- s3://${bucket}/${o.region}/${previous}/, then republish ${previous}`,
-            EXIT.DATA_ERROR,
-          );
+      for (const n of INPUTS) await downloadToFile(s3, o.stagingUri + n, join(cur, n));
+      // The previous month as its readers see it: its manifest, then the files of the version it names.
+      const monthUri = `s3://${bucket}/${o.region}/${previous}/`;
+      const again = `check it with npm run verify -- ${monthUri}, then republish ${previous}`;
+      const read = await readFromCommitted(s3, monthUri, async (v) => {
+        for (const n of INPUTS) {
+          if (!v.manifest.files.some((f) => f.name === n)) throw new StepError(`${monthUri} does not list ${n} in its manifest: ${again}`, EXIT.DATA_ERROR);
+          await downloadToFile(s3, v.uri(n), join(prev, n));
         }
-      }
+        return true;
+      }).catch((err: unknown) => {
+        if (err instanceof InvalidManifestError) throw new StepError(`${err.message}: ${again}`, EXIT.DATA_ERROR);
+        if (!isNotFound(err)) throw err;
+        throw new StepError(`a file of ${monthUri} is missing although its manifest lists it: ${again}`, EXIT.DATA_ERROR);
+      });
+      if (!read) throw new StepError(`${monthUri} lost its manifest while this publish read it: run again`, EXIT.TEMP_FAIL);
       table.rows = computeChanges(await readMonth(db, prev), await readMonth(db, cur), previous);
     }
     const out = join(dir, CHANGES_FILE);

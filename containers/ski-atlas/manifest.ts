@@ -20,6 +20,9 @@ export interface Manifest {
   counts: { ski_areas: number; lifts: number; pistes: number; osm_near_winter_sports: number };
   /** Total lengths, from analyze's summary: lifts, and downhill plus nordic pistes (compared by the shrink guard). */
   lengths_km?: { lifts: number; pistes: number };
+  /** The publish that wrote this manifest, and the folder of its files (lib/manifest.ts). */
+  publishId?: string;
+  dataPrefix?: string;
   files: ManifestFile[];
 }
 

@@ -1,5 +1,5 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { rollbackInterruptedPublish } from "../../lib/publish-prefix.ts";
+import { reportUnfinishedPublish } from "../../lib/publish-prefix.ts";
 import { runStepMain, type Env, type Log, type StepFn, type StepIO } from "../../lib/run-step.ts";
 import { readConfig, readRollbackConfig, type AnalyzeConfig, type DownloadConfig, type ExtractConfig, type PublishConfig, type StepConfig } from "./config.ts";
 
@@ -23,12 +23,8 @@ export const SKI_ATLAS_STEPS: Record<string, StepFn> = {
   extract: step("extract", async (cfg: ExtractConfig, s3, log) => (await import("./extract.ts")).runExtract(cfg, s3, log)),
   analyze: step("analyze", async (cfg: AnalyzeConfig, s3, log) => (await import("./analyze.ts")).runAnalyze(cfg, s3, log)),
   publish: step("publish", async (cfg: PublishConfig, s3, log) => (await import("./publish.ts")).runPublish(cfg, s3, log)),
-  /** The failure path: undoes an interrupted publish of PUBLISH_URI (nothing to do when none was interrupted). */
-  rollback: async (env, s3, log) => {
-    const cfg = readRollbackConfig(env);
-    const outcome = await rollbackInterruptedPublish(s3, cfg.publishUri, log, { lease: cfg.lease, pauseAfterCopies: cfg.pauseAfterCopies });
-    if (outcome === "none") log(`nothing to roll back under ${cfg.publishUri}`);
-  },
+  /** The failure path: a publish changes nothing visible before it commits, so this only says what it left. */
+  rollback: async (env, s3, log) => void (await reportUnfinishedPublish(s3, readRollbackConfig(env).publishUri, log)),
 };
 
 /** Runs one command with the entrypoint convention of lib/run-step.ts; returns the exit code. */

@@ -6,7 +6,7 @@ import { Duck, sqlString } from "../../lib/duckdb.ts";
 import { EXIT, StepError } from "../../lib/exit-codes.ts";
 import { csvField, writeJobOutputs } from "../../lib/job-output.ts";
 import { requiredEnv, uriEnv, type Env, type Log } from "../../lib/run-step.ts";
-import { downloadInput, readInputText, withSlash } from "../../lib/uri-io.ts";
+import { downloadPublishedInput, readInputText, withSlash } from "../../lib/uri-io.ts";
 import { ols } from "./ols.ts";
 
 /**
@@ -80,7 +80,7 @@ export async function train(env: Env, s3: S3Client, log: Log): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "training-"));
   try {
     const stats = join(dir, "weather_stats.parquet");
-    await downloadInput(s3, `${cfg.weather}weather_stats.parquet`, stats, local, "the weather run's statistics");
+    await downloadPublishedInput(s3, cfg.weather, "weather_stats.parquet", stats, local, "the weather run");
     const weather = await yearlyWeather(stats);
     const rows = [...yields.entries()]
       .filter(([year]) => weather.has(year) && cfg.features.every((f) => weather.get(year)![f] !== null))

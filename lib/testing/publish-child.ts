@@ -1,12 +1,12 @@
 import { leaseSettings } from "../prefix-lease.ts";
-import { crashAfterCopies, pauseAfterCopies, publishStaged, rollbackInterruptedPublish } from "../publish-prefix.ts";
+import { crashAfterCopies, pauseAfterCopies, publishStaged } from "../publish-prefix.ts";
 import { runStepMain, type StepFn } from "../run-step.ts";
 
 /**
- * A writer of one prefix as its own process, for the race tests (lib/publish-race.test.ts): the shared publish and
- * rollback of lib/publish-prefix.ts behind the entrypoint convention every image uses (one `error:` line, the exit
- * code). `publish` reads STAGING_URI and PUBLISH_URI, `rollback` PUBLISH_URI; the crash and pause hooks and the
- * lease timing come from the environment as in the images.
+ * A writer of one prefix as its own process, for the race tests (lib/publish-race.test.ts): the shared publish
+ * of lib/publish-prefix.ts behind the entrypoint convention every image uses (one `error:` line, the exit code).
+ * `publish` reads STAGING_URI and PUBLISH_URI; the crash and pause hooks and the lease timing come from the
+ * environment as in the images.
  */
 const STEPS: Record<string, StepFn> = {
   async publish(env, s3, log) {
@@ -21,10 +21,6 @@ const STEPS: Record<string, StepFn> = {
       lease: leaseSettings(env),
     });
     log(`committed ${JSON.stringify(manifest.writer)}`);
-  },
-  async rollback(env, s3, log) {
-    const outcome = await rollbackInterruptedPublish(s3, env.PUBLISH_URI!, log, { lease: leaseSettings(env), pauseAfterCopies: pauseAfterCopies(env) });
-    log(`outcome ${outcome}`);
   },
 };
 
