@@ -112,27 +112,34 @@ async function publishUnderLease(s3: S3Client, o: PublishOptions, lease: PrefixL
   const dst = parseS3Uri(prefix + dataPrefix);
   const src = parseS3Uri(o.stagingUri);
   const toCopy = reuse ? [] : files;
-  await hooks.after(0);
-  let copies = 0;
-  for (const f of toCopy) {
+  const copied: string[] = [];
+  try {
+    await hooks.after(0);
+    for (const f of toCopy) {
+      await lease.ensureHeld();
+      await s3.send(
+        new CopyObjectCommand({
+          Bucket: dst.bucket,
+          Key: dst.key + f.name,
+          CopySource: copySource(src.bucket, src.key + f.name),
+          MetadataDirective: "REPLACE",
+          ContentType: contentTypeOf(f.name),
+        }),
+      );
+      copied.push(f.name);
+      log(`copied ${f.name} (${f.bytes} bytes) to ${dataPrefix}`);
+      await hooks.after(copied.length);
+    }
     await lease.ensureHeld();
-    await s3.send(
-      new CopyObjectCommand({
-        Bucket: dst.bucket,
-        Key: dst.key + f.name,
-        CopySource: copySource(src.bucket, src.key + f.name),
-        MetadataDirective: "REPLACE",
-        ContentType: contentTypeOf(f.name),
-      }),
-    );
-    log(`copied ${f.name} (${f.bytes} bytes) to ${dataPrefix}`);
-    await hooks.after(++copies);
+  } catch (err) {
+    // Not committed, and never will be: the folder is garbage (best effort; the next publish removes what stays).
+    await removeObjects(s3, prefix, copied.map((n) => dataPrefix + n), log);
+    throw err;
   }
 
-  // 4. The commit: one conditional write.
-  await lease.ensureHeld();
+  // 4. The commit: one conditional write. (Should it fail without an answer, it may have landed: nothing is removed.)
   if (!(await commitManifest(s3, prefix, manifestText, currentEtag))) {
-    if (!reuse) await removeObjects(s3, prefix, toCopy.map((f) => dataPrefix + f.name), log);
+    await removeObjects(s3, prefix, copied.map((n) => dataPrefix + n), log);
     throw new StepError(
       `lost the lease of ${prefix}: another writer committed a version after this publish read ${MANIFEST_NAME}; ` +
         `nothing of this publish became visible; retry`,
@@ -149,7 +156,7 @@ async function publishUnderLease(s3: S3Client, o: PublishOptions, lease: PrefixL
   const { leftovers, journal } = contentsBesides(before.map((x) => x.name), manifest);
   const removed = await removeObjects(s3, prefix, [...leftovers, ...(journal ? [JOURNAL_NAME] : [])], log);
   if (removed.length) log(`removed ${removed.length} object(s) no reader follows any more: ${leftoverFolders(removed).map((d) => d || "(files beside the manifest)").join(", ")}`);
-  return { manifest, copied: toCopy.map((f) => f.name), removed };
+  return { manifest, copied, removed };
 }
 
 async function describeStaged(s3: S3Client, o: PublishOptions, staged: ListedObject[]): Promise<PublishedFile[]> {

@@ -1,20 +1,22 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import * as path from "node:path";
-import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyMain } from "../cli/verify.ts";
-import { JOURNAL_NAME, LEASE_NAME, MANIFEST_NAME } from "./manifest.ts";
+import { LEASE_NAME, MANIFEST_NAME, VERSIONS_DIR } from "./manifest.ts";
 import { CRASH_AFTER_COPIES_ENV, PAUSE_AFTER_COPIES_ENV } from "./publish-prefix.ts";
+import { readCommitted } from "./published.ts";
 import { getObjectText, listObjects, putObjectText } from "./s3-objects.ts";
-import { parseS3Uri } from "./s3.ts";
+import { startHoldingProxy, type HoldingProxy } from "./testing/holding-proxy.ts";
 import { startTestS3, type TestS3 } from "./testing/s3rver.ts";
 
 /**
  * Two writers of one prefix at once, as real processes against the embedded S3 (which enforces S3's conditional
- * writes): publish/publish and publish/rollback, in both orders, with the first writer alive (paused with its
- * lease renewed), frozen past its lease (SIGSTOP), or crashed. Before the lease, the second writer rolled back the
- * first one's live journal and both exited 0 over a torn month (issue 10, finding 1). Now: whatever the
- * interleaving, the month is one writer's, whole, and `npm run verify` says OK.
+ * writes): the first one alive (paused with its lease renewed), frozen past its lease (SIGSTOP), crashed, or with
+ * a request held in the network (a proxy that lets it land later) while the second one, on a fair clock or one
+ * running 60 s ahead, takes over and publishes. Before the lease, the second writer rolled back the first one's
+ * live journal (issue 10, finding 1); with the lease alone, a late copy or manifest of the first writer still
+ * landed over the second one's month (issue 21, finding 1). Now: whatever the interleaving, the month readers see
+ * is one writer's, whole, and `npm run verify` says OK.
  */
 const REPO_ROOT = path.join(import.meta.dirname, "..");
 const BUCKET = "race-test";
@@ -26,15 +28,20 @@ const VERSIONS: Record<string, Record<string, string>> = {
   v3: { "a.csv": "id\n3\n3\n3\n", "b.csv": "id\n30\n30\n30\n", "c.csv": "id\n300\n300\n300\n" },
 };
 let s3: TestS3;
+let network: HoldingProxy;
 let months = 0;
 
 beforeAll(async () => {
   s3 = await startTestS3({ buckets: [BUCKET] });
+  network = await startHoldingProxy(s3.endpoint);
   for (const [v, files] of Object.entries(VERSIONS)) {
     for (const [name, body] of Object.entries(files)) await putObjectText(s3.s3, staging(v) + name, body, "text/csv");
   }
 });
-afterAll(async () => s3?.stop());
+afterAll(async () => {
+  await network?.stop();
+  await s3?.stop();
+});
 
 interface Writer {
   child: ChildProcess;
@@ -44,9 +51,12 @@ interface Writer {
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
 }
 
-/** `lib/testing/publish-child.ts publish|rollback` as a child process, with a short lease (4 s, see startTestS3). */
-function writer(command: "publish" | "rollback", env: Record<string, string>): Writer {
-  const child = spawn(process.execPath, ["--import", "tsx", "lib/testing/publish-child.ts", command], {
+/**
+ * `lib/testing/publish-child.ts publish` as a child process, with a short lease (4 s, see startTestS3); its clock
+ * `ATLAS_TEST_CLOCK_SKEW_MS` off (lib/testing/clock-skew.ts).
+ */
+function writer(command: "publish", env: Record<string, string>): Writer {
+  const child = spawn(process.execPath, ["--import", "tsx", "--import", "./lib/testing/clock-skew.ts", "lib/testing/publish-child.ts", command], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...s3.env, ATLAS_LOCAL: "1", ATLAS_LEASE_WAIT_MS: "60000", ...env },
     stdio: ["ignore", "ignore", "pipe"],
@@ -75,7 +85,14 @@ function writer(command: "publish" | "rollback", env: Record<string, string>): W
 
 const publish = (month: string, version: string, env: Record<string, string> = {}) =>
   writer("publish", { STAGING_URI: staging(version), PUBLISH_URI: month, WRITER: version, ...env });
-const rollback = (month: string, env: Record<string, string> = {}) => writer("rollback", { PUBLISH_URI: month, ...env });
+/** A writer whose S3 requests go through the holding network. */
+const behindNetwork = (month: string, version: string) => publish(month, version, { AWS_ENDPOINT_URL_S3: network.endpoint });
+/** The first CopyObject of `version`'s staged files into the month (PUT with x-amz-copy-source). */
+const copyOf = (version: string) => (req: { method?: string; headers: Record<string, unknown> }) =>
+  req.method === "PUT" && String(req.headers["x-amz-copy-source"] ?? "").includes(`/staging/${version}/`);
+/** The PUT of the month's manifest (its commit). */
+const manifestPut = (req: { method?: string; url?: string; headers: Record<string, unknown> }) =>
+  req.method === "PUT" && (req.url ?? "").split("?")[0].endsWith(`/${MANIFEST_NAME}`) && req.headers["x-amz-copy-source"] === undefined;
 
 /** A fresh month holding a complete v1. */
 async function monthWithV1(): Promise<string> {
@@ -85,21 +102,26 @@ async function monthWithV1(): Promise<string> {
   return month;
 }
 
-/** The month is exactly `version`, whole: its files' bytes, its manifest's writer, no journal, no lease left. */
+/**
+ * The month, as readers see it, is exactly `version`, whole: the files its manifest names hold that version's bytes,
+ * the manifest is that writer's, `npm run verify` says OK, and no lease is left.
+ */
 async function expectWholly(month: string, version: string): Promise<void> {
-  const { bucket } = parseS3Uri(month);
+  const committed = (await readCommitted(s3.s3, month))!;
   const present: Record<string, string> = {};
-  for (const o of await listObjects(s3.s3, month)) {
-    if (o.name === MANIFEST_NAME) continue;
-    present[o.name] = await (await s3.s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.key }))).Body!.transformToString();
-  }
+  for (const f of committed.manifest.files) present[f.name] = (await getObjectText(s3.s3, committed.uri(f.name)))!;
   expect(present).toEqual(VERSIONS[version]);
-  expect(JSON.parse((await getObjectText(s3.s3, month + MANIFEST_NAME))!).writer).toBe(version);
+  expect(committed.manifest.writer).toBe(version);
   const out: string[] = [];
   const code = await verifyMain([month], { ...process.env, ...s3.env }, { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => out.push(t) } });
   expect(out.join(""), "npm run verify").toMatch(/^OK \d+ files/);
   expect(code).toBe(0);
-  expect(present[JOURNAL_NAME] ?? present[LEASE_NAME]).toBeUndefined();
+  expect(await getObjectText(s3.s3, month + LEASE_NAME)).toBeUndefined();
+}
+
+/** The version folders under the month: the committed one, and any a later publish has not removed yet. */
+async function versionFolders(month: string): Promise<string[]> {
+  return [...new Set((await listObjects(s3.s3, month + VERSIONS_DIR)).map((o) => o.name.split("/")[0]))].sort();
 }
 
 describe("one writer per published prefix (real processes, embedded S3 with conditional writes)", () => {
@@ -109,64 +131,75 @@ describe("one writer per published prefix (real processes, embedded S3 with cond
     await first.saw(/publish paused until SIGUSR2/);
     const second = publish(month, "v3");
     await second.saw(/is leased by publish:/);
-    expect(second.stderr()).not.toMatch(/rolling back/); // it never touches live work
     first.child.kill("SIGUSR2");
     const [a, b] = [await first.done, await second.done];
     expect(a.code, a.stderr).toBe(0);
     expect(b.code, b.stderr).toBe(0);
-    expect(b.stderr).not.toMatch(/rolling back/);
     await expectWholly(month, "v3");
+    expect(await versionFolders(month), "the versions v1 and v2 were removed by the publishes that replaced them").toHaveLength(1);
   }, 120_000);
 
-  it("GIVEN a publish frozen mid-copy past its lease WHEN a second publish takes the lease over THEN it undoes the frozen one's journal and publishes; the frozen one, thawed, stops with exit 75", async () => {
+  it("GIVEN a publish frozen past its lease with a copy held in the network WHEN a second publish takes over and publishes, and then the held copy lands THEN the month is still the second one's, whole, and the first stops with exit 75", async () => {
     const month = await monthWithV1();
-    const first = publish(month, "v2", { [PAUSE_AFTER_COPIES_ENV]: "1" });
-    await first.saw(/publish paused until SIGUSR2/);
-    first.child.kill("SIGSTOP"); // a writer that no longer runs: no renewals
-    const second = publish(month, "v3");
-    const b = await second.done;
+    const held = network.hold(copyOf("v2"));
+    const first = behindNetwork(month, "v2");
+    await held.arrived;
+    first.child.kill("SIGSTOP"); // frozen: no renewals, its copy still in the network
+    const b = await publish(month, "v3").done;
     expect(b.code, b.stderr).toBe(0);
     expect(b.stderr).toMatch(/took over the lease .* from publish:/);
-    expect(b.stderr).toMatch(/rolling back the interrupted publish .* whose lease is gone/);
+    expect(await held.release(), "the delayed copy lands").toBe(200);
     first.child.kill("SIGCONT");
-    first.child.kill("SIGUSR2");
     const a = await first.done;
     expect(a.code, a.stderr).toBe(75);
-    expect(a.stderr.trim().split("\n").filter((l) => l.startsWith("error:"))).toEqual([expect.stringMatching(/^error: lost the lease of .*: stopped before changing it further; retry$/)]);
+    expect(a.stderr.trim().split("\n").filter((l) => l.startsWith("error:"))).toEqual([expect.stringMatching(/^error: lost the lease of /)]);
     await expectWholly(month, "v3");
   }, 120_000);
 
-  it("GIVEN a publish paused mid-copy WHEN the failure path's rollback starts THEN it waits, finds the publish committed, and undoes nothing", async () => {
+  it("GIVEN a publish whose clock is 60 s behind the next one's, with a copy held in the network WHEN the next one (clock ahead) takes its live lease over and publishes, and then the held copy lands THEN the month is the second one's, whole", async () => {
     const month = await monthWithV1();
-    const first = publish(month, "v2", { [PAUSE_AFTER_COPIES_ENV]: "2" });
-    await first.saw(/publish paused until SIGUSR2/);
-    const undo = rollback(month);
-    await undo.saw(/is leased by publish:/);
-    first.child.kill("SIGUSR2");
-    const [a, r] = [await first.done, await undo.done];
-    expect(a.code, a.stderr).toBe(0);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/outcome none/);
-    await expectWholly(month, "v2");
+    const held = network.hold(copyOf("v2"));
+    const first = behindNetwork(month, "v2");
+    await held.arrived; // alive and renewing: only this copy waits
+    const b = await publish(month, "v3", { ATLAS_TEST_CLOCK_SKEW_MS: "60000" }).done;
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.stderr).toMatch(/took over the lease .* from publish:/);
+    expect(await held.release()).toBe(200);
+    const a = await first.done;
+    expect(a.code, a.stderr).toBe(75);
+    await expectWholly(month, "v3");
   }, 120_000);
 
-  it("GIVEN a rollback of a crashed publish, paused mid-restore WHEN a new publish starts THEN it waits for the rollback, then publishes whole", async () => {
+  it("GIVEN a publish frozen past its lease with its manifest (the commit) held in the network WHEN a second publish commits first and then the held manifest arrives THEN S3 refuses it (412): the month is the second one's and the first says it lost", async () => {
+    const month = await monthWithV1();
+    const held = network.hold(manifestPut);
+    const first = behindNetwork(month, "v2");
+    await held.arrived;
+    first.child.kill("SIGSTOP");
+    const b = await publish(month, "v3").done;
+    expect(b.code, b.stderr).toBe(0);
+    expect(await held.release(), "If-Match on the manifest this writer read: stale").toBe(412);
+    first.child.kill("SIGCONT");
+    const a = await first.done;
+    expect(a.code, a.stderr).toBe(75);
+    expect(a.stderr).toMatch(/^error: lost the lease of .*nothing of this publish became visible; retry$/m);
+    await expectWholly(month, "v3");
+  }, 120_000);
+
+  it("GIVEN a publish that crashed after 2 copies THEN readers still see the month before, whole; its folder is never read, and the next publish removes it", async () => {
     const month = await monthWithV1();
     const crashed = await publish(month, "v2", { [CRASH_AFTER_COPIES_ENV]: "2" }).done;
-    expect(crashed.signal).toBe("SIGSEGV"); // journal and lease left behind
-    expect(await getObjectText(s3.s3, month + JOURNAL_NAME)).toBeDefined();
-    const undo = rollback(month, { [PAUSE_AFTER_COPIES_ENV]: "1" });
-    await undo.saw(/rollback paused until SIGUSR2/);
-    expect(undo.stderr()).toMatch(/took over the lease .* from publish:/); // the crashed writer's lease had expired
-    const next = publish(month, "v3");
-    await next.saw(/is leased by rollback:/);
-    undo.child.kill("SIGUSR2");
-    const [r, b] = [await undo.done, await next.done];
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/outcome rolled-back/);
-    expect(b.code, b.stderr).toBe(0);
-    expect(b.stderr).not.toMatch(/rolling back/);
+    expect(crashed.signal).toBe("SIGSEGV"); // its lease and half a version folder are left behind
+    expect(await getObjectText(s3.s3, month + LEASE_NAME)).toBeDefined();
+    expect(await versionFolders(month)).toHaveLength(2);
+    const out: string[] = [];
+    const io = { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => out.push(t) } };
+    expect(await verifyMain([month], { ...process.env, ...s3.env }, io)).toBe(0);
+    expect(out.join("")).toMatch(/^OK 3 files \(not read, removed by the next publish: versions\/\S+\/\)$/m);
+    const next = await publish(month, "v3").done; // waits out the crashed writer's lease (4 s)
+    expect(next.code, next.stderr).toBe(0);
     await expectWholly(month, "v3");
+    expect(await versionFolders(month)).toEqual([(await readCommitted(s3.s3, month))!.manifest.dataPrefix!.split("/")[1]]);
   }, 120_000);
 
   it("GIVEN a writer holding the lease for longer than the second one waits THEN the second fails with exit 75 and one line naming the holder, and changes nothing", async () => {
