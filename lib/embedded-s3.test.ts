@@ -1,5 +1,12 @@
-import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import http from "node:http";
+import { hostname, tmpdir } from "node:os";
+import * as path from "node:path";
+import { createInterface } from "node:readline";
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeS3Client } from "./s3.ts";
 import { startTestS3, type TestS3 } from "./testing/s3rver.ts";
 
 /**
@@ -19,8 +26,8 @@ const failure = (p: Promise<unknown>) =>
     () => ({ status: 200, name: "ok" }),
     (e: { name: string; $metadata?: { httpStatusCode?: number } }) => ({ status: e.$metadata?.httpStatusCode, name: e.name }),
   );
-const put = (Key: string, Body: string, condition: { IfNoneMatch?: string; IfMatch?: string } = {}) =>
-  s3.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body, ...condition }));
+const put = (Key: string, Body: string, condition: { IfNoneMatch?: string; IfMatch?: string } = {}, client: S3Client = s3.s3) =>
+  client.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body, ...condition }));
 const read = async (Key: string) => (await s3.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key }))).Body!.transformToString();
 
 describe("the embedded S3's conditional writes", () => {
@@ -66,5 +73,78 @@ describe("the embedded S3's conditional writes", () => {
     }
     const winner = results.findIndex((r) => r.status === 200);
     expect(await read("d/lease.json")).toBe(`writer ${winner}`);
+  });
+});
+
+describe("the embedded S3's answers to a malformed key", () => {
+  it("GIVEN a PUT (conditional or not) whose key has a malformed percent-escape THEN 400 InvalidURI, as S3 answers, not a 500", async () => {
+    const raw = (headers: Record<string, string>) =>
+      new Promise<{ status?: number; body: string }>((resolve, reject) => {
+        const req = http.request(`${s3.endpoint}/${BUCKET}/bad%zzkey`, { method: "PUT", headers }, (res) => {
+          let body = "";
+          res.setEncoding("utf8").on("data", (d: string) => (body += d));
+          res.on("end", () => resolve({ status: res.statusCode, body }));
+        });
+        req.on("error", reject);
+        req.end("x");
+      });
+    for (const headers of [{ "if-none-match": "*" }, { "if-match": '"abc"' }, {}]) {
+      const answer = await raw(headers);
+      expect(answer.status, JSON.stringify(headers)).toBe(400);
+      expect(answer.body).toContain("<Code>InvalidURI</Code>");
+    }
+  });
+});
+
+/**
+ * Two embedded S3 servers, each in its own process, on one data folder (two local runs at once): a conditional
+ * write must be atomic across them, as it is on S3, so that a lease is granted once.
+ */
+describe("two embedded S3 servers on one data folder", () => {
+  let folder: string;
+  const servers: ChildProcess[] = [];
+  const clients: S3Client[] = [];
+
+  beforeAll(async () => {
+    folder = await mkdtemp(path.join(tmpdir(), "embedded-s3-shared-"));
+    for (let i = 0; i < 2; i++) {
+      const child = spawn(process.execPath, ["--import", "tsx", "lib/testing/s3-server-child.ts", folder, BUCKET], {
+        cwd: path.join(import.meta.dirname, ".."),
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      servers.push(child);
+      const endpoint = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once("line", resolve));
+      clients.push(makeS3Client({ ...s3.env, AWS_ENDPOINT_URL_S3: endpoint, ATLAS_S3_MAX_ATTEMPTS: "1" }));
+    }
+  }, 60_000);
+  afterAll(async () => {
+    for (const c of clients) c.destroy();
+    await Promise.all(servers.map((child) => new Promise((resolve) => (child.once("exit", resolve), child.kill("SIGTERM")))));
+    await rm(folder, { recursive: true, force: true });
+  });
+
+  it("GIVEN 20 simultaneous If-None-Match:* creates of one key through both servers, 10 times over THEN each key is created exactly once; the others get 412 or 409", async () => {
+    for (let round = 0; round < 10; round++) {
+      const key = `shared/${round}/lease.json`;
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => failure(put(key, `writer ${i}`, { IfNoneMatch: "*" }, clients[i % 2]))));
+      expect(results.filter((r) => r.status === 200), `round ${round}: ${JSON.stringify(results)}`).toHaveLength(1);
+      for (const r of results.filter((x) => x.status !== 200)) {
+        expect([
+          { status: 412, name: "PreconditionFailed" },
+          { status: 409, name: "ConditionalRequestConflict" },
+        ]).toContainEqual(r);
+      }
+      const winner = results.findIndex((r) => r.status === 200);
+      const got = await clients[1 - (winner % 2)].send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+      expect(await got.Body!.transformToString()).toBe(`writer ${winner}`);
+    }
+  }, 60_000);
+
+  it("GIVEN a lock file left by a server killed mid-write (its process gone) THEN the next write of that key breaks it and succeeds", async () => {
+    const dead = spawn(process.execPath, ["-e", ""]);
+    const deadPid = await new Promise<number>((resolve) => dead.once("exit", () => resolve(dead.pid!)));
+    await mkdir(path.join(folder, BUCKET, "stale"), { recursive: true });
+    await writeFile(path.join(folder, BUCKET, "stale", "lease.json._S3rver_lock"), JSON.stringify({ pid: deadPid, host: hostname(), token: "t", conditional: true }));
+    expect(await failure(put("stale/lease.json", "after", { IfNoneMatch: "*" }, clients[0]))).toEqual({ status: 200, name: "ok" });
   });
 });

@@ -2,7 +2,7 @@ import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StepError } from "./exit-codes.ts";
 import { LEASE_NAME } from "./manifest.ts";
-import { acquireLease, LEASE_DEFAULTS, leaseSettings, releaseLeaseOfStoppedWriter } from "./prefix-lease.ts";
+import { acquireLease, breakLease, LEASE_DEFAULTS, leaseSettings, MAX_CLOCK_SKEW_MS, releaseLeaseOfStoppedWriter } from "./prefix-lease.ts";
 import { getObjectText, putObjectText } from "./s3-objects.ts";
 import { startTestS3, type TestS3 } from "./testing/s3rver.ts";
 
@@ -47,6 +47,30 @@ describe("the prefix lease", () => {
     expect(JSON.parse((await getObjectText(s3.s3, PREFIX + LEASE_NAME))!).holder).toBe(b.holder);
     await b.release();
     expect(await getObjectText(s3.s3, PREFIX + LEASE_NAME)).toBeUndefined();
+  });
+
+  it("GIVEN a lease whose expiry is further ahead than its TTL + the clock skew allowance (year 9999) WHEN a writer asks THEN it is treated as broken, with one line saying so, and taken over", async () => {
+    const future = { version: 1, holder: "publish:ahead:1:x", purpose: "publish", acquiredAt: "9999-12-31T23:58:00.000Z", expiresAt: "9999-12-31T23:59:59.000Z" };
+    await putObjectText(s3.s3, PREFIX + LEASE_NAME, JSON.stringify(future));
+    const log: string[] = [];
+    const lease = await acquireLease(s3.s3, PREFIX, "publish", (m) => log.push(m), { ttlMs: 60_000, waitMs: 100 });
+    expect(log[0]).toBe(
+      `the lease of ${PREFIX} by publish:ahead:1:x expires 9999-12-31T23:59:59.000Z, further ahead than its TTL (60 s) + ${MAX_CLOCK_SKEW_MS / 1000} s ` +
+        "of clock skew: treated as broken (written by a clock that ran ahead?)",
+    );
+    expect(log[1]).toMatch(/^took over the lease .* from publish:ahead:1:x, broken 9999-/);
+    expect(JSON.parse((await getObjectText(s3.s3, PREFIX + LEASE_NAME))!).holder).toBe(lease.holder);
+    await lease.release();
+  });
+
+  it("GIVEN a lease whose expiry is ahead, but within its TTL + the allowance (a live writer on a clock somewhat ahead) THEN it is waited for, not broken", async () => {
+    const ahead = new Date(Date.now() + 60_000 + MAX_CLOCK_SKEW_MS - 5_000).toISOString();
+    await putObjectText(s3.s3, PREFIX + LEASE_NAME, JSON.stringify({ version: 1, holder: "publish:ahead:2:y", purpose: "publish", acquiredAt: ahead, expiresAt: ahead }));
+    const refused = await acquireLease(s3.s3, PREFIX, "publish", quiet, { ttlMs: 60_000, waitMs: 100 }).catch((e: StepError) => e);
+    expect((refused as StepError).exitCode).toBe(75);
+    expect(await breakLease(s3.s3, PREFIX)).toBe(`broke the lease of ${PREFIX} held by publish:ahead:2:y (publish, until ${ahead})`);
+    expect(await getObjectText(s3.s3, PREFIX + LEASE_NAME)).toBeUndefined();
+    expect(await breakLease(s3.s3, PREFIX)).toBe(`no lease on ${PREFIX}: nothing to break`);
   });
 
   it("GIVEN no settings THEN the documented defaults apply; a bad one is a usage error", () => {

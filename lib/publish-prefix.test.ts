@@ -3,8 +3,9 @@ import { readFile } from "node:fs/promises";
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StepError } from "./exit-codes.ts";
-import { JOURNAL_NAME, LEASE_NAME, MANIFEST_NAME } from "./manifest.ts";
-import { crashAfterCopies, publishStaged, rollbackInterruptedPublish, type PublishJournal } from "./publish-prefix.ts";
+import { JOURNAL_NAME, LEASE_NAME, MANIFEST_NAME, VERSIONS_DIR } from "./manifest.ts";
+import { crashAfterCopies, publishStaged, reportUnfinishedPublish } from "./publish-prefix.ts";
+import { readCommitted } from "./published.ts";
 import { getObjectText, listObjects, putObjectText } from "./s3-objects.ts";
 import { makeS3Client, parseS3Uri } from "./s3.ts";
 import { startTestS3, type TestS3 } from "./testing/s3rver.ts";
@@ -42,14 +43,15 @@ function publish(client: S3Client, stagingUri: string, publishUri: string, log: 
   });
 }
 
-/** name → sha256 and content type of every object under the prefix: "byte-identical" means equal snapshots. */
-async function snapshot(prefix: string): Promise<Record<string, string>> {
+/** What a reader of the prefix gets: file name → sha256 and content type of the committed version's files. */
+async function seen(prefix: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  const { bucket } = parseS3Uri(prefix);
-  for (const o of await listObjects(s3.s3, prefix)) {
-    const got = await s3.s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.key }));
-    const bytes = await got.Body!.transformToByteArray();
-    out[o.name] = `${createHash("sha256").update(bytes).digest("hex")} ${got.ContentType}`;
+  const v = await readCommitted(s3.s3, prefix);
+  if (!v) return out;
+  for (const f of v.manifest.files) {
+    const { bucket, key } = parseS3Uri(v.uri(f.name));
+    const got = await s3.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    out[f.name] = `${createHash("sha256").update(await got.Body!.transformToByteArray()).digest("hex")} ${got.ContentType}`;
   }
   return out;
 }
@@ -57,7 +59,7 @@ async function snapshot(prefix: string): Promise<Record<string, string>> {
 type Op = { command: string; key: string };
 
 /** A client that records its writes, and fails the `failAt`-th one (1-based) the way S3 fails: with a 500.
- * Lease writes are neither counted nor failed: these tests are about the journal (the lease has its own). */
+ * Lease writes are neither counted nor failed: these tests are about the publish (the lease has its own). */
 function client(options: { failAt?: number; ops?: Op[] } = {}): S3Client {
   const c = makeS3Client({ ...s3.env, ATLAS_S3_MAX_ATTEMPTS: "1" });
   let n = 0;
@@ -85,6 +87,8 @@ async function publishedV1(): Promise<string> {
   return uri;
 }
 
+const names = async (uri: string) => (await listObjects(s3.s3, uri)).map((o) => o.name);
+
 describe("publishStaged (the shared, atomic publish)", () => {
   it("GIVEN a published prefix WHEN the same files are published again THEN nothing is copied and only the manifest is rewritten", async () => {
     const uri = await publishedV1();
@@ -99,126 +103,94 @@ describe("publishStaged (the shared, atomic publish)", () => {
     expect((await verifyPublished(s3Prefix(s3.s3, uri))).problems).toEqual([]);
   });
 
-  it("GIVEN a published prefix WHEN changed files are published THEN backup and journal come before any change, the manifest commits, and the journal and backup go", async () => {
+  it("GIVEN a published prefix WHEN changed files are published THEN they go to a version folder of their own, the manifest's one conditional write commits them, and the replaced version goes after", async () => {
     const uri = await publishedV1();
     const key = parseS3Uri(uri).key;
+    const old = (await readCommitted(s3.s3, uri))!;
     const ops: Op[] = [];
     const c = client({ ops });
     const result = await publish(c, V2, uri);
     c.destroy();
-    expect(result.copied.sort()).toEqual(["a.csv", "d.csv"]);
-    expect(result.removed).toEqual(["c.json"]);
-    const journalAt = ops.findIndex((o) => o.key === key + JOURNAL_NAME);
-    const firstChange = ops.findIndex((o) => o.key.startsWith(key) && o.key !== key + JOURNAL_NAME);
-    expect(ops.slice(0, journalAt).every((o) => o.command === "CopyObjectCommand" && o.key.includes("_publish-backup/"))).toBe(true);
-    expect(ops.slice(0, journalAt).map((o) => o.key.split("/").pop()).sort()).toEqual(["a.csv", "c.json", MANIFEST_NAME]);
-    expect(journalAt).toBeLessThan(firstChange);
-    expect(ops[firstChange]).toEqual({ command: "DeleteObjectCommand", key: key + MANIFEST_NAME });
-    const commit = ops.findIndex((o) => o.command === "PutObjectCommand" && o.key === key + MANIFEST_NAME);
-    expect(ops[commit + 1]).toEqual({ command: "DeleteObjectCommand", key: key + JOURNAL_NAME });
-    expect(Object.keys(await snapshot(uri)).sort()).toEqual(["a.csv", "b.csv", "d.csv", MANIFEST_NAME]);
+    const now = (await readCommitted(s3.s3, uri))!;
+    expect(now.manifest.dataPrefix).toMatch(/^versions\/\d{8}T\d{6}Z-[0-9a-f]{8}\/$/);
+    expect(now.manifest.dataPrefix).not.toBe(old.manifest.dataPrefix);
+    expect(result.copied.sort()).toEqual(["a.csv", "b.csv", "d.csv"]);
+    const commit = ops.findIndex((o) => o.key === key + MANIFEST_NAME);
+    expect(ops.slice(0, commit).every((o) => o.command === "CopyObjectCommand" && o.key.startsWith(key + now.manifest.dataPrefix!))).toBe(true);
+    expect(ops.slice(commit + 1).every((o) => o.command === "DeleteObjectCommand" && o.key.startsWith(key + old.manifest.dataPrefix!))).toBe(true);
+    expect(result.removed.sort()).toEqual(["a.csv", "b.csv", "c.json"].map((n) => old.manifest.dataPrefix + n));
+    expect((await names(uri)).sort()).toEqual([MANIFEST_NAME, ...["a.csv", "b.csv", "d.csv"].map((n) => now.manifest.dataPrefix + n)]);
     expect((await verifyPublished(s3Prefix(s3.s3, uri))).problems).toEqual([]);
-    expect(await listObjects(s3.s3, V2 + "_publish-backup/")).toEqual([]);
   });
 
-  it("GIVEN a failure at every single write of a changing publish WHEN recovered THEN the prefix is the previous version byte for byte, or the new one once committed", async () => {
-    // The writes of one changing publish, to know where the commit is.
+  it("GIVEN a failure at every single write of a changing publish THEN readers see v1 whole until the commit and v2 whole after it, with nothing to roll back", async () => {
     const reference: Op[] = [];
     const ref = await publishedV1();
     const c0 = client({ ops: reference });
     await publish(c0, V2, ref);
     c0.destroy();
-    const v2 = await snapshot(ref);
-    const commitAt = reference.findIndex((o) => o.command === "PutObjectCommand" && o.key.endsWith(`/${MANIFEST_NAME}`)) + 1;
-    expect(reference.length).toBeGreaterThan(10);
+    const v2 = await seen(ref);
+    const commitAt = reference.findIndex((o) => o.key.endsWith(`/${MANIFEST_NAME}`)) + 1;
+    expect(commitAt).toBe(4); // 3 copies, then the manifest
 
     for (let failAt = 1; failAt <= reference.length; failAt++) {
       const uri = await publishedV1();
-      const v1 = await snapshot(uri);
+      const v1 = await seen(uri);
       const c = client({ failAt });
       const outcome = await publish(c, V2, uri).then(() => "ok", (e: Error) => e.name);
       c.destroy();
-      // Backups are dropped best effort: a failure there does not fail a committed publish.
-      expect(outcome, `failure at write ${failAt}`).toBe(failAt > commitAt + 1 ? "ok" : "InternalError");
-      await rollbackInterruptedPublish(s3.s3, uri, () => {}, { lease: LEASE });
-      const after = await snapshot(uri);
-      const strip = (s: Record<string, string>) => ({ ...s, [MANIFEST_NAME]: "" }); // v2's manifest has its own publishedAt
-      if (failAt <= commitAt) expect(after, `failure at write ${failAt}: back to v1`).toEqual(v1);
-      else expect(strip(after), `failure at write ${failAt}: v2 committed`).toEqual(strip(v2));
+      // The replaced version is removed best effort: a failure there does not fail a committed publish.
+      expect(outcome, `failure at write ${failAt}`).toBe(failAt > commitAt ? "ok" : "InternalError");
+      expect(await seen(uri), `failure at write ${failAt}`).toEqual(failAt <= commitAt ? v1 : v2);
       expect((await verifyPublished(s3Prefix(s3.s3, uri))).problems, `failure at write ${failAt}`).toEqual([]);
+      // The next publish (the same v2) leaves only the committed version.
+      await publish(s3.s3, V2, uri);
+      expect(await seen(uri)).toEqual(v2);
+      const dataPrefix = (await readCommitted(s3.s3, uri))!.manifest.dataPrefix!;
+      expect((await names(uri)).filter((n) => n !== MANIFEST_NAME).every((n) => n.startsWith(dataPrefix)), `failure at write ${failAt}: leftovers removed`).toBe(true);
     }
   });
 
-  it("GIVEN an interrupted publish WHEN the rollback itself fails at any write THEN running it again still restores the previous version", async () => {
-    for (let failAt = 1; ; failAt++) {
-      const uri = await publishedV1();
-      const v1 = await snapshot(uri);
-      const c = client({ failAt: 7 }); // mid-copy: the journal is written, the manifest withdrawn, a.csv replaced
-      await expect(publish(c, V2, uri)).rejects.toThrow("injected");
-      c.destroy();
-      const r = client({ failAt });
-      const first = await rollbackInterruptedPublish(r, uri, () => {}, { lease: LEASE }).then(() => "ok", (e: Error) => e.name);
-      r.destroy();
-      expect(await rollbackInterruptedPublish(s3.s3, uri, () => {}, { lease: LEASE })).toBe(first === "ok" ? "none" : "rolled-back");
-      expect(await snapshot(uri), `rollback failing at write ${failAt}`).toEqual(v1);
-      if (first === "ok") break;
-    }
-  });
-
-  it("GIVEN a first-time publish interrupted after a copy WHEN rolled back THEN the prefix is empty", async () => {
+  it("GIVEN a first-time publish that fails after a copy THEN nothing is published, and the failure path says what was left", async () => {
     const uri = `s3://${BUCKET}/first-time/`;
-    const ops: Op[] = [];
-    const c = client({ ops, failAt: 3 }); // journal, a.csv, then b.csv fails
+    const c = client({ failAt: 3 }); // a.csv, b.csv copied, c.json fails
     await expect(publish(c, V1, uri)).rejects.toThrow("injected");
     c.destroy();
-    expect(Object.keys(await snapshot(uri)).sort()).toEqual([JOURNAL_NAME, "a.csv"]);
-    expect((await verifyPublished(s3Prefix(s3.s3, uri))).problems.join("\n")).toMatch(/_publishing.json is present[\s\S]*manifest.json is missing/);
-    expect(await rollbackInterruptedPublish(s3.s3, uri, () => {}, { lease: LEASE })).toBe("rolled-back");
-    expect(await listObjects(s3.s3, uri)).toEqual([]);
+    expect(await readCommitted(s3.s3, uri)).toBeUndefined();
+    expect((await verifyPublished(s3Prefix(s3.s3, uri))).problems).toEqual([`${uri}${MANIFEST_NAME} is missing: nothing is published here (or publish did not finish)`]);
+    // It removed its own copies on the way out; a crash would have left them, for the next publish to remove.
+    expect((await names(uri)).filter((n) => n.startsWith(VERSIONS_DIR))).toEqual([]);
+    const log: string[] = [];
+    expect(await reportUnfinishedPublish(s3.s3, uri, (m) => log.push(m))).toEqual([]);
+    expect(log).toEqual([`nothing to roll back under ${uri}: a publish changes nothing readers see before its manifest commits`]);
   });
 
-  it("GIVEN a journal whose publish had written its manifest WHEN recovered THEN the new version stays and only the journal goes", async () => {
-    const uri = await publishedV1();
-    const c = client({ failAt: 10 }); // 3 backups, journal, withdraw, 2 copies, 1 delete, manifest: the journal delete fails
-    await expect(publish(c, V2, uri)).rejects.toThrow("injected");
-    c.destroy();
-    const before = await snapshot(uri);
-    expect(before[JOURNAL_NAME]).toBeDefined();
-    const log: string[] = [];
-    expect(await rollbackInterruptedPublish(s3.s3, uri, (m) => log.push(m), { lease: LEASE })).toBe("committed");
-    const { [JOURNAL_NAME]: _journal, ...rest } = before;
-    expect(await snapshot(uri)).toEqual(rest);
-    expect(log.join("\n")).toMatch(/had committed/);
-  });
-
-  it("GIVEN an interrupted publish WHEN the next publish starts THEN it rolls back first, then publishes completely", async () => {
-    const uri = await publishedV1();
-    const c = client({ failAt: 8 });
-    await expect(publish(c, V2, uri)).rejects.toThrow("injected");
-    c.destroy();
-    const log: string[] = [];
-    await publish(s3.s3, V2, uri, log);
-    expect(log[0]).toMatch(/^rolling back the interrupted publish/);
-    expect(Object.keys(await snapshot(uri)).sort()).toEqual(["a.csv", "b.csv", "d.csv", MANIFEST_NAME]);
+  it("GIVEN a month published by the protocol before versions (files beside the manifest, a journal left) WHEN published again THEN the new version is committed in a folder and the old files and the journal go", async () => {
+    const uri = `s3://${BUCKET}/legacy/`;
+    const { bucket, key } = parseS3Uri(uri);
+    for (const [name, body] of Object.entries(STAGED[V1])) if (!name.startsWith("_")) await putObjectText(s3.s3, uri + name, body, "text/csv");
+    const files = await Promise.all(
+      ["a.csv", "b.csv", "c.json"].map(async (name) => ({ name, sha256: createHash("sha256").update(STAGED[V1][name as "a.csv"]).digest("hex"), bytes: Buffer.byteLength(STAGED[V1][name as "a.csv"]) })),
+    );
+    await putObjectText(s3.s3, uri + MANIFEST_NAME, JSON.stringify({ workflow: "test", files }));
+    expect((await verifyPublished(s3Prefix(s3.s3, uri))).problems).toEqual([]);
+    await s3.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key + JOURNAL_NAME, Body: "{}" }));
+    expect((await verifyPublished(s3Prefix(s3.s3, uri))).problems).toEqual([expect.stringMatching(/_publishing\.json is present: a publish by an earlier version of this code/)]);
+    await publish(s3.s3, V1, uri);
+    const v = (await readCommitted(s3.s3, uri))!;
+    expect((await names(uri)).sort()).toEqual([MANIFEST_NAME, ...files.map((f) => v.manifest.dataPrefix + f.name)]);
     expect((await verifyPublished(s3Prefix(s3.s3, uri))).problems).toEqual([]);
   });
 
-  it("GIVEN a journal whose backup is gone, or an unreadable journal, WHEN recovered THEN it stops with a one-line reason and keeps the journal", async () => {
+  it("GIVEN an unreadable manifest WHEN published THEN it is replaced by a whole new version", async () => {
     const uri = await publishedV1();
-    const c = client({ failAt: 8 });
-    await expect(publish(c, V2, uri)).rejects.toThrow("injected");
-    c.destroy();
-    const journal = JSON.parse((await getObjectText(s3.s3, uri + JOURNAL_NAME))!) as PublishJournal;
-    await putObjectText(s3.s3, uri + JOURNAL_NAME, JSON.stringify({ ...journal, backupUri: `s3://${BUCKET}/nowhere/` }));
-    const gone = await rollbackInterruptedPublish(s3.s3, uri, () => {}, { lease: LEASE }).catch((e: StepError) => e);
-    expect(gone).toBeInstanceOf(StepError);
-    expect((gone as StepError).exitCode).toBe(66);
-    expect((gone as StepError).message).toMatch(/backup .* is gone/);
-    const { bucket, key } = parseS3Uri(uri + JOURNAL_NAME);
+    const { bucket, key } = parseS3Uri(uri + MANIFEST_NAME);
     await s3.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: "not json" }));
-    const bad = await rollbackInterruptedPublish(s3.s3, uri, () => {}, { lease: LEASE }).catch((e: StepError) => e);
-    expect((bad as StepError).exitCode).toBe(65);
-    expect(await getObjectText(s3.s3, uri + JOURNAL_NAME)).toBe("not json");
+    const log: string[] = [];
+    await publish(s3.s3, V2, uri, log);
+    expect(log.join("\n")).toMatch(/manifest.json is not a valid manifest .*: replacing it/);
+    expect(Object.keys(await seen(uri)).sort()).toEqual(["a.csv", "b.csv", "d.csv"]);
+    expect((await verifyPublished(s3Prefix(s3.s3, uri))).problems).toEqual([]);
   });
 });
 
