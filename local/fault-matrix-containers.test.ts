@@ -68,7 +68,7 @@ describe.each(STEPS)("fault matrix: the %s step", (step) => {
 });
 
 describe("fault matrix: publish crashing half-way", () => {
-  it("GIVEN a first publish of the month WHEN it crashes after 2 copies THEN the rollback leaves no month and the previous one intact", async () => {
+  it("GIVEN a first publish of the month WHEN it crashes after 2 copies THEN no month is published (its folder is never read) and the previous one is intact", async () => {
     const cell = await runCell(baseline, { faults: "publish:crash2" });
     expect(cell.run.result.status).toBe("FAILED");
     expect(cell.run.result.states.find((s) => s.name === "Roll back publish")?.status).toBe("SUCCEEDED");
@@ -76,7 +76,7 @@ describe("fault matrix: publish crashing half-way", () => {
     expect(cell.previousUntouched).toBe(true);
   });
 
-  it("GIVEN a month already published WHEN a republish with new content crashes after 2 copies THEN the month is byte-identical to before", async () => {
+  it("GIVEN a month already published WHEN a republish with new content crashes after 2 copies THEN readers still get the month byte-identical to before", async () => {
     // A month without ski data after one with: the shrink guard's override lets it through.
     const first = await runCell(baseline, { faults: "", variant: "no-ski", allowShrink: true });
     expect(first.month).toBe("complete");

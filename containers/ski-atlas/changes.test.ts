@@ -7,7 +7,7 @@ import { startTestS3, type TestS3 } from "../../lib/testing/s3rver.ts";
 import { CHANGES_COLUMNS, CHANGES_FILE } from "./changes.ts";
 import type { Manifest } from "./manifest.ts";
 import { kmToDegLat, OsmBuilder, writeXmlAsPbf } from "./synthetic-osm.ts";
-import { BUCKET, readTable, runInProcess, stepEnv, uris } from "./testing/helpers.ts";
+import { BUCKET, publishedFile, readTable, runInProcess, stepEnv, uris } from "./testing/helpers.ts";
 import { putRaw } from "./testing/pipeline.ts";
 import { verifyPublishedMonth } from "./verify.ts";
 
@@ -50,7 +50,7 @@ async function runMonth(period: string, second: boolean): Promise<void> {
 
 async function changes(period: string): Promise<Record<string, unknown>[]> {
   const path = join(tmp, `${period}-${CHANGES_FILE}`);
-  await downloadToFile(s3.s3, uris(REGION, period).publish + CHANGES_FILE, path);
+  await downloadToFile(s3.s3, await publishedFile(s3.s3, uris(REGION, period).publish, CHANGES_FILE), path);
   return readTable(path);
 }
 
@@ -69,7 +69,7 @@ afterAll(async () => {
 describe("changes.csv", () => {
   it("is a header only in the region's first month", async () => {
     const path = join(tmp, "first.csv");
-    await downloadToFile(s3.s3, uris(REGION, "2021-05").publish + CHANGES_FILE, path);
+    await downloadToFile(s3.s3, await publishedFile(s3.s3, uris(REGION, "2021-05").publish, CHANGES_FILE), path);
     const { readFile } = await import("node:fs/promises");
     expect((await readFile(path, "utf8")).trim()).toBe(CHANGES_COLUMNS.map((c) => c.name).join(","));
     const m: Manifest = JSON.parse((await getObjectText(s3.s3, uris(REGION, "2021-05").publish + "manifest.json"))!);
@@ -114,11 +114,12 @@ describe("changes.csv", () => {
 describe("changes.csv against a damaged previous month", () => {
   it("fails publish with one line that says which file is missing and how to repair it", async () => {
     const { DeleteObjectCommand } = await import("@aws-sdk/client-s3");
-    await s3.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `${REGION}/2021-06/lifts.parquet` }));
+    const lifts = await publishedFile(s3.s3, uris(REGION, "2021-06").publish, "lifts.parquet");
+    await s3.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: lifts.slice(`s3://${BUCKET}/`.length) }));
     // July publishes June's staged files (as a rerun would); its previous month, June, has lost lifts.parquet.
     const run = await runInProcess("publish", stepEnv(s3.env, REGION, { PERIOD: "2021-07", PUBLISH_URI: uris(REGION, "2021-07").publish }, "2021-06"));
     expect(run.code).toBe(65);
     expect(await getObjectText(s3.s3, uris(REGION, "2021-07").publish + "manifest.json")).toBeUndefined();
-    expect(run.errorLines).toEqual([expect.stringMatching(/^error: s3:\/\/.*\/changes\/2021-06\/lifts\.parquet is missing although 2021-06 has a manifest: check it with npm run verify/)]);
+    expect(run.errorLines).toEqual([expect.stringMatching(/^error: s3:\/\/.*\/changes\/2021-06\/versions\/[^/]+\/lifts\.parquet is missing although 2021-06's manifest lists it: check it with npm run verify/)]);
   });
 });

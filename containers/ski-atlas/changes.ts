@@ -123,16 +123,18 @@ export async function stageChanges(
       // The previous month as its readers see it: its manifest, then the files of the version it names.
       const monthUri = `s3://${bucket}/${o.region}/${previous}/`;
       const again = `check it with npm run verify -- ${monthUri}, then republish ${previous}`;
+      let reading = monthUri;
       const read = await readFromCommitted(s3, monthUri, async (v) => {
         for (const n of INPUTS) {
           if (!v.manifest.files.some((f) => f.name === n)) throw new StepError(`${monthUri} does not list ${n} in its manifest: ${again}`, EXIT.DATA_ERROR);
-          await downloadToFile(s3, v.uri(n), join(prev, n));
+          reading = v.uri(n);
+          await downloadToFile(s3, reading, join(prev, n));
         }
         return true;
       }).catch((err: unknown) => {
         if (err instanceof InvalidManifestError) throw new StepError(`${err.message}: ${again}`, EXIT.DATA_ERROR);
         if (!isNotFound(err)) throw err;
-        throw new StepError(`a file of ${monthUri} is missing although its manifest lists it: ${again}`, EXIT.DATA_ERROR);
+        throw new StepError(`${reading} is missing although ${previous}'s manifest lists it: ${again}`, EXIT.DATA_ERROR);
       });
       if (!read) throw new StepError(`${monthUri} lost its manifest while this publish read it: run again`, EXIT.TEMP_FAIL);
       table.rows = computeChanges(await readMonth(db, prev), await readMonth(db, cur), previous);

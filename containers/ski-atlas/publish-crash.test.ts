@@ -4,8 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CopyObjectCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { JOURNAL_NAME, MANIFEST_NAME } from "../../lib/manifest.ts";
+import { MANIFEST_NAME, VERSIONS_DIR } from "../../lib/manifest.ts";
 import { CRASH_AFTER_COPIES_ENV } from "../../lib/publish-prefix.ts";
+import { readCommitted } from "../../lib/published.ts";
 import { getObjectText, listObjects } from "../../lib/s3-objects.ts";
 import { parseS3Uri } from "../../lib/s3.ts";
 import { startTestS3, type TestS3 } from "../../lib/testing/s3rver.ts";
@@ -18,7 +19,8 @@ import { verifyPublishedMonth } from "./verify.ts";
 
 /**
  * A real crash mid-publish: `containers/ski-atlas/main.ts publish` as a child process, told by the local-only hook
- * ATLAS_FAULT_CRASH_AFTER_COPIES to crash itself (SIGSEGV) after two copies. Then `rollback`, or the next publish.
+ * ATLAS_FAULT_CRASH_AFTER_COPIES to crash itself (SIGSEGV) after two copies. Readers never see it: it had copied
+ * into a version folder of its own that no manifest names. Then the failure path's `rollback`, or the next publish.
  */
 let s3: TestS3;
 let tmp: string;
@@ -56,6 +58,16 @@ async function snapshot(prefix: string): Promise<Record<string, string>> {
   return result;
 }
 
+/** What a reader of the month gets: its manifest and the files it names (name → sha256). */
+async function seen(prefix: string): Promise<Record<string, string>> {
+  const v = await readCommitted(s3.s3, prefix);
+  if (!v) return {};
+  const all = await snapshot(prefix);
+  return Object.fromEntries([[MANIFEST_NAME, all[MANIFEST_NAME]], ...v.manifest.files.map((f) => [f.name, all[v.manifest.dataPrefix + f.name]])]);
+}
+
+const versionFolders = async (prefix: string) => [...new Set((await listObjects(s3.s3, prefix + VERSIONS_DIR)).map((o) => o.name.split("/")[0]))];
+
 /** Makes this month's staged output differ from last month's in three files (still valid Parquet and CSV). */
 async function changeStaging(): Promise<void> {
   const { bucket, key } = parseS3Uri(u.staging);
@@ -69,55 +81,49 @@ async function changeStaging(): Promise<void> {
 }
 
 describe("publish crashing mid-way (SIGSEGV after 2 copies)", () => {
-  it("GIVEN last month published WHEN this month's publish crashes after 2 copies THEN a journal is left; rollback restores last month byte for byte", async () => {
+  it("GIVEN last month published WHEN this month's publish crashes after 2 copies THEN readers still see last month byte for byte; rollback has nothing to undo", async () => {
     const env = stepEnv(s3.env, "sample", { ATLAS_LOCAL: "1" });
     const first = await runInProcess("publish", env);
     expect(first.code, first.stderr).toBe(0);
-    const lastMonth = await snapshot(u.publish);
+    const lastMonth = await seen(u.publish);
     expect(Object.keys(lastMonth)).toContain(MANIFEST_NAME);
 
     await changeStaging();
     const crashed = await runNode("publish", { ...env, [CRASH_AFTER_COPIES_ENV]: "2" });
     expect(crashed.signal, crashed.stderr).toBe("SIGSEGV");
     expect(crashed.stderr.match(/copied /g)).toHaveLength(2);
-    const half = await snapshot(u.publish);
-    expect(half[JOURNAL_NAME]).toBeDefined();
-    expect(half[MANIFEST_NAME]).toBeUndefined();
-    expect((await verifyPublishedMonth(s3.s3, u.publish)).join("\n")).toMatch(/_publishing.json is present/);
+    expect(await seen(u.publish)).toEqual(lastMonth);
+    expect(await verifyPublishedMonth(s3.s3, u.publish)).toEqual([]);
+    expect(await versionFolders(u.publish)).toHaveLength(2);
 
     const rollback = await runChild("rollback", { ...s3.env, PUBLISH_URI: u.publish });
     expect(rollback.code, rollback.stderr).toBe(0);
-    expect(rollback.stderr).toMatch(/\[rollback\] rolled back: restored/);
-    expect(await snapshot(u.publish)).toEqual(lastMonth);
-    expect(await verifyPublishedMonth(s3.s3, u.publish)).toEqual([]);
-
-    // A second rollback finds nothing to do.
-    const again = await runChild("rollback", { ...s3.env, PUBLISH_URI: u.publish });
-    expect(again.code, again.stderr).toBe(0);
-    expect(again.stderr).toMatch(/nothing to roll back/);
+    expect(rollback.stderr).toMatch(/\[rollback\] nothing to roll back under .*: a publish changes nothing readers see before its manifest commits; 1 unfinished or replaced folder\(s\) \(versions\/\S+\/\) are never read, and the next publish removes them/);
+    expect(await seen(u.publish)).toEqual(lastMonth);
   });
 
-  it("GIVEN a crashed publish WHEN publish runs again THEN it rolls back first and then publishes this month completely", async () => {
+  it("GIVEN a crashed publish WHEN publish runs again THEN it publishes this month completely and removes what the crashed one left", async () => {
     const env = stepEnv(s3.env, "sample", { ATLAS_LOCAL: "1" });
     const crashed = await runNode("publish", { ...env, [CRASH_AFTER_COPIES_ENV]: "2" });
     expect(crashed.signal, crashed.stderr).toBe("SIGSEGV");
     const rerun = await runInProcess("publish", env);
     expect(rerun.code, rerun.stderr).toBe(0);
-    expect(rerun.stderr).toMatch(/rolling back the interrupted publish/);
     expect(await verifyPublishedMonth(s3.s3, u.publish)).toEqual([]);
     const staged = await snapshot(u.staging);
-    const published = await snapshot(u.publish);
+    const published = await seen(u.publish);
     for (const name of Object.values(OUTPUT_FILES)) expect(published[name], name).toBe(staged[name]);
+    expect(await versionFolders(u.publish)).toHaveLength(1);
   });
 
-  it("GIVEN nothing published for a month WHEN its first publish crashes THEN rollback leaves the prefix empty", async () => {
+  it("GIVEN nothing published for a month WHEN its first publish crashes THEN nothing is published, and rollback says so", async () => {
     const env = stepEnv(s3.env, "sample", { ATLAS_LOCAL: "1", PUBLISH_URI: `s3://${BUCKET}/sample/2021-07/` });
     const crashed = await runNode("publish", { ...env, [CRASH_AFTER_COPIES_ENV]: "2" });
     expect(crashed.signal, crashed.stderr).toBe("SIGSEGV");
-    expect(Object.keys(await snapshot(env.PUBLISH_URI)).length).toBe(4); // the journal, two files and the crashed writer's lease
+    expect(Object.keys(await snapshot(env.PUBLISH_URI)).length).toBe(3); // two files in its folder and the crashed writer's lease
+    expect(await readCommitted(s3.s3, env.PUBLISH_URI)).toBeUndefined();
     const rollback = await runChild("rollback", { ...s3.env, PUBLISH_URI: env.PUBLISH_URI });
     expect(rollback.code, rollback.stderr).toBe(0);
-    expect(await listObjects(s3.s3, env.PUBLISH_URI)).toEqual([]);
+    expect(await verifyPublishedMonth(s3.s3, env.PUBLISH_URI)).toEqual([expect.stringMatching(/manifest\.json is missing/)]);
   });
 
   it("GIVEN the crash setting without ATLAS_LOCAL=1 WHEN publish runs THEN it is ignored (a deployed task never kills itself)", async () => {

@@ -80,11 +80,11 @@ describe("publish", () => {
     expect(withoutLease[0]).toBe(parseS3Uri(u.staging).key + CHANGES_FILE);
     const published = withoutLease.slice(1);
     expect(published.at(-1)).toBe(prefix + "manifest.json");
-    // The publish journal (lib/publish-prefix.ts) is written before the first file, and is no data file.
-    expect(published[0]).toBe(prefix + JOURNAL_NAME);
-    expect(published.slice(1, -1).sort()).toEqual([...Object.values(OUTPUT_FILES), CHANGES_FILE].map((n) => prefix + n).sort());
-
+    // The files go to the version folder the manifest names (lib/publish-prefix.ts), then the manifest commits them.
     const m = await manifest();
+    expect(m.dataPrefix).toBe(`versions/${m.publishId}/`);
+    expect(published.slice(0, -1).sort()).toEqual([...Object.values(OUTPUT_FILES), CHANGES_FILE].map((n) => prefix + m.dataPrefix + n).sort());
+
     expect(m).toMatchObject({
       workflow: "ski-atlas", region: "sample", period: "2021-06", runId: "sample-2021-06", codeVersion: "test-1",
       publishedAt: "2021-07-01T06:00:00.000Z",
@@ -123,7 +123,8 @@ describe("publish", () => {
   });
 
   it("verify reports a tampered, a missing and an unlisted file", async () => {
-    const { bucket, key: prefix } = parseS3Uri(u.publish);
+    const { bucket, key: month } = parseS3Uri(u.publish);
+    const prefix = month + (await manifest()).dataPrefix;
     await s3.s3.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + OUTPUT_FILES.lifts, Body: "tampered" }));
     await s3.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: prefix + OUTPUT_FILES.pistes }));
     await s3.s3.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + "extra.parquet", Body: "x" }));
@@ -143,12 +144,12 @@ describe("publish", () => {
     const run = await runInProcess("publish", stepEnv(s3.env, "sample"));
     expect(run.code, run.stderr).toBe(0);
     expect(await verifyPublishedMonth(s3.s3, u.publish)).toEqual([]);
-    expect((await listObjects(s3.s3, u.publish)).map((o) => o.name)).not.toContain("extra.parquet");
+    expect((await listObjects(s3.s3, u.publish)).map((o) => o.name).filter((n) => n.endsWith("extra.parquet"))).toEqual([]);
   });
 
   it("verify reports a month without manifest", async () => {
     const { bucket, key: prefix } = parseS3Uri(u.publish);
-    await s3.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: "other/2021-06/lifts.parquet", CopySource: `${bucket}/${prefix}lifts.parquet` }));
+    await s3.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: "other/2021-06/lifts.parquet", CopySource: `${bucket}/${prefix}${(await manifest()).dataPrefix}lifts.parquet` }));
     const problems = await verifyPublishedMonth(s3.s3, `s3://${bucket}/other/2021-06/`);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/manifest.json is missing/);

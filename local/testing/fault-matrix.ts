@@ -45,7 +45,7 @@ export async function publishBaseline(scratch: string): Promise<Baseline> {
 
 export interface CellOutcome {
   run: LocalRun;
-  /** sha256 of every object of the current month afterwards, by key. */
+  /** sha256 by key of what a reader of the current month gets afterwards: its manifest and the files it names. */
   currentMonth: Record<string, string>;
   /** What a reader finds for the current month: the complete month, nothing, or something in between. */
   month: "complete" | "absent" | "partial";
@@ -101,37 +101,53 @@ export async function stepLogs(runDir: string, step: string): Promise<string[]> 
   return Promise.all(files.sort((a, b) => started(a) - started(b)).map((f) => readFile(f, "utf8")));
 }
 
-/** sha256 of every object of a month, by key. */
+/**
+ * What a reader of a month gets, checked independently of the project's own readers: sha256 by key of its
+ * manifest and of the objects the manifest names (in its version folder). Empty when there is no manifest.
+ * Objects no manifest names (a failed publish's folder) are never read, so they are not in it.
+ */
 async function monthDigests(env: Record<string, string>, period: string): Promise<Record<string, string>> {
+  return (await readMonth(env, period)).visible;
+}
+
+async function readMonth(env: Record<string, string>, period: string): Promise<{ visible: Record<string, string>; listedSha: Record<string, string>; others: string[]; folder: string }> {
   const s3 = makeS3Client(env);
+  const prefix = `sample/${period}/`;
+  const sha = async (key: string) => {
+    const body = await (await s3.send(new GetObjectCommand({ Bucket: LOCAL_BUCKET, Key: key }))).Body!.transformToByteArray();
+    return createHash("sha256").update(body).digest("hex");
+  };
   try {
-    const listed = await s3.send(new ListObjectsV2Command({ Bucket: LOCAL_BUCKET, Prefix: `sample/${period}/` }));
-    const out: Record<string, string> = {};
-    for (const o of listed.Contents ?? []) {
-      const body = await (await s3.send(new GetObjectCommand({ Bucket: LOCAL_BUCKET, Key: o.Key! }))).Body!.transformToByteArray();
-      out[o.Key!] = createHash("sha256").update(body).digest("hex");
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: LOCAL_BUCKET, Prefix: prefix }));
+    const keys = (listed.Contents ?? []).map((o) => o.Key!);
+    const manifestKey = `${prefix}manifest.json`;
+    if (!keys.includes(manifestKey)) return { visible: {}, listedSha: {}, others: keys, folder: "" };
+    const text = await (await s3.send(new GetObjectCommand({ Bucket: LOCAL_BUCKET, Key: manifestKey }))).Body!.transformToString();
+    const manifest = JSON.parse(text) as { dataPrefix?: string; files: { name: string; sha256: string }[] };
+    const folder = prefix + (manifest.dataPrefix ?? "");
+    const visible: Record<string, string> = { [manifestKey]: createHash("sha256").update(text).digest("hex") };
+    const listedSha: Record<string, string> = {};
+    for (const f of manifest.files) {
+      listedSha[folder + f.name] = f.sha256;
+      if (keys.includes(folder + f.name)) visible[folder + f.name] = await sha(folder + f.name);
     }
-    return out;
+    return { visible, listedSha, others: keys.filter((k) => !(k in visible)), folder };
   } finally {
     s3.destroy();
   }
 }
 
-/** Checked independently of the project's own verify: the manifest lists exactly the objects present, by sha256. */
+/**
+ * "complete": the manifest's files are all there, each with its listed sha256, and nothing else is in its
+ * folder; "absent": no manifest, and no data file where a reader could take it for the month (only version
+ * folders no manifest names, or the lease); "partial": anything else.
+ */
 async function monthState(env: Record<string, string>, period: string): Promise<CellOutcome["month"]> {
-  const digests = await monthDigests(env, period);
-  const keys = Object.keys(digests);
-  if (keys.length === 0) return "absent";
-  const manifestKey = `sample/${period}/manifest.json`;
-  if (!digests[manifestKey]) return "partial";
-  const s3 = makeS3Client(env);
-  try {
-    const text = await (await s3.send(new GetObjectCommand({ Bucket: LOCAL_BUCKET, Key: manifestKey }))).Body!.transformToString();
-    const files = (JSON.parse(text) as { files: { name: string; sha256: string }[] }).files;
-    const listed = Object.fromEntries(files.map((f) => [`sample/${period}/${f.name}`, f.sha256]));
-    const present = Object.fromEntries(Object.entries(digests).filter(([k]) => k !== manifestKey));
-    return JSON.stringify(Object.entries(listed).sort()) === JSON.stringify(Object.entries(present).sort()) ? "complete" : "partial";
-  } finally {
-    s3.destroy();
-  }
+  const { visible, listedSha, others, folder } = await readMonth(env, period);
+  const prefix = `sample/${period}/`;
+  const unread = (k: string) => k.startsWith(`${prefix}versions/`) || k === `${prefix}_lease.json`;
+  if (Object.keys(visible).length === 0) return others.every(unread) ? "absent" : "partial";
+  const whole = Object.entries(listedSha).every(([k, sum]) => visible[k] === sum);
+  const extra = others.filter((k) => k.startsWith(folder) && !(folder === prefix && unread(k)));
+  return whole && extra.length === 0 ? "complete" : "partial";
 }

@@ -2,7 +2,9 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { dataFile } from "../../../lib/data-files.ts";
+import { readCommitted } from "../../../lib/published.ts";
 import { ANDORRA_PBF as ANDORRA_PBF_NAME } from "../../../lib/data-catalog.ts";
 import { TableWriter } from "../tables.ts";
 import { runSkiAtlasStep } from "../steps.ts";
@@ -28,6 +30,13 @@ export function uris(region: string, period = "2021-06", runId = `${region}-${pe
     staging: `s3://${BUCKET}/staging/${region}/${period}/${runId}/out/`,
     publish: `s3://${BUCKET}/${region}/${period}/`,
   };
+}
+
+/** `s3://…` of a file of the version committed under `publishUri`, where its manifest says (lib/published.ts). */
+export async function publishedFile(s3: S3Client, publishUri: string, name: string): Promise<string> {
+  const version = await readCommitted(s3, publishUri);
+  if (!version) throw new Error(`nothing is published under ${publishUri}`);
+  return version.uri(name);
 }
 
 /** The step environment contract (docs/ARCHITECTURE.md) for one run. */
