@@ -14,13 +14,14 @@ import { ACCOUNT_DIR_ENV, LOCAL_BUCKET, REPO_ROOT } from "../local/run-local.ts"
 /**
  * The real command line (`npm start -- ski-atlas --verbose` runs `tsx cli/main.ts …`) on the generated sample region,
  * in a scratch account, with two injected faults: Download fails once (exit 75, retried) and Publish stops after its
- * first copy (`pause1`: journal written, one file copied, lease held, no manifest). Once Publish is stuck there, the
+ * first copy (`pause1`: one file copied into its version folder, lease held, no manifest). Once Publish is stuck there, the
  * CLI gets SIGINT, as from Ctrl-C. One run shows what a person sees and what is left behind:
  *  - --verbose: each step's own lines, prefixed by the step;
  *  - a heartbeat while a step runs (elapsed time and the memory its processes hold now);
  *  - a failed attempt names its log file, which holds the step's error;
- *  - Ctrl-C: one "interrupted" line, every step process stopped, the half-done publish rolled back (no partial
- *    month, no journal, no lease), no failure path run (no Notify), the run recorded as ABORTED, exit 130.
+ *  - Ctrl-C: one "interrupted" line, every step process stopped, the stopped publish's lease released (it had
+ *    changed nothing a reader sees: no month, no lease stays), no failure path run (no Notify), the run recorded as
+ *    ABORTED, exit 130.
  */
 let scratch: string;
 beforeAll(async () => {
@@ -68,7 +69,7 @@ async function processesOfRun(runDir: string): Promise<number[]> {
 }
 
 describe("npm start -- --verbose, then Ctrl-C during Publish", () => {
-  it("GIVEN a publish stopped half-way WHEN SIGINT THEN it is rolled back, every step stopped, the run ABORTED, exit 130", async () => {
+  it("GIVEN a publish stopped half-way WHEN SIGINT THEN no month is published, its lease is released, every step stopped, the run ABORTED, exit 130", async () => {
     const runsDir = path.join(scratch, "runs");
     const accountDir = path.join(scratch, "account");
     const publishPaused = /Publish \| \[publish\] \[fault\] ATLAS_FAULT_PAUSE_AFTER_COPIES=1: publish paused/;
@@ -100,7 +101,7 @@ describe("npm start -- --verbose, then Ctrl-C during Publish", () => {
     expect({ status, signal }).toEqual({ status: 130, signal: null });
     expect(lines.filter((l) => l.startsWith("interrupted"))).toEqual(["interrupted (SIGINT): stopping 1 step…"]);
     const after = lines.slice(lines.findIndex((l) => l.startsWith("interrupted")));
-    expect(after.some((l) => /\[publish interrupted\] rolled back: s3:\/\/atlas-local\/sample\/\d{4}-\d{2}\/ is empty again/.test(l)), stderr).toBe(true);
+    expect(after.some((l) => /\[publish interrupted\] released the lease of s3:\/\/atlas-local\/sample\/\d{4}-\d{2}\/ held by the stopped step/.test(l)), stderr).toBe(true);
     // Nothing the dying steps set off is shown or run: no failure path, no Notify.
     expect(after.filter((l) => /Roll back publish|Notify|✗|✘/.test(l)), stderr).toEqual([]);
     const recorded = /^run (\S+) recorded as ABORTED in (\S+)$/.exec(after.filter(Boolean).at(-1)!);
@@ -114,14 +115,15 @@ describe("npm start -- --verbose, then Ctrl-C during Publish", () => {
     expect(existsSync(path.join(runDir, "notifications.jsonl"))).toBe(false);
     expect(await processesOfRun(runDir)).toEqual([]);
 
-    // The bucket: the month was never published, so nothing of it stays (no data file, journal, manifest or lease).
+    // The bucket: the month was never published: no manifest and no lease; only the stopped publish's own version
+    // folder, which no reader follows (the next publish removes it).
     const s3server = await startEmbeddedS3({ directory: path.join(accountDir, "s3"), buckets: [LOCAL_BUCKET] });
     const s3 = makeS3Client({ AWS_ENDPOINT_URL_S3: s3server.endpoint, AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_REGION: "us-east-1" });
     try {
       const listed = await s3.send(new ListObjectsV2Command({ Bucket: LOCAL_BUCKET }));
       const keys = (listed.Contents ?? []).map((o) => o.Key!);
       expect(keys.some((k) => k.startsWith("staging/sample/")), keys.join("\n")).toBe(true); // the run got that far
-      expect(keys.filter((k) => k.startsWith("sample/"))).toEqual([]);
+      expect(keys.filter((k) => k.startsWith("sample/"))).toEqual([expect.stringMatching(/^sample\/\d{4}-\d{2}\/versions\/\d{8}T\d{6}Z-[0-9a-f]{8}\/[a-z_]+\.(parquet|csv)$/)]);
     } finally {
       s3.destroy();
       await s3server.stop();

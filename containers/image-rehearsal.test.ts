@@ -4,6 +4,8 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import { publishStaged } from "../lib/publish-prefix.ts";
+import { committedFiles } from "../lib/published.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ANDORRA_PBF, WEATHER_DIR, YIELD_FILE } from "../lib/data-catalog.ts";
 import { dataDir, dataFile } from "../lib/data-files.ts";
@@ -175,6 +177,9 @@ const put = async (key: string, body: string | Buffer): Promise<void> => {
 };
 
 /** One real step of each image (two where the second is the one that loads DuckDB), with its inputs in S3. */
+/** The names a reader of a published prefix gets: the manifest's files, and the manifest. */
+const publishedNames = async (prefix: string) => (await committedFiles(s3.s3, `s3://${BUCKET}/${prefix}`)).map((f) => f.name);
+
 const REHEARSALS: Record<string, { steps: string[]; env: Record<string, string>; setUp(): Promise<void>; check(): Promise<void> }> = {
   "ski-atlas": {
     steps: ["extract", "analyze"],
@@ -215,17 +220,25 @@ const REHEARSALS: Record<string, { steps: string[]; env: Record<string, string>;
       await put("jobs/grader/exams/exam-1/submissions.jsonl", ['{"id":"alice","answers":{"q1":"B"}}', '{"id":"bob","answers":{"q1":"a"}}', "not json"].join("\n"));
       await put("jobs/grader/exams/exam-1/config.json", JSON.stringify({ answerKey: { q1: "b" }, submissions: `s3://${BUCKET}/jobs/grader/exams/exam-1/submissions.jsonl` }));
     },
-    check: async () => expect(await listKeys("jobs/grader/exams/exam-1/runs/exam-1/")).toEqual(expect.arrayContaining(["grades.csv", "manifest.json"])),
+    check: async () => expect(await publishedNames("jobs/grader/exams/exam-1/runs/exam-1/")).toEqual(expect.arrayContaining(["grades.csv", "manifest.json"])),
   },
   training: {
-    // Reads the statistics the weather rehearsal wrote (the tests below run in order).
+    // Reads the statistics the weather rehearsal wrote (the tests below run in order), published as a weather run
+    // is (training follows its manifest, lib/uri-io.ts).
     steps: ["train"],
     env: { RUN_ID: "model-1", CONFIG_URI: `s3://${BUCKET}/jobs/training/config.json`, OUTPUT_URI: `s3://${BUCKET}/jobs/training/runs/model-1/` },
     setUp: async () => {
+      await publishStaged(s3.s3, {
+        stagingUri: `s3://${BUCKET}/staging/weather/2014-12-31/`,
+        publishUri: `s3://${BUCKET}/weather/2014-12-31/`,
+        rows: async () => undefined,
+        manifest: () => ({ workflow: "weather", runId: "2014-12-31" }),
+        log: () => {},
+      });
       await put("jobs/training/yield.txt", await readFile(await dataFile(YIELD_FILE)));
-      await put("jobs/training/config.json", JSON.stringify({ weather: `s3://${BUCKET}/staging/weather/2014-12-31/`, yield: `s3://${BUCKET}/jobs/training/yield.txt` }));
+      await put("jobs/training/config.json", JSON.stringify({ weather: `s3://${BUCKET}/weather/2014-12-31/`, yield: `s3://${BUCKET}/jobs/training/yield.txt` }));
     },
-    check: async () => expect(await listKeys("jobs/training/runs/model-1/")).toEqual(expect.arrayContaining(["model.json", "manifest.json"])),
+    check: async () => expect(await publishedNames("jobs/training/runs/model-1/")).toEqual(expect.arrayContaining(["model.json", "manifest.json"])),
   },
 };
 
