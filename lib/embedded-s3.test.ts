@@ -88,7 +88,8 @@ describe("the embedded S3's answers to a malformed key", () => {
         req.on("error", reject);
         req.end("x");
       });
-    for (const headers of [{ "if-none-match": "*" }, { "if-match": '"abc"' }, {}]) {
+    const cases: Record<string, string>[] = [{ "if-none-match": "*" }, { "if-match": '"abc"' }, {}];
+    for (const headers of cases) {
       const answer = await raw(headers);
       expect(answer.status, JSON.stringify(headers)).toBe(400);
       expect(answer.body).toContain("<Code>InvalidURI</Code>");
