@@ -28,6 +28,17 @@ const failure = (p: Promise<unknown>) =>
   );
 const put = (Key: string, Body: string, condition: { IfNoneMatch?: string; IfMatch?: string } = {}, client: S3Client = s3.s3) =>
   client.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body, ...condition }));
+/** Exactly one create won; every other one got 412, or S3's 409 for an overlapping conditional write. Its index. */
+function oneWinner(results: { status?: number; name: string }[], what = ""): number {
+  expect(results.filter((r) => r.status === 200), `${what}${JSON.stringify(results)}`).toHaveLength(1);
+  for (const r of results.filter((x) => x.status !== 200)) {
+    expect([
+      { status: 412, name: "PreconditionFailed" },
+      { status: 409, name: "ConditionalRequestConflict" },
+    ]).toContainEqual(r);
+  }
+  return results.findIndex((r) => r.status === 200);
+}
 const read = async (Key: string) => (await s3.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key }))).Body!.transformToString();
 
 describe("the embedded S3's conditional writes", () => {
@@ -64,14 +75,7 @@ describe("the embedded S3's conditional writes", () => {
 
   it("GIVEN many writers racing to create one key with If-None-Match:* THEN exactly one wins; the others get 412 or S3's 409 ConditionalRequestConflict", async () => {
     const results = await Promise.all(Array.from({ length: 12 }, (_, i) => failure(put("d/lease.json", `writer ${i}`, { IfNoneMatch: "*" }))));
-    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
-    for (const r of results.filter((x) => x.status !== 200)) {
-      expect([
-        { status: 412, name: "PreconditionFailed" },
-        { status: 409, name: "ConditionalRequestConflict" },
-      ]).toContainEqual(r);
-    }
-    const winner = results.findIndex((r) => r.status === 200);
+    const winner = oneWinner(results);
     expect(await read("d/lease.json")).toBe(`writer ${winner}`);
   });
 });
@@ -128,14 +132,7 @@ describe("two embedded S3 servers on one data folder", () => {
     for (let round = 0; round < 10; round++) {
       const key = `shared/${round}/lease.json`;
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => failure(put(key, `writer ${i}`, { IfNoneMatch: "*" }, clients[i % 2]))));
-      expect(results.filter((r) => r.status === 200), `round ${round}: ${JSON.stringify(results)}`).toHaveLength(1);
-      for (const r of results.filter((x) => x.status !== 200)) {
-        expect([
-          { status: 412, name: "PreconditionFailed" },
-          { status: 409, name: "ConditionalRequestConflict" },
-        ]).toContainEqual(r);
-      }
-      const winner = results.findIndex((r) => r.status === 200);
+      const winner = oneWinner(results, `round ${round}: `);
       const got = await clients[1 - (winner % 2)].send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
       expect(await got.Body!.transformToString()).toBe(`writer ${winner}`);
     }

@@ -47,7 +47,11 @@ describe("the grader job on the local engine", () => {
     runs.push(r);
     expect(r.result.status, r.summary.error).toBe("SUCCEEDED");
     // The config's folder is the exam ("job"); the run writes inside it, under runs/<runId>/.
-    expect(r.summary.outputs.keys.sort()).toEqual(["jobs/grader/exams/job/runs/exam-1/grades.csv", "jobs/grader/exams/job/runs/exam-1/manifest.json"]);
+    // Its files in the version folder its manifest names (docs/ARCHITECTURE.md, "Publishing"), then the manifest.
+    expect(r.summary.outputs.keys).toEqual([
+      expect.stringMatching(/^jobs\/grader\/exams\/job\/runs\/exam-1\/versions\/\d{8}T\d{6}Z-[0-9a-f]{8}\/grades\.csv$/),
+      "jobs/grader/exams/job/runs/exam-1/manifest.json",
+    ]);
     expect(r.result.states.find((s) => s.name === "Grade (small)")?.status).toBe("SUCCEEDED");
     const out = path.join(r.runDir, "published", "jobs", "grader", "exams", "job", "runs", "exam-1");
     expect(await readFile(path.join(out, "grades.csv"), "utf8")).toBe("id,correct,questions,score_pct\nalice,3,3,100\nbob,1,3,33.3\ncarol,1,3,33.3\n");
