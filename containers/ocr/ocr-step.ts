@@ -1,0 +1,38 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import { EXIT, StepError } from "../../lib/exit-codes.ts";
+import type { Env, Log } from "../../lib/run-step.ts";
+import { readTaskInput, taskContext, writeTaskOutputs } from "../../lib/tasks/task-files.ts";
+import { createOcr, type ExecutionProvider } from "./paddle-ocr.ts";
+
+/**
+ * The `ocr` task: the text of the task's input image, as `text.txt` and in `result.json` (with each line's box and
+ * confidence). `ATLAS_OCR_PROVIDER` picks ONNX Runtime's execution provider: `cuda` (set by the GPU task
+ * definition on AWS), `cpu` (the default: offline, in tests).
+ */
+export const OCR_PROVIDER_ENV = "ATLAS_OCR_PROVIDER";
+
+export function providerOf(env: Env): ExecutionProvider {
+  const value = (env[OCR_PROVIDER_ENV] ?? "cpu").trim();
+  if (value !== "cpu" && value !== "cuda") throw new StepError(`${OCR_PROVIDER_ENV}='${value}' must be cpu or cuda`, EXIT.USAGE);
+  return value;
+}
+
+export async function ocr(env: Env, s3: S3Client, log: Log): Promise<void> {
+  const ctx = taskContext(env, "ocr");
+  const provider = providerOf(env);
+  const input = await readTaskInput(s3, ctx, "ocr");
+  log(`task ${ctx.taskId}: ${input.name} (${input.bytes.length} bytes), ${provider} provider`);
+  const engine = await createOcr(provider);
+  try {
+    const result = await engine.recognize(input.bytes);
+    log(`${result.lines.length} lines of text in a ${result.width}×${result.height} image`);
+    await writeTaskOutputs(s3, ctx, "ocr", [{ name: "text.txt", body: result.text + "\n", contentType: "text/plain; charset=utf-8" }], {
+      text: result.text,
+      lines: result.lines,
+      image: { name: input.name, width: result.width, height: result.height },
+      provider,
+    });
+  } finally {
+    await engine.release();
+  }
+}
