@@ -73,6 +73,28 @@ export const AWS_PRICES = {
     /** $1.00 per 1 M invocations (after 14 M free a month: in practice nothing). */
     perInvocation: 1 / 1e6,
   },
+  /**
+   * GPU instances for the `ocr` tasks (x86_64, Linux on-demand, per hour; "Amazon EC2 On-Demand Pricing", list
+   * prices not re-checked: update `asOf` with any number). Billed per second with a one-minute minimum from the
+   * moment the instance runs until it terminates, busy or not: docs/TASKS.md, "What a GPU task costs".
+   */
+  ec2GpuOnDemandPerHour: {
+    "g4dn.xlarge": 0.526,
+    "g4dn.2xlarge": 0.752,
+    "g5.xlarge": 1.006,
+    "g6.xlarge": 0.8048,
+  } as Record<string, number>,
+  ec2: {
+    minimumSeconds: 60,
+    /** gp3 root volume, per GB-month (the ECS GPU-optimized AMI's 30 GB): prorated by the second like the instance. */
+    gp3PerGbMonth: 0.08,
+  },
+  /** Per 1 M requests: SQS standard ($0.40; a 64 KB chunk is one request), EventBridge Pipes ($0.40), HTTP API ($1.00). */
+  sqsPerRequest: 0.4 / 1e6,
+  pipesPerRequest: 0.4 / 1e6,
+  httpApiPerRequest: 1 / 1e6,
+  /** DynamoDB on demand: $0.625 per 1 M write request units (1 KB each), $0.125 per 1 M read request units (4 KB). */
+  dynamoDbOnDemand: { perWriteUnit: 0.625 / 1e6, perReadUnit: 0.125 / 1e6 },
 } as const;
 
 /** What one Fargate ARM64 task of `seconds` on a tier costs, with the one-minute minimum. */

@@ -15,6 +15,9 @@ export interface TaskTypeSpec {
   timeoutSeconds: number;
   /** What the type produces, for the docs and the record: `text` results also carry the text in the record. */
   result: "text" | "files";
+  /** CPU types: the ARM64 Fargate tier (workflows/tiers.ts) their task definition has. GPU types run on the GPU
+   * capacity provider's instances (stacks/constructs/GpuCapacity.ts). */
+  tier?: string;
 }
 
 const MiB = 1024 * 1024;
@@ -23,7 +26,7 @@ export const TASK_TYPES = {
   /** Text recognition of an image on a GPU (containers/ocr). */
   ocr: { queue: "gpu", image: "ocr", maxInputBytes: 20 * MiB, timeoutSeconds: 15 * 60, result: "text" },
   /** Thumbnails of an image on ARM64 Fargate (containers/thumbnail). */
-  thumbnail: { queue: "cpu", image: "thumbnail", maxInputBytes: 50 * MiB, timeoutSeconds: 5 * 60, result: "files" },
+  thumbnail: { queue: "cpu", image: "thumbnail", maxInputBytes: 50 * MiB, timeoutSeconds: 5 * 60, result: "files", tier: "small" },
 } as const satisfies Record<string, TaskTypeSpec>;
 
 export type TaskType = keyof typeof TASK_TYPES;
