@@ -17,6 +17,7 @@ function help(): string {
   return `atlas-pipelines: run a workflow's state machine locally (offline) or on AWS, and follow it.
 
 usage: npm start -- [workflow] [options]
+       npm start -- tasks submit|status|list|redrive …   (tasks on demand: npm start -- tasks --help)
 
 workflows and their options (default workflow: ${workflows[0].name}):
 ${perWorkflow}
@@ -57,6 +58,8 @@ function usage<T>(check: () => T): T {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // Tasks on demand have commands of their own (cli/tasks.ts).
+  if (argv[0] === "tasks") return (await import("./tasks.ts")).tasksMain(argv.slice(1));
   // Reads the deploy-time settings (ATLAS_MONTHLY_*), which a user may have mistyped.
   const workflows = usage(() => allWorkflows());
   const workflowOptions = new Set(workflows.flatMap((w) => Object.keys(w.cli.options)));
