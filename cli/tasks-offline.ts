@@ -12,6 +12,7 @@ import { DLQ_RETENTION_SECONDS, MAX_RECEIVE_COUNT, QUEUE_RETENTION_SECONDS, loca
 import { makeDynamoClient, TaskTable } from "../lib/tasks/task-table.ts";
 import { TaskService } from "../lib/tasks/task-service.ts";
 import { QUEUES, type QueueName } from "../lib/tasks/task-types.ts";
+import { LOCAL_BUCKET } from "../workflows/config.ts";
 import { startTaskApiServer, type TaskApiServer } from "./tasks-api-server.ts";
 
 /**
@@ -22,7 +23,7 @@ import { startTaskApiServer, type TaskApiServer } from "./tasks-api-server.ts";
  * process that has it open.
  */
 export const TASKS_DIR_ENV = "ATLAS_TASKS_DIR";
-export const LOCAL_BUCKET = "atlas-local";
+export { LOCAL_BUCKET };
 export const LOCAL_TABLE = "atlas-tasks";
 
 export interface QueueInfo {

@@ -6,6 +6,7 @@ import { SubmissionError, checkType } from "../lib/tasks/submission.ts";
 import { TaskClient, TaskClientError } from "../lib/tasks/task-client.ts";
 import type { TaskRecord } from "../lib/tasks/task-record.ts";
 import type { TaskSummary } from "../lib/tasks/task-table.ts";
+import { DLQ_TAG } from "../lib/tasks/task-queues.ts";
 import { QUEUES } from "../lib/tasks/task-types.ts";
 
 /**
@@ -46,9 +47,6 @@ async function offlineBackend(): Promise<Backend> {
     stop: () => platform.stop(),
   };
 }
-
-/** The tag the stack puts on each dead-letter queue (stacks/constructs/TaskQueues.ts). */
-export const DLQ_TAG = "atlas:tasks-dlq";
 
 function awsBackend(): Backend {
   const baseUrl = process.env.ATLAS_TASKS_API_URL?.trim();

@@ -12,6 +12,7 @@ import { ContainerTasks } from "./constructs/ContainerTasks.ts";
 import { DataBucket } from "./constructs/DataBucket.ts";
 import { HelperFunctions } from "./constructs/HelperFunctions.ts";
 import { OperationsDashboard } from "./constructs/OperationsDashboard.ts";
+import { TaskPlatform } from "./constructs/TaskPlatform.ts";
 import { WorkflowMachine } from "./constructs/WorkflowMachine.ts";
 import { checkWithCdkNag } from "./nag.ts";
 
@@ -85,6 +86,18 @@ export function AtlasStack({ stack }: StackContext) {
     }
   }
 
+  // Tasks on demand (docs/TASKS.md). The task workflow's machines are wired with `taskPlatform.connect(...)`
+  // (issue 23, phase 2); until then the API takes tasks and the queues keep them.
+  const taskPlatform = new TaskPlatform(stack, "TaskPlatform", {
+    vpc: network.vpc,
+    subnets: network.taskSubnets,
+    cluster: tasks.cluster,
+    bucket: data.bucket,
+    alerts: alerts.topic,
+    gpuInstanceType: config.gpuInstanceType,
+    gpuMaxInstances: config.gpuMaxInstances,
+  });
+
   // Lambda writes a function's stdout to /aws/lambda/<function name> (created on its first run).
   new OperationsDashboard(stack, "Dashboard", { workflows, machines, metricsLogGroup: `/aws/lambda/${functions.get("metrics").functionName}` });
   checkWithCdkNag(stack);
@@ -92,9 +105,11 @@ export function AtlasStack({ stack }: StackContext) {
   stack.addOutputs({
     BucketName: data.bucket.bucketName,
     AlertTopicArn: alerts.topic.topicArn,
+    TasksApiUrl: taskPlatform.api.url,
+    TaskTableName: taskPlatform.table.table.tableName,
     ...Object.fromEntries([...machines].map(([name, m]) => [`${pascal(name)}StateMachineArn`, m.stateMachine.stateMachineArn])),
   });
-  return { bucket: data.bucket, machines };
+  return { bucket: data.bucket, machines, taskPlatform };
 }
 
 /** Merges the access every workflow declares for one container or function. */

@@ -1,4 +1,6 @@
+import { AWS_PRICES } from "../lib/aws-pricing.ts";
 import type { InputCheckConfig } from "../lib/input-checks.ts";
+import { DEFAULT_GPU_INSTANCE_TYPE } from "../lib/tasks/task-cost.ts";
 
 /** The local engine's data bucket (in the embedded S3 server). */
 export const LOCAL_BUCKET = "atlas-local";
@@ -16,6 +18,10 @@ export interface AtlasConfig {
   allowedSourceHosts: string[];
   /** Where alarms and run notifications go (optional e-mail subscription). */
   alertEmail?: string;
+  /** The GPU instance type of the `ocr` tasks (x86_64 with an NVIDIA GPU; priced in lib/aws-pricing.ts). */
+  gpuInstanceType: string;
+  /** At most this many GPU instances at once: no more than the account's quota for the type's family allows. */
+  gpuMaxInstances: number;
 }
 
 const DEFAULT_MONTHLY_REGIONS = [
@@ -39,7 +45,17 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AtlasConfig {
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 40) {
     throw new Error(`ATLAS_MONTHLY_MAX_CONCURRENCY must be a whole number from 1 to 40, got '${env.ATLAS_MONTHLY_MAX_CONCURRENCY}'`);
   }
+  const gpuInstanceType = env.ATLAS_GPU_INSTANCE_TYPE?.trim() || DEFAULT_GPU_INSTANCE_TYPE;
+  if (!(gpuInstanceType in AWS_PRICES.ec2GpuOnDemandPerHour)) {
+    throw new Error(`ATLAS_GPU_INSTANCE_TYPE '${gpuInstanceType}' has no price in lib/aws-pricing.ts (task costs need it): use one of ${Object.keys(AWS_PRICES.ec2GpuOnDemandPerHour).join(", ")}, or add its price`);
+  }
+  const gpuMaxInstances = Number(env.ATLAS_GPU_MAX_INSTANCES ?? 2);
+  if (!Number.isInteger(gpuMaxInstances) || gpuMaxInstances < 1 || gpuMaxInstances > 100) {
+    throw new Error(`ATLAS_GPU_MAX_INSTANCES must be a whole number from 1 to 100, got '${env.ATLAS_GPU_MAX_INSTANCES}'`);
+  }
   return {
+    gpuInstanceType,
+    gpuMaxInstances,
     monthlyRegions: list(env.ATLAS_MONTHLY_REGIONS, DEFAULT_MONTHLY_REGIONS),
     monthlyMaxConcurrency: concurrency,
     allowedSourceHosts: list(env.ATLAS_ALLOWED_SOURCE_HOSTS, ["download.geofabrik.de"]),

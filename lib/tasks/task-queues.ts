@@ -17,6 +17,9 @@ export function visibilityTimeoutSeconds(queue: QueueName): number {
   return longestTaskSeconds(queue) + VISIBILITY_SLACK_SECONDS;
 }
 
+/** Tags each dead-letter queue with its queue's name, so `tasks redrive --aws` finds it. */
+export const DLQ_TAG = "atlas:tasks-dlq";
+
 /** Queue names offline (on AWS CloudFormation names them). */
 export function localQueueName(queue: QueueName, dlq = false): string {
   return `atlas-tasks-${queue}${dlq ? "-dlq" : ""}`;
