@@ -6,6 +6,7 @@ import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as ecs from "aws-cdk-lib/aws-ecs";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as sns from "aws-cdk-lib/aws-sns";
+import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
 import { DEFAULT_GPU_INSTANCE_TYPE } from "../../lib/tasks/task-cost.ts";
 
@@ -82,6 +83,12 @@ export class GpuCapacity extends Construct {
       machineImageType: ecs.MachineImageType.AMAZON_LINUX_2,
     });
     props.cluster.addAsgCapacityProvider(this.capacityProvider, { canContainersAccessInstanceRole: false });
+    NagSuppressions.addResourceSuppressions(this.autoScalingGroup, [
+      { id: "AwsSolutions-AS3", reason: "Only failed launches and terminations page (ScalingEvents.ERRORS): instances come and go with every burst of GPU tasks, which the group's activity history records; the idle-GPU alarm covers the costly case." },
+    ]);
+    NagSuppressions.addResourceSuppressions(launchTemplate.role!, [
+      { id: "AwsSolutions-IAM5", reason: "The ECS container instance policy CDK adds for a capacity provider's instances: ecs:Submit* (task and container state changes) on the cluster's own resources, as AWS's AmazonEC2ContainerServiceforEC2Role grants.", appliesTo: ["Action::ecs:Submit*"] },
+    ], true);
 
     // ECS's own measure of need: CapacityProviderReservation is 0 when instances run and no task needs them
     // (100 when there are none and none are needed). At 0 for GPU_IDLE_ALARM_MINUTES, an instance has been paid for

@@ -3,12 +3,14 @@ import * as apigw from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpIamAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as iam from "aws-cdk-lib/aws-iam";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Function as SstFunction } from "sst/constructs";
 import { Construct } from "constructs";
 import { TASK_API_ROUTES } from "../../functions/tasks-api.ts";
+import { STATUS_INDEX } from "../../lib/tasks/task-record.ts";
 import { TASKS_PREFIX, type QueueName } from "../../lib/tasks/task-types.ts";
 import { grantBucketAccess } from "./bucket-grants.ts";
 
@@ -47,7 +49,9 @@ export class TaskApi extends Construct {
     // A presigned PUT is signed with the function's credentials, so the function needs PutObject there; the HEAD of
     // the upload at submit needs GetObject.
     grantBucketAccess(this.handler, props.bucket, { readWrite: [`${TASKS_PREFIX}*/input/*`] });
-    props.table.grantReadWriteData(this.handler);
+    // Exactly the item operations the task service makes, and queries of the status index (not `index/*`).
+    this.handler.addToRolePolicy(new iam.PolicyStatement({ actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], resources: [props.table.tableArn] }));
+    this.handler.addToRolePolicy(new iam.PolicyStatement({ actions: ["dynamodb:Query"], resources: [`${props.table.tableArn}/index/${STATUS_INDEX.name}`] }));
     for (const queue of Object.values(props.queues)) queue.grantSendMessages(this.handler);
 
     const accessLogs = new logs.LogGroup(this, "AccessLogs", { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
