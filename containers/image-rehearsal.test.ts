@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { chmod, cp, mkdir, mkdtemp, readFile, readdir, rm, symlink } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,6 +10,7 @@ import { ANDORRA_PBF, WEATHER_DIR, YIELD_FILE } from "../lib/data-catalog.ts";
 import { dataDir, dataFile } from "../lib/data-files.ts";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { canSwitchUser, makeTaskDirs, runAsNobody, type RunResult, type TaskDirs } from "../lib/testing/non-root.ts";
+import { copyFromContext, parseDockerfile, run, stage as stageIn, type Stage } from "./testing/dockerfile.ts";
 import { startTestS3, type TestS3 } from "../lib/testing/s3rver.ts";
 import { allWorkflows } from "../workflows/index.ts";
 import { taskEnvironment, tierByName } from "../workflows/tiers.ts";
@@ -38,41 +38,7 @@ const ARM64_BINDING = "@duckdb/node-bindings-linux-arm64";
 /** What Docker's `--platform linux/arm64` means to npm's platform checks inside a node:24-bookworm image. */
 const LINUX_ARM64 = ["--cpu=arm64", "--os=linux", "--libc=glibc"];
 const BUCKET = "rehearsal";
-
-interface Stage {
-  name: string;
-  instructions: { op: string; args: string }[];
-}
-
-/** The Dockerfile's stages and instructions (continuation lines joined, comments dropped). */
-function parseDockerfile(text: string): Stage[] {
-  const lines = text.replace(/\\\n/g, " ").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
-  const stages: Stage[] = [];
-  for (const line of lines) {
-    const [, op, args] = line.match(/^(\w+)\s+(.*)$/) ?? [];
-    if (op === "FROM") stages.push({ name: args.match(/\sAS\s+(\S+)/i)?.[1] ?? "runtime", instructions: [] });
-    else if (stages.length) stages.at(-1)!.instructions.push({ op, args });
-  }
-  return stages;
-}
-
-function stage(stages: Stage[], name: string): Stage {
-  const found = stages.find((s) => s.name === name);
-  if (!found) throw new Error(`${CONTAINER_DOCKERFILE} has no stage '${name}'`);
-  return found;
-}
-
-function run(argv: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const stage = (stages: Stage[], name: string) => stageIn(stages, name, CONTAINER_DOCKERFILE);
 
 /** The deps stage's `npm ci` (without `npm cache clean --force`: here that would empty this machine's npm cache). */
 async function productionInstall(stages: Stage[], dir: string, platform: string[]): Promise<RunResult> {
@@ -84,12 +50,6 @@ async function productionInstall(stages: Stage[], dir: string, platform: string[
   for (const f of ["package.json", "package-lock.json"]) await cp(path.join(PROJECT_ROOT, f), path.join(dir, f));
   // --prefer-offline: the packages come from npm's cache when it has them.
   return run(["npm", ...npmCi[0].split(/\s+/).slice(1), ...platform, "--prefer-offline"], { cwd: dir });
-}
-
-/** Copies `src` of the build context (the project minus what .dockerignore leaves out) to `dest`. */
-async function copyFromContext(src: string, dest: string): Promise<void> {
-  const ignored = (p: string) => p.endsWith(".test.ts") || p.split(path.sep).includes("node_modules");
-  await cp(path.join(PROJECT_ROOT, src), dest, { recursive: true, filter: (p) => !ignored(p) });
 }
 
 /** The build stage for one image: COPY from the context, RUN each command (npm ci aside, see above). */

@@ -8,6 +8,8 @@ import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { allWorkflows } from "../workflows/index.ts";
 import { containerSteps } from "../workflows/types.ts";
 import { CONTAINER_DOCKERFILE } from "./constructs/ContainerTasks.ts";
+import { GPU_DOCKERFILE } from "./constructs/TaskDefinitions.ts";
+import { TASK_TYPES } from "../lib/tasks/task-types.ts";
 
 /**
  * The deploy path as SST runs it: `stacks/sst-build-offline.ts` makes the calls `sst deploy` and `sst dev` make
@@ -17,6 +19,8 @@ import { CONTAINER_DOCKERFILE } from "./constructs/ContainerTasks.ts";
  * Every asset the cloud assembly references must exist: what `sst deploy` would upload or `docker build`.
  */
 const CONTAINERS = [...new Set(allWorkflows().flatMap((w) => containerSteps(w).map((s) => s.container)))];
+/** The task images built from the shared Dockerfile (the CPU task types'); the GPU one has its own (GPU_DOCKERFILE). */
+const CPU_TASK_IMAGES = Object.values(TASK_TYPES).filter((t) => t.queue === "cpu").map((t) => t.image);
 
 interface FileAsset {
   source: { path: string; packaging: "zip" | "file" };
@@ -111,12 +115,12 @@ describe.each([
   // validation, asset staging), which takes minutes on a busy machine. The limit is only against a hang.
   it("builds one ARM64 image per container from the one Dockerfile, with a context that holds what it copies", { timeout: 900_000 }, async () => {
     const { dir, assets } = await assembly();
-    const images = Object.values(assets.dockerImages).map((a) => a.source);
-    expect(images.map((s) => s.dockerBuildArgs?.WORKFLOW).sort()).toEqual([...CONTAINERS].sort());
+    const all = Object.values(assets.dockerImages).map((a) => a.source);
+    const images = all.filter((s) => s.dockerFile === CONTAINER_DOCKERFILE);
+    expect(images.map((s) => s.dockerBuildArgs?.WORKFLOW).sort()).toEqual([...CONTAINERS, ...CPU_TASK_IMAGES].sort());
     for (const image of images) {
       const context = path.join(dir, image.directory);
       expect(statSync(context).isDirectory(), context).toBe(true);
-      expect(image.dockerFile).toBe(CONTAINER_DOCKERFILE);
       expect(existsSync(path.join(context, CONTAINER_DOCKERFILE)), `${image.directory}/${image.dockerFile}`).toBe(true);
       expect(image.platform).toBe("linux/arm64");
       // What containers/Dockerfile COPYs from the context.
@@ -128,6 +132,15 @@ describe.each([
       expect(readdirSync(context)).not.toContain("node_modules");
       expect(readdirSync(context)).not.toContain(".data");
     }
+    // The GPU task image: its own Dockerfile, linux/amd64 (no ARM64 GPU AMI; ONNX Runtime's CUDA provider is x64).
+    const gpu = all.filter((s) => s.dockerFile === GPU_DOCKERFILE);
+    expect(gpu).toHaveLength(1);
+    expect(gpu[0].platform).toBe("linux/amd64");
+    const context = path.join(dir, gpu[0].directory);
+    for (const copied of ["package.json", "package-lock.json", "tsconfig.json", "lib", GPU_DOCKERFILE, "containers/ocr/package.json", "containers/ocr/main.ts", "containers/ocr/tsconfig.build.json"]) {
+      expect(existsSync(path.join(context, copied)), `ocr: ${copied} in the build context`).toBe(true);
+    }
+    expect(all).toHaveLength(images.length + gpu.length);
   });
 
   it("points every task definition at one of those images", async () => {

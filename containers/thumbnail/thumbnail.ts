@@ -15,7 +15,7 @@ const WEBP_QUALITY = 75;
 const MAX_INPUT_PIXELS = 100_000_000;
 
 export async function makeThumbnails(image: Buffer): Promise<{ files: OutputFile[]; source: { width: number; height: number; format: string } }> {
-  let meta: sharp.Metadata;
+  let meta: Awaited<ReturnType<ReturnType<typeof sharp>["metadata"]>>;
   try {
     meta = await sharp(image, { limitInputPixels: MAX_INPUT_PIXELS }).metadata();
   } catch (err) {
