@@ -1,7 +1,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { EXIT, StepError } from "../../lib/exit-codes.ts";
 import type { Env, Log } from "../../lib/run-step.ts";
-import { readTaskInput, taskContext, writeTaskOutputs } from "../../lib/tasks/task-files.ts";
+import { readTaskInput, reportingFailure, taskContext, writeTaskOutputs } from "../../lib/tasks/task-files.ts";
 import { createOcr, type ExecutionProvider } from "./paddle-ocr.ts";
 
 /**
@@ -19,6 +19,10 @@ export function providerOf(env: Env): ExecutionProvider {
 
 export async function ocr(env: Env, s3: S3Client, log: Log): Promise<void> {
   const ctx = taskContext(env, "ocr");
+  await reportingFailure(s3, ctx, "ocr", () => recognizeTask(env, s3, log, ctx));
+}
+
+async function recognizeTask(env: Env, s3: S3Client, log: Log, ctx: ReturnType<typeof taskContext>): Promise<void> {
   const provider = providerOf(env);
   const input = await readTaskInput(s3, ctx, "ocr");
   log(`task ${ctx.taskId}: ${input.name} (${input.bytes.length} bytes), ${provider} provider`);

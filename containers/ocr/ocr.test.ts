@@ -71,7 +71,9 @@ describe("the ocr step (containers/ocr/main.ts), run as the engine runs a task",
     const r = await runTaskStep("ocr", "ocr", env(taskId));
     expect(r.code).toBe(EXIT.DATA_ERROR);
     expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^error: the input is not an image sharp can read \(.+\)$/)]);
-    expect(await outputNames(s3.s3, BUCKET, taskId)).toEqual([]);
+    // No result; the reason, for the task's record.
+    expect(await outputNames(s3.s3, BUCKET, taskId)).toEqual(["error.json"]);
+    expect(JSON.parse(await text(`tasks/${taskId}/output/error.json`))).toEqual({ error: errorLines(r.stderr)[0].slice("error: ".length), exitCode: 65 });
   });
 
   it("GIVEN no input WHEN the step runs THEN exit 66 naming the input folder", async () => {

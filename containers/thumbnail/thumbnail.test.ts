@@ -33,8 +33,10 @@ describe("thumbnails", () => {
 });
 
 describe("the thumbnail step (containers/thumbnail/main.ts), run as the engine runs a task", () => {
-  it("GIVEN a task's image WHEN the step runs twice THEN the same three keys hold the thumbnails and result.json", async () => {
+  it("GIVEN an attempt that failed (no input yet) WHEN the step runs twice with the image THEN the same three keys hold the thumbnails and result.json, and the failure's report is gone", async () => {
     const taskId = "thumb-step-1";
+    expect((await runTaskStep("thumbnail", "thumbnail", env(taskId))).code).toBe(EXIT.NO_INPUT);
+    expect(await outputNames(s3.s3, BUCKET, taskId)).toEqual(["error.json"]);
     await putTaskInput(s3.s3, BUCKET, taskId, "photo.jpg", await gradientImage(800, 600));
     for (let attempt = 0; attempt < 2; attempt++) {
       const r = await runTaskStep("thumbnail", "thumbnail", env(taskId));
@@ -52,7 +54,8 @@ describe("the thumbnail step (containers/thumbnail/main.ts), run as the engine r
     const r = await runTaskStep("thumbnail", "thumbnail", env(taskId));
     expect(r.code).toBe(EXIT.DATA_ERROR);
     expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/^error: the input is not an image sharp can read/)]);
-    expect(await outputNames(s3.s3, BUCKET, taskId)).toEqual([]);
+    expect(await outputNames(s3.s3, BUCKET, taskId)).toEqual(["error.json"]);
+    expect(JSON.parse((await object(`tasks/${taskId}/output/error.json`)).toString())).toMatchObject({ exitCode: 65, error: expect.stringMatching(/^the input is not an image/) });
   });
 
   it("GIVEN two inputs WHEN the step runs THEN exit 65: a task takes exactly one file", async () => {

@@ -2,7 +2,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import sharp from "sharp";
 import { EXIT, StepError } from "../../lib/exit-codes.ts";
 import type { Env, Log } from "../../lib/run-step.ts";
-import { readTaskInput, taskContext, writeTaskOutputs, type OutputFile } from "../../lib/tasks/task-files.ts";
+import { readTaskInput, reportingFailure, taskContext, writeTaskOutputs, type OutputFile } from "../../lib/tasks/task-files.ts";
 
 /**
  * The `thumbnail` task: WebP thumbnails of the task's input image, each fitting a square of THUMBNAIL_SIZES pixels
@@ -35,10 +35,12 @@ export async function makeThumbnails(image: Buffer): Promise<{ files: OutputFile
 
 export async function thumbnail(env: Env, s3: S3Client, log: Log): Promise<void> {
   const ctx = taskContext(env, "thumbnail");
-  const input = await readTaskInput(s3, ctx, "thumbnail");
-  log(`task ${ctx.taskId}: ${input.name} (${input.bytes.length} bytes)`);
-  const { files, source } = await makeThumbnails(input.bytes);
-  const sizes = await Promise.all(files.map(async (f) => sharp(f.body as Buffer).metadata().then((m) => ({ name: f.name, width: m.width, height: m.height }))));
-  await writeTaskOutputs(s3, ctx, "thumbnail", files, { image: { name: input.name, ...source }, thumbnails: sizes });
-  log(`${files.map((f) => f.name).join(", ")} from a ${source.width}×${source.height} ${source.format}`);
+  await reportingFailure(s3, ctx, "thumbnail", async () => {
+    const input = await readTaskInput(s3, ctx, "thumbnail");
+    log(`task ${ctx.taskId}: ${input.name} (${input.bytes.length} bytes)`);
+    const { files, source } = await makeThumbnails(input.bytes);
+    const sizes = await Promise.all(files.map(async (f) => sharp(f.body as Buffer).metadata().then((m) => ({ name: f.name, width: m.width, height: m.height }))));
+    await writeTaskOutputs(s3, ctx, "thumbnail", files, { image: { name: input.name, ...source }, thumbnails: sizes });
+    log(`${files.map((f) => f.name).join(", ")} from a ${source.width}×${source.height} ${source.format}`);
+  });
 }

@@ -1,9 +1,10 @@
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { classifyError } from "../classify-error.ts";
 import { EXIT, StepError } from "../exit-codes.ts";
 import { requiredEnv, uriEnv, type Env } from "../run-step.ts";
 import { listObjects } from "../s3-objects.ts";
 import { parseS3Uri } from "../s3.ts";
-import { RESULT_FILE, TASK_TYPES, isTaskId, taskInputPrefix, taskOutputPrefix, type TaskType } from "./task-types.ts";
+import { ERROR_FILE, RESULT_FILE, TASK_TYPES, isTaskId, taskInputPrefix, taskOutputPrefix, type TaskType } from "./task-types.ts";
 
 /**
  * What a task's container step reads and writes (docs/TASKS.md, "Inside a task"). Environment:
@@ -79,5 +80,30 @@ export async function writeTaskOutputs(s3: S3Client, ctx: TaskContext, type: Tas
     ...detail,
   };
   await s3.send(new PutObjectCommand({ Bucket: ctx.bucket, Key: ctx.outputPrefix + RESULT_FILE, Body: JSON.stringify(result, null, 2), ContentType: "application/json" }));
+  // An earlier attempt's failure no longer describes the task.
+  await s3.send(new DeleteObjectCommand({ Bucket: ctx.bucket, Key: ctx.outputPrefix + ERROR_FILE }));
   return result;
+}
+
+/** What a failed attempt leaves for the task's record: the step's one error line and its exit code. */
+export interface TaskFailureReport {
+  error: string;
+  exitCode: number;
+}
+
+/**
+ * Runs a task's work; if it fails, leaves `error.json` (its one `error:` line and exit code) in the output folder
+ * before failing as usual. Step Functions' Cause for a failed ECS task holds only the exit code: this is how the
+ * record gets the reason a person can act on ("the input is not an image …"). Best effort: a failure to write it
+ * never hides the task's own error.
+ */
+export async function reportingFailure(s3: S3Client, ctx: TaskContext, step: string, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (err) {
+    const e = classifyError(err, step);
+    const report: TaskFailureReport = { error: e.message.replace(/\s*\n\s*/g, " "), exitCode: e.exitCode };
+    await s3.send(new PutObjectCommand({ Bucket: ctx.bucket, Key: ctx.outputPrefix + ERROR_FILE, Body: JSON.stringify(report), ContentType: "application/json" })).catch(() => undefined);
+    throw e;
+  }
 }

@@ -76,3 +76,6 @@ export function taskOutputPrefix(taskId: string): string {
 
 /** Written last by every task type: while it is absent, the output prefix holds no finished result. */
 export const RESULT_FILE = "result.json";
+
+/** Left by a failed attempt (its one error line and exit code), removed by a successful one. */
+export const ERROR_FILE = "error.json";
