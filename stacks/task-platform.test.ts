@@ -54,6 +54,10 @@ describe("the task platform in the synthesized stack", () => {
     expect(data.MetadataOptions).toMatchObject({ HttpTokens: "required", HttpPutResponseHopLimit: 1 });
     expect(data.NetworkInterfaces[0].AssociatePublicIpAddress).toBe(true);
     expect(data.BlockDeviceMappings[0].Ebs).toMatchObject({ Encrypted: true });
+    // Joins the cluster; containers (bridge mode) cannot reach the instance metadata, so not the instance role.
+    const userData = JSON.stringify(data.UserData);
+    expect(userData).toContain("ECS_CLUSTER=");
+    expect(userData).toContain("--in-interface docker+ --destination 169.254.169.254/32 --jump DROP");
     const parameter = data.ImageId.Ref as string;
     expect(t.toJSON().Parameters[parameter].Default).toBe("/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id");
     t.hasResourceProperties("AWS::AutoScaling::AutoScalingGroup", { MinSize: "0", MaxSize: "2", NewInstancesProtectedFromScaleIn: false });
