@@ -1,4 +1,4 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, open, readFile, rm } from "node:fs/promises";
 import * as path from "node:path";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { route } from "../functions/tasks-api.ts";
@@ -53,13 +53,11 @@ export async function startOfflineTasks(dir = tasksDir()): Promise<OfflineTasks>
   const stopAll = async () => {
     for (const s of started.reverse()) await s.stop().catch(() => undefined);
   };
+  started.push(await lockStore(dir));
   try {
     const s3: EmbeddedS3 = await startEmbeddedS3({ directory: path.join(dir, "s3"), buckets: [LOCAL_BUCKET] });
     started.push(s3);
-    const db: EmbeddedDynamoDb = await startEmbeddedDynamoDb({ directory: path.join(dir, "dynamodb") }).catch((err: Error) => {
-      if (/lock/i.test(err.message)) throw new StepError(`the offline task store ${dir} is in use by another command: wait for it, or set ${TASKS_DIR_ENV} to another folder`, EXIT.TEMP_FAIL);
-      throw err;
-    });
+    const db: EmbeddedDynamoDb = await startEmbeddedDynamoDb({ directory: path.join(dir, "dynamodb") });
     started.push(db);
     const sqsServer: EmbeddedSqs = await startEmbeddedSqs({ dataDir: path.join(dir, "sqs") });
     started.push(sqsServer);
@@ -91,6 +89,41 @@ export async function startOfflineTasks(dir = tasksDir()): Promise<OfflineTasks>
   } catch (err) {
     await stopAll();
     throw err;
+  }
+}
+
+/**
+ * One process at a time per store: the table's LevelDB is locked by the process that opens it, and dynalite reports
+ * a second opener only later, as "Database is closed" from inside a request. A lock file with the holder's pid says
+ * so up front; a holder that is gone (killed) leaves a stale file, which the next command takes over.
+ */
+async function lockStore(dir: string): Promise<{ stop(): Promise<void> }> {
+  const file = path.join(dir, "store.lock");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(file, "wx");
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      return { stop: () => rm(file, { force: true }) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const holder = Number((await readFile(file, "utf8").catch(() => "")).trim());
+      if (holder && holder !== process.pid && isAlive(holder)) {
+        throw new StepError(`the offline task store ${dir} is in use by another command (pid ${holder}): wait for it, or set ${TASKS_DIR_ENV} to another folder`, EXIT.TEMP_FAIL);
+      }
+      if (holder === process.pid) throw new StepError(`the offline task store ${dir} is open already in this process`, EXIT.TEMP_FAIL);
+      await rm(file, { force: true });
+    }
+  }
+  throw new StepError(`could not lock the offline task store ${dir}`, EXIT.TEMP_FAIL);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

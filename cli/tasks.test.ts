@@ -1,4 +1,5 @@
-import { truncate, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { mkdir, mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
@@ -130,6 +131,16 @@ describe("npm start -- tasks (offline)", () => {
       expect(await queued(p, "cpu")).toBe(1);
       expect(await queued(p, "cpu", "dlqUrl")).toBe(0);
     });
+  });
+
+  it("GIVEN the store held by another live command WHEN a command runs THEN one line, exit 75; a holder that died leaves a lock the next command takes over", async () => {
+    const store = process.env[TASKS_DIR_ENV]!;
+    await mkdir(store, { recursive: true });
+    await writeFile(path.join(store, "store.lock"), String(process.ppid));
+    expect(await cli("list")).toEqual({ code: 75, stdout: "", stderr: `error: the offline task store ${store} is in use by another command (pid ${process.ppid}): wait for it, or set ATLAS_TASKS_DIR to another folder\n` });
+    const gone = spawnSync(process.execPath, ["-e", "0"]).pid!;
+    await writeFile(path.join(store, "store.lock"), String(gone));
+    expect((await cli("list")).code).toBe(0);
   });
 
   it("GIVEN --aws without the API's URL WHEN run THEN one line, exit 64", async () => {
