@@ -6,6 +6,7 @@ import { startEmbeddedDynamoDb, type EmbeddedDynamoDb } from "../lib/embedded-dy
 import { startEmbeddedS3, type EmbeddedS3 } from "../lib/embedded-s3.ts";
 import { startEmbeddedSqs, type EmbeddedSqs } from "../lib/embedded-sqs.ts";
 import { EXIT, StepError } from "../lib/exit-codes.ts";
+import { processAlive } from "../lib/process-alive.ts";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { makeS3Client } from "../lib/s3.ts";
 import { DLQ_RETENTION_SECONDS, MAX_RECEIVE_COUNT, QUEUE_RETENTION_SECONDS, localQueueName, visibilityTimeoutSeconds } from "../lib/tasks/task-queues.ts";
@@ -108,7 +109,7 @@ async function lockStore(dir: string): Promise<{ stop(): Promise<void> }> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       const holder = Number((await readFile(file, "utf8").catch(() => "")).trim());
-      if (holder && holder !== process.pid && isAlive(holder)) {
+      if (holder && holder !== process.pid && processAlive(holder)) {
         throw new StepError(`the offline task store ${dir} is in use by another command (pid ${holder}): wait for it, or set ${TASKS_DIR_ENV} to another folder`, EXIT.TEMP_FAIL);
       }
       if (holder === process.pid) throw new StepError(`the offline task store ${dir} is open already in this process`, EXIT.TEMP_FAIL);
@@ -116,15 +117,6 @@ async function lockStore(dir: string): Promise<{ stop(): Promise<void> }> {
     }
   }
   throw new StepError(`could not lock the offline task store ${dir}`, EXIT.TEMP_FAIL);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** The queue and its dead-letter queue, created with the stack's settings unless they exist (CreateQueue is idempotent). */

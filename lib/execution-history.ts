@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { DescribeExecutionCommand, ExecutionDoesNotExist, SFNClient } from "@aws-sdk/client-sfn";
+import { processAlive } from "./process-alive.ts";
 
 /**
  * Which executions of a state machine exist, by name: what a rerun asks before it starts one. On AWS it is
@@ -163,14 +164,5 @@ export class LocalExecutionRegistry implements ExecutionHistory {
     const temp = `${file}.${randomUUID()}.tmp`;
     await writeFile(temp, `${JSON.stringify(record, null, 2)}\n`);
     await rename(temp, file);
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
