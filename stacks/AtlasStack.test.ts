@@ -51,7 +51,7 @@ describe.each(["deploy", "dev"] as const)("AtlasStack synthesized offline in %s 
   it("has one ARM64 Fargate task definition per tier, sized as the tiers say, running as a non-root user", async () => {
     const t = await template();
     // Besides these, one per task type (stacks/task-platform.test.ts).
-    const workflowTasks = Object.values(t.findResources("AWS::ECS::TaskDefinition")).filter((r) => !/-task-[a-z]+$/.test(r.Properties.Family));
+    const workflowTasks = Object.values(t.findResources("AWS::ECS::TaskDefinition")).filter((r) => !/-task-[a-z]+-[a-z]+$/.test(r.Properties.Family));
     expect(workflowTasks).toHaveLength(TIERS.length * CONTAINERS.length);
     for (const tier of TIERS) {
       t.hasResourceProperties("AWS::ECS::TaskDefinition", {

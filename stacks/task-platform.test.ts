@@ -83,11 +83,11 @@ describe("the task platform in the synthesized stack", () => {
   it("GIVEN the task definitions THEN ocr runs on EC2 with one GPU in bridge mode on the CUDA provider, thumbnail on ARM64 Fargate at its tier; both as the non-root user", async () => {
     const t = await template();
     const family = (f: string) => resources(t, "AWS::ECS::TaskDefinition").find(([, r]) => r.Properties.Family.endsWith(f))![1].Properties;
-    const ocr = family("-task-ocr");
+    const ocr = family("-task-ocr-gpu");
     expect(ocr).toMatchObject({ RequiresCompatibilities: ["EC2"], NetworkMode: "bridge" });
     expect(ocr.ContainerDefinitions[0]).toMatchObject({ User: "node", ResourceRequirements: [{ Type: "GPU", Value: "1" }] });
     expect(ocr.ContainerDefinitions[0].Environment).toEqual(expect.arrayContaining([{ Name: "ATLAS_OCR_PROVIDER", Value: "cuda" }, expect.objectContaining({ Name: "TASKS_URI" })]));
-    const thumb = family("-task-thumbnail");
+    const thumb = family(`-task-thumbnail-${TASK_TYPES.thumbnail.tier}`);
     const tier = tierByName(TASK_TYPES.thumbnail.tier);
     expect(thumb).toMatchObject({ RequiresCompatibilities: ["FARGATE"], RuntimePlatform: { CpuArchitecture: "ARM64" }, Cpu: String(tier.vcpu * 1024), Memory: String(tier.memoryMiB) });
     expect(thumb.ContainerDefinitions[0].User).toBe("node");

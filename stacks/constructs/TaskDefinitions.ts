@@ -52,7 +52,8 @@ export class TaskDefinitions extends Construct {
       let container: ecs.ContainerDefinition;
       if (spec.queue === "gpu") {
         taskDefinition = new ecs.Ec2TaskDefinition(this, type, {
-          family: `${stackName}-task-${type}`,
+          // Ends in what it runs on, as the workflows' families end in their tier (the local ECS runner reads it).
+          family: `${stackName}-task-${type}-gpu`,
           networkMode: ecs.NetworkMode.BRIDGE,
           taskRole,
         });
@@ -69,7 +70,7 @@ export class TaskDefinitions extends Construct {
       } else {
         const tier = tierByName(spec.tier ?? "small");
         taskDefinition = new ecs.FargateTaskDefinition(this, type, {
-          family: `${stackName}-task-${type}`,
+          family: `${stackName}-task-${type}-${tier.name}`,
           cpu: tier.vcpu * 1024,
           memoryLimitMiB: tier.memoryMiB,
           runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.ARM64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
