@@ -1,10 +1,10 @@
-import { rm } from "node:fs/promises";
+import { lstat, realpath, rm } from "node:fs/promises";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { EXIT } from "../lib/exit-codes.ts";
 import { table } from "../lib/text-table.ts";
 import { seconds } from "../local/progress.ts";
-import { listRecords, readRecord, RUNS_DIR_ENV, RUNS_ROOT, type RunRecord } from "../local/run-record.ts";
+import { listRunFolders, readRecord, RUNS_DIR_ENV, RUNS_ROOT, type RunRecord } from "../local/run-record.ts";
 
 const HELP = `usage: npm run runs [-- list] [--status S] [--workflow W]
        npm run runs -- show <id>
@@ -12,7 +12,8 @@ const HELP = `usage: npm run runs [-- list] [--status S] [--workflow W]
 
   list    past runs, newest first: status, workflow, key input, start, duration, where the outputs are
   show    one run: its timeline (each task attempt with tier and peak memory) and the failed state's Cause
-  clean   delete all but the newest N run folders (a running run is never deleted)
+  clean   delete all but the newest N run folders (newest by the time in the folder's name; a running run is
+          never deleted; one left RUNNING by a process that is gone shows and is cleaned as ABORTED)
 
 Runs are read from .data/runs/ (or $${RUNS_DIR_ENV}). The console (npm run console) shows the same records.`;
 
@@ -36,21 +37,21 @@ export async function main(argv: string[], out: (line: string) => void = console
   const [command = "list", ...rest] = positionals;
   switch (command) {
     case "list": {
-      const runs = (await listRecords(root)).filter(
-        (r) => (!values.status || r.status === values.status.toUpperCase()) && (!values.workflow || r.workflow === values.workflow),
+      const runs = (await listRunFolders(root)).filter(
+        ({ record: r }) => (!values.status || r.status === values.status.toUpperCase()) && (!values.workflow || r.workflow === values.workflow),
       );
       if (runs.length === 0) {
         out(`no runs in ${path.relative(process.cwd(), root) || root}${values.status || values.workflow ? " match" : " yet (npm start makes one)"}`);
         return 0;
       }
-      const rows = runs.map((r) => [
+      const rows = runs.map(({ name, record: r }) => [
         r.status,
         r.workflow,
         Object.entries(r.key_input).map(([k, v]) => `${k}=${v}`).join(" "),
         r.started_at.replace("T", " ").slice(0, 19),
         r.duration_ms === null ? "running" : seconds(r.duration_ms),
         outputsOf(r),
-        r.id,
+        name, // what `show` takes: the folder's name, whatever id its run.json claims
       ]);
       table(["status", "workflow", "input", "started (UTC)", "duration", "outputs", "id"], rows).forEach((l) => out(l));
       return 0;
@@ -64,16 +65,53 @@ export async function main(argv: string[], out: (line: string) => void = console
       return 0;
     }
     case "clean": {
-      const keep = Number(values.keep);
-      if (values.keep === undefined || !Number.isInteger(keep) || keep < 0) throw new UsageError("clean needs --keep N (how many of the newest runs to keep)");
-      const runs = await listRecords(root);
-      const doomed = runs.slice(keep).filter((r) => r.status !== "RUNNING");
-      for (const r of doomed) await rm(path.join(root, r.id), { recursive: true, force: true });
-      out(`removed ${doomed.length} run${doomed.length === 1 ? "" : "s"}, kept ${runs.length - doomed.length}`);
-      return 0;
+      const keep = keepCount(values.keep);
+      const runs = await listRunFolders(root);
+      // A live run is never removed, however old; one whose process is gone already reads ABORTED (readRecord).
+      const doomed = runs.slice(keep).filter((r) => r.record.status !== "RUNNING");
+      let removed = 0;
+      let failed = 0;
+      for (const { name } of doomed) {
+        const problem = await removeRunFolder(root, name);
+        if (problem === undefined) removed += 1;
+        else if (problem !== null) {
+          failed += 1;
+          out(`error: could not remove ${name}: ${problem}`);
+        }
+      }
+      out(`removed ${removed} run${removed === 1 ? "" : "s"}, kept ${runs.length - removed}`);
+      return failed ? 1 : 0;
     }
     default:
       throw new UsageError(`unknown command '${command}' (expected list, show or clean)`);
+  }
+}
+
+/** `--keep N`: a whole number of runs, written as one (`""`, `-1`, `1.5`, `1e3` and ` 2` are refused, not read as a number). */
+function keepCount(text: string | undefined): number {
+  if (text === undefined) throw new UsageError("clean needs --keep N (how many of the newest runs to keep)");
+  if (!/^\d+$/.test(text)) throw new UsageError(`--keep '${text}' is not a count: use a whole number of runs to keep, e.g. --keep 20`);
+  return Number(text);
+}
+
+/**
+ * Removes the run folder called `name` (a name from listing `root`, never an id read from inside a run.json), only
+ * if it is a real folder directly inside the runs folder: a symlink is never followed, whatever it points at.
+ * Undefined once this call removed it; null if it was gone already (removed by someone else: not counted); else
+ * what went wrong.
+ */
+async function removeRunFolder(root: string, name: string): Promise<string | null | undefined> {
+  const runsDir = await realpath(root);
+  const dir = path.join(runsDir, name);
+  if (path.dirname(dir) !== runsDir) return "not a folder directly inside the runs folder";
+  const stat = await lstat(dir).catch((err: NodeJS.ErrnoException) => err);
+  if (stat instanceof Error) return stat.code === "ENOENT" ? null : stat.message;
+  if (!stat.isDirectory()) return "not a folder (a symlink is never followed)";
+  try {
+    await rm(dir, { recursive: true });
+    return undefined;
+  } catch (err) {
+    return (err as Error).message.split("\n")[0];
   }
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { DescribeExecutionCommand, ExecutionDoesNotExist, SFNClient } from "@aws-sdk/client-sfn";
-import { processAlive } from "./process-alive.ts";
+import { writerGone } from "./process-alive.ts";
 
 /**
  * Which executions of a state machine exist, by name: what a rerun asks before it starts one. On AWS it is
@@ -142,7 +142,7 @@ export class LocalExecutionRegistry implements ExecutionHistory {
       throw err;
     }
     // The engine that ran it is gone (Ctrl-C, a crash): on AWS a stopped execution is ABORTED.
-    if (record.status === "RUNNING" && record.pid !== undefined && !processAlive(record.pid)) {
+    if (writerGone(record)) {
       return this.close(record, { status: "ABORTED", error: "States.Aborted", cause: "the local engine running it stopped" });
     }
     return record;

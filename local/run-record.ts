@@ -1,12 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { mkdir, readFile, readdir, rename, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readFile, readdir, rename, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { localRunsRoot, RUNS_DIR_ENV } from "../lib/local-weather-runs.ts";
 import { oneLineError, tierFromState } from "./engine.ts";
 import { digestFailureLine, digestOf, runOutcome } from "./run-outcome.ts";
 import { addRunCosts, type RunCostEstimate } from "../lib/aws-pricing.ts";
 import { runCost } from "./run-cost.ts";
+import { seenNow } from "./run-liveness.ts";
 
 /**
  * The run record: one JSON document per execution, local or on AWS, documented in docs/RUN_RECORD.md and
@@ -121,6 +122,11 @@ export interface RunRecord {
   estimated_fargate_cost_usd: number | null;
   /** Local runs: the folder with logs, metrics, notifications and published copies. */
   run_dir: string | null;
+  /**
+   * While a local run is RUNNING: the process recording it. Once that process is gone without closing the record
+   * (killed outright), the record reads as ABORTED (local/run-liveness.ts).
+   */
+  pid?: number;
 }
 
 /** What only the local ECS runner knows about an attempt, matched to attempts of the named state in order. */
@@ -187,20 +193,60 @@ export function writeRecordSync(file: string, record: RunRecord): void {
   renameSync(tmp, file);
 }
 
+/** The record as it stands now: one left RUNNING by a process that is gone reads as ABORTED (local/run-liveness.ts). */
 export async function readRecord(root: string, id: string): Promise<RunRecord | undefined> {
   try {
-    return JSON.parse(await readFile(recordPath(root, id), "utf8")) as RunRecord;
+    return seenNow(JSON.parse(await readFile(recordPath(root, id), "utf8")) as RunRecord);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT" || err instanceof SyntaxError) return undefined;
     throw err;
   }
 }
 
-/** Top-level runs under `root`, newest first (folders without a run.json, e.g. from older versions, are skipped). */
+/** A run's folder under the runs root, and its record. */
+export interface RunFolder {
+  /** The folder's own name: what `npm run runs -- show` takes, and what `clean` removes (never the id inside). */
+  name: string;
+  record: RunRecord;
+}
+
+/**
+ * Top-level run folders under `root`, newest first by the folder's own facts, not by what its run.json says (a
+ * record copied or planted into another folder must not pass for a newer run): the time in its name (`createRunDir`
+ * names every folder `YYYYMMDD-HHMMSS-…`), else the folder's own creation time. Only real folders count: a symlink
+ * is never followed. Folders without a readable run.json (being created, or from older versions) are skipped.
+ */
+export async function listRunFolders(root: string): Promise<RunFolder[]> {
+  const entries = (await readdir(root, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory());
+  const found = await Promise.all(
+    entries.map(async (e) => {
+      const record = await readRecord(root, e.name).catch(() => undefined);
+      if (!record) return undefined;
+      return { name: e.name, record, time: folderTime(e.name) ?? (await folderCreated(path.join(root, e.name))) };
+    }),
+  );
+  return found
+    .filter((f) => f !== undefined)
+    .sort((a, b) => b.time - a.time || (a.name < b.name ? 1 : a.name > b.name ? -1 : 0))
+    .map(({ name, record }) => ({ name, record }));
+}
+
+/** Top-level runs under `root`, newest first (`listRunFolders`). */
 export async function listRecords(root: string): Promise<RunRecord[]> {
-  const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
-  const records = await Promise.all(entries.filter((e) => e.isDirectory()).map((e) => readRecord(root, e.name).catch(() => undefined)));
-  return records.filter((r): r is RunRecord => r !== undefined).sort((a, b) => (a.started_at < b.started_at ? 1 : a.started_at > b.started_at ? -1 : 0));
+  return (await listRunFolders(root)).map((f) => f.record);
+}
+
+/** The time `createRunDir` wrote into a folder's name, in ms; undefined for a name it did not make. */
+function folderTime(name: string): number | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})-/.exec(name);
+  if (!m) return undefined;
+  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+async function folderCreated(dir: string): Promise<number> {
+  const s = await lstat(dir).catch(() => undefined);
+  return s ? s.birthtimeMs || s.mtimeMs : 0;
 }
 
 // ---------------------------------------------------------------------------------------------------------

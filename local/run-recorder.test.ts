@@ -101,4 +101,19 @@ describe("the local run recorder", () => {
     expect(entered.stateEnteredEventDetails).toMatchObject({ name: "Flaky", input: JSON.stringify({ items: [{ ok: true }, { ok: false }] }) });
     expect(record.history.every((e, i) => e.id === i + 1 && (i === 0 || (e.previousEventId !== undefined && e.previousEventId < e.id)))).toBe(true);
   });
+
+  it("GIVEN a run under way WHEN its record is written THEN it names the recording process, until the run ends", async () => {
+    const runDir = path.join(scratch, "run-2");
+    const recorder = new RunRecorder({ id: "run-2", runDir, definitions: { demo: MACHINE } });
+    recorder.onHistory("demo-2", "demo", { type: "ExecutionStarted", timestamp: Date.now(), input: {} });
+    await recorder.flush();
+    const running = (await readRecord(scratch, "run-2"))!;
+    expect(schemaProblems(running)).toEqual([]);
+    expect([running.status, running.pid]).toEqual(["RUNNING", process.pid]);
+
+    recorder.onHistory("demo-2", "demo", { type: "ExecutionSucceeded", timestamp: Date.now(), output: {} });
+    await recorder.flush();
+    const ended = (await readRecord(scratch, "run-2"))!;
+    expect([ended.status, ended.pid]).toEqual(["SUCCEEDED", undefined]);
+  });
 });

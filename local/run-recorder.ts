@@ -122,7 +122,7 @@ export class RunRecorder {
     const id = isTop ? this.options.id : `${this.options.id}${CHILD_SEPARATOR}${execution}`;
     const workflow = track?.machine ?? "";
     const children = isTop ? this.childRecords(now) : [];
-    return buildRecord({
+    const record = buildRecord({
       id,
       source: "local",
       workflow,
@@ -139,6 +139,8 @@ export class RunRecorder {
       runDir: this.options.runDir,
       now,
     });
+    // While it runs, the record names this process: if it is killed outright, readers see the run ABORTED.
+    return record.status === "RUNNING" ? { ...record, pid: process.pid } : record;
   }
 
   /** Every record: the run's first, then its children. */
