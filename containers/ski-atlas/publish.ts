@@ -36,7 +36,8 @@ export async function runPublish(cfg: PublishConfig, s3: S3Client, log: Logger, 
   if (summaryText === undefined) throw new StepError(`STAGING_URI ${cfg.stagingUri} lacks ${SUMMARY_FILE}: run the analyze step first`, EXIT.NO_INPUT);
   const summary = JSON.parse(summaryText) as Summary;
   const lengths = { lifts: summary.lift_length_km, pistes: Math.round((summary.downhill_km + summary.nordic_km) * 1000) / 1000 };
-  const measures: MonthMeasures = { lifts: summary.counts.lifts, pistes: summary.counts.pistes, lengths_km: lengths };
+  const { counts } = summary;
+  const measures: MonthMeasures = { ski_areas: counts.ski_areas, lifts: counts.lifts, pistes: counts.pistes, pois: counts.osm_near_winter_sports, lengths_km: lengths };
   await checkShrink(s3, { publishUri: cfg.publishUri, region: cfg.region, period: cfg.period, allowShrink: cfg.allowShrink === true }, measures, log);
 
   // changes.csv joins the staged files, so it is published (and listed in the manifest) with them, atomically.
