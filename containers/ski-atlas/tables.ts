@@ -1,3 +1,4 @@
+import { copyCsv } from "../../lib/csv.ts";
 import { Duck } from "../../lib/duckdb.ts";
 
 /**
@@ -78,9 +79,10 @@ export class TableWriter {
     await this.conn.run(`COPY t TO '${path.replaceAll("'", "''")}' (${options})`);
   }
 
+  /** Names and tags come from OSM, which anyone can edit: text columns are written as inert text (lib/csv.ts). */
   async writeCsv(path: string, table: Table): Promise<void> {
     await this.load("t", table);
-    await this.conn.run(`COPY t TO '${path.replaceAll("'", "''")}' (FORMAT csv, HEADER true)`);
+    await copyCsv(this.db, "SELECT * FROM t", path);
   }
 
   /** Runs a query and returns rows as plain JS values (for tests). */

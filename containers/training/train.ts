@@ -4,7 +4,8 @@ import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { Duck, sqlString } from "../../lib/duckdb.ts";
 import { EXIT, StepError } from "../../lib/exit-codes.ts";
-import { csvField, writeJobOutputs } from "../../lib/job-output.ts";
+import { csvLine } from "../../lib/csv.ts";
+import { writeJobOutputs } from "../../lib/job-output.ts";
 import { requiredEnv, uriEnv, type Env, type Log } from "../../lib/run-step.ts";
 import { downloadPublishedInput, readInputText, withSlash } from "../../lib/uri-io.ts";
 import { ols } from "./ols.ts";
@@ -109,8 +110,8 @@ export async function train(env: Env, s3: S3Client, log: Log): Promise<void> {
     const modelFile = join(dir, "model.json");
     await writeFile(modelFile, `${JSON.stringify(model, null, 2)}\n`);
     const dataFile = join(dir, "training_data.csv");
-    const header = ["year", ...cfg.features, "yield", "fitted_yield"].join(",");
-    await writeFile(dataFile, `${[header, ...rows.map((r, t) => [r.year, ...r.x, r.y, fit.fitted[t]].map(csvField).join(","))].join("\n")}\n`);
+    const header = csvLine(["year", ...cfg.features, "yield", "fitted_yield"]);
+    await writeFile(dataFile, `${[header, ...rows.map((r, t) => csvLine([r.year, ...r.x, r.y, fit.fitted[t]]))].join("\n")}\n`);
     await writeJobOutputs(
       s3,
       outputUri,

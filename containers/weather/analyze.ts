@@ -7,6 +7,7 @@ import type { Env, Log } from "../../lib/run-step.ts";
 import { uploadFile } from "../../lib/s3-objects.ts";
 import { downloadInput } from "../../lib/uri-io.ts";
 import { FILES, runConfig, type WeatherRun } from "./config.ts";
+import { copyCsv } from "../../lib/csv.ts";
 import { Duck, sqlString } from "../../lib/duckdb.ts";
 
 /**
@@ -46,7 +47,8 @@ export async function runAnalyze(cfg: WeatherRun, s3: S3Client, log: Log): Promi
       await db.run(`CREATE TABLE stats AS ${STATS_SQL(records)}`);
       rows = Number((await db.query("SELECT count(*)::BIGINT AS n FROM stats"))[0].n);
       await db.run(`COPY stats TO ${sqlString(join(dir, FILES.stats))} (FORMAT parquet, COMPRESSION zstd)`);
-      await db.run(`COPY stats TO ${sqlString(join(dir, FILES.statsCsv))} (FORMAT csv, HEADER true)`);
+      // The station ids are file names from the source: written as inert text (lib/csv.ts).
+      await copyCsv(db, "SELECT * FROM stats", join(dir, FILES.statsCsv));
     } finally {
       db.close();
     }

@@ -9,6 +9,7 @@ import { fileSink, uploadFile } from "../../lib/s3-objects.ts";
 import { contentTypeOf } from "../../lib/manifest.ts";
 import { listInputs, openInput } from "../../lib/uri-io.ts";
 import { FILES, ingestConfig, type IngestConfig } from "./config.ts";
+import { copyCsv } from "../../lib/csv.ts";
 import { Duck, sqlString } from "../../lib/duckdb.ts";
 import { boundedLines } from "./lines.ts";
 import { IngestTally, MAX_LINE_BYTES, stationOf, type IngestCounts } from "./records.ts";
@@ -88,7 +89,8 @@ export async function runIngest(cfg: IngestConfig, s3: S3Client, log: Log): Prom
       }
       appender.flushSync();
       appender.closeSync();
-      await db.run(`COPY (SELECT * FROM rejected ORDER BY file, line) TO ${sqlString(rejected)} (FORMAT csv, HEADER true)`);
+      // File names and the rejected lines themselves are anyone's text: written as inert text (lib/csv.ts).
+      await copyCsv(db, "SELECT * FROM rejected", rejected, ["file", "line"]);
     } finally {
       db.close();
     }
