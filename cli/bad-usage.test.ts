@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../local/run-local.ts";
 
 /**
- * The real command line (`npm start -- …` runs `tsx cli/main.ts …`) with bad options: each is refused before any
+ * The real command line (`npm start -- …` runs `node --import tsx cli/main.ts …`) with bad options: each is refused before any
  * run starts, with one `error:` line that names the option and says what to fix, and exit 64. Nothing is run:
  * no run directory appears under .data/runs/.
  */

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../local/run-local.ts";
 
 /**
- * The real command line (`npm start -- …` runs `tsx cli/main.ts …`) refusing bad input before anything runs, with
+ * The real command line (`npm start -- …` runs `node --import tsx cli/main.ts …`) refusing bad input before anything runs, with
  * Plan's own checks (lib/input-checks.ts), a checked ATLAS_FAULTS and a checked weather run for training: stderr is
  * one `error:` line saying what to fix, the exit code is 64, and no engine starts, so no run folder (where the
  * notifications, logs and the run record go) appears. Run folders go to a scratch ATLAS_RUNS_DIR, watched here.

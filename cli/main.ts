@@ -37,8 +37,9 @@ environment:
   ATLAS_RETRY_WAIT_MS  local wait between retries, in ms (default 1000; AWS uses the policies' waits)
   ATLAS_HEARTBEAT_MS   how often a running step reports its time and memory, in ms (default 10000)
 
-Ctrl-C stops every step, rolls back a half-done publish, records the run as ABORTED and exits 130;
-with --aws it stops following only (the execution keeps running) and prints the command that stops it.
+Ctrl-C (or SIGTERM, or closing the terminal) stops every step, rolls back a half-done publish, records the run as
+ABORTED and exits 128 + the signal's number (130 for Ctrl-C); with --aws it stops following only (the execution
+keeps running) and prints the command that stops it.
 
 examples:
   npm start

@@ -1,18 +1,16 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmbeddedS3 } from "../lib/embedded-s3.ts";
-import { makeS3Client } from "../lib/s3.ts";
 import { RUNS_DIR_ENV } from "../local/run-record.ts";
 import { smallInputState } from "../local/testing/planned-tiers.ts";
-import { ACCOUNT_DIR_ENV, LOCAL_BUCKET, REPO_ROOT } from "../local/run-local.ts";
+import { ACCOUNT_DIR_ENV, REPO_ROOT } from "../local/run-local.ts";
+import { bucketKeys, processesOfRun } from "../local/testing/interrupted-run.ts";
 
 /**
- * The real command line (`npm start -- ski-atlas --verbose` runs `tsx cli/main.ts …`) on the generated sample region,
+ * The real command line (`npm start -- ski-atlas --verbose` runs `node --import tsx cli/main.ts …`) on the generated sample region,
  * in a scratch account, with two injected faults: Download fails once (exit 75, retried) and Publish stops after its
  * first copy (`pause1`: one file copied into its version folder, lease held, no manifest). Once Publish is stuck there, the
  * CLI gets SIGINT, as from Ctrl-C. One run shows what a person sees and what is left behind:
@@ -54,18 +52,6 @@ function runAndInterrupt(args: string[], env: Record<string, string>, ready: (st
     });
     child.on("close", (status, signal) => resolve({ status, signal, stderr }));
   });
-}
-
-/** Processes still alive whose environment names this run's folder (every step process gets it). */
-async function processesOfRun(runDir: string): Promise<number[]> {
-  const marker = `ATLAS_LOCAL_SINK_DIR=${runDir}\0`;
-  const found: number[] = [];
-  for (const entry of await readdir("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const environ = await readFile(`/proc/${entry}/environ`, "utf8").catch(() => "");
-    if (`${environ}\0`.includes(marker)) found.push(Number(entry));
-  }
-  return found;
 }
 
 describe("npm start -- --verbose, then Ctrl-C during Publish", () => {
@@ -117,16 +103,8 @@ describe("npm start -- --verbose, then Ctrl-C during Publish", () => {
 
     // The bucket: the month was never published: no manifest and no lease; only the stopped publish's own version
     // folder, which no reader follows (the next publish removes it).
-    const s3server = await startEmbeddedS3({ directory: path.join(accountDir, "s3"), buckets: [LOCAL_BUCKET] });
-    const s3 = makeS3Client({ AWS_ENDPOINT_URL_S3: s3server.endpoint, AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_REGION: "us-east-1" });
-    try {
-      const listed = await s3.send(new ListObjectsV2Command({ Bucket: LOCAL_BUCKET }));
-      const keys = (listed.Contents ?? []).map((o) => o.Key!);
-      expect(keys.some((k) => k.startsWith("staging/sample/")), keys.join("\n")).toBe(true); // the run got that far
-      expect(keys.filter((k) => k.startsWith("sample/"))).toEqual([expect.stringMatching(/^sample\/\d{4}-\d{2}\/versions\/\d{8}T\d{6}Z-[0-9a-f]{8}\/[a-z_]+\.(parquet|csv)$/)]);
-    } finally {
-      s3.destroy();
-      await s3server.stop();
-    }
+    const keys = await bucketKeys(accountDir);
+    expect(keys.some((k) => k.startsWith("staging/sample/")), keys.join("\n")).toBe(true); // the run got that far
+    expect(keys.filter((k) => k.startsWith("sample/"))).toEqual([expect.stringMatching(/^sample\/\d{4}-\d{2}\/versions\/\d{8}T\d{6}Z-[0-9a-f]{8}\/[a-z_]+\.(parquet|csv)$/)]);
   }, 600_000); // a hang guard only: about 100 s on a quiet 2-core machine
 });

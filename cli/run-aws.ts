@@ -2,7 +2,7 @@ import { rm } from "node:fs/promises";
 import * as path from "node:path";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { executionConsoleUrl, regionOfExecutionArn } from "../lib/console-url.ts";
-import { EXIT_INTERRUPTED, onInterrupt } from "../local/interrupt.ts";
+import { exitCodeOf, onInterrupt } from "../local/interrupt.ts";
 import type { ProgressEvent } from "../local/progress-events.ts";
 import { seconds } from "../local/progress.ts";
 import { runOutcome } from "../local/run-outcome.ts";
@@ -28,7 +28,11 @@ export async function runOnAws(options: {
   const live = liveAwsRecord({ id, workflow: options.workflow, runDir });
   // Ctrl-C stops following, not the execution: it is AWS's to run (and to bill) until it ends or is stopped.
   const interrupted = new AbortController();
-  const stopListening = onInterrupt(() => interrupted.abort());
+  let caught: NodeJS.Signals = "SIGINT";
+  const stopListening = onInterrupt((signal) => {
+    caught = signal;
+    interrupted.abort();
+  });
   let executionArn: string | undefined;
   const result = await (async () => {
     const stateMachineArn = options.stateMachineArn ?? (await findStateMachineArn(client, options.workflow));
@@ -63,7 +67,7 @@ export async function runOnAws(options: {
     });
   if (!result) {
     write(interruptedLines(executionArn));
-    return EXIT_INTERRUPTED;
+    return exitCodeOf(caught);
   }
   write(`\n${options.workflow}: ${runOutcome(result.status, result.output)} in ${seconds(result.stoppedAt - result.startedAt)}`);
   write(`execution: ${result.executionArn}`);

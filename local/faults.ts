@@ -9,7 +9,7 @@
  * Container steps: `oom` (a real child that grows until the tier's memory limit kills it), `exit<N>` (exits
  * with code N: 75 is retryable, 65 is bad data), `hang` (never finishes: the state's timeout must stop it),
  * `s3down` (the embedded S3 server goes away for a moment while the step runs), `crash<N>` (the real publish
- * step kills itself after copying N files: ATLAS_FAULT_CRASH_AFTER_COPIES), `pause<N>` (the real ski-atlas publish step
+ * step kills itself after copying N files: ATLAS_FAULT_CRASH_AFTER_COPIES), `pause<N>` (the real publish step of ski-atlas or weather
  * stops after copying N files and waits there, holding its lease, as if stuck: for trying Ctrl-C mid-publish;
  * ATLAS_FAULT_PAUSE_AFTER_COPIES), `capacity` (no task starts: RunTask
  * answers with `failures`, "Capacity is unavailable at this time", and the state fails with AmazonECS.Unknown as on

@@ -1,5 +1,5 @@
 import { EXIT, StepError } from "../../lib/exit-codes.ts";
-import { crashAfterCopies } from "../../lib/publish-prefix.ts";
+import { crashAfterCopies, pauseAfterCopies } from "../../lib/publish-prefix.ts";
 import { requiredEnv, uriEnv, type Env } from "../../lib/run-step.ts";
 
 /** Every environment variable the weather steps read is read here (contract: containers/weather/README.md). */
@@ -24,6 +24,8 @@ export interface PublishConfig extends WeatherRun {
   codeVersion: string;
   /** Local fault injection only (ATLAS_FAULT_CRASH_AFTER_COPIES with ATLAS_LOCAL=1): die after n copies. */
   crashAfterCopies?: number;
+  /** Local fault injection only (ATLAS_FAULT_PAUSE_AFTER_COPIES with ATLAS_LOCAL=1): pause after n copies. */
+  pauseAfterCopies?: number;
 }
 
 export function runConfig(env: Env, step: string): WeatherRun {
@@ -48,6 +50,7 @@ export function publishConfig(env: Env): PublishConfig {
     publishUri: uriEnv(env, "PUBLISH_URI", "publish", { prefix: true }),
     codeVersion: env.CODE_VERSION?.trim() || "unknown",
     crashAfterCopies: crashAfterCopies(env),
+    pauseAfterCopies: pauseAfterCopies(env),
   };
 }
 

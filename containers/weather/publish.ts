@@ -29,6 +29,7 @@ export async function runPublish(cfg: PublishConfig, s3: S3Client, log: Log, now
     stagingUri: cfg.stagingUri,
     publishUri: cfg.publishUri,
     crashAfterCopies: cfg.crashAfterCopies,
+    pauseAfterCopies: cfg.pauseAfterCopies,
     rows: (path) => tableRows(path),
     log,
     manifest: (files) => ({
