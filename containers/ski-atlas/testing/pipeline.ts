@@ -1,12 +1,13 @@
-import { mkdtemp, stat } from "node:fs/promises";
+import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { digestFile } from "../../../lib/hash.ts";
 import { downloadToFile, uploadFile } from "../../../lib/s3-objects.ts";
+import { startTestS3, type TestS3 } from "../../../lib/testing/s3rver.ts";
 import { OUTPUT_FILES } from "../outputs.ts";
 import { toMetadata } from "../source-version.ts";
-import { runInProcess, stepEnv, uris, type StepRun } from "./helpers.ts";
+import { BUCKET, runInProcess, stepEnv, uris, type StepRun } from "./helpers.ts";
 
 /** Puts a local PBF at the run's RAW_URI (as download would, with source metadata). */
 export async function putRaw(s3: S3Client, region: string, pbf: string): Promise<void> {
@@ -32,4 +33,23 @@ export async function extractAndAnalyze(
     }
   }
   return { extract, analyze, dir };
+}
+
+/**
+ * A fresh test S3 with `pbf` at the region's RAW_URI, extracted and analyzed (throws with analyze's stderr if it
+ * fails); `dir` holds the staged outputs, `stop()` removes them and stops the server.
+ */
+export async function analyzedRegion(region: string, pbf: string): Promise<{ s3: TestS3; dir: string; stop(): Promise<void> }> {
+  const s3 = await startTestS3({ buckets: [BUCKET] });
+  await putRaw(s3.s3, region, pbf);
+  const run = await extractAndAnalyze(s3.s3, s3.env, region);
+  const stop = async () => {
+    await s3.stop();
+    if (run.dir) await rm(run.dir, { recursive: true, force: true });
+  };
+  if (run.analyze.code !== 0) {
+    await stop();
+    throw new Error(`extract or analyze of ${region} failed (exit ${run.analyze.code}): ${run.analyze.stderr}`);
+  }
+  return { s3, dir: run.dir, stop };
 }
