@@ -1,16 +1,25 @@
-import { open, readdir, readFile, stat } from "node:fs/promises";
+import { open, readdir, readFile, realpath } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
 import * as path from "node:path";
 import { Duck, sqlString } from "../lib/duckdb.ts";
+import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { wkbToGeoJson } from "../lib/wkb.ts";
-import { listRecords, readRecord, RUNS_ROOT, type AttemptRecord, type RunRecord } from "../local/run-record.ts";
+import { listRecords, readRecord, recordPath, RUNS_ROOT, type AttemptRecord, type RunRecord } from "../local/run-record.ts";
 
 /**
  * The run console's server: static page, the run records as JSON, each step's log, and views of the published
  * files (a table preview and, for the ski atlas, GeoJSON for the map) read with DuckDB. It keeps no state: every
  * answer is read from the records and files under the runs folder when asked, so a live run shows as it goes.
+ *
+ * It answers only this machine's browser, and serves only what it was made for:
+ *  - a request whose Host is not the address it listens on is refused (421): a web page elsewhere can make a
+ *    browser resolve its own name to 127.0.0.1 (DNS rebinding) and would otherwise read runs, logs and previews;
+ *  - a log or a published file is read only when its real path (symlinks resolved) lies in the run's own folder
+ *    (found from the runs folder and the run's id, never from `run_dir`) or in the project's data root (`.data/`):
+ *    a run.json is a file anyone who can write there can plant, and its paths are not trusted;
+ *  - a URL with a malformed `%` escape gets 400.
  */
 
 export interface ConsoleOptions {
@@ -20,6 +29,11 @@ export interface ConsoleOptions {
   runsRoot?: string;
   /** A basemap tile URL template (`https://…/{z}/{x}/{y}.png`); without one the map draws only the data. */
   tileUrl?: string;
+  /**
+   * Besides each run's own folder, the one folder whose files the console may read (default: the project's `.data/`,
+   * which holds the runs, the embedded S3's objects and the published copies unless `--out` put them elsewhere).
+   */
+  dataRoot?: string;
 }
 
 export interface ConsoleServer {
@@ -36,6 +50,8 @@ export const TILE_URL_ENV = "ATLAS_CONSOLE_TILE_URL";
 const PREVIEW_ROWS = 50;
 /** The end of a log is what matters; a long log is cut to its last bytes. */
 const LOG_TAIL_BYTES = 256 * 1024;
+/** The project's data root (runs, embedded S3, published copies): the console reads files there and in run folders. */
+export const CONSOLE_DATA_ROOT = path.join(PROJECT_ROOT, ".data");
 /** The map's layers and the files they come from. */
 const MAP_LAYERS = { ski_areas: "ski_areas.parquet", lifts: "lifts.parquet", pistes: "pistes.parquet" } as const;
 
@@ -59,17 +75,40 @@ const CONTENT_TYPES: Record<string, string> = {
   ".svg": "image/svg+xml",
 };
 
+/** A request the console will not answer, with its status and one line saying why. */
+class Refused extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export async function startConsole(options: ConsoleOptions): Promise<ConsoleServer> {
   const runsRoot = path.resolve(options.runsRoot ?? RUNS_ROOT);
+  const dataRoot = path.resolve(options.dataRoot ?? CONSOLE_DATA_ROOT);
   const tileUrl = options.tileUrl ?? process.env[TILE_URL_ENV] ?? null;
+  let hosts = new Set<string>();
   const server = createServer((req, res) => {
-    handle(req, res, runsRoot, tileUrl).catch((err: Error) => sendJson(res, 500, { error: err.message }));
+    const host = (req.headers.host ?? "").toLowerCase();
+    if (!hosts.has(host)) {
+      res.writeHead(421, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" });
+      res.end(`error: this console answers only ${[...hosts].join(", ")}, not Host '${host.slice(0, 100)}'\n`);
+      return;
+    }
+    handle(req, res, { runsRoot, dataRoot, tileUrl }).catch((err: Error) => {
+      if (err instanceof Refused) return sendJson(res, err.status, { error: err.message });
+      sendJson(res, 500, { error: err.message.split("\n")[0] });
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  // The names a browser on this machine reaches the port by; the server listens on 127.0.0.1 only.
+  hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
   const url = `http://127.0.0.1:${port}/`;
   const close = () =>
     new Promise<void>((resolve) => {
@@ -90,7 +129,13 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, runsRoot: string, tileUrl: string | null): Promise<void> {
+interface Served {
+  runsRoot: string;
+  dataRoot: string;
+  tileUrl: string | null;
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, { runsRoot, dataRoot, tileUrl }: Served): Promise<void> {
   const url = new URL(req.url ?? "/", "http://127.0.0.1");
   if (req.method !== "GET") return sendJson(res, 405, { error: "only GET" });
   const staticFile = STATIC[url.pathname] ?? (url.pathname.startsWith("/vendor/images/") ? leafletImage(url.pathname) : undefined);
@@ -106,26 +151,55 @@ async function handle(req: IncomingMessage, res: ServerResponse, runsRoot: strin
 
   const match = /^\/api\/runs\/([^/]+)(?:\/(log|files|map))?(?:\/([^/]+))?$/.exec(url.pathname);
   if (!match) return sendJson(res, 404, { error: `no such page: ${url.pathname}` });
-  const id = decodeURIComponent(match[1]);
+  const id = decoded(match[1]);
   const record = await readRecord(runsRoot, id).catch(() => undefined);
   if (!record) return sendJson(res, 404, { error: `no run '${id}' under ${runsRoot}` });
+  const readable = await readableRoots(runsRoot, id, dataRoot);
   switch (match[2]) {
     case undefined:
       return sendJson(res, 200, record);
     case "log": {
-      const log = await logOf(record, Number(url.searchParams.get("visit")), Number(url.searchParams.get("attempt")));
+      const log = await logOf(record, readable, Number(url.searchParams.get("visit")), Number(url.searchParams.get("attempt")));
       res.writeHead(log ? 200 : 404, { "content-type": "text/plain; charset=utf-8" });
       res.end(log ?? "no log for this attempt (only ECS steps run locally write one)");
       return;
     }
     case "files": {
-      const file = record.outputs.files.find((f) => f.name === decodeURIComponent(match[3] ?? ""));
+      const file = record.outputs.files.find((f) => f.name === decoded(match[3] ?? ""));
       if (!file?.path) return sendJson(res, 404, { error: "no such published file in this run" });
-      return sendJson(res, 200, await previewTable(file.path));
+      const real = await servable(file.path, readable);
+      if (!real) throw new Refused(403, `${file.name} is not served: only files in the run's own folder or in ${dataRoot} are`);
+      return sendJson(res, 200, await previewTable(real));
     }
     case "map":
-      return sendJson(res, 200, await mapLayers(record));
+      return sendJson(res, 200, await mapLayers(record, readable));
   }
+}
+
+/** A path segment of the URL, decoded; a malformed `%` escape is the client's mistake (400), not the server's. */
+function decoded(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new Refused(400, `malformed %-escape in '${segment.slice(0, 100)}'`);
+  }
+}
+
+/** The real paths of the folders whose files a run's views may read: its own folder and the data root. */
+async function readableRoots(runsRoot: string, id: string, dataRoot: string): Promise<string[]> {
+  const runDir = path.dirname(recordPath(runsRoot, id));
+  const roots = await Promise.all([runDir, dataRoot].map((dir) => realpath(dir).catch(() => undefined)));
+  return roots.filter((r): r is string => r !== undefined);
+}
+
+/**
+ * `file`'s real path (every symlink resolved) when it lies inside one of `roots`, else undefined. Checked on the
+ * real path, not the name: a symlink in the run folder pointing at /etc/shadow is /etc/shadow.
+ */
+export async function servable(file: string, roots: string[]): Promise<string | undefined> {
+  const real = await realpath(file).catch(() => undefined);
+  if (!real) return undefined;
+  return roots.some((root) => real === root || real.startsWith(root.endsWith(path.sep) ? root : `${root}${path.sep}`)) ? real : undefined;
 }
 
 function leafletImage(pathname: string): (() => string) | undefined {
@@ -155,13 +229,14 @@ export function runSummary(r: RunRecord) {
  * The log of one attempt. A running ECS attempt's log is not in the record yet: the steps of one execution run
  * one after the other, so it is the newest log in the execution's log folder begun after the attempt started.
  */
-async function logOf(record: RunRecord, visitIndex: number, attemptNumber: number): Promise<string | undefined> {
+async function logOf(record: RunRecord, readable: string[], visitIndex: number, attemptNumber: number): Promise<string | undefined> {
   const visit = record.states[visitIndex];
   const attempt: AttemptRecord | undefined = visit?.attempts[attemptNumber - 1] ?? visit?.attempts.at(-1);
-  if (!visit || !attempt || !record.run_dir) return undefined;
+  // readable[0] is the run's own folder (from the runs folder and the id, not the record's run_dir).
+  if (!visit || !attempt || !readable[0]) return undefined;
   let file = attempt.log_file;
   if (!file && attempt.tier) {
-    const dir = path.join(record.run_dir, "logs", record.execution.name);
+    const dir = path.join(readable[0], "logs", String(record.execution.name));
     const started = Date.parse(attempt.started_at);
     const candidates = (await readdir(dir).catch(() => [] as string[]))
       .map((name) => ({ name, at: Number(/-(\d+)\.log$/.exec(name)?.[1]) }))
@@ -169,9 +244,10 @@ async function logOf(record: RunRecord, visitIndex: number, attemptNumber: numbe
       .sort((a, b) => b.at - a.at);
     if (candidates[0]) file = path.join(dir, candidates[0].name);
   }
-  // Only files inside the run's folder are served.
-  if (!file || path.relative(record.run_dir, file).startsWith("..")) return undefined;
-  const handle = await open(file, "r").catch(() => undefined);
+  // Only files inside the run's folder (or the data root) are served.
+  const real = file ? await servable(file, readable) : undefined;
+  if (!real) return undefined;
+  const handle = await open(real, "r").catch(() => undefined);
   if (!handle) return undefined;
   try {
     const { size } = await handle.stat();
@@ -227,14 +303,15 @@ function cell(value: unknown, type: string): unknown {
 }
 
 /** The ski atlas's published geometries as GeoJSON, one FeatureCollection per layer, with their counts. */
-export async function mapLayers(record: RunRecord) {
+export async function mapLayers(record: RunRecord, readable: string[]) {
   const layers: Record<string, { type: "FeatureCollection"; features: unknown[] }> = {};
   const counts: Record<string, number> = {};
   const db = await Duck.open();
   try {
     for (const [layer, name] of Object.entries(MAP_LAYERS)) {
-      const file = record.outputs.files.find((f) => f.name === name)?.path;
-      if (!file || !(await stat(file).catch(() => undefined))) continue;
+      const named = record.outputs.files.find((f) => f.name === name)?.path;
+      const file = named ? await servable(named, readable) : undefined;
+      if (!file) continue;
       const rows = await db.query(`SELECT * FROM read_parquet(${sqlString(file)}) WHERE geometry IS NOT NULL`);
       layers[layer] = {
         type: "FeatureCollection",
