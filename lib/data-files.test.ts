@@ -1,13 +1,13 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DATA_FILES, type DataFileSpec } from "./data-catalog.ts";
-import { dataDir, dataFile, DataFileError, findDataFile, type DataLocatorOptions } from "./data-files.ts";
+import { dataDir, dataFile, DataFileError, findDataFile, type DataLocatorOptions, type DownloadLimits } from "./data-files.ts";
 import { EXIT } from "./exit-codes.ts";
 
 // The fallback of a fresh clone (no ATLAS_DATA_DIR, no ../shared/data) against a real HTTP server on 127.0.0.1:
@@ -20,6 +20,9 @@ let server: Server;
 let base = "";
 /** What the server answers per path; anything else is a 404. */
 let served: Record<string, Buffer> = {};
+/** Paths the server answers in its own way (a trickle, a drip that never ends). */
+let behaviours: Record<string, (res: ServerResponse) => void> = {};
+const timers = new Set<NodeJS.Timeout>();
 const requests: string[] = [];
 
 let scratch: string;
@@ -29,6 +32,8 @@ let catalog: DataFileSpec[];
 beforeAll(async () => {
   server = createServer((req, res) => {
     requests.push(req.url ?? "");
+    const behave = behaviours[req.url ?? ""];
+    if (behave) return behave(res);
     const body = served[req.url ?? ""];
     if (!body) return void res.writeHead(404).end("not found");
     res.writeHead(200, { "content-length": body.length }).end(body);
@@ -38,6 +43,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  timers.forEach((t) => clearInterval(t));
+  server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
 });
 
@@ -45,6 +52,8 @@ beforeEach(async () => {
   if (scratch) await rm(scratch, { recursive: true, force: true });
   scratch = await mkdtemp(path.join(tmpdir(), "data-files-test-"));
   requests.length = 0;
+  timers.forEach((t) => clearInterval(t));
+  behaviours = {};
   served = { "/origin/andorra.osm.pbf": pbfBytes, "/origin/wx/A.txt": stations.A, "/origin/wx/B.txt": stations.B };
   catalog = [
     { name: "osm/sample.osm.pbf", sha256: sha256(pbfBytes), bytes: pbfBytes.length, url: `${base}/origin/andorra.osm.pbf` },
@@ -160,6 +169,93 @@ describe("the data locator", () => {
     served = {};
     await expect(dataFile("osm/sample.osm.pbf", options)).rejects.toMatchObject({ exitCode: EXIT.NO_INPUT, message: expect.stringContaining("answered 404 Not Found") });
     expect(await cacheContents()).toEqual([]);
+  });
+});
+
+/** Sends `chunk` every `everyMs` (after the headers), without ever ending: a server that trickles. */
+function trickle(chunk: Buffer, everyMs: number, length: number) {
+  return (res: ServerResponse) => {
+    res.writeHead(200, { "content-length": length });
+    const timer = setInterval(() => res.write(chunk), everyMs);
+    timers.add(timer);
+    res.on("close", () => clearInterval(timer));
+  };
+}
+
+/** Bounds a test can wait for (the production ones are DOWNLOAD_LIMITS: half a minute and more). */
+const SHORT: DownloadLimits = { idleMs: 10_000, windowMs: 300, minBytesPerSecond: 1_000, deadlineMs: () => 60_000 };
+
+describe("a download that stalls or outlasts its deadline", () => {
+  it("GIVEN a mirror sending one byte every 50 ms (never idle) WHEN fetched THEN it is called stalled, exit 75, one line, no .partial left", async () => {
+    behaviours["/origin/andorra.osm.pbf"] = trickle(Buffer.from("x"), 50, pbfBytes.length);
+    const err = await dataFile("osm/sample.osm.pbf", { ...options, limits: SHORT }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataFileError);
+    expect((err as DataFileError).exitCode).toBe(EXIT.TEMP_FAIL);
+    expect((err as Error).message).toMatch(/^downloading http:\/\/127\.0\.0\.1:\d+\/origin\/andorra\.osm\.pbf stalled: \d+ bytes in the last 0\.3 s, below the minimum 1000 bytes\/s: nothing was kept; set ATLAS_DATA_DIR/);
+    expect((err as Error).message).not.toContain("\n");
+    expect(await cacheContents()).toEqual([]);
+  });
+
+  it("GIVEN a mirror fast enough for the rate check but slower than the file's deadline WHEN fetched THEN the deadline ends it, and nothing is kept", async () => {
+    behaviours["/origin/andorra.osm.pbf"] = trickle(Buffer.alloc(1000, 120), 20, pbfBytes.length);
+    const limits: DownloadLimits = { ...SHORT, deadlineMs: () => 400 };
+    await expect(dataFile("osm/sample.osm.pbf", { ...options, limits })).rejects.toMatchObject({
+      exitCode: EXIT.TEMP_FAIL,
+      message: expect.stringMatching(/ did not finish within 0\.4 s \(the deadline for \d+ bytes\): nothing was kept; /),
+    });
+    expect(await cacheContents()).toEqual([]);
+  });
+
+  it("GIVEN a partial file left by a download that was killed (its process is gone) WHEN the next download runs THEN it is removed", async () => {
+    const partialDir = path.join(options.cacheDir!, ".partial");
+    await mkdir(partialDir, { recursive: true });
+    // Above Linux's largest pid (pid_max is at most 2^22): no process has it.
+    await writeFile(path.join(partialDir, "sample.osm.pbf.4194305.0badcafe"), "half a download");
+    await dataFile("osm/sample.osm.pbf", options);
+    expect(await cacheContents()).toEqual([path.join("osm", "sample.osm.pbf")]);
+  });
+});
+
+describe("a local copy that is not the pinned file", () => {
+  const changed = () => {
+    const bytes = Buffer.from(pbfBytes);
+    bytes[1000] ^= 1; // one byte, same size
+    return bytes;
+  };
+
+  it("GIVEN ATLAS_DATA_DIR with one byte changed WHEN the file is first used THEN it is refused in one line that says what to do (exit 65)", async () => {
+    const own = path.join(scratch, "own");
+    await mkdir(path.join(own, "osm"), { recursive: true });
+    await writeFile(path.join(own, "osm", "sample.osm.pbf"), changed());
+    const err = await dataFile("osm/sample.osm.pbf", { ...options, env: { ATLAS_DATA_DIR: own } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataFileError);
+    expect((err as DataFileError).exitCode).toBe(EXIT.DATA_ERROR);
+    expect((err as Error).message).toBe(
+      `${path.join(own, "osm", "sample.osm.pbf")} is not the pinned osm/sample.osm.pbf (${pbfBytes.length} bytes with sha256 ${sha256(changed())}, not the pinned sha256 ${sha256(pbfBytes)}): ` +
+        `put the original back (${base}/origin/andorra.osm.pbf), or point ATLAS_DATA_DIR at a good copy of ../shared/data`,
+    );
+    expect(requests).toEqual([]); // refused, not silently replaced by a download
+  });
+
+  it("GIVEN a cached copy that was fine, then changed in the same process WHEN used again THEN it is checked again and refused (the verdict is keyed by size and mtime)", async () => {
+    const file = await dataFile("osm/sample.osm.pbf", options); // downloaded and verified
+    expect(await dataFile("osm/sample.osm.pbf", options)).toBe(file);
+    await writeFile(file, changed());
+    await expect(dataFile("osm/sample.osm.pbf", options)).rejects.toMatchObject({
+      exitCode: EXIT.DATA_ERROR,
+      message: expect.stringMatching(/is not the pinned osm\/sample\.osm\.pbf \(.*\): delete it \(the next use downloads it again\)$/),
+    });
+  });
+
+  it("GIVEN a station folder with one file of another size WHEN the folder is used THEN it is refused, naming that file", async () => {
+    const shared = path.join(scratch, "shared");
+    await mkdir(path.join(shared, "wx_data"), { recursive: true });
+    await writeFile(path.join(shared, "wx_data", "A.txt"), stations.A);
+    await writeFile(path.join(shared, "wx_data", "B.txt"), Buffer.concat([stations.B, Buffer.from("\n")]));
+    await expect(dataDir("wx_data", { ...options, sharedDir: shared })).rejects.toMatchObject({
+      exitCode: EXIT.DATA_ERROR,
+      message: `${path.join(shared, "wx_data", "B.txt")} is not the pinned wx_data/B.txt (${stations.B.length + 1} bytes, not the pinned ${stations.B.length}): put the original back (${base}/origin/wx/B.txt), or point ATLAS_DATA_DIR at a good copy of ../shared/data`,
+    });
   });
 });
 
