@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { costLine } from "../lib/aws-pricing.ts";
+import { s3Settings } from "../lib/s3.ts";
 import { table } from "../lib/text-table.ts";
 import { faultTargets, parseFaults } from "../local/faults.ts";
 import { ProgressPrinter, seconds } from "../local/progress.ts";
@@ -36,6 +37,8 @@ environment:
                        a step the workflow does not have is refused, with its steps listed
   ATLAS_RETRY_WAIT_MS  local wait between retries, in ms (default 1000; AWS uses the policies' waits)
   ATLAS_HEARTBEAT_MS   how often a running step reports its time and memory, in ms (default 10000)
+  ATLAS_S3_CONNECT_TIMEOUT_MS, ATLAS_S3_REQUEST_TIMEOUT_MS, ATLAS_S3_IDLE_TIMEOUT_MS, ATLAS_S3_MAX_ATTEMPTS
+                       the S3 client's bounds, passed to every local step (see README: defaults 5000, 120000, 30000, 4)
 
 Ctrl-C (or SIGTERM, or closing the terminal) stops every step, rolls back a half-done publish, records the run as
 ABORTED and exits 128 + the signal's number (130 for Ctrl-C); with --aws it stops following only (the execution
@@ -98,6 +101,8 @@ async function main(argv: string[]): Promise<number> {
   const outProblem = values.out && !values.aws ? await outDirProblem(path.resolve(values.out)) : undefined;
   if (outProblem) throw new UsageError(outProblem);
   const faults = usage(() => parseFaults(process.env.ATLAS_FAULTS, { workflow: workflow.name, steps: faultTargets(workflow, workflows) }));
+  // The S3 timeouts and attempts the local steps will get (ATLAS_S3_*): a bad one is refused now, not ignored.
+  if (!values.aws) usage(() => s3Settings(process.env));
   const printer = new ProgressPrinter();
 
   if (values.aws) {

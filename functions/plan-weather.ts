@@ -5,6 +5,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { listObjects } from "../lib/s3-objects.ts";
 import { checkWeatherInput } from "../lib/input-checks.ts";
 import { makeS3Client, s3Uri } from "../lib/s3.ts";
+import { STATION_FILE_RULE, stationOf } from "../lib/station-files.ts";
 import { WEATHER_SIZE_POLICIES, WEATHER_STEPS, type WeatherStep } from "../workflows/weather-sizing.ts";
 import { pickTier, type TierName } from "../workflows/tiers.ts";
 import { loadConfig, requireBucket, type AtlasConfig } from "./config.ts";
@@ -37,19 +38,19 @@ export function weatherTiers(bytes: number): Record<WeatherStep, TierName> {
   return Object.fromEntries(WEATHER_STEPS.map((s) => [s, pickTier(WEATHER_SIZE_POLICIES[s], bytes)])) as Record<WeatherStep, TierName>;
 }
 
-/** The station files (`*.txt`) directly under the source prefix: how many, and their total size. */
+/** The station files (`<station>.txt`, lib/station-files.ts) directly under the source prefix: how many, and their total size. */
 export async function sizeSource(source: string, s3: () => S3Client): Promise<{ files: number; bytes: number }> {
   if (source.startsWith("file://")) {
     const dir = fileURLToPath(source);
     const entries = await readdir(dir, { withFileTypes: true }).catch(() => {
       throw new SourceNotFoundError(`source ${source} is not a directory`);
     });
-    const files = entries.filter((e) => e.isFile() && e.name.endsWith(".txt"));
+    const files = entries.filter((e) => e.isFile() && stationOf(e.name) !== undefined);
     let bytes = 0;
     for (const f of files) bytes += (await stat(path.join(dir, f.name))).size;
     return { files: files.length, bytes };
   }
-  const listed = (await listObjects(s3(), source)).filter((o) => !o.name.includes("/") && o.name.endsWith(".txt"));
+  const listed = (await listObjects(s3(), source)).filter((o) => !o.name.includes("/") && stationOf(o.name) !== undefined);
   return { files: listed.length, bytes: listed.reduce((sum, o) => sum + o.size, 0) };
 }
 
@@ -72,7 +73,7 @@ export async function planWeather(event: WeatherPlanEvent, deps: { config: Atlas
   // An empty incoming prefix is an ordinary day (nothing was delivered): not a failure, and nobody is paged. Any
   // other prefix was named on purpose, so finding nothing there is a mistake to report.
   const nothingToIngest = size.files === 0 && source === incoming;
-  if (size.files === 0 && !nothingToIngest) throw new SourceNotFoundError(`source ${source} holds no station files (<station>.txt)`);
+  if (size.files === 0 && !nothingToIngest) throw new SourceNotFoundError(`source ${source} holds no station files (${STATION_FILE_RULE})`);
   return {
     workflow: "weather",
     nothingToIngest,

@@ -22,6 +22,24 @@ export const S3_TIMEOUT_ENV = {
 } as const;
 /** SDK attempts per call (the standard retry mode); `ATLAS_S3_MAX_ATTEMPTS` overrides. */
 export const S3_MAX_ATTEMPTS_DEFAULT = 4;
+export const S3_MAX_ATTEMPTS_ENV = "ATLAS_S3_MAX_ATTEMPTS";
+/** Every variable that shapes the S3 client: the local engine hands each one set to every step, as a task definition would. */
+export const S3_SETTING_VARIABLES: readonly string[] = [...Object.values(S3_TIMEOUT_ENV), S3_MAX_ATTEMPTS_ENV];
+
+/** The S3 settings `env` sets (only those), each checked: what a local run passes on to its steps. Throws exit 64 on a bad one. */
+export function s3Settings(env: NodeJS.ProcessEnv): Record<string, string> {
+  s3Timeouts(env);
+  s3MaxAttempts(env);
+  return Object.fromEntries(S3_SETTING_VARIABLES.flatMap((name) => (env[name]?.trim() ? [[name, env[name]!.trim()]] : [])));
+}
+
+export function s3MaxAttempts(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[S3_MAX_ATTEMPTS_ENV]?.trim();
+  if (!raw) return S3_MAX_ATTEMPTS_DEFAULT;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new StepError(`${S3_MAX_ATTEMPTS_ENV}='${raw}' is not a whole number of attempts (1 or more)`, EXIT.USAGE);
+  return n;
+}
 
 export function s3Timeouts(env: NodeJS.ProcessEnv = process.env): { connectMs: number; requestMs: number; idleMs: number } {
   const read = (key: keyof typeof S3_TIMEOUT_ENV) => {
@@ -55,7 +73,7 @@ export function makeS3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
       socketTimeout: timeouts.idleMs,
     },
     // Retries inside the SDK cover brief blips and timeouts; longer outages surface as a retryable step failure.
-    maxAttempts: Number(env.ATLAS_S3_MAX_ATTEMPTS ?? S3_MAX_ATTEMPTS_DEFAULT),
+    maxAttempts: s3MaxAttempts(env),
   });
 }
 

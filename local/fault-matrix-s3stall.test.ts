@@ -1,10 +1,12 @@
+import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyMain } from "../cli/verify.ts";
 import { startEmbeddedS3 } from "../lib/embedded-s3.ts";
-import { LOCAL_BUCKET } from "./run-local.ts";
+import { LOCAL_BUCKET, REPO_ROOT } from "./run-local.ts";
+import type { RunRecord } from "./run-record.ts";
 import { CURRENT, publishBaseline, runCell, stepLogs, type Baseline, type CellOutcome } from "./testing/fault-matrix.ts";
 import { smallInputState } from "./testing/planned-tiers.ts";
 import type { SkiAtlasSizedStep } from "../workflows/ski-atlas-sizing.ts";
@@ -82,4 +84,35 @@ describe("a stalled S3 response body (headers and half the body)", () => {
     expect(cell.previousUntouched).toBe(true);
     expect(await verifyMonth(cell)).toMatch(/^OK 7 files/);
   }, 240_000);
+});
+
+describe("the S3 settings of the shell running npm start", () => {
+  /**
+   * Through the real command line, as a user runs it: ATLAS_S3_* set in its environment, not handed to the engine by
+   * a test. Every attempt of Download stalls; with 1 s bounds each attempt gives up quickly (exit 75), the state's
+   * retries run out, and the run fails naming the timeout. Before, the steps never saw the variables: each attempt
+   * waited out the production bounds (2 minutes and more). Asserted on the cause and the attempt count, not on time.
+   */
+  it("GIVEN ATLAS_S3_*=1 s in the shell and every Download attempt stalled WHEN npm start runs THEN each attempt ends in a timeout, all 4 are spent, and the run fails saying so", async () => {
+    const scratch = await mkdtemp(path.join(tmpdir(), "s3stall-cli-"));
+    try {
+      const env = { ...process.env, ...FAST_S3, ATLAS_FAULTS: "download:s3stall:4", ATLAS_RETRY_WAIT_MS: "10", ATLAS_RUNS_DIR: path.join(scratch, "runs"), ATLAS_ACCOUNT_DIR: path.join(scratch, "account"), NO_COLOR: "1" };
+      const child = spawn(process.execPath, ["--import", "tsx", "cli/main.ts", "--json"], { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+      expect(code, stderr).toBe(1);
+      const record = JSON.parse(stdout) as RunRecord;
+      // Each retry is a new visit of the state (the retry loop goes through a Choice, workflows/compile.ts).
+      const attempts = record.states.filter((s) => s.name === smallInputState("download")).flatMap((s) => s.attempts);
+      expect(attempts.map((a) => a.message)).toEqual(
+        Array.from({ length: 4 }, () => expect.stringMatching(/^download: temporary failure \((ETIMEDOUT|TimeoutError): .*\): retry later$/)),
+      );
+      expect(stderr.trim().split("\n").at(-1)).toMatch(/^error: .*Download.*temporary failure \((ETIMEDOUT|TimeoutError)/);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }, 170_000);
 });

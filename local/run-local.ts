@@ -8,7 +8,7 @@ import { s3RequestClass, type RunCostEstimate } from "../lib/aws-pricing.ts";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { copyCommitted } from "../lib/published.ts";
 import { codeVersion } from "../lib/code-version.ts";
-import { makeS3Client, parseS3Uri } from "../lib/s3.ts";
+import { makeS3Client, parseS3Uri, s3Settings } from "../lib/s3.ts";
 import { resolvedDefinitions } from "../stacks/resolve-asl.ts";
 import { LocalEngine, type ExecutionResult, type StateRecord } from "./engine.ts";
 import type { Fault } from "./faults.ts";
@@ -91,6 +91,9 @@ export interface LocalRun {
  * happened. The CLI and the end-to-end tests both go through here.
  */
 export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
+  // The S3 client's timeouts and attempts set in this shell (ATLAS_S3_*), checked before a run folder exists: every
+  // step and helper gets them, as each would from its task definition or function configuration.
+  const s3Env = s3Settings(process.env);
   // Each run its own folder, even when two start in the same second.
   const { id, runDir } = options.runDir
     ? { id: path.basename(options.runDir), runDir: options.runDir }
@@ -134,6 +137,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
     CODE_VERSION: codeVersion(REPO_ROOT),
     // The helpers that look up earlier executions (plan-month) read the engine's registry instead of AWS.
     [LOCAL_EXECUTIONS_DIR_VARIABLE]: executionsDir,
+    ...s3Env,
     ...options.env,
   };
   // The helper functions run in this process: they read the same variables the containers get.

@@ -9,6 +9,7 @@ import { ECS_CAPACITY_RETRY, LAMBDA_SERVICE_RETRY, TRANSIENT_TASK_RETRY } from "
 import { RUN_NOTIFY, rollbackPublish, runMetrics } from "./standard-steps.ts";
 import type { ContainerStep, Workflow } from "./types.ts";
 import { timeoutMinutes } from "./tiers.ts";
+import { STATION_FILE_RULE } from "../lib/station-files.ts";
 
 /**
  * The daily weather ingestion: Plan → Ingest → Analyze → Publish, then Metrics and Notify. The station files
@@ -108,7 +109,7 @@ export const weather: Workflow = {
       const checked = checkWeatherInput(input, cliInputCheckConfig(target));
       // A local folder is counted as Plan counts it (an S3 prefix is Plan's to list: it may be filled meanwhile).
       if (checked.source?.startsWith("file://") && (await sizeSource(checked.source, noS3)).files === 0) {
-        throw new Error(`--source ${source ?? fileURLToPath(String(checked.source))} holds no station files (<station>.txt): pass the directory that holds them`);
+        throw new Error(`--source ${source ?? fileURLToPath(String(checked.source))} holds no station files (${STATION_FILE_RULE}): pass the directory that holds them`);
       }
       return input;
     },

@@ -12,7 +12,8 @@ import { FILES, ingestConfig, type IngestConfig } from "./config.ts";
 import { copyCsv } from "../../lib/csv.ts";
 import { Duck, sqlString } from "../../lib/duckdb.ts";
 import { boundedLines } from "./lines.ts";
-import { IngestTally, MAX_LINE_BYTES, stationOf, type IngestCounts } from "./records.ts";
+import { STATION_FILE_RULE } from "../../lib/station-files.ts";
+import { IngestTally, MAX_LINE_BYTES, stationOf, unusableFileProblem, type IngestCounts, type StationFileAccount } from "./records.ts";
 
 /**
  * Step 1: every `<station>.txt` under SOURCE_URI → `weather_records.parquet` (station, date, max_temp_c,
@@ -32,8 +33,9 @@ export async function runIngest(cfg: IngestConfig, s3: S3Client, log: Log): Prom
     return station ? [{ ...i, station }] : [];
   });
   const skipped = inputs.length - stations.length;
-  if (skipped) log(`skipping ${skipped} file(s) that are not <station>.txt`);
-  if (stations.length === 0) throw new StepError(`SOURCE_URI ${cfg.sourceUri} holds no station files (<station>.txt)`, EXIT.NO_INPUT);
+  // Such names are not said: a name is whatever its sender chose (`<img src=x onerror=…>.txt`).
+  if (skipped) log(`skipping ${skipped} file(s) whose names are not ${STATION_FILE_RULE}`);
+  if (stations.length === 0) throw new StepError(`SOURCE_URI ${cfg.sourceUri} holds no station files (${STATION_FILE_RULE})`, EXIT.NO_INPUT);
   log(`${stations.length} station files, ${(stations.reduce((s, i) => s + i.size, 0) / 2 ** 20).toFixed(1)} MiB, from ${cfg.sourceUri}`);
 
   const dir = await mkdtemp(join(tmpdir(), "weather-ingest-"));
@@ -43,14 +45,22 @@ export async function runIngest(cfg: IngestConfig, s3: S3Client, log: Log): Prom
     const tally = new IngestTally(cfg.rejectSample);
     const value = (tenths: number | null) => (tenths === null ? "" : String(tenths / 10));
     let buffer = "";
+    const unusable: StationFileAccount[] = [];
     for (const input of stations) {
       tally.startFile();
       const lines = boundedLines(await openInput(s3, input.uri, cfg.local, "SOURCE_URI"), MAX_LINE_BYTES);
+      const account: StationFileAccount = { name: input.name, bytes: input.size, lines: 0, records: 0, binary: false };
       let lineNo = 0;
       for await (const line of lines) {
         lineNo++;
+        if (typeof line === "string" && line.trim() !== "") account.lines++;
+        if (typeof line === "string" && BINARY.test(line)) account.binary = true;
         const r = tally.accept(input.station, input.name, lineNo, line);
-        if (!r) continue;
+        if (!r) {
+          account.firstRejected ??= tally.lastRejected;
+          continue;
+        }
+        account.records++;
         const d = String(r.day);
         buffer += `${input.station}\t${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)}\t${value(r.maxTenths)}\t${value(r.minTenths)}\t${value(r.precipTenths)}\t${r.flags.join(",")}\n`;
         if (buffer.length > 1 << 20) {
@@ -58,10 +68,21 @@ export async function runIngest(cfg: IngestConfig, s3: S3Client, log: Log): Prom
           buffer = "";
         }
       }
+      if (account.records === 0) {
+        unusable.push(account);
+        log(`${input.name}: no record read: ${unusableFileProblem(account)}`);
+      }
     }
     out.end(buffer);
     await once(out, "finish");
     const counts = tally.counts();
+    // Nothing to write is the input's fault: say which files and what is wrong with them, not what the table reader
+    // makes of an empty table (DuckDB's "Error when sniffing file …").
+    if (counts.records === 0) {
+      const shown = unusable.slice(0, SHOWN_FILES).map((f) => `${f.name} ${unusableFileProblem(f)}`).join("; ");
+      const more = unusable.length > SHOWN_FILES ? `; and ${unusable.length - SHOWN_FILES} more files` : "";
+      throw new StepError(`SOURCE_URI ${cfg.sourceUri} holds no weather record: ${shown}${more} (a station file holds lines YYYYMMDD<TAB>max<TAB>min<TAB>precipitation)`, EXIT.DATA_ERROR);
+    }
     log(
       `${counts.lines} lines: ${counts.records} records from ${counts.stations} stations, ${counts.flagged} flagged ${JSON.stringify(nonZero(counts.flaggedByReason))}, ` +
         `${counts.rejected} rejected ${JSON.stringify(nonZero(counts.rejectedByReason))}`,
@@ -105,6 +126,11 @@ export async function runIngest(cfg: IngestConfig, s3: S3Client, log: Log): Prom
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/** How many unusable files the error line names. */
+const SHOWN_FILES = 3;
+/** A NUL or a replacement character (bytes that are not UTF-8): the file is not text. */
+const BINARY = /[\u0000\uFFFD]/;
 
 function nonZero(byReason: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(byReason).filter(([, n]) => n > 0));

@@ -80,11 +80,29 @@ export function parseLine(line: string): ParsedLine {
   return { ok: true, record: { day, maxTenths, minTenths, precipTenths, flags } };
 }
 
-/** `USC00110072.txt` → `USC00110072`; undefined for files that are not station files. */
-export function stationOf(fileName: string): string | undefined {
-  const m = /^([A-Za-z0-9_-]+)\.txt$/.exec(fileName);
-  return m?.[1];
+/** What ingest saw of one station file: enough to say what is wrong with a file that gave no record. */
+export interface StationFileAccount {
+  name: string;
+  bytes: number;
+  /** Non-blank lines. */
+  lines: number;
+  records: number;
+  /** A NUL byte or bytes that are not UTF-8 in a line. */
+  binary: boolean;
+  /** Why its first rejected line was rejected. */
+  firstRejected?: RejectReason;
 }
+
+/** Why a station file gave no record, in a few words after its name: "is empty (0 bytes)", "is not text (binary)", … */
+export function unusableFileProblem(f: StationFileAccount): string {
+  if (f.bytes === 0) return "is empty (0 bytes)";
+  if (f.binary) return `is not text (binary, ${f.bytes} bytes)`;
+  if (f.lines === 0) return `holds only blank lines (${f.bytes} bytes)`;
+  if (f.firstRejected === "duplicate") return `repeats days already read from another file (${f.lines} lines)`;
+  return `has no line that reads as a record (${f.lines} lines; the first rejected as ${f.firstRejected ?? "unreadable"})`;
+}
+
+export { stationOf } from "../../lib/station-files.ts";
 
 export interface IngestCounts {
   files: number;
@@ -133,8 +151,12 @@ export class IngestTally {
     this.files++;
   }
 
+  /** Why the line last given to `accept` was rejected; undefined when it was kept or blank. */
+  lastRejected: RejectReason | undefined;
+
   /** The record to keep, or undefined when the line is rejected (and counted). */
   accept(station: string, file: string, lineNo: number, input: InputLine): DailyRecord | undefined {
+    this.lastRejected = undefined;
     if (typeof input !== "string") {
       this.lines++;
       return this.reject(file, lineNo, "line_too_long", `(${input.tooLongBytes} bytes; the limit is ${MAX_LINE_BYTES})`);
@@ -157,6 +179,7 @@ export class IngestTally {
   }
 
   private reject(file: string, line: number, reason: RejectReason, text: string): undefined {
+    this.lastRejected = reason;
     this.byReason[reason]++;
     if (this.sample.length < this.sampleLimit) this.sample.push({ file, line, reason, text: text.slice(0, 200) });
     return undefined;
