@@ -41,6 +41,8 @@ describe("npm start with bad options", () => {
     ["--out below a file", () => ["weather", "--out", path.join(scratch, "a-file", "sub")], /^error: --out .*sub(: a part of the path is a file| cannot be created)/],
     // A directory nobody can create files in, root included (sysfs), so the check cannot pass by luck.
     ["--out that cannot be written", () => ["weather", "--out", "/sys/kernel"], /^error: --out \/sys\/kernel is not writable: (permission denied|read-only file system)/],
+    // Node's recursive mkdir never returns on /proc: the check must not start one there.
+    ["--out in /proc", () => ["weather", "--out", "/proc/atlas-out/x"], /^error: --out \/proc\/atlas-out\/x cannot be created: \/proc takes no new folders/],
     ["a period that has not begun", () => ["ski-atlas", "--period", "3000-01"], /^error: --period: period 3000-01 has not begun/],
     ["a period before the earliest", () => ["ski-atlas", "--period", "1999-01"], /^error: --period: period 1999-01 is before 2005-01/],
   ];

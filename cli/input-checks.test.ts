@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,6 +15,7 @@ let scratch: string;
 let runsDir: string;
 let pbf: string;
 let badTenantConfig: string;
+let notJsonConfig: string;
 
 /** Local weather runs as the CLI finds them: `<runs>/<run>/published/weather/<day>/` with a manifest. */
 const weatherRuns = [
@@ -22,16 +23,23 @@ const weatherRuns = [
   { id: "20260101-000000-weather-aaaaaa", day: "2026-01-01", publishedAt: "2026-01-01T02:10:00.000Z", stations: 167 },
   { id: "20250101-000000-weather-bbbbbb", day: "2026-01-02", publishedAt: "2026-01-02T02:10:00.000Z", stations: 3 },
   ...Array.from({ length: 5 }, (_, i) => ({ id: `20240101-00000${i}-weather-cccccc`, day: `2025-06-0${i + 1}`, publishedAt: `2025-06-0${i + 1}T02:10:00.000Z`, stations: 10 + i })),
+  // Published with --out: its files are outside its run folder, and only its run.json says where.
+  { id: "20230101-000000-weather-dddddd", day: "2024-02-02", publishedAt: "2024-02-02T02:10:00.000Z", stations: 9, out: true },
 ];
 
 beforeAll(async () => {
   scratch = await mkdtemp(path.join(tmpdir(), "cli-input-checks-"));
   runsDir = path.join(scratch, "runs");
   for (const run of weatherRuns) {
-    const dir = path.join(runsDir, run.id, "published", "weather", run.day);
+    const dir = "out" in run ? path.join(scratch, "out", "weather", run.day) : path.join(runsDir, run.id, "published", "weather", run.day);
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, "weather_stats.parquet"), "");
     await writeFile(path.join(dir, "manifest.json"), JSON.stringify({ workflow: "weather", runId: run.day, publishedAt: run.publishedAt, counts: { stations: run.stations }, files: [] }));
+    if ("out" in run) {
+      await mkdir(path.join(runsDir, run.id), { recursive: true });
+      const files = ["weather_stats.parquet", "manifest.json"].map((name) => ({ key: `weather/${run.day}/${name}`, name, bytes: 0, path: path.join(dir, name) }));
+      await writeFile(path.join(runsDir, run.id, "run.json"), JSON.stringify({ workflow: "weather", status: "SUCCEEDED", outputs: { location: `s3://atlas-local/weather/${run.day}/`, files } }));
+    }
   }
   pbf = path.join(scratch, "region.osm.pbf");
   await writeFile(pbf, "");
@@ -39,12 +47,15 @@ beforeAll(async () => {
   badTenantConfig = path.join(scratch, "my exam", "config.json");
   await mkdir(path.dirname(badTenantConfig));
   await writeFile(badTenantConfig, "{}");
+  notJsonConfig = path.join(scratch, "exam-1", "config.json");
+  await mkdir(path.dirname(notJsonConfig));
+  await writeFile(notJsonConfig, "answerKey: { q1: b }\n");
 });
 afterAll(() => rm(scratch, { recursive: true, force: true }));
 
 /** This process's environment without the settings the cases set (a developer's shell may hold them). */
 const cleanEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([k]) => !["ATLAS_FAULTS", "ATLAS_ALLOWED_SOURCE_HOSTS", "ATLAS_MONTHLY_MAX_CONCURRENCY", "ATLAS_MONTHLY_REGIONS"].includes(k)),
+  Object.entries(process.env).filter(([k]) => !["ATLAS_FAULTS", "ATLAS_ALLOWED_SOURCE_HOSTS", "ATLAS_MONTHLY_MAX_CONCURRENCY", "ATLAS_MONTHLY_REGIONS"].includes(k) && !k.startsWith("ATLAS_S3_")),
 );
 
 function cli(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stderr: string }> {
@@ -88,13 +99,23 @@ const cases: Case[] = [
   ["a fan-out fault on a misspelt helper", () => ["ski-atlas-monthly", "--regions", "andorra"], { ATLAS_FAULTS: "summarise:error" }, /^error: ATLAS_FAULTS entry 'summarise:error': ski-atlas-monthly has no step 'summarise' \(its steps: plan-month, plan, download, extract, analyze, publish, rollback, metrics, notify, summarize\)/],
   ["an unknown fault kind", () => [], { ATLAS_FAULTS: "extract:explode" }, /^error: ATLAS_FAULTS entry 'extract:explode' is not <step>:<oom\|exit<N>\|hang/],
   ["a container fault on a function", () => [], { ATLAS_FAULTS: "plan:capacity" }, /^error: ATLAS_FAULTS entry 'plan:capacity': 'plan' is a function step, whose faults are error, throttle, oom, hang, s3down/],
+  // crash<N> and pause<N> fire in a publish's copy loop only: anywhere else they would be announced and never happen.
+  ["a pause on a step that copies nothing", () => [], { ATLAS_FAULTS: "extract:pause3" }, /^error: ATLAS_FAULTS entry 'extract:pause3': 'extract' is a container step, whose faults are oom, .*exit<N> \(pause<N> fires in a publish's copy loop: ski-atlas publish \(crash<N>, pause<N>\), ski-atlas rollback \(pause<N>\), weather publish \(crash<N>\)\) \(see/],
+  ["a pause on weather's publish, which has no pause hook", () => ["weather"], { ATLAS_FAULTS: "publish:pause1" }, /^error: ATLAS_FAULTS entry 'publish:pause1': 'publish' is a container step, whose faults are .*crash<N> \(pause<N> fires/],
+  ["a crash on the grader, whose outputs are not copied", () => ["grader"], { ATLAS_FAULTS: "grade:crash1" }, /^error: ATLAS_FAULTS entry 'grade:crash1': 'grade' is a container step/],
+  // The S3 client's bounds the local steps get.
+  ["an S3 timeout that is not a number", () => [], { ATLAS_S3_IDLE_TIMEOUT_MS: "soon" }, /^error: ATLAS_S3_IDLE_TIMEOUT_MS='soon' is not a number of milliseconds/],
+  ["S3 attempts that are not a count", () => ["weather"], { ATLAS_S3_MAX_ATTEMPTS: "0" }, /^error: ATLAS_S3_MAX_ATTEMPTS='0' is not a whole number of attempts \(1 or more\)/],
+  // What a failed $(npm run --silent data -- path …) leaves: an empty value, not the current directory.
+  ["an empty --source", () => ["--region", "andorra", "--source", "", "--period", "2021-06"], {}, /^error: --source is empty: pass a file path or a URL \(if it came from \$\(…\), see the error that command printed above\)/],
+  ["a grader config that is not JSON", () => ["grader", "--config", notJsonConfig], {}, /^error: --config .*config\.json is not JSON \(Unexpected token .*\): a job's config is a JSON document/],
   // training's weather run.
   [
     "a weather run that does not exist",
     () => ["training", "--weather-run", "2020-01-01"],
     {},
     // The newest five, newest first, and how many more.
-    /^error: --weather-run "2020-01-01" is no local weather run: pass a run id or a day \(YYYY-MM-DD\) of one of these \(newest first\): 20250101-000000-weather-bbbbbb \(day 2026-01-02, 3 stations, published 2026-01-02 02:10:00 UTC\); 20260101-000000-weather-aaaaaa \(day 2026-01-01, 167 stations, .*\); 20240101-000004-weather-cccccc .*; 20240101-000002-weather-cccccc \(day 2025-06-03, 12 stations, published 2025-06-03 02:10:00 UTC\); and 2 older \(see/,
+    /^error: --weather-run "2020-01-01" is no local weather run: pass a run id or a day \(YYYY-MM-DD\) of one of these \(newest first\): 20250101-000000-weather-bbbbbb \(day 2026-01-02, 3 stations, published 2026-01-02 02:10:00 UTC\); 20260101-000000-weather-aaaaaa \(day 2026-01-01, 167 stations, .*\); 20240101-000004-weather-cccccc .*; 20240101-000002-weather-cccccc \(day 2025-06-03, 12 stations, published 2025-06-03 02:10:00 UTC\); and 3 older \(see/,
   ],
   ["--weather-run beside --config", () => ["training", "--weather-run", "2026-01-01", "--config", badTenantConfig], {}, /^error: --weather-run shapes the generated config: pass it or --config, not both/],
 ];
@@ -131,5 +152,46 @@ describe("training's weather run", () => {
       "weather run: 20260101-000000-weather-aaaaaa (day 2026-01-01, 167 stations, published 2026-01-01 02:10:00 UTC)",
     );
     expect((await chosen(["--weather-run", "2025-06-02"]))[0]).toMatch(/^weather run: 20240101-000001-weather-cccccc \(day 2025-06-02, 11 stations/);
+  });
+
+  it("GIVEN a weather run published with --out WHEN picked by its day THEN it is found through its run record", async () => {
+    expect((await chosen(["--weather-run", "2024-02-02"]))[0]).toBe(
+      "weather run: 20230101-000000-weather-dddddd (day 2024-02-02, 9 stations, published 2024-02-02 02:10:00 UTC)",
+    );
+  });
+});
+
+describe("osmium-tool, needed only for the generated sample region", () => {
+  /**
+   * A machine without osmium: PATH holds bash and id, and an apt-get that only records that it was called (then
+   * fails, as offline). Node itself is started by its full path.
+   */
+  let bin: string;
+  let calls: string;
+  beforeAll(async () => {
+    bin = path.join(scratch, "bin");
+    calls = path.join(scratch, "apt-get-calls");
+    await mkdir(bin);
+    await symlink("/bin/bash", path.join(bin, "bash"));
+    await symlink("/usr/bin/id", path.join(bin, "id"));
+    await writeFile(path.join(bin, "apt-get"), `#!/bin/bash\necho "apt-get $*" >> '${calls}'\nexit 100\n`, { mode: 0o755 });
+  });
+  const aptGetCalls = async () => (await readFile(calls, "utf8").catch(() => "")).split("\n").filter(Boolean);
+
+  it("GIVEN no osmium WHEN npm start gets an unknown region THEN it says so at once, and nothing tries to install osmium", async () => {
+    const pkg = JSON.parse(await readFile(path.join(REPO_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> };
+    expect(pkg.scripts.start).not.toContain("ensure-osmium");
+    const { status, stderr } = await cli(["--region", "atlantis"], { PATH: bin });
+    expect(stderr.split("\n").filter(Boolean)).toEqual([expect.stringMatching(/^error: unknown region "atlantis"; known regions: /)]);
+    expect(status).toBe(64);
+    expect(await aptGetCalls()).toEqual([]);
+  });
+
+  it("GIVEN no osmium WHEN npm start writes the sample region THEN the install is tried then, and its failure is one line saying what to do", async () => {
+    const { status, stderr } = await cli([], { PATH: bin });
+    expect(await aptGetCalls()).toEqual(["apt-get update -qq"]);
+    const errors = stderr.split("\n").filter((l) => l.startsWith("error:"));
+    expect(errors).toEqual([expect.stringMatching(/^error: osmium-tool is required: install it \(Debian\/Ubuntu: 'sudo apt-get install osmium-tool'/)]);
+    expect(status).not.toBe(0);
   });
 });

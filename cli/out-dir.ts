@@ -16,7 +16,7 @@ export async function outDirProblem(dir: string): Promise<string | undefined> {
   if (found && !found.isDirectory()) return `${shown} is not a directory: pass a directory (it is created when missing)`;
   if (!found) {
     try {
-      await mkdir(dir, { recursive: true });
+      await createLevels(dir);
     } catch (err) {
       return `${shown} cannot be created: ${reason(err as NodeJS.ErrnoException)}`;
     }
@@ -31,6 +31,29 @@ export async function outDirProblem(dir: string): Promise<string | undefined> {
     await rm(probe, { force: true }).catch(() => {});
   }
   return undefined;
+}
+
+/**
+ * Creates `dir` one level at a time, below its nearest existing ancestor. Not `mkdir(dir, { recursive: true })`:
+ * on a file system that answers ENOENT to every mkdir (/proc), Node's recursive mkdir retries the parent for ever and
+ * never returns; a plain mkdir fails at once with the reason.
+ */
+async function createLevels(dir: string): Promise<void> {
+  const missing: string[] = [];
+  let at = dir;
+  while (!(await stat(at).catch(() => undefined))) {
+    missing.unshift(at);
+    const parent = path.dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  for (const level of missing) {
+    await mkdir(level).catch((err: NodeJS.ErrnoException) => {
+      // The parent exists (it was found, or just made): ENOENT here means a file system that holds no new folders.
+      if (err.code === "ENOENT") throw Object.assign(new Error(`${path.dirname(level)} takes no new folders (a virtual file system?): pick a directory you can write to`), { code: "ENOENT" });
+      if (err.code !== "EEXIST") throw err;
+    });
+  }
 }
 
 function reason(err: NodeJS.ErrnoException): string {

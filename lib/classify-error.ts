@@ -12,6 +12,9 @@ const TEMP_S3_NAMES = new Set([
   "TimeoutError", "ThrottlingException", "NetworkingError",
 ]);
 
+/** DuckDB's IO Error on a full disk; the file it names, when it names one. */
+const DUCKDB_DISK_FULL = /IO Error:.*?(?:file "([^"]+)")?[^"]*: No space left on device/i;
+
 function errorCode(err: unknown): string | undefined {
   let e = err as { code?: string; cause?: unknown } | undefined;
   for (let depth = 0; e && depth < 5; depth++) {
@@ -43,9 +46,12 @@ export function classifyError(err: unknown, context = ""): StepError {
     return new StepError(`${where}object not found (${name}): run the step that writes it first`, EXIT.NO_INPUT);
   }
   const code = errorCode(err);
-  if (code === "ENOSPC") {
+  // DuckDB reports a full disk (writing a Parquet file, spilling) as an error with no code: `IO Error: Could not write
+  // file "<path>": No space left on device`.
+  const duckDiskFull = DUCKDB_DISK_FULL.exec(message);
+  if (code === "ENOSPC" || duckDiskFull) {
     // A write() error carries no path: name the file when the writer attached it, else the work directory.
-    const where = (err as { path?: string }).path ?? `the work directory ${tmpdir()}`;
+    const where = (err as { path?: string }).path ?? duckDiskFull?.[1] ?? `the work directory ${tmpdir()}`;
     return new StepError(`${context ? `${context}: ` : ""}no space left on the device writing ${where}: the task's disk is full (a bigger tier has more ephemeral storage)`, 1);
   }
   if ((code && NETWORK_CODES.has(code)) || TEMP_S3_NAMES.has(name) || (status !== undefined && status >= 500)) {

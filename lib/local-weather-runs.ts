@@ -25,15 +25,33 @@ export interface LocalWeatherRun {
   dir: string;
 }
 
+/**
+ * Where a local run's weather days were copied: `<run>/published/weather/<day>/`, or, for a run started with `--out
+ * DIR`, `DIR/weather/<day>/`, which only its run record (`run.json`, its published files' paths) knows.
+ */
+async function publishedWeatherDirs(runDir: string): Promise<string[]> {
+  const dirs = new Set<string>();
+  const weatherDir = path.join(runDir, "published", "weather");
+  if (existsSync(weatherDir)) for (const day of await readdir(weatherDir)) dirs.add(path.join(weatherDir, day));
+  let record: { workflow?: unknown; outputs?: { files?: { path?: unknown }[] } } | null = null;
+  try {
+    record = JSON.parse(await readFile(path.join(runDir, "run.json"), "utf8"));
+  } catch {
+    // No record (an older run, or one still starting) or a torn one: its published/ folder is all there is.
+  }
+  if (record?.workflow === "weather" && Array.isArray(record.outputs?.files)) {
+    for (const f of record.outputs?.files ?? []) if (typeof f.path === "string") dirs.add(path.dirname(f.path));
+  }
+  return [...dirs];
+}
+
 /** The weather runs published by local runs, newest first. Only committed days (a manifest and the statistics). */
 export async function localWeatherRuns(runsDir = localRunsRoot()): Promise<LocalWeatherRun[]> {
   if (!existsSync(runsDir)) return [];
   const found: LocalWeatherRun[] = [];
   for (const run of await readdir(runsDir)) {
-    const weatherDir = path.join(runsDir, run, "published", "weather");
-    if (!existsSync(weatherDir)) continue;
-    for (const day of await readdir(weatherDir)) {
-      const dir = path.join(weatherDir, day);
+    for (const dir of await publishedWeatherDirs(path.join(runsDir, run))) {
+      const day = path.basename(dir);
       const stats = path.join(dir, "weather_stats.parquet");
       const manifestFile = path.join(dir, MANIFEST_NAME);
       if (!existsSync(stats) || !existsSync(manifestFile)) continue;

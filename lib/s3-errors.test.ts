@@ -6,6 +6,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { sdkStreamMixin } from "@smithy/util-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { classifyError } from "./classify-error.ts";
+import { Duck } from "./duckdb.ts";
 import { downloadToFile, headObject } from "./s3-objects.ts";
 
 /**
@@ -60,6 +61,16 @@ describe("a full disk", () => {
     expect(classifyError(err, "download").message).toBe(
       "download: no space left on the device writing /dev/full: the task's disk is full (a bigger tier has more ephemeral storage)",
     );
+  });
+
+  it("GIVEN DuckDB writing onto a device with no space left (analyze's COPY … TO) WHEN classified THEN the same disk-full line, not 'unexpected Error: IO Error'", async () => {
+    const db = await Duck.open();
+    const err = await db.run("COPY (SELECT range AS x FROM range(100000)) TO '/dev/full' (FORMAT csv)").catch((e: unknown) => e);
+    db.close();
+    expect((err as Error).message).toMatch(/^IO Error: .*No space left on device/); // DuckDB's own words, no errno code
+    const classified = classifyError(err, "analyze");
+    expect(classified.message).toBe("analyze: no space left on the device writing /dev/full: the task's disk is full (a bigger tier has more ephemeral storage)");
+    expect(classified.exitCode).toBe(1);
   });
 
   it("GIVEN an ENOSPC without a path WHEN classified THEN the line names the work directory", () => {

@@ -7,6 +7,9 @@ import { pathToFileURL } from "node:url";
  * names the flag in messages; `kind` says whether it must be a file or a directory, when it matters.
  */
 export function toSourceUrl(source: string, option = "--source", kind?: "file" | "directory"): string {
+  // An empty value is most often a `$(npm run --silent data -- path …)` that failed (its error is printed above):
+  // resolved, it would be the current directory.
+  if (source.trim() === "") throw new Error(`${option} is empty: pass a ${kind ?? "file or directory"} path or a URL (if it came from $(…), see the error that command printed above)`);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(source)) return source;
   const absolute = path.resolve(source);
   if (!existsSync(absolute)) throw new Error(`${option} ${source}: no such file or directory`);

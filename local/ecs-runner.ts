@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { TIER_NAMES, taskEnvironment, tierByName, type Tier, type TierName } from "../workflows/tiers.ts";
 import { CRASH_AFTER_COPIES_ENV, PAUSE_AFTER_COPIES_ENV } from "../lib/publish-prefix.ts";
-import { describeFault, type FaultKind } from "./faults.ts";
+import { describeFault, FAULT_LINE_PREFIX, type FaultKind } from "./faults.ts";
 import { startStalledS3, type StalledS3 } from "./s3-stall.ts";
 import { treeRssBytes } from "./process-tree.ts";
 import { haltNewWork, holdIfHalted, interruptsClaimed } from "./run-halt.ts";
@@ -238,6 +238,8 @@ export async function runEcsTask(
   const startedAt = Date.now();
   if (child.pid !== undefined) options.onStarted?.({ pid: child.pid, logFile });
   let lastError: string | undefined;
+  // A crash<N>/pause<N> hook says `[fault] …` when it fires (lib/publish-prefix.ts).
+  let faultFired = false;
   let partial = "";
   const onChunk = (chunk: Buffer) => {
     log.write(chunk);
@@ -245,6 +247,7 @@ export async function runEcsTask(
     const lines = partial.split("\n");
     partial = lines.pop() ?? "";
     for (const line of lines) {
+      if (line.includes(`${FAULT_LINE_PREFIX} `)) faultFired = true;
       if (line.startsWith("error:")) lastError = line.slice(6).trim();
       // A full heap aborts Node without an `error:` line: keep its FATAL ERROR line instead.
       else if (HEAP_EXHAUSTED_PATTERN.test(line)) lastError = line.replace(/^FATAL ERROR:\s*/, "").trim();
@@ -300,6 +303,10 @@ export async function runEcsTask(
   await rm(workDir, { recursive: true, force: true });
   await stalled?.stop();
   if (partial) onChunk(Buffer.from("\n"));
+  // Said where the injection was announced, so that "injected" is never the last word on a fault that did nothing.
+  if (typeof fault === "object" && !("exitCode" in fault) && !faultFired && !killedFor) {
+    onChunk(Buffer.from(`${FAULT_LINE_PREFIX} ${describeFault(fault)} did not fire: ${step} made fewer than ${"crashAfterCopies" in fault ? fault.crashAfterCopies : fault.pauseAfterCopies} copies (an unchanged month or day copies nothing)\n`));
+  }
   await new Promise((resolve) => log.end(resolve));
 
   const oom = killedFor === "memory";

@@ -22,8 +22,10 @@
  * state's timeout must stop it), `s3down` (the embedded S3 server is away when the function starts).
  *
  * The CLI checks the entries against the workflow it runs before anything starts (`faultTargets`): a step the
- * workflow does not have (a typo such as `extrct`) or a fault that does not apply to that kind of step is refused,
- * not silently ignored. Each injection is announced as it happens (the `fault-injected` progress event).
+ * workflow does not have (a typo such as `extrct`) or a fault that does not apply to that step (`crash<N>` and
+ * `pause<N>` outside a publish) is refused, not silently ignored. Each injection is announced as it happens (the
+ * `fault-injected` progress event); a `crash<N>` or `pause<N>` that did not fire, because the step made fewer than N
+ * copies (an unchanged month copies nothing), is said when the step ends (local/ecs-runner.ts).
  */
 import type { Workflow } from "../workflows/types.ts";
 
@@ -44,31 +46,49 @@ export type FaultKind =
 /** The fault kinds written as a plain word in ATLAS_FAULTS. */
 const NAMED_FAULTS = ["oom", "hang", "s3down", "error", "throttle", "capacity", "heap", "s3stall", "s3halfbody"];
 
-/** What each kind of step can be made to do (`exit<N>` and `crash<N>` are container faults). */
-const CONTAINER_FAULTS = ["oom", "hang", "s3down", "capacity", "heap", "s3stall", "s3halfbody", "exit<N>", "crash<N>"];
+/** What each kind of step can be made to do (`exit<N>` is a container fault). */
+const CONTAINER_FAULTS = ["oom", "hang", "s3down", "capacity", "heap", "s3stall", "s3halfbody", "exit<N>"];
 const FUNCTION_FAULTS = ["error", "throttle", "oom", "hang", "s3down"];
+/**
+ * `crash<N>` and `pause<N>` are hooks in the copy loop of lib/publish-prefix.ts, read only by these steps (their
+ * containers' config.ts): on any other step they could never fire, so they are refused there.
+ */
+const COPY_FAULTS: Record<string, Record<string, string[]>> = {
+  "ski-atlas": { publish: ["crash<N>", "pause<N>"], rollback: ["pause<N>"] },
+  weather: { publish: ["crash<N>"] },
+};
 
 export type FaultTargetKind = "container" | "function";
+/** A step ATLAS_FAULTS may name: its kind, and the faults it takes. */
+export interface FaultTarget {
+  kind: FaultTargetKind;
+  faults: string[];
+}
 
 /**
  * The steps ATLAS_FAULTS may name in a run of `workflow`, by the name the engine counts attempts under: each
  * container step's command (the failure path's rollback included), each helper function, and the same of every
  * workflow it starts (the monthly fan-out runs ski-atlas).
  */
-export function faultTargets(workflow: Workflow, all: Workflow[]): Map<string, FaultTargetKind> {
-  const targets = new Map<string, FaultTargetKind>();
+export function faultTargets(workflow: Workflow, all: Workflow[]): Map<string, FaultTarget> {
+  const targets = new Map<string, FaultTarget>();
+  const container = (step: string, image: string) => {
+    const faults = new Set([...(targets.get(step)?.faults ?? CONTAINER_FAULTS), ...(COPY_FAULTS[image]?.[step] ?? [])]);
+    targets.set(step, { kind: "container", faults: [...faults] });
+  };
+  const fn = (step: string) => targets.set(step, { kind: "function", faults: FUNCTION_FAULTS });
   const add = (w: Workflow) => {
     for (const step of w.steps) {
-      if (step.kind === "container") targets.set(step.command[0], "container");
-      else if (step.kind === "function") targets.set(step.fn, "function");
+      if (step.kind === "container") container(step.command[0], step.container);
+      else if (step.kind === "function") fn(step.fn);
       else {
         const child = all.find((c) => c.name === step.workflow);
         if (child && child !== w) add(child);
       }
     }
-    if (w.onFailure) targets.set(w.onFailure.command[0], "container");
-    if (w.metrics) targets.set(w.metrics.fn, "function");
-    targets.set(w.notify.fn, "function");
+    if (w.onFailure) container(w.onFailure.command[0], w.onFailure.container);
+    if (w.metrics) fn(w.metrics.fn);
+    fn(w.notify.fn);
   };
   add(workflow);
   return targets;
@@ -84,7 +104,7 @@ export interface Fault {
  * Parses ATLAS_FAULTS. With `targets` (the run's workflow and `faultTargets`), each entry must name one of its
  * steps, with a fault that applies to that kind of step.
  */
-export function parseFaults(spec: string | undefined, targets?: { workflow: string; steps: Map<string, FaultTargetKind> }): Fault[] {
+export function parseFaults(spec: string | undefined, targets?: { workflow: string; steps: Map<string, FaultTarget> }): Fault[] {
   if (!spec?.trim()) return [];
   return spec.split(",").map((entry) => {
     const [step, kindText, timesText] = entry.trim().split(":");
@@ -106,14 +126,34 @@ export function parseFaults(spec: string | undefined, targets?: { workflow: stri
       if (!target) {
         throw new Error(`ATLAS_FAULTS entry '${entry}': ${targets.workflow} has no step '${step}' (its steps: ${[...targets.steps.keys()].join(", ")})`);
       }
-      const applies = target === "container" ? CONTAINER_FAULTS : FUNCTION_FAULTS;
-      const name = typeof kind === "string" ? kind : "exitCode" in kind ? "exit<N>" : "crash<N>";
-      if (!applies.includes(name)) {
-        throw new Error(`ATLAS_FAULTS entry '${entry}': '${step}' is a ${target} step, whose faults are ${applies.join(", ")}`);
+      const name = typeof kind === "string" ? kind : "exitCode" in kind ? "exit<N>" : "crashAfterCopies" in kind ? "crash<N>" : "pause<N>";
+      if (!target.faults.includes(name)) {
+        const copying = name === "crash<N>" || name === "pause<N>";
+        throw new Error(
+          `ATLAS_FAULTS entry '${entry}': '${step}' is a ${target.kind} step, whose faults are ${target.faults.join(", ")}` +
+            (copying ? ` (${name} fires in a publish's copy loop: ${copyFaultSteps()})` : ""),
+        );
       }
     }
     return { step, kind, times };
   });
+}
+
+/**
+ * A step's line about what an injected fault did: `[fault] …`, after the step's own `[publish] ` (lib/publish-prefix.ts's
+ * hooks firing), or the local ECS runner's own (a hook that did not fire). The CLI shows such lines even without
+ * --verbose. The stand-in processes' `[fault] injected …` repeats the progress view's ⚡ line, and is left out.
+ */
+export const FAULT_LINE_PREFIX = "[fault]";
+export function isFaultLine(line: string): boolean {
+  return /^(\[[\w-]+\] )?\[fault\] (?!injected )/.test(line);
+}
+
+/** Where crash<N> and pause<N> apply, for the error line: `ski-atlas publish (crash<N>, pause<N>), …`. */
+function copyFaultSteps(): string {
+  return Object.entries(COPY_FAULTS)
+    .flatMap(([image, steps]) => Object.entries(steps).map(([step, faults]) => `${image} ${step} (${faults.join(", ")})`))
+    .join(", ");
 }
 
 /** Counts attempts per step and answers which fault, if any, this attempt gets. */

@@ -1,3 +1,5 @@
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { LAMBDA_SERVICE_RETRY, ECS_CAPACITY_RETRY } from "./retry-policies.ts";
 import { RETRYABLE_EXIT_CODES } from "../lib/exit-codes.ts";
 import { checkJobInput, type JobSpec } from "../lib/input-checks.ts";
@@ -139,10 +141,22 @@ export function containerJob(o: ContainerJobOptions): Workflow {
         if (chosen === undefined) throw new Error(`--config is required for ${o.name}${target === "aws" ? " with --aws" : ""}`);
         if (target === "aws" && !chosen.startsWith("s3://")) throw new Error("--config must be an s3:// URI with --aws");
         input.config = toSourceUrl(chosen, "--config", "file");
+        // A local config is read now: one that is not JSON would otherwise pass every check and fail the step.
+        if (String(input.config).startsWith("file:")) await checkJsonFile(fileURLToPath(String(input.config)), "--config");
         // Plan's own checks, so that bad input is refused before anything runs.
         checkJobInput(input, job, cliInputCheckConfig(target));
         return input;
       },
     },
   };
+}
+
+/** Throws one line when `file` is not a JSON document (its first parse error, with where it is). */
+async function checkJsonFile(file: string, option: string): Promise<void> {
+  const text = await readFile(file, "utf8");
+  try {
+    JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${option} ${file} is not JSON (${(err as Error).message.split("\n")[0]}): a job's config is a JSON document`);
+  }
 }
