@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { costLine } from "../lib/aws-pricing.ts";
+import { StepError } from "../lib/exit-codes.ts";
 import { s3Settings } from "../lib/s3.ts";
 import { table } from "../lib/text-table.ts";
 import { faultTargets, isFaultLine, parseFaults } from "../local/faults.ts";
@@ -97,6 +98,8 @@ async function main(argv: string[]): Promise<number> {
   if (foreign.length) throw new UsageError(`${workflow.name} does not take --${foreign.join(", --")}`);
   const note = (line: string) => process.stderr.write(`${line}\n`);
   const input = await workflow.cli.input(given, values.aws ? "aws" : "local", note).catch((err: Error) => {
+    // Data that is missing or wrong (lib/data-files.ts) keeps its own exit code and line: it is not a usage mistake.
+    if (err instanceof StepError) throw err;
     throw new UsageError(err.message);
   });
   // Before anything runs: a run must not publish a month and only then find that --out cannot take it.
@@ -267,6 +270,6 @@ main(process.argv.slice(2)).then(
   (err: Error) => {
     const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
     console.error(`error: ${err.message.split("\n")[0]}${usage ? " (see npm start -- --help)" : ""}`);
-    process.exit(usage ? 64 : 1);
+    process.exit(usage ? 64 : err instanceof StepError ? err.exitCode : 1);
   },
 );

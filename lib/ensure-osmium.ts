@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import * as path from "node:path";
+import { EXIT, StepError } from "./exit-codes.ts";
 import { PROJECT_ROOT } from "./project-root.ts";
 
 /**
@@ -24,5 +25,6 @@ export async function ensureOsmium(): Promise<void> {
   });
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
   if (partial.startsWith("error: ")) errorLine = partial.slice("error: ".length);
-  if (code !== 0) throw new Error(errorLine ?? `scripts/ensure-osmium.sh failed (exit ${code}): osmium-tool is needed to write the sample region`);
+  // A machine set-up problem, not a mistyped option: exit 64 (configuration), without the CLI's "see --help".
+  if (code !== 0) throw new StepError(errorLine ?? `scripts/ensure-osmium.sh failed (exit ${code}): osmium-tool is needed to write the sample region`, EXIT.USAGE);
 }
