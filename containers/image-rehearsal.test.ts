@@ -167,10 +167,10 @@ const REHEARSALS: Record<string, { steps: string[]; env: Record<string, string>;
   },
   grader: {
     steps: ["grade"],
-    // ATLAS_LOCAL=1 only because the embedded S3 has no STS to assume the per-run role (ATLAS_RUN_ROLE_ARN) with;
-    // the exam checks still apply (containers/grader/isolation.ts).
+    // As on AWS (no ATLAS_LOCAL): the credentials are a session's, as the state machine hands them over
+    // (workflows/run-session.ts); the embedded S3 takes its key pair with any session token.
     env: {
-      ATLAS_LOCAL: "1",
+      AWS_SESSION_TOKEN: "rehearsal-session",
       RUN_ID: "exam-1",
       TENANT_URI: `s3://${BUCKET}/jobs/grader/exams/exam-1/`,
       CONFIG_URI: `s3://${BUCKET}/jobs/grader/exams/exam-1/config.json`,

@@ -26,6 +26,8 @@ export interface JobPlan {
   runId: string;
   config: string;
   uris: { config: string; publish: string; tenant?: string };
+  /** A job shared by tenants: the run's tenant (an exam's folder name), a tag of the run's scoped session. */
+  tenant?: string;
   tiers: Record<string, TierName>;
 }
 
@@ -50,6 +52,7 @@ export async function planJob(event: JobPlanEvent, deps: { config: AtlasConfig; 
     runId,
     config,
     uris: { config, publish: s3Uri(bucket, `${outputs}runs/${runId}/`), ...(tenant ? { tenant: tenant.uri } : {}) },
+    ...(tenant ? { tenant: tenant.name } : {}),
     tiers: { [job.step]: job.tier as TierName },
   };
 }

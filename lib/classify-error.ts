@@ -10,6 +10,8 @@ const NETWORK_CODES = new Set([
 const TEMP_S3_NAMES = new Set([
   "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "RequestTimeTooSkewed",
   "TimeoutError", "ThrottlingException", "NetworkingError",
+  // A run's session (workflows/run-session.ts) outlived: the state's retry starts the next attempt with a new one.
+  "ExpiredToken", "ExpiredTokenException",
 ]);
 
 /** DuckDB's IO Error on a full disk; the file it names, when it names one. */

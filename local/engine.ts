@@ -10,6 +10,7 @@ import { newWorkHalted } from "./run-halt.ts";
 import { functionNameOf, invokeLocalFunction, type LambdaInvokeParameters } from "./lambda-runner.ts";
 import type { ProgressEvent } from "./progress-events.ts";
 import { outcomeLine, runOutcome } from "./run-outcome.ts";
+import { localAssumeRole, STS_ASSUME_ROLE_RESOURCE, type AssumeRoleParameters } from "./sts-runner.ts";
 
 export const RESOURCES = {
   lambda: "arn:aws:states:::lambda:invoke",
@@ -355,6 +356,8 @@ export class LocalEngine {
         };
       } else if (resource === RESOURCES.startExecution) {
         handlers[stateName] = (input) => this.startNested(input as NestedStart);
+      } else if (resource === STS_ASSUME_ROLE_RESOURCE) {
+        handlers[stateName] = async (input) => localAssumeRole(input as AssumeRoleParameters, this.options.env);
       } else {
         handlers[stateName] = async () => {
           throw new Error(`state '${stateName}': the local engine cannot run resource ${resource}`);

@@ -323,30 +323,39 @@ describe("AtlasStack: weather, grader and training", () => {
     expect(definitionOf("grader")).toContain(groupId);
     expect(definitionOf("weather")).not.toContain(groupId);
 
-    // The task role reaches no object at all: its one permission is to assume the run role (per run, with a session
-    // policy, containers/grader/isolation.ts). The run role holds jobs/grader/* and trusts only the task role.
+    // The task role has no permission at all; the run role reaches one exam and one run through the session's tags
+    // and trusts only the grader's state machine, with both tags (what that allows: stacks/security.test.ts).
     const roleIdOf = (description: string) => {
       const found = Object.keys(t.findResources("AWS::IAM::Role", { Properties: { Description: Match.stringLikeRegexp(description) } }));
       expect(found, description).toHaveLength(1);
       return found[0];
     };
     const taskRoleId = roleIdOf("^Runs the grader steps");
-    const runRoleId = roleIdOf("^Assumed by the grader task once per run");
+    const runRoleId = roleIdOf("^Assumed by the state machine for each attempt of a grader run");
+    const machineRoleId = Object.keys(t.findResources("AWS::IAM::Role")).find((id) => id.startsWith("graderStateMachineRole"))!;
     const policiesOf = (roleId: string) =>
       Object.values(t.findResources("AWS::IAM::Policy"))
         .filter((p) => JSON.stringify(p.Properties.Roles).includes(`"${roleId}"`))
         .flatMap((p) => p.Properties.PolicyDocument.Statement);
-    expect(policiesOf(taskRoleId)).toEqual([{ Action: "sts:AssumeRole", Effect: "Allow", Resource: { "Fn::GetAtt": [runRoleId, "Arn"] } }]);
+    expect(policiesOf(taskRoleId)).toEqual([]);
     const runRole = t.findResources("AWS::IAM::Role")[runRoleId];
     expect(runRole.Properties.AssumeRolePolicyDocument.Statement).toEqual([
-      { Action: "sts:AssumeRole", Effect: "Allow", Principal: { AWS: { "Fn::GetAtt": [taskRoleId, "Arn"] } } },
+      expect.objectContaining({
+        Action: ["sts:AssumeRole", "sts:TagSession"],
+        Condition: {
+          ArnEquals: { "aws:PrincipalArn": [{ "Fn::GetAtt": [machineRoleId, "Arn"] }] },
+          StringLike: { "aws:RequestTag/tenant": "?*", "aws:RequestTag/runId": "?*" },
+          "ForAllValues:StringEquals": { "aws:TagKeys": ["tenant", "runId"] },
+        },
+      }),
     ]);
     expect(runRole.Properties.MaxSessionDuration).toBe(3600);
     const resources = JSON.stringify(policiesOf(runRoleId));
-    expect(resources).toContain("/jobs/grader/*");
-    t.hasResourceProperties("AWS::ECS::TaskDefinition", {
-      ContainerDefinitions: [Match.objectLike({ Name: "grader", Environment: Match.arrayWith([{ Name: "ATLAS_RUN_ROLE_ARN", Value: { "Fn::GetAtt": [runRoleId, "Arn"] } }]) })],
-    });
-    for (const other of ["/raw/*", "/staging/*", "/weather/*", "/jobs/training/*", "/*/20??-??/*"]) expect(resources).not.toContain(other);
+    expect(resources).toContain("/jobs/grader/exams/${aws:PrincipalTag/tenant}/*");
+    expect(resources).toContain("/jobs/grader/exams/${aws:PrincipalTag/tenant}/runs/${aws:PrincipalTag/runId}/*");
+    // The machine starts the session (with both tags) and hands the task its credentials.
+    expect(definitionOf("grader")).toContain(":states:::aws-sdk:sts:assumeRole");
+    expect(definitionOf("grader")).toContain('{\\"Name\\":\\"AWS_SESSION_TOKEN\\",\\"Value.$\\":\\"$.runSession.SessionToken\\"}');
+    for (const other of ["/raw/*", "/staging/*", "/weather/*", "/jobs/training/*", "/*/20??-??/*", "/jobs/grader/*"]) expect(resources).not.toContain(other);
   });
 });

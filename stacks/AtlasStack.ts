@@ -37,7 +37,7 @@ export function AtlasStack({ stack }: StackContext) {
     // The commit being deployed: every manifest the tasks publish records it.
     codeVersion: codeVersion(PROJECT_ROOT),
     access: accessBy(workflows, (w) => w.steps.flatMap((s) => (s.kind === "container" && s.access ? [[s.container, s.access]] : []))),
-    scopedSessions: [...new Set(workflows.flatMap((w) => w.steps.flatMap((s) => (s.kind === "container" && s.scopedSession ? [s.container] : []))))],
+    scopedSessions: Object.fromEntries(workflows.flatMap((w) => w.steps.flatMap((s) => (s.kind === "container" && s.scopedSession ? [[s.container, s.scopedSession]] : [])))),
   });
 
   const functions = new HelperFunctions(stack, "Functions", {
@@ -67,9 +67,14 @@ export function AtlasStack({ stack }: StackContext) {
             if (!child) throw new Error(`workflow '${workflow.name}' starts '${name}', which must be listed before it`);
             return child.stateMachine;
           },
+          runRoleArn: (container) => tasks.runRole(container)?.role.roleArn,
         },
       }),
     );
+    // The state machine starts its scoped steps' sessions: its role is the one the run role trusts.
+    for (const container of new Set(workflow.steps.flatMap((s) => (s.kind === "container" && s.scopedSession ? [s.container] : [])))) {
+      tasks.runRole(container)!.trust(machines.get(workflow.name)!.stateMachine.role);
+    }
   }
 
   // A function that looks up another workflow's executions (a rerun finding earlier attempts) gets that machine's

@@ -29,7 +29,7 @@ export const STACK_SUPPRESSIONS: NagPackSuppression[] = [
   },
   {
     id: "AwsSolutions-ECS2",
-    reason: "The only task-level variables are CODE_VERSION, AWS_REGION and, for per-run scoped sessions, ATLAS_RUN_ROLE_ARN (a role's ARN, which grants nothing by itself): not secrets. Secrets would come from Secrets Manager.",
+    reason: "The only task-level variables are CODE_VERSION, AWS_REGION and the tier's Node, DuckDB and TMPDIR settings: not secrets. A scoped step's session credentials come per attempt through the RunTask overrides (workflows/run-session.ts), not the task definition. Secrets would come from Secrets Manager.",
   },
   {
     id: "AwsSolutions-IAM5",
@@ -58,7 +58,7 @@ export const STACK_SUPPRESSIONS: NagPackSuppression[] = [
   {
     id: "AwsSolutions-IAM5",
     reason:
-      "Object keys under a workflow's own prefixes (raw/, staging/ and published data per region, weather/, jobs/<name>/): the keys are only known at run time, the prefixes are the least privilege (see stacks/constructs/bucket-grants.ts).",
+      "Object keys under a workflow's own prefixes (raw/, staging/ and published data per region, weather/, jobs/<name>/; for a scoped run role, one tenant's folder and one run's prefix named by the session's tags): the keys are only known at run time, the prefixes are the least privilege (see stacks/constructs/bucket-grants.ts, stacks/constructs/ScopedRunRole.ts).",
     appliesTo: [pattern("^Resource::<Data[A-Za-z0-9]+\\.Arn>/.+\\*")],
   },
 ];

@@ -2,10 +2,11 @@ import { App, Aspects, Stack } from "aws-cdk-lib";
 import { Annotations, Match } from "aws-cdk-lib/assertions";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { AwsSolutionsChecks } from "cdk-nag";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { REGION_NAMES } from "../lib/regions.ts";
 import { STACK_SUPPRESSIONS } from "./nag.ts";
 import { synthesizeOffline } from "./synth-offline.ts";
+import { IamEvaluator, type Session } from "./testing/iam-evaluator.ts";
 
 type Resource = { Type: string; Properties: Record<string, any> };
 
@@ -127,5 +128,103 @@ describe("least privilege in the synthesized stack", () => {
       expect(name).not.toMatch(/SECRET|PASSWORD|TOKEN|PRIVATE|ACCESS_KEY/i);
       expect(JSON.stringify(value)).not.toMatch(/AKIA[0-9A-Z]{16}/);
     }
+  });
+});
+
+/**
+ * The grader's isolation, shown on the synthesized template by a policy evaluation (stacks/testing/iam-evaluator.ts,
+ * AWS's evaluation rules over the template's own policy documents). The task's code is assumed hostile: it skips
+ * every check, passes no session policy, and asks for another exam's answer key in every way open to it. Only a
+ * session the state machine started, tagged with the run's exam and run id, reaches anything, and only that exam's
+ * folder (read) and that run's prefix (write).
+ */
+describe("the grader's isolation, by policy evaluation", () => {
+  let iam: IamEvaluator;
+  let bucket: string;
+  const roles: Record<"task" | "run" | "machine" | "otherMachine", string> = { task: "", run: "", machine: "", otherMachine: "" };
+  const examKey = (exam: string, rest: string) => `jobs/grader/exams/${exam}/${rest}`;
+  const get = (principal: Session, key: string) => iam.evaluate({ principal, action: "s3:GetObject", resource: iam.objectArn(bucket, key) });
+  const put = (principal: Session, key: string) => iam.evaluate({ principal, action: "s3:PutObject", resource: iam.objectArn(bucket, key) });
+  const list = (principal: Session, prefix: string) => iam.evaluate({ principal, action: "s3:ListBucket", resource: iam.bucketArn(bucket), context: { "s3:prefix": prefix } });
+  /** The session run A's attempt gets: the state machine assumes the run role with the run's tags. */
+  const runA = () => {
+    const { session, why } = iam.assumeRole({ role: roles.machine }, roles.run, { tenant: "exam-a", runId: "r1" });
+    expect(session, why).toBeDefined();
+    return session!;
+  };
+
+  beforeAll(async () => {
+    const { resources } = await synthesized();
+    iam = new IamEvaluator(resources);
+    const one = (pattern: RegExp) => {
+      const found = Object.keys(resources).filter((id) => pattern.test(id) && resources[id].Type === "AWS::IAM::Role");
+      expect(found, String(pattern)).toHaveLength(1);
+      return found[0];
+    };
+    roles.task = one(/^Tasksgradertaskrole/);
+    roles.run = one(/^Tasksgraderrun/i);
+    roles.machine = one(/^graderStateMachineRole/);
+    roles.otherMachine = one(/^trainingStateMachineRole/);
+    bucket = Object.keys(resources).find((id) => id.startsWith("DataBucket") && resources[id].Type === "AWS::S3::Bucket")!;
+  });
+
+  it("GIVEN the task of run A, its code ignoring every check and passing no session policy WHEN it reads exam B's answer key, directly or through the run role (with no tags, or exam B's) THEN every way is denied", () => {
+    const task: Session = { role: roles.task };
+    const answerKeyB = examKey("exam-b", "config.json");
+    expect(get(task, answerKeyB)).toEqual({ allowed: false, why: "no statement allows it (implicit deny)" });
+    expect(get(task, examKey("exam-a", "config.json")).allowed).toBe(false);
+    expect(list(task, "jobs/grader/exams/").allowed).toBe(false);
+    for (const tags of [undefined, { tenant: "exam-b", runId: "r1" }]) {
+      const attempt = iam.assumeRole(task, roles.run, tags);
+      const reach = attempt.session ? get(attempt.session, answerKeyB) : { allowed: false, why: attempt.why };
+      expect(reach, JSON.stringify(tags)).toEqual({ allowed: false, why: "sts:AssumeRole: the role's trust policy does not allow it" });
+    }
+  });
+
+  it("GIVEN run A's session WHEN it reads, writes and lists THEN only exam A's folder is read and only run r1's prefix written", () => {
+    const a = runA();
+    expect(get(a, examKey("exam-a", "config.json"))).toEqual({ allowed: true, why: "identity policy (ReadOwnTenant)" });
+    expect(get(a, examKey("exam-a", "submissions.jsonl")).allowed).toBe(true);
+    expect(put(a, examKey("exam-a", "runs/r1/grades.csv"))).toEqual({ allowed: true, why: "identity policy (WriteOwnRun)" });
+    expect(list(a, "jobs/grader/exams/exam-a/runs/")).toEqual({ allowed: true, why: "identity policy (ListOwnTenant)" });
+    // Another exam's answer key, another run's prefix, its own exam's config: all denied.
+    expect(get(a, examKey("exam-b", "config.json"))).toEqual({ allowed: false, why: "no statement allows it (implicit deny)" });
+    expect(get(a, examKey("exam-a-2", "config.json")).allowed).toBe(false); // a prefix of another exam's name
+    expect(put(a, examKey("exam-a", "runs/r2/grades.csv")).allowed).toBe(false);
+    expect(put(a, examKey("exam-a", "config.json")).allowed).toBe(false);
+    expect(put(a, examKey("exam-b", "runs/r1/grades.csv")).allowed).toBe(false);
+    expect(iam.evaluate({ principal: a, action: "s3:DeleteObject", resource: iam.objectArn(bucket, examKey("exam-b", "runs/r1/manifest.json")) }).allowed).toBe(false);
+    expect(list(a, "jobs/grader/exams/exam-b/").allowed).toBe(false);
+    expect(list(a, "jobs/grader/exams/").allowed).toBe(false);
+    expect(get(a, "jobs/training/config.json").allowed).toBe(false);
+  });
+
+  it("GIVEN run A's session WHEN it tries to become run B (assume the run role again with B's tags) THEN it is refused", () => {
+    expect(iam.assumeRole(runA(), roles.run, { tenant: "exam-b", runId: "r1" }).why).toBe("sts:AssumeRole: the role's trust policy does not allow it");
+  });
+
+  it("GIVEN the grader's state machine WHEN it starts a session without both tags, with an empty one, or with one more THEN the trust policy refuses; another machine cannot at all", () => {
+    const machine: Session = { role: roles.machine };
+    for (const tags of [{}, { tenant: "exam-a" }, { runId: "r1" }, { tenant: "", runId: "r1" }, { tenant: "exam-a", runId: "r1", admin: "yes" }]) {
+      expect(iam.assumeRole(machine, roles.run, tags).session, JSON.stringify(tags)).toBeUndefined();
+    }
+    expect(iam.assumeRole({ role: roles.otherMachine }, roles.run, { tenant: "exam-a", runId: "r1" }).session).toBeUndefined();
+  });
+
+  it("GIVEN a session of the run role without tags (were one to exist) WHEN it reads its exam THEN nothing matches: every statement names a tag", () => {
+    expect(get({ role: roles.run }, examKey("exam-a", "config.json")).allowed).toBe(false);
+  });
+
+  it("GIVEN run A's session WHEN it reads its own exam without TLS THEN the bucket policy's Deny wins (the evaluator reads resource policies too)", () => {
+    const decision = iam.evaluate({ principal: runA(), action: "s3:GetObject", resource: iam.objectArn(bucket, examKey("exam-a", "config.json")), context: { "aws:SecureTransport": "false" } });
+    expect(decision.allowed).toBe(false);
+    expect(decision.why).toMatch(/^explicit Deny/);
+  });
+
+  it("GIVEN every role of the stack WHEN asked to read exam B's answer key or write into its runs THEN only the grader's Plan may read it (it checks the config exists), and no role may write there", () => {
+    const readers = iam.roles().filter((role) => get({ role }, examKey("exam-b", "config.json")).allowed);
+    expect(readers).toEqual([expect.stringMatching(/^FunctionsplanjobServiceRole/)]);
+    const writers = iam.roles().filter((role) => put({ role }, examKey("exam-b", "runs/r9/grades.csv")).allowed);
+    expect(writers).toEqual([]);
   });
 });

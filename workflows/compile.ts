@@ -5,6 +5,7 @@ import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
 import { Construct } from "constructs";
+import { RUN_SESSION_ENVIRONMENT, startRunSession } from "./run-session.ts";
 import { TIER_NAMES, nextTier, type TierName } from "./tiers.ts";
 import type {
   CauseRetryPolicy,
@@ -14,6 +15,7 @@ import type {
   FanOutStep,
   FunctionStep,
   PayloadTemplate,
+  ScopedSession,
   Workflow,
 } from "./types.ts";
 
@@ -29,6 +31,8 @@ export interface WorkflowBindings {
   /** Tasks get a public IP when the VPC has no NAT gateway (see stacks/Network.ts). */
   assignPublicIp: boolean;
   stateMachine(workflow: string): sfn.IStateMachine;
+  /** The run role of a container whose steps have a scoped session (workflows/run-session.ts). */
+  runRoleArn?(container: string): string | undefined;
 }
 
 /** What a step's ECS task leaves in `$.steps.<id>`: enough for Metrics to compute durations. */
@@ -52,6 +56,7 @@ export const stateNames = {
   useTier: (id: string, tier: TierName) => `${capitalize(id)}: use ${tier}`,
   waitRetry: (id: string) => `${capitalize(id)}: wait before retry`,
   countRetry: (id: string) => `${capitalize(id)}: count retry`,
+  runSession: (id: string) => `${capitalize(id)}: start run session`,
   unknownTier: "Unknown tier",
   onFailure: (name: string) => name,
   onFailureChoice: (name: string) => `${name}?`,
@@ -161,8 +166,11 @@ export class WorkflowDefinition extends Construct {
       comment: "Every stopped task is States.TaskFailed: read the Cause to choose escalate, retry or fail.",
     });
 
+    // A scoped step starts a fresh session before every attempt (retries and escalations come back through it).
+    const entry = step.scopedSession ? this.runSession(step, step.scopedSession, pickTier) : pickTier;
+    const withSession = step.scopedSession ? { ...step, environment: { ...step.environment, ...RUN_SESSION_ENVIRONMENT } } : step;
     for (const tier of TIER_NAMES) {
-      const run = this.ecsTask(stateNames.onTier(step.id, tier), step, tier, {
+      const run = this.ecsTask(stateNames.onTier(step.id, tier), withSession, tier, {
         taskTimeout: sfn.Timeout.duration(Duration.seconds(step.timeoutSeconds[tier])),
         resultPath: `$.steps.${step.id}`,
       });
@@ -191,7 +199,7 @@ export class WorkflowDefinition extends Construct {
             sfn.Condition.stringEquals(tierPath, tier),
             anyMatch("$.error.Cause", OUT_OF_MEMORY_CAUSES),
           ),
-          record.next(useTier).next(pickTier),
+          record.next(useTier).next(entry),
         );
       }
     }
@@ -212,11 +220,20 @@ export class WorkflowDefinition extends Construct {
           anyMatch("$.error.Cause", causeRetry.causeMatches),
           sfn.Condition.numberLessThan(countPath, causeRetry.maxAttempts),
         ),
-        wait.next(count).next(pickTier),
+        wait.next(count).next(entry),
       );
     }
     classify.otherwise(this.failurePath);
-    return pickTier;
+    return entry;
+  }
+
+  /** `<Step>: start run session` (workflows/run-session.ts) → next; a session that cannot start fails the run. */
+  private runSession(step: ContainerStep, session: ScopedSession, next: sfn.IChainable): sfn.IChainable {
+    const roleArn = this.bindings.runRoleArn?.(step.container);
+    if (!roleArn) throw new Error(`${this.workflow.name}: step '${step.id}' has a scoped session, but container '${step.container}' has no run role bound`);
+    const start = startRunSession(this, stateNames.runSession(step.id), session, roleArn, step.container);
+    start.addCatch(this.failurePath, { errors: ["States.ALL"], resultPath: "$.error" });
+    return start.next(next);
   }
 
   // ---- the failure path's cleanup (e.g. rolling back an interrupted publish) ----

@@ -34,8 +34,8 @@ export interface ContainerJobOptions {
   network?: Workflow["network"];
   /**
    * A job shared by tenants (the grader's `exams`): each run's config sits in `jobs/<name>/<tenants>/<tenant>/`,
-   * its results go to `…/<tenant>/runs/<runId>/`, and the task reaches S3 only through a per-run session whose
-   * policy narrows it to that tenant's folder for reading and that run's prefix for writing (`scopedSession`).
+   * its results go to `…/<tenant>/runs/<runId>/`, and the task reaches S3 only through a session the state machine
+   * starts for the run, narrowed to that tenant's folder for reading and that run's prefix for writing (`scopedSession`).
    */
   tenants?: string;
   /** Options of `npm start -- <name>`; `config` and `run-id` are always two. */
@@ -75,7 +75,8 @@ export function containerJob(o: ContainerJobOptions): Workflow {
           job: { ...job },
         },
         resultPath: "$.plan",
-        resultFields: ["workflow", "runId", "config", "uris", "tiers"],
+        // A job shared by tenants also gets its tenant's name (the scoped session's tag).
+        resultFields: ["workflow", "runId", "config", "uris", "tiers", ...(o.tenants ? ["tenant"] : [])],
         timeoutSeconds: 60,
         retries: [LAMBDA_SERVICE_RETRY],
         onError: "fail",
@@ -114,7 +115,7 @@ export function containerJob(o: ContainerJobOptions): Workflow {
         ],
         escalateOnOutOfMemory: false,
         access,
-        ...(o.tenants ? { scopedSession: true as const } : {}),
+        ...(o.tenants ? { scopedSession: { tenantsPrefix: `${prefix}${o.tenants}/`, tenantPath: "$.plan.tenant", runIdPath: "$.plan.runId" } } : {}),
       },
     ],
     metrics: runMetrics(o.name, [`${runs}*/manifest.json`]),

@@ -14,8 +14,9 @@ import { containerJob } from "./container-job.ts";
 
 /**
  * Grades submissions against an answer key. Isolated: it may run code or data others submitted, so each run reads
- * only its own exam (`jobs/grader/exams/<exam>/`) and writes only its own run prefix, enforced by a per-run IAM
- * session (containers/grader/README.md), and its tasks get a security group with no inbound and HTTPS-only outbound.
+ * only its own exam (`jobs/grader/exams/<exam>/`) and writes only its own run prefix, enforced by IAM through a
+ * session the state machine starts for each attempt (workflows/run-session.ts, containers/grader/README.md), and its
+ * tasks get a security group with no inbound and HTTPS-only outbound.
  */
 export const grader = containerJob({
   name: "grader",

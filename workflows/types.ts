@@ -57,11 +57,27 @@ export interface ContainerStep {
    */
   access?: BucketAccess;
   /**
-   * The task role itself gets no bucket access: `access` goes to a run role that the task assumes once per run with
-   * a session policy narrowing it to that run's own objects (a job shared by tenants, e.g. the grader's exams).
-   * The role's ARN is in the container's `ATLAS_RUN_ROLE_ARN`.
+   * The task gets no bucket access of its own: the state machine, not the task, starts a session of the container's
+   * run role for each attempt and hands the container only that session's credentials (a job shared by tenants, e.g.
+   * the grader's exams). See `ScopedSession`.
    */
-  scopedSession?: true;
+  scopedSession?: ScopedSession;
+}
+
+/**
+ * A run's session, scoped by session tags that the state machine sets from what Plan checked: `tenant` and `runId`.
+ * The run role's own policy reaches `<tenantsPrefix><tenant>/*` for reading and `<tenantsPrefix><tenant>/runs/<runId>/*`
+ * for writing, through `${aws:PrincipalTag/…}`; its trust policy takes only the state machine's role, and only with
+ * both tags (stacks/constructs/scoped-run-role.ts, workflows/run-session.ts). Code in the task cannot widen it: it
+ * holds the session's credentials, not a role it could assume with other tags.
+ */
+export interface ScopedSession {
+  /** The folder of the tenants, `jobs/grader/exams/`. */
+  tenantsPrefix: string;
+  /** JSONPath of the run's tenant (an exam's folder name), as Plan checked it. */
+  tenantPath: string;
+  /** JSONPath of the run's id, as Plan checked it. */
+  runIdPath: string;
 }
 
 /** Key patterns in the data bucket, e.g. `incoming/weather/*`. */

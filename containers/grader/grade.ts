@@ -7,7 +7,7 @@ import { csvLine } from "../../lib/csv.ts";
 import { writeJobOutputs } from "../../lib/job-output.ts";
 import { requiredEnv, uriEnv, type Env, type Log } from "../../lib/run-step.ts";
 import { readInputText } from "../../lib/uri-io.ts";
-import { checkScope, requireInsideExam, scopedS3, type RunScope } from "./isolation.ts";
+import { checkScope, requireInsideExam, requireSession, type RunScope } from "./isolation.ts";
 
 /**
  * The grader job: scores submissions against an answer key.
@@ -79,13 +79,9 @@ export async function grade(env: Env, own: S3Client, log: Log): Promise<void> {
   const outputUri = uriEnv(env, "OUTPUT_URI", "grade", { prefix: true });
   const scope: RunScope = { tenantUri: uriEnv(env, "TENANT_URI", "grade", { prefix: true, allowFile: local }), outputUri, runId };
   checkScope(scope, configUri);
-  const { s3, scoped } = await scopedS3(env, scope, own);
-  try {
-    log(scoped ? `S3 through a session scoped to ${scope.tenantUri} (write: ${outputUri})` : `local run: reads limited to ${scope.tenantUri} by the checks alone`);
-    await gradeRun(s3, log, { local, runId, configUri, outputUri, scope, codeVersion: env.CODE_VERSION?.trim() || "unknown" });
-  } finally {
-    if (scoped) s3.destroy();
-  }
+  requireSession(env);
+  log(local ? `local run: reads limited to ${scope.tenantUri} by the checks alone` : `S3 through the run's session: ${scope.tenantUri} (write: ${outputUri})`);
+  await gradeRun(own, log, { local, runId, configUri, outputUri, scope, codeVersion: env.CODE_VERSION?.trim() || "unknown" });
 }
 
 async function gradeRun(

@@ -1,18 +1,15 @@
-import type { S3Client } from "@aws-sdk/client-s3";
-// The STS client of the AWS SDK's own credential providers, already a production dependency (through
-// @aws-sdk/client-s3): the public @aws-sdk/client-sts is not in package.json, and no package may be added here.
-// Same AssumeRoleCommand, same wire format; swap the import when client-sts becomes a dependency.
-import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { EXIT, StepError } from "../../lib/exit-codes.ts";
 import { runIdProblem } from "../../lib/run-id.ts";
-import { makeS3Client, parseS3Uri } from "../../lib/s3.ts";
 
 /**
  * One grader run's reach: it reads only its own exam's folder (`TENANT_URI`, where its config sits) and writes only
- * its own run prefix (`OUTPUT_URI`, inside the exam's folder). The code checks every URI it is given against this;
- * on AWS, IAM enforces the same: the task role has no bucket access, and the run assumes the run role
- * (`ATLAS_RUN_ROLE_ARN`) with `sessionPolicy(scope)`, so even code that ignored the checks could not reach another
- * exam. Locally (ATLAS_LOCAL=1, no IAM) only the checks apply.
+ * its own run prefix (`OUTPUT_URI`, inside the exam's folder). Enforced twice:
+ *  - on AWS by IAM, whatever this code does: the task role has no bucket access; before each attempt the state
+ *    machine starts a session of the grader's run role tagged with the run's exam and run id, and hands the container
+ *    only that session's credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN). The run role's
+ *    policy reaches `exams/${aws:PrincipalTag/tenant}/…` only (workflows/run-session.ts, stacks/constructs/ScopedRunRole.ts;
+ *    the policy evaluation in stacks/security.test.ts shows it). `requireSession` refuses to run without them;
+ *  - by the checks below, against every URI the run is given (locally, ATLAS_LOCAL=1, there is no IAM: only these).
  */
 export interface RunScope {
   /** The exam's folder: `s3://bucket/jobs/grader/exams/<exam>/` (a `file://…/` directory locally). */
@@ -21,9 +18,6 @@ export interface RunScope {
   outputUri: string;
   runId: string;
 }
-
-/** A session lasts at most this long: role chaining caps it at one hour, and an attempt's timeout is 15 minutes. */
-export const SESSION_SECONDS = 3600;
 
 /** Exit 77 when `uri` is outside the exam: the config pointing at another exam is an access violation, not a typo. */
 export function requireInsideExam(uri: string, scope: RunScope, what: string): void {
@@ -55,64 +49,14 @@ export function checkScope(scope: RunScope, configUri: string): void {
 }
 
 /**
- * The inline session policy for one run (AWS evaluates a session as the intersection of the role's policies and
- * this): GetObject on the exam's folder, write actions on the run's own prefix only, ListBucket only for prefixes in
- * the exam's folder. The names in it were checked by `checkScope` (no IAM wildcards can sneak in).
+ * On AWS (not ATLAS_LOCAL=1): the session the state machine started for this attempt must be in the environment.
+ * Without it the S3 client would fall back to the task role, which reaches nothing (AccessDenied on the first read);
+ * this says why in one line instead.
  */
-export function sessionPolicy(scope: RunScope, partition = "aws"): string {
-  const exam = parseS3Uri(scope.tenantUri);
-  const out = parseS3Uri(scope.outputUri);
-  const objects = (bucket: string, prefix: string) => `arn:${partition}:s3:::${bucket}/${prefix}*`;
-  return JSON.stringify({
-    Version: "2012-10-17",
-    Statement: [
-      { Sid: "ReadOwnExam", Effect: "Allow", Action: "s3:GetObject", Resource: objects(exam.bucket, exam.key) },
-      {
-        Sid: "WriteOwnRun",
-        Effect: "Allow",
-        Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
-        Resource: objects(out.bucket, out.key),
-      },
-      {
-        Sid: "ListOwnExam",
-        Effect: "Allow",
-        Action: "s3:ListBucket",
-        Resource: `arn:${partition}:s3:::${exam.bucket}`,
-        Condition: { StringLike: { "s3:prefix": [`${exam.key}*`] } },
-      },
-    ],
-  });
-}
-
-/**
- * The S3 client of one run. With `ATLAS_RUN_ROLE_ARN` (on AWS): a session of the run role scoped by
- * `sessionPolicy`. Without it: the step's own client, allowed only in local runs (there is no IAM to ask).
- */
-export async function scopedS3(env: Record<string, string | undefined>, scope: RunScope, own: S3Client, sts?: STSClient): Promise<{ s3: S3Client; scoped: boolean }> {
-  const roleArn = env.ATLAS_RUN_ROLE_ARN?.trim();
-  if (!roleArn) {
-    if (env.ATLAS_LOCAL === "1") return { s3: own, scoped: false };
-    throw new StepError("ATLAS_RUN_ROLE_ARN is not set: the grader reaches S3 only through a session scoped to its run (see containers/grader/README.md)", EXIT.USAGE);
-  }
-  const partition = roleArn.split(":")[1] || "aws";
-  const client = sts ?? new STSClient({ region: env.AWS_REGION ?? "us-east-1" });
-  try {
-    const out = await client.send(
-      new AssumeRoleCommand({
-        RoleArn: roleArn,
-        // Names the run in CloudTrail. Allowed characters: [\w+=,.@-], at most 64.
-        RoleSessionName: `grader-${scope.runId}`.slice(0, 64),
-        Policy: sessionPolicy(scope, partition),
-        DurationSeconds: SESSION_SECONDS,
-      }),
-    );
-    const c = out.Credentials;
-    if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken) throw new StepError(`AssumeRole of ${roleArn} returned no credentials`, EXIT.TEMP_FAIL);
-    return {
-      s3: makeS3Client({ ...env, AWS_ACCESS_KEY_ID: c.AccessKeyId, AWS_SECRET_ACCESS_KEY: c.SecretAccessKey, AWS_SESSION_TOKEN: c.SessionToken } as NodeJS.ProcessEnv),
-      scoped: true,
-    };
-  } finally {
-    if (!sts) client.destroy();
+export function requireSession(env: Record<string, string | undefined>): void {
+  if (env.ATLAS_LOCAL === "1") return;
+  const missing = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"].filter((name) => !env[name]?.trim());
+  if (missing.length) {
+    throw new StepError(`${missing.join(", ")} not set: the grader reaches S3 only through the session its state machine starts for the run (containers/grader/README.md)`, EXIT.USAGE);
   }
 }

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { RemovalPolicy, Stack } from "aws-cdk-lib";
 import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import { Platform } from "aws-cdk-lib/aws-ecr-assets";
 import * as ecs from "aws-cdk-lib/aws-ecs";
@@ -8,8 +8,9 @@ import type * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { PROJECT_ROOT } from "../../lib/project-root.ts";
 import { FARGATE_FREE_EPHEMERAL_GIB, taskEnvironment, tierByName, type TierName } from "../../workflows/tiers.ts";
-import type { BucketAccess } from "../../workflows/types.ts";
+import type { BucketAccess, ScopedSession } from "../../workflows/types.ts";
 import { grantBucketAccess } from "./bucket-grants.ts";
+import { ScopedRunRole } from "./ScopedRunRole.ts";
 
 /** The one Dockerfile of every image, relative to the build context (the project root). */
 export const CONTAINER_DOCKERFILE = "containers/Dockerfile";
@@ -24,10 +25,10 @@ export interface ContainerTasksProps {
   /** Per container: the key patterns its task role may read and write, as its workflows declare them. */
   access: Record<string, BucketAccess>;
   /**
-   * Containers whose bucket access goes to a run role instead of the task role: the task may only assume it, once
-   * per run, with a session policy that narrows it to that run's objects (containers/grader/isolation.ts).
+   * Containers whose steps run in a scoped session (workflows/run-session.ts): their task role gets nothing; a run
+   * role (ScopedRunRole) reaches the run's tenant and run, for sessions the state machine starts.
    */
-  scopedSessions?: string[];
+  scopedSessions?: Record<string, ScopedSession>;
 }
 
 /**
@@ -38,6 +39,7 @@ export interface ContainerTasksProps {
 export class ContainerTasks extends Construct {
   readonly cluster: ecs.Cluster;
   private readonly definitions = new Map<string, { taskDefinition: ecs.FargateTaskDefinition; container: ecs.ContainerDefinition }>();
+  private readonly runRoles = new Map<string, ScopedRunRole>();
 
   constructor(scope: Construct, id: string, props: ContainerTasksProps) {
     super(scope, id);
@@ -56,26 +58,17 @@ export class ContainerTasks extends Construct {
         retention: logs.RetentionDays.THREE_MONTHS,
         removalPolicy: RemovalPolicy.DESTROY,
       });
+      const session = props.scopedSessions?.[name];
       const taskRole = new iam.Role(this, `${name}-task-role`, {
         assumedBy: new iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
-        description: `Runs the ${name} steps: reads and writes only its own S3 prefixes`,
+        description: session
+          ? `Runs the ${name} steps: no AWS access of its own (S3 through the session its state machine starts for each run)`
+          : `Runs the ${name} steps: reads and writes only its own S3 prefixes`,
       });
       const environment: Record<string, string> = { CODE_VERSION: props.codeVersion, AWS_REGION: Stack.of(this).region };
-      if (props.scopedSessions?.includes(name)) {
-        // IAM, not only code, keeps one run out of another's objects: the task role has no bucket access of its own;
-        // the run role has the container's whole access, and a session of it is only as wide as the intersection
-        // of that and the session policy the task passes to AssumeRole for its run.
-        const runRole = new iam.Role(this, `${name}-run-role`, {
-          assumedBy: new iam.ArnPrincipal(taskRole.roleArn),
-          description: `Assumed by the ${name} task once per run, with a session policy scoped to that run's own objects`,
-          maxSessionDuration: Duration.hours(1),
-        });
-        runRole.grantAssumeRole(taskRole);
-        grantBucketAccess(runRole, props.bucket, props.access[name] ?? {});
-        environment.ATLAS_RUN_ROLE_ARN = runRole.roleArn;
-      } else {
-        grantBucketAccess(taskRole, props.bucket, props.access[name] ?? {});
-      }
+      // A scoped container's task role gets nothing: its S3 access is the session the state machine hands it.
+      if (session) this.runRoles.set(name, new ScopedRunRole(this, `${name}-run`, { container: name, bucket: props.bucket, session }));
+      else grantBucketAccess(taskRole, props.bucket, props.access[name] ?? {});
 
       for (const tierName of props.tiers) {
         const tier = tierByName(tierName);
@@ -104,6 +97,11 @@ export class ContainerTasks extends Construct {
         this.definitions.set(`${name}/${tierName}`, { taskDefinition, container });
       }
     }
+  }
+
+  /** The run role of a container with scoped sessions (undefined for the others). */
+  runRole(container: string): ScopedRunRole | undefined {
+    return this.runRoles.get(container);
   }
 
   get(container: string, tier: TierName) {
