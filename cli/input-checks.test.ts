@@ -100,8 +100,8 @@ const cases: Case[] = [
   ["an unknown fault kind", () => [], { ATLAS_FAULTS: "extract:explode" }, /^error: ATLAS_FAULTS entry 'extract:explode' is not <step>:<oom\|exit<N>\|hang/],
   ["a container fault on a function", () => [], { ATLAS_FAULTS: "plan:capacity" }, /^error: ATLAS_FAULTS entry 'plan:capacity': 'plan' is a function step, whose faults are error, throttle, oom, hang, s3down/],
   // crash<N> and pause<N> fire in a publish's copy loop only: anywhere else they would be announced and never happen.
-  ["a pause on a step that copies nothing", () => [], { ATLAS_FAULTS: "extract:pause3" }, /^error: ATLAS_FAULTS entry 'extract:pause3': 'extract' is a container step, whose faults are oom, .*exit<N> \(pause<N> fires in a publish's copy loop: ski-atlas publish \(crash<N>, pause<N>\), ski-atlas rollback \(pause<N>\), weather publish \(crash<N>\)\) \(see/],
-  ["a pause on weather's publish, which has no pause hook", () => ["weather"], { ATLAS_FAULTS: "publish:pause1" }, /^error: ATLAS_FAULTS entry 'publish:pause1': 'publish' is a container step, whose faults are .*crash<N> \(pause<N> fires/],
+  ["a pause on a step that copies nothing", () => [], { ATLAS_FAULTS: "extract:pause3" }, /^error: ATLAS_FAULTS entry 'extract:pause3': 'extract' is a container step, whose faults are oom, .*exit<N> \(pause<N> fires in a publish's copy loop: ski-atlas publish \(crash<N>, pause<N>\), weather publish \(crash<N>, pause<N>\)\) \(see/],
+  ["a pause on the rollback, which copies nothing", () => [], { ATLAS_FAULTS: "rollback:pause1" }, /^error: ATLAS_FAULTS entry 'rollback:pause1': 'rollback' is a container step, whose faults are .*exit<N> \(pause<N> fires/],
   ["a crash on the grader, whose outputs are not copied", () => ["grader"], { ATLAS_FAULTS: "grade:crash1" }, /^error: ATLAS_FAULTS entry 'grade:crash1': 'grade' is a container step/],
   // The S3 client's bounds the local steps get.
   ["an S3 timeout that is not a number", () => [], { ATLAS_S3_IDLE_TIMEOUT_MS: "soon" }, /^error: ATLAS_S3_IDLE_TIMEOUT_MS='soon' is not a number of milliseconds/],

@@ -54,8 +54,8 @@ const FUNCTION_FAULTS = ["error", "throttle", "oom", "hang", "s3down"];
  * containers' config.ts): on any other step they could never fire, so they are refused there.
  */
 const COPY_FAULTS: Record<string, Record<string, string[]>> = {
-  "ski-atlas": { publish: ["crash<N>", "pause<N>"], rollback: ["pause<N>"] },
-  weather: { publish: ["crash<N>"] },
+  "ski-atlas": { publish: ["crash<N>", "pause<N>"] },
+  weather: { publish: ["crash<N>", "pause<N>"] },
 };
 
 export type FaultTargetKind = "container" | "function";

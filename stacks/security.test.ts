@@ -205,7 +205,8 @@ describe("the grader's isolation, by policy evaluation", () => {
 
   it("GIVEN the grader's state machine WHEN it starts a session without both tags, with an empty one, or with one more THEN the trust policy refuses; another machine cannot at all", () => {
     const machine: Session = { role: roles.machine };
-    for (const tags of [{}, { tenant: "exam-a" }, { runId: "r1" }, { tenant: "", runId: "r1" }, { tenant: "exam-a", runId: "r1", admin: "yes" }]) {
+    const refused: Record<string, string>[] = [{}, { tenant: "exam-a" }, { runId: "r1" }, { tenant: "", runId: "r1" }, { tenant: "exam-a", runId: "r1", admin: "yes" }];
+    for (const tags of refused) {
       expect(iam.assumeRole(machine, roles.run, tags).session, JSON.stringify(tags)).toBeUndefined();
     }
     expect(iam.assumeRole({ role: roles.otherMachine }, roles.run, { tenant: "exam-a", runId: "r1" }).session).toBeUndefined();
