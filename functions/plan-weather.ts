@@ -3,13 +3,13 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { listObjects } from "../lib/s3-objects.ts";
-import { checkWeatherInput } from "../lib/input-checks.ts";
+import { checkWeatherInput, dayOfStartTime } from "../lib/input-checks.ts";
 import { makeS3Client, s3Uri } from "../lib/s3.ts";
 import { STATION_FILE_RULE, stationOf } from "../lib/station-files.ts";
 import { WEATHER_SIZE_POLICIES, WEATHER_STEPS, type WeatherStep } from "../workflows/weather-sizing.ts";
 import { pickTier, type TierName } from "../workflows/tiers.ts";
 import { loadConfig, requireBucket, type AtlasConfig } from "./config.ts";
-import { InvalidInputError, SourceNotFoundError } from "./errors.ts";
+import { SourceNotFoundError } from "./errors.ts";
 
 /** weather Plan: `{ input: $.input, execution: { name, startTime } }`. */
 export interface WeatherPlanEvent {
@@ -59,12 +59,7 @@ export async function planWeather(event: WeatherPlanEvent, deps: { config: Atlas
   const input = checkWeatherInput(event?.input, deps.config);
   const bucket = requireBucket(deps.config);
 
-  let runId = input.runId;
-  if (runId === undefined) {
-    const start = new Date(String(event?.execution?.startTime ?? ""));
-    if (Number.isNaN(start.getTime())) throw new InvalidInputError("no runId given and the execution start time is not a date: pass runId as YYYY-MM-DD");
-    runId = start.toISOString().slice(0, 10);
-  }
+  const runId = input.runId ?? dayOfStartTime(event?.execution?.startTime);
 
   const incoming = s3Uri(bucket, DEFAULT_SOURCE_PREFIX);
   const source = input.source ?? incoming;

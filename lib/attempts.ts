@@ -18,10 +18,13 @@ export interface LatestAttempt {
   execution?: ExecutionSummary;
 }
 
-/** The last attempt that exists (attempts are numbered without gaps: each is started only after the previous). */
-export async function latestAttempt(history: ExecutionHistory, machine: string, base: string): Promise<LatestAttempt> {
-  let latest: LatestAttempt = { attempt: 0 };
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+/**
+ * The last attempt that exists (attempts are numbered without gaps: each is started only after the previous), looked
+ * up from attempt `from` on.
+ */
+export async function latestAttempt(history: ExecutionHistory, machine: string, base: string, from = 1): Promise<LatestAttempt> {
+  let latest: LatestAttempt = { attempt: from - 1 };
+  for (let attempt = from; attempt <= MAX_ATTEMPTS; attempt++) {
     const execution = await history.describe(machine, attemptName(base, attempt));
     if (!execution) return latest;
     latest = { attempt, execution };
@@ -47,4 +50,42 @@ export async function decideAttempt(history: ExecutionHistory, machine: string, 
   if (execution.status === "RUNNING") return { action: "running", name: execution.name, previous: execution };
   if (execution.status === "SUCCEEDED" && !force) return { action: "reuse", name: execution.name, previous: execution };
   return { action: "start", name: attemptName(base, attempt + 1), previous: execution };
+}
+
+/** Whether an earlier execution did the same work as the one being re-run (the CLI compares their inputs). */
+export type SameWork = (earlier: ExecutionSummary) => boolean;
+
+/**
+ * Which attempt an execution name stands for. `{base}-N` (2 ≤ N ≤ MAX_ATTEMPTS) is attempt N of `base` when attempt
+ * N-1 exists and did the same work; any other name (and one that only looks numbered, such as a run named after a
+ * day, `weather-2026-07-12`, beside another day's `weather-2026-07-11`) is the first attempt of itself.
+ */
+export async function attemptOf(history: ExecutionHistory, machine: string, name: string, sameWork: SameWork): Promise<{ base: string; attempt: number }> {
+  const numbered = /^(.+)-([1-9]\d*)$/.exec(name);
+  const attempt = Number(numbered?.[2]);
+  if (numbered && attempt >= 2 && attempt <= MAX_ATTEMPTS) {
+    const previous = await history.describe(machine, attemptName(numbered[1], attempt - 1));
+    if (previous && sameWork(previous)) return { base: numbered[1], attempt };
+  }
+  return { base: name, attempt: 1 };
+}
+
+/**
+ * What re-running one attempt (`name`, which ended without success) does: start the next free attempt after it,
+ * unless a later attempt of the same work is RUNNING (never two beside each other) or SUCCEEDED already (nothing left
+ * to do). A later name taken by other work is skipped, since Step Functions keeps every closed name for 90 days.
+ */
+export async function decideRerun(history: ExecutionHistory, machine: string, name: string, sameWork: SameWork): Promise<AttemptDecision> {
+  const { base, attempt } = await attemptOf(history, machine, name, sameWork);
+  let previous = await history.describe(machine, name);
+  for (let next = attempt + 1; next <= MAX_ATTEMPTS; next++) {
+    const candidate = attemptName(base, next);
+    const later = await history.describe(machine, candidate);
+    if (!later) return { action: "start", name: candidate, ...(previous ? { previous } : {}) };
+    if (!sameWork(later)) continue;
+    if (later.status === "RUNNING") return { action: "running", name: later.name, previous: later };
+    if (later.status === "SUCCEEDED") return { action: "reuse", name: later.name, previous: later };
+    previous = later;
+  }
+  throw new Error(`${base}: ${MAX_ATTEMPTS} attempts already exist in 90 days; look at why it keeps failing before running it again`);
 }

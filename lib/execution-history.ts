@@ -23,6 +23,8 @@ export interface ExecutionSummary {
   status: ExecutionStatus;
   startDate: string;
   stopDate?: string;
+  /** The input as StartExecution got it (JSON text), when the history says it: a rerun compares attempts by it. */
+  input?: string;
 }
 
 /**
@@ -65,6 +67,7 @@ export class StepFunctionsExecutionHistory implements ExecutionHistory {
         status: found.status as ExecutionStatus,
         startDate: (found.startDate ?? new Date(0)).toISOString(),
         ...(found.stopDate ? { stopDate: found.stopDate.toISOString() } : {}),
+        ...(found.input !== undefined ? { input: found.input } : {}),
       };
     } catch (err) {
       if (err instanceof ExecutionDoesNotExist || (err as Error).name === "ExecutionDoesNotExist") return undefined;
@@ -110,8 +113,8 @@ export class LocalExecutionRegistry implements ExecutionHistory {
   async describe(machine: string, name: string): Promise<ExecutionSummary | undefined> {
     const record = await this.read(machine, name);
     if (!record || this.expired(record)) return undefined;
-    const { executionArn, status, startDate, stopDate } = record;
-    return { name, executionArn, status, startDate, ...(stopDate ? { stopDate } : {}) };
+    const { executionArn, status, startDate, stopDate, input } = record;
+    return { name, executionArn, status, startDate, ...(stopDate ? { stopDate } : {}), input };
   }
 
   /** Claims the name for a new execution, or says which RUNNING execution a same-input start gets instead. */

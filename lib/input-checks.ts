@@ -48,15 +48,23 @@ export function requirePeriod(period: unknown, now?: Date): string {
   return period as string;
 }
 
-/** The UTC month of the execution's start time (`$$.Execution.StartTime`, an ISO timestamp). */
+/** The UTC month of the execution's start time (`$$.Execution.StartTime`, an ISO timestamp): a run's default period. */
 export function periodOfStartTime(startTime: unknown): string {
+  return periodOf(startDate(startTime, "period", "YYYY-MM"));
+}
+
+/** The UTC day of the execution's start time: a weather run's default runId. */
+export function dayOfStartTime(startTime: unknown): string {
+  return startDate(startTime, "runId", "YYYY-MM-DD").toISOString().slice(0, 10);
+}
+
+/** The execution's start time as a date, or the InvalidInputError that says which field to pass instead. */
+function startDate(startTime: unknown, field: string, format: string): Date {
   const date = typeof startTime === "string" || typeof startTime === "number" ? new Date(startTime) : undefined;
   if (!date || Number.isNaN(date.getTime())) {
-    throw new InvalidInputError(
-      `no period given and the execution start time ${JSON.stringify(startTime)} is not a date: pass period as YYYY-MM`,
-    );
+    throw new InvalidInputError(`no ${field} given and the execution start time ${JSON.stringify(startTime)} is not a date: pass ${field} as ${format}`);
   }
-  return periodOf(date);
+  return date;
 }
 
 /** An execution input must be a JSON object; a scheduled run with no input may pass null. */

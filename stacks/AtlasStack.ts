@@ -55,6 +55,7 @@ export function AtlasStack({ stack }: StackContext) {
       new WorkflowMachine(stack, workflow.name, {
         workflow,
         alerts: alerts.topic,
+        runbookUrl: config.runbookUrl,
         bindings: {
           fn: (name) => functions.get(name),
           task: (container, tier) => tasks.get(container, tier),
@@ -101,6 +102,7 @@ export function AtlasStack({ stack }: StackContext) {
     alerts: alerts.topic,
     gpuInstanceType: config.gpuInstanceType,
     gpuMaxInstances: config.gpuMaxInstances,
+    runbookUrl: config.runbookUrl,
   });
 
   // Lambda writes a function's stdout to /aws/lambda/<function name> (created on its first run).

@@ -1,6 +1,7 @@
 import { Aspects, Stack } from "aws-cdk-lib";
 import { AwsSolutionsChecks, NagSuppressions, type NagPackSuppression } from "cdk-nag";
 import type { IConstruct } from "constructs";
+import { NAMESPACE } from "../functions/metrics.ts";
 
 /**
  * cdk-nag's AwsSolutions pack runs on every synthesis (deploys and tests alike), so a finding fails the build
@@ -52,7 +53,7 @@ export const STACK_SUPPRESSIONS: NagPackSuppression[] = [
   {
     id: "AwsSolutions-IAM5",
     reason:
-      "Actions without resource-level permissions: ecs:DescribeTasks/StopTask for tasks whose ARNs exist only at run time (the .sync integration), X-Ray trace writes, CloudWatch Logs delivery for the state machine's log group, ecr:GetAuthorizationToken, and cloudwatch:PutMetricData (limited to the AtlasPipelines namespace by a condition).",
+      `Actions without resource-level permissions: ecs:DescribeTasks/StopTask for tasks whose ARNs exist only at run time (the .sync integration), X-Ray trace writes, CloudWatch Logs delivery for the state machine's log group, ecr:GetAuthorizationToken, and cloudwatch:PutMetricData (limited to the ${NAMESPACE} namespace by a condition).`,
     appliesTo: ["Resource::*"],
   },
   {

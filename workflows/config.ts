@@ -22,6 +22,11 @@ export interface AtlasConfig {
   gpuInstanceType: string;
   /** At most this many GPU instances at once: no more than the account's quota for the type's family allows. */
   gpuMaxInstances: number;
+  /**
+   * Where operators read docs/RUNBOOK.md (ATLAS_RUNBOOK_URL, e.g. the file's page in your Git host): each alarm links
+   * to its section there. Unset: the alarms name the file's path in the repository.
+   */
+  runbookUrl?: string;
 }
 
 const DEFAULT_MONTHLY_REGIONS = [
@@ -53,6 +58,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AtlasConfig {
   if (!Number.isInteger(gpuMaxInstances) || gpuMaxInstances < 1 || gpuMaxInstances > 100) {
     throw new Error(`ATLAS_GPU_MAX_INSTANCES must be a whole number from 1 to 100, got '${env.ATLAS_GPU_MAX_INSTANCES}'`);
   }
+  const runbookUrl = env.ATLAS_RUNBOOK_URL?.trim() || undefined;
+  if (runbookUrl && !/^https:\/\/[^\s#]+$/.test(runbookUrl)) {
+    throw new Error(`ATLAS_RUNBOOK_URL must be the https:// address of docs/RUNBOOK.md, without a #section (each alarm adds its own), got '${runbookUrl}'`);
+  }
   return {
     gpuInstanceType,
     gpuMaxInstances,
@@ -60,6 +69,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AtlasConfig {
     monthlyMaxConcurrency: concurrency,
     allowedSourceHosts: list(env.ATLAS_ALLOWED_SOURCE_HOSTS, ["download.geofabrik.de"]),
     alertEmail: env.ATLAS_ALERT_EMAIL || undefined,
+    runbookUrl,
   };
 }
 

@@ -1,4 +1,4 @@
-import { Duration } from "aws-cdk-lib";
+import { Aws, Duration } from "aws-cdk-lib";
 import * as autoscaling from "aws-cdk-lib/aws-autoscaling";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
@@ -8,7 +8,9 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
+import { autoScalingGroupConsoleUrl } from "../../lib/console-url.ts";
 import { DEFAULT_GPU_INSTANCE_TYPE } from "../../lib/tasks/task-cost.ts";
+import { alarmDescription, runbookAnchor } from "../runbook.ts";
 
 export interface GpuCapacityProps {
   vpc: ec2.IVpc;
@@ -19,10 +21,14 @@ export interface GpuCapacityProps {
   instanceType?: string;
   /** At most this many GPU instances at once (ATLAS_GPU_MAX_INSTANCES; what the account's quota allows). */
   maxInstances?: number;
+  /** Where docs/RUNBOOK.md is read (ATLAS_RUNBOOK_URL): the idle alarm links to its section there. */
+  runbookUrl?: string;
 }
 
 /** How long an instance may sit in service with no task before the alarm fires: well past managed scaling's scale-in (about 15 minutes idle). */
 export const GPU_IDLE_ALARM_MINUTES = 45;
+/** The runbook section of the idle alarm is `tasks: IdleGpuAlarm` (docs/RUNBOOK.md). */
+const GPU_ALARM_SCOPE = "tasks";
 
 /**
  * GPU machines that exist only while GPU tasks run: an EC2 Auto Scaling group of the ECS GPU-optimized AMI
@@ -101,7 +107,12 @@ export class GpuCapacity extends Construct {
       period: Duration.minutes(5),
     });
     this.idleAlarm = new cloudwatch.Alarm(this, "IdleGpuAlarm", {
-      alarmDescription: `A GPU instance has been in service with no task running for ${GPU_IDLE_ALARM_MINUTES} minutes (managed scaling removes an idle one after about 15): check the Auto Scaling group and the capacity provider.`,
+      alarmDescription: alarmDescription({
+        what: `A GPU instance has been in service with no task running for ${GPU_IDLE_ALARM_MINUTES} minutes (managed scaling removes an idle one after about 15): check the Auto Scaling group and the capacity provider.`,
+        links: [["Auto Scaling group (instances, activity history)", autoScalingGroupConsoleUrl(this.autoScalingGroup.autoScalingGroupName, Aws.REGION)]],
+        anchor: runbookAnchor(GPU_ALARM_SCOPE, "IdleGpuAlarm"),
+        runbookUrl: props.runbookUrl,
+      }),
       metric: reservation,
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,

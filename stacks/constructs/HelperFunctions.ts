@@ -3,6 +3,7 @@ import type * as s3 from "aws-cdk-lib/aws-s3";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import { Function as SstFunction } from "sst/constructs";
 import { Construct } from "constructs";
+import { NAMESPACE } from "../../functions/metrics.ts";
 import { HELPER_LAMBDA_MEMORY_MIB } from "../../workflows/tiers.ts";
 import type { BucketAccess } from "../../workflows/types.ts";
 import { grantBucketAccess } from "./bucket-grants.ts";
@@ -50,7 +51,7 @@ export class HelperFunctions extends Construct {
           actions: ["cloudwatch:PutMetricData"],
           // PutMetricData has no resource-level permissions; the namespace condition is the narrowest scope.
           resources: ["*"],
-          conditions: { StringEquals: { "cloudwatch:namespace": "AtlasPipelines" } },
+          conditions: { StringEquals: { "cloudwatch:namespace": NAMESPACE } },
         }),
       );
     }

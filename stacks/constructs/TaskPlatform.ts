@@ -20,6 +20,8 @@ export interface TaskPlatformProps {
   alerts: sns.ITopic;
   gpuInstanceType?: string;
   gpuMaxInstances?: number;
+  /** Where docs/RUNBOOK.md is read (ATLAS_RUNBOOK_URL): the GPU alarm links to its section there. */
+  runbookUrl?: string;
 }
 
 /**
@@ -39,7 +41,7 @@ export class TaskPlatform extends Construct {
     super(scope, id);
     this.queues = new TaskQueues(this, "Queues");
     this.table = new TaskTable(this, "Table");
-    this.gpu = new GpuCapacity(this, "Gpu", { vpc: props.vpc, subnets: props.subnets, cluster: props.cluster, alerts: props.alerts, instanceType: props.gpuInstanceType, maxInstances: props.gpuMaxInstances });
+    this.gpu = new GpuCapacity(this, "Gpu", { vpc: props.vpc, subnets: props.subnets, cluster: props.cluster, alerts: props.alerts, instanceType: props.gpuInstanceType, maxInstances: props.gpuMaxInstances, runbookUrl: props.runbookUrl });
     this.definitions = new TaskDefinitions(this, "Definitions", { bucket: props.bucket });
     this.api = new TaskApi(this, "Api", { bucket: props.bucket, table: this.table.table, queues: { gpu: this.queues.queues.gpu.queue, cpu: this.queues.queues.cpu.queue } });
   }

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import { Aws, Duration, RemovalPolicy } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
 import * as logs from "aws-cdk-lib/aws-logs";
@@ -7,6 +7,9 @@ import * as targets from "aws-cdk-lib/aws-scheduler-targets";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { Construct } from "constructs";
+import { NAMESPACE } from "../../functions/metrics.ts";
+import { failedExecutionsCommand, stateMachineConsoleUrl } from "../../lib/console-url.ts";
+import { alarmDescription, runbookAnchor } from "../runbook.ts";
 import { WorkflowDefinition, type WorkflowBindings } from "../../workflows/compile.ts";
 import type { Workflow } from "../../workflows/types.ts";
 
@@ -14,6 +17,8 @@ export interface WorkflowMachineProps {
   workflow: Workflow;
   bindings: WorkflowBindings;
   alerts: sns.ITopic;
+  /** Where docs/RUNBOOK.md is read (ATLAS_RUNBOOK_URL); the alarms link to their sections there. */
+  runbookUrl?: string;
 }
 
 /** One workflow's state machine, with its alarms and its schedule next to it. */
@@ -38,10 +43,18 @@ export class WorkflowMachine extends Construct {
       },
     });
 
-    // Each failed or timed-out execution pages once; the per-run Notify message carries the details.
+    // Each failed or timed-out execution pages once; the per-run Notify message carries the details. Each alarm's
+    // description says what it means and links to the machine, its failed executions and its runbook section.
+    const region = Aws.REGION;
+    const machineArn = this.stateMachine.stateMachineArn;
+    const links: [string, string][] = [
+      ["State machine and its executions (Status filter: Failed)", stateMachineConsoleUrl(machineArn, region)],
+      ["Failed executions", failedExecutionsCommand(machineArn, region)],
+      ["Re-run a failed one", "npm start -- rerun <execution ARN> --aws"],
+    ];
     const alarm = (name: string, metric: cloudwatch.Metric, what: string, threshold = 1) => {
       const a = new cloudwatch.Alarm(this, name, {
-        alarmDescription: `${workflow.name}: ${what}`,
+        alarmDescription: alarmDescription({ what: `${workflow.name}: ${what}`, links, anchor: runbookAnchor(workflow.name, name), runbookUrl: props.runbookUrl }),
         metric: metric.with({ period: Duration.minutes(5), statistic: "Sum" }),
         threshold,
         evaluationPeriods: 1,
@@ -52,16 +65,11 @@ export class WorkflowMachine extends Construct {
       return a;
     };
     this.alarms = [
-      alarm("ExecutionsFailed", this.stateMachine.metricFailed(), "an execution failed"),
-      alarm("ExecutionsTimedOut", this.stateMachine.metricTimedOut(), "an execution timed out"),
+      alarm("ExecutionsFailed", this.stateMachine.metricFailed(), "an execution failed; its failure notification names the step and the cause"),
+      alarm("ExecutionsTimedOut", this.stateMachine.metricTimedOut(), `an execution ran past the machine's ${workflow.timeoutSeconds} s and was stopped`),
       // The workflow's own alarms, on what its Metrics step reports.
       ...(workflow.alarms ?? []).map((a) =>
-        alarm(
-          a.id,
-          new cloudwatch.Metric({ namespace: "AtlasPipelines", metricName: a.metric, dimensionsMap: { Workflow: workflow.name } }),
-          a.description,
-          a.threshold,
-        ),
+        alarm(a.id, new cloudwatch.Metric({ namespace: NAMESPACE, metricName: a.metric, dimensionsMap: { Workflow: workflow.name } }), a.description, a.threshold),
       ),
     ];
 
