@@ -18,6 +18,7 @@ function help(): string {
 
 usage: npm start -- [workflow] [options]
        npm start -- tasks submit|status|list|redrive …   (tasks on demand: npm start -- tasks --help)
+       npm start -- rerun <run-id> [--aws]   (a failed run again, same input, next attempt: docs/RUNBOOK.md)
 
 workflows and their options (default workflow: ${workflows[0].name}):
 ${perWorkflow}
@@ -84,16 +85,23 @@ async function main(argv: string[]): Promise<number> {
     console.log(help());
     return 0;
   }
-  const name = positionals[0] ?? workflows[0].name;
+  // `rerun <run-id>`: a failed run's workflow and input, under its next free execution name (cli/rerun.ts).
+  const rerun = positionals[0] === "rerun"
+    ? await (await import("./rerun.ts")).rerunFromCli(positionals.slice(1), { aws: values.aws, workflows, options: values }).catch((err: Error) => {
+        throw err.name === "RerunRefused" ? new UsageError(err.message) : err;
+      })
+    : undefined;
+  const name = rerun?.workflow ?? positionals[0] ?? workflows[0].name;
   const workflow = workflows.find((w) => w.name === name);
   if (!workflow) throw new UsageError(`unknown workflow '${name}' (expected one of ${workflows.map((w) => w.name).join(", ")})`);
-  if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
+  if (positionals.length > 1 && !rerun) throw new UsageError(`unexpected argument '${positionals[1]}'`);
   const all = values as Record<string, string | boolean | undefined>;
   const given = Object.fromEntries([...workflowOptions].filter((o) => all[o] !== undefined).map((o) => [o, String(all[o])]));
   const foreign = Object.keys(given).filter((o) => !(o in workflow.cli.options));
   if (foreign.length) throw new UsageError(`${workflow.name} does not take --${foreign.join(", --")}`);
   const note = (line: string) => process.stderr.write(`${line}\n`);
-  const input = await workflow.cli.input(given, values.aws ? "aws" : "local", note).catch((err: Error) => {
+  if (rerun) note(`re-running ${rerun.workflow} ${rerun.of} as ${rerun.name}`);
+  const input = rerun?.input ?? await workflow.cli.input(given, values.aws ? "aws" : "local", note).catch((err: Error) => {
     // Data that is missing or wrong (lib/data-files.ts) keeps its own exit code and line: it is not a usage mistake.
     if (err instanceof StepError) throw err;
     throw new UsageError(err.message);
@@ -108,7 +116,7 @@ async function main(argv: string[]): Promise<number> {
 
   if (values.aws) {
     const { runOnAws } = await import("./run-aws.ts");
-    return runOnAws({ workflow: workflow.name, input, stateMachineArn: values["state-machine-arn"], json: values.json, onEvent: printer.handle });
+    return runOnAws({ workflow: workflow.name, input, name: rerun?.name, stateMachineArn: rerun?.stateMachineArn ?? values["state-machine-arn"], json: values.json, onEvent: printer.handle });
   }
 
   const retryWaitMs = Number(process.env.ATLAS_RETRY_WAIT_MS ?? 1000);
@@ -119,6 +127,7 @@ async function main(argv: string[]): Promise<number> {
   const run = await runLocal({
     workflow: workflow.name,
     input,
+    name: rerun?.name,
     faults,
     retryWaitMs,
     outDir: values.out ? path.resolve(values.out) : undefined,

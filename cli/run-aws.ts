@@ -14,6 +14,8 @@ import { liveAwsRecord, recordsFromAws, writeRecords } from "./aws-record.ts";
 export async function runOnAws(options: {
   workflow: string;
   input: Record<string, unknown>;
+  /** The execution name (default: the one Step Functions gives, a UUID); a rerun's is its next attempt. */
+  name?: string;
   stateMachineArn?: string;
   json: boolean;
   onEvent: (event: ProgressEvent) => void;
@@ -40,6 +42,7 @@ export async function runOnAws(options: {
       client,
       stateMachineArn,
       input: options.input,
+      ...(options.name ? { name: options.name } : {}),
       onEvent: options.onEvent,
       onHistoryEvent: live.onHistoryEvent,
       machine: options.workflow,
@@ -59,11 +62,7 @@ export async function runOnAws(options: {
       if (interrupted.signal.aborted) return undefined;
       // Nothing started: no run folder is left behind.
       if (live.empty) await rm(runDir, { recursive: true, force: true });
-      // The SDK's own words ("Region is missing") do not say what to do about it.
-      if (/Region is missing|Could not load credentials|credential/i.test(err.message)) {
-        throw new Error(`AWS is not configured (${err.message}): set AWS_REGION and credentials (AWS_PROFILE, or 'aws configure'), or run offline without --aws`);
-      }
-      throw err;
+      throw awsSetupError(err);
     });
   if (!result) {
     write(interruptedLines(executionArn));
@@ -83,6 +82,14 @@ export async function runOnAws(options: {
     return 1;
   }
   return 0;
+}
+
+/** The SDK's own words ("Region is missing") do not say what to do about it: this error does; any other is kept. */
+export function awsSetupError(err: Error): Error {
+  if (/Region is missing|Could not load credentials|credential/i.test(err.message)) {
+    return new Error(`AWS is not configured (${err.message}): set AWS_REGION and credentials (AWS_PROFILE, or 'aws configure'), or run offline without --aws`);
+  }
+  return err;
 }
 
 /** What Ctrl-C leaves on AWS, and the exact command that stops it. */

@@ -33,6 +33,11 @@ export interface ExecutionSummary {
  */
 export const EXECUTION_NAME_RESERVED_DAYS = 90;
 
+/** The ARN of the execution of a (STANDARD) state machine called `name`. */
+export function executionArnOf(stateMachineArn: string, name: string): string {
+  return `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
+}
+
 /** The environment variable that hands a function the ARN of a workflow's machine, e.g. `ATLAS_MACHINE_ARN_SKI_ATLAS`. */
 export function machineArnVariable(workflow: string): string {
   return `ATLAS_MACHINE_ARN_${workflow.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
@@ -58,7 +63,7 @@ export class StepFunctionsExecutionHistory implements ExecutionHistory {
   async describe(machine: string, name: string): Promise<ExecutionSummary | undefined> {
     const stateMachineArn = this.machineArn(machine);
     if (!stateMachineArn) throw new Error(`no ARN for state machine '${machine}': set ${machineArnVariable(machine)}`);
-    const executionArn = `${stateMachineArn.replace(":stateMachine:", ":execution:")}:${name}`;
+    const executionArn = executionArnOf(stateMachineArn, name);
     try {
       const found = await this.client.send(new DescribeExecutionCommand({ executionArn }));
       return {

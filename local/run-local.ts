@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { attemptName, latestAttempt } from "../lib/attempts.ts";
 import { startEmbeddedS3, type EmbeddedS3 } from "../lib/embedded-s3.ts";
 import { LOCAL_EXECUTIONS_DIR_VARIABLE, type ExecutionHistory } from "../lib/execution-history.ts";
+import { ACCOUNT_DIR_ENV, cliAccountDir, executionsDirOf } from "../lib/local-account.ts";
 import { s3RequestClass, type RunCostEstimate } from "../lib/aws-pricing.ts";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { copyCommitted } from "../lib/published.ts";
@@ -21,11 +22,7 @@ import { workflowByName } from "../workflows/index.ts";
 export const REPO_ROOT = PROJECT_ROOT;
 import { LOCAL_BUCKET } from "../workflows/config.ts";
 export { LOCAL_BUCKET };
-/**
- * The CLI's local stand-in for an AWS account (the bucket's data and the execution names): `.data/`, or this
- * variable's folder (a test's own, so its runs neither see nor take the names of earlier runs).
- */
-export const ACCOUNT_DIR_ENV = "ATLAS_ACCOUNT_DIR";
+export { ACCOUNT_DIR_ENV };
 /** How long an injected S3 outage lasts. */
 export const S3_OUTAGE_MS = 1500;
 
@@ -99,9 +96,9 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
     ? { id: path.basename(options.runDir), runDir: options.runDir }
     : await createRunDir(RUNS_ROOT, options.workflow);
   await mkdir(runDir, { recursive: true });
-  const accountDir = options.accountDir ?? options.runDir ?? (process.env[ACCOUNT_DIR_ENV] || path.join(REPO_ROOT, ".data"));
+  const accountDir = options.accountDir ?? options.runDir ?? cliAccountDir();
   const s3Directory = options.s3Directory ?? path.join(accountDir, "s3");
-  const executionsDir = path.join(accountDir, "executions");
+  const executionsDir = executionsDirOf(accountDir);
   const definitions = await resolvedDefinitions();
   const recorder = new RunRecorder({ id, runDir, definitions });
   options.onRecorder?.(recorder);
