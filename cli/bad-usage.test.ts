@@ -45,6 +45,7 @@ describe("npm start with bad options", () => {
     ["--out in /proc", () => ["weather", "--out", "/proc/atlas-out/x"], /^error: --out \/proc\/atlas-out\/x cannot be created: \/proc takes no new folders/],
     ["a period that has not begun", () => ["ski-atlas", "--period", "3000-01"], /^error: --period: period 3000-01 has not begun/],
     ["a period before the earliest", () => ["ski-atlas", "--period", "1999-01"], /^error: --period: period 1999-01 is before 2005-01/],
+    ["a rerun of a run that is not there", () => ["rerun", "no-such-run-here"], /^error: no run 'no-such-run-here' in .* and no execution of that name: npm run runs lists the runs/],
   ];
 
   it.each(cases)("GIVEN %s WHEN started THEN exit 64 with one line naming the option, before any run", async (_, args, message) => {
