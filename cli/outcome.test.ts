@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -6,6 +5,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ACCOUNT_DIR_ENV, REPO_ROOT } from "../local/run-local.ts";
 import type { RunRecord } from "../local/run-record.ts";
+import { runCli } from "./testing/run-cli.ts";
 
 /**
  * The real command line on a fan-out whose regions fail offline: the headline, the final table, the `--json`
@@ -33,35 +33,21 @@ interface CliRun {
 }
 
 /** `env` names the run's own account (ATLAS_ACCOUNT_DIR): execution names of other runs neither reused nor used up. */
-function cli(args: string[], env: Record<string, string>): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "cli/main.ts", ...args, "--json"], {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        ATLAS_FAULTS: "",
-        ATLAS_RETRY_WAIT_MS: "10",
-        ATLAS_RUNS_DIR: path.join(scratch, "runs"),
-        ATLAS_ALLOWED_SOURCE_HOSTS: "download.invalid",
-        NO_COLOR: "1",
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (status) => {
-      try {
-        const lines = stderr.trimEnd().split("\n");
-        resolve({ status, stderr, record: JSON.parse(stdout) as RunRecord, lastLine: lines.at(-1) ?? "" });
-      } catch (err) {
-        reject(new Error(`${(err as Error).message}\n${stderr}`));
-      }
-    });
+async function cli(args: string[], env: Record<string, string>): Promise<CliRun> {
+  const { status, stdout, stderr } = await runCli([...args, "--json"], {
+    ...process.env,
+    ATLAS_FAULTS: "",
+    ATLAS_RETRY_WAIT_MS: "10",
+    ATLAS_RUNS_DIR: path.join(scratch, "runs"),
+    ATLAS_ALLOWED_SOURCE_HOSTS: "download.invalid",
+    NO_COLOR: "1",
+    ...env,
   });
+  try {
+    return { status, stderr, record: JSON.parse(stdout) as RunRecord, lastLine: stderr.trimEnd().split("\n").at(-1) ?? "" };
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${stderr}`);
+  }
 }
 
 /** The final table's row of a state of one execution: [status, attempts, duration in ms]. */

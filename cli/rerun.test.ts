@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -7,8 +6,9 @@ import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WEATHER_DIR } from "../lib/data-catalog.ts";
 import { dataDir } from "../lib/data-files.ts";
-import { ACCOUNT_DIR_ENV, REPO_ROOT } from "../local/run-local.ts";
+import { ACCOUNT_DIR_ENV } from "../local/run-local.ts";
 import type { RunRecord } from "../local/run-record.ts";
+import { runCli } from "./testing/run-cli.ts";
 
 /**
  * `npm start -- rerun <run-id>` offline, end to end through the real command line: a weather run that fails (a
@@ -35,28 +35,17 @@ interface CliRun {
   errors: string[];
 }
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        ATLAS_FAULTS: "",
-        ATLAS_RETRY_WAIT_MS: "10",
-        ATLAS_RUNS_DIR: path.join(scratch, "runs"),
-        [ACCOUNT_DIR_ENV]: path.join(scratch, "account"),
-        NO_COLOR: "1",
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stderr, stdout, errors: stderr.split("\n").filter((l) => l.startsWith("error:")) }));
+async function cli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const run = await runCli(args, {
+    ...process.env,
+    ATLAS_FAULTS: "",
+    ATLAS_RETRY_WAIT_MS: "10",
+    ATLAS_RUNS_DIR: path.join(scratch, "runs"),
+    [ACCOUNT_DIR_ENV]: path.join(scratch, "account"),
+    NO_COLOR: "1",
+    ...env,
   });
+  return { ...run, errors: run.stderr.split("\n").filter((l) => l.startsWith("error:")) };
 }
 
 const runFolders = async () => (await readdir(path.join(scratch, "runs")).catch(() => [])).sort();
