@@ -118,6 +118,11 @@ describe("npm start -- rerun <run> --aws", () => {
     expect((await find("day-2026-07-12")).name).toBe("day-2026-07-12-3");
   });
 
+  it("GIVEN AWS not configured WHEN a run is looked up by name THEN the SDK's error comes through, not a \"no execution named\"", async () => {
+    sfn.on(ListStateMachinesCommand).rejects(new Error("Region is missing"));
+    await expect(find("some-run")).rejects.toThrow(/^Region is missing$/);
+  });
+
   it.each([
     ["a run that succeeded", () => execution("weather", "ok-run", "SUCCEEDED", {}), "ok-run", /^weather ok-run succeeded: only a run that failed, timed out or was stopped is re-run$/],
     ["a run still running", () => execution("weather", "busy", "RUNNING", {}), "busy", /^weather busy is still running/],

@@ -127,6 +127,8 @@ async function findLocally(runId: string, options: FindRerunOptions): Promise<Fa
     if (record.source === "aws") throw new RerunRefused(`run ${runId} ran on AWS: re-run it with --aws`);
     return { workflow: record.workflow, name: record.execution.name, outcome: record.status, input: record.input, startDate: record.started_at };
   }
+  // An execution name is one path segment of the registry's folder, never a way out of it.
+  if (!/^[^/\\]+$/.test(runId) || runId === "." || runId === "..") throw notFound(runId, options);
   const registry = new LocalExecutionRegistry(options.executionsDir!);
   for (const workflow of options.workflows) {
     const execution = await registry.read(workflow.name, runId).catch(() => undefined);
@@ -134,7 +136,11 @@ async function findLocally(runId: string, options: FindRerunOptions): Promise<Fa
       return { workflow: workflow.name, name: execution.name, outcome: runOutcome(execution.status, execution.output), input: parseJson(execution.input), startDate: execution.startDate };
     }
   }
-  throw new RerunRefused(`no run '${runId}' in ${path.relative(process.cwd(), options.runsRoot) || options.runsRoot} and no execution of that name: npm run runs lists the runs`);
+  throw notFound(runId, options);
+}
+
+function notFound(runId: string, options: FindRerunOptions): RerunRefused {
+  return new RerunRefused(`no run '${runId}' in ${path.relative(process.cwd(), options.runsRoot) || options.runsRoot} and no execution of that name: npm run runs lists the runs`);
 }
 
 /**
@@ -151,7 +157,7 @@ async function findOnAws(runId: string, options: FindRerunOptions): Promise<Fail
   }
   const found: FailedRun[] = [];
   for (const workflow of options.workflows) {
-    const machineArn = await findStateMachineArn(client, workflow.name).catch(() => undefined);
+    const machineArn = await deployedMachine(client, workflow.name);
     if (!machineArn) continue;
     const run = await describeFailed(client, executionArnOf(machineArn, runId), options.workflows, workflow.name).catch((err: Error) => {
       if (err instanceof RerunRefused) return undefined;
@@ -185,10 +191,23 @@ async function describeFailed(client: SFNClient, executionArn: string, workflows
   };
 }
 
+/**
+ * A workflow's deployed machine, or undefined when this account and region have none (a workflow not deployed here);
+ * any other error (no credentials, no region, throttling) is the caller's, not a "not found".
+ */
+async function deployedMachine(client: SFNClient, workflow: string): Promise<string | undefined> {
+  try {
+    return await findStateMachineArn(client, workflow);
+  } catch (err) {
+    if (/^no state machine named /.test((err as Error).message)) return undefined;
+    throw err;
+  }
+}
+
 /** Which workflow's deployed machine this is: the one `findStateMachineArn` finds for it. */
 async function workflowOfMachine(client: SFNClient, stateMachineArn: string, workflows: Workflow[]): Promise<string> {
   for (const workflow of workflows) {
-    if ((await findStateMachineArn(client, workflow.name).catch(() => undefined)) === stateMachineArn) return workflow.name;
+    if ((await deployedMachine(client, workflow.name)) === stateMachineArn) return workflow.name;
   }
   throw new RerunRefused(`${stateMachineArn} is not the deployed machine of any workflow (${workflows.map((w) => w.name).join(", ")})`);
 }
