@@ -12,6 +12,7 @@
  * | `ManifestNotFoundError`  | a SUCCEEDED run has no manifest.json to read     | never   |
  * | `InvalidManifestError`   | manifest.json is not the JSON object expected    | never   |
  * | `ConfigurationError`     | the function's environment is incomplete         | never   |
+ * | `UnknownTierError`       | Plan chose a tier the state machine's table lacks | never   |
  */
 // Defined beside the input checks the Plan Lambdas and the CLI share.
 export { InvalidInputError } from "../lib/input-checks.ts";
@@ -57,6 +58,13 @@ export class ConfigurationError extends Error {
   }
 }
 
+export class UnknownTierError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UnknownTierError";
+  }
+}
+
 /** The error names above, for workflow definitions that match on them. */
 export const ERROR_NAMES = {
   invalidInput: "InvalidInputError",
@@ -66,6 +74,7 @@ export const ERROR_NAMES = {
   manifestNotFound: "ManifestNotFoundError",
   invalidManifest: "InvalidManifestError",
   configuration: "ConfigurationError",
+  unknownTier: "UnknownTierError",
 } as const;
 
 export class InvalidManifestError extends Error {

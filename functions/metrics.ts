@@ -50,9 +50,12 @@ export interface ExtraMetric {
 export interface MetricsEvent {
   workflow: string;
   status: "SUCCEEDED" | "FAILED";
-  plan?: { region?: string; period?: string; runId?: string; uris?: { publish?: string } } | null;
+  plan?: { region?: string; period?: string; runId?: string; uris?: { publish?: string }; tierIndex?: Record<string, number> | null } | null;
   steps?: Record<string, StepTiming | null | undefined> | null;
   run?: {
+    /** Per step, how many tiers it went up after out-of-memory kills (its tier: Plan's position plus this). */
+    escalated?: Record<string, number> | null;
+    /** Per escalated step, `{ step, from, to, reason, count }` (older runs: one record per escalation, no count). */
     escalations?: Record<string, unknown> | null;
     retries?: Record<string, { count?: number } | null | undefined> | null;
   } | null;
@@ -102,7 +105,8 @@ export function runSummary(event: MetricsEvent, manifest?: Manifest): MetricsSum
   let last: number | undefined;
   for (const [step, timing] of Object.entries(event.steps ?? {})) {
     if (!timing) continue;
-    if (typeof timing.tier === "string") tiers[step] = timing.tier;
+    const tier = typeof timing.tier === "string" ? timing.tier : tierRan(event, step);
+    if (tier) tiers[step] = tier;
     const start = toEpochMs(timing.startedAt);
     const stop = toEpochMs(timing.stoppedAt);
     if (start !== undefined) first = Math.min(first ?? start, start);
@@ -111,12 +115,23 @@ export function runSummary(event: MetricsEvent, manifest?: Manifest): MetricsSum
   }
   const totalMs = first !== undefined && last !== undefined && last >= first ? last - first : 0;
 
-  const escalations = Object.keys(event.run?.escalations ?? {}).length;
+  const escalations = Object.values(event.run?.escalations ?? {}).reduce<number>((sum, r) => {
+    const count = (r as { count?: unknown } | null)?.count;
+    return sum + (typeof count === "number" && Number.isFinite(count) ? count : 1);
+  }, 0);
   const retries = Object.values(event.run?.retries ?? {}).reduce(
     (sum, r) => sum + (typeof r?.count === "number" && Number.isFinite(r.count) ? r.count : 0),
     0,
   );
   return { counts, bytes, durationsMs, totalMs, tiers, escalations, retries };
+}
+
+/** The tier a step's last attempt ran on: Plan's position in the tier table plus the step's escalations. */
+function tierRan(event: MetricsEvent, step: string): string | undefined {
+  const planned = event.plan?.tierIndex?.[step];
+  if (typeof planned !== "number") return undefined;
+  const up = event.run?.escalated?.[step];
+  return TIER_NAMES[planned + (typeof up === "number" ? up : 0)];
 }
 
 const UNITS = new Set<string>(Object.values(StandardUnit));

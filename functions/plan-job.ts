@@ -6,6 +6,7 @@ import { TIER_NAMES, type TierName } from "../workflows/tiers.ts";
 import { loadConfig, requireBucket, type AtlasConfig } from "./config.ts";
 import { InvalidInputError, SourceNotFoundError } from "./errors.ts";
 import { sanitizeRunId } from "./plan.ts";
+import { plannedTiers } from "./plan-tiers.ts";
 
 /**
  * Plan of a one-container job (workflows/container-job.ts): `{ input: { config, runId? }, execution, job }` where
@@ -19,6 +20,8 @@ export interface JobPlanEvent {
   input?: { config?: unknown; runId?: unknown } | null;
   execution: { name: string; startTime: string };
   job: { name: string; step: string; tier: string; prefix: string; tenants?: string };
+  /** The state machine's tier table's names (`$.tiers.name`): Plan answers with positions in it. */
+  tierNames?: unknown;
 }
 
 export interface JobPlan {
@@ -29,6 +32,7 @@ export interface JobPlan {
   /** A job shared by tenants: the run's tenant (an exam's folder name), a tag of the run's scoped session. */
   tenant?: string;
   tiers: Record<string, TierName>;
+  tierIndex: Record<string, number>;
 }
 
 export async function planJob(event: JobPlanEvent, deps: { config: AtlasConfig; s3: () => S3Client }): Promise<JobPlan> {
@@ -53,7 +57,7 @@ export async function planJob(event: JobPlanEvent, deps: { config: AtlasConfig; 
     config,
     uris: { config, publish: s3Uri(bucket, `${outputs}runs/${runId}/`), ...(tenant ? { tenant: tenant.uri } : {}) },
     ...(tenant ? { tenant: tenant.name } : {}),
-    tiers: { [job.step]: job.tier as TierName },
+    ...plannedTiers({ [job.step]: job.tier as TierName }, event?.tierNames),
   };
 }
 

@@ -10,11 +10,14 @@ import { WEATHER_SIZE_POLICIES, WEATHER_STEPS, type WeatherStep } from "../workf
 import { pickTier, type TierName } from "../workflows/tiers.ts";
 import { loadConfig, requireBucket, type AtlasConfig } from "./config.ts";
 import { SourceNotFoundError } from "./errors.ts";
+import { plannedTiers } from "./plan-tiers.ts";
 
 /** weather Plan: `{ input: $.input, execution: { name, startTime } }`. */
 export interface WeatherPlanEvent {
   input?: { source?: unknown; runId?: unknown } | null;
   execution: { name: string; startTime: string };
+  /** The state machine's tier table's names (`$.tiers.name`): Plan answers with positions in it. */
+  tierNames?: unknown;
 }
 
 /**
@@ -30,6 +33,8 @@ export interface WeatherPlan {
   source: { url: string; files: number; bytes: number };
   uris: { source: string; staging: string; publish: string };
   tiers: Record<WeatherStep, TierName>;
+  /** Each step's tier by its position in the state machine's tier table (functions/plan-tiers.ts). */
+  tierIndex: Record<WeatherStep, number>;
 }
 
 export const DEFAULT_SOURCE_PREFIX = "incoming/weather/";
@@ -80,7 +85,7 @@ export async function planWeather(event: WeatherPlanEvent, deps: { config: Atlas
       staging: s3Uri(bucket, `staging/weather/${runId}/`),
       publish: s3Uri(bucket, `weather/${runId}/`),
     },
-    tiers: weatherTiers(size.bytes),
+    ...plannedTiers(weatherTiers(size.bytes), event?.tierNames),
   };
 }
 

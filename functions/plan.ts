@@ -5,11 +5,14 @@ import { pickTier, type TierName } from "../workflows/tiers.ts";
 import { loadConfig, requireBucket, type AtlasConfig } from "./config.ts";
 import { checkSkiAtlasInput, periodOfStartTime, sourceBasename } from "../lib/input-checks.ts";
 import { probeSourceSize, type ProbeOptions } from "./source.ts";
+import { plannedTiers } from "./plan-tiers.ts";
 
 /** ski-atlas Plan: `{ input: $.input, execution: { name: $$.Execution.Name, startTime: $$.Execution.StartTime } }`. */
 export interface PlanEvent {
   input?: { region?: string; period?: string; source?: string; allowShrink?: boolean } | null;
   execution: { name: string; startTime: string };
+  /** The state machine's tier table's names (`$.tiers.name`): Plan answers with positions in it. */
+  tierNames?: unknown;
 }
 
 /** `$.plan` (docs/ARCHITECTURE.md), plus `source.sizeKnown`. */
@@ -27,6 +30,8 @@ export interface PlanOutput {
   };
   uris: { raw: string; extract: string; staging: string; publish: string };
   tiers: Record<SkiAtlasSizedStep, TierName>;
+  /** Each step's tier by its position in the state machine's tier table (functions/plan-tiers.ts). */
+  tierIndex: Record<SkiAtlasSizedStep, number>;
   /** The input's `allowShrink` (publish past the shrink guard, containers/ski-atlas/shrink-guard.ts), as a string:
    * it becomes the publish container's ALLOW_SHRINK, and ECS takes only strings as environment values. */
   allowShrink: "true" | "false";
@@ -78,7 +83,7 @@ export async function plan(event: PlanEvent, deps: PlanDeps): Promise<PlanOutput
       staging: s3Uri(bucket, `staging/${region.name}/${period}/${runId}/out/`),
       publish: s3Uri(bucket, `${region.name}/${period}/`),
     },
-    tiers: skiAtlasTiers(bytes),
+    ...plannedTiers(skiAtlasTiers(bytes), event?.tierNames),
     allowShrink: allowShrink ? "true" : "false",
   };
 }

@@ -1,8 +1,10 @@
 /**
- * Variables the task definition sets from the task's size tier (`taskEnvironment` in workflows/tiers.ts) and the
+ * Variables a task gets from its size tier (`tierEnvironment` in workflows/tiers.ts, passed as RunTask's container override) and the
  * step code reads inside the image. Names only here: the image does not include workflows/.
  */
 export const TASK_ENV = {
+  /** The tier's name (`small`): set with the tier's other variables, read by whoever describes a task. */
+  tier: "ATLAS_TIER",
   /** DuckDB's `memory_limit` (e.g. `512MiB`): above it DuckDB spills to its temp directory. */
   duckdbMemoryLimit: "ATLAS_DUCKDB_MEMORY_LIMIT",
   /** DuckDB's `max_temp_directory_size` (e.g. `10GiB`): how much of the task's disk spilling may take. */

@@ -3,20 +3,30 @@ import { createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
-import { TIER_NAMES, taskEnvironment, tierByName, type Tier, type TierName } from "../workflows/tiers.ts";
+import { TASK_DEFINITION_TIER, type TaskSizeOverrides } from "../workflows/tiers.ts";
 import { CRASH_AFTER_COPIES_ENV, PAUSE_AFTER_COPIES_ENV } from "../lib/publish-prefix.ts";
 import { describeFault, FAULT_LINE_PREFIX, type FaultKind } from "./faults.ts";
 import { startStalledS3, type StalledS3 } from "./s3-stall.ts";
 import { treeRssBytes } from "./process-tree.ts";
 import { haltNewWork, holdIfHalted, interruptsClaimed } from "./run-halt.ts";
 
+/** A container override of RunTask, as Step Functions passes it (PascalCase). */
+export interface ContainerOverride {
+  Name: string;
+  Command?: string[];
+  Environment?: { Name: string; Value: string }[];
+}
+
+/** RunTask's `Overrides`: the task's size (the tier the state machine picked) and the container's command and environment. */
+export interface TaskOverrides extends Partial<TaskSizeOverrides> {
+  ContainerOverrides: ContainerOverride[];
+}
+
 /** The `ecs:runTask.sync` Parameters, as the engine hands them over after resolving the JSONPaths. */
 export interface RunTaskParameters {
   TaskDefinition: string;
   Cluster?: string;
-  Overrides: {
-    ContainerOverrides: { Name: string; Command?: string[]; Environment?: { Name: string; Value: string }[] }[];
-  };
+  Overrides: TaskOverrides;
 }
 
 export interface EcsRunnerOptions {
@@ -54,6 +64,8 @@ export interface EcsTaskResult {
   StartedAt: number;
   StoppedAt: number;
   Containers: { Name: string; ExitCode: number; LastStatus: "STOPPED"; Reason?: string }[];
+  /** What RunTask was asked for, as DescribeTasks echoes it: the size and the container's command and environment. */
+  Overrides: TaskOverrides;
   /** Not part of the AWS shape: local extras for the progress view. */
   Local?: { peakRssBytes: number; logFile: string; lastError?: string };
 }
@@ -133,18 +145,29 @@ export class TaskFailedError extends Error {
 
 /**
  * The environment of a task's container, in Fargate's order: what every container gets locally (`baseEnv`, standing
- * in for the task definition's CODE_VERSION and AWS settings), the task definition's environment for the tier
- * (the same `taskEnvironment` the stacks put in it), then the RunTask container overrides.
+ * in for the task definition's CODE_VERSION and AWS settings) and the task definition's `TMPDIR` (locally the task's
+ * own work dir), then RunTask's container override, which adds to them and wins on a name both give (the tier's
+ * variables and the step's own come from it, as on AWS).
  */
 export function containerEnvironment(
   baseEnv: Record<string, string>,
-  tier: Tier,
   workDir: string,
   overrides: { Name: string; Value: string }[] = [],
 ): Record<string, string> {
-  const env: Record<string, string> = { ...baseEnv, ...taskEnvironment(tier, workDir) };
+  const env: Record<string, string> = { ...baseEnv, TMPDIR: workDir };
   for (const { Name, Value } of overrides) env[Name] = String(Value);
   return env;
+}
+
+/**
+ * The task's size: RunTask's task-level overrides where given (the state machine always gives them), else the
+ * task definition's (`TASK_DEFINITION_TIER`, the size the stacks give every container's one definition).
+ */
+export function taskSize(overrides: Partial<TaskSizeOverrides> | undefined): { cpu: number; memoryMiB: number } {
+  return {
+    cpu: Number(overrides?.Cpu ?? TASK_DEFINITION_TIER.vcpu * 1024),
+    memoryMiB: Number(overrides?.Memory ?? TASK_DEFINITION_TIER.memoryMiB),
+  };
 }
 
 /** What Fargate puts in RunTask's `failures` when it has no capacity for the task. */
@@ -180,19 +203,9 @@ async function newTaskWorkDir(container: string): Promise<string> {
   return workDir;
 }
 
-/** The tier is the task definition family's last word: `…-ski-atlas-small`. */
-export function tierOfTaskDefinition(taskDefinition: string): Tier {
-  const family = taskDefinition.split("/").pop()!.split(":")[0];
-  const tier = family.split("-").pop() ?? "";
-  if (!(TIER_NAMES as readonly string[]).includes(tier)) {
-    throw new Error(`task definition '${taskDefinition}' does not end in a tier (${TIER_NAMES.join(", ")})`);
-  }
-  return tierByName(tier as TierName);
-}
-
 /**
  * Runs one ECS task as a child process of the container's entrypoint, with the task's environment, and
- * enforces what Fargate would: the tier's memory (the process tree is killed and reported as ECS reports an
+ * enforces what Fargate would: the task's memory, RunTask's override (the process tree is killed and reported as ECS reports an
  * OOM kill) and the state's timeout (`deadlineMs`; the engine raises States.Timeout, the child must die too).
  */
 export async function runEcsTask(
@@ -202,14 +215,14 @@ export async function runEcsTask(
 ): Promise<EcsTaskResult> {
   const override = params.Overrides?.ContainerOverrides?.[0];
   if (!override) throw new Error("runTask Parameters carry no ContainerOverrides");
-  const tier = tierOfTaskDefinition(params.TaskDefinition);
+  const size = taskSize(params.Overrides);
   const command = override.Command ?? [];
   const step = command[0] ?? override.Name;
   // No capacity: nothing starts, nothing is billed, the state fails before any container runs.
   if (options.fault === "capacity") throw new RunTaskFailuresError([{ Arn: params.TaskDefinition, Reason: CAPACITY_UNAVAILABLE_REASON }]);
   // A fresh work dir per task that goes away with it, like a Fargate task's ephemeral storage.
   const workDir = await newTaskWorkDir(override.Name);
-  const env = containerEnvironment(options.baseEnv, tier, workDir, override.Environment);
+  const env = containerEnvironment(options.baseEnv, workDir, override.Environment);
   const fault = options.fault;
   if (typeof fault === "object" && "crashAfterCopies" in fault) env[CRASH_AFTER_COPIES_ENV] = String(fault.crashAfterCopies);
   if (typeof fault === "object" && "pauseAfterCopies" in fault) env[PAUSE_AFTER_COPIES_ENV] = String(fault.pauseAfterCopies);
@@ -226,7 +239,7 @@ export async function runEcsTask(
   const logFile = path.join(options.logDir, `${step}-${Date.now()}.log`);
   const log = createWriteStream(logFile);
   const entrypoint = path.join(options.repoRoot, "containers", override.Name, "main.ts");
-  const argv = childCommand(entrypoint, command, options.fault, tier);
+  const argv = childCommand(entrypoint, command, options.fault, size.memoryMiB);
 
   const createdAt = Date.now();
   const child = spawn(argv[0], argv.slice(1), {
@@ -267,7 +280,7 @@ export async function runEcsTask(
     child.once("exit", () => markExited());
     runningTasks.set(child.pid, { pid: child.pid, step, env, baseEnv: options.baseEnv, exited });
   }
-  const limit = tier.memoryMiB * 2 ** 20;
+  const limit = size.memoryMiB * 2 ** 20;
   const sampler = setInterval(async () => {
     const rss = await treeRssBytes(child.pid!);
     currentRss = rss;
@@ -321,8 +334,8 @@ export async function runEcsTask(
       : killedFor === "timeout"
         ? "Task stopped by Step Functions: the state timed out"
         : "Essential container in task exited",
-    Cpu: String(tier.vcpu * 1024),
-    Memory: String(tier.memoryMiB),
+    Cpu: String(size.cpu),
+    Memory: String(size.memoryMiB),
     CreatedAt: createdAt,
     StartedAt: startedAt,
     StoppedAt: Date.now(),
@@ -334,6 +347,7 @@ export async function runEcsTask(
         ...(oom ? { Reason: "OutOfMemoryError: Container killed due to memory usage" } : {}),
       },
     ],
+    Overrides: params.Overrides,
     Local: { peakRssBytes: peakRss, logFile, lastError },
   };
   if (oom || exitCode !== 0) throw new TaskFailedError(task);
@@ -341,7 +355,7 @@ export async function runEcsTask(
 }
 
 /** The child to start: the step's entrypoint, or a stand-in process that misbehaves in the injected way. */
-function childCommand(entrypoint: string, command: string[], fault: FaultKind | undefined, tier: Tier): string[] {
+function childCommand(entrypoint: string, command: string[], fault: FaultKind | undefined, memoryMiB: number): string[] {
   const node = process.execPath;
   // The real step runs for no fault, for an S3 outage, and for a crash the step performs on itself.
   const realStep = fault === undefined || fault === "s3down" || fault === "s3stall" || fault === "s3halfbody";
@@ -351,18 +365,18 @@ function childCommand(entrypoint: string, command: string[], fault: FaultKind | 
   const say = (what: string) => `process.stderr.write(${JSON.stringify(`[fault] injected ${what}\n`)});`;
   if (fault === "hang") return [node, "-e", `${say("hang")} setInterval(() => {}, 1 << 30);`];
   if (fault === "oom") {
-    // Really grows past the tier's memory, so the limit enforcement is exercised, not assumed.
+    // Really grows past the task's memory, so the limit enforcement is exercised, not assumed.
     const chunkMiB = 32;
     return [
       node,
-      `--max-old-space-size=${tier.memoryMiB * 4}`,
+      `--max-old-space-size=${memoryMiB * 4}`,
       "-e",
       `${say("oom")} const keep = []; setInterval(() => { const b = Buffer.alloc(${chunkMiB} * 1048576, 1); keep.push(b); }, 20);`,
     ];
   }
   if (fault === "heap") {
     // A real heap exhaustion: V8 aborts (SIGABRT, exit 134) with "FATAL ERROR: … JavaScript heap out of memory",
-    // as a step does on Fargate when its heap cap is below what it needs, well before the tier's memory limit.
+    // as a step does on Fargate when its heap cap is below what it needs, well before the task's memory limit.
     return [node, "--max-old-space-size=16", "-e", `${say("heap")} const keep = []; for (;;) keep.push({ a: new Array(1000).fill(1) });`];
   }
   if (typeof fault === "object" && "exitCode" in fault) {

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { ExecutionError, ExecutionTimeoutError, StateMachine } from "aws-local-stepfunctions";
 import { ExecutionAlreadyExistsError, LocalExecutionRegistry, type ExecutionRecord } from "../lib/execution-history.ts";
 import type { AslDefinition } from "../stacks/resolve-asl.ts";
-import { TIER_NAMES } from "../workflows/tiers.ts";
+import { TASK_ENV } from "../lib/task-env.ts";
 import { RunTaskFailuresError, runEcsTask, toStepFunctionsResult, type EcsTaskResult, type RunTaskParameters } from "./ecs-runner.ts";
 import { describeFault, FaultPlan, type Fault, type FaultKind } from "./faults.ts";
 import { newWorkHalted } from "./run-halt.ts";
@@ -272,11 +272,16 @@ export class LocalEngine {
     const found = this.options.definitions[machine];
     if (!found) throw new Error(`no state machine '${machine}' (known: ${Object.keys(this.options.definitions).join(", ")})`);
     const copy = structuredClone(found);
-    for (const [stateName, seconds] of Object.entries(this.options.timeoutOverrides ?? {})) {
-      forEachState(copy, (name, state) => {
-        if (name === stateName && state.Type === "Task") state.TimeoutSeconds = seconds;
-      });
-    }
+    forEachState(copy, (name, state) => {
+      if (state.Type !== "Task") return;
+      const seconds = this.options.timeoutOverrides?.[name];
+      if (seconds !== undefined) {
+        state.TimeoutSeconds = seconds;
+        delete state.TimeoutSecondsPath;
+      } else if (typeof state.TimeoutSecondsPath === "string") {
+        movePathTimeoutIntoParameters(state);
+      }
+    });
     return copy;
   }
 
@@ -297,9 +302,8 @@ export class LocalEngine {
     forEachState(definition, (stateName, state) => {
       if (state.Type !== "Task") return;
       const resource = state.Resource as string;
-      const timeoutMs = Number(state.TimeoutSeconds ?? 60) * 1000;
       // The fault (if any) this attempt gets, announced as it is injected.
-      const faultFor = (step: string): FaultKind | undefined => {
+      const faultFor = (step: string, timeoutMs: number): FaultKind | undefined => {
         const fault = this.faults.next(step);
         if (fault) this.options.onEvent?.({ kind: "fault-injected", execution, time: Date.now(), state: stateName, fault: describeFault(fault), timeoutMs });
         return fault;
@@ -311,8 +315,9 @@ export class LocalEngine {
       };
       if (resource === RESOURCES.lambda) {
         handlers[stateName] = (input) => {
-          const params = input as LambdaInvokeParameters;
-          const fault = faultFor(functionNameOf(params.FunctionName));
+          const { parameters, timeoutMs } = withTimeout(input, state);
+          const params = parameters as LambdaInvokeParameters;
+          const fault = faultFor(functionNameOf(params.FunctionName), timeoutMs);
           return invokeLocalFunction(params, {
             repoRoot: this.options.repoRoot,
             fault,
@@ -322,11 +327,12 @@ export class LocalEngine {
         };
       } else if (resource === RESOURCES.ecs) {
         handlers[stateName] = async (input) => {
-          const params = input as RunTaskParameters;
+          const { parameters, timeoutMs } = withTimeout(input, state);
+          const params = parameters as RunTaskParameters;
           const step = params.Overrides?.ContainerOverrides?.[0]?.Command?.[0] ?? stateName;
           const notes = noteFor();
           const note = (task: EcsTaskResult) => {
-            notes.tier = tierFromState(stateName);
+            notes.tier = tierOfTask(task);
             notes.logFile = task.Local?.logFile;
             notes.peakRssBytes = Math.max(notes.peakRssBytes ?? 0, task.Local?.peakRssBytes ?? 0);
             this.options.onEcsTask?.(execution, stateName, task);
@@ -336,7 +342,7 @@ export class LocalEngine {
               repoRoot: this.options.repoRoot,
               baseEnv: this.options.env,
               logDir: path.join(this.options.runDir, "logs", execution),
-              fault: faultFor(step),
+              fault: faultFor(step, timeoutMs),
               s3Outage: this.options.s3Outage && (() => this.options.s3Outage!(300)),
               onStarted: ({ logFile }) => (notes.logFile = logFile),
               onLog: (line) => this.emit(execution, { kind: "log", state: stateName, line }),
@@ -355,9 +361,9 @@ export class LocalEngine {
           }
         };
       } else if (resource === RESOURCES.startExecution) {
-        handlers[stateName] = (input) => this.startNested(input as NestedStart);
+        handlers[stateName] = (input) => this.startNested(withTimeout(input, state).parameters as NestedStart);
       } else if (resource === STS_ASSUME_ROLE_RESOURCE) {
-        handlers[stateName] = async (input) => localAssumeRole(input as AssumeRoleParameters, this.options.env);
+        handlers[stateName] = async (input) => localAssumeRole(withTimeout(input, state).parameters as AssumeRoleParameters, this.options.env);
       } else {
         handlers[stateName] = async () => {
           throw new Error(`state '${stateName}': the local engine cannot run resource ${resource}`);
@@ -411,6 +417,34 @@ interface NestedStart {
   Input?: unknown;
 }
 
+/**
+ * Where the engine puts a Task's `TimeoutSecondsPath` value: aws-local-stepfunctions 3.0 reads that path from the
+ * state's effective input (after Parameters), Step Functions from the state's input. So the engine's copy of the
+ * definition resolves the path in Parameters, under this key, and reads it from there; the handlers take the key
+ * out before anything sees the parameters, so the task is called with exactly what Step Functions would send.
+ */
+const LOCAL_TIMEOUT_KEY = "LocalTimeoutSeconds";
+
+function movePathTimeoutIntoParameters(state: Record<string, unknown>): void {
+  const parameters = (state.Parameters ?? {}) as Record<string, unknown>;
+  state.Parameters = { ...parameters, [`${LOCAL_TIMEOUT_KEY}.$`]: state.TimeoutSecondsPath };
+  state.TimeoutSecondsPath = `$.${LOCAL_TIMEOUT_KEY}`;
+}
+
+/** The parameters as Step Functions sends them, and the state's timeout (from the path, or `TimeoutSeconds`). */
+function withTimeout(input: unknown, state: Record<string, unknown>): { parameters: unknown; timeoutMs: number } {
+  if (input && typeof input === "object" && LOCAL_TIMEOUT_KEY in input) {
+    const { [LOCAL_TIMEOUT_KEY]: seconds, ...parameters } = input as Record<string, unknown>;
+    return { parameters, timeoutMs: Number(seconds) * 1000 };
+  }
+  return { parameters: input, timeoutMs: Number(state.TimeoutSeconds ?? 60) * 1000 };
+}
+
+/** The tier a task ran on: the `ATLAS_TIER` of its container override (workflows/tiers.ts `tierEnvironment`). */
+function tierOfTask(task: EcsTaskResult): string | undefined {
+  return task.Overrides?.ContainerOverrides?.[0]?.Environment?.find((e) => e.Name === TASK_ENV.tier)?.Value;
+}
+
 type StateVisitor = (name: string, state: Record<string, unknown>) => void;
 
 /** Visits every state, including those inside Map processors and Parallel branches. */
@@ -424,7 +458,7 @@ export function forEachState(definition: { States: Record<string, Record<string,
   }
 }
 
-const TIER_IN_STATE_NAME = new RegExp(`\\((${TIER_NAMES.join("|")})\\)$`);
+const TIER_IN_STATE_NAME = /\((xsmall|small|medium|large|xlarge)\)$/;
 
 /** `Extract (medium)` → `medium`. */
 export function tierFromState(stateName: string): string | undefined {

@@ -3,7 +3,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { AslDefinition } from "../stacks/resolve-asl.ts";
 import { committedFiles, copyCommitted } from "../lib/published.ts";
 import { parseS3Uri } from "../lib/s3.ts";
-import { tierOfTaskDefinition, type EcsTaskResult } from "./ecs-runner.ts";
+import type { EcsTaskResult } from "./ecs-runner.ts";
 import { forEachState } from "./engine.ts";
 import {
   buildRecord,
@@ -111,7 +111,7 @@ export class RunRecorder {
   onEcsTask = (execution: string, state: string, task: EcsTaskResult): void => {
     const track = this.executions.get(execution);
     if (!track) return;
-    const tier = tierOfTaskDefinition(task.TaskDefinitionArn).name;
+    const tier = task.Overrides?.ContainerOverrides?.[0]?.Environment?.find((e) => e.Name === "ATLAS_TIER")?.Value ?? null;
     track.ecsNotes.push({ state, tier, peak_rss_bytes: task.Local?.peakRssBytes || null, log_file: task.Local?.logFile ?? null, message: task.Local?.lastError ?? null });
   };
 

@@ -2,7 +2,6 @@ import type { StackContext } from "sst/constructs";
 import { codeVersion } from "../lib/code-version.ts";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { machineArnVariable } from "../lib/execution-history.ts";
-import { TIER_NAMES } from "../workflows/tiers.ts";
 import { allWorkflows } from "../workflows/index.ts";
 import { readConfig } from "../workflows/config.ts";
 import { functionNames, functionSteps, type BucketAccess, type Workflow } from "../workflows/types.ts";
@@ -33,7 +32,6 @@ export function AtlasStack({ stack }: StackContext) {
     vpc: network.vpc,
     bucket: data.bucket,
     containers,
-    tiers: TIER_NAMES,
     // The commit being deployed: every manifest the tasks publish records it.
     codeVersion: codeVersion(PROJECT_ROOT),
     access: accessBy(workflows, (w) => w.steps.flatMap((s) => (s.kind === "container" && s.access ? [[s.container, s.access]] : []))),
@@ -58,7 +56,7 @@ export function AtlasStack({ stack }: StackContext) {
         runbookUrl: config.runbookUrl,
         bindings: {
           fn: (name) => functions.get(name),
-          task: (container, tier) => tasks.get(container, tier),
+          task: (container) => tasks.get(container),
           cluster: tasks.cluster,
           subnets: network.taskSubnets,
           securityGroups: [workflow.network === "https-egress-only" ? network.restrictedSecurityGroup : network.taskSecurityGroup],

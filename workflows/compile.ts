@@ -5,8 +5,9 @@ import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
 import { Construct } from "constructs";
+import { DOCUMENT_PATHS, STATE_NAMES } from "../run-model/state-names.ts";
 import { RUN_SESSION_ENVIRONMENT, startRunSession } from "./run-session.ts";
-import { TIER_NAMES, nextTier, type TierName } from "./tiers.ts";
+import { TIER_NAMES, TIERS, machineTierTable, taskSizeOverrides, tierByName, tierEnvironment } from "./tiers.ts";
 import type {
   CauseRetryPolicy,
   ContainerStep,
@@ -24,7 +25,8 @@ import type {
  */
 export interface WorkflowBindings {
   fn(name: string): lambda.IFunction;
-  task(container: string, tier: TierName): { taskDefinition: ecs.TaskDefinition; container: ecs.ContainerDefinition };
+  /** The container's one task definition (every tier: the state machine overrides its size per run). */
+  task(container: string): { taskDefinition: ecs.TaskDefinition; container: ecs.ContainerDefinition };
   cluster: ecs.ICluster;
   subnets: ec2.SubnetSelection;
   securityGroups: ec2.ISecurityGroup[];
@@ -46,31 +48,36 @@ const ECS_RESULT_FIELDS = { "startedAt.$": "$.StartedAt", "stoppedAt.$": "$.Stop
  */
 export const OUT_OF_MEMORY_CAUSES = ["*OutOfMemoryError*", '*"ExitCode":137*', '*"ExitCode":134*'];
 
-export const stateNames = {
-  initialize: "Initialize",
-  step: (id: string) => capitalize(id),
-  tierChoice: (id: string) => `${capitalize(id)}: pick tier`,
-  onTier: (id: string, tier: TierName) => `${capitalize(id)} (${tier})`,
-  classify: (id: string) => `${capitalize(id)}: why did it fail?`,
-  escalate: (id: string, from: TierName, to: TierName) => `${capitalize(id)}: escalate ${from} to ${to}`,
-  useTier: (id: string, tier: TierName) => `${capitalize(id)}: use ${tier}`,
-  waitRetry: (id: string) => `${capitalize(id)}: wait before retry`,
-  countRetry: (id: string) => `${capitalize(id)}: count retry`,
-  runSession: (id: string) => `${capitalize(id)}: start run session`,
-  unknownTier: "Unknown tier",
-  onFailure: (name: string) => name,
-  onFailureChoice: (name: string) => `${name}?`,
-  metricsSucceeded: "Metrics",
-  metricsFailed: "Metrics (failed run)",
-  notifySucceeded: "Notify success",
-  notifyFailed: "Notify failure",
-  succeeded: "Succeeded",
-  failed: "Failed",
-  itemSucceeded: (id: string) => `${capitalize(id)}: item succeeded`,
-  itemFailed: (id: string) => `${capitalize(id)}: item failed`,
-  itemStart: (id: string) => `${capitalize(id)}: start this item?`,
-  itemNotStarted: (id: string) => `${capitalize(id)}: item not started`,
-} as const;
+/** The state names, from the one vocabulary every history reader shares (run-model/state-names.ts). */
+export const stateNames = STATE_NAMES;
+
+/** `$.task`, where each container step's "pick tier" state puts what its attempt runs with. */
+const TASK = DOCUMENT_PATHS.task;
+
+/**
+ * One ECS RunTask (.sync) whose task-level and container overrides come whole from the working document, or as a
+ * literal: `EcsRunTask` in aws-cdk-lib 2.224 takes a task-level `cpu` and `memoryMiB` but no ephemeral storage,
+ * and a free tier must leave `EphemeralStorage` out altogether (RunTask takes 21–200 GiB). Everything else (the
+ * cluster, Fargate launch, network, the IAM policies and the .sync event rule) is `EcsRunTask`'s own.
+ */
+class SizedEcsRunTask extends tasks.EcsRunTask {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: tasks.EcsRunTaskProps,
+    private readonly overrides: { expression: string } | { literal: Record<string, unknown> },
+  ) {
+    super(scope, id, props);
+  }
+
+  protected override _renderTask(topLevelQueryLanguage?: sfn.QueryLanguage): unknown {
+    const rendered = super._renderTask(topLevelQueryLanguage) as { Parameters: Record<string, unknown> };
+    delete rendered.Parameters.Overrides;
+    if ("expression" in this.overrides) rendered.Parameters["Overrides.$"] = this.overrides.expression;
+    else rendered.Parameters.Overrides = this.overrides.literal;
+    return rendered;
+  }
+}
 
 /**
  * Turns a workflow into Step Functions states, JSONPath only (the local engine ignores JSONata).
@@ -80,10 +87,20 @@ export const stateNames = {
  * `$.error` and goes to the failure path: [onFailure: "<name>?" → "<name>"] → Metrics (failed run) → Notify failure
  * → Failed. Metrics and Notify can never turn a succeeded run into a failed one, and the onFailure command never
  * changes the outcome or `$.error`: their errors are caught and stored.
+ *
+ * A container step is two states, "<Step>: pick tier" (a Pass: the tier's row of the table `$.tiers`, by the
+ * position Plan chose plus the escalations so far, and the step's overrides, into `$.task`) and "<Step>" (the one
+ * ECS task). A task that stops with a non-zero exit goes to the states every container step shares: "Why did it
+ * fail?" reads the Cause and either escalates ("Escalate tier"), waits and counts a retry ("Wait before retry",
+ * "Count retry"), or fails the run; "Run the step again" then sends the machine back to the step named in `$.task`.
  */
 export class WorkflowDefinition extends Construct {
   readonly startState: sfn.IChainable;
   private readonly failurePath: sfn.IChainable;
+  private readonly containerSteps: ContainerStep[];
+  /** The step's "pick tier" state, by step id: where "Run the step again" sends a retried or escalated step. */
+  private readonly pickTierStates = new Map<string, sfn.State>();
+  private whyDidItFailState?: sfn.Choice;
 
   constructor(
     scope: Construct,
@@ -92,12 +109,13 @@ export class WorkflowDefinition extends Construct {
     private readonly bindings: WorkflowBindings,
   ) {
     super(scope, id);
+    this.containerSteps = workflow.steps.filter((s): s is ContainerStep => s.kind === "container");
     const ending = this.buildEnding("FAILED");
     this.failurePath = workflow.onFailure ? this.onFailureStep(workflow.onFailure, ending) : ending;
     const success = this.buildEnding("SUCCEEDED");
 
     const initialize = new sfn.Pass(this, stateNames.initialize, {
-      comment: "Keeps the execution input at $.input and creates the bookkeeping the steps write into.",
+      comment: "Keeps the execution input at $.input, holds the tier table at $.tiers and creates the bookkeeping the steps write into.",
       parameters: this.initialDocument(),
     });
 
@@ -108,19 +126,25 @@ export class WorkflowDefinition extends Construct {
       else if (step.kind === "function") next = this.functionStep(step, next);
       else next = this.fanOutStep(step, next);
     }
+    if (this.containerSteps.length) this.buildRetryStates();
     this.startState = initialize.next(next);
   }
 
   private initialDocument(): Record<string, unknown> {
-    const containers = this.workflow.steps.filter((s): s is ContainerStep => s.kind === "container");
+    const containers = this.containerSteps;
     const doc: Record<string, unknown> = {
       input: sfn.JsonPath.entirePayload,
       run: {
         retries: Object.fromEntries(containers.map((s) => [s.id, { count: 0 }])),
+        escalated: Object.fromEntries(containers.map((s) => [s.id, 0])),
         escalations: {},
       },
       steps: {},
     };
+    if (containers.length) {
+      doc.tiers = machineTierTable();
+      doc.task = {};
+    }
     // Every field a later state may read exists from the start, so a failure path never trips on a missing path.
     for (const step of [...this.workflow.steps, ...(this.workflow.metrics ? [this.workflow.metrics] : [])]) {
       if (step.kind !== "container") doc[topLevelKey(step.resultPath)] = {};
@@ -149,91 +173,174 @@ export class WorkflowDefinition extends Construct {
   /** `<name>?`: Succeed (`<name>`) when the boolean at `path` is true, else on to `next`. */
   private endRunWhen(end: NonNullable<FunctionStep["endsRunWhen"]>, next: sfn.IChainable): sfn.IChainable {
     if (!/^\$\.[A-Za-z0-9_]/.test(end.path)) throw new Error(`${this.workflow.name}: endsRunWhen path '${end.path}' must be a $.path into the working document`);
-    return new sfn.Choice(this, `${end.name}?`, { comment: `Ends the run as Succeeded when ${end.path} is true.` })
+    return new sfn.Choice(this, stateNames.endRunChoice(end.name), { comment: `Ends the run as Succeeded when ${end.path} is true.` })
       // isPresent first: a Choice on a missing path is States.Runtime, which no Catch takes.
-      .when(sfn.Condition.and(sfn.Condition.isPresent(end.path), sfn.Condition.booleanEquals(end.path, true)), new sfn.Succeed(this, end.name, { comment: "Nothing to do: no task ran, nothing was published, nobody is notified." }))
+      .when(sfn.Condition.and(sfn.Condition.isPresent(end.path), sfn.Condition.booleanEquals(end.path, true)), new sfn.Succeed(this, stateNames.endRun(end.name), { comment: "Nothing to do: no task ran, nothing was published, nobody is notified." }))
       .otherwise(next);
   }
 
   // ---- container steps (ECS Fargate) ----
 
+  /** "<Step>: pick tier" → "<Step>" (the ECS task); a stopped task goes to the shared "Why did it fail?". */
   private containerStep(step: ContainerStep, next: sfn.IChainable): sfn.IChainable {
-    const tierPath = `$.plan.tiers.${step.id}`;
-    const pickTier = new sfn.Choice(this, stateNames.tierChoice(step.id), {
-      comment: `Runs ${step.id} on the tier Plan chose (or a bigger one after an out-of-memory kill).`,
+    const run = this.ecsTask(stateNames.step(step.id), step, { expression: `States.JsonMerge(${TASK}.size, ${TASK}.container, false)` }, {
+      comment: `Runs ${step.id} on the tier ${TASK} names; a stopped task's Cause decides escalate, retry or fail.`,
+      taskTimeout: sfn.Timeout.at(`${TASK}.timeoutSeconds`),
+      resultPath: `$.steps.${step.id}`,
     });
-    const classify = new sfn.Choice(this, stateNames.classify(step.id), {
-      comment: "Every stopped task is States.TaskFailed: read the Cause to choose escalate, retry or fail.",
-    });
+    for (const policy of step.retries) if (policy.kind === "error") run.addRetry(errorRetry(policy));
+    run.addCatch(this.whyDidItFail(), { errors: ["States.TaskFailed"], resultPath: "$.error" });
+    run.addCatch(this.failurePath, { errors: ["States.ALL"], resultPath: "$.error" });
+    run.next(next);
 
+    const pick = new sfn.Pass(this, stateNames.pickTier(step.id), {
+      comment: `The tier Plan chose for ${step.id}, one up per out-of-memory escalation, from the tier table; its task overrides, timeout and retry bookkeeping.`,
+      parameters: this.attemptPlan(step),
+      resultPath: TASK,
+    });
+    pick.next(run);
     // A scoped step starts a fresh session before every attempt (retries and escalations come back through it).
-    const entry = step.scopedSession ? this.runSession(step, step.scopedSession, pickTier) : pickTier;
-    const withSession = step.scopedSession ? { ...step, environment: { ...step.environment, ...RUN_SESSION_ENVIRONMENT } } : step;
-    for (const tier of TIER_NAMES) {
-      const run = this.ecsTask(stateNames.onTier(step.id, tier), withSession, tier, {
-        taskTimeout: sfn.Timeout.duration(Duration.seconds(step.timeoutSeconds[tier])),
-        resultPath: `$.steps.${step.id}`,
-      });
-      for (const policy of step.retries) if (policy.kind === "error") run.addRetry(errorRetry(policy));
-      run.addCatch(classify, { errors: ["States.TaskFailed"], resultPath: "$.error" });
-      run.addCatch(this.failurePath, { errors: ["States.ALL"], resultPath: "$.error" });
-      run.next(next);
-      pickTier.when(sfn.Condition.stringEquals(tierPath, tier), run);
-    }
-    pickTier.otherwise(this.unknownTier());
-
-    if (step.escalateOnOutOfMemory) {
-      for (const tier of TIER_NAMES) {
-        const up = nextTier(tier);
-        if (!up) continue;
-        const record = new sfn.Pass(this, stateNames.escalate(step.id, tier, up), {
-          result: sfn.Result.fromObject({ step: step.id, from: tier, to: up, reason: "OutOfMemoryError" }),
-          resultPath: `$.run.escalations.${step.id}_${tier}`,
-        });
-        const useTier = new sfn.Pass(this, stateNames.useTier(step.id, up), {
-          result: sfn.Result.fromString(up),
-          resultPath: tierPath,
-        });
-        classify.when(
-          sfn.Condition.and(
-            sfn.Condition.stringEquals(tierPath, tier),
-            anyMatch("$.error.Cause", OUT_OF_MEMORY_CAUSES),
-          ),
-          record.next(useTier).next(entry),
-        );
-      }
-    }
-
-    const causeRetry = step.retries.find((p): p is CauseRetryPolicy => p.kind === "cause");
-    if (causeRetry) {
-      const countPath = `$.run.retries.${step.id}.count`;
-      const wait = new sfn.Wait(this, stateNames.waitRetry(step.id), {
-        comment: `${causeRetry.name}: up to ${causeRetry.maxAttempts} retries.`,
-        time: sfn.WaitTime.duration(Duration.seconds(causeRetry.waitSeconds)),
-      });
-      const count = new sfn.Pass(this, stateNames.countRetry(step.id), {
-        parameters: { count: sfn.JsonPath.mathAdd(sfn.JsonPath.numberAt(countPath), 1) },
-        resultPath: `$.run.retries.${step.id}`,
-      });
-      classify.when(
-        sfn.Condition.and(
-          anyMatch("$.error.Cause", causeRetry.causeMatches),
-          sfn.Condition.numberLessThan(countPath, causeRetry.maxAttempts),
-        ),
-        wait.next(count).next(entry),
-      );
-    }
-    classify.otherwise(this.failurePath);
+    const entry = step.scopedSession ? this.runSession(step, step.scopedSession, pick) : pick;
+    this.pickTierStates.set(step.id, entry);
     return entry;
   }
 
   /** `<Step>: start run session` (workflows/run-session.ts) → next; a session that cannot start fails the run. */
-  private runSession(step: ContainerStep, session: ScopedSession, next: sfn.IChainable): sfn.IChainable {
+  private runSession(step: ContainerStep, session: ScopedSession, next: sfn.IChainable): sfn.State {
     const roleArn = this.bindings.runRoleArn?.(step.container);
     if (!roleArn) throw new Error(`${this.workflow.name}: step '${step.id}' has a scoped session, but container '${step.container}' has no run role bound`);
     const start = startRunSession(this, stateNames.runSession(step.id), session, roleArn, step.container);
     start.addCatch(this.failurePath, { errors: ["States.ALL"], resultPath: "$.error" });
-    return start.next(next);
+    start.next(next);
+    return start;
+  }
+
+  /**
+   * What "<Step>: pick tier" writes to `$.task` (run-model/state-names.ts `TaskAttemptPlan`), all read from the one
+   * tier table by the step's position: Plan's (`$.plan.tierIndex.<id>`) plus its escalations (`$.run.escalated`).
+   * `size` and `container` become RunTask's `Overrides`; `onEscalate` and `onRetry` are what the shared states merge
+   * into `$.run`, so that they need not know which step they act for.
+   */
+  private attemptPlan(step: ContainerStep): Record<string, unknown> {
+    const index = `States.MathAdd($.plan.tierIndex.${step.id}, $.run.escalated.${step.id})`;
+    const column = (path: string) => `States.ArrayGetItem(${path}, ${index})`;
+    const timeouts = TIER_NAMES.map((t) => step.timeoutSeconds[t]);
+    const causeRetry = step.retries.find((p): p is CauseRetryPolicy => p.kind === "cause");
+    const tierVariables = Object.keys(tierEnvironment(TIERS[0]));
+    const plan: Record<string, unknown> = {
+      step: step.id,
+      state: stateNames.step(step.id),
+      "index.$": index,
+      "tier.$": column("$.tiers.name"),
+      "timeoutSeconds.$": `States.ArrayGetItem(States.Array(${timeouts.join(", ")}), ${index})`,
+      "retries.$": `$.run.retries.${step.id}.count`,
+      maxRetries: causeRetry?.maxAttempts ?? 0,
+      retryWaitSeconds: causeRetry?.waitSeconds ?? 0,
+      escalates: step.escalateOnOutOfMemory,
+      "size.$": column("$.tiers.task"),
+      container: {
+        ContainerOverrides: [
+          {
+            Name: this.bindings.task(step.container).container.containerName,
+            Command: step.command,
+            Environment: [
+              ...environmentParameters(step.scopedSession ? { ...step.environment, ...RUN_SESSION_ENVIRONMENT } : step.environment),
+              ...tierVariables.map((name) => ({ Name: name, "Value.$": column(`$.tiers.environment.${name}`) })),
+            ],
+          },
+        ],
+      },
+      onRetry: { [step.id]: { "count.$": `States.MathAdd($.run.retries.${step.id}.count, 1)` } },
+    };
+    if (step.escalateOnOutOfMemory) {
+      const nextIndex = `States.ArrayGetItem($.tiers.next, ${index})`;
+      plan["nextTier.$"] = `States.ArrayGetItem($.tiers.name, ${nextIndex})`;
+      plan.onEscalate = {
+        escalated: { [`${step.id}.$`]: `States.MathAdd($.run.escalated.${step.id}, 1)` },
+        escalations: {
+          [step.id]: {
+            step: step.id,
+            "from.$": `States.ArrayGetItem($.tiers.name, $.plan.tierIndex.${step.id})`,
+            "to.$": `States.ArrayGetItem($.tiers.name, ${nextIndex})`,
+            reason: "OutOfMemoryError",
+            "count.$": `States.MathAdd($.run.escalated.${step.id}, 1)`,
+          },
+        },
+      };
+    }
+    return plan;
+  }
+
+  /** "Why did it fail?", created with the first container step that catches into it. */
+  private whyDidItFail(): sfn.Choice {
+    this.whyDidItFailState ??= new sfn.Choice(this, stateNames.whyDidItFail, {
+      comment: "Every stopped task is States.TaskFailed: the Cause (the ECS task) says whether to escalate, retry or fail.",
+    });
+    return this.whyDidItFailState;
+  }
+
+  /**
+   * The states every container step shares: "Why did it fail?" → "Escalate tier" (out of memory, while a tier
+   * remains) or "Wait before retry" → "Count retry" (a cause the step's policy retries, while retries remain) →
+   * "Run the step again" → the step's "pick tier". Anything else goes to the failure path.
+   */
+  private buildRetryStates(): void {
+    const why = this.whyDidItFail();
+    const runAgain = new sfn.Choice(this, stateNames.runAgain, { comment: `Back to the step ${TASK}.step names, to pick its tier again.` });
+    for (const step of this.containerSteps) runAgain.when(sfn.Condition.stringEquals(`${TASK}.step`, step.id), this.pickTierStates.get(step.id)!);
+    runAgain.otherwise(this.failurePath);
+
+    if (this.containerSteps.some((s) => s.escalateOnOutOfMemory)) {
+      const escalate = new sfn.Pass(this, stateNames.escalate, {
+        comment: `Records the escalation at $.run.escalations.<step> and moves the step one tier up (${TASK}.onEscalate).`,
+        parameters: {
+          "retries.$": "$.run.retries",
+          "escalated.$": `States.JsonMerge($.run.escalated, ${TASK}.onEscalate.escalated, false)`,
+          "escalations.$": `States.JsonMerge($.run.escalations, ${TASK}.onEscalate.escalations, false)`,
+        },
+        resultPath: "$.run",
+      });
+      why.when(
+        sfn.Condition.and(
+          sfn.Condition.booleanEquals(`${TASK}.escalates`, true),
+          sfn.Condition.numberLessThan(`${TASK}.index`, TIERS.length - 1),
+          anyMatch("$.error.Cause", OUT_OF_MEMORY_CAUSES),
+        ),
+        escalate.next(runAgain),
+      );
+    }
+
+    // One rule per distinct retry policy: steps that share a policy share its rule.
+    const policies = new Map<string, { policy: CauseRetryPolicy; steps: string[] }>();
+    for (const step of this.containerSteps) {
+      const policy = step.retries.find((p): p is CauseRetryPolicy => p.kind === "cause");
+      if (!policy) continue;
+      const key = JSON.stringify(policy);
+      policies.set(key, { policy, steps: [...(policies.get(key)?.steps ?? []), step.id] });
+    }
+    if (policies.size) {
+      const wait = new sfn.Wait(this, stateNames.waitBeforeRetry, {
+        comment: `The step's retry policy's wait (${TASK}.retryWaitSeconds).`,
+        time: sfn.WaitTime.secondsPath(`${TASK}.retryWaitSeconds`),
+      });
+      const count = new sfn.Pass(this, stateNames.countRetry, {
+        comment: `Counts the retry at $.run.retries.<step>.count (${TASK}.onRetry).`,
+        parameters: {
+          "retries.$": `States.JsonMerge($.run.retries, ${TASK}.onRetry, false)`,
+          "escalated.$": "$.run.escalated",
+          "escalations.$": "$.run.escalations",
+        },
+        resultPath: "$.run",
+      });
+      wait.next(count).next(runAgain);
+      const everyStep = policies.size === 1 && [...policies.values()][0].steps.length === this.containerSteps.length;
+      for (const { policy, steps } of policies.values()) {
+        const conditions = [anyMatch("$.error.Cause", policy.causeMatches), sfn.Condition.numberLessThanJsonPath(`${TASK}.retries`, `${TASK}.maxRetries`)];
+        if (!everyStep) conditions.unshift(anyEquals(`${TASK}.step`, steps));
+        why.when(sfn.Condition.and(...conditions), wait, { comment: `${policy.name}: up to ${policy.maxAttempts} retries (${steps.join(", ")}).` });
+      }
+    }
+    why.otherwise(this.failurePath);
   }
 
   // ---- the failure path's cleanup (e.g. rolling back an interrupted publish) ----
@@ -249,17 +356,37 @@ export class WorkflowDefinition extends Construct {
     if (!/^\$\.[A-Za-z0-9_]/.test(step.whenPresent)) throw new Error(`${where}: whenPresent '${step.whenPresent}' must be a $.path into the working document`);
     if (!Number.isInteger(step.timeoutSeconds) || step.timeoutSeconds <= 0) throw new Error(`${where}: timeoutSeconds must be a whole number of seconds > 0`);
     if (step.command.length === 0) throw new Error(`${where}: command is empty`);
-    const containers = [...new Set(this.workflow.steps.flatMap((s) => (s.kind === "container" ? [s.container] : [])))];
+    const containers = [...new Set(this.containerSteps.map((s) => s.container))];
     if (!containers.includes(step.container)) {
       throw new Error(`${where}: container '${step.container}' is not one of this workflow's step containers (${containers.join(", ") || "none"})`);
     }
     const paths = [...new Set([step.whenPresent, ...Object.values(step.environment).filter((v) => v.startsWith("$."))])];
 
-    const run = this.ecsTask(stateNames.onFailure(step.name), step, "small", {
-      comment: `Failure path: runs '${step.command.join(" ")}' once; its failure is recorded at $.rollback, never raised.`,
-      taskTimeout: sfn.Timeout.duration(Duration.seconds(step.timeoutSeconds)),
-      resultPath: "$.rollback",
-    });
+    const tier = tierByName(FAILURE_STEP_TIER);
+    const run = this.ecsTask(
+      stateNames.onFailure(step.name),
+      step,
+      {
+        literal: {
+          ...taskSizeOverrides(tier),
+          ContainerOverrides: [
+            {
+              Name: this.bindings.task(step.container).container.containerName,
+              Command: step.command,
+              Environment: [
+                ...environmentParameters(step.environment),
+                ...Object.entries(tierEnvironment(tier)).map(([Name, Value]) => ({ Name, Value })),
+              ],
+            },
+          ],
+        },
+      },
+      {
+        comment: `Failure path: runs '${step.command.join(" ")}' once on the ${tier.name} tier; its failure is recorded at $.rollback, never raised.`,
+        taskTimeout: sfn.Timeout.duration(Duration.seconds(step.timeoutSeconds)),
+        resultPath: "$.rollback",
+      },
+    );
     for (const policy of step.retries) run.addRetry(errorRetry(policy));
     run.addCatch(next, { errors: ["States.ALL"], resultPath: "$.rollback" });
     run.next(next);
@@ -272,45 +399,30 @@ export class WorkflowDefinition extends Construct {
       .otherwise(next);
   }
 
-  /** One ECS RunTask (.sync) of a container step on one tier: Fargate, the container's command and environment. */
+  /** One ECS RunTask (.sync) of a container: Fargate, the container's one task definition, the given overrides. */
   private ecsTask(
     stateName: string,
-    step: Pick<ContainerStep, "container" | "command" | "environment">,
-    tier: TierName,
+    step: Pick<ContainerStep, "container">,
+    overrides: { expression: string } | { literal: Record<string, unknown> },
     props: Pick<tasks.EcsRunTaskProps, "comment" | "taskTimeout" | "resultPath">,
   ): tasks.EcsRunTask {
-    const { taskDefinition, container } = this.bindings.task(step.container, tier);
-    return new tasks.EcsRunTask(this, stateName, {
-      integrationPattern: sfn.IntegrationPattern.RUN_JOB,
-      cluster: this.bindings.cluster,
-      taskDefinition,
-      launchTarget: new tasks.EcsFargateLaunchTarget({ platformVersion: ecs.FargatePlatformVersion.LATEST }),
-      subnets: this.bindings.subnets,
-      securityGroups: this.bindings.securityGroups,
-      assignPublicIp: this.bindings.assignPublicIp,
-      containerOverrides: [
-        {
-          containerDefinition: container,
-          command: step.command,
-          environment: Object.entries(step.environment).map(([name, value]) => ({
-            name,
-            value: value.startsWith("$") ? sfn.JsonPath.stringAt(value) : value,
-          })),
-        },
-      ],
-      resultSelector: { tier, ...ECS_RESULT_FIELDS },
-      ...props,
-    });
-  }
-
-  private unknownTierState?: sfn.IChainable;
-  private unknownTier(): sfn.IChainable {
-    this.unknownTierState ??= new sfn.Pass(this, stateNames.unknownTier, {
-      comment: "Plan returned a tier this machine has no task definition for.",
-      result: sfn.Result.fromObject({ Error: "Atlas.UnknownTier", Cause: `expected one of ${TIER_NAMES.join(", ")}` }),
-      resultPath: "$.error",
-    }).next(this.failurePath);
-    return this.unknownTierState;
+    const { taskDefinition } = this.bindings.task(step.container);
+    return new SizedEcsRunTask(
+      this,
+      stateName,
+      {
+        integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+        cluster: this.bindings.cluster,
+        taskDefinition,
+        launchTarget: new tasks.EcsFargateLaunchTarget({ platformVersion: ecs.FargatePlatformVersion.LATEST }),
+        subnets: this.bindings.subnets,
+        securityGroups: this.bindings.securityGroups,
+        assignPublicIp: this.bindings.assignPublicIp,
+        resultSelector: ECS_RESULT_FIELDS,
+        ...props,
+      },
+      overrides,
+    );
   }
 
   // ---- fan-out (one nested execution per item) ----
@@ -323,7 +435,7 @@ export class WorkflowDefinition extends Construct {
       maxConcurrency: step.maxConcurrency,
       resultPath: step.resultPath,
     });
-    const start = new tasks.StepFunctionsStartExecution(this, `${stateNames.step(step.id)}: run ${step.workflow}`, {
+    const start = new tasks.StepFunctionsStartExecution(this, stateNames.runChild(step.id, step.workflow), {
       stateMachine: child,
       integrationPattern: sfn.IntegrationPattern.RUN_JOB,
       // The name dedupes reruns: one execution per region and period.
@@ -414,6 +526,19 @@ function errorRetry(policy: ErrorRetryPolicy): sfn.RetryProps {
   };
 }
 
+/** The container override's environment: `Value.$` for a JSONPath into the working document, `Value` for a literal. */
+function environmentParameters(environment: Record<string, string>): Record<string, string>[] {
+  return Object.entries(environment).map(([Name, value]): Record<string, string> => (value.startsWith("$") ? { Name, "Value.$": value } : { Name, Value: value }));
+}
+
+/** The failure path's clean-up runs on this tier: a rollback copies a few objects back. */
+export const FAILURE_STEP_TIER = "small";
+
+function anyEquals(variable: string, values: string[]): sfn.Condition {
+  const conditions = values.map((v) => sfn.Condition.stringEquals(variable, v));
+  return conditions.length === 1 ? conditions[0] : sfn.Condition.or(...conditions);
+}
+
 function anyMatch(variable: string, patterns: string[]): sfn.Condition {
   const conditions = patterns.map((p) => sfn.Condition.stringMatches(variable, p));
   return conditions.length === 1 ? conditions[0] : sfn.Condition.or(...conditions);
@@ -437,6 +562,3 @@ function topLevelKey(path: string): string {
   return match[1];
 }
 
-function capitalize(id: string): string {
-  return id.charAt(0).toUpperCase() + id.slice(1);
-}

@@ -73,10 +73,11 @@ export function containerJob(o: ContainerJobOptions): Workflow {
           input: "$.input",
           execution: { name: "$$.Execution.Name", startTime: "$$.Execution.StartTime" },
           job: { ...job },
+          tierNames: "$.tiers.name",
         },
         resultPath: "$.plan",
         // A job shared by tenants also gets its tenant's name (the scoped session's tag).
-        resultFields: ["workflow", "runId", "config", "uris", "tiers", ...(o.tenants ? ["tenant"] : [])],
+        resultFields: ["workflow", "runId", "config", "uris", "tiers", "tierIndex", ...(o.tenants ? ["tenant"] : [])],
         timeoutSeconds: 60,
         retries: [LAMBDA_SERVICE_RETRY],
         onError: "fail",

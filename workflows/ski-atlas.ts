@@ -52,9 +52,10 @@ export const skiAtlas: Workflow = {
       payload: {
         input: "$.input",
         execution: { name: "$$.Execution.Name", startTime: "$$.Execution.StartTime" },
+        tierNames: "$.tiers.name",
       },
       resultPath: "$.plan",
-      resultFields: ["workflow", "region", "period", "runId", "source", "uris", "tiers", "allowShrink"],
+      resultFields: ["workflow", "region", "period", "runId", "source", "uris", "tiers", "tierIndex", "allowShrink"],
       timeoutSeconds: 60,
       retries: [LAMBDA_SERVICE_RETRY, SOURCE_UNAVAILABLE_RETRY],
       onError: "fail",

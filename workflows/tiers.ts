@@ -107,16 +107,83 @@ export const DUCKDB_MEMORY_SHARE = 0.25;
 export const DUCKDB_SPILL_DISK_SHARE = 0.5;
 
 /**
- * The environment that sizes a task to its tier: the task definitions of every container (stacks/) and the local
- * engine's ECS runner (local/ecs-runner.ts) both take it from here, so a step behaves the same in both places.
- * `workDir` is the task's scratch folder: `TASK_WORK_DIR` in the image, a fresh folder per task locally.
+ * The environment that sizes a task to its tier, passed per run as RunTask's container override (the one task
+ * definition per container does not know the tier): Node's heap cap, DuckDB's limits, and the tier's name
+ * (`ATLAS_TIER`, so a task, its logs and its Cause say which size it ran on). The local engine's ECS runner gets it
+ * from the same override, so a step behaves the same in both places.
  */
-export function taskEnvironment(tier: Tier, workDir: string = TASK_WORK_DIR): Record<string, string> {
+export function tierEnvironment(tier: Tier): Record<string, string> {
   return {
+    [TASK_ENV.tier]: tier.name,
     NODE_OPTIONS: `--max-old-space-size=${Math.floor(tier.memoryMiB * NODE_HEAP_SHARE)}`,
-    // os.tmpdir() follows TMPDIR: every step's temporary files, and DuckDB's spill files, go to the work dir.
-    TMPDIR: workDir,
     [TASK_ENV.duckdbMemoryLimit]: `${Math.floor(tier.memoryMiB * DUCKDB_MEMORY_SHARE)}MiB`,
     [TASK_ENV.duckdbMaxTempDirectorySize]: `${Math.floor(tier.ephemeralGiB * DUCKDB_SPILL_DISK_SHARE)}GiB`,
+  };
+}
+
+/**
+ * Everything a task of this tier runs with besides its step's own variables: the tier's environment, and the
+ * task definition's `TMPDIR` (the same for every tier). `workDir` is the task's scratch folder: `TASK_WORK_DIR` in
+ * the image, a fresh folder per task locally.
+ */
+export function taskEnvironment(tier: Tier, workDir: string = TASK_WORK_DIR): Record<string, string> {
+  // os.tmpdir() follows TMPDIR: every step's temporary files, and DuckDB's spill files, go to the work dir.
+  return { ...tierEnvironment(tier), TMPDIR: workDir };
+}
+
+/**
+ * RunTask's task-level overrides for a tier, as the ECS API names them: vCPU units and MiB as strings, and the disk
+ * only above Fargate's free 20 GiB (`EphemeralStorage.SizeInGiB` takes 21–200, so a free tier must leave it out).
+ */
+export interface TaskSizeOverrides {
+  Cpu: string;
+  Memory: string;
+  EphemeralStorage?: { SizeInGiB: number };
+}
+
+export function taskSizeOverrides(tier: Tier): TaskSizeOverrides {
+  return {
+    Cpu: String(tier.vcpu * 1024),
+    Memory: String(tier.memoryMiB),
+    ...(tier.ephemeralGiB > FARGATE_FREE_EPHEMERAL_GIB ? { EphemeralStorage: { SizeInGiB: tier.ephemeralGiB } } : {}),
+  };
+}
+
+/**
+ * The tier a task ran on, from what RunTask was asked for (`Overrides.Cpu`/`Memory`, as ECS echoes them in the
+ * stopped task); undefined when no tier has that size.
+ */
+export function tierOfSize(cpu: string | number | undefined, memoryMiB: string | number | undefined): Tier | undefined {
+  return TIERS.find((t) => t.vcpu * 1024 === Number(cpu) && t.memoryMiB === Number(memoryMiB));
+}
+
+/**
+ * The size of every container's one task definition: the smallest tier. Every run overrides it (the state machine
+ * picks the tier), so it only sizes a task someone starts by hand; ECS accepts task-level overrides above or below
+ * it, since the containers reserve no CPU or memory of their own.
+ */
+export const TASK_DEFINITION_TIER: Tier = TIERS[0];
+
+/**
+ * The tier table as the state machine holds it (`$.tiers`, written by Initialize): one column per setting, each
+ * indexed by the tier's position (`States.ArrayGetItem($.tiers.task, <index>)`), so that the machine picks a tier,
+ * and one up after an out-of-memory kill (`States.MathAdd(<index>, 1)`), from this one table. Columns rather than
+ * rows because an intrinsic's result cannot be followed by a path: a column gives the one value a field needs.
+ * `next` is the position one up (the top tier's is its own: the machine never escalates from it).
+ */
+export interface MachineTierTable {
+  name: string[];
+  next: number[];
+  task: TaskSizeOverrides[];
+  environment: Record<string, string[]>;
+}
+
+export function machineTierTable(): MachineTierTable {
+  const environments = TIERS.map(tierEnvironment);
+  return {
+    name: [...TIER_NAMES],
+    next: TIERS.map((_, i) => Math.min(i + 1, TIERS.length - 1)),
+    task: TIERS.map(taskSizeOverrides),
+    environment: Object.fromEntries(Object.keys(environments[0]).map((name) => [name, environments.map((e) => e[name])])),
   };
 }

@@ -7,7 +7,7 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { PROJECT_ROOT } from "../../lib/project-root.ts";
-import { FARGATE_FREE_EPHEMERAL_GIB, taskEnvironment, tierByName, type TierName } from "../../workflows/tiers.ts";
+import { TASK_DEFINITION_TIER, TASK_WORK_DIR } from "../../workflows/tiers.ts";
 import type { BucketAccess, ScopedSession } from "../../workflows/types.ts";
 import { grantBucketAccess } from "./bucket-grants.ts";
 import { ScopedRunRole } from "./ScopedRunRole.ts";
@@ -20,7 +20,6 @@ export interface ContainerTasksProps {
   bucket: s3.IBucket;
   /** One image per entry, each built from `containers/Dockerfile` with `--build-arg WORKFLOW=<name>`. */
   containers: string[];
-  tiers: readonly TierName[];
   codeVersion: string;
   /** Per container: the key patterns its task role may read and write, as its workflows declare them. */
   access: Record<string, BucketAccess>;
@@ -32,8 +31,9 @@ export interface ContainerTasksProps {
 }
 
 /**
- * The ECS cluster and one Fargate task definition per (container, tier). Task definitions, rather than
- * per-run overrides, because RunTask's overrides through Step Functions cannot raise ephemeral storage.
+ * The ECS cluster and one Fargate task definition per container. Its size is the smallest tier's: each run's
+ * RunTask overrides the CPU, memory, ephemeral storage and the tier's environment (the state machine picks them
+ * from its tier table, workflows/compile.ts), so one definition serves every tier.
  * ARM64 throughout: Graviton Fargate costs about 20% less for the same vCPU and memory.
  */
 export class ContainerTasks extends Construct {
@@ -70,32 +70,30 @@ export class ContainerTasks extends Construct {
       if (session) this.runRoles.set(name, new ScopedRunRole(this, `${name}-run`, { container: name, bucket: props.bucket, session }));
       else grantBucketAccess(taskRole, props.bucket, props.access[name] ?? {});
 
-      for (const tierName of props.tiers) {
-        const tier = tierByName(tierName);
-        const taskDefinition = new ecs.FargateTaskDefinition(this, `${name}-${tierName}`, {
-          // The family ends in the tier: the state machine and the local engine read it from there.
-          family: `${Stack.of(this).stackName}-${name}-${tierName}`,
-          cpu: tier.vcpu * 1024,
-          memoryLimitMiB: tier.memoryMiB,
-          // 20 GiB is what a task gets without asking (and the smallest it may ask for is 21).
-          ephemeralStorageGiB: tier.ephemeralGiB > FARGATE_FREE_EPHEMERAL_GIB ? tier.ephemeralGiB : undefined,
-          runtimePlatform: {
-            cpuArchitecture: ecs.CpuArchitecture.ARM64,
-            operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
-          },
-          taskRole,
-        });
-        const container = taskDefinition.addContainer(name, {
-          containerName: name,
-          image,
-          // The image already runs as `node`; saying so here lets the template be checked for it.
-          user: "node",
-          logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: tierName }),
-          environment: { ...environment, ...taskEnvironment(tier) },
-          stopTimeout: undefined,
-        });
-        this.definitions.set(`${name}/${tierName}`, { taskDefinition, container });
-      }
+      const tier = TASK_DEFINITION_TIER;
+      const taskDefinition = new ecs.FargateTaskDefinition(this, name, {
+        family: `${Stack.of(this).stackName}-${name}`,
+        cpu: tier.vcpu * 1024,
+        memoryLimitMiB: tier.memoryMiB,
+        // No EphemeralStorage: Fargate's free 20 GiB unless a run's override asks for more (21–200 GiB).
+        runtimePlatform: {
+          cpuArchitecture: ecs.CpuArchitecture.ARM64,
+          operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+        },
+        taskRole,
+      });
+      const container = taskDefinition.addContainer(name, {
+        containerName: name,
+        image,
+        // The image already runs as `node`; saying so here lets the template be checked for it.
+        user: "node",
+        logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: name }),
+        // The same for every tier; the tier's own variables (heap cap, DuckDB limits, ATLAS_TIER) come with each
+        // run's container override. os.tmpdir() follows TMPDIR: temporary and DuckDB spill files go to the work dir.
+        environment: { ...environment, TMPDIR: TASK_WORK_DIR },
+        stopTimeout: undefined,
+      });
+      this.definitions.set(name, { taskDefinition, container });
     }
   }
 
@@ -104,9 +102,9 @@ export class ContainerTasks extends Construct {
     return this.runRoles.get(container);
   }
 
-  get(container: string, tier: TierName) {
-    const found = this.definitions.get(`${container}/${tier}`);
-    if (!found) throw new Error(`no task definition for container '${container}' on tier '${tier}'`);
+  get(container: string) {
+    const found = this.definitions.get(container);
+    if (!found) throw new Error(`no task definition for container '${container}'`);
     return found;
   }
 }
