@@ -247,7 +247,7 @@ export function projectRegion(
   const parts = Math.ceil(region.bytes / (PART_MIB * MiB));
   const metricSeriesSent = skiAtlasMetricSeries(region.name);
   const cost = estimateRunCost({
-    ecsTasks: STEPS.map((s) => ({ tier: tiers[s], seconds: stepSeconds[s] })),
+    ecsTasks: STEPS.map((s) => ({ tier: tiers[s], size: tierByName(tiers[s]), seconds: stepSeconds[s] })),
     stateTransitions: SKI_ATLAS_SUCCESS_TRANSITIONS,
     // Plan, Metrics and Notify: well under a second each (the sample run: 0.11, 0.42 and 0.01 s).
     lambdaInvocations: [300, 500, 100].map((durationMs) => ({ memoryMiB: HELPER_LAMBDA_MEMORY_MIB, durationMs })),

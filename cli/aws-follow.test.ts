@@ -12,7 +12,7 @@ import {
 } from "@aws-sdk/client-sfn";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
-import type { ProgressEvent } from "../local/progress-events.ts";
+import type { ProgressEvent } from "../run-model/progress-events.ts";
 import { findStateMachineArn, historyToProgress, startAndFollow, type AwsRunOptions } from "./aws-follow.ts";
 
 const sfn = mockClient(SFNClient);

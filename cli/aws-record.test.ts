@@ -11,7 +11,7 @@ import {
 } from "@aws-sdk/client-sfn";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRunDir, readRecord, type RunRecord } from "../local/run-record.ts";
+import { createRunDir, readRecord, type RunRecord } from "../run-records/record.ts";
 import { schemaProblems } from "../local/testing/run-record-schema.ts";
 import { liveAwsRecord, recordsFromAws, writeRecords } from "./aws-record.ts";
 import { main as runsCli } from "./runs.ts";

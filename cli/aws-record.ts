@@ -6,17 +6,17 @@ import {
   type HistoryEvent,
   type SFNClient,
 } from "@aws-sdk/client-sfn";
+import { detailsOf, toRecordEvent as asRecordEvent } from "../run-model/history.ts";
 import {
   buildRecord,
   CHILD_SEPARATOR,
-  detailsOf,
   recordFile,
   writeRecord,
   type ChildLink,
   type HistoryEventRecord,
   type RunRecord,
-} from "../local/run-record.ts";
-import { withSharedMetricSeries } from "../local/run-cost.ts";
+} from "../run-records/record.ts";
+import { withSharedMetricSeries } from "../run-records/cost.ts";
 import { allWorkflows } from "../workflows/index.ts";
 
 /**
@@ -89,9 +89,9 @@ export async function writeRecords(runDir: string, records: RunRecord[]): Promis
   }
 }
 
+/** An SDK history event as a record keeps it (run-model/history.ts). */
 export function toRecordEvent(event: HistoryEvent): HistoryEventRecord {
-  const timestamp = event.timestamp instanceof Date ? event.timestamp.toISOString() : new Date(event.timestamp ?? 0).toISOString();
-  return { ...(event as unknown as Record<string, unknown>), id: event.id ?? 0, timestamp, type: String(event.type) } as HistoryEventRecord;
+  return asRecordEvent(event as unknown as Parameters<typeof asRecordEvent>[0]);
 }
 
 /** The executions a `states:startExecution` task started: their ARNs are in the task's output or Cause. */

@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { Duck, sqlString } from "../lib/duckdb.ts";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { wkbToGeoJson } from "../lib/wkb.ts";
-import { listRecords, readRecord, recordPath, RUNS_ROOT, type AttemptRecord, type RunRecord } from "../local/run-record.ts";
+import { listRecords, readRecord, recordPath, RUNS_ROOT, type AttemptRecord, type RunRecord } from "../run-records/record.ts";
 
 /**
  * The run console's server: static page, the run records as JSON, each step's log, and views of the published

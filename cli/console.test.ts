@@ -4,7 +4,7 @@ import * as path from "node:path";
 import type { Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../local/run-local.ts";
-import { RUNS_DIR_ENV, type RunRecord } from "../local/run-record.ts";
+import { RUNS_DIR_ENV, type RunRecord } from "../run-records/record.ts";
 import { schemaProblems } from "../local/testing/run-record-schema.ts";
 import { startConsole, type ConsoleServer } from "./console-server.ts";
 import { launchBrowser } from "./testing/browser.ts";

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ACCOUNT_DIR_ENV, REPO_ROOT } from "../local/run-local.ts";
-import type { RunRecord } from "../local/run-record.ts";
+import type { RunRecord } from "../run-records/record.ts";
 import { runCli } from "./testing/run-cli.ts";
 
 /**

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RUNS_DIR_ENV } from "../local/run-record.ts";
+import { RUNS_DIR_ENV } from "../run-records/record.ts";
 import { smallInputState } from "../local/testing/planned-tiers.ts";
 import { ACCOUNT_DIR_ENV, REPO_ROOT } from "../local/run-local.ts";
 import { bucketKeys, processesOfRun } from "../local/testing/interrupted-run.ts";

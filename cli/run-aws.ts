@@ -3,10 +3,11 @@ import * as path from "node:path";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { executionConsoleUrl, regionOfExecutionArn } from "../lib/console-url.ts";
 import { exitCodeOf, onInterrupt } from "../local/interrupt.ts";
-import type { ProgressEvent } from "../local/progress-events.ts";
+import type { ProgressEvent } from "../run-model/progress-events.ts";
 import { seconds } from "../local/progress.ts";
-import { runOutcome } from "../local/run-outcome.ts";
-import { createRunDir, RUNS_ROOT } from "../local/run-record.ts";
+import { runOutcome } from "../run-model/outcome.ts";
+import { createRunDir, RUNS_ROOT } from "../run-records/record.ts";
+import { causeSentence } from "../run-model/causes.ts";
 import { findStateMachineArn, startAndFollow } from "./aws-follow.ts";
 import { liveAwsRecord, recordsFromAws, writeRecords } from "./aws-record.ts";
 
@@ -77,8 +78,7 @@ export async function runOnAws(options: {
   if (options.json) await new Promise((resolve) => process.stdout.write(`${JSON.stringify(records[0], null, 2)}\n`, resolve));
   // The record's status is the run's outcome (a fan-out's digest may say PARTIAL or FAILED), and so is the exit code.
   if (records[0].status !== "SUCCEEDED") {
-    const { oneLineError } = await import("../local/engine.ts");
-    write(`error: ${records[0].error?.line ?? oneLineError(result.error, result.cause)}`);
+    write(`error: ${records[0].error?.line ?? causeSentence(result.error, result.cause)}`);
     return 1;
   }
   return 0;

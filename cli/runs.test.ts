@@ -4,7 +4,8 @@ import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { buildRecord, historyEvent, recordFile, RUNS_DIR_ENV, type RunRecord } from "../local/run-record.ts";
+import { historyEvent } from "../run-model/history.ts";
+import { buildRecord, recordFile, RUNS_DIR_ENV, type RunRecord } from "../run-records/record.ts";
 import { REPO_ROOT } from "../local/run-local.ts";
 import { main as runsCli } from "./runs.ts";
 

@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { EXIT } from "../lib/exit-codes.ts";
 import { table } from "../lib/text-table.ts";
 import { seconds } from "../local/progress.ts";
-import { listRunFolders, readRecord, RUNS_DIR_ENV, RUNS_ROOT, type RunRecord } from "../local/run-record.ts";
+import { listRunFolders, readRecord, RUNS_DIR_ENV, RUNS_ROOT, type RunRecord } from "../run-records/record.ts";
 
 const HELP = `usage: npm run runs [-- list] [--status S] [--workflow W]
        npm run runs -- show <id>

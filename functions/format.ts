@@ -36,7 +36,4 @@ export function snsMessage(text: string): string {
   return `${text.slice(0, 60_000)}\n… (truncated)`;
 }
 
-export function oneLine(text: string, max = 300): string {
-  const flat = text.replace(/\s+/g, " ").trim();
-  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
-}
+export { oneLine } from "../lib/one-line.ts";

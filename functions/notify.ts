@@ -1,6 +1,6 @@
 import { executionConsoleUrl, regionOfExecutionArn } from "../lib/console-url.ts";
 import type { Sinks } from "../lib/local-sinks.ts";
-import { describeCause, type StatesError } from "./causes.ts";
+import { describeCause, type StatesError } from "../run-model/causes.ts";
 import { loadConfig, sinksFromConfig, type AtlasConfig } from "./config.ts";
 import { InvalidInputError } from "./errors.ts";
 import { formatBytes, formatDuration, snsMessage, snsSubject } from "./format.ts";

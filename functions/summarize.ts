@@ -1,4 +1,4 @@
-import { describeCause, type StatesError } from "./causes.ts";
+import { describeCause, type StatesError } from "../run-model/causes.ts";
 import { InvalidInputError } from "./errors.ts";
 import { formatDuration, snsSubject } from "./format.ts";
 

@@ -1,5 +1,3 @@
-import { tierByName, type Tier } from "../workflows/tiers.ts";
-
 /**
  * AWS on-demand prices for what one run uses and for what the stack costs every month, us-east-1, USD.
  * The one place prices live: the CLI's cost line, the run record's `estimated_cost`, the benchmark's projections
@@ -97,9 +95,15 @@ export const AWS_PRICES = {
   dynamoDbOnDemand: { perWriteUnit: 0.625 / 1e6, perReadUnit: 0.125 / 1e6 },
 } as const;
 
-/** What one Fargate ARM64 task of `seconds` on a tier costs, with the one-minute minimum. */
-export function fargateTaskCost(tier: Tier | string, seconds: number): number {
-  const t = typeof tier === "string" ? tierByName(tier) : tier;
+/** A Fargate task's size: what it is billed for (workflows/tiers.ts gives each tier's). */
+export interface FargateSize {
+  vcpu: number;
+  memoryMiB: number;
+  ephemeralGiB: number;
+}
+
+/** What one Fargate ARM64 task of `seconds` of this size costs, with the one-minute minimum. */
+export function fargateTaskCost(t: FargateSize, seconds: number): number {
   const p = AWS_PRICES.fargateArm64;
   const hours = Math.max(seconds, p.minimumSeconds) / 3600;
   const storageAbove20 = Math.max(0, t.ephemeralGiB - 20);
@@ -131,7 +135,7 @@ export function s3RequestClass(method: string, objectKey: string, query: Record<
 /** What a run used, as far as it can be counted from its record (and, locally, from the embedded S3 server). */
 export interface RunUsage {
   /** Every ECS attempt (a retry or a tier escalation is a task of its own). */
-  ecsTasks: { tier: string; seconds: number }[];
+  ecsTasks: { tier: string; size: FargateSize; seconds: number }[];
   /** Step Functions Standard state transitions: every state entered, plus every retry. */
   stateTransitions: number;
   lambdaInvocations: { memoryMiB: number; durationMs: number }[];
@@ -180,7 +184,7 @@ const round = (usd: number) => Number(usd.toFixed(7));
 
 export function estimateRunCost(usage: RunUsage): RunCostEstimate {
   const p = AWS_PRICES;
-  const fargate = usage.ecsTasks.reduce((sum, t) => sum + fargateTaskCost(t.tier, t.seconds), 0);
+  const fargate = usage.ecsTasks.reduce((sum, t) => sum + fargateTaskCost(t.size, t.seconds), 0);
   const stepFunctions = usage.stateTransitions * p.stepFunctionsStandard.perStateTransition;
   const lambda = usage.lambdaInvocations.reduce((sum, i) => sum + lambdaInvocationCost(i.memoryMiB, i.durationMs), 0);
   const s3 = usage.s3Requests ? usage.s3Requests.write * p.s3Standard.perWriteRequest + usage.s3Requests.read * p.s3Standard.perReadRequest : null;

@@ -6,7 +6,7 @@ import { PROJECT_ROOT } from "./project-root.ts";
 
 export const RUNS_DIR_ENV = "ATLAS_RUNS_DIR";
 
-/** Where local run folders go: `.data/runs/`, or `$ATLAS_RUNS_DIR` (local/run-record.ts's RUNS_ROOT). */
+/** Where local run folders go: `.data/runs/`, or `$ATLAS_RUNS_DIR` (run-records/record.ts's RUNS_ROOT). */
 export function localRunsRoot(env: NodeJS.ProcessEnv = process.env): string {
   return path.resolve(env[RUNS_DIR_ENV] || path.join(PROJECT_ROOT, ".data", "runs"));
 }

@@ -1,7 +1,7 @@
 /**
  * Whether the local process that keeps a record is still there. Records rewritten by the process doing the work
  * and closed by it when it ends (the local engine's executions, lib/execution-history.ts; the run records under
- * `.data/runs/`, local/run-record.ts) and locks held by a process (the offline task store's, cli/tasks-offline.ts)
+ * `.data/runs/`, run-records/record.ts) and locks held by a process (the offline task store's, cli/tasks-offline.ts)
  * all follow these rules: a process killed outright (kill -9, a crash, the machine going down) closes nothing.
  */
 

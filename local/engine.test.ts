@@ -9,7 +9,7 @@ import { dataFile } from "../lib/data-files.ts";
 import { makeS3Client } from "../lib/s3.ts";
 import { parseFaults } from "./faults.ts";
 import { ProgressPrinter } from "./progress.ts";
-import type { ProgressEvent } from "./progress-events.ts";
+import type { ProgressEvent } from "../run-model/progress-events.ts";
 import { LOCAL_BUCKET, runLocal, type LocalRun } from "./run-local.ts";
 import { smallInputState } from "./testing/planned-tiers.ts";
 import { SKI_ATLAS_SIZED_STEPS } from "../workflows/ski-atlas-sizing.ts";

@@ -3,13 +3,15 @@ import * as path from "node:path";
 import { ExecutionError, ExecutionTimeoutError, StateMachine } from "aws-local-stepfunctions";
 import { ExecutionAlreadyExistsError, LocalExecutionRegistry, type ExecutionRecord } from "../lib/execution-history.ts";
 import type { AslDefinition } from "../stacks/resolve-asl.ts";
-import { TASK_ENV } from "../lib/task-env.ts";
 import { RunTaskFailuresError, runEcsTask, toStepFunctionsResult, type EcsTaskResult, type RunTaskParameters } from "./ecs-runner.ts";
 import { describeFault, FaultPlan, type Fault, type FaultKind } from "./faults.ts";
 import { newWorkHalted } from "./run-halt.ts";
 import { functionNameOf, invokeLocalFunction, type LambdaInvokeParameters } from "./lambda-runner.ts";
-import type { ProgressEvent } from "./progress-events.ts";
-import { outcomeLine, runOutcome } from "./run-outcome.ts";
+import { forEachState } from "../run-model/definition.ts";
+import type { HistoryEventRecord } from "../run-model/history.ts";
+import { RunInterpreter, stateSummaries, type EcsAttemptNote, type RunModel, type StateSummary } from "../run-model/interpret.ts";
+import type { ProgressEvent } from "../run-model/progress-events.ts";
+import { HistoryWriter, type InterpreterEvent } from "./history-writer.ts";
 import { localAssumeRole, STS_ASSUME_ROLE_RESOURCE, type AssumeRoleParameters } from "./sts-runner.ts";
 
 export const RESOURCES = {
@@ -43,23 +45,17 @@ export interface LocalEngineOptions {
   timeoutOverrides?: Record<string, number>;
   /** Progress as it happens, including each line a step prints (`log`) and a running step's `heartbeat`. */
   onEvent?: (event: ProgressEvent) => void;
-  /** Every interpreter event of every execution, as it happens (the run record is written from these). */
-  onHistory?: (execution: string, machine: string, event: unknown) => void;
-  /** Each ECS task attempt as it stops: its tier, peak memory and log file (for the run record). */
-  onEcsTask?: (execution: string, state: string, task: EcsTaskResult) => void;
+  /**
+   * Every event of every execution's history, as it happens, in GetExecutionHistory's shape (local/history-writer.ts):
+   * the run record is written from these.
+   */
+  onHistory?: (execution: string, machine: string, event: HistoryEventRecord) => void;
+  /** Each ECS task attempt as it stops: its peak memory, log file and `error:` line (for the run record). */
+  onEcsTask?: (execution: string, note: EcsAttemptNote) => void;
 }
 
-export interface StateRecord {
-  execution: string;
-  name: string;
-  type: string;
-  status: "SUCCEEDED" | "FAILED" | "CAUGHT" | "RUNNING";
-  attempts: number;
-  duration_ms: number;
-  tier?: string;
-  peak_rss_bytes?: number;
-  error?: string;
-}
+/** A state of a finished execution: its status, attempts and time (run-model/interpret.ts `stateSummaries`). */
+export type StateRecord = StateSummary;
 
 export interface ExecutionResult {
   executionArn: string;
@@ -75,6 +71,8 @@ export interface ExecutionResult {
   states: StateRecord[];
   /** For a failed run: one line saying which step failed and what it said. */
   failure?: string;
+  /** The run as the run model reads its history (run-model/interpret.ts). */
+  model?: RunModel;
 }
 
 /**
@@ -87,9 +85,8 @@ export class LocalEngine {
   /** Executions this engine is running now, by `machine/name`: a same-name start must not race the registry. */
   private readonly executions = new Map<string, { input: string; result: Promise<ExecutionResult> }>();
   readonly registry: LocalExecutionRegistry;
+  /** The states of every execution this engine ran, as each ended. */
   readonly states: StateRecord[] = [];
-  /** What the ECS runner learnt about a task state (tier, peak memory, the step's error line), by execution/state. */
-  private readonly taskNotes = new Map<string, { tier?: string; peakRssBytes?: number; lastError?: string; logFile?: string }>();
 
   constructor(private readonly options: LocalEngineOptions) {
     this.faults = new FaultPlan(options.faults ?? []);
@@ -155,14 +152,16 @@ export class LocalEngine {
   private async execute(machine: string, input: unknown, name: string, executionArn: string): Promise<ExecutionResult> {
     const definition = this.definitionFor(machine);
     const startedAt = Date.now();
-    const states = new Map<string, StateRecord>();
-    const open = new Map<string, number>();
-    const emit = (e: WithoutStamp<ProgressEvent>) => this.emit(name, e);
+    // Progress, the record and the result all come from the execution's history, read by the one run model.
+    const interpreter = new RunInterpreter({ execution: name, machine, waitMs: this.options.retryWaitMs });
+    const history = new HistoryWriter(this.options.definitions[machine], (event) => {
+      this.options.onHistory?.(name, machine, event);
+      for (const progress of interpreter.push(event)) this.emitEvent(progress);
+    });
 
     const sm = new StateMachine(definition as never, { validationOptions: { checkArn: false, checkPaths: true } });
-    const handlers = this.bindHandlers(definition, name, states);
+    const handlers = this.bindHandlers(definition, name, history, interpreter);
     const overrides = this.waitOverrides(definition);
-    emit({ kind: "execution-started", machine });
     const execution = sm.run(input as never, {
       overrides: { taskResourceLocalHandlers: handlers as never, ...overrides },
       context: {
@@ -172,58 +171,7 @@ export class LocalEngine {
     });
 
     const follow = (async () => {
-      for await (const event of execution.eventLogs) {
-        this.options.onHistory?.(name, machine, event);
-        if (!("state" in event) || !event.state) continue;
-        const { name: stateName, type } = event.state;
-        const key = `${event.index ?? ""}/${stateName}`;
-        let record = states.get(key);
-        if (!record) {
-          record = { execution: name, name: stateName, type, status: "RUNNING", attempts: 0, duration_ms: 0 };
-          states.set(key, record);
-          this.states.push(record);
-        }
-        switch (event.type) {
-          case "StateEntered":
-            record.attempts += 1;
-            record.status = "RUNNING";
-            open.set(key, event.timestamp);
-            if (type === "Task" || type === "Map") emit({ kind: "state-started", state: stateName, type, attempt: record.attempts, tier: tierFromState(stateName) });
-            else if (stateName.includes(": escalate ")) emit({ kind: "tier-escalated", state: stateName, detail: stateName.split(": escalate ")[1] });
-            else if (stateName.endsWith(": wait before retry")) emit({ kind: "retrying", state: stateName.replace(": wait before retry", ""), attempt: record.attempts + 1, waitMs: this.options.retryWaitMs ?? waitSecondsOf(definition, stateName) * 1000 });
-            break;
-          case "StateExited": {
-            this.applyNotes(name, stateName, record);
-            // A caught failure also exits the state: it was reported when it failed.
-            if (record.status === "CAUGHT") break;
-            record.duration_ms += event.timestamp - (open.get(key) ?? event.timestamp);
-            record.status = "SUCCEEDED";
-            if (type === "Task" || type === "Map") emit({ kind: "state-succeeded", state: stateName, type, durationMs: event.timestamp - (open.get(key) ?? event.timestamp), tier: record.tier });
-            break;
-          }
-          case "StateRetried": {
-            const { retrier, attempt } = event.retry;
-            const waitMs = this.options.retryWaitMs ?? retryDelayMs(retrier, attempt);
-            // A Retry re-runs the state without entering it again: count the attempt here. The interpreter says
-            // so after the wait, as the next attempt starts: its duration counts from now, not from the entry.
-            record.attempts += 1;
-            record.status = "RUNNING";
-            open.set(key, event.timestamp);
-            emit({ kind: "retrying", state: stateName, attempt: record.attempts, waitMs, error: describeError(event), logFile: this.taskNotes.get(`${name}/${stateName}`)?.logFile });
-            break;
-          }
-          case "StateFailed":
-            this.applyNotes(name, stateName, record);
-            record.duration_ms += event.timestamp - (open.get(key) ?? event.timestamp);
-            record.status = "FAILED";
-            record.error = this.taskNotes.get(`${name}/${stateName}`)?.lastError ?? oneLineError(event.Error, event.Cause);
-            if (type === "Task" || type === "Map") emit({ kind: "state-failed", state: stateName, type, error: record.error, logFile: this.taskNotes.get(`${name}/${stateName}`)?.logFile });
-            break;
-          case "StateCaught":
-            record.status = "CAUGHT";
-            break;
-        }
-      }
+      for await (const event of execution.eventLogs) history.push(event as InterpreterEvent);
     })();
 
     let result: ExecutionResult;
@@ -241,31 +189,22 @@ export class LocalEngine {
       }
     }
     await follow;
-    result.states = [...states.values()];
-    if (result.status !== "SUCCEEDED") result.failure = failureLine(result);
-    // The headline says what the run came to: a fan-out's digest may say PARTIAL or FAILED (the record and exit
-    // code say the same, local/run-outcome.ts); `result.status` stays Step Functions' own for the parent's Map.
-    emit({
-      kind: "execution-finished",
-      machine,
-      status: runOutcome(result.status, result.output),
-      error: outcomeLine(result.status, result.output, result.failure),
-      durationMs: result.stoppedAt - startedAt,
-    });
+    const model = interpreter.model();
+    result.model = model;
+    result.states = stateSummaries(model, name);
+    this.states.push(...result.states);
+    if (result.status !== "SUCCEEDED") result.failure = model.failure?.line;
     return result;
   }
 
   /** What an interrupted run's dying steps do is not progress: once it is being stopped (run-halt.ts), nothing is shown. */
   private emit(execution: string, event: WithoutStamp<ProgressEvent>): void {
-    if (newWorkHalted()) return;
-    this.options.onEvent?.({ ...event, execution, time: Date.now() } as ProgressEvent);
+    this.emitEvent({ ...event, execution, time: Date.now() } as ProgressEvent);
   }
 
-  private applyNotes(execution: string, stateName: string, record: StateRecord): void {
-    const notes = this.taskNotes.get(`${execution}/${stateName}`);
-    if (!notes) return;
-    if (notes.tier) record.tier = notes.tier;
-    if (notes.peakRssBytes) record.peak_rss_bytes = Math.max(record.peak_rss_bytes ?? 0, notes.peakRssBytes);
+  private emitEvent(event: ProgressEvent): void {
+    if (newWorkHalted()) return;
+    this.options.onEvent?.(event);
   }
 
   private definitionFor(machine: string): AslDefinition {
@@ -297,7 +236,7 @@ export class LocalEngine {
     return { waitTimeOverrides, retryIntervalOverrides };
   }
 
-  private bindHandlers(definition: AslDefinition, execution: string, states: Map<string, StateRecord>) {
+  private bindHandlers(definition: AslDefinition, execution: string, history: HistoryWriter, interpreter: RunInterpreter) {
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     forEachState(definition, (stateName, state) => {
       if (state.Type !== "Task") return;
@@ -308,14 +247,10 @@ export class LocalEngine {
         if (fault) this.options.onEvent?.({ kind: "fault-injected", execution, time: Date.now(), state: stateName, fault: describeFault(fault), timeoutMs });
         return fault;
       };
-      const noteFor = () => {
-        const key = `${execution}/${stateName}`;
-        if (!this.taskNotes.has(key)) this.taskNotes.set(key, {});
-        return this.taskNotes.get(key)!;
-      };
       if (resource === RESOURCES.lambda) {
         handlers[stateName] = (input) => {
           const { parameters, timeoutMs } = withTimeout(input, state);
+          history.scheduled(stateName, parameters);
           const params = parameters as LambdaInvokeParameters;
           const fault = faultFor(functionNameOf(params.FunctionName), timeoutMs);
           return invokeLocalFunction(params, {
@@ -328,14 +263,21 @@ export class LocalEngine {
       } else if (resource === RESOURCES.ecs) {
         handlers[stateName] = async (input) => {
           const { parameters, timeoutMs } = withTimeout(input, state);
+          history.scheduled(stateName, parameters);
           const params = parameters as RunTaskParameters;
           const step = params.Overrides?.ContainerOverrides?.[0]?.Command?.[0] ?? stateName;
-          const notes = noteFor();
-          const note = (task: EcsTaskResult) => {
-            notes.tier = tierOfTask(task);
-            notes.logFile = task.Local?.logFile;
-            notes.peakRssBytes = Math.max(notes.peakRssBytes ?? 0, task.Local?.peakRssBytes ?? 0);
-            this.options.onEcsTask?.(execution, stateName, task);
+          let logFile: string | undefined;
+          // What only the runner knows, for the attempt's record and its progress line: handed over before the
+          // state's end reaches the history, so the run model has it when it reads that end.
+          const note = (task: EcsTaskResult | undefined, message?: string) => {
+            const extras: EcsAttemptNote = {
+              state: stateName,
+              peak_rss_bytes: task?.Local?.peakRssBytes || null,
+              log_file: task?.Local?.logFile ?? logFile ?? null,
+              message: message ?? task?.Local?.lastError ?? null,
+            };
+            interpreter.note(extras);
+            this.options.onEcsTask?.(execution, extras);
           };
           try {
             const task = await runEcsTask(params, Date.now() + timeoutMs, {
@@ -344,7 +286,7 @@ export class LocalEngine {
               logDir: path.join(this.options.runDir, "logs", execution),
               fault: faultFor(step, timeoutMs),
               s3Outage: this.options.s3Outage && (() => this.options.s3Outage!(300)),
-              onStarted: ({ logFile }) => (notes.logFile = logFile),
+              onStarted: (started) => (logFile = started.logFile),
               onLog: (line) => this.emit(execution, { kind: "log", state: stateName, line }),
               onHeartbeat: ({ elapsedMs, rssBytes }) => this.emit(execution, { kind: "heartbeat", state: stateName, elapsedMs, rssBytes }),
             });
@@ -352,18 +294,22 @@ export class LocalEngine {
             return toStepFunctionsResult(task);
           } catch (err) {
             const task = (err as { task?: EcsTaskResult }).task;
-            if (task) {
-              note(task);
-              notes.lastError = task.Local?.lastError;
-            }
-            if (err instanceof RunTaskFailuresError) notes.lastError = err.failures[0]?.Reason;
+            note(task, err instanceof RunTaskFailuresError ? err.failures[0]?.Reason : undefined);
             throw err;
           }
         };
       } else if (resource === RESOURCES.startExecution) {
-        handlers[stateName] = (input) => this.startNested(withTimeout(input, state).parameters as NestedStart);
+        handlers[stateName] = (input) => {
+          const { parameters } = withTimeout(input, state);
+          history.scheduled(stateName, parameters);
+          return this.startNested(parameters as NestedStart);
+        };
       } else if (resource === STS_ASSUME_ROLE_RESOURCE) {
-        handlers[stateName] = async (input) => localAssumeRole(withTimeout(input, state).parameters as AssumeRoleParameters, this.options.env);
+        handlers[stateName] = async (input) => {
+          const { parameters } = withTimeout(input, state);
+          history.scheduled(stateName, parameters);
+          return localAssumeRole(parameters as AssumeRoleParameters, this.options.env);
+        };
       } else {
         handlers[stateName] = async () => {
           throw new Error(`state '${stateName}': the local engine cannot run resource ${resource}`);
@@ -438,80 +384,4 @@ function withTimeout(input: unknown, state: Record<string, unknown>): { paramete
     return { parameters, timeoutMs: Number(seconds) * 1000 };
   }
   return { parameters: input, timeoutMs: Number(state.TimeoutSeconds ?? 60) * 1000 };
-}
-
-/** The tier a task ran on: the `ATLAS_TIER` of its container override (workflows/tiers.ts `tierEnvironment`). */
-function tierOfTask(task: EcsTaskResult): string | undefined {
-  return task.Overrides?.ContainerOverrides?.[0]?.Environment?.find((e) => e.Name === TASK_ENV.tier)?.Value;
-}
-
-type StateVisitor = (name: string, state: Record<string, unknown>) => void;
-
-/** Visits every state, including those inside Map processors and Parallel branches. */
-export function forEachState(definition: { States: Record<string, Record<string, unknown>> }, visit: StateVisitor): void {
-  for (const [name, state] of Object.entries(definition.States)) {
-    visit(name, state);
-    const nested = [state.ItemProcessor, state.Iterator, ...((state.Branches as unknown[]) ?? [])].filter(Boolean) as {
-      States: Record<string, Record<string, unknown>>;
-    }[];
-    for (const sub of nested) forEachState(sub, visit);
-  }
-}
-
-const TIER_IN_STATE_NAME = /\((xsmall|small|medium|large|xlarge)\)$/;
-
-/** `Extract (medium)` → `medium`. */
-export function tierFromState(stateName: string): string | undefined {
-  return TIER_IN_STATE_NAME.exec(stateName)?.[1];
-}
-
-function retryDelayMs(retrier: { IntervalSeconds?: number; BackoffRate?: number; MaxDelaySeconds?: number }, attempt: number): number {
-  const seconds = (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** Math.max(0, attempt - 1);
-  return Math.min(seconds, retrier.MaxDelaySeconds ?? Infinity) * 1000;
-}
-
-function waitSecondsOf(definition: AslDefinition, stateName: string): number {
-  let seconds = 0;
-  forEachState(definition, (name, state) => {
-    if (name === stateName) seconds = Number(state.Seconds ?? 0);
-  });
-  return seconds;
-}
-
-function describeError(event: unknown): string | undefined {
-  const e = event as { Error?: string; Cause?: unknown };
-  return e.Error ? oneLineError(e.Error, e.Cause) : undefined;
-}
-
-/** The one line a failed run ends with: the failing step and what it said, when a step said something. */
-function failureLine(result: ExecutionResult): string {
-  const overall = oneLineError(result.error, result.cause);
-  // The step that failed the run, not the clean-up that ran after it (the rollback reports into $.rollback).
-  const failedTask = [...result.states]
-    .reverse()
-    .find((s) => s.type === "Task" && !s.name.startsWith("Roll back") && (s.status === "FAILED" || s.status === "CAUGHT") && s.error);
-  if (result.error === "States.TaskFailed" && failedTask?.error) return `${failedTask.name.replace(/ \(.*\)$/, "")}: ${failedTask.error}`;
-  return overall;
-}
-
-/**
- * One line a person can act on, from Step Functions' Error and Cause: the step's own `error:` line when the
- * Cause is a Lambda error, the stopped reason and exit code for an ECS task.
- */
-export function oneLineError(error: string | undefined, cause: unknown): string {
-  const text = typeof cause === "string" ? cause : cause === undefined ? "" : JSON.stringify(cause);
-  try {
-    const parsed = JSON.parse(text) as Record<string, unknown>;
-    if (typeof parsed.errorMessage === "string") return `${parsed.errorType ?? error}: ${parsed.errorMessage}`;
-    if (Array.isArray(parsed.Containers)) {
-      const c = parsed.Containers[0] as { ExitCode?: number };
-      return `${error}: ${parsed.StoppedReason} (exit code ${c?.ExitCode})`;
-    }
-    if (typeof parsed.Error === "string") return oneLineError(parsed.Error as string, parsed.Cause);
-    // RunTask's `failures` (AmazonECS.Unknown): no task started, the first failure's reason says why.
-    if (Array.isArray(parsed.Failures) && parsed.Failures.length > 0) return `${error}: ${(parsed.Failures[0] as { Reason?: string }).Reason}`;
-  } catch {
-    /* not JSON */
-  }
-  return [error, text].filter(Boolean).join(": ").split("\n")[0];
 }

@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeSyntheticRegion } from "../containers/ski-atlas/synthetic-osm.ts";
 import { makeS3Client } from "../lib/s3.ts";
 import { readConfig } from "../workflows/config.ts";
-import type { ProgressEvent } from "./progress-events.ts";
+import type { ProgressEvent } from "../run-model/progress-events.ts";
 import { LOCAL_BUCKET, runLocal } from "./run-local.ts";
-import { readRecord } from "./run-record.ts";
+import { readRecord } from "../run-records/record.ts";
 import { schemaProblems } from "./testing/run-record-schema.ts";
 
 /**

@@ -9,7 +9,7 @@ import { ExecutionAlreadyExistsError, LocalExecutionRegistry, type ExecutionReco
 import { ECS_CAPACITY_RETRY } from "../workflows/retry-policies.ts";
 import { LocalEngine } from "./engine.ts";
 import { parseFaults } from "./faults.ts";
-import type { ProgressEvent } from "./progress-events.ts";
+import type { ProgressEvent } from "../run-model/progress-events.ts";
 import { REPO_ROOT, runLocal, type LocalRun } from "./run-local.ts";
 
 /**

@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import type { ProgressEvent } from "./progress-events.ts";
+import type { ProgressEvent } from "../run-model/progress-events.ts";
 
 /** Width of the elapsed-time column (`00:12.3` and two spaces): continuation lines are indented by it. */
 const TIME_COLUMN = " ".repeat(9);

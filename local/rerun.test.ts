@@ -6,7 +6,7 @@ import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeSyntheticRegion } from "../containers/ski-atlas/synthetic-osm.ts";
 import { makeS3Client } from "../lib/s3.ts";
-import type { ProgressEvent } from "./progress-events.ts";
+import type { ProgressEvent } from "../run-model/progress-events.ts";
 import { LOCAL_BUCKET, runLocal, type LocalRun } from "./run-local.ts";
 
 /**

@@ -13,10 +13,11 @@ import { makeS3Client, parseS3Uri, s3Settings } from "../lib/s3.ts";
 import { resolvedDefinitions } from "../stacks/resolve-asl.ts";
 import { LocalEngine, type ExecutionResult, type StateRecord } from "./engine.ts";
 import type { Fault } from "./faults.ts";
-import type { ProgressEvent } from "./progress-events.ts";
-import { createRunDir, RUNS_ROOT, type RunRecord } from "./run-record.ts";
+import type { ProgressEvent } from "../run-model/progress-events.ts";
+import { createRunDir, RUNS_ROOT, type RunRecord } from "../run-records/record.ts";
 import { RunRecorder } from "./run-recorder.ts";
-import { digestOf, failedItemsOf, offlineHint, outcomeLine, runOutcome } from "./run-outcome.ts";
+import { digestOf, failedItemsOf, outcomeLine, runOutcome } from "../run-model/outcome.ts";
+import { offlineHint } from "./offline-hint.ts";
 import { workflowByName } from "../workflows/index.ts";
 
 export const REPO_ROOT = PROJECT_ROOT;

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { StateMachine } from "aws-local-stepfunctions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AslDefinition } from "../stacks/resolve-asl.ts";
-import { readRecord } from "./run-record.ts";
+import { readRecord } from "../run-records/record.ts";
 import { RunRecorder } from "./run-recorder.ts";
 import { schemaProblems } from "./testing/run-record-schema.ts";
 

@@ -3,46 +3,19 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { AslDefinition } from "../stacks/resolve-asl.ts";
 import { committedFiles, copyCommitted } from "../lib/published.ts";
 import { parseS3Uri } from "../lib/s3.ts";
-import type { EcsTaskResult } from "./ecs-runner.ts";
-import { forEachState } from "./engine.ts";
-import {
-  buildRecord,
-  CHILD_SEPARATOR,
-  historyEvent,
-  recordFile,
-  writeRecord,
-  writeRecordSync,
-  type EcsAttemptNote,
-  type HistoryEventRecord,
-  type RunRecord,
-} from "./run-record.ts";
-import { withSharedMetricSeries } from "./run-cost.ts";
+import { historyEvent, type HistoryEventRecord } from "../run-model/history.ts";
+import type { EcsAttemptNote } from "../run-model/interpret.ts";
+import { withSharedMetricSeries } from "../run-records/cost.ts";
+import { buildRecord, CHILD_SEPARATOR, recordFile, writeRecord, writeRecordSync, type RunRecord } from "../run-records/record.ts";
 
 /** How often a live record is rewritten at most while events arrive (only the records that changed). */
 const WRITE_DEBOUNCE_MS = 300;
-
-/** An event of aws-local-stepfunctions' `eventLogs`, as far as the record needs it. */
-interface InterpreterEvent {
-  type: string;
-  timestamp: number;
-  index?: number;
-  input?: unknown;
-  output?: unknown;
-  Error?: string;
-  Cause?: unknown;
-  state?: { name: string; type: string; input?: unknown; output?: unknown };
-  parentState?: { name: string };
-}
 
 interface ExecutionTrack {
   name: string;
   machine: string;
   arn: string;
   history: HistoryEventRecord[];
-  /** Last event id per thread (the top level, or one Map iteration), for `previousEventId`. */
-  last: Map<string, number>;
-  /** Task states whose current attempt failed (so their exit is not a TaskSucceeded). */
-  failedAttempt: Set<string>;
   ecsNotes: EcsAttemptNote[];
   finished: boolean;
   outputs?: RunRecord["outputs"];
@@ -50,8 +23,8 @@ interface ExecutionTrack {
 
 /**
  * Keeps the run record of a local run and of each execution it starts (a fan-out's items are executions of
- * their own, with their own records linked from the parent). The engine hands over its interpreter's events;
- * they are written down as the AWS execution history would show them, and the record file is rewritten as
+ * their own, with their own records linked from the parent). The engine hands over each execution's history as
+ * it is written (local/history-writer.ts, in GetExecutionHistory's shape), and the record file is rewritten as
  * the run goes so a console can follow it live.
  */
 export class RunRecorder {
@@ -61,7 +34,6 @@ export class RunRecorder {
   private writing: Promise<void> = Promise.resolve();
   /** Executions whose record changed since it was last written. */
   private readonly dirty = new Set<string>();
-  private readonly resources = new Map<string, Map<string, string>>();
   private aborted = false;
   /** Requests the run made to the embedded S3 server, once it has ended (the top record's estimate counts them). */
   private s3Requests: { write: number; read: number } | null = null;
@@ -82,7 +54,7 @@ export class RunRecorder {
   }
 
   /** For `LocalEngine`'s `onHistory`. */
-  onHistory = (execution: string, machine: string, event: unknown): void => {
+  onHistory = (execution: string, machine: string, event: HistoryEventRecord): void => {
     // Once aborted, what the dying steps' states do is not history: the record ends with ExecutionAborted.
     if (this.aborted) return;
     let track = this.executions.get(execution);
@@ -92,27 +64,23 @@ export class RunRecorder {
         machine,
         arn: `arn:aws:states:local:000000000000:execution:${machine}:${execution}`,
         history: [],
-        last: new Map(),
-        failedAttempt: new Set(),
         ecsNotes: [],
         finished: false,
       };
       this.executions.set(execution, track);
       this.top ??= execution;
     }
-    this.translate(track, event as InterpreterEvent);
+    track.history.push(event);
+    if (/^Execution(Succeeded|Failed|TimedOut|Aborted)$/.test(event.type)) track.finished = true;
     this.dirty.add(execution);
     // The run's record lists its children's status: it changes when a child starts or ends.
-    if (execution !== this.top && /^Execution/.test((event as InterpreterEvent).type) && this.top) this.dirty.add(this.top);
+    if (execution !== this.top && /^Execution/.test(event.type) && this.top) this.dirty.add(this.top);
     this.scheduleWrite();
   };
 
   /** For `LocalEngine`'s `onEcsTask`: what only the local runner knows about an attempt. */
-  onEcsTask = (execution: string, state: string, task: EcsTaskResult): void => {
-    const track = this.executions.get(execution);
-    if (!track) return;
-    const tier = task.Overrides?.ContainerOverrides?.[0]?.Environment?.find((e) => e.Name === "ATLAS_TIER")?.Value ?? null;
-    track.ecsNotes.push({ state, tier, peak_rss_bytes: task.Local?.peakRssBytes || null, log_file: task.Local?.logFile ?? null, message: task.Local?.lastError ?? null });
+  onEcsTask = (execution: string, note: EcsAttemptNote): void => {
+    this.executions.get(execution)?.ecsNotes.push(note);
   };
 
   /** The record of the run (the top-level execution), or of one of its child executions by name. */
@@ -197,7 +165,8 @@ export class RunRecorder {
     const now = Date.now();
     for (const track of this.executions.values()) {
       if (track.finished) continue;
-      this.add(track, "", now, "ExecutionAborted", { error: "Interrupted", cause: "the local run was interrupted (SIGINT or SIGTERM); every step process was stopped" });
+      const last = track.history.at(-1)?.id;
+      track.history.push(historyEvent((last ?? 0) + 1, last, now, "ExecutionAborted", { error: "Interrupted", cause: "the local run was interrupted (SIGINT or SIGTERM); every step process was stopped" }));
       track.finished = true;
     }
     for (const name of this.executions.keys()) writeRecordSync(this.fileOf(name), this.record(name, now));
@@ -228,99 +197,4 @@ export class RunRecorder {
     await this.flush(now, true);
     return this.record(this.top, now);
   }
-
-  // ---- interpreter events → execution history ----
-
-  private add(track: ExecutionTrack, thread: string, time: number, type: string, details?: Record<string, unknown>, previous = track.last.get(thread)): void {
-    const id = track.history.length + 1;
-    track.history.push(historyEvent(id, previous ?? (id > 1 ? track.last.get("") : undefined), time, type, details));
-    track.last.set(thread, id);
-  }
-
-  private translate(track: ExecutionTrack, e: InterpreterEvent): void {
-    const thread = e.index !== undefined ? `[${e.index}]` : "";
-    const t = e.timestamp;
-    switch (e.type) {
-      case "ExecutionStarted":
-        this.add(track, "", t, "ExecutionStarted", { input: json(e.input), inputDetails: { truncated: false } });
-        return;
-      case "ExecutionSucceeded":
-        track.finished = true;
-        this.add(track, "", t, "ExecutionSucceeded", { output: json(e.output), outputDetails: { truncated: false } });
-        return;
-      case "ExecutionFailed":
-        track.finished = true;
-        this.add(track, "", t, "ExecutionFailed", { error: e.Error ?? "Error", cause: causeText(e.Cause) });
-        return;
-      case "ExecutionTimeout":
-        track.finished = true;
-        this.add(track, "", t, "ExecutionTimedOut", { error: "States.Timeout", cause: "the execution's TimeoutSeconds elapsed" });
-        return;
-      case "MapIterationStarted":
-        // An iteration is a thread of its own that begins after the Map's latest event.
-        this.add(track, thread, t, "MapIterationStarted", { name: e.parentState?.name, index: e.index }, track.last.get(""));
-        return;
-      case "MapIterationSucceeded":
-      case "MapIterationFailed":
-        this.add(track, thread, t, e.type, { name: e.parentState?.name, index: e.index });
-        return;
-    }
-    const state = e.state;
-    if (!state) return;
-    const key = `${thread}/${state.name}`;
-    const resource = this.resourceOf(track.machine, state.name);
-    switch (e.type) {
-      case "StateEntered":
-        this.add(track, thread, t, `${state.type}StateEntered`, { name: state.name, input: json(state.input), inputDetails: { truncated: false } });
-        if (state.type === "Task") this.scheduleAttempt(track, thread, t, resource, key);
-        return;
-      case "StateRetried":
-        this.scheduleAttempt(track, thread, t, resource, key);
-        return;
-      case "StateFailed":
-        if (state.type === "Task") {
-          track.failedAttempt.add(key);
-          this.add(track, thread, t, "TaskFailed", { ...resource, error: e.Error ?? "States.TaskFailed", cause: causeText(e.Cause) });
-        } else if (state.type === "Map" || state.type === "Parallel") {
-          this.add(track, thread, t, `${state.type}StateFailed`);
-        }
-        return;
-      case "StateExited":
-        if (state.type === "Task" && !track.failedAttempt.has(key)) this.add(track, thread, t, "TaskSucceeded", { ...resource });
-        if (state.type === "Map") this.add(track, thread, t, "MapStateSucceeded");
-        this.add(track, thread, t, `${state.type}StateExited`, { name: state.name, output: json(state.output), outputDetails: { truncated: false } });
-        return;
-    }
-  }
-
-  private scheduleAttempt(track: ExecutionTrack, thread: string, time: number, resource: { resourceType: string; resource: string }, key: string): void {
-    track.failedAttempt.delete(key);
-    this.add(track, thread, time, "TaskScheduled", { ...resource, region: "local", parameters: "{}" });
-    this.add(track, thread, time, "TaskStarted", { ...resource });
-  }
-
-  /** `arn:aws:states:::ecs:runTask.sync` → `{ resourceType: "ecs", resource: "runTask.sync" }`, as the history names it. */
-  private resourceOf(machine: string, stateName: string): { resourceType: string; resource: string } {
-    let byState = this.resources.get(machine);
-    if (!byState) {
-      byState = new Map();
-      const definition = this.options.definitions[machine];
-      if (definition) forEachState(definition, (name, s) => typeof s.Resource === "string" && byState!.set(name, s.Resource));
-      this.resources.set(machine, byState);
-    }
-    const arn = byState.get(stateName) ?? "";
-    const service = arn.split(":::")[1] ?? arn;
-    const at = service.indexOf(":");
-    return at < 0 ? { resourceType: service, resource: "" } : { resourceType: service.slice(0, at), resource: service.slice(at + 1) };
-  }
-}
-
-function json(value: unknown): string {
-  return JSON.stringify(value ?? null);
-}
-
-function causeText(cause: unknown): string {
-  if (typeof cause === "string") return cause;
-  if (cause instanceof Error) return cause.message;
-  return cause === undefined ? "" : JSON.stringify(cause);
 }

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { Ajv } from "ajv";
 import addFormatsModule from "ajv-formats";
-import type { RunRecord } from "../run-record.ts";
+import type { RunRecord } from "../../run-records/record.ts";
 
 /** The documented JSON Schema (docs/run-record.schema.json), compiled once, for tests to check records against. */
 const schema = JSON.parse(readFileSync(path.join(import.meta.dirname, "..", "..", "docs", "run-record.schema.json"), "utf8"));

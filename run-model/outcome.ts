@@ -1,5 +1,3 @@
-import { ERROR_NAMES } from "../functions/errors.ts";
-
 /**
  * What a run came to, said the same way everywhere a person or a script reads it: the progress headline, the
  * final table, the run record (`--json` and `run.json`, local or AWS) and the exit code. Step Functions ends a
@@ -55,15 +53,4 @@ export function outcomeLine(executionStatus: string, output: unknown, failure: s
   if (failure) return failure;
   const digest = digestOf(output);
   return digest ? digestFailureLine(digest) : executionStatus;
-}
-
-/**
- * Offline, an item whose source needs the network (Plan's SourceOfflineError) can only succeed with a local copy:
- * names the option that gives one (`--sources andorra=PATH` for the fan-out, `--source PATH` for one region).
- */
-export function offlineHint(failed: FailedItem[], localSourceOption: ((items: string[]) => string) | undefined): string | undefined {
-  const offline = failed.filter((f) => f.cause.includes(ERROR_NAMES.sourceOffline));
-  if (!offline.length || !localSourceOption) return undefined;
-  const items = offline.map((f) => f.item);
-  return `${items.join(", ")} ${items.length === 1 ? "needs" : "need"} the network; offline, pass ${items.length === 1 ? "a local copy" : "local copies"} with ${localSourceOption(items)}`;
 }

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { summarize } from "../functions/summarize.ts";
 import { LAMBDA_INVALID_INPUT_CAUSE, NESTED_EXECUTION_CAUSE } from "../functions/test-fixtures.ts";
 import { workflowByName } from "../workflows/index.ts";
-import { digestFailureLine, digestOf, failedItemsOf, offlineHint, outcomeLine, runOutcome } from "./run-outcome.ts";
+import { offlineHint } from "../local/offline-hint.ts";
+import { digestFailureLine, digestOf, failedItemsOf, outcomeLine, runOutcome } from "./outcome.ts";
 
 /** The digest Summarize really writes for these region results. */
 function digestFor(results: Parameters<typeof summarize>[0]["results"]) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { describeCause, describeExitCode } from "./causes.ts";
-import { ECS_OOM_CAUSE, LAMBDA_INVALID_INPUT_CAUSE, NESTED_EXECUTION_CAUSE } from "./test-fixtures.ts";
+import { ECS_OOM_CAUSE, LAMBDA_INVALID_INPUT_CAUSE, NESTED_EXECUTION_CAUSE } from "../functions/test-fixtures.ts";
 
 describe("describeCause", () => {
   it("GIVEN an ECS task failure WHEN described THEN step, exit code and stopped reason come out", () => {

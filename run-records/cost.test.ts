@@ -5,7 +5,7 @@ import { addRunCosts, AWS_PRICES, estimateRunCost, fargateTaskCost } from "../li
 import type { AslDefinition } from "../stacks/resolve-asl.ts";
 import { readFileSync } from "node:fs";
 import { HELPER_LAMBDA_MEMORY_MIB, TIER_NAMES } from "../workflows/tiers.ts";
-import { metricSeriesHours, runUsage, withSharedMetricSeries } from "./run-cost.ts";
+import { metricSeriesHours, runUsage, withSharedMetricSeries } from "./cost.ts";
 import { RunRecorder } from "./run-recorder.ts";
 import { schemaProblems } from "./testing/run-record-schema.ts";
 

@@ -1,5 +1,5 @@
 import { writerGone } from "../lib/process-alive.ts";
-import type { RunRecord } from "./run-record.ts";
+import type { RunRecord } from "./record.ts";
 
 /**
  * A local run record as it stands now. The process running a local run rewrites its record while it runs and

@@ -1,14 +1,9 @@
 import { estimateRunCost, shareMetricSeriesHours, type RunCostEstimate, type RunUsage } from "../lib/aws-pricing.ts";
 import { metricData, metricSeries, type MetricsSummary } from "../functions/metrics.ts";
-import { HELPER_LAMBDA_MEMORY_MIB } from "../workflows/tiers.ts";
-import { forEachState } from "./engine.ts";
-import { detailsOf, type HistoryEventRecord, type StateVisit } from "./run-record.ts";
-
-/**
- * The tier an ECS attempt ran on when its state name does not say: the failure path's clean-up task
- * (`Roll back publish`), which workflows/compile.ts always runs on the small tier.
- */
-const UNNAMED_ECS_TIER = "small";
+import { forEachState } from "../run-model/definition.ts";
+import { detailsOf, type HistoryEventRecord } from "../run-model/history.ts";
+import type { StateVisit } from "../run-model/interpret.ts";
+import { HELPER_LAMBDA_MEMORY_MIB, TASK_DEFINITION_TIER, tierByName } from "../workflows/tiers.ts";
 
 /**
  * What an execution used, from its record (the same on AWS and locally): every Task attempt by the kind of
@@ -36,7 +31,11 @@ export function runUsage(
     const isLambda = known ? known.resource.includes(":lambda:") : false;
     for (const attempt of visit.attempts) {
       const ms = attempt.duration_ms ?? 0;
-      if (isEcs) usage.ecsTasks.push({ tier: attempt.tier ?? UNNAMED_ECS_TIER, seconds: ms / 1000 });
+      // An attempt whose tier the history does not say ran at the task definition's size.
+      if (isEcs) {
+        const tier = attempt.tier ?? TASK_DEFINITION_TIER.name;
+        usage.ecsTasks.push({ tier, size: tierByName(tier), seconds: ms / 1000 });
+      }
       else if (isLambda) {
         usage.lambdaInvocations.push({ memoryMiB: HELPER_LAMBDA_MEMORY_MIB, durationMs: ms });
         // A run that succeeded sends no custom metric, so no PutMetricData request (functions/metrics.ts).
