@@ -19,7 +19,8 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
-import { startTestS3 } from "../lib/testing/s3rver.ts";
+import { startEmbeddedS3 } from "../lib/embedded-s3.ts";
+import { makeS3Client } from "../lib/s3.ts";
 import { AWS_PRICES } from "../lib/aws-pricing.ts";
 import { getRegion, REGION_NAMES } from "../lib/regions.ts";
 import { pickTier, SIZING_MARGIN, taskEnvironment, tierByName, type TierName } from "../workflows/tiers.ts";
@@ -96,7 +97,10 @@ async function main() {
   const work = mkdtempSync(join(tmpdir(), "ski-atlas-bench-"));
   const expr = join(work, "filter.txt");
   writeFileSync(expr, filterExpressions().join("\n") + "\n");
-  const s3 = await startTestS3({ buckets: ["bench"], directory: join(work, "s3") });
+  // The embedded S3 server, and what the step processes and this process need to reach it.
+  const server = await startEmbeddedS3({ buckets: ["bench"], directory: join(work, "s3") });
+  const s3Env = { AWS_ENDPOINT_URL_S3: server.endpoint, AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_REGION: "us-east-1" };
+  const s3 = { env: s3Env, s3: makeS3Client(s3Env) };
   const rows: Row[] = [];
   try {
     for (const input of inputs) {
@@ -152,7 +156,8 @@ async function main() {
       });
     }
   } finally {
-    await s3.stop();
+    s3.s3.destroy();
+    await server.stop();
     rmSync(work, { recursive: true, force: true });
   }
   const machine = {

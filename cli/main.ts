@@ -8,11 +8,12 @@ import { abortRunOnSignal } from "../local/interrupt.ts";
 import { allWorkflows } from "../workflows/index.ts";
 import { printFinalTable } from "./final-table.ts";
 import { outDirProblem } from "./out-dir.ts";
+import { workflowInput } from "./workflow-inputs.ts";
 
 function help(): string {
   const workflows = allWorkflows();
   const perWorkflow = workflows
-    .map((w) => [`  ${w.name}: ${w.description}`, ...Object.entries(w.cli.options).map(([name, text]) => `    --${name.padEnd(16)} ${text}`)].join("\n"))
+    .map((w) => [`  ${w.name}: ${w.description}`, ...Object.entries(workflowInput(w).options).map(([name, text]) => `    --${name.padEnd(16)} ${text}`)].join("\n"))
     .join("\n");
   return `atlas-pipelines: run a workflow's state machine locally (offline) or on AWS, and follow it.
 
@@ -66,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
   if (argv[0] === "tasks") return (await import("./tasks.ts")).tasksMain(argv.slice(1));
   // Reads the deploy-time settings (ATLAS_MONTHLY_*), which a user may have mistyped.
   const workflows = usage(() => allWorkflows());
-  const workflowOptions = new Set(workflows.flatMap((w) => Object.keys(w.cli.options)));
+  const workflowOptions = new Set(workflows.flatMap((w) => Object.keys(workflowInput(w).options)));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -97,11 +98,12 @@ async function main(argv: string[]): Promise<number> {
   if (positionals.length > 1 && !rerun) throw new UsageError(`unexpected argument '${positionals[1]}'`);
   const all = values as Record<string, string | boolean | undefined>;
   const given = Object.fromEntries([...workflowOptions].filter((o) => all[o] !== undefined).map((o) => [o, String(all[o])]));
-  const foreign = Object.keys(given).filter((o) => !(o in workflow.cli.options));
+  const cli = workflowInput(workflow);
+  const foreign = Object.keys(given).filter((o) => !(o in cli.options));
   if (foreign.length) throw new UsageError(`${workflow.name} does not take --${foreign.join(", --")}`);
   const note = (line: string) => process.stderr.write(`${line}\n`);
   if (rerun) note(`re-running ${rerun.workflow} ${rerun.of} as ${rerun.name}`);
-  const input = rerun?.input ?? await workflow.cli.input(given, values.aws ? "aws" : "local", note).catch((err: Error) => {
+  const input = rerun?.input ?? await cli.input(given, values.aws ? "aws" : "local", note).catch((err: Error) => {
     // Data that is missing or wrong (lib/data-files.ts) keeps its own exit code and line: it is not a usage mistake.
     if (err instanceof StepError) throw err;
     throw new UsageError(err.message);

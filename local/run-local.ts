@@ -262,7 +262,7 @@ function outcomeWithHint(result: ExecutionResult): string | undefined {
   const digest = digestOf(result.output);
   const item = String((result.input as { region?: unknown } | null)?.region ?? result.name);
   const failed = digest ? failedItemsOf(digest) : [{ item, cause: line }];
-  const hint = offlineHint(failed, workflowByName(result.machine).cli.localSourceOption);
+  const hint = offlineHint(failed, workflowByName(result.machine).localSourceOption);
   return hint ? `${line} (${hint})` : line;
 }
 

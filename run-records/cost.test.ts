@@ -6,8 +6,8 @@ import type { AslDefinition } from "../stacks/resolve-asl.ts";
 import { readFileSync } from "node:fs";
 import { HELPER_LAMBDA_MEMORY_MIB, TIER_NAMES } from "../workflows/tiers.ts";
 import { metricSeriesHours, runUsage, withSharedMetricSeries } from "./cost.ts";
-import { RunRecorder } from "./run-recorder.ts";
-import { schemaProblems } from "./testing/run-record-schema.ts";
+import { RunRecorder } from "../local/run-recorder.ts";
+import { schemaProblems } from "../local/testing/run-record-schema.ts";
 
 /**
  * The cost estimate is computed from the run record, so it is checked on a record the recorder wrote from a real

@@ -2,7 +2,7 @@ import { Template } from "aws-cdk-lib/assertions";
 import type { Stack } from "aws-cdk-lib";
 import { App, getStack } from "sst/constructs";
 import { initProject } from "sst/project.js";
-import sstConfig from "../sst.config.ts";
+import { APP_NAME, wireApp } from "./app.ts";
 import { AtlasStack } from "./AtlasStack.ts";
 
 export interface OfflineSynth {
@@ -14,7 +14,7 @@ export interface OfflineSynth {
 const cache = new Map<string, Promise<OfflineSynth>>();
 
 /**
- * Synthesizes the app the way `sst deploy` does (same sst.config.ts, same stacks) but without AWS credentials
+ * Synthesizes the app the way `sst deploy` does (the same wiring as sst.config.ts, stacks/app.ts) but without AWS credentials
  * or network, which `sst build` would wait for. The tests, `npm run asl` and the local engine all use it, so
  * they all see the definitions a deploy would create.
  */
@@ -26,8 +26,8 @@ export function synthesizeOffline(mode: "deploy" | "dev" = "deploy", stage = "lo
       // CloudFormation's built-in validation adds seconds per synth and checks nothing the tests do not.
       process.env.CDK_VALIDATION ??= "false";
       await initProject({ stage });
-      const app = new App({ mode, stage, name: "atlas-pipelines", region: "us-east-1", account: "123456789012" });
-      await sstConfig.stacks(app);
+      const app = new App({ mode, stage, name: APP_NAME, region: "us-east-1", account: "123456789012" });
+      wireApp(app);
       const stack = getStack(AtlasStack);
       return { app, stack, template: Template.fromStack(stack) };
     })();

@@ -1,11 +1,6 @@
-import { readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
 import { LAMBDA_SERVICE_RETRY, ECS_CAPACITY_RETRY } from "./retry-policies.ts";
 import { RETRYABLE_EXIT_CODES } from "../lib/exit-codes.ts";
-import { checkJobInput, type JobSpec } from "../lib/input-checks.ts";
-import { runIdProblem } from "../lib/run-id.ts";
-import { toSourceUrl } from "../lib/source-url.ts";
-import { cliInputCheckConfig } from "./config.ts";
+import type { JobSpec } from "../lib/input-checks.ts";
 import { TIER_NAMES, type TierName } from "./tiers.ts";
 import { RUN_NOTIFY, runMetrics } from "./standard-steps.ts";
 import type { BucketAccess, Workflow } from "./types.ts";
@@ -38,13 +33,6 @@ export interface ContainerJobOptions {
    * starts for the run, narrowed to that tenant's folder for reading and that run's prefix for writing (`scopedSession`).
    */
   tenants?: string;
-  /** Options of `npm start -- <name>`; `config` and `run-id` are always two. */
-  cli?: {
-    /** Options that shape the generated default config, with their help text: not taken with `--config`. */
-    options?: Record<string, string>;
-    /** The config when `--config` is not given; `note` tells the user what it chose. */
-    defaultConfig?: (target: "local" | "aws", options: Record<string, string | undefined>, note: (line: string) => void) => Promise<string | undefined>;
-  };
 }
 
 export function containerJob(o: ContainerJobOptions): Workflow {
@@ -123,42 +111,6 @@ export function containerJob(o: ContainerJobOptions): Workflow {
     notify: RUN_NOTIFY,
     // Durations and retries per run are in the run-summary table (Logs Insights), not metrics.
     dashboardMetrics: ["RunFailed"],
-    cli: {
-      options: {
-        config: `the job's config: a local JSON file (offline) or s3://BUCKET/${prefix}… (default offline: a generated sample)`,
-        "run-id": "names the output prefix (default: the execution name): letters, digits, . _ -",
-        ...o.cli?.options,
-      },
-      async input(options, target, note = () => {}) {
-        const { config, "run-id": runId } = options;
-        const shaping = Object.keys(o.cli?.options ?? {}).filter((name) => options[name] !== undefined);
-        if (config !== undefined && shaping.length) throw new Error(`--${shaping[0]} shapes the generated config: pass it or --config, not both`);
-        const input: Record<string, unknown> = {};
-        if (runId !== undefined) {
-          const problem = runIdProblem(runId, "--run-id");
-          if (problem) throw new Error(problem);
-          input.runId = runId;
-        }
-        const chosen = config ?? (await o.cli?.defaultConfig?.(target, options, note));
-        if (chosen === undefined) throw new Error(`--config is required for ${o.name}${target === "aws" ? " with --aws" : ""}`);
-        if (target === "aws" && !chosen.startsWith("s3://")) throw new Error("--config must be an s3:// URI with --aws");
-        input.config = toSourceUrl(chosen, "--config", "file");
-        // A local config is read now: one that is not JSON would otherwise pass every check and fail the step.
-        if (String(input.config).startsWith("file:")) await checkJsonFile(fileURLToPath(String(input.config)), "--config");
-        // Plan's own checks, so that bad input is refused before anything runs.
-        checkJobInput(input, job, cliInputCheckConfig(target));
-        return input;
-      },
-    },
+    job,
   };
-}
-
-/** Throws one line when `file` is not a JSON document (its first parse error, with where it is). */
-async function checkJsonFile(file: string, option: string): Promise<void> {
-  const text = await readFile(file, "utf8");
-  try {
-    JSON.parse(text);
-  } catch (err) {
-    throw new Error(`${option} ${file} is not JSON (${(err as Error).message.split("\n")[0]}): a job's config is a JSON document`);
-  }
 }

@@ -1,8 +1,6 @@
-import { checkMonthInput, checkSkiAtlasInput } from "../lib/input-checks.ts";
-import { toSourceUrl } from "../lib/source-url.ts";
-import { cliInputCheckConfig, type AtlasConfig } from "./config.ts";
+import type { AtlasConfig } from "./config.ts";
 import { LAMBDA_SERVICE_RETRY, START_EXECUTION_RETRY } from "./retry-policies.ts";
-import { checkedPeriod, skiAtlas } from "./ski-atlas.ts";
+import { skiAtlas } from "./ski-atlas.ts";
 import type { Workflow } from "./types.ts";
 
 /**
@@ -68,36 +66,6 @@ export function skiAtlasMonthly(config: Pick<AtlasConfig, "monthlyRegions" | "mo
     ],
     // It sends the digest, whatever its status: "Notify success" would announce a success the digest may deny.
     notify: { fn: "notify", payload: { digest: "$.digest" }, timeoutSeconds: 60, retries: [LAMBDA_SERVICE_RETRY], successStateName: "Send digest" },
-    cli: {
-      localSourceOption: (regions) => `--sources ${regions.map((r) => `${r}=PATH`).join(",")}`,
-      options: {
-        regions: "comma-separated regions (default: the configured list)",
-        period: "the month to publish, YYYY-MM (default: this month, UTC)",
-        sources: "comma-separated region=PATH|URL pairs overriding the registry's sources",
-        force: "rerun regions whose month already succeeded: 'all' or comma-separated regions",
-      },
-      async input({ regions, period, sources, force }, target) {
-        const input: Record<string, unknown> = {};
-        if (force !== undefined) input.force = force === "all" ? true : force.split(",").map((r) => r.trim());
-        if (regions !== undefined) input.regions = regions.split(",").map((r) => r.trim());
-        if (period !== undefined) input.period = checkedPeriod(period);
-        if (sources !== undefined) {
-          input.sources = Object.fromEntries(
-            sources.split(",").map((pair) => {
-              const [region, source] = pair.split("=");
-              if (!region || !source) throw new Error(`--sources: '${pair}' is not region=PATH|URL`);
-              return [region.trim(), toSourceUrl(source.trim(), `--sources ${region.trim()}:`, "file")];
-            }),
-          );
-        }
-        // What the month's Plan and then each region's Plan check, before anything runs.
-        const checks = cliInputCheckConfig(target);
-        const month = checkMonthInput(input, config.monthlyRegions, checks);
-        for (const region of month.regions) {
-          await checkSkiAtlasInput({ region, period: month.period, source: month.sources[region] ?? null }, checks);
-        }
-        return input;
-      },
-    },
+    localSourceOption: (regions) => `--sources ${regions.map((r) => `${r}=PATH`).join(",")}`,
   };
 }

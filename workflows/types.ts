@@ -1,3 +1,4 @@
+import type { JobSpec } from "../lib/input-checks.ts";
 import type { TierName } from "./tiers.ts";
 
 /**
@@ -206,8 +207,14 @@ export interface Workflow {
    * run-summary log lines (Logs Insights), e.g. ski-atlas's `lifts`.
    */
   dashboardCounts?: string[];
-  /** How `npm start -- <workflow> [options]` builds the execution input. */
-  cli: WorkflowCli;
+  /**
+   * The option of `npm start -- <workflow>` that gives these items a local copy of their source (e.g. `--sources
+   * andorra=PATH`): a run's last line suggests it when an item failed offline because its source needs the network.
+   * (How the CLI builds the execution input is the CLI's: cli/workflow-inputs.ts.)
+   */
+  localSourceOption?(items: string[]): string;
+  /** A one-container job's spec (workflows/container-job.ts): what its Plan and the CLI check an input against. */
+  job?: JobSpec;
   /**
    * The tasks' network. `default`: the shared task security group (all outbound). `https-egress-only`: a security
    * group with no inbound and outbound TCP 443 only (image pull, logs, S3), for untrusted code such as a grader.
@@ -221,21 +228,6 @@ export interface MetricAlarm {
   /** Sum over 5 minutes at or above which the alarm fires. */
   threshold: number;
   description: string;
-}
-
-export interface WorkflowCli {
-  /** Options this workflow takes (`--name value`), with their help text. */
-  options: Record<string, string>;
-  /**
-   * Turns the options into the execution input. `local` runs may use files of this machine; `aws` ones not.
-   * `note` prints a line for the user (what a default resolved to).
-   */
-  input(options: Record<string, string | undefined>, target: "local" | "aws", note?: (line: string) => void): Promise<Record<string, unknown>>;
-  /**
-   * The option that gives these items a local copy of their source (e.g. `--sources andorra=PATH`): a run's last
-   * line suggests it when an item failed offline because its source needs the network.
-   */
-  localSourceOption?(items: string[]): string;
 }
 
 export function containerSteps(workflow: Workflow): ContainerStep[] {

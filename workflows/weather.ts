@@ -1,15 +1,7 @@
-import { fileURLToPath } from "node:url";
-import { WEATHER_DIR } from "../lib/data-catalog.ts";
-import { dataDir } from "../lib/data-files.ts";
-import { toSourceUrl } from "../lib/source-url.ts";
-import { sizeSource } from "../functions/plan-weather.ts";
-import { checkWeatherInput, isRunDay } from "../lib/input-checks.ts";
-import { cliInputCheckConfig } from "./config.ts";
 import { ECS_CAPACITY_RETRY, LAMBDA_SERVICE_RETRY, TRANSIENT_TASK_RETRY } from "./retry-policies.ts";
 import { RUN_NOTIFY, rollbackPublish, runMetrics } from "./standard-steps.ts";
 import type { ContainerStep, Workflow } from "./types.ts";
 import { timeoutMinutes } from "./tiers.ts";
-import { STATION_FILE_RULE } from "../lib/station-files.ts";
 
 /**
  * The daily weather ingestion: Plan → Ingest → Analyze → Publish, then Metrics and Notify. The station files
@@ -31,11 +23,6 @@ const step = (s: Omit<ContainerStep, "kind" | "container" | "retries" | "escalat
   access: WEATHER_ACCESS,
   ...s,
 });
-
-/** A file:// source is read from disk: no S3 client is needed to size it. */
-const noS3 = (): never => {
-  throw new Error("a file:// source needs no S3 client");
-};
 
 export const weather: Workflow = {
   name: "weather",
@@ -86,32 +73,4 @@ export const weather: Workflow = {
   ],
   dashboardMetrics: ["RecordsIngested", "IngestionErrors", "QualityWarnings", "RunFailed"],
   dashboardCounts: ["stations", "records", "flagged_records", "rejected_lines"],
-  cli: {
-    options: {
-      source: "directory of <station>.txt files, or s3://bucket/prefix/ (default offline: the 167 real stations, wx_data from ATLAS_DATA_DIR, ../shared/data or their pinned download)",
-      "run-id": "the run's day, YYYY-MM-DD (default: today, UTC)",
-    },
-    async input({ source, "run-id": runId }, target) {
-      const input: Record<string, unknown> = {};
-      if (runId !== undefined) {
-        if (!isRunDay(runId)) throw new Error(`--run-id ${JSON.stringify(runId)} is not a day: use YYYY-MM-DD (a real calendar day)`);
-        input.runId = runId;
-      }
-      if (source !== undefined) {
-        if (target === "aws" && !source.startsWith("s3://")) throw new Error("--source must be s3://bucket/prefix/ with --aws");
-        const url = toSourceUrl(source, "--source", "directory");
-        input.source = url.endsWith("/") ? url : `${url}/`;
-      } else if (target === "local") {
-        // The real stations (lib/data-files.ts); without them, say how to get them or pass --source DIR.
-        input.source = `${toSourceUrl(await dataDir(WEATHER_DIR))}/`;
-      }
-      // Plan's own checks, so that bad input is refused before anything runs.
-      const checked = checkWeatherInput(input, cliInputCheckConfig(target));
-      // A local folder is counted as Plan counts it (an S3 prefix is Plan's to list: it may be filled meanwhile).
-      if (checked.source?.startsWith("file://") && (await sizeSource(checked.source, noS3)).files === 0) {
-        throw new Error(`--source ${source ?? fileURLToPath(String(checked.source))} holds no station files (${STATION_FILE_RULE}): pass the directory that holds them`);
-      }
-      return input;
-    },
-  },
 };

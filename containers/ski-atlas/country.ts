@@ -1,6 +1,12 @@
 import { createRequire } from "node:module";
 
-type CountryCoder = typeof import("@rapideditor/country-coder");
+/**
+ * The part of the package used here. Written out rather than `typeof import(…)`: the package's `exports` name ESM
+ * and type files (`import`, `types`) it does not ship, so only its CommonJS build resolves.
+ */
+interface CountryCoder {
+  iso1A2Code(location: [number, number]): string | null;
+}
 let coder: CountryCoder | undefined;
 
 /**
