@@ -33,6 +33,7 @@ describe("plan-weather", () => {
       source: { url: "s3://atlas-data/incoming/weather/", files: 1, bytes: 100 },
       uris: { source: "s3://atlas-data/incoming/weather/", staging: "s3://atlas-data/staging/weather/2026-07-01/", publish: "s3://atlas-data/weather/2026-07-01/" },
       tiers: { ingest: "xsmall", analyze: "xsmall", publish: "xsmall" },
+      tierIndex: { ingest: 0, analyze: 0, publish: 0 },
     });
   });
 

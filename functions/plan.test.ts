@@ -46,7 +46,19 @@ describe("plan: the happy path", () => {
         publish: "s3://atlas-data/andorra/2026-11/",
       },
       tiers: { download: "xsmall", extract: "xsmall", analyze: "small", publish: "xsmall" },
+      // Positions in the machine's tier table (xsmall, small, medium, large, xlarge: TIER_NAMES when Plan is not told).
+      tierIndex: { download: 0, extract: 0, analyze: 1, publish: 0 },
       allowShrink: "false",
+    });
+  });
+
+  it("GIVEN the machine's tier table WHEN planned THEN the positions are in that table; a tier it lacks fails Plan with UnknownTierError", async () => {
+    const { fetch } = fakeFetch(200, { "content-length": "1778051" });
+    const withTable = (tierNames: string[]) => plan({ ...event({ region: "andorra", period: "2026-11" }), tierNames }, { config: config(), probe: { fetch } });
+    expect((await withTable(["tiny", "xsmall", "small"])).tierIndex).toEqual({ download: 1, extract: 1, analyze: 2, publish: 1 });
+    await expect(withTable(["xsmall", "medium"])).rejects.toMatchObject({
+      name: "UnknownTierError",
+      message: "Plan chose tier 'small' for analyze, which this state machine's tier table does not have (xsmall, medium)",
     });
   });
 

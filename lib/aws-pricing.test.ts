@@ -1,19 +1,20 @@
 import { describe, expect, it } from "vitest";
 import { addRunCosts, AWS_PRICES, costLine, estimateRunCost, fargateTaskCost, fixedMonthlyCosts, lambdaInvocationCost, s3RequestClass, shareMetricSeriesHours, type RunUsage } from "./aws-pricing.ts";
+import { tierByName } from "../workflows/tiers.ts";
 
 const none: RunUsage = { ecsTasks: [], stateTransitions: 0, lambdaInvocations: [], s3Requests: null, putMetricDataRequests: 0, customMetricSeries: 0, snsPublishes: 0 };
 
 describe("AWS prices", () => {
   it("GIVEN a small-tier task of 10 s WHEN priced THEN Fargate bills its one-minute minimum (1 vCPU + 2 GB for 60 s)", () => {
     const minute = (1 * AWS_PRICES.fargateArm64.perVcpuHour + 2 * AWS_PRICES.fargateArm64.perGbHour) / 60;
-    expect(fargateTaskCost("small", 10)).toBeCloseTo(minute, 12);
-    expect(fargateTaskCost("small", 60)).toBeCloseTo(minute, 12);
-    expect(fargateTaskCost("small", 120)).toBeCloseTo(2 * minute, 12);
+    expect(fargateTaskCost(tierByName("small"), 10)).toBeCloseTo(minute, 12);
+    expect(fargateTaskCost(tierByName("small"), 60)).toBeCloseTo(minute, 12);
+    expect(fargateTaskCost(tierByName("small"), 120)).toBeCloseTo(2 * minute, 12);
   });
 
   it("GIVEN the large tier (100 GiB disk) WHEN priced for an hour THEN the 80 GiB above the free 20 are billed", () => {
     const p = AWS_PRICES.fargateArm64;
-    expect(fargateTaskCost("large", 3600)).toBeCloseTo(4 * p.perVcpuHour + 16 * p.perGbHour + 80 * p.perStorageGbHourAbove20, 12);
+    expect(fargateTaskCost(tierByName("large"), 3600)).toBeCloseTo(4 * p.perVcpuHour + 16 * p.perGbHour + 80 * p.perStorageGbHourAbove20, 12);
   });
 
   it("GIVEN a 256 MB Lambda of 1.2 ms WHEN priced THEN the request plus 2 ms (rounded up) of 0.25 GB", () => {
@@ -35,7 +36,7 @@ describe("AWS prices", () => {
 describe("a run's cost estimate", () => {
   it("GIVEN every kind of use WHEN estimated THEN the total is the sum of the parts and each part is priced from AWS_PRICES", () => {
     const usage: RunUsage = {
-      ecsTasks: [{ tier: "small", seconds: 12 }, { tier: "medium", seconds: 90 }],
+      ecsTasks: [{ tier: "small", size: tierByName("small"), seconds: 12 }, { tier: "medium", size: tierByName("medium"), seconds: 90 }],
       stateTransitions: 40,
       lambdaInvocations: [{ memoryMiB: 256, durationMs: 300 }, { memoryMiB: 256, durationMs: 100 }],
       s3Requests: { write: 30, read: 20 },
@@ -45,7 +46,7 @@ describe("a run's cost estimate", () => {
     };
     const e = estimateRunCost(usage);
     const p = AWS_PRICES;
-    expect(e.parts.fargate_usd).toBeCloseTo(fargateTaskCost("small", 60) + fargateTaskCost("medium", 90), 6);
+    expect(e.parts.fargate_usd).toBeCloseTo(fargateTaskCost(tierByName("small"), 60) + fargateTaskCost(tierByName("medium"), 90), 6);
     expect(e.parts.step_functions_usd).toBeCloseTo(40 * 0.000025, 9);
     expect(e.parts.s3_requests_usd).toBeCloseTo(30 * p.s3Standard.perWriteRequest + 20 * p.s3Standard.perReadRequest, 9);
     // One PutMetricData request, and 22 series for one hour each of the 730 in a month.
@@ -67,7 +68,7 @@ describe("a run's cost estimate", () => {
   });
 
   it("GIVEN a run whose 2 series-hours were each sent by 2 runs WHEN shared THEN it pays 1 of them and the usage still says 2 sent", () => {
-    const alone = estimateRunCost({ ...none, putMetricDataRequests: 1, customMetricSeries: 2, ecsTasks: [{ tier: "small", seconds: 5 }] });
+    const alone = estimateRunCost({ ...none, putMetricDataRequests: 1, customMetricSeries: 2, ecsTasks: [{ tier: "small", size: tierByName("small"), seconds: 5 }] });
     const shared = shareMetricSeriesHours(alone, 2, 1);
     // (estimates are rounded to 7 decimals)
     expect(shared.parts.cloudwatch_usd).toBeCloseTo(0.00001 + 0.3 / 730, 6);
@@ -87,7 +88,7 @@ describe("a run's cost estimate", () => {
 
   it("GIVEN a fan-out and its two items WHEN added THEN parts and counts add up, and S3 stays counted where one counted it", () => {
     const parent = estimateRunCost({ ...none, stateTransitions: 8, s3Requests: { write: 5, read: 7 } });
-    const item = estimateRunCost({ ...none, stateTransitions: 30, ecsTasks: [{ tier: "small", seconds: 5 }] });
+    const item = estimateRunCost({ ...none, stateTransitions: 30, ecsTasks: [{ tier: "small", size: tierByName("small"), seconds: 5 }] });
     const total = addRunCosts([parent, item, item]);
     expect(total.usage.state_transitions).toBe(68);
     expect(total.usage.ecs_tasks).toBe(2);
@@ -97,7 +98,7 @@ describe("a run's cost estimate", () => {
   });
 
   it("GIVEN an estimate WHEN printed THEN one line names the total and every part", () => {
-    const line = costLine(estimateRunCost({ ...none, ecsTasks: [{ tier: "small", seconds: 5 }], stateTransitions: 3, s3Requests: { write: 1, read: 1 } }));
+    const line = costLine(estimateRunCost({ ...none, ecsTasks: [{ tier: "small", size: tierByName("small"), seconds: 5 }], stateTransitions: 3, s3Requests: { write: 1, read: 1 } }));
     expect(line).not.toContain("\n");
     for (const part of ["Fargate", "Step Functions", "Lambda", "S3 requests", "CloudWatch", "SNS", "us-east-1"]) expect(line).toContain(part);
   });

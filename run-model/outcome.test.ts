@@ -58,11 +58,11 @@ describe("the line a run ends with", () => {
       { region: "liechtenstein", status: "FAILED", error: { Error: "States.TaskFailed", Cause: OFFLINE_CAUSE } },
       { region: "iceland", status: "FAILED", error: { Error: "States.TaskFailed", Cause: NESTED_EXECUTION_CAUSE } },
     ]);
-    const monthly = workflowByName("ski-atlas-monthly").cli.localSourceOption;
+    const monthly = workflowByName("ski-atlas-monthly").localSourceOption;
     expect(offlineHint(failedItemsOf(digest), monthly)).toBe(
       "andorra, liechtenstein need the network; offline, pass local copies with --sources andorra=PATH,liechtenstein=PATH",
     );
-    const single = workflowByName("ski-atlas").cli.localSourceOption;
+    const single = workflowByName("ski-atlas").localSourceOption;
     expect(offlineHint([{ item: "andorra", cause: "Plan: SourceOfflineError: …" }], single)).toBe(
       "andorra needs the network; offline, pass a local copy with --source PATH",
     );

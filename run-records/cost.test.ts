@@ -4,15 +4,16 @@ import { metricData, type MetricsSummary } from "../functions/metrics.ts";
 import { addRunCosts, AWS_PRICES, estimateRunCost, fargateTaskCost } from "../lib/aws-pricing.ts";
 import type { AslDefinition } from "../stacks/resolve-asl.ts";
 import { readFileSync } from "node:fs";
-import { HELPER_LAMBDA_MEMORY_MIB, TIER_NAMES } from "../workflows/tiers.ts";
+import { HELPER_LAMBDA_MEMORY_MIB, TIER_NAMES, tierByName, tierEnvironment } from "../workflows/tiers.ts";
+import { HistoryWriter, type InterpreterEvent } from "../local/history-writer.ts";
 import { metricSeriesHours, runUsage, withSharedMetricSeries } from "./cost.ts";
 import { RunRecorder } from "../local/run-recorder.ts";
 import { schemaProblems } from "../local/testing/run-record-schema.ts";
 
 /**
  * The cost estimate is computed from the run record, so it is checked on a record the recorder wrote from a real
- * interpreter run (aws-local-stepfunctions), shaped like a workflow: a Lambda Plan that is retried once, an ECS
- * step on the small tier, Metrics and Notify.
+ * interpreter run (aws-local-stepfunctions), written down as the engine writes it (local/history-writer.ts), shaped
+ * like a workflow: a Lambda Plan that is retried once, an ECS step on the small tier, Metrics and Notify.
  */
 const fn = (name: string) => ({ FunctionName: `arn:aws:lambda:us-east-1:123456789012:function:${name}`, "Payload.$": "$" });
 const MACHINE: AslDefinition = {
@@ -23,9 +24,21 @@ const MACHINE: AslDefinition = {
       Resource: "arn:aws:states:::lambda:invoke",
       Parameters: fn("plan"),
       Retry: [{ ErrorEquals: ["Transient"], IntervalSeconds: 1, MaxAttempts: 2 }],
-      Next: "Extract (small)",
+      Next: "Extract",
     },
-    "Extract (small)": { Type: "Task", Resource: "arn:aws:states:::ecs:runTask.sync", Next: "Metrics" },
+    Extract: {
+      Type: "Task",
+      Resource: "arn:aws:states:::ecs:runTask.sync",
+      // RunTask's overrides name the tier (workflows/compile.ts): the small tier's size and environment.
+      Parameters: {
+        Overrides: {
+          Cpu: "1024",
+          Memory: "2048",
+          ContainerOverrides: [{ Name: "ski-atlas", Command: ["extract"], Environment: Object.entries(tierEnvironment(tierByName("small"))).map(([Name, Value]) => ({ Name, Value })) }],
+        },
+      },
+      Next: "Metrics",
+    },
     Metrics: { Type: "Task", Resource: "arn:aws:states:::lambda:invoke", Parameters: fn("metrics"), ResultPath: "$.metrics", Next: "Notify success" },
     "Notify success": { Type: "Task", Resource: "arn:aws:states:::lambda:invoke", Parameters: fn("notify"), End: true },
   },
@@ -41,22 +54,27 @@ describe("a run's cost, from its record", () => {
   it("GIVEN a successful run with a retried Lambda, an ECS step, Metrics and Notify WHEN priced THEN each is counted once per attempt, and CloudWatch nothing", async () => {
     const recorder = new RunRecorder({ id: "run-cost", runDir: "/nonexistent/run-cost", definitions: { demo: MACHINE } });
     let planCalls = 0;
+    const history = new HistoryWriter(MACHINE, (event) => recorder.onHistory("demo-1", "demo", event));
+    const handler = (state: string, answer: (input: unknown) => Promise<unknown>) => (input: unknown) => {
+      history.scheduled(state, input);
+      return answer(input);
+    };
     const sm = new StateMachine(MACHINE as never, { validationOptions: { checkArn: false } });
     const execution = sm.run({} as never, {
       overrides: {
         retryIntervalOverrides: { Plan: 0 },
         taskResourceLocalHandlers: {
-          Plan: async () => {
+          Plan: handler("Plan", async () => {
             if (++planCalls === 1) throw Object.assign(new Error("try again"), { name: "Transient" });
-            return {} as never;
-          },
-          "Extract (small)": async () => ({}) as never,
-          Metrics: async () => SUMMARY as never,
-          "Notify success": async () => ({}) as never,
+            return {};
+          }),
+          Extract: handler("Extract", async () => ({})),
+          Metrics: handler("Metrics", async () => SUMMARY),
+          "Notify success": handler("Notify success", async () => ({})),
         } as never,
       },
     });
-    for await (const event of execution.eventLogs) recorder.onHistory("demo-1", "demo", event);
+    for await (const event of execution.eventLogs) history.push(event as InterpreterEvent);
     await execution.result;
 
     const record = recorder.record();
@@ -76,7 +94,7 @@ describe("a run's cost, from its record", () => {
     expect(usage.s3Requests).toBeNull();
 
     expect(record.estimated_cost).toEqual(estimateRunCost(usage));
-    expect(record.estimated_cost.parts.fargate_usd).toBeCloseTo(fargateTaskCost("small", 60), 7);
+    expect(record.estimated_cost.parts.fargate_usd).toBeCloseTo(fargateTaskCost(tierByName("small"), 60), 7);
     expect(record.estimated_fargate_cost_usd).toBe(record.estimated_cost.parts.fargate_usd);
     expect(record.estimated_cost.parts.s3_requests_usd).toBeNull();
     expect(record.estimated_cost.parts.cloudwatch_usd).toBe(0);
@@ -145,11 +163,14 @@ describe("a run's cost, from its record", () => {
       definition: null,
       states: [
         { name: "Plan", type: "Task", attempts: [{ tier: null, duration_ms: 200 }] },
-        { name: "Analyze (medium)", type: "Task", attempts: [{ tier: "medium", duration_ms: 5000, status: "FAILED" }, { tier: "large", duration_ms: 70_000 }] },
+        { name: "Analyze", type: "Task", attempts: [{ tier: "medium", duration_ms: 5000, status: "FAILED" }, { tier: "large", duration_ms: 70_000 }] },
       ] as never,
       history: [{ id: 1, timestamp: "2026-12-01T00:00:00Z", type: "TaskScheduled", taskScheduledEventDetails: { resourceType: "lambda", resource: "invoke" } }],
     });
-    expect(usage.ecsTasks).toEqual([{ tier: "medium", seconds: 5 }, { tier: "large", seconds: 70 }]);
+    expect(usage.ecsTasks).toEqual([
+      { tier: "medium", size: tierByName("medium"), seconds: 5 },
+      { tier: "large", size: tierByName("large"), seconds: 70 },
+    ]);
     expect(usage.lambdaInvocations).toHaveLength(1);
     expect(usage.stateTransitions).toBe(3);
   });

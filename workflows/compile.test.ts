@@ -6,12 +6,13 @@ import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { resolvedDefinitions, type AslDefinition } from "../stacks/resolve-asl.ts";
-import { forEachState } from "../local/engine.ts";
+import { StateMachine } from "aws-local-stepfunctions";
+import { forEachState } from "../run-model/definition.ts";
 import { WorkflowDefinition, type WorkflowBindings } from "./compile.ts";
 import { skiAtlasMonthly } from "./ski-atlas-monthly.ts";
 import { skiAtlas } from "./ski-atlas.ts";
-import { CLEANUP_CAPACITY_RETRY, ECS_CAPACITY_RETRY, ECS_RUNTASK_FAILURES } from "./retry-policies.ts";
-import { TIER_NAMES } from "./tiers.ts";
+import { CLEANUP_CAPACITY_RETRY, ECS_CAPACITY_RETRY, ECS_RUNTASK_FAILURES, TRANSIENT_TASK_RETRY } from "./retry-policies.ts";
+import { machineTierTable, taskSizeOverrides, tierByName, tierEnvironment, TIER_NAMES } from "./tiers.ts";
 import type { Workflow } from "./types.ts";
 
 const validate = createRequire(import.meta.url)("asl-validator") as (d: unknown) => { isValid: boolean; errorsText: () => string };
@@ -34,30 +35,53 @@ describe("the resolved ski-atlas definition (npm run asl -- ski-atlas)", () => {
     expect(result.isValid, result.isValid ? "" : result.errorsText()).toBe(true);
   });
 
-  it("declares TimeoutSeconds on every Task, and the execution as a whole has one", () => {
+  it("has one Task state per container step, and at most 25 states in all (ski-atlas: 23)", () => {
+    const all = states(asl);
+    expect(all).toHaveLength(23);
+    const ecs = all.filter(([, s]) => s.Resource === "arn:aws:states:::ecs:runTask.sync").map(([name]) => name);
+    expect(ecs.sort()).toEqual(["Analyze", "Download", "Extract", "Publish", "Roll back publish"]);
+    for (const step of ["Download", "Extract", "Analyze", "Publish"]) expect(Object.fromEntries(all)[`${step}: pick tier`].Next).toBe(step);
+  });
+
+  it("declares a timeout on every Task (a container step's from its tier), and the execution as a whole has one", () => {
     const tasks = states(asl).filter(([, s]) => s.Type === "Task");
     expect(tasks.length).toBeGreaterThan(0);
-    for (const [name, s] of tasks) expect(s.TimeoutSeconds, name).toBeGreaterThan(0);
+    for (const [name, s] of tasks) {
+      if (s.TimeoutSecondsPath) expect(s.TimeoutSecondsPath, name).toBe("$.task.timeoutSeconds");
+      else expect(s.TimeoutSeconds, name).toBeGreaterThan(0);
+    }
     expect(asl.TimeoutSeconds).toBe(skiAtlas.timeoutSeconds);
   });
 
-  it("runs each container step as runTask.sync on every tier, each with a Retry and a Catch", () => {
-    const allEcs = states(asl).filter(([, s]) => s.Resource === "arn:aws:states:::ecs:runTask.sync");
-    // One per step and tier, plus the failure path's "Roll back publish" (tested below).
-    expect(allEcs).toHaveLength(4 * TIER_NAMES.length + 1);
-    const ecsStates = allEcs.filter(([name]) => name !== "Roll back publish");
+  it("runs each container step as runTask.sync with its overrides from $.task, a Retry and a Catch", () => {
+    const ecsStates = states(asl).filter(([name, s]) => s.Resource === "arn:aws:states:::ecs:runTask.sync" && name !== "Roll back publish");
     for (const [name, s] of ecsStates) {
       expect(s.Retry?.length, name).toBeGreaterThan(0);
       expect(s.Retry[0].ErrorEquals, name).toContain("ECS.AmazonECSException");
-      expect(s.Catch?.map((c: State) => c.ErrorEquals[0]), name).toEqual(["States.TaskFailed", "States.ALL"]);
+      expect(s.Catch?.map((c: State) => [c.ErrorEquals[0], c.Next]), name).toEqual([["States.TaskFailed", "Why did it fail?"], ["States.ALL", "Roll back publish?"]]);
       expect(s.Parameters.LaunchType).toBe("FARGATE");
+      expect(s.Parameters["Overrides.$"]).toBe("States.JsonMerge($.task.size, $.task.container, false)");
+      expect(s.Parameters.TaskDefinition).toMatch(/-ski-atlas$/);
     }
   });
 
+  it("holds ONE tier table, and picks each step's row of it by Plan's position plus the step's escalations", () => {
+    const byName = Object.fromEntries(states(asl));
+    expect(byName.Initialize.Parameters.tiers).toEqual(machineTierTable());
+    const pick = byName["Extract: pick tier"];
+    const index = "States.MathAdd($.plan.tierIndex.extract, $.run.escalated.extract)";
+    expect(pick.ResultPath).toBe("$.task");
+    expect(pick.Parameters["index.$"]).toBe(index);
+    expect(pick.Parameters["size.$"]).toBe(`States.ArrayGetItem($.tiers.task, ${index})`);
+    expect(pick.Parameters.container.ContainerOverrides[0].Environment).toContainEqual({ Name: "NODE_OPTIONS", "Value.$": `States.ArrayGetItem($.tiers.environment.NODE_OPTIONS, ${index})` });
+    expect(byName.Plan.Parameters.Payload["tierNames.$"]).toBe("$.tiers.name");
+  });
+
   it("gives bigger tiers longer timeouts", () => {
-    const timeout = (tier: string) => states(asl).find(([n]) => n === `Extract (${tier})`)![1].TimeoutSeconds;
-    expect(timeout("small")).toBeLessThan(timeout("large"));
-    expect(timeout("large")).toBeLessThan(timeout("xlarge"));
+    const timeouts = JSON.parse(/States\.Array\(([^)]*)\)/.exec(Object.fromEntries(states(asl))["Extract: pick tier"].Parameters["timeoutSeconds.$"])![0].replace("States.Array(", "[").replace(")", "]"));
+    expect(timeouts).toEqual(TIER_NAMES.map((t) => skiAtlas.steps.find((s) => s.id === "extract" && s.kind === "container")!.kind === "container" && (skiAtlas.steps.find((s) => s.id === "extract") as { timeoutSeconds: Record<string, number> }).timeoutSeconds[t]));
+    expect(timeouts[1]).toBeLessThan(timeouts[3]);
+    expect(timeouts[3]).toBeLessThan(timeouts[4]);
   });
 
   it("calls Plan, Metrics and Notify as lambda:invoke", () => {
@@ -68,21 +92,17 @@ describe("the resolved ski-atlas definition (npm run asl -- ski-atlas)", () => {
     expect(byName.Plan.Parameters.FunctionName).toMatch(/:function:plan$/);
   });
 
-  it("escalates an out-of-memory task one tier up, from every tier but the last", () => {
-    const classify = Object.fromEntries(states(asl))["Extract: why did it fail?"];
-    const escalations = classify.Choices.filter((c: State) => String(c.Next).startsWith("Extract: escalate"));
-    expect(escalations.map((c: State) => c.Next)).toEqual([
-      "Extract: escalate xsmall to small",
-      "Extract: escalate small to medium",
-      "Extract: escalate medium to large",
-      "Extract: escalate large to xlarge",
-    ]);
-    const text = JSON.stringify(escalations[0]);
+  it("escalates an out-of-memory task one tier up while a tier remains", () => {
+    const why = Object.fromEntries(states(asl))["Why did it fail?"];
+    const escalate = why.Choices.find((c: State) => c.Next === "Escalate tier");
+    const text = JSON.stringify(escalate);
     expect(text).toContain("*OutOfMemoryError*");
     expect(text).toContain('*\\"ExitCode\\":137*');
+    expect(text).toContain(`{"Variable":"$.task.index","NumericLessThan":${TIER_NAMES.length - 1}}`);
+    expect(text).toContain('{"Variable":"$.task.escalates","BooleanEquals":true}');
   });
 
-  it("GIVEN Fargate without capacity (RunTask's failures list) WHEN an ECS task state fails with AmazonECS.Unknown THEN the ECS capacity policy retries it, on every tier and on the rollback", () => {
+  it("GIVEN Fargate without capacity (RunTask's failures list) WHEN an ECS task state fails with AmazonECS.Unknown THEN the ECS capacity policy retries it, on every step and on the rollback", () => {
     const ecsStates = states(asl).filter(([, s]) => s.Resource === "arn:aws:states:::ecs:runTask.sync");
     for (const [name, s] of ecsStates) {
       const capacity = s.Retry.find((r: State) => r.ErrorEquals.includes("AmazonECS.Unknown"));
@@ -93,22 +113,26 @@ describe("the resolved ski-atlas definition (npm run asl -- ski-atlas)", () => {
     expect(ECS_CAPACITY_RETRY.errors).toContain(ECS_RUNTASK_FAILURES);
   });
 
-  it("GIVEN a Node step that fills its heap (exit 134, no OutOfMemoryError in the Cause) WHEN the Choice classifies it THEN it escalates like an OOM kill", () => {
-    const classify = Object.fromEntries(states(asl))["Analyze: why did it fail?"];
-    const toMedium = classify.Choices.find((c: State) => c.Next === "Analyze: escalate small to medium");
-    const patterns = JSON.stringify(toMedium);
-    expect(patterns).toContain('*\\"ExitCode\\":134*');
-    const retry = classify.Choices.find((c: State) => c.Next === "Analyze: wait before retry");
-    expect(JSON.stringify(retry)).not.toContain("134");
+  it("GIVEN a Node step that fills its heap (exit 134, no OutOfMemoryError in the Cause) WHEN the Choice classifies it THEN it escalates like an OOM kill, and is never retried as transient", () => {
+    const why = Object.fromEntries(states(asl))["Why did it fail?"];
+    expect(JSON.stringify(why.Choices.find((c: State) => c.Next === "Escalate tier"))).toContain('*\\"ExitCode\\":134*');
+    expect(JSON.stringify(why.Choices.find((c: State) => c.Next === "Wait before retry"))).not.toContain("134");
   });
 
-  it("retries a task that exited 75 at most three times, and sends every other failure to the failure path", () => {
-    const classify = Object.fromEntries(states(asl))["Download: why did it fail?"];
-    const retry = classify.Choices.find((c: State) => c.Next === "Download: wait before retry");
+  it("retries a task that exited 75 while the step's retries last, and sends every other failure to the failure path", () => {
+    const byName = Object.fromEntries(states(asl));
+    const retry = byName["Why did it fail?"].Choices.find((c: State) => c.Next === "Wait before retry");
     expect(JSON.stringify(retry)).toContain('*\\"ExitCode\\":75*');
-    expect(JSON.stringify(retry)).toContain('"NumericLessThan":3');
+    expect(JSON.stringify(retry)).toContain('{"Variable":"$.task.retries","NumericLessThanPath":"$.task.maxRetries"}');
+    expect(byName["Extract: pick tier"].Parameters.maxRetries).toBe(TRANSIENT_TASK_RETRY.maxAttempts);
+    expect(byName["Wait before retry"]).toMatchObject({ SecondsPath: "$.task.retryWaitSeconds", Next: "Count retry" });
+    expect(byName["Count retry"].Next).toBe("Run the step again");
+    expect(byName["Escalate tier"].Next).toBe("Run the step again");
+    expect(byName["Run the step again"].Choices.map((c: State) => [c.StringEquals, c.Next])).toEqual(
+      ["download", "extract", "analyze", "publish"].map((s) => [s, `${s[0].toUpperCase()}${s.slice(1)}: pick tier`]),
+    );
     // The failure path starts with the publish rollback (skipped when there is nothing it could roll back).
-    expect(classify.Default).toBe("Roll back publish?");
+    expect(byName["Why did it fail?"].Default).toBe("Roll back publish?");
   });
 
   it("starts the failure path with 'Roll back publish?': every Catch into $.error and every give-up leads there", () => {
@@ -116,9 +140,10 @@ describe("the resolved ski-atlas definition (npm run asl -- ski-atlas)", () => {
     const targets = new Set<string>();
     for (const [, s] of all) {
       for (const c of s.Catch ?? []) if (c.ResultPath === "$.error" && c.ErrorEquals.includes("States.ALL")) targets.add(c.Next);
-      if (s.Type === "Choice" && String(s.Comment).startsWith("Every stopped task")) targets.add(s.Default);
     }
-    targets.add(Object.fromEntries(all)["Unknown tier"].Next);
+    const byName = Object.fromEntries(all);
+    targets.add(byName["Why did it fail?"].Default);
+    targets.add(byName["Run the step again"].Default);
     expect([...targets]).toEqual(["Roll back publish?"]);
   });
 
@@ -134,11 +159,13 @@ describe("the resolved ski-atlas definition (npm run asl -- ski-atlas)", () => {
   it("rolls back with ONE small task, a timeout and an ECS capacity retry; its failure goes on to Metrics at $.rollback, never $.error", () => {
     const task = Object.fromEntries(states(asl))["Roll back publish"];
     expect(task.Resource).toBe("arn:aws:states:::ecs:runTask.sync");
-    expect(task.Parameters.TaskDefinition).toMatch(/-ski-atlas-small$/);
+    expect(task.Parameters.TaskDefinition).toMatch(/-ski-atlas$/);
+    expect(task.Parameters.Overrides).toMatchObject({ Cpu: "1024", Memory: "2048" });
+    expect(task.Parameters.Overrides.EphemeralStorage).toBeUndefined();
     expect(task.Parameters.Overrides.ContainerOverrides[0]).toMatchObject({
       Name: "ski-atlas",
       Command: ["rollback"],
-      Environment: [{ Name: "PUBLISH_URI", "Value.$": "$.plan.uris.publish" }],
+      Environment: [{ Name: "PUBLISH_URI", "Value.$": "$.plan.uris.publish" }, ...Object.entries(tierEnvironment(tierByName("small"))).map(([Name, Value]) => ({ Name, Value }))],
     });
     expect(task.TimeoutSeconds).toBeGreaterThan(0);
     expect(task.Retry[0].ErrorEquals).toContain("ECS.AmazonECSException");
@@ -167,9 +194,10 @@ describe("the resolved weather definition", () => {
     expect(validate(structuredClone(asl)).isValid).toBe(true);
     const byName = Object.fromEntries(states(asl));
     expect(byName["Roll back publish?"].Default).toBe("Metrics (failed run)");
-    expect(byName["Roll back publish"].Parameters.TaskDefinition).toMatch(/-weather-small$/);
+    expect(byName["Roll back publish"].Parameters.TaskDefinition).toMatch(/-weather$/);
     expect(byName["Roll back publish"].Parameters.Overrides.ContainerOverrides[0].Command).toEqual(["rollback"]);
-    expect(byName["Publish: why did it fail?"].Default).toBe("Roll back publish?");
+    expect(byName["Why did it fail?"].Default).toBe("Roll back publish?");
+    expect(states(asl)).toHaveLength(23);
   });
 
   it("ends a run with nothing to ingest right after Plan, as Succeeded, before any task, Metrics or Notify", async () => {
@@ -218,8 +246,8 @@ describe("WorkflowDefinition (the compiler)", () => {
     const tasks = new Map<string, { taskDefinition: ecs.FargateTaskDefinition; container: ecs.ContainerDefinition }>();
     return {
       fn,
-      task: (container, tier) => {
-        const key = `${container}-${tier}`;
+      task: (container) => {
+        const key = container;
         if (!tasks.has(key)) {
           const taskDefinition = new ecs.FargateTaskDefinition(stack, key, { family: key });
           tasks.set(key, { taskDefinition, container: taskDefinition.addContainer(container, { image: ecs.ContainerImage.fromRegistry("x") }) });
@@ -271,7 +299,7 @@ describe("WorkflowDefinition (the compiler)", () => {
   it("GIVEN a workflow without onFailure WHEN compiled THEN the failure path starts at Metrics (failed run)", () => {
     const { onFailure: _none, ...plain } = skiAtlas;
     const json = compiled(plain);
-    expect(json("Download: why did it fail?").Default).toBe("Metrics (failed run)");
+    expect(json("Why did it fail?").Default).toBe("Metrics (failed run)");
   });
 
   it.each([
@@ -285,16 +313,82 @@ describe("WorkflowDefinition (the compiler)", () => {
     expect(() => compiled(withOnFailure(onFailure))).toThrow(message);
   });
 
-  it("GIVEN a container step WHEN compiled THEN its environment comes from the plan by JSONPath", () => {
-    const stack = new Stack(new App(), "Test");
-    const definition = new WorkflowDefinition(stack, "SkiAtlas", skiAtlas, bindings(stack));
-    const machine = new sfn.StateMachine(stack, "Machine", { definitionBody: sfn.DefinitionBody.fromChainable(definition.startState) });
-    void machine;
-    const task = stack.node.findAll().find((c) => c.node.id === "Publish (medium)") as unknown as sfn.State;
-    const json = stack.resolve(task.toStateJson()) as State;
-    const env = json.Parameters.Overrides.ContainerOverrides[0].Environment;
-    expect(env).toContainEqual({ Name: "PUBLISH_URI", "Value.$": "$.plan.uris.publish" });
-    expect(json.Parameters.Overrides.ContainerOverrides[0].Command).toEqual(["publish"]);
-    expect(json.ResultSelector).toEqual({ tier: "medium", "startedAt.$": "$.StartedAt", "stoppedAt.$": "$.StoppedAt" });
+  it("GIVEN a container step WHEN compiled THEN its environment comes from the plan by JSONPath and its tier's from the table", () => {
+    const json = compiled(skiAtlas);
+    const pick = json("Publish: pick tier");
+    const container = pick.Parameters.container.ContainerOverrides[0];
+    expect(container.Environment).toContainEqual({ Name: "PUBLISH_URI", "Value.$": "$.plan.uris.publish" });
+    expect(container.Environment).toContainEqual({ Name: "ATLAS_TIER", "Value.$": "States.ArrayGetItem($.tiers.environment.ATLAS_TIER, States.MathAdd($.plan.tierIndex.publish, $.run.escalated.publish))" });
+    expect(container.Command).toEqual(["publish"]);
+    expect(json("Publish").ResultSelector).toEqual({ "startedAt.$": "$.StartedAt", "stoppedAt.$": "$.StoppedAt" });
+  });
+});
+
+describe("the compiled ski-atlas machine, run by aws-local-stepfunctions with stand-in tasks", () => {
+  /** A stopped ECS task as the .sync integration reports it, for a Cause. */
+  const stopped = (exitCode: number, reason?: string) =>
+    JSON.stringify({ StoppedReason: "Essential container in task exited", Containers: [{ ExitCode: exitCode, ...(reason ? { Reason: reason } : {}) }] });
+  const failure = (cause: string) => Object.assign(new Error(cause), { name: "States.TaskFailed" });
+
+  it("GIVEN Plan's tiers, an out-of-memory kill and an exit 75 WHEN run THEN each step runs on its tier's overrides, escalates one tier, retries, and the run records both", async () => {
+    const definition = structuredClone((await resolvedDefinitions())["ski-atlas"]);
+    // aws-local-stepfunctions reads TimeoutSecondsPath from the effective parameters (the engine moves it there,
+    // local/engine.ts); these stand-ins need no timeout at all.
+    forEachState(definition, (_, state) => {
+      if (state.TimeoutSecondsPath) {
+        delete state.TimeoutSecondsPath;
+        state.TimeoutSeconds = 60;
+      }
+    });
+    const calls: { state: string; overrides: State }[] = [];
+    const ecs = (state: string, fail: (attempt: number) => Error | undefined) => async (params: State) => {
+      calls.push({ state, overrides: params.Overrides });
+      const error = fail(calls.filter((c) => c.state === state).length);
+      if (error) throw error;
+      return { StartedAt: 1, StoppedAt: 2 };
+    };
+    const plan = {
+      workflow: "ski-atlas",
+      region: "andorra",
+      period: "2026-11",
+      runId: "r",
+      source: { url: "https://x/a.osm.pbf" },
+      uris: { raw: "s3://b/raw", extract: "s3://b/e", staging: "s3://b/s/", publish: "s3://b/p/" },
+      tiers: { download: "xsmall", extract: "medium", analyze: "large", publish: "xsmall" },
+      tierIndex: { download: 0, extract: 2, analyze: 3, publish: 0 },
+      allowShrink: "false",
+    };
+    const sm = new StateMachine(definition as never, { validationOptions: { checkArn: false, checkPaths: true } });
+    const run = sm.run({ region: "andorra" } as never, {
+      context: { Execution: { Id: "arn:aws:states:local:0:execution:ski-atlas:r", Name: "r", StartTime: "2026-11-01T00:00:00Z" } } as never,
+      overrides: {
+        waitTimeOverrides: { "Wait before retry": 1 },
+        taskResourceLocalHandlers: {
+          Plan: async () => ({ Payload: plan }),
+          Download: ecs("Download", () => undefined),
+          Extract: ecs("Extract", (n) => (n === 1 ? failure(stopped(137, "OutOfMemoryError: Container killed due to memory usage")) : undefined)),
+          Analyze: ecs("Analyze", (n) => (n === 1 ? failure(stopped(75)) : undefined)),
+          Publish: ecs("Publish", () => undefined),
+          Metrics: async () => ({ Payload: { counts: {}, bytes: 0, durationsMs: {}, totalMs: 0, tiers: {}, escalations: 1, retries: 1, named: {} } }),
+          "Notify success": async () => ({ Payload: { subject: "ok" } }),
+        } as never,
+      },
+    });
+    const output = (await run.result) as State;
+    const size = (state: string, n: number) => {
+      const { ContainerOverrides, ...task } = calls.filter((c) => c.state === state)[n].overrides;
+      const env = Object.fromEntries(ContainerOverrides[0].Environment.map((e: State) => [e.Name, e.Value]));
+      return { task, tier: env.ATLAS_TIER, heap: env.NODE_OPTIONS, command: ContainerOverrides[0].Command };
+    };
+    const expected = (tier: string) => ({ ...taskSizeOverrides(tierByName(tier)) });
+    expect(size("Download", 0)).toMatchObject({ task: expected("xsmall"), tier: "xsmall", command: ["download"] });
+    expect(size("Download", 0).task.EphemeralStorage).toBeUndefined();
+    expect(size("Extract", 0)).toMatchObject({ task: expected("medium"), tier: "medium", heap: tierEnvironment(tierByName("medium")).NODE_OPTIONS });
+    expect(size("Extract", 1)).toMatchObject({ task: { ...expected("large"), EphemeralStorage: { SizeInGiB: 100 } }, tier: "large" });
+    expect(size("Analyze", 0)).toMatchObject({ task: expected("large"), tier: "large" });
+    expect(size("Analyze", 1)).toMatchObject({ task: expected("large"), tier: "large" });
+    expect(output.run.escalations).toEqual({ extract: { step: "extract", from: "medium", to: "large", reason: "OutOfMemoryError", count: 1 } });
+    expect(output.run.escalated).toEqual({ download: 0, extract: 1, analyze: 0, publish: 0 });
+    expect(output.run.retries).toEqual({ download: { count: 0 }, extract: { count: 0 }, analyze: { count: 1 }, publish: { count: 0 } });
   });
 });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { TASK_ENV } from "../lib/task-env.ts";
 import { canSwitchUser, makeTaskDirs, runAsNobody, type TaskDirs } from "../lib/testing/non-root.ts";
-import { NODE_HEAP_SHARE, TIERS, taskEnvironment, tierByName } from "./tiers.ts";
+import { machineTierTable, NODE_HEAP_SHARE, TIERS, taskEnvironment, tierByName } from "./tiers.ts";
 
 /**
  * The environment a task gets for its tier (the task definitions and the local ECS runner both take it from
@@ -83,11 +83,50 @@ describe.runIf(canSwitchUser)("a task's environment, as the non-root user of the
 describe("taskEnvironment", () => {
   it("puts temporary files in the work dir and sizes DuckDB to the tier's memory and disk", () => {
     expect(taskEnvironment(tierByName("large"), "/scratch")).toEqual({
+      ATLAS_TIER: "large",
       NODE_OPTIONS: "--max-old-space-size=8192",
       TMPDIR: "/scratch",
       ATLAS_DUCKDB_MEMORY_LIMIT: "4096MiB",
       ATLAS_DUCKDB_MAX_TEMP_DIRECTORY_SIZE: "50GiB",
     });
     expect(taskEnvironment(tierByName("small")).TMPDIR).toBe("/work");
+  });
+});
+
+describe("the machine's tier table", () => {
+  it("GIVEN every tier WHEN put in the table THEN each column has one entry per tier, in order, and the disk only above Fargate's free 20 GiB", () => {
+    const table = machineTierTable();
+    expect(table.name).toEqual(TIERS.map((t) => t.name));
+    expect(table.next).toEqual([1, 2, 3, 4, 4]);
+    for (const column of Object.values(table.environment)) expect(column).toHaveLength(TIERS.length);
+    expect(table.environment.NODE_OPTIONS).toEqual(TIERS.map((t) => taskEnvironment(t).NODE_OPTIONS));
+    expect(table.task).toEqual([
+      { Cpu: "256", Memory: "1024" },
+      { Cpu: "1024", Memory: "2048" },
+      { Cpu: "2048", Memory: "4096" },
+      { Cpu: "4096", Memory: "16384", EphemeralStorage: { SizeInGiB: 100 } },
+      { Cpu: "8192", Memory: "32768", EphemeralStorage: { SizeInGiB: 200 } },
+    ]);
+  });
+
+  it("GIVEN each tier's size WHEN checked against Fargate's CPU and memory pairs THEN each is one Fargate accepts, and the disk is 21–200 GiB when asked for", () => {
+    // Fargate's task sizes (AWS docs, "Task CPU and memory"): per vCPU units, the memory range in MiB and its step.
+    const fargate: Record<string, { min: number; max: number; step: number } | number[]> = {
+      256: [512, 1024, 2048],
+      512: { min: 1024, max: 4096, step: 1024 },
+      1024: { min: 2048, max: 8192, step: 1024 },
+      2048: { min: 4096, max: 16384, step: 1024 },
+      4096: { min: 8192, max: 30720, step: 1024 },
+      8192: { min: 16384, max: 61440, step: 4096 },
+      16384: { min: 32768, max: 122880, step: 8192 },
+    };
+    for (const task of machineTierTable().task) {
+      const allowed = fargate[task.Cpu];
+      const memory = Number(task.Memory);
+      if (Array.isArray(allowed)) expect(allowed, task.Cpu).toContain(memory);
+      else expect(memory >= allowed.min && memory <= allowed.max && (memory - allowed.min) % allowed.step === 0, `${task.Cpu}/${task.Memory}`).toBe(true);
+      if (task.EphemeralStorage) expect(task.EphemeralStorage.SizeInGiB).toBeGreaterThanOrEqual(21);
+      if (task.EphemeralStorage) expect(task.EphemeralStorage.SizeInGiB).toBeLessThanOrEqual(200);
+    }
   });
 });

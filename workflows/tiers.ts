@@ -150,14 +150,6 @@ export function taskSizeOverrides(tier: Tier): TaskSizeOverrides {
 }
 
 /**
- * The tier a task ran on, from what RunTask was asked for (`Overrides.Cpu`/`Memory`, as ECS echoes them in the
- * stopped task); undefined when no tier has that size.
- */
-export function tierOfSize(cpu: string | number | undefined, memoryMiB: string | number | undefined): Tier | undefined {
-  return TIERS.find((t) => t.vcpu * 1024 === Number(cpu) && t.memoryMiB === Number(memoryMiB));
-}
-
-/**
  * The size of every container's one task definition: the smallest tier. Every run overrides it (the state machine
  * picks the tier), so it only sizes a task someone starts by hand; ECS accepts task-level overrides above or below
  * it, since the containers reserve no CPU or memory of their own.
