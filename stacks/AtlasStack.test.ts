@@ -2,7 +2,7 @@ import { Match, Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
-import { TIERS, type TierName } from "../workflows/tiers.ts";
+import { TASK_DEFINITION_TIER, TIERS, tierEnvironment, type TierName } from "../workflows/tiers.ts";
 import { allWorkflows } from "../workflows/index.ts";
 import { containerSteps } from "../workflows/types.ts";
 
@@ -48,21 +48,21 @@ describe.each(["deploy", "dev"] as const)("AtlasStack synthesized offline in %s 
     t.hasResourceProperties("AWS::EC2::VPCEndpoint", { VpcEndpointType: "Gateway" });
   });
 
-  it("has one ARM64 Fargate task definition per tier, sized as the tiers say, running as a non-root user", async () => {
+  it("has ONE ARM64 Fargate task definition per container, the smallest tier's size, running as a non-root user (each run overrides the size)", async () => {
     const t = await template();
     // Besides these, one per task type (stacks/task-platform.test.ts).
     const workflowTasks = Object.values(t.findResources("AWS::ECS::TaskDefinition")).filter((r) => !/-task-[a-z]+-[a-z]+$/.test(r.Properties.Family));
-    expect(workflowTasks).toHaveLength(TIERS.length * CONTAINERS.length);
-    for (const tier of TIERS) {
+    expect(workflowTasks).toHaveLength(CONTAINERS.length);
+    for (const container of CONTAINERS) {
       t.hasResourceProperties("AWS::ECS::TaskDefinition", {
-        Family: Match.stringLikeRegexp(`-ski-atlas-${tier.name}$`),
-        Cpu: String(tier.vcpu * 1024),
-        Memory: String(tier.memoryMiB),
-        // Fargate's free 20 GiB is what a task gets with no EphemeralStorage (which only takes 21–200).
-        EphemeralStorage: tier.ephemeralGiB > 20 ? { SizeInGiB: tier.ephemeralGiB } : Match.absent(),
+        Family: Match.stringLikeRegexp(`-${container}$`),
+        Cpu: String(TASK_DEFINITION_TIER.vcpu * 1024),
+        Memory: String(TASK_DEFINITION_TIER.memoryMiB),
+        // Fargate's free 20 GiB; a run on a bigger tier asks for more with RunTask's override (21–200 GiB).
+        EphemeralStorage: Match.absent(),
         RuntimePlatform: { CpuArchitecture: "ARM64", OperatingSystemFamily: "LINUX" },
         RequiresCompatibilities: ["FARGATE"],
-        ContainerDefinitions: [Match.objectLike({ Name: "ski-atlas", User: "node" })],
+        ContainerDefinitions: [Match.objectLike({ Name: container, User: "node", Cpu: Match.absent(), Memory: Match.absent(), MemoryReservation: Match.absent() })],
       });
     }
     expect(TIERS.map((t) => [t.vcpu, t.memoryMiB / 1024, t.ephemeralGiB])).toEqual([
@@ -74,9 +74,18 @@ describe.each(["deploy", "dev"] as const)("AtlasStack synthesized offline in %s 
     ]);
   });
 
-  it("sizes the heap, DuckDB and the temp dir of every task to its tier, and records the deployed commit", async () => {
+  it("gives every task the work dir and the deployed commit; the tier's heap, DuckDB limits and name come with each run's override", async () => {
     const t = await template();
     const commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: PROJECT_ROOT }).toString().trim();
+    for (const container of CONTAINERS) {
+      const [definition] = Object.values(t.findResources("AWS::ECS::TaskDefinition", { Properties: { Family: Match.stringLikeRegexp(`-${container}$`) } }));
+      const env = Object.fromEntries(
+        (definition.Properties.ContainerDefinitions[0].Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]),
+      );
+      expect(env.TMPDIR, container).toBe("/work");
+      expect(env.CODE_VERSION).toMatch(new RegExp(`^${commit}(-dirty)?$`));
+      for (const name of Object.keys(tierEnvironment(TIERS[0]))) expect(env[name], `${container}: ${name}`).toBeUndefined();
+    }
     const expected: Record<TierName, Record<string, string>> = {
       xsmall: { NODE_OPTIONS: "--max-old-space-size=512", ATLAS_DUCKDB_MEMORY_LIMIT: "256MiB", ATLAS_DUCKDB_MAX_TEMP_DIRECTORY_SIZE: "10GiB" },
       small: { NODE_OPTIONS: "--max-old-space-size=1024", ATLAS_DUCKDB_MEMORY_LIMIT: "512MiB", ATLAS_DUCKDB_MAX_TEMP_DIRECTORY_SIZE: "10GiB" },
@@ -84,18 +93,20 @@ describe.each(["deploy", "dev"] as const)("AtlasStack synthesized offline in %s 
       large: { NODE_OPTIONS: "--max-old-space-size=8192", ATLAS_DUCKDB_MEMORY_LIMIT: "4096MiB", ATLAS_DUCKDB_MAX_TEMP_DIRECTORY_SIZE: "50GiB" },
       xlarge: { NODE_OPTIONS: "--max-old-space-size=16384", ATLAS_DUCKDB_MEMORY_LIMIT: "8192MiB", ATLAS_DUCKDB_MAX_TEMP_DIRECTORY_SIZE: "100GiB" },
     };
-    for (const container of CONTAINERS) {
-      for (const tier of TIERS) {
-        const [definition] = Object.values(
-          t.findResources("AWS::ECS::TaskDefinition", { Properties: { Family: Match.stringLikeRegexp(`-${container}-${tier.name}$`) } }),
-        );
-        const env = Object.fromEntries(
-          (definition.Properties.ContainerDefinitions[0].Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]),
-        );
-        expect(env, `${container}/${tier.name}`).toMatchObject({ ...expected[tier.name], TMPDIR: "/work" });
-        expect(env.CODE_VERSION).toMatch(new RegExp(`^${commit}(-dirty)?$`));
-      }
-    }
+    for (const tier of TIERS) expect(tierEnvironment(tier), tier.name).toEqual({ ATLAS_TIER: tier.name, ...expected[tier.name] });
+  });
+
+  it("lets each state machine run its containers' one task definition each (RunTask on it, no other)", async () => {
+    const t = await template();
+    const definitions = Object.keys(t.findResources("AWS::ECS::TaskDefinition"));
+    const statements = Object.values(t.findResources("AWS::IAM::Policy"))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: unknown; Resource: unknown }[])
+      .filter((st) => JSON.stringify(st.Action).includes("ecs:RunTask"));
+    const referenced = statements.map((st) => [...new Set([...JSON.stringify(st.Resource).matchAll(/"Ref":"([A-Za-z0-9]+)"/g)].map((m) => m[1]))]);
+    // ski-atlas, weather, grader, training: one machine each, each running its own container's definition.
+    expect(referenced).toHaveLength(CONTAINERS.length);
+    for (const refs of referenced) expect(refs.length === 1 && definitions.includes(refs[0]), JSON.stringify(refs)).toBe(true);
+    expect(new Set(referenced.flat()).size).toBe(CONTAINERS.length);
   });
 
   it("keeps container and state machine logs for three months", async () => {
@@ -299,12 +310,11 @@ describe("AtlasStack: weather, grader and training", () => {
 
   it("GIVEN training WHEN synthesized THEN it runs on 8 vCPU and 32 GB; every image runs as a non-root user", async () => {
     const t = await template();
-    t.hasResourceProperties("AWS::ECS::TaskDefinition", {
-      Family: Match.stringLikeRegexp("-training-xlarge$"),
-      Cpu: "8192",
-      Memory: "32768",
-      ContainerDefinitions: [Match.objectLike({ Name: "training", User: "node" })],
-    });
+    const machine = Object.values(t.findResources("AWS::StepFunctions::StateMachine")).find((m) => JSON.stringify(m.Properties.DefinitionString).includes("training"))!;
+    const definition = JSON.stringify(machine.Properties.DefinitionString);
+    // Plan-job names the job's tier (xlarge) from the workflow; the machine takes its row of the table.
+    expect(definition).toContain('\\"tier\\":\\"xlarge\\"');
+    expect(definition).toContain("States.ArrayGetItem($.tiers.task");
     for (const c of CONTAINERS) {
       t.hasResourceProperties("AWS::ECS::TaskDefinition", { ContainerDefinitions: [Match.objectLike({ Name: c, User: "node" })] });
     }
