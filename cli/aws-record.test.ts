@@ -60,6 +60,9 @@ const ecs = { resourceType: "ecs", resource: "runTask.sync" };
 const lambda = { resourceType: "lambda", resource: "invoke" };
 const startExecution = { resourceType: "states", resource: "startExecution.sync:2" };
 
+/** RunTask's parameters for a tier, as the history shows them: the container override names it (ATLAS_TIER). */
+const onTier = (tier: string) => JSON.stringify({ Overrides: { ContainerOverrides: [{ Name: "ski-atlas", Environment: [{ Name: "ATLAS_TIER", Value: tier }] }] } });
+
 function andorraHistory(): History {
   return new History()
     .add(0, "ExecutionStarted", { executionStartedEventDetails: { input: '{"region":"andorra","period":"2026-11"}' } })
@@ -72,18 +75,21 @@ function andorraHistory(): History {
     .add(4, "TaskStarted", { taskStartedEventDetails: lambda })
     .add(6, "TaskSucceeded", { taskSucceededEventDetails: { ...lambda, output: "{}" } })
     .exit(6, "Task", "Plan", '{"plan":{"uris":{"publish":"s3://atlas-data/andorra/2026-11/"}}}')
-    .enter(8, "Task", "Extract (small)")
-    .add(8, "TaskScheduled", { taskScheduledEventDetails: { ...ecs, region: "eu-west-1", parameters: "{}" } })
+    .through(7, "Pass", "Extract: pick tier")
+    .enter(8, "Task", "Extract")
+    .add(8, "TaskScheduled", { taskScheduledEventDetails: { ...ecs, region: "eu-west-1", parameters: onTier("small") } })
     .add(8, "TaskStarted", { taskStartedEventDetails: ecs })
     .add(20, "TaskFailed", { taskFailedEventDetails: { ...ecs, error: "States.TaskFailed", cause: OOM_CAUSE } })
-    .exit(20, "Task", "Extract (small)")
-    .through(21, "Choice", "Extract: why did it fail?")
-    .through(21, "Pass", "Extract: escalate small to medium")
-    .enter(22, "Task", "Extract (medium)")
-    .add(22, "TaskScheduled", { taskScheduledEventDetails: { ...ecs, region: "eu-west-1", parameters: "{}" } })
+    .exit(20, "Task", "Extract")
+    .through(21, "Choice", "Why did it fail?")
+    .through(21, "Pass", "Escalate tier")
+    .through(21, "Choice", "Run the step again")
+    .through(21, "Pass", "Extract: pick tier")
+    .enter(22, "Task", "Extract")
+    .add(22, "TaskScheduled", { taskScheduledEventDetails: { ...ecs, region: "eu-west-1", parameters: onTier("medium") } })
     .add(22, "TaskStarted", { taskStartedEventDetails: ecs })
     .add(52, "TaskSucceeded", { taskSucceededEventDetails: { ...ecs, output: "{}" } })
-    .exit(52, "Task", "Extract (medium)", '{"plan":{"uris":{"publish":"s3://atlas-data/andorra/2026-11/"}}}')
+    .exit(52, "Task", "Extract", '{"plan":{"uris":{"publish":"s3://atlas-data/andorra/2026-11/"}}}')
     .through(53, "Succeed", "Succeeded")
     .add(53, "ExecutionSucceeded", { executionSucceededEventDetails: { output: '{"plan":{"uris":{"publish":"s3://atlas-data/andorra/2026-11/"}}}' } });
 }
@@ -91,12 +97,12 @@ function andorraHistory(): History {
 function icelandHistory(): History {
   return new History()
     .add(0, "ExecutionStarted", { executionStartedEventDetails: { input: '{"region":"iceland","period":"2026-11"}' } })
-    .enter(1, "Task", "Analyze (small)")
-    .add(1, "TaskScheduled", { taskScheduledEventDetails: { ...ecs, region: "eu-west-1", parameters: "{}" } })
+    .enter(1, "Task", "Analyze")
+    .add(1, "TaskScheduled", { taskScheduledEventDetails: { ...ecs, region: "eu-west-1", parameters: onTier("small") } })
     .add(1, "TaskStarted", { taskStartedEventDetails: ecs })
     .add(3, "TaskFailed", { taskFailedEventDetails: { ...ecs, error: "States.TaskFailed", cause: EXIT_65 } })
-    .exit(3, "Task", "Analyze (small)")
-    .through(4, "Choice", "Analyze: why did it fail?")
+    .exit(3, "Task", "Analyze")
+    .through(4, "Choice", "Why did it fail?")
     .enter(5, "Fail", "Failed")
     .add(5, "ExecutionFailed", { executionFailedEventDetails: { error: "States.TaskFailed", cause: EXIT_65 } });
 }
@@ -206,10 +212,10 @@ describe("run records from an AWS execution history", () => {
     ]);
     expect(plan.attempts[0].cause).toBe(LAMBDA_CAUSE);
     expect(plan.output).toEqual({ plan: { uris: { publish: "s3://atlas-data/andorra/2026-11/" } } });
-    const small = andorra.states.find((s) => s.name === "Extract (small)")!;
-    expect([small.status, small.attempts[0].tier, small.attempts[0].cause]).toEqual(["CAUGHT", "small", OOM_CAUSE]);
-    const medium = andorra.states.find((s) => s.name === "Extract (medium)")!;
-    expect([medium.status, medium.attempts[0].tier, medium.attempts[0].duration_ms]).toEqual(["SUCCEEDED", "medium", 30_000]);
+    // One Task state visited twice (the escalation loop): its attempts numbered 1 and 2, each with its tier.
+    const [small, medium] = andorra.states.filter((s) => s.name === "Extract");
+    expect([small.status, small.attempts[0].number, small.attempts[0].tier, small.attempts[0].cause]).toEqual(["CAUGHT", 1, "small", OOM_CAUSE]);
+    expect([medium.status, medium.attempts[0].number, medium.attempts[0].tier, medium.attempts[0].duration_ms]).toEqual(["SUCCEEDED", 2, "medium", 30_000]);
   });
 
   it("GIVEN a failed execution WHEN recorded THEN its error names the step and keeps the full Cause", () => {
@@ -218,7 +224,8 @@ describe("run records from an AWS execution history", () => {
     expect(iceland.error).toEqual({
       error: "States.TaskFailed",
       cause: EXIT_65,
-      line: "Analyze: States.TaskFailed: Essential container in task exited (exit code 65)",
+      line: "Analyze: exit 65 (bad input data); Essential container in task exited",
+      state: "Analyze",
     });
     expect(iceland.duration_ms).toBe(5000);
   });
@@ -232,8 +239,9 @@ describe("run records from an AWS execution history", () => {
     lines.length = 0;
     expect(await runsCli(["show", `${records[0].id}~iceland-2026-11`], out, root)).toBe(0);
     const shown = lines.join("\n");
-    expect(shown).toMatch(/Analyze \(small\)\s+failed \(caught\)\s+1\s+2\.00 s\s+small/);
-    expect(shown).toContain("error: Analyze: States.TaskFailed: Essential container in task exited (exit code 65)");
+    expect(shown).toMatch(/Analyze\s+failed \(caught\)\s+1\s+2\.00 s\s+small/);
+    expect(shown).toContain("error: Analyze: exit 65 (bad input data); Essential container in task exited");
+    expect(shown).toContain("failed state: Analyze (States.TaskFailed)");
     expect(shown).toContain('"ExitCode": 65');
     expect((await readRecord(root, `${records[0].id}~iceland-2026-11`))?.status).toBe("FAILED");
 

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RUNS_DIR_ENV } from "../run-records/record.ts";
-import { smallInputState } from "../local/testing/planned-tiers.ts";
+import { stepState } from "../local/testing/planned-tiers.ts";
 import { ACCOUNT_DIR_ENV, REPO_ROOT } from "../local/run-local.ts";
 import { bucketKeys, processesOfRun } from "../local/testing/interrupted-run.ts";
 
@@ -96,7 +96,7 @@ describe("npm start -- --verbose, then Ctrl-C during Publish", () => {
     const record = JSON.parse(await readFile(path.join(runDir, "run.json"), "utf8")) as { status: string; states: { name: string; status: string }[] };
     expect(record.status).toBe("ABORTED");
     // The step that was stopped ends ABORTED (as StopExecution leaves it), not failed by the kill; nothing runs on.
-    expect(record.states.find((s) => s.name === smallInputState("publish"))?.status).toBe("ABORTED");
+    expect(record.states.find((s) => s.name === stepState("publish"))?.status).toBe("ABORTED");
     expect(record.states.filter((s) => s.status === "RUNNING")).toEqual([]);
     expect(existsSync(path.join(runDir, "notifications.jsonl"))).toBe(false);
     expect(await processesOfRun(runDir)).toEqual([]);

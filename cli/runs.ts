@@ -160,7 +160,8 @@ export function show(r: RunRecord, out: (line: string) => void): void {
       r.children.map((c) => [Object.values(c.key_input).join(" ") || c.name, c.status, c.duration_ms === null ? "running" : seconds(c.duration_ms), c.id]),
     ).forEach((l) => out(l));
   }
-  const failed = [...r.states].reverse().find((v) => v.type === "Task" && !v.name.startsWith("Roll back") && (v.status === "FAILED" || v.status === "CAUGHT"));
+  // The state the run model found failed the run (run-model/interpret.ts), its last failed visit.
+  const failed = r.error?.state ? [...r.states].reverse().find((v) => v.name === r.error!.state && (v.status === "FAILED" || v.status === "CAUGHT")) : undefined;
   if (r.error) {
     out("");
     out(`error: ${r.error.line}`);

@@ -101,7 +101,7 @@ describe("bad input to ski-atlas", () => {
   it("GIVEN a download whose MD5 does not match WHEN run THEN it is retried, fails in one line, and keeps no raw copy", async () => {
     const { run: r, keys } = await run({ region: "andorra", source: `${base}/good.osm.pbf` });
     expectOneLineFailure(r, /^Download: .*(MD5|checksum)/i);
-    expect(r.result.states.find((s) => s.name === "Download (xsmall)")?.attempts).toBe(4);
+    expect(r.result.states.find((s) => s.name === "Download")?.attempts).toBe(4);
     expect(keys.filter((k) => k.startsWith("raw/"))).toEqual([]);
     expect(keys.filter((k) => k.startsWith("andorra/"))).toEqual([]);
   });

@@ -11,7 +11,7 @@ import { parseFaults } from "./faults.ts";
 import { ProgressPrinter } from "./progress.ts";
 import type { ProgressEvent } from "../run-model/progress-events.ts";
 import { LOCAL_BUCKET, runLocal, type LocalRun } from "./run-local.ts";
-import { smallInputState } from "./testing/planned-tiers.ts";
+import { attemptsOf, stepState } from "./testing/planned-tiers.ts";
 import { SKI_ATLAS_SIZED_STEPS } from "../workflows/ski-atlas-sizing.ts";
 
 /**
@@ -73,7 +73,7 @@ describe("the local engine running ski-atlas on Andorra", () => {
     ].sort());
     // lifts.parquet rows: the 118 operating lifts and the removed TSF2 Coll Blanc (w52174948), kept with its status.
     expect(r.summary.counts).toMatchObject({ lifts: 119 });
-    for (const step of SKI_ATLAS_SIZED_STEPS) expect(state(r, smallInputState(step))?.status, step).toBe("SUCCEEDED");
+    for (const step of SKI_ATLAS_SIZED_STEPS) expect(state(r, stepState(step))?.status, step).toBe("SUCCEEDED");
     expect((await notifications(r)).map((n) => n.subject)).toEqual([expect.stringMatching(/SUCCEEDED/)]);
     expect(r.summary.estimated_fargate_cost_usd).toBeGreaterThan(0);
   });
@@ -81,27 +81,34 @@ describe("the local engine running ski-atlas on Andorra", () => {
   it("GIVEN a download that exits 75 once WHEN run THEN it is retried and the run succeeds", async () => {
     const r = await run({ faults: "download:exit75:1" });
     expect(r.result.status).toBe("SUCCEEDED");
-    expect(state(r, "Download (xsmall)")?.attempts).toBe(2);
+    expect(state(r, "Download")?.attempts).toBe(2);
+    expect(attemptsOf(r.result, "Download").map((a) => [a.number, a.status, a.tier])).toEqual([
+      [1, "FAILED", "xsmall"],
+      [2, "SUCCEEDED", "xsmall"],
+    ]);
     expect((r.result.output!.run as { retries: Record<string, { count: number }> }).retries.download.count).toBe(1);
   });
 
   it("GIVEN an extract killed for memory WHEN run THEN it runs again one tier up and the escalation is in the output", async () => {
     const r = await run({ faults: "extract:oom:1" });
     expect(r.result.status).toBe("SUCCEEDED");
-    const xsmall = state(r, "Extract (xsmall)")!;
-    expect(xsmall.status).toBe("CAUGHT");
-    expect(xsmall.peak_rss_bytes).toBeGreaterThan(2 ** 30);
-    expect(state(r, "Extract (small)")?.status).toBe("SUCCEEDED");
+    // One Task state, run twice: killed on xsmall above its 1 GiB, then on small (RunTask's overrides).
+    const [killed, escalated] = attemptsOf(r.result, "Extract");
+    expect(killed).toMatchObject({ number: 1, status: "FAILED", tier: "xsmall" });
+    expect(killed.peak_rss_bytes).toBeGreaterThan(2 ** 30);
+    expect(escalated).toMatchObject({ number: 2, status: "SUCCEEDED", tier: "small" });
+    expect(state(r, "Extract")?.status).toBe("SUCCEEDED");
     expect((r.result.output!.run as { escalations: unknown }).escalations).toEqual({
-      extract_xsmall: { step: "extract", from: "xsmall", to: "small", reason: "OutOfMemoryError" },
+      extract: { step: "extract", from: "xsmall", to: "small", reason: "OutOfMemoryError", count: 1 },
     });
-    expect((r.result.output!.steps as Record<string, { tier: string }>).extract.tier).toBe("small");
+    expect((r.result.output!.metrics as { tiers: Record<string, string>; escalations: number }).tiers.extract).toBe("small");
+    expect((r.result.output!.metrics as { escalations: number }).escalations).toBe(1);
   });
 
   it("GIVEN an analyze that exits 65 (bad data) WHEN run THEN it is not retried, the failure is notified and nothing is published", async () => {
     const r = await run({ faults: "analyze:exit65" });
     expect(r.result.status).toBe("FAILED");
-    expect(state(r, smallInputState("analyze"))?.attempts).toBe(1);
+    expect(state(r, stepState("analyze"))?.attempts).toBe(1);
     expect(r.summary.error).toBe("Analyze: injected fault (exit 65)");
     expect(await notifications(r)).toEqual([expect.objectContaining({ subject: expect.stringMatching(/FAILED/) })]);
     expect(await publishedKeys(r, "andorra/")).toEqual([]);
@@ -111,14 +118,14 @@ describe("the local engine running ski-atlas on Andorra", () => {
     // No wall-clock assertion (shared, noisy machine): were the hanging child not killed at the 2 s deadline, the
     // run would wait for it and the test would hit vitest's own timeout.
     const events: ProgressEvent[] = [];
-    const r = await run({ faults: "extract:hang", timeoutOverrides: { [smallInputState("extract")]: 2 }, onEvent: (e) => events.push(e) });
+    const r = await run({ faults: "extract:hang", timeoutOverrides: { [stepState("extract")]: 2 }, onEvent: (e) => events.push(e) });
     expect(r.result.status).toBe("FAILED");
     expect(r.result.error).toBe("States.Timeout");
     // Said once, as it is injected, with the state's timeout: otherwise a hang is silent until then.
     const injected = events.filter((e) => e.kind === "fault-injected");
-    expect(injected).toEqual([expect.objectContaining({ state: smallInputState("extract"), fault: "hang", timeoutMs: 2000 })]);
+    expect(injected).toEqual([expect.objectContaining({ state: stepState("extract"), fault: "hang", timeoutMs: 2000 })]);
     expect(new ProgressPrinter(() => {}, { color: false }).format(injected[0])).toMatch(
-      /\[andorra-2021-06\] Extract \(\w+\): injected fault hang: the step hangs until the state's timeout, 2\.00 s \(TimeoutSeconds 2\)$/,
+      /\[andorra-2021-06\] Extract: injected fault hang: the step hangs until the state's timeout, 2\.00 s \(TimeoutSeconds 2\)$/,
     );
     expect((await notifications(r))[0].subject).toMatch(/FAILED/);
     expect(await publishedKeys(r, "andorra/")).toEqual([]);
@@ -134,9 +141,9 @@ describe("the local engine running ski-atlas on Andorra", () => {
     const r = await run({ input: { region: "atlantis", period: "2021-06" } });
     expect(r.result.status).toBe("FAILED");
     expect(r.result.error).toBe("InvalidInputError");
-    expect(r.summary.error).toMatch(/^InvalidInputError: .*atlantis/);
+    expect(r.summary.error).toMatch(/^Plan: InvalidInputError: .*atlantis/);
     expect(r.summary.error).not.toContain("\n");
-    expect(state(r, "Download (xsmall)")).toBeUndefined();
+    expect(state(r, "Download")).toBeUndefined();
   });
 });
 

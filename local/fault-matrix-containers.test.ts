@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { publishBaseline, runCell, type Baseline } from "./testing/fault-matrix.ts";
-import { smallInputState, smallInputTier } from "./testing/planned-tiers.ts";
+import { attemptsOf, smallInputTier, stepState } from "./testing/planned-tiers.ts";
+import { nextTier } from "../workflows/tiers.ts";
 
 /**
  * The fault matrix, container half: each ECS step of ski-atlas × each failure shape, through the real state
@@ -22,7 +23,7 @@ afterAll(async () => {
 });
 
 describe.each(STEPS)("fault matrix: the %s step", (step) => {
-  const state = smallInputState(step);
+  const state = stepState(step);
 
   it("GIVEN a retryable failure (exit 75) WHEN run THEN it is retried and the month is published", async () => {
     const cell = await runCell(baseline, { faults: `${step}:exit75:1` });
@@ -44,8 +45,13 @@ describe.each(STEPS)("fault matrix: the %s step", (step) => {
   it("GIVEN an out-of-memory kill WHEN run THEN the step escalates one tier and the month is published", async () => {
     const cell = await runCell(baseline, { faults: `${step}:oom:1` });
     expect(cell.run.result.status).toBe("SUCCEEDED");
-    expect(Object.keys((cell.run.result.output!.run as { escalations: object }).escalations)).toEqual([`${step}_${smallInputTier(step)}`]);
-    expect(cell.run.result.states.find((s) => s.name === smallInputState(step, true))?.status).toBe("SUCCEEDED");
+    expect((cell.run.result.output!.run as { escalations: object }).escalations).toEqual({
+      [step]: { step, from: smallInputTier(step), to: nextTier(smallInputTier(step)), reason: "OutOfMemoryError", count: 1 },
+    });
+    expect(attemptsOf(cell.run.result, state).map((a) => [a.status, a.tier])).toEqual([
+      ["FAILED", smallInputTier(step)],
+      ["SUCCEEDED", nextTier(smallInputTier(step))],
+    ]);
     expect(cell.month).toBe("complete");
     expect(cell.previousUntouched).toBe(true);
   });

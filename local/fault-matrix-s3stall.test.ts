@@ -8,8 +8,7 @@ import { startEmbeddedS3 } from "../lib/embedded-s3.ts";
 import { LOCAL_BUCKET, REPO_ROOT } from "./run-local.ts";
 import type { RunRecord } from "./run-record.ts";
 import { CURRENT, publishBaseline, runCell, stepLogs, type Baseline, type CellOutcome } from "./testing/fault-matrix.ts";
-import { smallInputState } from "./testing/planned-tiers.ts";
-import type { SkiAtlasSizedStep } from "../workflows/ski-atlas-sizing.ts";
+import { stepState } from "./testing/planned-tiers.ts";
 
 /**
  * A stalled S3 connection per ECS step of ski-atlas, through the real state machine on the local engine: the
@@ -64,7 +63,7 @@ describe("a stalled S3 connection (accepted, never answered) in each step", () =
   });
 
   it.each(STEPS)("GIVEN the %s step's attempt stalled THEN it exited 75 with one timeout line and its state's retry ran it again", async (step) => {
-    expect(cell.run.result.states.find((s) => s.name === smallInputState(step as SkiAtlasSizedStep))?.attempts).toBe(2);
+    expect(cell.run.result.states.find((s) => s.name === stepState(step))?.attempts).toBe(2);
     const first = await stalledAttemptLog(cell, step);
     expect(first.split("\n").filter((l) => l.startsWith("error:"))).toEqual([
       expect.stringMatching(new RegExp(`^error: ${step}: temporary failure \\((ETIMEDOUT|TimeoutError): .*(Timeout|timed out).*\\): retry later$`)),
@@ -77,7 +76,7 @@ describe("a stalled S3 response body (headers and half the body)", () => {
     const cell = await runCell(baseline, { faults: "extract:s3halfbody,publish:s3halfbody", env: FAST_S3 });
     expect(cell.run.result.status, cell.run.summary.error).toBe("SUCCEEDED");
     for (const step of ["extract", "publish"]) {
-      expect(cell.run.result.states.find((s) => s.name === smallInputState(step as SkiAtlasSizedStep))?.attempts).toBe(2);
+      expect(cell.run.result.states.find((s) => s.name === stepState(step))?.attempts).toBe(2);
       expect(await stalledAttemptLog(cell, step)).toMatch(/^error: .*(TimeoutError|ETIMEDOUT).*retry later$/m); // the body read (TimeoutError) or, for a ranged GET held whole, the request timeout
     }
     expect(cell.month).toBe("complete");

@@ -62,7 +62,7 @@ describe("ski-atlas-monthly under load", () => {
       // Exactly once: one execution and one successful Publish per region, and one manifest each.
       const started = events.filter((e) => e.kind === "execution-started" && e.machine === "ski-atlas").map((e) => e.execution);
       expect(started.sort()).toEqual(REGIONS.map((r) => `${r}-2026-11`).sort());
-      const publishes = run.engine.states.filter((s) => s.name === "Publish (xsmall)" && s.status === "SUCCEEDED");
+      const publishes = run.engine.states.filter((s) => s.name === "Publish" && s.status === "SUCCEEDED");
       expect(publishes.map((s) => s.execution).sort()).toEqual(REGIONS.map((r) => `${r}-2026-11`).sort());
       const s3 = makeS3Client(run.env);
       const listed = await s3.send(new ListObjectsV2Command({ Bucket: LOCAL_BUCKET }));

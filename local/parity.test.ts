@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { ExecutionAlreadyExistsError, LocalExecutionRegistry, type ExecutionRecord } from "../lib/execution-history.ts";
 import { ECS_CAPACITY_RETRY } from "../workflows/retry-policies.ts";
 import { LocalEngine } from "./engine.ts";
+import { attemptsOf } from "./testing/planned-tiers.ts";
 import { parseFaults } from "./faults.ts";
 import type { ProgressEvent } from "../run-model/progress-events.ts";
 import { REPO_ROOT, runLocal, type LocalRun } from "./run-local.ts";
@@ -50,11 +51,11 @@ describe("ECS capacity, as RunTask's failures list reports it", () => {
     const events: ProgressEvent[] = [];
     const r = await run("download:capacity:2", events);
     expect(r.result.status).toBe("SUCCEEDED");
-    expect(state(r, "Download (xsmall)")?.attempts).toBe(3);
+    expect(state(r, "Download")?.attempts).toBe(3);
     // Retried by the state's Retry (the error name), not by the exit-code loop, and no tier escalation.
     expect((r.result.output!.run as { retries: Record<string, { count: number }> }).retries.download.count).toBe(0);
     expect((r.result.output!.run as { escalations: object }).escalations).toEqual({});
-    expect(events.filter((e) => e.kind === "retrying" && e.state === "Download (xsmall)")).toHaveLength(2);
+    expect(events.filter((e) => e.kind === "retrying" && e.state === "Download")).toHaveLength(2);
     // No task started for the two refused attempts: only the third ran a container (one log file).
     expect((await readdir(path.join(r.runDir, "logs", "sample-2026-11"))).filter((f) => f.startsWith("download-"))).toHaveLength(1);
   });
@@ -63,13 +64,13 @@ describe("ECS capacity, as RunTask's failures list reports it", () => {
     const r = await run(`extract:capacity:${ECS_CAPACITY_RETRY.maxAttempts + 1}`);
     expect(r.result.status).toBe("FAILED");
     expect(r.result.error).toBe("AmazonECS.Unknown");
-    expect(state(r, "Extract (xsmall)")?.attempts).toBe(ECS_CAPACITY_RETRY.maxAttempts + 1);
+    expect(state(r, "Extract")?.attempts).toBe(ECS_CAPACITY_RETRY.maxAttempts + 1);
     const cause = JSON.parse(r.result.cause!);
     expect(cause).toEqual({
-      Failures: [{ Arn: expect.stringMatching(/-ski-atlas-xsmall$/), Reason: expect.stringMatching(/^Capacity is unavailable at this time/) }],
+      Failures: [{ Arn: expect.stringMatching(/-ski-atlas$/), Reason: expect.stringMatching(/^Capacity is unavailable at this time/) }],
       Tasks: [],
     });
-    expect(r.summary.error).toMatch(/^AmazonECS.Unknown: Capacity is unavailable at this time/);
+    expect(r.summary.error).toMatch(/^Extract: Capacity is unavailable at this time/);
   });
 });
 
@@ -77,12 +78,12 @@ describe("a full Node heap (exit 134), as Fargate reports it", () => {
   it("GIVEN an extract whose real Node child fills its heap WHEN run THEN it aborts with exit 134, reads as out of memory and runs one tier up", async () => {
     const r = await run("extract:heap:1");
     expect(r.result.status).toBe("SUCCEEDED");
-    const xsmall = state(r, "Extract (xsmall)")!;
-    expect(xsmall.status).toBe("CAUGHT");
-    expect(xsmall.error).toMatch(/JavaScript heap out of memory/);
-    expect(state(r, "Extract (small)")?.status).toBe("SUCCEEDED");
+    const [aborted, escalated] = attemptsOf(r.result, "Extract");
+    expect(aborted).toMatchObject({ status: "FAILED", tier: "xsmall" });
+    expect(aborted.message).toMatch(/JavaScript heap out of memory/);
+    expect(escalated).toMatchObject({ status: "SUCCEEDED", tier: "small" });
     expect((r.result.output!.run as { escalations: unknown }).escalations).toEqual({
-      extract_xsmall: { step: "extract", from: "xsmall", to: "small", reason: "OutOfMemoryError" },
+      extract: { step: "extract", from: "xsmall", to: "small", reason: "OutOfMemoryError", count: 1 },
     });
     // The real process's words and exit, not a stand-in: V8's own FATAL ERROR line is in the task's log.
     const logs = path.join(r.runDir, "logs", "sample-2026-11");

@@ -5,6 +5,7 @@ import { StateMachine } from "aws-local-stepfunctions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AslDefinition } from "../stacks/resolve-asl.ts";
 import { readRecord } from "../run-records/record.ts";
+import { HistoryWriter, type InterpreterEvent } from "./history-writer.ts";
 import { RunRecorder } from "./run-recorder.ts";
 import { schemaProblems } from "./testing/run-record-schema.ts";
 
@@ -52,6 +53,8 @@ describe("the local run recorder", () => {
     const runDir = path.join(scratch, "run-1");
     const recorder = new RunRecorder({ id: "run-1", runDir, definitions: { demo: MACHINE } });
     let flakyCalls = 0;
+    // Written down as the engine writes it (local/history-writer.ts), handed to the recorder event by event.
+    const history = new HistoryWriter(MACHINE as never, (event) => recorder.onHistory("demo-1", "demo", event));
     const sm = new StateMachine(MACHINE as never, { validationOptions: { checkArn: false } });
     const execution = sm.run({ items: [{ ok: true }, { ok: false }] } as never, {
       overrides: {
@@ -69,7 +72,7 @@ describe("the local run recorder", () => {
       },
     });
     const follow = (async () => {
-      for await (const event of execution.eventLogs) recorder.onHistory("demo-1", "demo", event);
+      for await (const event of execution.eventLogs) history.push(event as InterpreterEvent);
     })();
     await execution.result;
     await follow;

@@ -63,7 +63,11 @@ export interface RunRecord {
   key_input: Record<string, string>;
   input: unknown;
   output: unknown;
-  error: { error: string; cause: string; line: string } | null;
+  /**
+   * Why the run did not succeed: the execution's Error and Cause, the one line a person acts on, and the state that
+   * failed it (the run model's one rule, run-model/interpret.ts; null when no step did, e.g. a timeout or a digest).
+   */
+  error: { error: string; cause: string; line: string; state?: string | null } | null;
   started_at: string;
   stopped_at: string | null;
   duration_ms: number | null;
@@ -229,7 +233,7 @@ export function buildRecord(o: BuildRecordOptions): RunRecord {
 
   let error: RunRecord["error"] = null;
   if (model.failure) {
-    error = { error: model.failure.error, cause: model.failure.cause, line: model.failure.line };
+    error = { error: model.failure.error, cause: model.failure.cause, line: model.failure.line, state: model.failure.state };
   } else if (status === "PARTIAL" || status === "FAILED") {
     const digest = digestOf(output)!;
     error = { error: "Digest", cause: JSON.stringify(digest), line: digestFailureLine(digest) };

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runLocal, type LocalRun } from "../../local/run-local.ts";
-import { sampleGraderConfig } from "../../workflows/jobs.ts";
+import { sampleGraderConfig } from "../../cli/workflow-inputs.ts";
 import { gradeAll } from "./grade.ts";
 
 let scratch: string;
@@ -36,7 +36,7 @@ describe("the grader job on the local engine", () => {
       expect.stringMatching(/^jobs\/grader\/exams\/job\/runs\/exam-1\/versions\/\d{8}T\d{6}Z-[0-9a-f]{8}\/grades\.csv$/),
       "jobs/grader/exams/job/runs/exam-1/manifest.json",
     ]);
-    expect(r.result.states.find((s) => s.name === "Grade (small)")?.status).toBe("SUCCEEDED");
+    expect(r.result.states.find((s) => s.name === "Grade")?.status).toBe("SUCCEEDED");
     const out = path.join(r.runDir, "published", "jobs", "grader", "exams", "job", "runs", "exam-1");
     expect(await readFile(path.join(out, "grades.csv"), "utf8")).toBe("id,correct,questions,score_pct\nalice,3,3,100\nbob,1,3,33.3\ncarol,1,3,33.3\n");
     const manifest = JSON.parse(await readFile(path.join(out, "manifest.json"), "utf8"));
@@ -50,11 +50,11 @@ describe("the grader job on the local engine", () => {
     const r = await runLocal({ workflow: "grader", input: { config: pathToFileURL(config).href, runId: "exam-2" }, runDir: path.join(scratch, "run2"), retryWaitMs: 10, faults: parseFaults("grade:exit75:2") });
     runs.push(r);
     expect(r.result.status, r.summary.error).toBe("SUCCEEDED");
-    expect(r.result.states.find((s) => s.name === "Grade (small)")?.attempts).toBe(3);
+    expect(r.result.states.find((s) => s.name === "Grade")?.attempts).toBe(3);
     const failing = await runLocal({ workflow: "grader", input: { config: pathToFileURL(config).href, runId: "exam-3" }, runDir: path.join(scratch, "run3"), retryWaitMs: 10, faults: parseFaults("grade:exit75:3") });
     runs.push(failing);
     expect(failing.result.status).toBe("FAILED");
-    expect(failing.result.states.find((s) => s.name === "Grade (small)")?.attempts).toBe(3);
+    expect(failing.result.states.find((s) => s.name === "Grade")?.attempts).toBe(3);
   });
 
   it("GIVEN a config whose submissions are another exam's WHEN the job runs THEN the read is refused (exit 77, not retried) and nothing is published", async () => {
@@ -70,7 +70,7 @@ describe("the grader job on the local engine", () => {
       expect(r.result.status).toBe("FAILED");
       expect(r.summary.error).toMatch(/submissions .* is outside this run's exam .*\/exams\/mine\/: a grader run reads only its own exam's objects/);
       expect(r.result.cause).toContain('"ExitCode":77');
-      expect(r.result.states.find((s) => s.name === "Grade (small)")?.attempts).toBe(1);
+      expect(r.result.states.find((s) => s.name === "Grade")?.attempts).toBe(1);
       expect(r.summary.outputs.keys).toEqual([]);
     }
   });

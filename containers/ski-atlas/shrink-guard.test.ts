@@ -25,7 +25,7 @@ describe("the shrink guard", () => {
   it("GIVEN last month published WHEN this month has no lifts or pistes THEN publish fails with exit 65 and one line, the run notifies, nothing is published", async () => {
     const cell = await runCell(baseline, { faults: "", variant: "no-ski" });
     expect(cell.run.result.status).toBe("FAILED");
-    const publish = cell.run.result.states.find((s) => s.name === "Publish (xsmall)");
+    const publish = cell.run.result.states.find((s) => s.name === "Publish");
     expect(publish?.attempts).toBe(1); // bad data: not retried
     expect(cell.run.result.cause).toContain('"ExitCode":65');
     const [log] = await stepLogs(cell.run.runDir, "publish");

@@ -90,7 +90,7 @@ describe("weather on the local engine, all 167 real stations", () => {
       ...["rejected_lines.csv", "weather_records.parquet", "weather_stats.csv", "weather_stats.parquet"].map((f) => `${folder}${f}`),
       manifestKey,
     ]);
-    for (const step of ["Ingest", "Analyze", "Publish"]) expect(r.result.states.find((s) => s.name === `${step} (xsmall)`)?.status, step).toBe("SUCCEEDED");
+    for (const step of ["Ingest", "Analyze", "Publish"]) expect(r.result.states.find((s) => s.name === step)?.status, step).toBe("SUCCEEDED");
     const manifest = JSON.parse(await readFile(published(r, "2014-12-31", "manifest.json"), "utf8"));
     expect(manifest.files.map((f: { name: string }) => f.name)).toEqual([
       "rejected_lines.csv",
@@ -224,7 +224,8 @@ describe("weather on the local engine, a generated file with bad, flagged, dupli
 describe("weather cli", () => {
   it("GIVEN a missing source directory WHEN the input is built THEN one line says to pass --source", async () => {
     const { weather } = await import("../../workflows/weather.ts");
-    await expect(weather.cli.input({ source: path.join(REPO_ROOT, "no-such-dir") }, "local")).rejects.toThrow(/no such file or directory/);
-    await expect(weather.cli.input({ source: "/tmp" }, "aws")).rejects.toThrow(/s3:\/\//);
+    const { workflowInput } = await import("../../cli/workflow-inputs.ts");
+    await expect(workflowInput(weather).input({ source: path.join(REPO_ROOT, "no-such-dir") }, "local")).rejects.toThrow(/no such file or directory/);
+    await expect(workflowInput(weather).input({ source: "/tmp" }, "aws")).rejects.toThrow(/s3:\/\//);
   });
 });

@@ -1,5 +1,8 @@
+import { STATE_NAMES } from "../../run-model/state-names.ts";
+import type { AttemptRecord } from "../../run-model/interpret.ts";
 import { SKI_ATLAS_SIZE_POLICIES, type SkiAtlasSizedStep } from "../../workflows/ski-atlas-sizing.ts";
-import { nextTier, pickTier, type TierName } from "../../workflows/tiers.ts";
+import { pickTier, type TierName } from "../../workflows/tiers.ts";
+import type { ExecutionResult } from "../engine.ts";
 
 /** The inputs the engine tests run (the generated sample region, Andorra) are all under this size. */
 const SMALL_INPUT_BYTES = 2_000_000;
@@ -9,8 +12,12 @@ export function smallInputTier(step: SkiAtlasSizedStep): TierName {
   return pickTier(SKI_ATLAS_SIZE_POLICIES[step], SMALL_INPUT_BYTES);
 }
 
-/** That step's state name, e.g. `Extract (xsmall)`; `escalated` gives the state one tier up (after an OOM kill). */
-export function smallInputState(step: SkiAtlasSizedStep, escalated = false): string {
-  const tier = smallInputTier(step);
-  return `${step[0].toUpperCase()}${step.slice(1)} (${escalated ? nextTier(tier) : tier})`;
+/** A step's one Task state (`Extract`), whatever tier it runs on. */
+export function stepState(step: string): string {
+  return STATE_NAMES.step(step);
+}
+
+/** Every attempt of a state in a run, in order, across its visits (the run model's, run-model/interpret.ts). */
+export function attemptsOf(result: ExecutionResult, state: string): AttemptRecord[] {
+  return (result.model?.visits ?? []).filter((v) => v.name === state).flatMap((v) => v.attempts);
 }
