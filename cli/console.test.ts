@@ -8,6 +8,8 @@ import { RUNS_DIR_ENV, type RunRecord } from "../run-records/record.ts";
 import { schemaProblems } from "../local/testing/run-record-schema.ts";
 import { startConsole, type ConsoleServer } from "./console-server.ts";
 import { launchBrowser } from "./testing/browser.ts";
+import { smallInputTier, stepState } from "../local/testing/planned-tiers.ts";
+import { SKI_ATLAS_SIZED_STEPS } from "../workflows/ski-atlas-sizing.ts";
 
 /**
  * The console in a real browser (Debian's headless chromium), over real local runs of the sample region made by
@@ -123,7 +125,7 @@ describe("the run console in a browser", () => {
     await page.goto(server.urlFor(succeeded.record.id));
     await page.waitForSelector("#map-counts span[data-layer]");
     const nodes = await graphNodes();
-    for (const state of ["Initialize", "Plan", "Download (xsmall)", "Extract (xsmall)", "Analyze (small)", "Publish (xsmall)", "Metrics", "Notify success", "Succeeded"]) {
+    for (const state of ["Initialize", "Plan", "Download: pick tier", "Download", "Extract", "Analyze", "Publish", "Metrics", "Notify success", "Succeeded"]) {
       expect(nodes[state], state).toBe("SUCCEEDED");
     }
     expect(Object.values(nodes)).not.toContain("FAILED");
@@ -131,9 +133,11 @@ describe("the run console in a browser", () => {
     const bars = await page.$$eval("#timeline-svg .bar", (gs) =>
       gs.map((g) => ({ state: g.getAttribute("data-state"), status: g.getAttribute("data-status"), tier: g.getAttribute("data-tier"), peak: g.getAttribute("data-peak") })),
     );
-    expect(bars.map((b) => b.state)).toEqual(["Plan", "Download (xsmall)", "Extract (xsmall)", "Analyze (small)", "Publish (xsmall)", "Metrics", "Notify success"]);
-    for (const bar of bars.filter((b) => b.state!.endsWith("(xsmall)"))) {
-      expect(bar.tier).toBe("xsmall");
+    expect(bars.map((b) => b.state)).toEqual(["Plan", "Download", "Extract", "Analyze", "Publish", "Metrics", "Notify success"]);
+    // Each container step's one Task state, its attempt's bar naming the tier it ran on (the sample region's tiers).
+    for (const [state, tier] of SKI_ATLAS_SIZED_STEPS.map((step) => [stepState(step), smallInputTier(step)])) {
+      const bar = bars.find((b) => b.state === state)!;
+      expect(bar.tier, state).toBe(tier);
       expect(Number(bar.peak)).toBeGreaterThan(0);
     }
 
@@ -158,22 +162,22 @@ describe("the run console in a browser", () => {
     expect(await page.$eval("#run-error .cause", (p) => p.textContent)).toContain('"ExitCode": 65');
 
     const nodes = await graphNodes();
-    expect(nodes["Analyze (small)"]).toBe("CAUGHT");
+    expect(nodes.Analyze).toBe("CAUGHT");
     expect(nodes["Roll back publish"]).toBe("SUCCEEDED");
     expect(nodes["Notify failure"]).toBe("SUCCEEDED");
     expect(nodes.Failed).toBe("FAILED");
-    expect(nodes["Publish (xsmall)"]).toBeUndefined(); // only the states this run entered…
+    expect(nodes.Publish).toBeUndefined(); // only the states this run entered…
     await page.click("#show-all");
-    await page.waitForSelector('#graph .node[data-state="Publish (xsmall)"]');
-    expect((await graphNodes())["Publish (xsmall)"]).toBe("NOT_RUN"); // …until every state is asked for
+    await page.waitForSelector('#graph .node[data-state="Publish"]');
+    expect((await graphNodes()).Publish).toBe("NOT_RUN"); // …until every state is asked for
 
-    await page.click('#graph .node[data-state="Analyze (small)"]');
+    await page.click('#graph .node[data-state="Analyze"]');
     await page.waitForSelector("#state-detail .state-error");
     expect(await page.$eval("#state-detail .state-error", (e) => e.textContent)).toContain('"ExitCode": 65');
     await page.click("#state-detail button.link");
     await page.waitForSelector("#state-detail pre.log");
     expect(await page.$eval("#state-detail pre.log", (e) => e.textContent)).toContain("injected fault (exit 65)");
-    const bar = await page.$eval('#timeline-svg .bar[data-state="Analyze (small)"]', (g) => g.getAttribute("data-status"));
+    const bar = await page.$eval('#timeline-svg .bar[data-state="Analyze"]', (g) => g.getAttribute("data-status"));
     expect(bar).toBe("FAILED");
     await screenshot(failed.record, "console-failed");
   });
