@@ -13,10 +13,3 @@ export function forEachState(definition: AslStates, visit: StateVisitor): void {
     for (const sub of nested) forEachState(sub, visit);
   }
 }
-
-/** Every state's name, nested ones included: how many states a machine has. */
-export function stateNamesOf(definition: AslStates): string[] {
-  const names: string[] = [];
-  forEachState(definition, (name) => names.push(name));
-  return names;
-}

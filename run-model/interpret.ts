@@ -461,7 +461,7 @@ function attemptLine(attempt: AttemptRecord | undefined, error: string, cause: s
  * The tier of an ECS task, from RunTask's parameters or the stopped task (both hold `Overrides`): its container
  * override's `ATLAS_TIER`.
  */
-export function tierOfTaskJson(value: unknown): string | null {
+function tierOfTaskJson(value: unknown): string | null {
   const overrides = (value as { Overrides?: { ContainerOverrides?: { Environment?: { Name?: string; Value?: unknown }[] }[] } } | null)?.Overrides;
   for (const container of overrides?.ContainerOverrides ?? []) {
     const tier = container?.Environment?.find((e) => e?.Name === TASK_ENV.tier)?.Value;

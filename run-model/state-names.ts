@@ -45,23 +45,13 @@ export const STATE_NAMES = {
   itemNotStarted: (id: string): string => `${capitalize(id)}: item not started`,
 } as const;
 
-const PICK_TIER_SUFFIX = ": pick tier";
-
-/** `Extract: pick tier` → `Extract` (the step's own state); undefined for any other state. */
-export function stepStateOfPickTier(stateName: string): string | undefined {
-  return stateName.endsWith(PICK_TIER_SUFFIX) ? stateName.slice(0, -PICK_TIER_SUFFIX.length) : undefined;
-}
-
 /**
  * Paths into the working document (docs/ARCHITECTURE.md, "The state machine's working document") that the
  * compiler writes and history readers read.
  */
 export const DOCUMENT_PATHS = {
-  /** The tier table (`workflows/tiers.ts` `machineTierTable`). */
-  tiers: "$.tiers",
   /** The container step running now, as its "pick tier" state prepared it (`TaskAttemptPlan`). */
   task: "$.task",
-  error: "$.error",
 } as const;
 
 /**
