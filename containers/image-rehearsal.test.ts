@@ -29,7 +29,7 @@ import { CONTAINER_DOCKERFILE } from "../stacks/constructs/ContainerTasks.ts";
  *   project's own install of the same lockfile stands in for it (only the build stage uses it);
  * - runtime stage: the production install, package.json and the build output in a folder the step cannot write,
  *   then the ENTRYPOINT, as a non-root user whose only writable folder is its work dir, with the environment its
- *   task definition gives it (taskEnvironment), against the embedded S3 server.
+ *   task gets on a tier (taskEnvironment: the task definition's TMPDIR and the tier's override), against the embedded S3 server.
  * Nothing above the rehearsal folder holds a node_modules, so a step that needs a devDependency fails here.
  */
 const DOCKERFILE = path.join(PROJECT_ROOT, CONTAINER_DOCKERFILE);
