@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbeddedDynamoDb, type EmbeddedDynamoDb } from "../lib/embedded-dynamodb.ts";
 import { makeDynamoClient, TaskConflictError, TaskTable } from "../lib/tasks/task-table.ts";
 import { startTestS3, type TestS3 } from "../lib/testing/s3rver.ts";
-import { describeCause } from "./causes.ts";
+import { describeCause } from "../run-model/causes.ts";
 import { finishTask, type FinishTaskDeps } from "./finish-task.ts";
 import { ECS_OOM_CAUSE } from "./test-fixtures.ts";
 

@@ -7,7 +7,7 @@ import { estimateTaskCost, type GpuInstanceUse } from "../lib/tasks/task-cost.ts
 import type { TaskRecord } from "../lib/tasks/task-record.ts";
 import { makeDynamoClient, TaskTable } from "../lib/tasks/task-table.ts";
 import { ERROR_FILE, RESULT_FILE, TASK_TYPES, taskOutputPrefix } from "../lib/tasks/task-types.ts";
-import { describeCause, type StatesError } from "./causes.ts";
+import { describeCause, type StatesError } from "../run-model/causes.ts";
 import { ConfigurationError, InvalidInputError } from "./errors.ts";
 
 /**
@@ -16,7 +16,7 @@ import { ConfigurationError, InvalidInputError } from "./errors.ts";
  * - success: the result from `result.json` (files, and the text of a text result) and the estimated cost
  *   (lib/tasks/task-cost.ts) from the ECS task's start and stop times;
  * - failure: one line a person can read: the step's own `error:` line when it left one (`error.json`), else the
- *   Cause summarized (functions/causes.ts: exit code, out of memory, timeout…).
+ *   Cause summarized (run-model/causes.ts: exit code, out of memory, timeout…).
  * The claim, which needs no code, is the state machine's DynamoDB updateItem (lib/tasks/task-transitions.ts `claim`).
  * A record held by another execution is a TaskConflictError, which the machine may Catch.
  */

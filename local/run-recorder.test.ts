@@ -5,6 +5,7 @@ import { StateMachine } from "aws-local-stepfunctions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AslDefinition } from "../stacks/resolve-asl.ts";
 import { readRecord } from "../run-records/record.ts";
+import { historyEvent } from "../run-model/history.ts";
 import { HistoryWriter, type InterpreterEvent } from "./history-writer.ts";
 import { RunRecorder } from "./run-recorder.ts";
 import { schemaProblems } from "./testing/run-record-schema.ts";
@@ -108,13 +109,13 @@ describe("the local run recorder", () => {
   it("GIVEN a run under way WHEN its record is written THEN it names the recording process, until the run ends", async () => {
     const runDir = path.join(scratch, "run-2");
     const recorder = new RunRecorder({ id: "run-2", runDir, definitions: { demo: MACHINE } });
-    recorder.onHistory("demo-2", "demo", { type: "ExecutionStarted", timestamp: Date.now(), input: {} });
+    recorder.onHistory("demo-2", "demo", historyEvent(1, undefined, Date.now(), "ExecutionStarted", { input: "{}" }));
     await recorder.flush();
     const running = (await readRecord(scratch, "run-2"))!;
     expect(schemaProblems(running)).toEqual([]);
     expect([running.status, running.pid]).toEqual(["RUNNING", process.pid]);
 
-    recorder.onHistory("demo-2", "demo", { type: "ExecutionSucceeded", timestamp: Date.now(), output: {} });
+    recorder.onHistory("demo-2", "demo", historyEvent(2, 1, Date.now(), "ExecutionSucceeded", { output: "{}" }));
     await recorder.flush();
     const ended = (await readRecord(scratch, "run-2"))!;
     expect([ended.status, ended.pid]).toEqual(["SUCCEEDED", undefined]);

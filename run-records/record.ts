@@ -8,7 +8,7 @@ import type { HistoryEventRecord } from "../run-model/history.ts";
 import { interpretHistory, type EcsAttemptNote, type RunStatus, type StateVisit } from "../run-model/interpret.ts";
 import { digestFailureLine, digestOf } from "../run-model/outcome.ts";
 import { runCost } from "./cost.ts";
-import { seenNow } from "./liveness.ts";
+import { writerGone } from "../lib/process-alive.ts";
 
 export type { AttemptRecord, AttemptStatus, EcsAttemptNote, RunStatus, StateVisit, VisitStatus } from "../run-model/interpret.ts";
 export type { HistoryEventRecord } from "../run-model/history.ts";
@@ -85,7 +85,7 @@ export interface RunRecord {
   run_dir: string | null;
   /**
    * While a local run is RUNNING: the process recording it. Once that process is gone without closing the record
-   * (killed outright), the record reads as ABORTED (run-records/liveness.ts).
+   * (killed outright), the record reads as ABORTED (`seenNow` below).
    */
   pid?: number;
 }
@@ -145,7 +145,7 @@ export function writeRecordSync(file: string, record: RunRecord): void {
   renameSync(tmp, file);
 }
 
-/** The record as it stands now: one left RUNNING by a process that is gone reads as ABORTED (run-records/liveness.ts). */
+/** The record as it stands now: one left RUNNING by a process that is gone reads as ABORTED (`seenNow` below). */
 export async function readRecord(root: string, id: string): Promise<RunRecord | undefined> {
   try {
     return seenNow(JSON.parse(await readFile(recordPath(root, id), "utf8")) as RunRecord);
@@ -278,4 +278,32 @@ export function keyInput(input: unknown): Record<string, string> {
     }
   }
   return out;
+}
+
+/**
+ * A local run record as it stands now. The process running a local run rewrites its record while it runs and
+ * closes it when it ends, even on Ctrl-C (local/interrupt.ts); a process killed outright (kill -9, a crash, the
+ * machine going down) leaves it RUNNING. Such a record reads as ABORTED, by the same rule as the engine's executions
+ * (lib/process-alive.ts), so `npm run runs` and the console do not show it running for ever and `runs clean` may
+ * remove it. The file itself is left as it is: reading never writes.
+ */
+export function seenNow(record: RunRecord): RunRecord {
+  if (!writerGone(record)) return record;
+  const stoppedAt = record.updated_at;
+  const duration = Math.max(0, Date.parse(stoppedAt) - Date.parse(record.started_at));
+  const running = <T extends string>(status: T) => (status === "RUNNING" ? "ABORTED" : status);
+  const { pid, ...rest } = record;
+  return {
+    ...rest,
+    status: "ABORTED",
+    error: {
+      error: "States.Aborted",
+      cause: `the process running it (pid ${pid}) ended without recording an end (killed, or its machine stopped); its last write was at ${stoppedAt}`,
+      line: `aborted: the process running it (pid ${pid}) is gone`,
+    },
+    stopped_at: stoppedAt,
+    duration_ms: Number.isNaN(duration) ? null : duration,
+    children: record.children.map((c) => ({ ...c, status: running(c.status) })),
+    states: record.states.map((v) => ({ ...v, status: running(v.status), attempts: v.attempts.map((a) => ({ ...a, status: running(a.status) })) })),
+  };
 }

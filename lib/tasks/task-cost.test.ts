@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { AWS_PRICES, fargateTaskCost } from "../aws-pricing.ts";
+import { tierByName } from "../tiers.ts";
 import { estimateTaskCost, gpuPerSecond, shareGpuInstance } from "./task-cost.ts";
 
 describe("what a task costs", () => {
   it("GIVEN a thumbnail of 12 s WHEN estimated THEN it is one Fargate ARM64 task on its tier, with the one-minute minimum", () => {
-    expect(estimateTaskCost("thumbnail", 12)).toMatchObject({ basis: "fargate", usd: Number(fargateTaskCost("small", 60).toFixed(7)) });
+    expect(estimateTaskCost("thumbnail", 12)).toMatchObject({ basis: "fargate", usd: Number(fargateTaskCost(tierByName("small"), 60).toFixed(7)) });
   });
 
   it("GIVEN one instance that ran three tasks WHEN its bill is shared THEN the shares follow busy time and add up to the bill", () => {

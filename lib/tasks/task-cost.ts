@@ -1,4 +1,5 @@
 import { AWS_PRICES, fargateTaskCost } from "../aws-pricing.ts";
+import { tierByName } from "../tiers.ts";
 import { TASK_TYPES, type TaskType } from "./task-types.ts";
 
 /**
@@ -52,7 +53,7 @@ export function estimateTaskCost(type: TaskType, busySeconds: number, instanceSo
   const prices = { region: AWS_PRICES.region, asOf: AWS_PRICES.asOf };
   const spec = TASK_TYPES[type] as { queue: string; tier?: string };
   const busy = Math.max(0, busySeconds);
-  if (spec.queue === "cpu") return { usd: round(fargateTaskCost(spec.tier ?? "small", busy)), basis: "fargate", busySeconds: busy, prices };
+  if (spec.queue === "cpu") return { usd: round(fargateTaskCost(tierByName(spec.tier ?? "small"), busy)), basis: "fargate", busySeconds: busy, prices };
   if (!instanceSoFar) return { usd: round(gpuPerSecond(DEFAULT_GPU_INSTANCE_TYPE) * busy), basis: "busy-only", busySeconds: busy, instanceType: DEFAULT_GPU_INSTANCE_TYPE, instanceSecondsCharged: busy, prices };
   const [share] = shareGpuInstance(instanceSoFar.instanceType, instanceSoFar.instanceSeconds, [busy, Math.max(0, instanceSoFar.busySecondsOfAllTasks - busy)]);
   return { usd: share.usd, basis: "gpu-instance-share", busySeconds: busy, instanceType: instanceSoFar.instanceType, instanceSecondsCharged: share.instanceSeconds, prices };

@@ -6,7 +6,7 @@ import { startEmbeddedS3 } from "../../lib/embedded-s3.ts";
 import { parseProcStat } from "../../lib/proc-stat.ts";
 import { makeS3Client } from "../../lib/s3.ts";
 import { ACCOUNT_DIR_ENV, LOCAL_BUCKET, REPO_ROOT } from "../run-local.ts";
-import { RUNS_DIR_ENV, type RunRecord } from "../run-record.ts";
+import { RUNS_DIR_ENV, type RunRecord } from "../../run-records/record.ts";
 
 /**
  * For the tests that interrupt a real command line (`npm start` or `node --import tsx cli/main.ts`) and then look at
