@@ -36,7 +36,7 @@ async function expectStoppedCleanly(dir: string): Promise<void> {
   const { runDir, record } = await onlyRun(dir);
   expect(record.status).toBe("ABORTED");
   expect(record.pid).toBeUndefined();
-  expect(record.states.find((s) => s.name.startsWith("Publish ("))?.status).toBe("ABORTED");
+  expect(record.states.find((s) => s.name === "Publish")?.status).toBe("ABORTED");
   expect(record.states.filter((s) => s.status === "RUNNING")).toEqual([]);
   expect(await processesOfRun(runDir)).toEqual([]);
   const keys = await bucketKeys(path.join(dir, "account"));
