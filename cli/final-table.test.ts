@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ANDORRA_PBF } from "../lib/data-catalog.ts";
 import { dataFile } from "../lib/data-files.ts";
-import { RUNS_DIR_ENV } from "../local/run-record.ts";
+import { RUNS_DIR_ENV } from "../run-records/record.ts";
 import { ACCOUNT_DIR_ENV, REPO_ROOT } from "../local/run-local.ts";
 import { verifyMain } from "./verify.ts";
 

@@ -4,7 +4,7 @@ import { MANIFEST_NAME } from "../lib/manifest.ts";
 import { table } from "../lib/text-table.ts";
 import { seconds } from "../local/progress.ts";
 import type { RunSummary } from "../local/run-local.ts";
-import type { RunRecord } from "../local/run-record.ts";
+import type { RunRecord } from "../run-records/record.ts";
 import { allWorkflows } from "../workflows/index.ts";
 
 /**

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WEATHER_DIR } from "../lib/data-catalog.ts";
 import { dataDir } from "../lib/data-files.ts";
 import { ACCOUNT_DIR_ENV } from "../local/run-local.ts";
-import type { RunRecord } from "../local/run-record.ts";
+import type { RunRecord } from "../run-records/record.ts";
 import { runCli } from "./testing/run-cli.ts";
 
 /**

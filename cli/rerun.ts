@@ -5,10 +5,11 @@ import { decideRerun, type SameWork } from "../lib/attempts.ts";
 import { executionArnOf, LocalExecutionRegistry, StepFunctionsExecutionHistory, type ExecutionHistory, type ExecutionSummary } from "../lib/execution-history.ts";
 import { dayOfStartTime, periodOfStartTime } from "../lib/input-checks.ts";
 import { sanitizeRunId } from "../functions/plan.ts";
-import { runOutcome } from "../local/run-outcome.ts";
-import { readRecord } from "../local/run-record.ts";
+import { runOutcome } from "../run-model/outcome.ts";
+import { readRecord } from "../run-records/record.ts";
 import type { Workflow } from "../workflows/types.ts";
 import { findStateMachineArn } from "./aws-follow.ts";
+import { workflowInput } from "./workflow-inputs.ts";
 
 /**
  * `npm start -- rerun <run-id> [--aws]`: starts a run that ended without success again, as the same workflow with
@@ -229,7 +230,7 @@ export async function rerunFromCli(args: string[], options: { aws: boolean; work
   const [runId, extra] = args;
   if (!runId) throw new RerunRefused("rerun needs the id of the run to re-run: npm run runs lists them (with --aws: an execution ARN or name)");
   if (extra !== undefined) throw new RerunRefused(`unexpected argument '${extra}': rerun takes one run id`);
-  const inputOptions = [...new Set(options.workflows.flatMap((w) => Object.keys(w.cli.options)))].filter((o) => options.options[o] !== undefined);
+  const inputOptions = [...new Set(options.workflows.flatMap((w) => Object.keys(workflowInput(w).options)))].filter((o) => options.options[o] !== undefined);
   if (inputOptions.length) {
     throw new RerunRefused(`rerun starts the failed run's own input again: drop --${inputOptions.join(", --")} (or start a new run with them)`);
   }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyMain } from "../cli/verify.ts";
 import { startEmbeddedS3 } from "../lib/embedded-s3.ts";
 import { LOCAL_BUCKET, REPO_ROOT } from "./run-local.ts";
-import type { RunRecord } from "./run-record.ts";
+import type { RunRecord } from "../run-records/record.ts";
 import { CURRENT, publishBaseline, runCell, stepLogs, type Baseline, type CellOutcome } from "./testing/fault-matrix.ts";
 import { stepState } from "./testing/planned-tiers.ts";
 
@@ -104,8 +104,8 @@ describe("the S3 settings of the shell running npm start", () => {
       const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
       expect(code, stderr).toBe(1);
       const record = JSON.parse(stdout) as RunRecord;
-      // Each retry is a new visit of the state (the retry loop goes through a Choice, workflows/compile.ts).
-      const attempts = record.states.filter((s) => s.name === smallInputState("download")).flatMap((s) => s.attempts);
+      // Each retry is a new visit of the state (the retry loop goes through the shared retry states, workflows/compile.ts).
+      const attempts = record.states.filter((s) => s.name === stepState("download")).flatMap((s) => s.attempts);
       expect(attempts.map((a) => a.message)).toEqual(
         Array.from({ length: 4 }, () => expect.stringMatching(/^download: temporary failure \((ETIMEDOUT|TimeoutError): .*\): retry later$/)),
       );
