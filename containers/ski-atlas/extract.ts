@@ -6,6 +6,7 @@ import { EXIT, StepError } from "../../lib/exit-codes.ts";
 import { getObjectRange, headObject, uploadFile } from "../../lib/s3-objects.ts";
 import type { ExtractConfig } from "./config.ts";
 import { mib, type Logger } from "./log.ts";
+import { chooseCore } from "./pbf/block-core.ts";
 import { extractPbf, type TagRule } from "./pbf/extract.ts";
 import { PbfFormatError } from "./pbf/protobuf.ts";
 import { RANGE_CHUNK, RangeSource } from "./pbf/source.ts";
@@ -75,14 +76,16 @@ export async function runExtract(cfg: ExtractConfig, s3: S3Client, log: Logger):
       return new StepError(`the raw file ${cfg.rawUri} changed while it was read: retry later`, EXIT.TEMP_FAIL);
     };
     assertPbfStart(await raw.read(0, PBF_START_BYTES).catch((err) => Promise.reject(replaced(err))), rawBytes, `the raw file ${cfg.rawUri}`, fix);
-    log(`filtering ${mib(rawBytes)}`);
+    // The compiled core where it loads (it is built with the image), else the TypeScript, saying why.
+    const core = chooseCore();
+    log(`filtering ${mib(rawBytes)} (PBF core: ${core.kind === "native" ? "compiled" : `TypeScript, ${core.why}`})`);
     const started = Date.now();
     // The kept nodes go straight into the extract file as pass 2 finds them; ways and relations follow.
     const writer = await PbfFileWriter.create(out);
     let result: Awaited<ReturnType<typeof extractPbf<PbfFileWriter>>>;
     let bytes: number;
     try {
-      result = await extractPbf(raw, FILTER_RULES, undefined, undefined, writer);
+      result = await extractPbf(raw, FILTER_RULES, { nodes: writer, core: core.kind });
       bytes = await writer.finish(result.ways, result.relations);
     } catch (err) {
       await writer.abort();
@@ -93,7 +96,7 @@ export async function runExtract(cfg: ExtractConfig, s3: S3Client, log: Logger):
     }
     const { stats } = result;
     log(
-      `kept ${result.nodes.length} nodes, ${result.ways.length} ways, ${result.relations.length} relations; ` +
+      `kept ${result.nodes.length} nodes, ${result.ways.length} ways, ${result.relations.length} relations (${result.core}); ` +
         `${stats.inflated} of ${stats.blocks} blocks inflated (${stats.reinflated} again), ${stats.nodeBlocksSkipped} node blocks skipped; ` +
         `${raw.gets} ranged GETs of ${mib(RANGE_CHUNK)}`,
     );

@@ -1,11 +1,11 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { ParsedBlob } from "./blocks.ts";
+import type { CoreKind, WaysResult } from "./block-core.ts";
 import type { NodeBatch } from "./node-filter.ts";
 import type { WorkerRequest } from "./block-worker.ts";
 import { PbfFormatError } from "./protobuf.ts";
 import type { TagRule } from "./rules.ts";
-import type { WayBatch } from "./way-filter.ts";
 
 /**
  * Worker threads of the extractor: each inflates and filters whole blocks, the way blocks of pass 1 and the node
@@ -30,9 +30,6 @@ export function workerCount(env: NodeJS.ProcessEnv = process.env): number {
 // types), .js in the image.
 const WORKER_URL = new URL(import.meta.url.endsWith(".ts") ? "./block-worker.ts" : "./block-worker.js", import.meta.url);
 
-/** What a worker sends back for a "ways" job: the block's kept ways, or the block itself (it holds nodes or relations). */
-export type WaysResult = (WayBatch & { hasWays: boolean; raw?: undefined }) | { raw: Uint8Array };
-
 interface Pending {
   resolve: (result: unknown) => void;
   reject: (e: Error) => void;
@@ -46,8 +43,11 @@ export class BlockPool {
   private nextId = 0;
   private failed: Error | undefined;
 
-  /** Starts the threads (they load their code meanwhile); `initWays` / `initNodes` give them each pass's parameters. */
-  constructor(size: number) {
+  /**
+   * Starts the threads (they load their code meanwhile), each with a block core of `core`'s kind for `rules`;
+   * `setWayRefs` / `setNeeded` give them each pass's ids.
+   */
+  constructor(size: number, core: CoreKind, rules: readonly TagRule[]) {
     for (let i = 0; i < size; i++) {
       const w = new Worker(WORKER_URL, { execArgv: [] });
       w.on("message", (m: { id: number; result?: unknown; error?: string; format?: boolean }) => {
@@ -59,6 +59,7 @@ export class BlockPool {
         else p.reject(m.format ? new PbfFormatError(m.error!) : new Error(m.error));
       });
       w.on("error", (err) => this.fail(err));
+      w.postMessage({ type: "init", core, rules: [...rules] } satisfies WorkerRequest);
       this.workers.push(w);
       this.idle.push(w);
     }
@@ -68,14 +69,14 @@ export class BlockPool {
     return this.workers.length;
   }
 
-  /** Pass 1: the sorted, distinct ids of the ways kept relations list (shared, not copied) and the tag rules. */
-  initWays(wayRefs: SharedArrayBuffer, nWayRefs: number, rules: readonly TagRule[]): void {
-    for (const w of this.workers) w.postMessage({ type: "init-ways", wayRefs, nWayRefs, rules: [...rules] } satisfies WorkerRequest);
+  /** Pass 1: the sorted, distinct ids of the ways kept relations list (shared, not copied). */
+  setWayRefs(ids: SharedArrayBuffer, count: number): void {
+    for (const w of this.workers) w.postMessage({ type: "way-refs", ids, count } satisfies WorkerRequest);
   }
 
-  /** Pass 2: the sorted, distinct ids of the nodes to keep (shared, not copied) and the tag rules. */
-  initNodes(needed: SharedArrayBuffer, nNeeded: number, rules: readonly TagRule[]): void {
-    for (const w of this.workers) w.postMessage({ type: "init-nodes", needed, nNeeded, rules: [...rules] } satisfies WorkerRequest);
+  /** Pass 2: the sorted, distinct ids of the nodes to keep (shared, not copied). */
+  setNeeded(ids: SharedArrayBuffer, count: number): void {
+    for (const w of this.workers) w.postMessage({ type: "needed", ids, count } satisfies WorkerRequest);
   }
 
   /** Inflates and filters the ways of one block on a worker (the Blob's bytes are transferred or shared, not copied). */

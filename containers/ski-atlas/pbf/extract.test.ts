@@ -39,7 +39,7 @@ async function opl(pbf: string): Promise<string> {
 async function compareWithOsmium(input: string, name: string) {
   const ours = join(tmp, `${name}.ours.osm.pbf`);
   const theirs = join(tmp, `${name}.osmium.osm.pbf`);
-  const result = await extractPbf(input, FILTER_RULES, 3);
+  const result = await extractPbf(input, FILTER_RULES, { parallel: 3 });
   await writePbf(ours, result.nodes, result.ways, result.relations);
   osmium("tags-filter", input, "-e", join(tmp, "filter.txt"), "-f", "pbf", "-o", theirs, "--overwrite", "--no-progress");
   const [a, b] = [await opl(ours), await opl(theirs)];
@@ -56,7 +56,7 @@ describe("the PBF extractor against osmium tags-filter", () => {
     expect(result.stats.inflated).toBe(result.stats.blocks);
     expect(result.stats.reinflated).toBe(0);
     // Pass 2 on worker threads (the default: one per core) and on this thread give the same bytes.
-    const single = await extractPbf(ANDORRA_PBF, FILTER_RULES, 3, 0);
+    const single = await extractPbf(ANDORRA_PBF, FILTER_RULES, { parallel: 3, workers: 0 });
     await writePbf(join(tmp, "andorra.single.osm.pbf"), single.nodes, single.ways, single.relations);
     expect((await readFile(join(tmp, "andorra.single.osm.pbf"))).equals(await readFile(ours))).toBe(true);
     // The reader (analyze's path) sees what osmium sees in our extract.
@@ -116,7 +116,7 @@ describe("relation membership", () => {
   it("keeps a chain of 8,000 nested relations like osmium, in linear work (64,000: 8× the work)", async () => {
     const { result: small } = await compareWithOsmium(await chain(8000), "chain-8000");
     expect(small.relations).toHaveLength(8000);
-    const large = await extractPbf(await chain(64000), FILTER_RULES, 3);
+    const large = await extractPbf(await chain(64000), FILTER_RULES, { parallel: 3 });
     expect(large.relations).toHaveLength(64000);
     expect(large.nodes.length).toBe(1);
     // Work counted, not timed: every relation is looked at once forwards and at most once again; a quadratic
@@ -146,9 +146,9 @@ describe("bad input", () => {
     const file = (firstLat: number) => pbfOf(nodes(1, firstLat), ...[2, 3, 4, 5, 6, 7, 8].map((id) => nodes(id, 42.5)), ways);
     const path = join(tmp, "worker-fault.osm.pbf");
     await writeFile(path, file(91));
-    await expect(extractPbf(path, FILTER_RULES, 1, 2)).rejects.toThrow(/^block 1 at byte \d+: node 1 has latitude 91, outside ±90°$/);
+    await expect(extractPbf(path, FILTER_RULES, { parallel: 1, workers: 2 })).rejects.toThrow(/^block 1 at byte \d+: node 1 has latitude 91, outside ±90°$/);
     await writeFile(path, file(42));
-    const ok = await extractPbf(path, FILTER_RULES, 1, 2);
+    const ok = await extractPbf(path, FILTER_RULES, { parallel: 1, workers: 2 });
     expect(Array.from(ok.nodes.ids.subarray(0, ok.nodes.length))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(ok.stats.inflated).toBe(ok.stats.blocks);
   });
@@ -159,14 +159,14 @@ describe("bad input", () => {
     const ways = (id: number, key: number) => primitiveBlock(["", "aerialway", "yes", "highway"], [wayGroup([{ id, keys: [key], vals: [2], refs: [id, id + 1] }])]);
     const path = join(tmp, "way-workers.osm.pbf");
     await writeFile(path, pbfOf(nodes, ways(1, 1), ways(2, 3), ways(3, 1), ways(4, 3)));
-    const ok = await extractPbf(path, FILTER_RULES, 1, 2);
+    const ok = await extractPbf(path, FILTER_RULES, { parallel: 1, workers: 2 });
     expect(ok.ways.toArray().map((w) => [w.id, w.refs])).toEqual([[1, [1, 2]], [3, [3, 4]]]);
     expect(Array.from(ok.nodes.ids.subarray(0, ok.nodes.length))).toEqual([1, 2, 3, 4]);
     expect(ok.stats.inflated).toBe(ok.stats.blocks);
     await writeFile(path, pbfOf(nodes, ways(1, 1), ways(2, 9), ways(3, 1), ways(4, 3)));
-    await expect(extractPbf(path, FILTER_RULES, 1, 2)).rejects.toThrow(/^block 3 at byte \d+: string index 9 is out of range/);
+    await expect(extractPbf(path, FILTER_RULES, { parallel: 1, workers: 2 })).rejects.toThrow(/^block 3 at byte \d+: string index 9 is out of range/);
     await writeFile(path, pbfOf(nodes, ways(3, 1), ways(2, 1), ways(4, 3)));
-    await expect(extractPbf(path, FILTER_RULES, 1, 2)).rejects.toThrow(/^block 2 at byte \d+: the file is not sorted/);
+    await expect(extractPbf(path, FILTER_RULES, { parallel: 1, workers: 2 })).rejects.toThrow(/^block 2 at byte \d+: the file is not sorted/);
   });
 
   it("a corrupt block → PbfFormatError", async () => {

@@ -31,11 +31,11 @@ describe("node ids the extractor cannot order", () => {
   it("GIVEN ids above 2^53 WHEN extracted THEN the error says so, not 'not sorted'", async () => {
     const base = 2n ** 53n;
     const pbf = await pbfOf("huge", [base + 1n, base + 2n, base + 3n, base + 4n, base + 5n]);
-    await expect(extractPbf(pbf, FILTER_RULES, 1)).rejects.toThrow(/beyond ±?2\^53/);
+    await expect(extractPbf(pbf, FILTER_RULES, { parallel: 1 })).rejects.toThrow(/beyond ±?2\^53/);
   });
 
   it("GIVEN ids really out of order WHEN extracted THEN the error says to sort the file", async () => {
     const pbf = await pbfOf("unsorted", [30n, 10n, 20n]);
-    await expect(extractPbf(pbf, FILTER_RULES, 1)).rejects.toThrow(/not sorted/);
+    await expect(extractPbf(pbf, FILTER_RULES, { parallel: 1 })).rejects.toThrow(/not sorted/);
   });
 });

@@ -4,26 +4,28 @@ import {
 } from "./decode.ts";
 import { countVarints, NumberArray, PbfFormatError, readDeltaSints, VARINT_END, varintAt } from "./protobuf.ts";
 import { plainMatch, RuleSet, type TagRule } from "./rules.ts";
+import { TagColumnsBuilder } from "./tag-columns.ts";
+import type { NodeBatchLike } from "./write.ts";
 
 /**
  * Pass 2 of the extractor on one node block: keeps the nodes a kept way or relation references (`needed`,
  * sorted, distinct) and the nodes whose tags match. A block is independent of the others given `needed`, so
- * this runs on worker threads (node-worker.ts) as well as in the extractor's own thread; the caller checks the
- * order between blocks with `firstId` / `lastId`.
+ * this runs on worker threads (block-worker.ts) as well as in the extractor's own thread; the caller checks the
+ * order between blocks with `firstId` / `lastId`. The reference of the compiled core's pass 2 (native/pbf_core.c).
  */
 
-export interface NodeBatch {
-  count: number;
+export interface NodeBatch extends NodeBatchLike {
   ids: Float64Array;
   lat7: Int32Array;
   lon7: Int32Array;
-  /** [position in the batch, tags] of the kept nodes that have tags. */
-  tags: [number, Tags][];
+  tagEnds: Uint32Array;
   /** First and last node id of the block (NaN when it has none): the order between blocks. */
   firstId: number;
   lastId: number;
   /** Dense groups whose tags and coordinates were not decoded (nothing in them could be kept). */
   skipped: number;
+  /** Size of the block inflated (what a Blob without a declared raw_size is charged to the file's budget). */
+  inflatedBytes: number;
 }
 
 export const unsorted = () => new PbfFormatError("the file is not sorted by type then id (nodes, ways, relations): sort it with osmium sort");
@@ -152,7 +154,7 @@ export class NodeFilter {
         }
       }
     }
-    return out.finish();
+    return out.finish(block.data.length);
   }
 }
 
@@ -161,21 +163,21 @@ class BatchBuilder {
   ids: number[] = [];
   lat7: number[] = [];
   lon7: number[] = [];
-  tags: [number, Tags][] = [];
+  tags = new TagColumnsBuilder();
   firstId = NaN;
   lastId = NaN;
   skipped = 0;
   push(id: number, lat7: number, lon7: number, tags: Tags | undefined) {
-    if (tags && Object.keys(tags).length > 0) this.tags.push([this.count, tags]);
+    this.tags.add(tags);
     this.ids.push(id);
     this.lat7.push(lat7);
     this.lon7.push(lon7);
     this.count++;
   }
-  finish(): NodeBatch {
+  finish(inflatedBytes: number): NodeBatch {
     return {
       count: this.count, ids: Float64Array.from(this.ids), lat7: Int32Array.from(this.lat7), lon7: Int32Array.from(this.lon7),
-      tags: this.tags, firstId: this.firstId, lastId: this.lastId, skipped: this.skipped,
+      ...this.tags.finish(), firstId: this.firstId, lastId: this.lastId, skipped: this.skipped, inflatedBytes,
     };
   }
 }

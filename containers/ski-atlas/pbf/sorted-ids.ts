@@ -12,16 +12,24 @@ export interface SharedIds {
   count: number;
 }
 
-/** Fills a shared buffer of `capacity` ids with `fill` (which returns how many it wrote), then sorts and dedupes it. */
-export function sharedSortedIds(capacity: number, fill: (out: Float64Array) => number): SharedIds {
+/**
+ * Fills a shared buffer of `capacity` ids with `fill` (which returns how many it wrote), then sorts and dedupes it
+ * with `sortUnique` (the block core's: compiled, or `sortUniqueInPlace`).
+ */
+export function sharedSortedIds(capacity: number, fill: (out: Float64Array) => number, sortUnique = sortUniqueInPlace): SharedIds {
   const shared = new SharedArrayBuffer(Math.max(8, capacity * 8));
   const array = new Float64Array(shared);
   const n = fill(array);
   if (n > capacity) throw new Error(`sharedSortedIds: ${n} ids written, room for ${capacity}`);
-  sortInPlace(array, 0, n);
+  return { shared, array, count: sortUnique(array, n) };
+}
+
+/** Sorts a[0, n) ascending in place and drops repeats; returns how many are left. */
+export function sortUniqueInPlace(a: Float64Array, n: number): number {
+  sortInPlace(a, 0, n);
   let count = 0;
-  for (let k = 0; k < n; k++) if (k === 0 || array[k] !== array[k - 1]) array[count++] = array[k];
-  return { shared, array, count };
+  for (let k = 0; k < n; k++) if (k === 0 || a[k] !== a[count - 1]) a[count++] = a[k];
+  return count;
 }
 
 /** Below this length a range is insertion-sorted (the usual cut-off: quicksort's overhead beats its gain). */

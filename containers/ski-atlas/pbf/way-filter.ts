@@ -8,7 +8,8 @@ import { WayColumnsBuilder, type WayColumns } from "./way-store.ts";
  * Pass 1 of the extractor on the way groups of one block, once the relations are decided: keeps the ways whose
  * tags match and the ways a kept relation lists (`wayRefs`, sorted and distinct). A block is independent of the
  * others given `wayRefs`, so this runs on worker threads (block-worker.ts) as well as on the extractor's own
- * thread; the caller checks the order between blocks with `firstId` / `lastId`.
+ * thread; the caller checks the order between blocks with `firstId` / `lastId`. The reference of the compiled
+ * core's pass 1 (native/pbf_core.c).
  */
 
 export interface WayBatch {
@@ -19,6 +20,8 @@ export interface WayBatch {
   lastId: number;
   /** Whether the block was skipped unread: no rule's key/value in its string table and no way to keep by id. */
   skipped: boolean;
+  /** Size of the block inflated (what a Blob without a declared raw_size is charged to the file's budget). */
+  inflatedBytes: number;
 }
 
 const keysScratch = new NumberArray(256), valsScratch = new NumberArray(256);
@@ -46,7 +49,7 @@ export function tagsMatch(block: PrimitiveBlock, e: { id: number; keys: [number,
  * block are in ascending id order (checked).
  */
 export function filterWays(block: PrimitiveBlock, rules: RuleSet, wayRefs: Float64Array, nWayRefs: number): WayBatch {
-  const out: WayBatch = { ways: kept.reset().finish(), firstId: NaN, lastId: NaN, skipped: false };
+  const out: WayBatch = { ways: kept.reset().finish(), firstId: NaN, lastId: NaN, skipped: false, inflatedBytes: block.data.length };
   const groups = block.groups.filter((g) => g.kind === GROUP_WAYS);
   if (groups.length === 0) return out;
   rules.prepare(block);

@@ -1,5 +1,6 @@
 import { tagsOf, type EntitySpans, type PbfWay, type PrimitiveBlock, type Tags } from "./decode.ts";
 import { NumberArray, ProtoWriter, readDeltaSints } from "./protobuf.ts";
+import { appendPairs, StringTable, TagColumnsBuilder, U32Column, type TagColumns } from "./tag-columns.ts";
 
 /**
  * The kept ways, held compactly from pass 1 of the extractor (which finds them block by block, backwards, on the
@@ -11,22 +12,20 @@ import { NumberArray, ProtoWriter, readDeltaSints } from "./protobuf.ts";
  * transferred, not cloned.
  */
 
-/** The kept ways of one block, ascending by id: what filterWays returns and a worker sends back. */
-export interface WayColumns {
+/**
+ * The kept ways of one block, ascending by id: what filterWays (or the compiled core) returns and a worker sends
+ * back. Their tags are TagColumns (tag-columns.ts).
+ */
+export interface WayColumns extends TagColumns {
   count: number;
   ids: Float64Array;
   /** End of way i's bytes in `refBytes`; it starts where way i - 1's end. */
-  refEnds: Float64Array;
+  refEnds: Uint32Array;
   /** Each way's node refs as a packed sint64 delta field's payload. */
   refBytes: Uint8Array;
   /** Node refs in all, duplicates included. */
   refCount: number;
-  /** End of way i's entries in `tagStrings`; it starts where way i - 1's end. */
-  tagEnds: Float64Array;
-  /** Key, value, key, value… of each way in turn: indices into `strings`. */
-  tagStrings: Uint32Array;
-  /** The distinct strings of these ways' tags. */
-  strings: string[];
+  tagEnds: Uint32Array;
 }
 
 /** The typed arrays of a batch: what a worker transfers. */
@@ -34,45 +33,10 @@ export function transferList(c: WayColumns): ArrayBuffer[] {
   return [c.ids, c.refEnds, c.refBytes, c.tagEnds, c.tagStrings].map((a) => a.buffer as ArrayBuffer);
 }
 
-/** Interned strings: each distinct string once, numbered in order of first use (after `initial`). */
-export class StringTable {
-  readonly list: string[] = [];
-  private readonly index = new Map<string, number>();
-  constructor(initial: readonly string[] = []) {
-    for (const s of initial) this.id(s);
-  }
-  id(s: string): number {
-    let i = this.index.get(s);
-    if (i === undefined) {
-      i = this.list.length;
-      this.list.push(s);
-      this.index.set(s, i);
-    }
-    return i;
-  }
-}
-
 /** Sets a[i], growing the array by doubling (the kept ways are a small share of the input). */
 function setAt(a: NumberArray, i: number, v: number): void {
   if (i >= a.data.length) a.grow(i + 1);
   a.data[i] = v;
-}
-
-/** String indices: 4 bytes each, not a NumberArray's 8. */
-class U32Column {
-  data: Uint32Array;
-  length = 0;
-  constructor(initial = 256) {
-    this.data = new Uint32Array(initial);
-  }
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new Uint32Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = v;
-  }
 }
 
 const refScratch = new NumberArray(8192);
@@ -82,21 +46,15 @@ export class WayColumnsBuilder {
   private count = 0;
   private refCount = 0;
   private readonly ids = new NumberArray(256);
-  private readonly refEnds = new NumberArray(256);
-  private readonly tagEnds = new NumberArray(256);
+  private readonly refEnds = new U32Column();
   private readonly refs = new ProtoWriter(1 << 16);
-  private readonly tagStrings = new U32Column();
-  private strings = new StringTable();
+  private readonly tags = new TagColumnsBuilder();
 
   /** Adds way `e` of `block` (ids ascending); its refs are checked like every delta-coded field. */
   add(block: PrimitiveBlock, e: EntitySpans): void {
     // Through an object as before, so that the tag order (integer-like keys first) and a repeated key's value are
     // those of the extracts written so far: the same bytes.
-    const tags: Tags = tagsOf(block, e.keys, e.vals);
-    for (const k in tags) {
-      this.tagStrings.push(this.strings.id(k));
-      this.tagStrings.push(this.strings.id(tags[k]));
-    }
+    this.tags.add(tagsOf(block, e.keys, e.vals));
     const n = readDeltaSints(block.data, e.refs[0], e.refs[1], refScratch, "a way's node ref");
     let prev = 0;
     for (let i = 0; i < n; i++) {
@@ -104,8 +62,7 @@ export class WayColumnsBuilder {
       prev = refScratch.data[i];
     }
     setAt(this.ids, this.count, e.id);
-    setAt(this.refEnds, this.count, this.refs.pos);
-    setAt(this.tagEnds, this.count, this.tagStrings.length);
+    this.refEnds.push(this.refs.pos);
     this.refCount += n;
     this.count++;
   }
@@ -115,12 +72,10 @@ export class WayColumnsBuilder {
     const out: WayColumns = {
       count: this.count,
       ids: this.ids.data.slice(0, this.count),
-      refEnds: this.refEnds.data.slice(0, this.count),
+      refEnds: this.refEnds.slice(),
       refBytes: this.refs.buf.slice(0, this.refs.pos),
       refCount: this.refCount,
-      tagEnds: this.tagEnds.data.slice(0, this.count),
-      tagStrings: this.tagStrings.data.slice(0, this.tagStrings.length),
-      strings: this.strings.list,
+      ...this.tags.finish(),
     };
     this.reset();
     return out;
@@ -130,9 +85,9 @@ export class WayColumnsBuilder {
   reset(): this {
     this.count = 0;
     this.refCount = 0;
+    this.refEnds.length = 0;
     this.refs.reset();
-    this.tagStrings.length = 0;
-    this.strings = new StringTable();
+    this.tags.reset();
     return this;
   }
 }
@@ -163,15 +118,13 @@ export class WayStore {
     if (this.order) throw new Error("WayStore: append after seal");
     if (c.count === 0) return;
     this.batchStarts.push(this.length);
-    const remap = c.strings.map((s) => this.strings.id(s));
-    for (let i = 0; i < c.tagStrings.length; i++) this.tagStrings.push(remap[c.tagStrings[i]]);
+    const tagBase = appendPairs(this.tagStrings, this.strings, c);
     if (this.refBytesLength + c.refBytes.length > this.refBytes.length) {
       const next = new Uint8Array(Math.max(this.refBytesLength + c.refBytes.length, this.refBytes.length * 2));
       next.set(this.refBytes.subarray(0, this.refBytesLength));
       this.refBytes = next;
     }
     this.refBytes.set(c.refBytes, this.refBytesLength);
-    const tagBase = this.tagStrings.length - c.tagStrings.length;
     for (let i = 0; i < c.count; i++) {
       setAt(this.ids, this.length + i, c.ids[i]);
       setAt(this.refEnds, this.length + i, this.refBytesLength + c.refEnds[i]);

@@ -2,7 +2,8 @@ import { open, type FileHandle } from "node:fs/promises";
 import { frameBlock } from "./blocks.ts";
 import type { PbfNode, PbfRelation, Tags } from "./decode.ts";
 import { ProtoWriter } from "./protobuf.ts";
-import { StringTable, type WayStore } from "./way-store.ts";
+import { appendPairs, StringTable, TagColumnsBuilder, U32Column, type TagColumns } from "./tag-columns.ts";
+import type { WayStore } from "./way-store.ts";
 
 /**
  * Writes a small, sorted OSM PBF (dense nodes, zlib blocks of up to 8000 entities, no metadata), the format of
@@ -46,59 +47,74 @@ export interface NodeSink {
   append(batch: NodeBatchLike): void | Promise<void>;
 }
 
-export interface NodeBatchLike {
+/** Kept nodes of one block (or any run of nodes): ids, 1e-7° coordinates, and their tags as columns. */
+export interface NodeBatchLike extends TagColumns {
   count: number;
   ids: ArrayLike<number>;
   lat7: ArrayLike<number>;
   lon7: ArrayLike<number>;
-  /** [position in the batch, tags] of the nodes that have tags. */
-  tags: [number, Tags][];
 }
 
-/** Nodes kept compactly: ids and 1e-7° coordinates in typed arrays, tags only for tagged nodes. */
+/** Nodes kept compactly: ids and 1e-7° coordinates in typed arrays, tags as columns (tag-columns.ts). */
 export class NodeList implements NodeSink {
   ids = new Float64Array(1024);
   lat7 = new Int32Array(1024);
   lon7 = new Int32Array(1024);
-  readonly tags = new Map<number, Tags>();
+  /** End of node i's entries in `tagStrings`. */
+  tagEnds = new Float64Array(1024);
+  readonly tagStrings = new U32Column();
+  readonly strings = new StringTable();
   length = 0;
 
-  push(id: number, lat7: number, lon7: number, tags?: Tags): void {
-    if (this.length === this.ids.length) {
-      const n = this.length * 2;
-      const ids = new Float64Array(n), lat = new Int32Array(n), lon = new Int32Array(n);
-      ids.set(this.ids);
-      lat.set(this.lat7);
-      lon.set(this.lon7);
-      this.ids = ids;
-      this.lat7 = lat;
-      this.lon7 = lon;
-    }
-    if (tags && Object.keys(tags).length > 0) this.tags.set(this.length, tags);
-    this.ids[this.length] = id;
-    this.lat7[this.length] = lat7;
-    this.lon7[this.length] = lon7;
-    this.length++;
+  private room(): void {
+    if (this.length < this.ids.length) return;
+    const n = this.length * 2;
+    const grown = <T extends Float64Array | Int32Array>(a: T, next: T): T => (next.set(a), next);
+    this.ids = grown(this.ids, new Float64Array(n));
+    this.lat7 = grown(this.lat7, new Int32Array(n));
+    this.lon7 = grown(this.lon7, new Int32Array(n));
+    this.tagEnds = grown(this.tagEnds, new Float64Array(n));
   }
 
-  /** Appends a batch of kept nodes (pass 2 of the extractor, node-filter.ts). */
+  /** Appends a batch of kept nodes (pass 2 of the extractor). */
   append(batch: NodeBatchLike): void {
-    const base = this.length;
-    for (let i = 0; i < batch.count; i++) this.push(batch.ids[i], batch.lat7[i], batch.lon7[i]);
-    for (const [i, tags] of batch.tags) this.tags.set(base + i, tags);
+    const base = appendPairs(this.tagStrings, this.strings, batch);
+    for (let i = 0; i < batch.count; i++) {
+      this.room();
+      this.ids[this.length] = batch.ids[i];
+      this.lat7[this.length] = batch.lat7[i];
+      this.lon7[this.length] = batch.lon7[i];
+      this.tagEnds[this.length] = base + batch.tagEnds[i];
+      this.length++;
+    }
+  }
+
+  /** Where node i's tag pairs start in `tagStrings`. */
+  tagStart(i: number): number {
+    return i === 0 ? 0 : this.tagEnds[i - 1];
+  }
+
+  /** Calls `fn(key, value)` for each tag of node i, in order. */
+  forEachTag(i: number, fn: (key: string, value: string) => void): void {
+    const list = this.strings.list, t = this.tagStrings.data;
+    for (let k = this.tagStart(i); k < this.tagEnds[i]; k += 2) fn(list[t[k]], list[t[k + 1]]);
   }
 
   static of(nodes: readonly PbfNode[]): NodeList {
+    const tags = new TagColumnsBuilder();
+    for (const n of nodes) tags.add(n.tags);
     const l = new NodeList();
-    for (const n of nodes) l.push(n.id, n.lat7, n.lon7, n.tags);
+    l.append({ count: nodes.length, ids: nodes.map((n) => n.id), lat7: nodes.map((n) => n.lat7), lon7: nodes.map((n) => n.lon7), ...tags.finish() });
     return l;
   }
 
-  /** Nodes [start, length) as a batch (its arrays are views of this list's). */
+  /** Nodes [start, length) as a batch (ids and coordinates are views of this list's; the tags are copied). */
   batchFrom(start: number): NodeBatchLike {
-    const tags: [number, Tags][] = [];
-    for (const [i, t] of this.tags) if (i >= start) tags.push([i - start, t]);
-    return { count: this.length - start, ids: this.ids.subarray(start, this.length), lat7: this.lat7.subarray(start, this.length), lon7: this.lon7.subarray(start, this.length), tags };
+    const base = this.tagStart(start);
+    const tagEnds = Float64Array.from(this.tagEnds.subarray(start, this.length), (e) => e - base);
+    const tagStrings = this.tagStrings.data.slice(base, this.tagStart(this.length));
+    const end = this.length;
+    return { count: end - start, ids: this.ids.subarray(start, end), lat7: this.lat7.subarray(start, end), lon7: this.lon7.subarray(start, end), tagEnds, tagStrings, strings: this.strings.list };
   }
 }
 
@@ -107,9 +123,8 @@ export function encodeNodes(nodes: NodeList, start: number, end: number): Uint8A
   const kv: number[] = [];
   let anyTags = false;
   for (let i = start; i < end; i++) {
-    const tags = nodes.tags.get(i);
-    if (tags) {
-      for (const k in tags) kv.push(st.id(k), st.id(tags[k]));
+    if (nodes.tagEnds[i] > nodes.tagStart(i)) {
+      nodes.forEachTag(i, (k, v) => kv.push(st.id(k), st.id(v)));
       anyTags = true;
     }
     kv.push(0);

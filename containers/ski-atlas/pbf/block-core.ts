@@ -1,0 +1,94 @@
+import { inflateParsedSync, type ParsedBlob } from "./blocks.ts";
+import { GROUP_WAYS, PrimitiveBlock } from "./decode.ts";
+import { NativeCore, loadNativeAddon } from "./native-core.ts";
+import { NodeFilter, type NodeBatch } from "./node-filter.ts";
+import { RuleSet, type TagRule } from "./rules.ts";
+import { sortUniqueInPlace } from "./sorted-ids.ts";
+import { filterWays, type WayBatch } from "./way-filter.ts";
+
+/**
+ * The per-block work of the extractor, behind one interface with two implementations: the compiled core
+ * (native-core.ts: libdeflate and C) and the TypeScript (node-filter.ts, way-filter.ts, blocks.ts' zlib), which is
+ * the reference the tests compare the compiled core with. Both take a block as a parsed Blob to inflate or as
+ * inflated bytes, and return the same batches, or throw the same PbfFormatError.
+ */
+
+/** What pass 1 makes of one block: its kept ways, or (`wholeIfMixed`, a block holding nodes or relations) the block inflated. */
+export type WaysResult = (WayBatch & { hasWays: boolean; raw?: undefined }) | { raw: Uint8Array };
+
+export type CoreKind = "native" | "javascript";
+
+export interface BlockCore {
+  readonly kind: CoreKind;
+  /** For the log: which core, and with what. */
+  readonly description: string;
+  /** Pass 1: the sorted, distinct ids of the ways kept relations list (borrowed, not copied: may be shared). */
+  setWayRefs(ids: Float64Array, count: number): void;
+  /** Pass 2: the sorted, distinct ids of the nodes to keep (borrowed, not copied: may be shared). */
+  setNeeded(ids: Float64Array, count: number): void;
+  ways(input: ParsedBlob | Uint8Array, wholeIfMixed: boolean): WaysResult;
+  nodes(input: ParsedBlob | Uint8Array, mayHoldWays: boolean): NodeBatch;
+  /** Sorts ids[0, count) in place and drops repeats; returns how many are left. */
+  sortUnique(ids: Float64Array, count: number): number;
+}
+
+export class JsCore implements BlockCore {
+  readonly kind = "javascript";
+  readonly description: string;
+  private readonly rules: readonly TagRule[];
+  private readonly wayRules: RuleSet;
+  private wayRefs: Float64Array = new Float64Array(0);
+  private nWayRefs = 0;
+  private filter: NodeFilter;
+
+  constructor(rules: readonly TagRule[], why = "") {
+    this.rules = rules;
+    this.description = `TypeScript${why ? ` (${why})` : ""}`;
+    this.wayRules = new RuleSet(rules, "w");
+    this.filter = new NodeFilter(new Float64Array(0), 0, rules);
+  }
+
+  setWayRefs(ids: Float64Array, count: number): void {
+    this.wayRefs = ids;
+    this.nWayRefs = count;
+  }
+
+  setNeeded(ids: Float64Array, count: number): void {
+    this.filter = new NodeFilter(ids, count, this.rules);
+  }
+
+  ways(input: ParsedBlob | Uint8Array, wholeIfMixed: boolean): WaysResult {
+    const data = input instanceof Uint8Array ? input : inflateParsedSync(input);
+    const block = new PrimitiveBlock(data);
+    const hasWays = block.groups.some((g) => g.kind === GROUP_WAYS);
+    // A copy: zlib's output buffers cannot be transferred (nor a Buffer's slice, a view); a few blocks only.
+    if (wholeIfMixed && block.groups.some((g) => g.kind !== GROUP_WAYS)) return { raw: new Uint8Array(data) };
+    return { ...filterWays(block, this.wayRules, this.wayRefs, this.nWayRefs), hasWays };
+  }
+
+  nodes(input: ParsedBlob | Uint8Array, mayHoldWays: boolean): NodeBatch {
+    return this.filter.filter(new PrimitiveBlock(input instanceof Uint8Array ? input : inflateParsedSync(input)), mayHoldWays);
+  }
+
+  sortUnique(ids: Float64Array, count: number): number {
+    return sortUniqueInPlace(ids, count);
+  }
+}
+
+/**
+ * Which core an extract uses: ATLAS_PBF_CORE=js the TypeScript; otherwise the compiled core, or, where it cannot
+ * be loaded (not built for this machine), the TypeScript with the reason (the step logs it: one line).
+ */
+export function chooseCore(env: NodeJS.ProcessEnv = process.env): { kind: CoreKind; why?: string } {
+  if (env.ATLAS_PBF_CORE === "js") return { kind: "javascript", why: "ATLAS_PBF_CORE=js" };
+  const loaded = loadNativeAddon();
+  return "addon" in loaded ? { kind: "native" } : { kind: "javascript", why: `the compiled core did not load: ${loaded.error}` };
+}
+
+/** A core of the given kind for `rules` on this thread (the compiled one must load: chooseCore said it does). */
+export function createBlockCore(kind: CoreKind, rules: readonly TagRule[], why?: string): BlockCore {
+  if (kind === "javascript") return new JsCore(rules, why);
+  const loaded = loadNativeAddon();
+  if (!("addon" in loaded)) throw new Error(`the compiled PBF core did not load on this thread: ${loaded.error}`);
+  return new NativeCore(loaded.addon, rules);
+}
