@@ -1,12 +1,11 @@
-import { spawnSync } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uploadFile } from "../../../lib/s3-objects.ts";
 import { startTestS3, type TestS3 } from "../../../lib/testing/s3rver.ts";
-import { craftedCases, mutants } from "../testing/hostile-pbf.ts";
-import { andorraPbf, BUCKET, runChildBounded, stepEnv, uris, type BoundedRun } from "../testing/helpers.ts";
+import { craftedCases, grandvaliraSlice, mutants } from "../testing/hostile-pbf.ts";
+import { BUCKET, runChildBounded, stepEnv, uris, type BoundedRun } from "../testing/helpers.ts";
 
 // Hostile input against the real extract step, each run as its own process under a hang and blow-up guard
 // (generous bounds: they catch a spin or a gigabyte allocation, they do not measure speed). Every crafted case
@@ -29,11 +28,7 @@ let mutated: ReturnType<typeof mutants> | undefined;
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), "pbf-fuzz-test-"));
   s3 = await startTestS3({ buckets: [BUCKET] });
-  // A real slice of Andorra (Grandvalira): nodes, ways and relations in five blocks.
-  const slice = join(tmp, "slice.osm.pbf");
-  const r = spawnSync("osmium", ["extract", "-b", "1.70,42.52,1.76,42.57", await andorraPbf(), "-o", slice, "--overwrite"], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`osmium extract failed: ${r.stderr}`);
-  fixture = await readFile(slice);
+  fixture = await grandvaliraSlice(tmp);
 });
 
 afterAll(async () => {

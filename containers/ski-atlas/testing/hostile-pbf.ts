@@ -1,7 +1,11 @@
+import { spawnSync } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { deflateSync, inflateSync } from "node:zlib";
 import { GROUP_DENSE, GROUP_RELATIONS, GROUP_WAYS } from "../pbf/decode.ts";
 import { ProtoReader, ProtoWriter, WIRE_LEN } from "../pbf/protobuf.ts";
 import { encodeHeader } from "../pbf/write.ts";
+import { andorraPbf } from "./helpers.ts";
 
 /**
  * Hostile and mutated OSM PBF files for the reader's tests (not part of the image). Every crafted case breaks
@@ -34,10 +38,13 @@ export function pbfOf(...blocks: Uint8Array[]): Buffer {
 
 // ---- PrimitiveBlock content
 
-/** A PrimitiveBlock: string table, groups, then `extra` fields verbatim. */
-export function primitiveBlock(strings: readonly string[], groups: readonly Uint8Array[], extra?: (w: ProtoWriter) => void): Uint8Array {
+/** A PrimitiveBlock: string table (strings as UTF-8, or raw bytes), groups, then `extra` fields verbatim. */
+export function primitiveBlock(strings: readonly (string | Uint8Array)[], groups: readonly Uint8Array[], extra?: (w: ProtoWriter) => void): Uint8Array {
   const st = new ProtoWriter();
-  for (const s of strings) st.stringField(1, s);
+  for (const s of strings) {
+    if (typeof s === "string") st.stringField(1, s);
+    else st.bytesField(1, s);
+  }
   const w = new ProtoWriter().bytesField(1, st.finish());
   for (const g of groups) w.bytesField(2, g);
   extra?.(w);
@@ -255,6 +262,14 @@ export function craftedCases(seed = 1): CraftedCase[] {
 }
 
 // ---- seeded mutations of a real file
+
+/** A real slice of Andorra (Grandvalira, cut by `osmium extract` into `dir`): nodes, ways and relations in five blocks. */
+export async function grandvaliraSlice(dir: string): Promise<Buffer> {
+  const slice = join(dir, "grandvalira.osm.pbf");
+  const r = spawnSync("osmium", ["extract", "-b", "1.70,42.52,1.76,42.57", await andorraPbf(), "-o", slice, "--overwrite"], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`osmium extract failed: ${r.stderr}`);
+  return readFile(slice);
+}
 
 /** A small, fast, seedable PRNG (mulberry32): the same seed gives the same cases on every machine. */
 export function mulberry32(seed: number): () => number {

@@ -310,7 +310,7 @@ static void fail_string_index(pbf_ctx *ctx, double i) {
 
 static void check_id(pbf_ctx *ctx, const char *kind, double id) {
   char a[40];
-  if (!(id <= MAX_SAFE)) FAIL("a %s id is beyond 2^53 (%s)", kind, js_num(id, a));
+  if (!(id <= MAX_SAFE)) FAIL("a %s id is beyond 2^53 (%s): not an OSM id", kind, js_num(id, a));
 }
 
 static void check_location(pbf_ctx *ctx, double id, double lat7, double lon7) {
