@@ -7,20 +7,24 @@
 # on x86_64: aarch64-linux-gnu-gcc, with Debian's arm64 libdeflate fetched by apt into a cache folder, never
 # installed). No node-gyp and no download of headers: Node-API's headers come with Node itself (the project's
 # `node` devDependency, or the Node of the image), and they are the same for every architecture.
-# --if-stale: only when the addon is missing or older than its sources. --fuzz: also the fuzz harness, built
-# with AddressSanitizer and UndefinedBehaviorSanitizer (build/fuzz-pbf-core; see fuzz.c).
+# --if-stale: only when the addon is missing or older than its sources. --optional (npm install): when a tool is
+# missing, one warning line and exit 0 (the extract then uses the TypeScript reader; npm test and CI install what
+# is missing: scripts/ensure-native.sh). --fuzz: also the fuzz harness, built with AddressSanitizer and
+# UndefinedBehaviorSanitizer (build/fuzz-pbf-core; see fuzz.c).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../../.." && pwd)
 arch=""
 if_stale=0
+optional=0
 fuzz=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --arch) arch="$2"; shift 2 ;;
     --if-stale) if_stale=1; shift ;;
+    --optional) optional=1; shift ;;
     --fuzz) fuzz=1; shift ;;
-    *) echo "error: unknown option $1 (use --arch x64|arm64, --if-stale, --fuzz)" >&2; exit 64 ;;
+    *) echo "error: unknown option $1 (use --arch x64|arm64, --if-stale, --optional, --fuzz)" >&2; exit 64 ;;
   esac
 done
 case "$(uname -m)" in
@@ -35,6 +39,15 @@ case "$arch" in
   *) echo "error: the PBF core builds for x64 or arm64, not '$arch'" >&2; exit 64 ;;
 esac
 if [ "$arch" = "$host" ]; then cc=${CC:-gcc}; else cc=${CC:-$triplet-gcc}; fi
+# A missing tool: an error, or with --optional a warning (exit 0).
+missing() {
+  if [ "$optional" = 1 ]; then
+    echo "warning: the compiled PBF core was not built ($1); the extract will use the TypeScript reader: run bash scripts/ensure-native.sh" >&2
+    exit 0
+  fi
+  echo "error: $1" >&2
+  exit 69
+}
 out="$here/build/pbf_core.linux-$arch.node"
 sources="$here/pbf_core.c $here/pbf_core.h $here/pbf_addon.c $here/build.sh"
 
@@ -45,7 +58,7 @@ if [ "$if_stale" = 1 ] && [ -f "$out" ] && [ "$fuzz" = 0 ]; then
 fi
 
 if [ "$arch" = "$host" ]; then pkg=gcc; else pkg=gcc-$triplet; fi
-command -v "$cc" >/dev/null 2>&1 || { echo "error: $cc is missing: install it (Debian: sudo apt-get install $pkg) or run bash scripts/ensure-native.sh" >&2; exit 69; }
+command -v "$cc" >/dev/null 2>&1 || missing "$cc is missing: install it (Debian: sudo apt-get install $pkg) or run bash scripts/ensure-native.sh"
 
 # Node-API's headers: next to the running Node (a Node install or the image's), else the project's `node`
 # devDependency (node-linux-<arch>/include/node), else Debian's.
@@ -56,7 +69,7 @@ for dir in ${NODE_API_HEADERS:-} \
   "$root"/node_modules/node/node_modules/node-linux-*/include/node /usr/local/include/node /usr/include/node; do
   if [ -f "$dir/node_api.h" ]; then headers=$dir; break; fi
 done
-[ -n "$headers" ] || { echo "error: Node-API's headers (node_api.h) are missing: run npm ci (the project's node package has them) or set NODE_API_HEADERS" >&2; exit 69; }
+[ -n "$headers" ] || missing "Node-API's headers (node_api.h) are missing: run npm ci (the project's node package has them) or set NODE_API_HEADERS"
 
 # libdeflate, linked statically into the addon: Debian's libdeflate-dev for this architecture. Cross-compiling,
 # Debian's arm64 package is downloaded (apt-get download, into a cache; nothing is installed on the system).
@@ -75,12 +88,12 @@ if [ -z "$libdeflate_a" ] && [ "$arch" != "$host" ]; then
     opts="-o APT::Architectures::=$debarch -o Dir::State::Lists=$apt/lists -o Dir::Cache=$apt/cache -o Debug::NoLocking=1 -qq"
     # shellcheck disable=SC2086
     (apt-get $opts update && cd "$apt" && apt-get $opts download "libdeflate-dev:$debarch") >&2 2>/dev/null \
-      || { rm -rf "$apt"; echo "error: could not download Debian's libdeflate-dev:$debarch (apt-get download): check the network, or set LIBDEFLATE_A" >&2; exit 69; }
+      || { rm -rf "$apt"; missing "could not download Debian's libdeflate-dev:$debarch (apt-get download): check the network, or set LIBDEFLATE_A"; }
     dpkg-deb -x "$apt"/libdeflate-dev_*_"$debarch".deb "$cache"
     rm -rf "$apt"
   fi
 fi
-[ -f "$libdeflate_a" ] || { echo "error: libdeflate is missing: install it (Debian: sudo apt-get install libdeflate-dev) or run bash scripts/ensure-native.sh" >&2; exit 69; }
+[ -f "$libdeflate_a" ] || missing "libdeflate is missing: install it (Debian: sudo apt-get install libdeflate-dev) or run bash scripts/ensure-native.sh"
 
 mkdir -p "$here/build"
 # -ffp-contract=off: no fused multiply-add, so coordinates round exactly as in JavaScript (pbf_core.c).
