@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { cp } from "node:fs/promises";
+import { cp, readFile } from "node:fs/promises";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "../../lib/project-root.ts";
 import type { RunResult } from "../../lib/testing/non-root.ts";
@@ -49,8 +49,18 @@ export function run(argv: string[], opts: { cwd: string; env?: Record<string, st
   });
 }
 
+/**
+ * What .dockerignore leaves out of the build context: its patterns are paths from the context's root (a folder
+ * with all it holds) or `**' + '/…` globs matched on any path's last part.
+ */
+async function dockerIgnored(): Promise<(relative: string) => boolean> {
+  const patterns = (await readFile(path.join(PROJECT_ROOT, ".dockerignore"), "utf8")).split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  return (relative) =>
+    patterns.some((p) => (p.startsWith("**/") ? path.matchesGlob(path.basename(relative), p.slice(3)) : relative === p || relative.startsWith(`${p}/`)));
+}
+
 /** Copies `src` of the build context (the project minus what .dockerignore leaves out) to `dest`. */
 export async function copyFromContext(src: string, dest: string): Promise<void> {
-  const ignored = (p: string) => p.endsWith(".test.ts") || p.split(path.sep).includes("node_modules");
-  await cp(path.join(PROJECT_ROOT, src), dest, { recursive: true, filter: (p) => !ignored(p) });
+  const ignored = await dockerIgnored();
+  await cp(path.join(PROJECT_ROOT, src), dest, { recursive: true, filter: (p) => !ignored(path.relative(PROJECT_ROOT, p).split(path.sep).join("/")) });
 }

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds the compiled PBF core (a Node-API addon in C, linked with libdeflate) for Linux:
-#   sh containers/ski-atlas/pbf/native/build.sh [--arch x64|arm64] [--if-stale] [--fuzz]
+#   sh containers/ski-atlas/pbf/native/build.sh [--arch x64|arm64] [--if-stale] [--optional] [--fuzz]
 # → containers/ski-atlas/pbf/native/build/pbf_core.linux-<arch>.node, which pbf/native-core.ts loads.
 # Run by `npm install` / `npm ci` (the project's "prepare" script), `npm test` (scripts/ensure-native.sh), the
 # image's compile stage (containers/Dockerfile, natively for linux/arm64) and the ARM64 rehearsal (--arch arm64
@@ -32,7 +32,9 @@ case "$(uname -m)" in
   aarch64 | arm64) host=arm64 ;;
   *) host=$(uname -m) ;;
 esac
-arch=${arch:-$host}
+# ATLAS_NATIVE_ARCH: the architecture when --arch is not given (the ARM64 rehearsal replays the image's build
+# command, which has no --arch, for arm64).
+arch=${arch:-${ATLAS_NATIVE_ARCH:-$host}}
 case "$arch" in
   x64) triplet=x86_64-linux-gnu; debarch=amd64 ;;
   arm64) triplet=aarch64-linux-gnu; debarch=arm64 ;;
@@ -71,8 +73,9 @@ for dir in ${NODE_API_HEADERS:-} \
 done
 [ -n "$headers" ] || missing "Node-API's headers (node_api.h) are missing: run npm ci (the project's node package has them) or set NODE_API_HEADERS"
 
-# libdeflate, linked statically into the addon: Debian's libdeflate-dev for this architecture. Cross-compiling,
-# Debian's arm64 package is downloaded (apt-get download, into a cache; nothing is installed on the system).
+# libdeflate, linked statically into the addon: Debian's libdeflate-dev for this architecture (LIBDEFLATE_A: the
+# static library to use instead). Cross-compiling, Debian's package for that architecture is downloaded (apt-get
+# download with lists of its own, into .data/cache/; nothing is installed on the system) unless it is installed.
 libdeflate_a=""
 libdeflate_inc=/usr/include
 for a in ${LIBDEFLATE_A:-} "/usr/lib/$triplet/libdeflate.a"; do
