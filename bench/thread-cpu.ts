@@ -8,11 +8,14 @@ import { parseProcStat } from "../lib/proc-stat.ts";
  * at most one interval of CPU; `unsampled` (the process's total from /usr/bin/time minus the sum) shows how much.
  *
  * Node 24 names its threads (comm): MainThread, WorkerThread (worker_threads), V8Worker (V8's platform threads:
- * concurrent GC and optimising compilation for every isolate), libuv-worker (the thread pool: async zlib, fs).
+ * concurrent GC and optimising compilation for every isolate), libuv-worker (the thread pool: async zlib, fs);
+ * a worker given a name carries it: S3Reader (the extract's ranged GETs, containers/ski-atlas/range-thread.ts).
  */
 export interface ThreadCpu {
   main: number;
   workers: number;
+  /** The extract's S3 reader thread (receiving the ranged GETs). Absent in results written before it existed. */
+  reader?: number;
   v8Helpers: number;
   libuvPool: number;
   other: number;
@@ -23,6 +26,7 @@ export interface ThreadCpu {
 const GROUP_OF_COMM: Record<string, Exclude<keyof ThreadCpu, "workerThreads">> = {
   MainThread: "main",
   WorkerThread: "workers",
+  S3Reader: "reader",
   V8Worker: "v8Helpers",
   "libuv-worker": "libuvPool",
 };
@@ -62,10 +66,10 @@ export function childOf(pid: number): number | undefined {
 
 /** Sums the last reading of every thread by group. */
 export function groupThreads(last: Map<string, [string, number]>): ThreadCpu {
-  const sum: ThreadCpu = { main: 0, workers: 0, v8Helpers: 0, libuvPool: 0, other: 0, workerThreads: 0 };
+  const sum: ThreadCpu = { main: 0, workers: 0, reader: 0, v8Helpers: 0, libuvPool: 0, other: 0, workerThreads: 0 };
   for (const [comm, cpu] of last.values()) {
     const group = GROUP_OF_COMM[comm] ?? "other";
-    sum[group] += cpu;
+    sum[group] = (sum[group] ?? 0) + cpu;
     if (group === "workers") sum.workerThreads++;
   }
   return sum;

@@ -26,13 +26,13 @@ export const EXIT = {
 export const RETRYABLE_EXIT_CODES: readonly number[] = [EXIT.TEMP_FAIL];
 
 /** An error a step raises on purpose: its message is the one line a person reads, its exit code tells the
- * state machine whether a retry can help. */
+ * state machine whether a retry can help. (A field, not a constructor parameter property: worker threads load
+ * this module with Node's type stripping, which has no parameter properties.) */
 export class StepError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number) {
     super(message);
+    this.exitCode = exitCode;
     this.name = "StepError";
   }
 }

@@ -10,6 +10,7 @@ import { chooseCore } from "./pbf/block-core.ts";
 import { extractPbf, type TagRule } from "./pbf/extract.ts";
 import { PbfFormatError } from "./pbf/protobuf.ts";
 import { RANGE_CHUNK, RangeSource } from "./pbf/source.ts";
+import { rangeInThread, type RangeReading } from "./range-thread.ts";
 import { PbfFileWriter } from "./pbf/write.ts";
 import { assertPbfStart, PBF_START_BYTES } from "./pbf-check.ts";
 import { POI_TAGS } from "./poi-tags.ts";
@@ -52,8 +53,14 @@ export function filterExpressions(): string[] {
  * way, and the members of site=piste / multipolygon relations (which may carry no ski tags of their own).
  * RAW_URI is read in place with ranged GETs (pbf/source.ts), pinned to the ETag its HEAD gave: no local copy of
  * the raw file (a continent's would need tens of GB of task storage), and the reads overlap the decoding.
+ * `reader`: who makes the GETs (the step: a thread of their own, range-thread.ts; by default this thread, with `s3`).
  */
-export async function runExtract(cfg: ExtractConfig, s3: S3Client, log: Logger): Promise<{ bytes: number }> {
+export async function runExtract(
+  cfg: ExtractConfig,
+  s3: S3Client,
+  log: Logger,
+  reader: (uri: string, etag: string | undefined) => RangeReading = (uri, etag) => rangeInThread(s3, uri, etag),
+): Promise<{ bytes: number }> {
   const dir = await mkdtemp(join(tmpdir(), "ski-atlas-extract-"));
   try {
     const out = join(dir, "extract.osm.pbf");
@@ -68,31 +75,35 @@ export async function runExtract(cfg: ExtractConfig, s3: S3Client, log: Logger):
       throw new StepError(`RAW_URI ${cfg.rawUri} does not exist: run the download step first`, EXIT.NO_INPUT);
     }
     const rawBytes = head.ContentLength ?? 0;
-    const raw = new RangeSource((start, end, into) => getObjectRange(s3, cfg.rawUri, start, end, head.ETag, into), rawBytes);
+    const reading = reader(cfg.rawUri, head.ETag);
+    const raw = new RangeSource(reading.read, rawBytes);
     const fix = "re-download the source (run the download step again)";
     const replaced = (err: unknown) => {
       // If-Match failed: RAW_URI was replaced while it was read (a download ran meanwhile). Read it again.
       if ((err as { name?: string }).name !== "PreconditionFailed") return err;
       return new StepError(`the raw file ${cfg.rawUri} changed while it was read: retry later`, EXIT.TEMP_FAIL);
     };
-    assertPbfStart(await raw.read(0, PBF_START_BYTES).catch((err) => Promise.reject(replaced(err))), rawBytes, `the raw file ${cfg.rawUri}`, fix);
-    // The compiled core where it loads (it is built with the image), else the TypeScript, saying why.
-    const core = chooseCore();
-    log(`filtering ${mib(rawBytes)} (PBF core: ${core.kind === "native" ? "compiled" : `TypeScript, ${core.why}`})`);
-    const started = Date.now();
-    // The kept nodes go straight into the extract file as pass 2 finds them; ways and relations follow.
-    const writer = await PbfFileWriter.create(out);
     let result: Awaited<ReturnType<typeof extractPbf<PbfFileWriter>>>;
     let bytes: number;
+    const started = Date.now();
     try {
-      result = await extractPbf(raw, FILTER_RULES, { nodes: writer, core: core.kind });
-      bytes = await writer.finish(result.ways, result.relations);
-    } catch (err) {
-      await writer.abort();
-      if (err instanceof PbfFormatError) throw new StepError(`the raw file ${cfg.rawUri} is not a valid OSM PBF (${err.message}): ${fix}`, EXIT.DATA_ERROR);
-      throw replaced(err);
+      assertPbfStart(await raw.read(0, PBF_START_BYTES).catch((err) => Promise.reject(replaced(err))), rawBytes, `the raw file ${cfg.rawUri}`, fix);
+      // The compiled core where it loads (it is built with the image), else the TypeScript, saying why.
+      const core = chooseCore();
+      log(`filtering ${mib(rawBytes)} (PBF core: ${core.kind === "native" ? "compiled" : `TypeScript, ${core.why}`})`);
+      // The kept nodes go straight into the extract file as pass 2 finds them; ways and relations follow.
+      const writer = await PbfFileWriter.create(out);
+      try {
+        result = await extractPbf(raw, FILTER_RULES, { nodes: writer, core: core.kind });
+        bytes = await writer.finish(result.ways, result.relations);
+      } catch (err) {
+        await writer.abort();
+        if (err instanceof PbfFormatError) throw new StepError(`the raw file ${cfg.rawUri} is not a valid OSM PBF (${err.message}): ${fix}`, EXIT.DATA_ERROR);
+        throw replaced(err);
+      }
     } finally {
       await raw.close();
+      await reading.close();
     }
     const { stats } = result;
     log(
