@@ -14,9 +14,9 @@
  * Not part of `npm test`.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
-import { join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { startEmbeddedS3 } from "../lib/embedded-s3.ts";
@@ -27,6 +27,7 @@ import { pickTier, SIZING_MARGIN, taskEnvironment, tierByName, type TierName } f
 import { readConfig } from "../workflows/config.ts";
 import { filterExpressions } from "../containers/ski-atlas/extract.ts";
 import { SKI_ATLAS_SIZE_POLICIES, SKI_ATLAS_SIZED_STEPS, type SkiAtlasSizedStep } from "../workflows/ski-atlas-sizing.ts";
+import { NATIVE_CORE_PATH } from "../containers/ski-atlas/pbf/native-core.ts";
 import { DATA_DIR, REPO, type BenchInput } from "./make-data.ts";
 import { inflateFloorCpuS } from "./inflate-floor.ts";
 import { ThreadCpuSampler, type ThreadCpu } from "./thread-cpu.ts";
@@ -93,6 +94,11 @@ async function main() {
   spawnSync("npx", ["tsc", "-p", "containers/ski-atlas/tsconfig.build.json", "--outDir", build], { cwd: REPO, stdio: "ignore" });
   const main = join(build, "containers/ski-atlas/main.js");
   if (!existsSync(main)) throw new Error(`compiling the steps failed (${main} missing): run npx tsc -p containers/ski-atlas/tsconfig.build.json`);
+  // The compiled PBF core next to the compiled steps, as the image's native stage puts it (npm run bench builds it).
+  const core = join(build, relative(REPO, NATIVE_CORE_PATH));
+  mkdirSync(dirname(core), { recursive: true });
+  if (existsSync(NATIVE_CORE_PATH)) copyFileSync(NATIVE_CORE_PATH, core);
+  else rmSync(core, { force: true });
 
   const work = mkdtempSync(join(tmpdir(), "ski-atlas-bench-"));
   const expr = join(work, "filter.txt");
@@ -137,7 +143,9 @@ async function main() {
       if (oneWorker.code !== 0) throw new Error(`extract on 1 worker failed on ${name}: ${oneWorker.stderr.trim().split("\n").at(-1)}`);
       process.stderr.write(`, extract on 1 worker ${oneWorker.wallS.toFixed(2)} s`);
       const floor = await inflateFloorCpuS(input.file);
-      process.stderr.write(`, inflating every block once ${floor.cpuS.toFixed(2)} s\n`);
+      process.stderr.write(
+        `, inflating every block once ${floor.cpuS.toFixed(2)} s (zlib)` + (floor.libdeflateCpuS === undefined ? "\n" : `, ${floor.libdeflateCpuS.toFixed(2)} s (libdeflate)\n`),
+      );
       const head = await s3.s3.send(new HeadObjectCommand({ Bucket: "bench", Key: u.extract.slice("s3://bench/".length) }));
       const eap = steps.extract.wallS + steps.analyze.wallS + steps.publish.wallS;
       rows.push({
@@ -146,11 +154,13 @@ async function main() {
         steps: Object.fromEntries(STEPS.map((s) => [s, { wallS: steps[s].wallS, peakRssMiB: steps[s].peakRssMiB, cpuS: steps[s].cpuS, tier: tiers[s] }])) as Row["steps"],
         extractAnalyzePublishS: eap, ratioToDecode: eap / decode.wallS, mbPerS: input.bytes / 1e6 / eap,
         extractOneWorkerS: oneWorker.wallS, workerSpeedup: oneWorker.wallS / steps.extract.wallS,
+        extractCore: /PBF core: (.*)$/m.exec(steps.extract.stderr)?.[1],
         cpu: {
           osmiumDecodeS: decode.cpuS, osmiumTagsFilterS: filter.cpuS, extractS: steps.extract.cpuS,
           extractAnalyzePublishS: steps.extract.cpuS + steps.analyze.cpuS + steps.publish.cpuS,
           extractOneWorkerS: oneWorker.cpuS,
           inflateFloorS: floor.cpuS,
+          inflateFloorLibdeflateS: floor.libdeflateCpuS,
           extractThreads: steps.extract.threads, extractOneWorkerThreads: oneWorker.threads,
         },
       });
@@ -170,18 +180,42 @@ async function main() {
 /**
  * One line of where the extract's CPU went (bench/thread-cpu.ts), and what that allows: the workers cannot take
  * less than inflating every block once, and on `cores` cores no number of workers makes the step faster than
- * its total CPU ÷ cores or its main thread alone.
+ * its total CPU ÷ cores or its main thread alone. `decodeS`: one osmium decode pass, what the main thread's share
+ * is measured against.
  */
-function threadLine(t: ThreadCpu, totalS: number, inflateFloorS: number | undefined, cores: number): string {
+function threadLine(t: ThreadCpu, totalS: number, floor: { zlib?: number; libdeflate?: number }, cores: number, decodeS: number): string {
   const f = (x: number) => x.toFixed(2);
-  const sampled = t.main + t.workers + t.v8Helpers + t.libuvPool + t.other;
+  const reader = t.reader ?? 0;
+  const sampled = t.main + t.workers + reader + t.v8Helpers + t.libuvPool + t.other;
   const workerS = t.workers / Math.max(1, t.workerThreads);
+  const floors = [floor.libdeflate === undefined ? "" : `${f(floor.libdeflate)} s with libdeflate`, floor.zlib === undefined ? "" : `${f(floor.zlib)} s with zlib`].filter(Boolean);
   return (
-    `main ${f(t.main)} s, ${t.workerThreads} worker${t.workerThreads === 1 ? "" : "s"} ${f(t.workers)} s` +
-    (inflateFloorS === undefined ? "" : ` (of which inflating every block once takes ${f(inflateFloorS)} s on one thread)`) +
+    `main ${f(t.main)} s (${f(t.main / decodeS)}× the decode pass, ${f((100 * t.main) / totalS)}% of the extract), ` +
+    `${t.workerThreads} worker${t.workerThreads === 1 ? "" : "s"} ${f(t.workers)} s` +
+    (floors.length === 0 ? "" : ` (of which inflating every block once takes ${floors.join(", ")} on one thread)`) +
+    (t.reader === undefined ? "" : `, S3 reader ${f(reader)} s`) +
     `, V8 helpers (GC, compiler) ${f(t.v8Helpers)} s, libuv pool ${f(t.libuvPool)} s, other ${f(t.other)} s, unsampled ${f(Math.max(0, totalS - sampled))} s; ` +
-    `busiest thread ${f(Math.max(t.main, workerS))} s, total ÷ ${cores} cores ${f(totalS / cores)} s`
+    `busiest thread ${f(Math.max(t.main, workerS, reader))} s, total ÷ ${cores} cores ${f(totalS / cores)} s`
   );
+}
+
+/** Issue 24's targets, each as measured on one row (CPU seconds): met or by how much not. */
+function targetLines(r: Row): string[] {
+  const c = r.cpu!;
+  const f = (x: number) => x.toFixed(2);
+  const check = (what: string, value: number, limit: number, unit = "×") =>
+    `${what} ${f(value)}${unit} (target ≤ ${limit}${unit}: ${value <= limit ? "met" : `missed by ${f(value - limit)}${unit}`})`;
+  const lines = [
+    check("extract ÷ decode", c.extractS / c.osmiumDecodeS, 0.5),
+    check("E+A+P ÷ decode", c.extractAnalyzePublishS / c.osmiumDecodeS, densityOf(r) === "ski-dense" ? 1.0 : 0.75),
+  ];
+  if (c.extractThreads?.main) lines.push(check("extract's main thread ÷ decode", c.extractThreads.main / c.osmiumDecodeS, 0.1));
+  if (r.inputMB >= 900) lines.push(check("peak RSS of the largest step", Math.max(...STEPS.map((s) => r.steps[s].peakRssMiB)), 1024, " MiB"));
+  if (c.inflateFloorS && c.inflateFloorLibdeflateS !== undefined) {
+    const drop = 1 - c.inflateFloorLibdeflateS / c.inflateFloorS;
+    lines.push(`inflate floor ${f(c.inflateFloorS)} s (zlib) → ${f(c.inflateFloorLibdeflateS)} s (libdeflate): ${f(100 * drop)}% lower (target ≥ 33%: ${drop >= 1 / 3 ? "met" : "missed"})`);
+  }
+  return lines;
 }
 
 function report(rows: Row[], machine: Record<string, unknown>, generatedAt: string) {
@@ -269,8 +303,13 @@ function report(rows: Row[], machine: Record<string, unknown>, generatedAt: stri
           (c.extractOneWorkerS !== undefined ? `, extract on 1 worker ${f(c.extractOneWorkerS)} s` : ""),
       );
       // Nothing sampled where there is no /proc (not Linux): no line rather than a line of zeros.
-      if (c.extractThreads?.main) console.log(`    extract's threads: ${threadLine(c.extractThreads, c.extractS, c.inflateFloorS, cpus)}`);
-      if (c.extractOneWorkerThreads?.main && c.extractOneWorkerS !== undefined) console.log(`    on 1 worker: ${threadLine(c.extractOneWorkerThreads, c.extractOneWorkerS, c.inflateFloorS, cpus)}`);
+      const floor = { zlib: c.inflateFloorS, libdeflate: c.inflateFloorLibdeflateS };
+      if (r.extractCore) console.log(`    extract's PBF core: ${r.extractCore}`);
+      if (c.extractThreads?.main) console.log(`    extract's threads: ${threadLine(c.extractThreads, c.extractS, floor, cpus, c.osmiumDecodeS)}`);
+      if (c.extractOneWorkerThreads?.main && c.extractOneWorkerS !== undefined) {
+        console.log(`    on 1 worker: ${threadLine(c.extractOneWorkerThreads, c.extractOneWorkerS, floor, cpus, c.osmiumDecodeS)}`);
+      }
+      console.log(`    targets: ${targetLines(r).join("; ")}`);
     }
     console.log("");
   }

@@ -41,6 +41,8 @@ export interface Row {
   extractAnalyzePublishS: number;
   ratioToDecode: number;
   mbPerS: number;
+  /** The extract's block core, as its log names it (older results: the TypeScript, unnamed). */
+  extractCore?: string;
   /** Extract with ATLAS_PBF_WORKERS=1, and its wall ÷ the default run's (older results lack both). */
   extractOneWorkerS?: number;
   workerSpeedup?: number;
@@ -51,8 +53,10 @@ export interface Row {
     extractS: number;
     extractAnalyzePublishS: number;
     extractOneWorkerS?: number;
-    /** One thread inflating every block once (bench/inflate-floor.ts): the floor of any reader of the file. */
+    /** One thread inflating every block once (bench/inflate-floor.ts): the floor of any reader of the file, with
+     * Node's zlib, and with the compiled core's libdeflate (older results lack it). */
     inflateFloorS?: number;
+    inflateFloorLibdeflateS?: number;
     /** The extract's CPU by thread group, with 2 workers and with 1 (bench/thread-cpu.ts). */
     extractThreads?: ThreadCpu;
     extractOneWorkerThreads?: ThreadCpu;

@@ -90,7 +90,8 @@ export async function runExtract(
       assertPbfStart(await raw.read(0, PBF_START_BYTES).catch((err) => Promise.reject(replaced(err))), rawBytes, `the raw file ${cfg.rawUri}`, fix);
       // The compiled core where it loads (it is built with the image), else the TypeScript, saying why.
       const core = chooseCore();
-      log(`filtering ${mib(rawBytes)} (PBF core: ${core.kind === "native" ? "compiled" : `TypeScript, ${core.why}`})`);
+      log(`PBF core: ${core.description}`);
+      log(`filtering ${mib(rawBytes)}`);
       // The kept nodes go straight into the extract file as pass 2 finds them; ways and relations follow.
       const writer = await PbfFileWriter.create(out);
       try {
@@ -107,7 +108,7 @@ export async function runExtract(
     }
     const { stats } = result;
     log(
-      `kept ${result.nodes.length} nodes, ${result.ways.length} ways, ${result.relations.length} relations (${result.core}); ` +
+      `kept ${result.nodes.length} nodes, ${result.ways.length} ways, ${result.relations.length} relations; ` +
         `${stats.inflated} of ${stats.blocks} blocks inflated (${stats.reinflated} again), ${stats.nodeBlocksSkipped} node blocks skipped; ` +
         `${raw.gets} ranged GETs of ${mib(RANGE_CHUNK)}`,
     );

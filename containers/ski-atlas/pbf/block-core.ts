@@ -34,16 +34,15 @@ export interface BlockCore {
 
 export class JsCore implements BlockCore {
   readonly kind = "javascript";
-  readonly description: string;
+  readonly description = "TypeScript";
   private readonly rules: readonly TagRule[];
   private readonly wayRules: RuleSet;
   private wayRefs: Float64Array = new Float64Array(0);
   private nWayRefs = 0;
   private filter: NodeFilter;
 
-  constructor(rules: readonly TagRule[], why = "") {
+  constructor(rules: readonly TagRule[]) {
     this.rules = rules;
-    this.description = `TypeScript${why ? ` (${why})` : ""}`;
     this.wayRules = new RuleSet(rules, "w");
     this.filter = new NodeFilter(new Float64Array(0), 0, rules);
   }
@@ -79,15 +78,17 @@ export class JsCore implements BlockCore {
  * Which core an extract uses: ATLAS_PBF_CORE=js the TypeScript; otherwise the compiled core, or, where it cannot
  * be loaded (not built for this machine), the TypeScript with the reason (the step logs it: one line).
  */
-export function chooseCore(env: NodeJS.ProcessEnv = process.env): { kind: CoreKind; why?: string } {
-  if (env.ATLAS_PBF_CORE === "js") return { kind: "javascript", why: "ATLAS_PBF_CORE=js" };
+export function chooseCore(env: NodeJS.ProcessEnv = process.env): { kind: CoreKind; description: string } {
+  if (env.ATLAS_PBF_CORE === "js") return { kind: "javascript", description: "TypeScript (ATLAS_PBF_CORE=js)" };
   const loaded = loadNativeAddon();
-  return "addon" in loaded ? { kind: "native" } : { kind: "javascript", why: `the compiled core did not load: ${loaded.error}` };
+  return "addon" in loaded
+    ? { kind: "native", description: `compiled (libdeflate ${loaded.addon.libdeflateVersion})` }
+    : { kind: "javascript", description: `TypeScript (the compiled core did not load: ${loaded.error})` };
 }
 
 /** A core of the given kind for `rules` on this thread (the compiled one must load: chooseCore said it does). */
-export function createBlockCore(kind: CoreKind, rules: readonly TagRule[], why?: string): BlockCore {
-  if (kind === "javascript") return new JsCore(rules, why);
+export function createBlockCore(kind: CoreKind, rules: readonly TagRule[]): BlockCore {
+  if (kind === "javascript") return new JsCore(rules);
   const loaded = loadNativeAddon();
   if (!("addon" in loaded)) throw new Error(`the compiled PBF core did not load on this thread: ${loaded.error}`);
   return new NativeCore(loaded.addon, rules);

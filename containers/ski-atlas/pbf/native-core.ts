@@ -25,6 +25,8 @@ interface Addon {
   nodes(core: Handle, data: Uint8Array, rawSize: number, mayHoldWays: boolean): NodeBatch | null;
   ways(core: Handle, data: Uint8Array, rawSize: number, wholeIfMixed: boolean): WaysResult | null;
   sortUnique(ids: Float64Array, count: number): number;
+  /** Inflates a zlib Blob's data only: its size, or null when libdeflate refuses it (the bench's inflate floor). */
+  inflate(core: Handle, data: Uint8Array, rawSize: number): number | null;
 }
 
 /** rawSize for a block given uncompressed (pbf_core.h PBF_INFLATED). */
@@ -54,6 +56,8 @@ export function loadNativeAddon(): { addon: Addon } | { error: string } {
 function asFormatError(err: unknown): unknown {
   return (err as { code?: string }).code === "PBF_FORMAT" ? new PbfFormatError((err as Error).message) : err;
 }
+
+export type { Addon as NativeAddon, Handle as NativeHandle };
 
 export class NativeCore implements BlockCore {
   readonly kind = "native";

@@ -282,6 +282,29 @@ static napi_value ways(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* inflate(core, data, rawSize): inflates a zlib Blob's data only → its size, or null when libdeflate refuses it
+ * (what the bench measures as the inflate floor). */
+static napi_value inflate(napi_env env, napi_callback_info info) {
+  napi_value argv[3], result;
+  if (!args(env, info, 3, argv)) return NULL;
+  core *c = core_of(env, argv[0]);
+  napi_typedarray_type type;
+  size_t length = 0, len = 0;
+  void *bytes = NULL;
+  double rs = 0;
+  if (!c) return NULL;
+  CALL(env, napi_get_typedarray_info(env, argv[1], &type, &length, &bytes, NULL, NULL));
+  CALL(env, napi_get_value_double(env, argv[2], &rs));
+  int r = pbf_inflate(c->ctx, bytes, length, rs);
+  if (r < 0) return throw_core(env, c->ctx);
+  if (r == 1) {
+    napi_get_null(env, &result);
+    return result;
+  }
+  pbf_block_data(c->ctx, &len);
+  return num(env, (double)len);
+}
+
 /* sortUnique(ids: Float64Array, count) → the count left: sorted ascending in place, repeats dropped. */
 static napi_value sort_unique(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -307,6 +330,7 @@ NAPI_MODULE_INIT() {
       {"nodes", NULL, nodes, NULL, NULL, NULL, napi_default, NULL},
       {"ways", NULL, ways, NULL, NULL, NULL, napi_default, NULL},
       {"sortUnique", NULL, sort_unique, NULL, NULL, NULL, napi_default, NULL},
+      {"inflate", NULL, inflate, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_value version;
   if (napi_define_properties(env, exports, sizeof props / sizeof *props, props) != napi_ok) return NULL;

@@ -780,27 +780,38 @@ void pbf_ctx_free(pbf_ctx *ctx) {
 
 /* ---- loading a block: inflate (blocks.ts inflateParsedSync, with libdeflate), then parse */
 
+/* Inflates a zlib Blob into the context's buffer (blocks.ts inflateParsedSync's limits); 0, 1 (refused) or -1. */
+static int inflate_blob(pbf_ctx *ctx, const uint8_t *in, size_t n, double raw_size) {
+  /* As zlib's maxOutputLength in blocks.ts: the declared size, at least 1 byte, or the format's limit. */
+  double limit = raw_size >= 0 ? raw_size : PBF_MAX_BLOB_RAW;
+  size_t avail = limit < 1 ? 1 : (size_t)limit, actual = 0;
+  if (avail > ctx->inflated_cap) {
+    free(ctx->inflated);
+    ctx->inflated = malloc(avail);
+    ctx->inflated_cap = ctx->inflated ? avail : 0;
+    if (!ctx->inflated) fail_at(ctx, 0, "out of memory (%zu bytes)", avail);
+  }
+  if (libdeflate_zlib_decompress(ctx->dec, in, n, ctx->inflated, avail, &actual) != LIBDEFLATE_SUCCESS) return 1;
+  char a[40];
+  if (raw_size >= 0 && (double)actual != raw_size) FAIL("the Blob inflates to %zu bytes, its raw_size says %s", actual, js_num(raw_size, a));
+  ctx->block.data = ctx->inflated;
+  ctx->block.len = actual;
+  return 0;
+}
+
+int pbf_inflate(pbf_ctx *ctx, const uint8_t *in, size_t n, double raw_size) {
+  if (setjmp(ctx->jmp)) return -1;
+  return inflate_blob(ctx, in, n, raw_size);
+}
+
 int pbf_load_block(pbf_ctx *ctx, const uint8_t *in, size_t n, double raw_size) {
   if (setjmp(ctx->jmp)) return -1;
   pbf_block *B = &ctx->block;
   if (raw_size == PBF_INFLATED) {
     B->data = in;
     B->len = n;
-  } else {
-    /* As zlib's maxOutputLength in blocks.ts: the declared size, at least 1 byte, or the format's limit. */
-    double limit = raw_size >= 0 ? raw_size : PBF_MAX_BLOB_RAW;
-    size_t avail = limit < 1 ? 1 : (size_t)limit, actual = 0;
-    if (avail > ctx->inflated_cap) {
-      free(ctx->inflated);
-      ctx->inflated = malloc(avail);
-      ctx->inflated_cap = ctx->inflated ? avail : 0;
-      if (!ctx->inflated) fail_at(ctx, 0, "out of memory (%zu bytes)", avail);
-    }
-    if (libdeflate_zlib_decompress(ctx->dec, in, n, ctx->inflated, avail, &actual) != LIBDEFLATE_SUCCESS) return 1;
-    char a[40];
-    if (raw_size >= 0 && (double)actual != raw_size) FAIL("the Blob inflates to %zu bytes, its raw_size says %s", actual, js_num(raw_size, a));
-    B->data = ctx->inflated;
-    B->len = actual;
+  } else if (inflate_blob(ctx, in, n, raw_size) == 1) {
+    return 1;
   }
   parse_block(ctx);
   return 0;

@@ -130,6 +130,8 @@ void pbf_set_way_refs(pbf_ctx *ctx, const double *ids, size_t n);
  */
 #define PBF_INFLATED (-2.0)
 int pbf_load_block(pbf_ctx *ctx, const uint8_t *in, size_t n, double raw_size);
+/* Only the inflation of pbf_load_block (the bench's inflate floor): 0, 1 (refused) or -1; pbf_block_data has it. */
+int pbf_inflate(pbf_ctx *ctx, const uint8_t *in, size_t n, double raw_size);
 /* The loaded block's bytes (inflated). */
 const uint8_t *pbf_block_data(const pbf_ctx *ctx, size_t *len);
 
