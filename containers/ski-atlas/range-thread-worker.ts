@@ -3,7 +3,7 @@ import { makeS3Client } from "../../lib/s3.ts";
 import { getObjectRange } from "../../lib/s3-objects.ts";
 import type { RangeErrorShape } from "./range-thread.ts";
 
-/** The thread of range-thread.ts: GETs ranges of one object into the shared buffers it is given. */
+/** The thread of range-thread.ts: GETs ranges of one object into the shared slots it is given. */
 const { env, uri, etag } = workerData as { env: NodeJS.ProcessEnv; uri: string; etag?: string };
 const s3 = makeS3Client(env);
 const port = parentPort!;

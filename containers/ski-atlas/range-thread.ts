@@ -7,9 +7,9 @@ import type { RangeReader } from "./pbf/source.ts";
  * Ranged GETs of one S3 object for the extract's RangeSource. The extract reads the raw file twice (a continent's:
  * tens of GB), and receiving that over HTTP (the SDK's parsing, a callback and a copy per 64 KiB piece, and the
  * garbage of it) was about half the main thread's CPU: on a thread of its own (range-thread-worker.ts, its own S3
- * client made from the step's environment) the responses are received and copied into the shared chunks there,
- * and the main thread is left with handing blocks to the workers. Its OS thread is named S3Reader (the bench's
- * per-thread account shows it apart).
+ * client made from the step's environment) the responses are received and copied into RangeSource's shared chunk
+ * slots there, and the main thread is left with handing blocks to the workers. Its OS thread is named S3Reader
+ * (the bench's per-thread account shows it apart).
  */
 export interface RangeReading {
   read: RangeReader;
