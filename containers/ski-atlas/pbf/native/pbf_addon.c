@@ -207,19 +207,33 @@ static napi_value load(napi_env env, core *c, napi_value data, napi_value raw_si
   return data;
 }
 
+/*
+ * The arguments (core, data, rawSize, flag) of nodes() and ways(), and the block loaded: 1, 0 when libdeflate
+ * refused the data (*result is null: the caller inflates it with zlib and calls again), or -1 (an exception is
+ * pending).
+ */
+static int block_call(napi_env env, napi_callback_info info, core **c, bool *flag, napi_value *result) {
+  napi_value argv[4];
+  int refused = 0;
+  if (!args(env, info, 4, argv) || !(*c = core_of(env, argv[0])) || !load(env, *c, argv[1], argv[2], &refused)) return -1;
+  if (refused) {
+    napi_get_null(env, result);
+    return 0;
+  }
+  if (napi_get_value_bool(env, argv[3], flag) != napi_ok) {
+    throw_last(env);
+    return -1;
+  }
+  return 1;
+}
+
 /* nodes(core, data, rawSize, mayHoldWays): pass 2 on one block → NodeBatch, or null (inflate with zlib, retry). */
 static napi_value nodes(napi_env env, napi_callback_info info) {
-  napi_value argv[4], result;
-  if (!args(env, info, 4, argv)) return NULL;
-  core *c = core_of(env, argv[0]);
+  napi_value result = NULL;
+  core *c;
   bool may_hold_ways = false;
-  int refused = 0;
-  if (!c || !load(env, c, argv[1], argv[2], &refused)) return NULL;
-  if (refused) {
-    napi_get_null(env, &result);
-    return result;
-  }
-  CALL(env, napi_get_value_bool(env, argv[3], &may_hold_ways));
+  int r = block_call(env, info, &c, &may_hold_ways, &result);
+  if (r <= 0) return result;
   pbf_node_batch *b;
   if (pbf_filter_nodes(c->ctx, may_hold_ways, &b) != 0) return throw_core(env, c->ctx);
   CALL(env, napi_create_object(env, &result));
@@ -243,17 +257,11 @@ static napi_value nodes(napi_env env, napi_callback_info info) {
  * null (inflate with zlib, retry).
  */
 static napi_value ways(napi_env env, napi_callback_info info) {
-  napi_value argv[4], result, cols;
-  if (!args(env, info, 4, argv)) return NULL;
-  core *c = core_of(env, argv[0]);
+  napi_value result = NULL, cols;
+  core *c;
   bool whole_if_mixed = false;
-  int refused = 0;
-  if (!c || !load(env, c, argv[1], argv[2], &refused)) return NULL;
-  if (refused) {
-    napi_get_null(env, &result);
-    return result;
-  }
-  CALL(env, napi_get_value_bool(env, argv[3], &whole_if_mixed));
+  int r = block_call(env, info, &c, &whole_if_mixed, &result);
+  if (r <= 0) return result;
   pbf_way_batch *b;
   if (pbf_filter_ways(c->ctx, whole_if_mixed, &b) != 0) return throw_core(env, c->ctx);
   CALL(env, napi_create_object(env, &result));
