@@ -9,10 +9,10 @@ import type { TagRule } from "./rules.ts";
 
 /**
  * Worker threads of the extractor: each inflates and filters whole blocks, the way blocks of pass 1 and the node
- * blocks of pass 2 (zlib and the decoding both off the main thread), so the extract uses every core. Blocks are
+ * blocks of pass 2 (inflating and decoding both off the main thread), so the extract uses every core. Blocks are
  * handed to the first idle worker; results come back as promises, which the caller awaits in file order. The
  * split is osmpbf's (https://docs.rs/osmpbf, `par_map_reduce`): one thread reads Blobs in sequence, whole Blobs
- * are inflated and decoded in parallel, so zlib and decoding scale with the cores while reading stays sequential.
+ * are inflated and decoded in parallel, so inflating and decoding scale with the cores while reading stays sequential.
  */
 
 /**
@@ -79,12 +79,12 @@ export class BlockPool {
     for (const w of this.workers) w.postMessage({ type: "needed", ids, count } satisfies WorkerRequest);
   }
 
-  /** Inflates and filters the ways of one block on a worker (the Blob's bytes are transferred or shared, not copied). */
+  /** Inflates and filters the ways of one block on a worker (the Blob's bytes are transferred, not copied). */
   ways(blob: ParsedBlob): Promise<WaysResult> {
     return this.run("ways", blob) as Promise<WaysResult>;
   }
 
-  /** Inflates and filters the nodes of one block on a worker (the Blob's bytes are transferred or shared, not copied). */
+  /** Inflates and filters the nodes of one block on a worker (the Blob's bytes are transferred, not copied). */
   nodes(blob: ParsedBlob): Promise<NodeBatch> {
     return this.run("nodes", blob) as Promise<NodeBatch>;
   }
@@ -93,7 +93,8 @@ export class BlockPool {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.nextId++;
     const promise = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
-    // The Blob's bytes own their buffer (moved to the worker), or are a view of a shared chunk (shared with it).
+    // The Blob's bytes own their buffer (ByteSource.read): moved to the worker, whose memory it then is. (A view of
+    // shared memory would be shared instead.)
     const buffer = blob.data.buffer;
     this.queue.push({ request: { type, id, blob }, transfer: buffer instanceof SharedArrayBuffer ? [] : [buffer as ArrayBuffer] });
     this.drain();

@@ -7,9 +7,8 @@ import { open, type FileHandle } from "node:fs/promises";
 export interface ByteSource {
   readonly size: number;
   /**
-   * Bytes [offset, offset + length), or fewer when the source ends first: in a buffer of their own, or a view of
-   * a SharedArrayBuffer that is never written again (both can go to a worker thread without a copy: the first is
-   * transferred, the second shared). Never a view of a pool that is reused.
+   * Bytes [offset, offset + length), or fewer when the source ends first, in a buffer of their own (it can go to a
+   * worker thread by transfer, without a copy). Never a view of memory that is reused.
    */
   read(offset: number, length: number): Promise<Uint8Array>;
   close(): Promise<void>;
