@@ -17,8 +17,9 @@ describe("per-thread CPU of a step", () => {
       ["5", ["V8Worker", 0.25]],
       ["6", ["libuv-worker", 0.1]],
       ["7", ["SignalInspector", 0.05]],
+      ["8", ["S3Reader", 0.75]],
     ]);
-    expect(groupThreads(last)).toEqual({ main: 1.5, workers: 4.5, v8Helpers: 0.75, libuvPool: 0.1, other: 0.05, workerThreads: 2 });
+    expect(groupThreads(last)).toEqual({ main: 1.5, workers: 4.5, reader: 0.75, v8Helpers: 0.75, libuvPool: 0.1, other: 0.05, workerThreads: 2 });
   });
 
   it("GIVEN a child whose main thread and one worker burn CPU WHEN sampled from its parent THEN both show in their groups", async () => {
