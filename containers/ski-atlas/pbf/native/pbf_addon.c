@@ -123,22 +123,26 @@ static napi_value create_core(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* (ids: Float64Array, count): the ids' memory and how many of them count; 0, or -1 with an exception pending. */
+static int ids_arg(napi_env env, napi_value array, napi_value count_value, double **data, uint32_t *count) {
+  napi_typedarray_type type;
+  size_t length = 0;
+  if (napi_get_typedarray_info(env, array, &type, &length, (void **)data, NULL, NULL) != napi_ok ||
+      napi_get_value_uint32(env, count_value, count) != napi_ok || type != napi_float64_array || *count > length) {
+    napi_throw_type_error(env, NULL, "pbf core: ids must be a Float64Array holding count ids");
+    return -1;
+  }
+  return 0;
+}
+
 /* setNeeded(core, ids: Float64Array, count) / setWayRefs(core, ids, count): sorted, distinct, borrowed (shared). */
 static napi_value set_ids(napi_env env, napi_callback_info info, int needed) {
   napi_value argv[3];
   if (!args(env, info, 3, argv)) return NULL;
   core *c = core_of(env, argv[0]);
-  if (!c) return NULL;
-  napi_typedarray_type type;
-  size_t length = 0;
-  void *data = NULL;
+  double *data = NULL;
   uint32_t count = 0;
-  CALL(env, napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL));
-  CALL(env, napi_get_value_uint32(env, argv[2], &count));
-  if (type != napi_float64_array || count > length) {
-    napi_throw_type_error(env, NULL, "pbf core: ids must be a Float64Array holding count ids");
-    return NULL;
-  }
+  if (!c || ids_arg(env, argv[1], argv[2], &data, &count) != 0) return NULL;
   napi_ref *ref = needed ? &c->needed : &c->way_refs;
   if (*ref) napi_delete_reference(env, *ref);
   CALL(env, napi_create_reference(env, argv[1], 1, ref));
@@ -316,17 +320,9 @@ static napi_value inflate(napi_env env, napi_callback_info info) {
 /* sortUnique(ids: Float64Array, count) → the count left: sorted ascending in place, repeats dropped. */
 static napi_value sort_unique(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!args(env, info, 2, argv)) return NULL;
-  napi_typedarray_type type;
-  size_t length = 0;
-  void *data = NULL;
+  double *data = NULL;
   uint32_t count = 0;
-  CALL(env, napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL));
-  CALL(env, napi_get_value_uint32(env, argv[1], &count));
-  if (type != napi_float64_array || count > length) {
-    napi_throw_type_error(env, NULL, "pbf core: ids must be a Float64Array holding count ids");
-    return NULL;
-  }
+  if (!args(env, info, 2, argv) || ids_arg(env, argv[0], argv[1], &data, &count) != 0) return NULL;
   return num(env, (double)pbf_sort_unique(data, count));
 }
 
