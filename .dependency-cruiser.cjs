@@ -67,8 +67,9 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: "node_modules" },
-    // test/fixtures/ holds deliberately wrong code that test/dependency-layers.test.ts cruises on its own.
-    exclude: { path: "(^|/)(node_modules|\\.sst|\\.data|dist|\\.git)/|^\\.sst\\.config\\.|^test/fixtures/" },
+    // test/fixtures/ holds deliberately wrong code that test/dependency-layers.test.ts cruises on its own; bench/data/ is
+    // the bench's generated inputs and scratch (gitignored).
+    exclude: { path: "(^|/)(node_modules|\\.sst|\\.data|dist|\\.git)/|^bench/data/|^\\.sst\\.config\\.|^test/fixtures/" },
     // Relative imports name `.ts` files (Node's type stripping and tsx run them as they are).
     tsPreCompilationDeps: true,
     tsConfig: { fileName: require("node:path").join(__dirname, "tsconfig.json") },

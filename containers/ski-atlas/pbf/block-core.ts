@@ -2,6 +2,7 @@ import { inflateParsedSync, type ParsedBlob } from "./blocks.ts";
 import { GROUP_WAYS, PrimitiveBlock } from "./decode.ts";
 import { NativeCore, loadNativeAddon } from "./native-core.ts";
 import { NodeFilter, type NodeBatch } from "./node-filter.ts";
+import type { BlockCore, CoreKind, WaysResult } from "./block-core-api.ts";
 import { RuleSet, type TagRule } from "./rules.ts";
 import { sortUniqueInPlace } from "./sorted-ids.ts";
 import { filterWays, type WayBatch } from "./way-filter.ts";
@@ -13,24 +14,7 @@ import { filterWays, type WayBatch } from "./way-filter.ts";
  * inflated bytes, and return the same batches, or throw the same PbfFormatError.
  */
 
-/** What pass 1 makes of one block: its kept ways, or (`wholeIfMixed`, a block holding nodes or relations) the block inflated. */
-export type WaysResult = (WayBatch & { hasWays: boolean; raw?: undefined }) | { raw: Uint8Array };
-
-export type CoreKind = "native" | "javascript";
-
-export interface BlockCore {
-  readonly kind: CoreKind;
-  /** For the log: which core, and with what. */
-  readonly description: string;
-  /** Pass 1: the sorted, distinct ids of the ways kept relations list (borrowed, not copied: may be shared). */
-  setWayRefs(ids: Float64Array, count: number): void;
-  /** Pass 2: the sorted, distinct ids of the nodes to keep (borrowed, not copied: may be shared). */
-  setNeeded(ids: Float64Array, count: number): void;
-  ways(input: ParsedBlob | Uint8Array, wholeIfMixed: boolean): WaysResult;
-  nodes(input: ParsedBlob | Uint8Array, mayHoldWays: boolean): NodeBatch;
-  /** Sorts ids[0, count) in place and drops repeats; returns how many are left. */
-  sortUnique(ids: Float64Array, count: number): number;
-}
+export type { BlockCore, CoreKind, WaysResult } from "./block-core-api.ts";
 
 export class JsCore implements BlockCore {
   readonly kind = "javascript";

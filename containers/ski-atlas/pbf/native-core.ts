@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { inflateParsedSync, type ParsedBlob } from "./blocks.ts";
-import type { BlockCore, WaysResult } from "./block-core.ts";
+import type { BlockCore, WaysResult } from "./block-core-api.ts";
 import type { NodeBatch } from "./node-filter.ts";
 import { PbfFormatError } from "./protobuf.ts";
 import type { TagRule } from "./rules.ts";
