@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { open, readdir, readFile, realpath } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -7,6 +8,7 @@ import { Duck, sqlString } from "../lib/duckdb.ts";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { wkbToGeoJson } from "../lib/wkb.ts";
 import { listRecords, readRecord, recordPath, RUNS_ROOT, type AttemptRecord, type RunRecord } from "../run-records/record.ts";
+import { failureSummary, runView } from "./console-view.ts";
 
 /**
  * The run console's server: static page, the run records as JSON, each step's log, and views of the published
@@ -60,10 +62,9 @@ const PAGE_DIR = path.join(import.meta.dirname, "console");
 /** What the page loads, from this folder and from node_modules (no CDN: the console works offline). */
 const STATIC: Record<string, () => string> = {
   "/": () => path.join(PAGE_DIR, "index.html"),
-  "/app.js": () => path.join(PAGE_DIR, "app.js"),
-  "/app.css": () => path.join(PAGE_DIR, "app.css"),
   // dagre's package exports only its modules: its browser build is found next to its package.json.
   "/vendor/dagre.js": () => path.join(path.dirname(require.resolve("@dagrejs/dagre/package.json")), "dist", "dagre.min.js"),
+  "/vendor/svg-pan-zoom.js": () => require.resolve("svg-pan-zoom/dist/svg-pan-zoom.min.js"),
   "/vendor/leaflet.js": () => require.resolve("leaflet/dist/leaflet.js"),
   "/vendor/leaflet.css": () => require.resolve("leaflet/dist/leaflet.css"),
 };
@@ -138,7 +139,7 @@ interface Served {
 async function handle(req: IncomingMessage, res: ServerResponse, { runsRoot, dataRoot, tileUrl }: Served): Promise<void> {
   const url = new URL(req.url ?? "/", "http://127.0.0.1");
   if (req.method !== "GET") return sendJson(res, 405, { error: "only GET" });
-  const staticFile = STATIC[url.pathname] ?? (url.pathname.startsWith("/vendor/images/") ? leafletImage(url.pathname) : undefined);
+  const staticFile = STATIC[url.pathname] ?? pageFile(url.pathname) ?? (url.pathname.startsWith("/vendor/images/") ? leafletImage(url.pathname) : undefined);
   if (staticFile) {
     const file = staticFile();
     res.writeHead(200, { "content-type": CONTENT_TYPES[path.extname(file)] ?? "application/octet-stream", "cache-control": "no-cache" });
@@ -157,7 +158,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, { runsRoot, dat
   const readable = await readableRoots(runsRoot, id, dataRoot);
   switch (match[2]) {
     case undefined:
-      return sendJson(res, 200, record);
+      // The record, and what the page shows of it in the run model's words (./console-view.ts).
+      return sendJson(res, 200, { ...record, view: runView(record) });
     case "log": {
       const log = await logOf(record, readable, Number(url.searchParams.get("visit")), Number(url.searchParams.get("attempt")));
       res.writeHead(log ? 200 : 404, { "content-type": "text/plain; charset=utf-8" });
@@ -202,6 +204,13 @@ export async function servable(file: string, roots: string[]): Promise<string | 
   return roots.some((root) => real === root || real.startsWith(root.endsWith(path.sep) ? root : `${root}${path.sep}`)) ? real : undefined;
 }
 
+/** The page's own scripts and styles: a plain `name.js` or `name.css` of `cli/console/`, nothing else. */
+function pageFile(pathname: string): (() => string) | undefined {
+  if (!/^\/[\w-]+\.(js|css)$/.test(pathname)) return undefined;
+  const file = path.join(PAGE_DIR, pathname.slice(1));
+  return existsSync(file) ? () => file : undefined;
+}
+
 function leafletImage(pathname: string): (() => string) | undefined {
   const name = path.basename(pathname);
   if (!/^[\w.-]+\.(png|svg)$/.test(name)) return undefined;
@@ -213,15 +222,19 @@ export function runSummary(r: RunRecord) {
   return {
     id: r.id,
     workflow: r.workflow,
+    execution: r.execution.name,
     status: r.status,
     source: r.source,
     key_input: r.key_input,
     started_at: r.started_at,
+    stopped_at: r.stopped_at,
     duration_ms: r.duration_ms,
     outputs: r.outputs.location,
     files: r.outputs.files.length,
     children: r.children.length,
     error: r.error?.line ?? null,
+    /** The state that failed the run and why, in one sentence (./console-view.ts). */
+    failure: failureSummary(r),
   };
 }
 
@@ -231,7 +244,8 @@ export function runSummary(r: RunRecord) {
  */
 async function logOf(record: RunRecord, readable: string[], visitIndex: number, attemptNumber: number): Promise<string | undefined> {
   const visit = record.states[visitIndex];
-  const attempt: AttemptRecord | undefined = visit?.attempts[attemptNumber - 1] ?? visit?.attempts.at(-1);
+  // Attempts are numbered 1..N across a step's visits: a visit's own list may start at attempt 3.
+  const attempt: AttemptRecord | undefined = visit?.attempts.find((a) => a.number === attemptNumber) ?? visit?.attempts.at(-1);
   // readable[0] is the run's own folder (from the runs folder and the id, not the record's run_dir).
   if (!visit || !attempt || !readable[0]) return undefined;
   let file = attempt.log_file;

@@ -4,6 +4,7 @@ import { MANIFEST_NAME } from "../lib/manifest.ts";
 import { table } from "../lib/text-table.ts";
 import { seconds } from "../local/progress.ts";
 import type { RunSummary } from "../local/run-local.ts";
+import { fanOutItems } from "../run-model/fan-out.ts";
 import type { RunRecord } from "../run-records/record.ts";
 import { allWorkflows } from "../workflows/index.ts";
 
@@ -17,7 +18,7 @@ export function printFinalTable(summary: RunSummary, record: RunRecord, out: (li
   out();
   out(`${summary.workflow} ${summary.execution}: ${summary.status} in ${seconds(summary.duration_ms)}`);
   out();
-  const { header, rows, reused } = fanOutItems(record).length ? fanOutTable(summary, record) : { header: STEP_COLUMNS, rows: stepRows(summary.states), reused: [] };
+  const { header, rows, reused } = fanOutItems(record.states).length ? fanOutTable(summary, record) : { header: STEP_COLUMNS, rows: stepRows(summary.states), reused: [] };
   table(header, rows).forEach((l) => out(l));
   // Regions a fan-out did not run again: their month was published by an earlier run.
   if (reused.length) out(`reused from an earlier run (not run again; --force <region> reruns one): ${reused.join(", ")}`);
@@ -44,38 +45,12 @@ function stepRows(states: SummaryState[], label = (s: SummaryState) => [s.name])
     .map((s) => [...label(s), s.status.toLowerCase(), String(s.attempts), seconds(s.duration_ms), s.tier ?? "", s.peak_rss_bytes ? `${Math.round(s.peak_rss_bytes / 2 ** 20)} MiB` : ""]);
 }
 
-/** One item of a fan-out, from the run record: the item the Map handed over, and what became of it. */
-interface FanOutItem {
-  region: string;
-  /** The item's execution (`andorra-2021-06`, or `-2`, … for later attempts). */
-  execution: string;
-  /** Nothing started: an earlier execution's status stands (`previous`). */
-  started: boolean;
-  previous?: { name?: string; status?: string; stopDate?: string } | null;
-  visits: RunRecord["states"];
-}
-
-function fanOutItems(record: RunRecord): FanOutItem[] {
-  const byIteration = new Map<string, FanOutItem>();
-  for (const visit of record.states) {
-    if (!visit.iteration) continue;
-    const item = (visit.input ?? {}) as { region?: unknown; name?: unknown; start?: unknown; previous?: FanOutItem["previous"] };
-    let entry = byIteration.get(visit.iteration);
-    if (!entry) {
-      entry = { region: String(item.region ?? visit.iteration), execution: String(item.name ?? ""), started: item.start !== false, previous: item.previous, visits: [] };
-      byIteration.set(visit.iteration, entry);
-    }
-    entry.visits.push(visit);
-  }
-  return [...byIteration.values()];
-}
-
 /**
  * A fan-out's table: its own steps, then one block per region (every row names its region): the item (its execution,
  * or "reused" when an earlier run's month stands), then the steps of the execution it started.
  */
 function fanOutTable(summary: RunSummary, record: RunRecord): { header: string[]; rows: string[][]; reused: string[] } {
-  const items = fanOutItems(record);
+  const items = fanOutItems(record.states);
   const perItem = new Set(items.flatMap((i) => i.visits.map((v) => v.name)));
   const regionOf = new Map(items.map((i) => [i.execution, i.region]));
   const fanOut = allWorkflows().find((w) => w.name === record.workflow)?.steps.find((s) => s.kind === "fanOut");
