@@ -142,6 +142,33 @@ describe("what the console reads from disk", () => {
   });
 });
 
+describe("logs of attempts numbered across visits", () => {
+  it("GIVEN a step whose 2nd visit holds attempts 2 and 3 WHEN attempt 2's log is asked for THEN attempt 2's log, not the visit's 2nd entry", async () => {
+    await plantRun("retried", async (dir) => {
+      await mkdir(path.join(dir, "logs"), { recursive: true });
+      const attempt = (number: number) => ({ number, started_at: "2026-12-01T00:00:00.000Z", tier: "small", log_file: path.join(dir, "logs", `analyze-${number}.log`) });
+      for (const n of [1, 2, 3]) await writeFile(path.join(dir, "logs", `analyze-${n}.log`), `attempt ${n}\n`);
+      return { ...record("retried", dir, "", []), states: [{ name: "Analyze", attempts: [attempt(1)] }, { name: "Analyze", attempts: [attempt(2), attempt(3)] }] };
+    });
+    expect(await get("/api/runs/retried/log?visit=1&attempt=2")).toEqual({ status: 200, body: "attempt 2\n" });
+    expect(await get("/api/runs/retried/log?visit=1&attempt=3")).toEqual({ status: 200, body: "attempt 3\n" });
+  });
+});
+
+describe("the page's own files", () => {
+  it("GIVEN the page's scripts and the vendored libraries WHEN asked THEN served; a path out of the page's folder is not", async () => {
+    for (const file of ["/", "/app.js", "/run.js", "/graph.js", "/runs.js", "/app.css", "/vendor/dagre.js", "/vendor/svg-pan-zoom.js", "/vendor/leaflet.js"]) {
+      expect((await get(file)).status, file).toBe(200);
+    }
+    expect((await get("/vendor/svg-pan-zoom.js")).body).toContain("svgPanZoom");
+    for (const file of ["/../console-server.ts", "/%2e%2e/console-server.ts", "/console-server.ts", "/nope.js", "/index.html.js"]) {
+      const { status, body } = await get(file);
+      expect(status, file).toBe(404);
+      expect(body).not.toContain("startConsole");
+    }
+  });
+});
+
 describe("malformed URLs", () => {
   it("GIVEN a malformed % escape in a run id or a file name WHEN asked THEN 400 with one line, not 500", async () => {
     for (const page of ["/api/runs/%E0%A4%A", "/api/runs/%", "/api/runs/honest/files/%zz.csv"]) {

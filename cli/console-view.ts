@@ -151,8 +151,8 @@ function lastIndex<T>(list: T[], test: (item: T) => boolean): number {
 function sentencesOf(states: StateVisit[]): Record<string, string> {
   const sentences: Record<string, string> = {};
   states.forEach((v, i) => {
-    for (const a of v.attempts) if (a.error !== null) sentences[`${i}/${a.number}`] = causeSentence(a.error, a.cause);
-    if (v.error !== null && !v.attempts.length) sentences[String(i)] = causeSentence(v.error, v.cause);
+    for (const a of v.attempts) if (a.error != null) sentences[`${i}/${a.number}`] = causeSentence(a.error, a.cause);
+    if (v.error != null && !v.attempts.length) sentences[String(i)] = causeSentence(v.error, v.cause);
   });
   return sentences;
 }

@@ -1,42 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { historyEvent, type HistoryEventRecord } from "./history.ts";
 import { interpretHistory, RunInterpreter, stateSummaries } from "./interpret.ts";
 import { STATE_NAMES } from "./state-names.ts";
+import { History, stoppedTask } from "./testing/history-builder.ts";
 
 /**
  * The one reader of an execution history (run-model/interpret.ts), on histories shaped as Step Functions writes
  * them: the step that failed a run, attempts numbered across a step's visits, the tier of each attempt.
  */
-const T0 = Date.parse("2026-11-01T06:00:00Z");
-
-class History {
-  readonly events: HistoryEventRecord[] = [];
-  add(seconds: number, type: string, details?: Record<string, unknown>): this {
-    const id = this.events.length + 1;
-    this.events.push(historyEvent(id, id > 1 ? id - 1 : undefined, T0 + seconds * 1000, type, details));
-    return this;
-  }
-  enter(seconds: number, type: string, name: string, input: unknown = {}): this {
-    return this.add(seconds, `${type}StateEntered`, { name, input: JSON.stringify(input) });
-  }
-  exit(seconds: number, type: string, name: string): this {
-    return this.add(seconds, `${type}StateExited`, { name, output: "{}" });
-  }
-  through(seconds: number, type: string, name: string, input: unknown = {}): this {
-    return this.enter(seconds, type, name, input).exit(seconds, type, name);
-  }
-  /** One ECS attempt of `name` on `tier`, failing with `cause` or succeeding. */
-  ecs(seconds: number, tier: string, outcome: { cause?: string; after: number }): this {
-    const parameters = JSON.stringify({ Overrides: { ContainerOverrides: [{ Name: "ski-atlas", Environment: [{ Name: "ATLAS_TIER", Value: tier }] }] } });
-    this.add(seconds, "TaskScheduled", { resourceType: "ecs", resource: "runTask.sync", region: "eu-west-1", parameters });
-    return outcome.cause
-      ? this.add(seconds + outcome.after, "TaskFailed", { resourceType: "ecs", resource: "runTask.sync", error: "States.TaskFailed", cause: outcome.cause })
-      : this.add(seconds + outcome.after, "TaskSucceeded", { resourceType: "ecs", resource: "runTask.sync", output: "{}" });
-  }
-}
-
-const stopped = (exitCode: number, reason?: string) =>
-  JSON.stringify({ StoppedReason: "Essential container in task exited", Containers: [{ ExitCode: exitCode, ...(reason ? { Reason: reason } : {}) }], Overrides: { ContainerOverrides: [{ Command: ["extract"] }] } });
+const stopped = stoppedTask;
 const OOM = stopped(137, "OutOfMemoryError: Container killed due to memory usage");
 const EXIT_65 = stopped(65);
 const plan = (tier: string, nextTier: string) => ({ task: { step: "extract", state: "Extract", tier, nextTier, index: 1, retries: 0, maxRetries: 3, retryWaitSeconds: 60, escalates: true } });
