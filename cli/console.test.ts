@@ -297,7 +297,7 @@ describe("a run in the console", () => {
     const fitted = await zoomOf();
     expect(fitted).toBeGreaterThan(0);
     for (const r of await drawnRects()) expect(inside(r, box), r.what).toBe(true);
-    expect((await drawnRects()).some((r) => r.what.startsWith("edge ") && r.what.includes("Roll back publish?"))).toBe(true);
+    expect((await drawnRects()).some((r) => r.what.startsWith("edge ") && r.what.includes("→Metrics (failed run)"))).toBe(true);
     await page.click("#graph-zoom-in");
     expect(await zoomOf()).toBeGreaterThan(fitted);
     await page.click("#graph-zoom-out");

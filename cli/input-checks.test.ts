@@ -94,14 +94,13 @@ const cases: Case[] = [
   ["a grader config in a folder that cannot name an exam", () => ["grader", "--config", badTenantConfig], {}, /^error: config file:.*my%20exam\/config\.json: invalid exams folder name "my exam": use 1-80 letters/],
   ["a bad deploy-time setting", () => ["--region", "andorra"], { ATLAS_MONTHLY_MAX_CONCURRENCY: "0" }, /^error: ATLAS_MONTHLY_MAX_CONCURRENCY must be a whole number from 1 to 40, got '0'/],
   // ATLAS_FAULTS, checked against the workflow it runs.
-  ["a fault on a misspelt step", () => [], { ATLAS_FAULTS: "extrct:oom" }, /^error: ATLAS_FAULTS entry 'extrct:oom': ski-atlas has no step 'extrct' \(its steps: plan, download, extract, analyze, publish, rollback, metrics, notify\)/],
+  ["a fault on a misspelt step", () => [], { ATLAS_FAULTS: "extrct:oom" }, /^error: ATLAS_FAULTS entry 'extrct:oom': ski-atlas has no step 'extrct' \(its steps: plan, download, extract, analyze, publish, metrics, notify\)/],
   ["a fault on a step of another workflow", () => ["weather"], { ATLAS_FAULTS: "extract:oom" }, /^error: ATLAS_FAULTS entry 'extract:oom': weather has no step 'extract' \(its steps: plan-weather, ingest, /],
-  ["a fan-out fault on a misspelt helper", () => ["ski-atlas-monthly", "--regions", "andorra"], { ATLAS_FAULTS: "summarise:error" }, /^error: ATLAS_FAULTS entry 'summarise:error': ski-atlas-monthly has no step 'summarise' \(its steps: plan-month, plan, download, extract, analyze, publish, rollback, metrics, notify, summarize\)/],
+  ["a fan-out fault on a misspelt helper", () => ["ski-atlas-monthly", "--regions", "andorra"], { ATLAS_FAULTS: "summarise:error" }, /^error: ATLAS_FAULTS entry 'summarise:error': ski-atlas-monthly has no step 'summarise' \(its steps: plan-month, plan, download, extract, analyze, publish, metrics, notify, summarize\)/],
   ["an unknown fault kind", () => [], { ATLAS_FAULTS: "extract:explode" }, /^error: ATLAS_FAULTS entry 'extract:explode' is not <step>:<oom\|exit<N>\|hang/],
   ["a container fault on a function", () => [], { ATLAS_FAULTS: "plan:capacity" }, /^error: ATLAS_FAULTS entry 'plan:capacity': 'plan' is a function step, whose faults are error, throttle, oom, hang, s3down/],
   // crash<N> and pause<N> fire in a publish's copy loop only: anywhere else they would be announced and never happen.
   ["a pause on a step that copies nothing", () => [], { ATLAS_FAULTS: "extract:pause3" }, /^error: ATLAS_FAULTS entry 'extract:pause3': 'extract' is a container step, whose faults are oom, .*exit<N> \(pause<N> fires in a publish's copy loop: ski-atlas publish \(crash<N>, pause<N>\), weather publish \(crash<N>, pause<N>\)\) \(see/],
-  ["a pause on the rollback, which copies nothing", () => [], { ATLAS_FAULTS: "rollback:pause1" }, /^error: ATLAS_FAULTS entry 'rollback:pause1': 'rollback' is a container step, whose faults are .*exit<N> \(pause<N> fires/],
   ["a crash on the grader, whose outputs are not copied", () => ["grader"], { ATLAS_FAULTS: "grade:crash1" }, /^error: ATLAS_FAULTS entry 'grade:crash1': 'grade' is a container step/],
   // The S3 client's bounds the local steps get.
   ["an S3 timeout that is not a number", () => [], { ATLAS_S3_IDLE_TIMEOUT_MS: "soon" }, /^error: ATLAS_S3_IDLE_TIMEOUT_MS='soon' is not a number of milliseconds/],

@@ -89,7 +89,7 @@ describe("npm start -- --verbose, then Ctrl-C during Publish", () => {
     const after = lines.slice(lines.findIndex((l) => l.startsWith("interrupted")));
     expect(after.some((l) => /\[publish interrupted\] released the lease of s3:\/\/atlas-local\/sample\/\d{4}-\d{2}\/ held by the stopped step/.test(l)), stderr).toBe(true);
     // Nothing the dying steps set off is shown or run: no failure path, no Notify.
-    expect(after.filter((l) => /Roll back publish|Notify|✗|✘/.test(l)), stderr).toEqual([]);
+    expect(after.filter((l) => /Metrics \(failed run\)|Notify|✗|✘/.test(l)), stderr).toEqual([]);
     const recorded = /^run (\S+) recorded as ABORTED in (\S+)$/.exec(after.filter(Boolean).at(-1)!);
     expect(recorded, stderr).not.toBeNull();
     const runDir = path.join(runsDir, recorded![1]);

@@ -25,7 +25,7 @@ export const PUBLISH_ID = /^\d{8}T\d{6}Z-[0-9a-f]{8}$/;
  */
 export const JOURNAL_NAME = "_publishing.json";
 
-/** Present under a published prefix while a writer (publish or rollback) holds it: lib/prefix-lease.ts. */
+/** Present under a published prefix while a writer (a publish) holds it: lib/prefix-lease.ts. */
 export const LEASE_NAME = "_lease.json";
 
 export interface PublishedFile {

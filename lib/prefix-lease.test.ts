@@ -20,13 +20,13 @@ const quiet = () => {};
 describe("the prefix lease", () => {
   it("GIVEN a held lease WHEN another writer asks past its wait THEN exit 75 names the holder; after release it is free", async () => {
     const a = await acquireLease(s3.s3, PREFIX, "publish", quiet, { ttlMs: 60_000, waitMs: 100 });
-    const refused = await acquireLease(s3.s3, PREFIX, "rollback", quiet, { ttlMs: 60_000, waitMs: 100 }).catch((e: StepError) => e);
+    const refused = await acquireLease(s3.s3, PREFIX, "publish", quiet, { ttlMs: 60_000, waitMs: 100 }).catch((e: StepError) => e);
     expect(refused).toBeInstanceOf(StepError);
     expect((refused as StepError).exitCode).toBe(75);
     expect((refused as StepError).message).toContain(a.holder);
     await a.release();
     expect(await getObjectText(s3.s3, PREFIX + LEASE_NAME)).toBeUndefined();
-    const b = await acquireLease(s3.s3, PREFIX, "rollback", quiet, { ttlMs: 60_000, waitMs: 100 });
+    const b = await acquireLease(s3.s3, PREFIX, "publish", quiet, { ttlMs: 60_000, waitMs: 100 });
     await b.release();
   });
 

@@ -63,7 +63,7 @@ export function leaseSettings(env: Record<string, string | undefined> = process.
 /** What the lease object holds. */
 export interface LeaseBody {
   version: 1;
-  /** Unique per acquisition: the journal records it, so a rollback can tell its writer's journal from others. */
+  /** Unique per acquisition (`<purpose>:<host>:<pid>:<uuid>`): who holds it, and whether a stopped local step does. */
   holder: string;
   purpose: string;
   acquiredAt: string;
@@ -89,7 +89,7 @@ export const isGone = (err: unknown) => errorName(err) === "NoSuchKey" || errorS
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Takes the lease of `prefixUri` for `purpose` ("publish", "rollback"): at once when free, by takeover when the
+ * Takes the lease of `prefixUri` for `purpose` ("publish"): at once when free, by takeover when the
  * holder's lease expired, else by waiting up to `waitMs`; then a retryable StepError (exit 75) naming the holder.
  */
 export async function acquireLease(s3: S3Client, prefixUri: string, purpose: string, log: Log, settings: LeaseSettings = leaseSettings()): Promise<PrefixLease> {
@@ -267,8 +267,8 @@ export async function breakLease(s3: S3Client, prefixUri: string): Promise<strin
 /**
  * Releases the lease of `prefixUri` when, and only when, it is held by the process `pid` on this host, which the
  * caller knows has been stopped (the local run's Ctrl-C: it killed that step and waited for it to exit). A dead
- * writer's lease would otherwise hold the rollback for up to its TTL. The holder names its host and pid (see
- * `acquireLease`), and the delete is conditional on the lease object read (If-Match), so a lease another writer
+ * writer's lease would otherwise hold the next publish of the prefix for up to its TTL. The holder names its host
+ * and pid (see `acquireLease`), and the delete is conditional on the lease object read (If-Match), so a lease another writer
  * took in the meantime is never removed. Returns whether it released one.
  */
 export async function releaseLeaseOfStoppedWriter(s3: S3Client, prefixUri: string, pid: number, log: Log): Promise<boolean> {

@@ -242,27 +242,6 @@ async function removeObjects(s3: S3Client, prefix: string, names: string[], log:
   return removed;
 }
 
-/**
- * What the failure path's "Roll back publish" step (and a local Ctrl-C) does now: nothing visible changes before a
- * publish commits, so there is nothing to undo. It says what an unfinished publish left: its version folder, which
- * no reader follows and the next publish of the prefix removes.
- */
-export async function reportUnfinishedPublish(s3: S3Client, publishUri: string, log: Log): Promise<string[]> {
-  const prefix = publishUri.endsWith("/") ? publishUri : `${publishUri}/`;
-  const committed = await readCommitted(s3, prefix).catch((err) => {
-    if (err instanceof InvalidManifestError) return undefined;
-    throw err;
-  });
-  const names = (await listObjects(s3, prefix)).map((x) => x.name);
-  const leftovers = committed ? contentsBesides(names, committed.manifest).leftovers : names.filter((n) => n.startsWith(VERSIONS_DIR));
-  const folders = leftoverFolders(leftovers).filter((d) => d !== "");
-  log(
-    `nothing to roll back under ${prefix}: a publish changes nothing readers see before its manifest commits` +
-      (folders.length ? `; ${folders.length} unfinished or replaced folder(s) (${folders.join(", ")}) are never read, and the next publish removes them` : ""),
-  );
-  return folders;
-}
-
 function newPublishId(): string {
   return `${new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${randomBytes(4).toString("hex")}`;
 }

@@ -105,7 +105,7 @@ function killGroup(pid: number): void {
 process.once("exit", () => runningTasks.forEach((_, pid) => killGroup(pid)));
 // The last resort when nobody handles the signal (a library user, a test worker): stop every task, exit at once
 // (a signal's default action would end the process without the exit hook, leaving the tasks running). The CLI
-// claims the signals (local/interrupt.ts) to stop the run in order: roll back, record, then exit.
+// claims the signals (local/interrupt.ts) to stop the run in order: record, release a stopped publish's lease, then exit.
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(signal, () => {
     if (interruptsClaimed()) return;

@@ -77,7 +77,7 @@ describe("fault matrix: publish crashing half-way", () => {
   it("GIVEN a first publish of the month WHEN it crashes after 2 copies THEN no month is published (its folder is never read) and the previous one is intact", async () => {
     const cell = await runCell(baseline, { faults: "publish:crash2" });
     expect(cell.run.result.status).toBe("FAILED");
-    expect(cell.run.result.states.find((s) => s.name === "Roll back publish")?.status).toBe("SUCCEEDED");
+    expect(cell.run.result.states.map((s) => s.name)).toContain("Metrics (failed run)");
     expect(cell.month).toBe("absent");
     expect(cell.previousUntouched).toBe(true);
   });

@@ -67,7 +67,7 @@ export interface FaultTarget {
 
 /**
  * The steps ATLAS_FAULTS may name in a run of `workflow`, by the name the engine counts attempts under: each
- * container step's command (the failure path's rollback included), each helper function, and the same of every
+ * container step's command, each helper function, and the same of every
  * workflow it starts (the monthly fan-out runs ski-atlas).
  */
 export function faultTargets(workflow: Workflow, all: Workflow[]): Map<string, FaultTarget> {
@@ -86,7 +86,6 @@ export function faultTargets(workflow: Workflow, all: Workflow[]): Map<string, F
         if (child && child !== w) add(child);
       }
     }
-    if (w.onFailure) container(w.onFailure.command[0], w.onFailure.container);
     if (w.metrics) fn(w.metrics.fn);
     fn(w.notify.fn);
   };

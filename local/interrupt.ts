@@ -120,7 +120,7 @@ export function abortRunOnSignal(recorder: RunRecorder, write: Write = writeStde
         const stopped = await stopAllTasks();
         await recorded;
         where = ` in ${path.relative(process.cwd(), recorder.file) || recorder.file}`;
-        for (const task of stopped) await rollBackStoppedPublish(task, write);
+        for (const task of stopped) await releaseStoppedPublishLease(task, write);
       } catch (err) {
         write(`error: while stopping the run: ${(err as Error).message.split("\n")[0]}`);
       } finally {
@@ -142,7 +142,7 @@ export function abortRunOnSignal(recorder: RunRecorder, write: Write = writeStde
  * its lease, released here since its process is known to be gone, and its unfinished version folder, which no
  * reader follows and the next publish removes. Nothing else is touched.
  */
-export async function rollBackStoppedPublish(task: RunningTask, write: Write): Promise<void> {
+export async function releaseStoppedPublishLease(task: RunningTask, write: Write): Promise<void> {
   const publishUri = task.env.PUBLISH_URI;
   if (!publishUri) return;
   const prefix = publishUri.endsWith("/") ? publishUri : `${publishUri}/`;

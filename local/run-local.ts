@@ -126,8 +126,8 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRun> {
     AWS_REGION: "us-east-1",
     ATLAS_BUCKET: LOCAL_BUCKET,
     ATLAS_LOCAL: "1",
-    // One machine: a crashed step's lease on its prefix (lib/prefix-lease.ts) should hold the failure path's
-    // rollback for seconds, not the production 2 minutes; a live step renews it every ttl/3 (5 s: enough slack
+    // One machine: a crashed step's lease on its prefix (lib/prefix-lease.ts) should hold the next publish (a
+    // retry, an escalation, a rerun) for seconds, not the production 2 minutes; a live step renews it every ttl/3 (5 s: enough slack
     // for a loaded laptop, where 5 s TTLs made live publishes miss their renewal window).
     ATLAS_LEASE_TTL_MS: "15000",
     ATLAS_LOCAL_SINK_DIR: runDir,

@@ -49,18 +49,18 @@ describe("the run model", () => {
     expect(model.failure).toBeNull();
   });
 
-  it("GIVEN a step that fails the run and a rollback that fails after it WHEN read THEN the step, not the rollback, failed the run", () => {
-    const rollbackFailure = JSON.stringify({ StoppedReason: "Essential container in task exited", Containers: [{ ExitCode: 75 }] });
+  it("GIVEN a step that fails the run and a failure-path step that fails after it WHEN read THEN the step, not the later one, failed the run", () => {
+    const metricsFailure = JSON.stringify({ errorType: "ServiceException", errorMessage: "Rate exceeded" });
     const history = new History()
       .add(0, "ExecutionStarted", { input: "{}" })
       .enter(1, "Task", "Analyze")
       .ecs(1, "small", { cause: EXIT_65, after: 2 })
       .exit(3, "Task", "Analyze")
       .through(3, "Choice", STATE_NAMES.whyDidItFail)
-      .through(3, "Choice", STATE_NAMES.onFailureChoice("Roll back publish"))
-      .enter(4, "Task", "Roll back publish")
-      .ecs(4, "small", { cause: rollbackFailure, after: 1 })
-      .exit(5, "Task", "Roll back publish")
+      .enter(4, "Task", STATE_NAMES.metricsFailed)
+      .add(4, "TaskScheduled", { resourceType: "lambda", resource: "invoke", region: "eu-west-1", parameters: "{}" })
+      .add(5, "TaskFailed", { resourceType: "lambda", resource: "invoke", error: "Lambda.ServiceException", cause: metricsFailure })
+      .exit(5, "Task", STATE_NAMES.metricsFailed)
       .through(6, "Fail", "Failed")
       .add(6, "ExecutionFailed", { error: "States.TaskFailed", cause: EXIT_65 });
     const model = interpretHistory(history.events);

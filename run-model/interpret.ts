@@ -427,9 +427,9 @@ export class RunInterpreter {
 
   /**
    * Which step failed the run, said once for every reader: the last task attempt (or Map) whose failure is the
-   * execution's own Error and Cause (a Catch put it in `$.error`, the Fail state raised it), so the clean-up that
-   * ran after it (the rollback, which reports into `$.rollback`) is never taken for it. Its line is the step's name
-   * and what it said (locally its own `error:` line), else the Cause in words.
+   * execution's own Error and Cause (a Catch put it in `$.error`, the Fail state raised it), so a failure-path step
+   * that failed after it (Metrics or Notify, whose errors are caught and stored) is never taken for it. Its line is
+   * the step's name and what it said (locally its own `error:` line), else the Cause in words.
    */
   private failureLine(error: string, cause: string): RunFailure {
     if (this.endType === "ExecutionAborted") return { state: null, error, cause, line: "aborted: the run was interrupted" };

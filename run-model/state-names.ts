@@ -28,9 +28,6 @@ export const STATE_NAMES = {
   /** The Choice of a function step's `endsRunWhen` (`Nothing to ingest?`), and the Succeed it leads to. */
   endRunChoice: (name: string): string => `${name}?`,
   endRun: (name: string): string => name,
-  /** The failure path's clean-up (`Roll back publish`), and the Choice that skips it when its inputs are missing. */
-  onFailure: (name: string): string => name,
-  onFailureChoice: (name: string): string => `${name}?`,
   metricsSucceeded: "Metrics",
   metricsFailed: "Metrics (failed run)",
   notifySucceeded: "Notify success",

@@ -11,7 +11,7 @@ import { forEachState } from "../run-model/definition.ts";
 import { WorkflowDefinition, type WorkflowBindings } from "./compile.ts";
 import { skiAtlasMonthly } from "./ski-atlas-monthly.ts";
 import { skiAtlas } from "./ski-atlas.ts";
-import { CLEANUP_CAPACITY_RETRY, ECS_CAPACITY_RETRY, ECS_RUNTASK_FAILURES, TRANSIENT_TASK_RETRY } from "./retry-policies.ts";
+import { ECS_CAPACITY_RETRY, ECS_RUNTASK_FAILURES, TRANSIENT_TASK_RETRY } from "./retry-policies.ts";
 import { machineTierTable, taskSizeOverrides, tierByName, tierEnvironment, TIER_NAMES } from "./tiers.ts";
 import type { Workflow } from "./types.ts";
 
@@ -35,11 +35,11 @@ describe("the resolved ski-atlas definition (npm run asl -- ski-atlas)", () => {
     expect(result.isValid, result.isValid ? "" : result.errorsText()).toBe(true);
   });
 
-  it("has one Task state per container step, and at most 25 states in all (ski-atlas: 23)", () => {
+  it("has one Task state per container step, and at most 25 states in all (ski-atlas: 21)", () => {
     const all = states(asl);
-    expect(all).toHaveLength(23);
+    expect(all).toHaveLength(21);
     const ecs = all.filter(([, s]) => s.Resource === "arn:aws:states:::ecs:runTask.sync").map(([name]) => name);
-    expect(ecs.sort()).toEqual(["Analyze", "Download", "Extract", "Publish", "Roll back publish"]);
+    expect(ecs.sort()).toEqual(["Analyze", "Download", "Extract", "Publish"]);
     for (const step of ["Download", "Extract", "Analyze", "Publish"]) expect(Object.fromEntries(all)[`${step}: pick tier`].Next).toBe(step);
   });
 
@@ -54,11 +54,11 @@ describe("the resolved ski-atlas definition (npm run asl -- ski-atlas)", () => {
   });
 
   it("runs each container step as runTask.sync with its overrides from $.task, a Retry and a Catch", () => {
-    const ecsStates = states(asl).filter(([name, s]) => s.Resource === "arn:aws:states:::ecs:runTask.sync" && name !== "Roll back publish");
+    const ecsStates = states(asl).filter(([, s]) => s.Resource === "arn:aws:states:::ecs:runTask.sync");
     for (const [name, s] of ecsStates) {
       expect(s.Retry?.length, name).toBeGreaterThan(0);
       expect(s.Retry[0].ErrorEquals, name).toContain("ECS.AmazonECSException");
-      expect(s.Catch?.map((c: State) => [c.ErrorEquals[0], c.Next]), name).toEqual([["States.TaskFailed", "Why did it fail?"], ["States.ALL", "Roll back publish?"]]);
+      expect(s.Catch?.map((c: State) => [c.ErrorEquals[0], c.Next]), name).toEqual([["States.TaskFailed", "Why did it fail?"], ["States.ALL", "Metrics (failed run)"]]);
       expect(s.Parameters.LaunchType).toBe("FARGATE");
       expect(s.Parameters["Overrides.$"]).toBe("States.JsonMerge($.task.size, $.task.container, false)");
       expect(s.Parameters.TaskDefinition).toMatch(/-ski-atlas$/);
@@ -102,13 +102,13 @@ describe("the resolved ski-atlas definition (npm run asl -- ski-atlas)", () => {
     expect(text).toContain('{"Variable":"$.task.escalates","BooleanEquals":true}');
   });
 
-  it("GIVEN Fargate without capacity (RunTask's failures list) WHEN an ECS task state fails with AmazonECS.Unknown THEN the ECS capacity policy retries it, on every step and on the rollback", () => {
+  it("GIVEN Fargate without capacity (RunTask's failures list) WHEN an ECS task state fails with AmazonECS.Unknown THEN the ECS capacity policy retries it, on every step", () => {
     const ecsStates = states(asl).filter(([, s]) => s.Resource === "arn:aws:states:::ecs:runTask.sync");
     for (const [name, s] of ecsStates) {
       const capacity = s.Retry.find((r: State) => r.ErrorEquals.includes("AmazonECS.Unknown"));
       expect(capacity, name).toBeDefined();
       expect(capacity.ErrorEquals, name).toContain("ECS.AmazonECSException");
-      expect(capacity.MaxAttempts, name).toBe(name === "Roll back publish" ? CLEANUP_CAPACITY_RETRY.maxAttempts : ECS_CAPACITY_RETRY.maxAttempts);
+      expect(capacity.MaxAttempts, name).toBe(ECS_CAPACITY_RETRY.maxAttempts);
     }
     expect(ECS_CAPACITY_RETRY.errors).toContain(ECS_RUNTASK_FAILURES);
   });
@@ -131,11 +131,10 @@ describe("the resolved ski-atlas definition (npm run asl -- ski-atlas)", () => {
     expect(byName["Run the step again"].Choices.map((c: State) => [c.StringEquals, c.Next])).toEqual(
       ["download", "extract", "analyze", "publish"].map((s) => [s, `${s[0].toUpperCase()}${s.slice(1)}: pick tier`]),
     );
-    // The failure path starts with the publish rollback (skipped when there is nothing it could roll back).
-    expect(byName["Why did it fail?"].Default).toBe("Roll back publish?");
+    expect(byName["Why did it fail?"].Default).toBe("Metrics (failed run)");
   });
 
-  it("starts the failure path with 'Roll back publish?': every Catch into $.error and every give-up leads there", () => {
+  it("starts the failure path with 'Metrics (failed run)', no clean-up task: every Catch into $.error and every give-up leads there", () => {
     const all = states(asl);
     const targets = new Set<string>();
     for (const [, s] of all) {
@@ -144,36 +143,9 @@ describe("the resolved ski-atlas definition (npm run asl -- ski-atlas)", () => {
     const byName = Object.fromEntries(all);
     targets.add(byName["Why did it fail?"].Default);
     targets.add(byName["Run the step again"].Default);
-    expect([...targets]).toEqual(["Roll back publish?"]);
-  });
-
-  it("skips the rollback when Plan never set the publish URI (a missing path would be an uncatchable States.Runtime)", () => {
-    const choice = Object.fromEntries(states(asl))["Roll back publish?"];
-    expect(choice).toMatchObject({
-      Type: "Choice",
-      Choices: [{ Variable: "$.plan.uris.publish", IsPresent: true, Next: "Roll back publish" }],
-      Default: "Metrics (failed run)",
-    });
-  });
-
-  it("rolls back with ONE small task, a timeout and an ECS capacity retry; its failure goes on to Metrics at $.rollback, never $.error", () => {
-    const task = Object.fromEntries(states(asl))["Roll back publish"];
-    expect(task.Resource).toBe("arn:aws:states:::ecs:runTask.sync");
-    expect(task.Parameters.TaskDefinition).toMatch(/-ski-atlas$/);
-    expect(task.Parameters.Overrides).toMatchObject({ Cpu: "1024", Memory: "2048" });
-    expect(task.Parameters.Overrides.EphemeralStorage).toBeUndefined();
-    expect(task.Parameters.Overrides.ContainerOverrides[0]).toMatchObject({
-      Name: "ski-atlas",
-      Command: ["rollback"],
-      Environment: [{ Name: "PUBLISH_URI", "Value.$": "$.plan.uris.publish" }, ...Object.entries(tierEnvironment(tierByName("small"))).map(([Name, Value]) => ({ Name, Value }))],
-    });
-    expect(task.TimeoutSeconds).toBeGreaterThan(0);
-    expect(task.Retry[0].ErrorEquals).toContain("ECS.AmazonECSException");
-    expect(task.Retry.every((r: State) => !r.ErrorEquals.includes("States.ALL"))).toBe(true);
-    expect(task.Catch).toEqual([{ ErrorEquals: ["States.ALL"], ResultPath: "$.rollback", Next: "Metrics (failed run)" }]);
-    expect(task.ResultPath).toBe("$.rollback");
-    expect(task.Next).toBe("Metrics (failed run)");
-    expect(Object.fromEntries(states(asl)).Failed).toMatchObject({ ErrorPath: "$.error.Error", CausePath: "$.error.Cause" });
+    expect([...targets]).toEqual(["Metrics (failed run)"]);
+    expect(byName["Metrics (failed run)"].Next).toBe("Notify failure");
+    expect(byName.Failed).toMatchObject({ ErrorPath: "$.error.Error", CausePath: "$.error.Cause" });
   });
 
   it("never lets Notify fail a run: its errors are caught into the run's ending", () => {
@@ -189,15 +161,13 @@ describe("the resolved ski-atlas definition (npm run asl -- ski-atlas)", () => {
 });
 
 describe("the resolved weather definition", () => {
-  it("rolls back an interrupted publish of the day on its failure path, with the weather image", async () => {
+  it("goes straight from a failure to Metrics (failed run), with no clean-up task, in at most 25 states (weather: 21)", async () => {
     const asl = (await resolvedDefinitions()).weather;
     expect(validate(structuredClone(asl)).isValid).toBe(true);
     const byName = Object.fromEntries(states(asl));
-    expect(byName["Roll back publish?"].Default).toBe("Metrics (failed run)");
-    expect(byName["Roll back publish"].Parameters.TaskDefinition).toMatch(/-weather$/);
-    expect(byName["Roll back publish"].Parameters.Overrides.ContainerOverrides[0].Command).toEqual(["rollback"]);
-    expect(byName["Why did it fail?"].Default).toBe("Roll back publish?");
-    expect(states(asl)).toHaveLength(23);
+    expect(byName["Why did it fail?"].Default).toBe("Metrics (failed run)");
+    expect(states(asl).filter(([, s]) => s.Resource === "arn:aws:states:::ecs:runTask.sync").map(([name]) => name).sort()).toEqual(["Analyze", "Ingest", "Publish"]);
+    expect(states(asl)).toHaveLength(21);
   });
 
   it("ends a run with nothing to ingest right after Plan, as Succeeded, before any task, Metrics or Notify", async () => {
@@ -272,10 +242,6 @@ describe("WorkflowDefinition (the compiler)", () => {
     );
   });
 
-  const withOnFailure = (onFailure: Partial<NonNullable<Workflow["onFailure"]>>): Workflow => ({
-    ...skiAtlas,
-    onFailure: { ...skiAtlas.onFailure!, ...onFailure },
-  });
   const compiled = (workflow: Workflow) => {
     const stack = new Stack(new App(), "Test");
     const definition = new WorkflowDefinition(stack, "W", workflow, bindings(stack));
@@ -283,35 +249,6 @@ describe("WorkflowDefinition (the compiler)", () => {
     const json = (name: string) => stack.resolve((stack.node.findAll().find((c) => c.node.id === name) as unknown as sfn.State).toStateJson()) as State;
     return json;
   };
-
-  it("GIVEN an onFailure reading two paths WHEN compiled THEN its Choice requires both to be present", () => {
-    const json = compiled(withOnFailure({ environment: { PUBLISH_URI: "$.plan.uris.publish", RUN_ID: "$.plan.runId", MODE: "undo" } }));
-    expect(json("Roll back publish?").Choices[0]).toEqual({
-      And: [
-        { Variable: "$.plan.uris.publish", IsPresent: true },
-        { Variable: "$.plan.runId", IsPresent: true },
-      ],
-      Next: "Roll back publish",
-    });
-    expect(json("Roll back publish").Parameters.Overrides.ContainerOverrides[0].Environment).toContainEqual({ Name: "MODE", Value: "undo" });
-  });
-
-  it("GIVEN a workflow without onFailure WHEN compiled THEN the failure path starts at Metrics (failed run)", () => {
-    const { onFailure: _none, ...plain } = skiAtlas;
-    const json = compiled(plain);
-    expect(json("Why did it fail?").Default).toBe("Metrics (failed run)");
-  });
-
-  it.each([
-    ["whenPresent is not a $. path", { whenPresent: "plan.uris.publish" }, /whenPresent 'plan.uris.publish' must be a \$\.path/],
-    ["whenPresent is a context path", { whenPresent: "$$.Execution.Name" }, /must be a \$\.path/],
-    ["no timeout", { timeoutSeconds: 0 }, /timeoutSeconds must be a whole number/],
-    ["no command", { command: [] }, /command is empty/],
-    ["a container none of its steps uses", { container: "weather" }, /container 'weather' is not one of this workflow's step containers \(ski-atlas\)/],
-    ["a name another state has", { name: "Metrics" }, /There is already a Construct with name 'Metrics'/],
-  ])("GIVEN an onFailure with %s WHEN compiled THEN it throws", (_what, onFailure, message) => {
-    expect(() => compiled(withOnFailure(onFailure))).toThrow(message);
-  });
 
   it("GIVEN a container step WHEN compiled THEN its environment comes from the plan by JSONPath and its tier's from the table", () => {
     const json = compiled(skiAtlas);

@@ -7,12 +7,11 @@ import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
 import { Construct } from "constructs";
 import { DOCUMENT_PATHS, STATE_NAMES } from "../run-model/state-names.ts";
 import { RUN_SESSION_ENVIRONMENT, startRunSession } from "./run-session.ts";
-import { TIER_NAMES, TIERS, machineTierTable, taskSizeOverrides, tierByName, tierEnvironment } from "./tiers.ts";
+import { TIER_NAMES, TIERS, machineTierTable, tierEnvironment } from "./tiers.ts";
 import type {
   CauseRetryPolicy,
   ContainerStep,
   ErrorRetryPolicy,
-  FailureStep,
   FanOutStep,
   FunctionStep,
   PayloadTemplate,
@@ -55,8 +54,8 @@ export const stateNames = STATE_NAMES;
 const TASK = DOCUMENT_PATHS.task;
 
 /**
- * One ECS RunTask (.sync) whose task-level and container overrides come whole from the working document, or as a
- * literal: `EcsRunTask` in aws-cdk-lib 2.224 takes a task-level `cpu` and `memoryMiB` but no ephemeral storage,
+ * One ECS RunTask (.sync) whose task-level and container overrides come whole from the working document:
+ * `EcsRunTask` in aws-cdk-lib 2.224 takes a task-level `cpu` and `memoryMiB` but no ephemeral storage,
  * and a free tier must leave `EphemeralStorage` out altogether (RunTask takes 21–200 GiB). Everything else (the
  * cluster, Fargate launch, network, the IAM policies and the .sync event rule) is `EcsRunTask`'s own.
  */
@@ -65,7 +64,7 @@ class SizedEcsRunTask extends tasks.EcsRunTask {
     scope: Construct,
     id: string,
     props: tasks.EcsRunTaskProps,
-    private readonly overrides: { expression: string } | { literal: Record<string, unknown> },
+    private readonly overrides: { expression: string },
   ) {
     super(scope, id, props);
   }
@@ -73,8 +72,7 @@ class SizedEcsRunTask extends tasks.EcsRunTask {
   protected override _renderTask(topLevelQueryLanguage?: sfn.QueryLanguage): unknown {
     const rendered = super._renderTask(topLevelQueryLanguage) as { Parameters: Record<string, unknown> };
     delete rendered.Parameters.Overrides;
-    if ("expression" in this.overrides) rendered.Parameters["Overrides.$"] = this.overrides.expression;
-    else rendered.Parameters.Overrides = this.overrides.literal;
+    rendered.Parameters["Overrides.$"] = this.overrides.expression;
     return rendered;
   }
 }
@@ -84,9 +82,8 @@ class SizedEcsRunTask extends tasks.EcsRunTask {
  *
  * Shape: Initialize → steps in order → Metrics → Notify success (or the workflow's `notify.successStateName`, e.g.
  * the fan-out's "Send digest") → Succeeded. Every step catches everything into
- * `$.error` and goes to the failure path: [onFailure: "<name>?" → "<name>"] → Metrics (failed run) → Notify failure
- * → Failed. Metrics and Notify can never turn a succeeded run into a failed one, and the onFailure command never
- * changes the outcome or `$.error`: their errors are caught and stored.
+ * `$.error` and goes to the failure path: Metrics (failed run) → Notify failure → Failed. Metrics and Notify can
+ * never turn a succeeded run into a failed one: their errors are caught and stored.
  *
  * A container step is two states, "<Step>: pick tier" (a Pass: the tier's row of the table `$.tiers`, by the
  * position Plan chose plus the escalations so far, and the step's overrides, into `$.task`) and "<Step>" (the one
@@ -110,8 +107,7 @@ export class WorkflowDefinition extends Construct {
   ) {
     super(scope, id);
     this.containerSteps = workflow.steps.filter((s): s is ContainerStep => s.kind === "container");
-    const ending = this.buildEnding("FAILED");
-    this.failurePath = workflow.onFailure ? this.onFailureStep(workflow.onFailure, ending) : ending;
+    this.failurePath = this.buildEnding("FAILED");
     const success = this.buildEnding("SUCCEEDED");
 
     const initialize = new sfn.Pass(this, stateNames.initialize, {
@@ -343,67 +339,11 @@ export class WorkflowDefinition extends Construct {
     why.otherwise(this.failurePath);
   }
 
-  // ---- the failure path's cleanup (e.g. rolling back an interrupted publish) ----
-
-  /**
-   * `<name>?` (Choice) → `<name>` (one EcsRunTask on the small tier) → next. The Choice skips the task unless every
-   * path it reads exists: a missing path in Parameters is States.Runtime, which no Catch can take, so a run whose
-   * Plan failed would otherwise end without Metrics or Notify. The task's own failure (after its retries) is stored
-   * at `$.rollback`; `$.error` keeps the run's error for Notify and the Fail state.
-   */
-  private onFailureStep(step: FailureStep, next: sfn.IChainable): sfn.IChainable {
-    const where = `${this.workflow.name}: onFailure '${step.name}'`;
-    if (!/^\$\.[A-Za-z0-9_]/.test(step.whenPresent)) throw new Error(`${where}: whenPresent '${step.whenPresent}' must be a $.path into the working document`);
-    if (!Number.isInteger(step.timeoutSeconds) || step.timeoutSeconds <= 0) throw new Error(`${where}: timeoutSeconds must be a whole number of seconds > 0`);
-    if (step.command.length === 0) throw new Error(`${where}: command is empty`);
-    const containers = [...new Set(this.containerSteps.map((s) => s.container))];
-    if (!containers.includes(step.container)) {
-      throw new Error(`${where}: container '${step.container}' is not one of this workflow's step containers (${containers.join(", ") || "none"})`);
-    }
-    const paths = [...new Set([step.whenPresent, ...Object.values(step.environment).filter((v) => v.startsWith("$."))])];
-
-    const tier = tierByName(FAILURE_STEP_TIER);
-    const run = this.ecsTask(
-      stateNames.onFailure(step.name),
-      step,
-      {
-        literal: {
-          ...taskSizeOverrides(tier),
-          ContainerOverrides: [
-            {
-              Name: this.bindings.task(step.container).container.containerName,
-              Command: step.command,
-              Environment: [
-                ...environmentParameters(step.environment),
-                ...Object.entries(tierEnvironment(tier)).map(([Name, Value]) => ({ Name, Value })),
-              ],
-            },
-          ],
-        },
-      },
-      {
-        comment: `Failure path: runs '${step.command.join(" ")}' once on the ${tier.name} tier; its failure is recorded at $.rollback, never raised.`,
-        taskTimeout: sfn.Timeout.duration(Duration.seconds(step.timeoutSeconds)),
-        resultPath: "$.rollback",
-      },
-    );
-    for (const policy of step.retries) run.addRetry(errorRetry(policy));
-    run.addCatch(next, { errors: ["States.ALL"], resultPath: "$.rollback" });
-    run.next(next);
-
-    const present = paths.map((p) => sfn.Condition.isPresent(p));
-    return new sfn.Choice(this, stateNames.onFailureChoice(step.name), {
-      comment: `Runs '${step.name}' only when ${paths.join(" and ")} ${paths.length === 1 ? "exists" : "exist"} (Plan may have failed before setting them).`,
-    })
-      .when(present.length === 1 ? present[0] : sfn.Condition.and(...present), run)
-      .otherwise(next);
-  }
-
   /** One ECS RunTask (.sync) of a container: Fargate, the container's one task definition, the given overrides. */
   private ecsTask(
     stateName: string,
     step: Pick<ContainerStep, "container">,
-    overrides: { expression: string } | { literal: Record<string, unknown> },
+    overrides: { expression: string },
     props: Pick<tasks.EcsRunTaskProps, "comment" | "taskTimeout" | "resultPath">,
   ): tasks.EcsRunTask {
     const { taskDefinition } = this.bindings.task(step.container);
@@ -530,9 +470,6 @@ function errorRetry(policy: ErrorRetryPolicy): sfn.RetryProps {
 function environmentParameters(environment: Record<string, string>): Record<string, string>[] {
   return Object.entries(environment).map(([Name, value]): Record<string, string> => (value.startsWith("$") ? { Name, "Value.$": value } : { Name, Value: value }));
 }
-
-/** The failure path's clean-up runs on this tier: a rollback copies a few objects back. */
-export const FAILURE_STEP_TIER = "small";
 
 function anyEquals(variable: string, values: string[]): sfn.Condition {
   const conditions = values.map((v) => sfn.Condition.stringEquals(variable, v));

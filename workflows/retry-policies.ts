@@ -97,27 +97,3 @@ export const START_EXECUTION_RETRY: ErrorRetryPolicy = {
   maxDelaySeconds: 120,
 };
 
-/**
- * The failure path's cleanup task (e.g. "Roll back publish") could not start: ECS capacity, as above, but for about
- * 25 minutes only (6 attempts, 30 s growing to 10 min): the run has failed already, and an interrupted publish it
- * leaves is rolled back by the next publish anyway, so waiting for hours would only delay the failure notice.
- */
-export const CLEANUP_CAPACITY_RETRY: ErrorRetryPolicy = {
-  ...ECS_CAPACITY_RETRY,
-  name: "cleanup-ecs-capacity",
-  maxAttempts: 6,
-  maxDelaySeconds: 600,
-};
-
-/**
- * The cleanup task itself failed (any exit code: an S3 blip is exit 75). It is idempotent, so running it twice
- * more is safe; a failure that persists is recorded at `$.rollback` and never changes the run's outcome.
- */
-export const CLEANUP_TASK_RETRY: ErrorRetryPolicy = {
-  kind: "error",
-  name: "cleanup-task-failed",
-  errors: ["States.TaskFailed"],
-  intervalSeconds: 30,
-  maxAttempts: 2,
-  backoffRate: 2,
-};

@@ -1,6 +1,6 @@
 import { ECS_CAPACITY_RETRY, LAMBDA_SERVICE_RETRY, SOURCE_UNAVAILABLE_RETRY, TRANSIENT_TASK_RETRY } from "./retry-policies.ts";
 import { REGION_NAMES } from "../lib/regions.ts";
-import { RUN_NOTIFY, rollbackPublish, runMetrics } from "./standard-steps.ts";
+import { RUN_NOTIFY, runMetrics } from "./standard-steps.ts";
 import { timeoutMinutes } from "./tiers.ts";
 import type { ContainerStep, Workflow } from "./types.ts";
 
@@ -86,7 +86,6 @@ export const skiAtlas: Workflow = {
       timeoutSeconds: minutes(15, 15, 30, 30),
     }),
   ],
-  onFailure: rollbackPublish("ski-atlas"),
   metrics: runMetrics("ski-atlas", perRegion((r) => `${r}/*/manifest.json`)),
   notify: RUN_NOTIFY,
   // Bytes, durations, tiers and escalations per region are in the run-summary table (Logs Insights), not metrics.

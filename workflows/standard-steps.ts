@@ -1,9 +1,10 @@
-import { CLEANUP_CAPACITY_RETRY, CLEANUP_TASK_RETRY, LAMBDA_SERVICE_RETRY } from "./retry-policies.ts";
-import type { FailureStep, FunctionStep, Workflow } from "./types.ts";
+import { LAMBDA_SERVICE_RETRY } from "./retry-policies.ts";
+import type { FunctionStep, Workflow } from "./types.ts";
 
 /**
- * The steps every publishing workflow ends with, written once: the run's Metrics, its Notify, and the rollback
- * of an interrupted publish on the failure path.
+ * The steps every publishing workflow ends with, written once: the run's Metrics and its Notify. (There is no
+ * clean-up on the failure path: a publish changes nothing readers see before its manifest commits, and the next
+ * publish removes what an unfinished one left: docs/ARCHITECTURE.md, "Publishing: the commit protocol".)
  */
 
 /** Metrics of a run: reads the published manifest (hence `manifests`, the key patterns it may read). */
@@ -29,16 +30,3 @@ export const RUN_NOTIFY: Workflow["notify"] = {
   timeoutSeconds: 60,
   retries: [LAMBDA_SERVICE_RETRY],
 };
-
-/** A run that failed mid-publish leaves a journal under its prefix: put the previous version back before reporting. */
-export function rollbackPublish(container: string): FailureStep {
-  return {
-    name: "Roll back publish",
-    container,
-    command: ["rollback"],
-    environment: { PUBLISH_URI: "$.plan.uris.publish" },
-    timeoutSeconds: 15 * 60,
-    whenPresent: "$.plan.uris.publish",
-    retries: [CLEANUP_CAPACITY_RETRY, CLEANUP_TASK_RETRY],
-  };
-}

@@ -144,27 +144,6 @@ export interface FanOutStep {
 
 export type Step = ContainerStep | FunctionStep | FanOutStep;
 
-/**
- * A container command the failure path runs before Metrics (failed run), e.g. rolling back an interrupted publish.
- * It runs once on the small tier; its own failure is recorded at `$.rollback` and never changes the run's outcome
- * or `$.error`. Every `$.` path it reads must exist, or Step Functions fails the execution with an uncatchable
- * States.Runtime: the compiled Choice skips it unless `whenPresent` and every such path are present.
- */
-export interface FailureStep {
-  /** The state's name, e.g. "Roll back publish"; the Choice before it is the same name with "?". */
-  name: string;
-  /** The image: `containers/<container>/`. Its task role is the one its steps already have. */
-  container: string;
-  command: string[];
-  /** Container environment: variable name → JSONPath into the working document, or a literal. */
-  environment: Record<string, PathOrLiteral>;
-  timeoutSeconds: number;
-  /** JSONPath that must exist for this to run, e.g. `$.plan.uris.publish` (absent when Plan itself failed). */
-  whenPresent: string;
-  /** ECS capacity and the like; the command must be idempotent, since a retry runs it again. */
-  retries: ErrorRetryPolicy[];
-}
-
 export interface PayloadTemplate {
   /** Arrays are literals: JSONPath only applies to string values. */
   [key: string]: PathOrLiteral | number | boolean | null | string[] | PayloadTemplate;
@@ -178,8 +157,6 @@ export interface Workflow {
   steps: Step[];
   /** Runs on success and on failure (with `status`); its own failure never fails the run. */
   metrics?: FunctionStep;
-  /** Runs first on the failure path (before Metrics): cleans up what a failed run may have left half done. */
-  onFailure?: FailureStep;
   /** Sends the outcome. Receives `status`, `workflow`, `execution` plus these fields. */
   notify: {
     fn: string;

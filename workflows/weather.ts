@@ -1,5 +1,5 @@
 import { ECS_CAPACITY_RETRY, LAMBDA_SERVICE_RETRY, TRANSIENT_TASK_RETRY } from "./retry-policies.ts";
-import { RUN_NOTIFY, rollbackPublish, runMetrics } from "./standard-steps.ts";
+import { RUN_NOTIFY, runMetrics } from "./standard-steps.ts";
 import type { ContainerStep, Workflow } from "./types.ts";
 import { timeoutMinutes } from "./tiers.ts";
 
@@ -63,7 +63,6 @@ export const weather: Workflow = {
       timeoutSeconds: minutes(15, 15, 30, 30),
     }),
   ],
-  onFailure: rollbackPublish("weather"),
   metrics: runMetrics("weather", ["weather/*/manifest.json"]),
   notify: RUN_NOTIFY,
   // Only lines that cannot be read page someone; QualityWarnings (records kept with a quality flag, e.g. max below

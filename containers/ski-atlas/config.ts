@@ -55,14 +55,6 @@ export interface PublishConfig extends RunConfig {
   lease?: LeaseSettings;
 }
 
-/** `rollback` (the state machine's failure path): undoes an interrupted publish of PUBLISH_URI, if any. */
-export interface RollbackConfig {
-  step: "rollback";
-  publishUri: string;
-  lease: LeaseSettings;
-  pauseAfterCopies?: number;
-}
-
 export type StepConfig = DownloadConfig | ExtractConfig | AnalyzeConfig | PublishConfig;
 
 type Env = Record<string, string | undefined>;
@@ -149,9 +141,4 @@ function booleanEnv(env: Env, name: string, step: string): boolean {
   if (raw === undefined || raw === "" || raw === "false") return false;
   if (raw === "true") return true;
   throw new StepError(`${name}='${raw}' is not true or false: the ${step} step needs a boolean`, EXIT.USAGE);
-}
-
-/** The rollback command needs only the prefix: it may run after any failure, whatever Plan got to set. */
-export function readRollbackConfig(env: Env): RollbackConfig {
-  return { step: "rollback", publishUri: s3(env, "PUBLISH_URI", "rollback", true), lease: leaseSettings(env), pauseAfterCopies: pauseAfterCopies(env) };
 }

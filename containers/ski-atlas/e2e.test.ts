@@ -54,7 +54,7 @@ describe("ski-atlas end to end (child processes)", () => {
     const run = await runChild("transform", stepEnv(s3.env, "sample"));
     expect(run.code).toBe(64);
     expect(run.stderr.trim().split("\n").filter((l) => !/Warning|node --trace/.test(l))).toEqual([
-      "error: unknown step 'transform': use one of download, extract, analyze, publish, rollback",
+      "error: unknown step 'transform': use one of download, extract, analyze, publish",
     ]);
   });
 });

@@ -92,7 +92,7 @@ export interface ShrinkCheck {
  * line naming each shrunk measure unless `allowShrink`. The first month of a region has nothing to compare with.
  * A previous month that is published but whose manifest cannot be read as one fails closed (the guard cannot tell
  * whether this month shrank): exit 65 when it is corrupt (retrying cannot help), 75 when it went away between
- * listing and reading (a publish or rollback of that month under way: a retry may find it); `allowShrink` overrides.
+ * listing and reading (a publish of that month under way: a retry may find it); `allowShrink` overrides.
  */
 export async function checkShrink(s3: S3Client, c: ShrinkCheck, current: MonthMeasures, log: Logger): Promise<void> {
   const { bucket } = parseS3Uri(c.publishUri);

@@ -1,7 +1,6 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { reportUnfinishedPublish } from "../../lib/publish-prefix.ts";
 import { runStepMain, type Env, type Log, type StepFn, type StepIO } from "../../lib/run-step.ts";
-import { readConfig, readRollbackConfig, type AnalyzeConfig, type DownloadConfig, type ExtractConfig, type PublishConfig, type StepConfig } from "./config.ts";
+import { readConfig, type AnalyzeConfig, type DownloadConfig, type ExtractConfig, type PublishConfig, type StepConfig } from "./config.ts";
 
 /**
  * One step: its config read by config.ts (the only place reading the environment), then run. `env` goes on only
@@ -30,8 +29,6 @@ export const SKI_ATLAS_STEPS: Record<string, StepFn> = {
   }),
   analyze: step("analyze", async (cfg: AnalyzeConfig, s3, log) => (await import("./analyze.ts")).runAnalyze(cfg, s3, log)),
   publish: step("publish", async (cfg: PublishConfig, s3, log) => (await import("./publish.ts")).runPublish(cfg, s3, log)),
-  /** The failure path: a publish changes nothing visible before it commits, so this only says what it left. */
-  rollback: async (env, s3, log) => void (await reportUnfinishedPublish(s3, readRollbackConfig(env).publishUri, log)),
 };
 
 /** Runs one command with the entrypoint convention of lib/run-step.ts; returns the exit code. */

@@ -54,11 +54,6 @@ export function publishConfig(env: Env): PublishConfig {
   };
 }
 
-/** `rollback` (the state machine's failure path) needs only the prefix an interrupted publish may have left. */
-export function rollbackConfig(env: Env): { publishUri: string } {
-  return { publishUri: uriEnv(env, "PUBLISH_URI", "rollback", { prefix: true }) };
-}
-
 /** Files written to STAGING_URI; names starting with "_" stay in staging. */
 export const FILES = {
   records: "weather_records.parquet",
