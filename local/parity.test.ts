@@ -58,6 +58,10 @@ describe("ECS capacity, as RunTask's failures list reports it", () => {
     expect(events.filter((e) => e.kind === "retrying" && e.state === "Download")).toHaveLength(2);
     // No task started for the two refused attempts: only the third ran a container (one log file).
     expect((await readdir(path.join(r.runDir, "logs", "sample-2026-11"))).filter((f) => f.startsWith("download-"))).toHaveLength(1);
+    // And none is billed: the four steps' tasks, a Fargate minute each; the two refused attempts are retries (transitions).
+    expect(r.record.estimated_cost.usage.ecs_tasks).toBe(4);
+    expect(r.record.estimated_cost.usage.fargate_billed_seconds).toBe(4 * 60);
+    expect(r.record.estimated_cost.usage.state_transitions).toBe(13 + 2);
   });
 
   it("GIVEN no capacity for longer than the capacity policy waits WHEN run THEN the state fails with AmazonECS.Unknown and a Cause holding RunTask's failures", async () => {
@@ -71,6 +75,8 @@ describe("ECS capacity, as RunTask's failures list reports it", () => {
       Tasks: [],
     });
     expect(r.summary.error).toMatch(/^Extract: Capacity is unavailable at this time/);
+    // Only Download ran a task: the extract's refused attempts cost nothing on Fargate.
+    expect(r.record.estimated_cost.usage.ecs_tasks).toBe(1);
   });
 });
 

@@ -6,7 +6,7 @@ import type { AslDefinition } from "../stacks/resolve-asl.ts";
 import { readFileSync } from "node:fs";
 import { HELPER_LAMBDA_MEMORY_MIB, TIER_NAMES, tierByName, tierEnvironment } from "../workflows/tiers.ts";
 import { HistoryWriter, type InterpreterEvent } from "../local/history-writer.ts";
-import { metricSeriesHours, runUsage, withSharedMetricSeries } from "./cost.ts";
+import { ecsTaskStarted, metricSeriesHours, runUsage, withSharedMetricSeries } from "./cost.ts";
 import { RunRecorder } from "../local/run-recorder.ts";
 import { schemaProblems } from "../local/testing/run-record-schema.ts";
 
@@ -98,6 +98,69 @@ describe("a run's cost, from its record", () => {
     expect(record.estimated_fargate_cost_usd).toBe(record.estimated_cost.parts.fargate_usd);
     expect(record.estimated_cost.parts.s3_requests_usd).toBeNull();
     expect(record.estimated_cost.parts.cloudwatch_usd).toBe(0);
+  });
+
+  it("GIVEN a step refused once by RunTask, failed and entered again, and a Map of two items WHEN priced THEN a transition per state entered and per Retry, and Fargate only for tasks that started", async () => {
+    // Prepare → Work (RunTask refuses: no capacity; its Retry; the task exits 1: caught) → Why? → Work again
+    // (succeeds) → Items (a Map: Each, once per item) → Done.
+    const machine = {
+      StartAt: "Prepare",
+      States: {
+        Prepare: { Type: "Pass", Next: "Work" },
+        Work: {
+          Type: "Task",
+          Resource: "arn:aws:states:::ecs:runTask.sync",
+          Parameters: MACHINE.States.Extract.Parameters,
+          Retry: [{ ErrorEquals: ["AmazonECS.Unknown"], IntervalSeconds: 1, MaxAttempts: 2 }],
+          Catch: [{ ErrorEquals: ["States.TaskFailed"], ResultPath: "$.error", Next: "Why?" }],
+          ResultPath: "$.work",
+          Next: "Items",
+        },
+        "Why?": { Type: "Choice", Choices: [{ Variable: "$.error.Error", StringEquals: "never", Next: "Done" }], Default: "Work" },
+        Items: { Type: "Map", ItemsPath: "$.items", ItemProcessor: { StartAt: "Each", States: { Each: { Type: "Pass", End: true } } }, ResultPath: null, Next: "Done" },
+        Done: { Type: "Succeed" },
+      },
+    } as unknown as AslDefinition;
+    const recorder = new RunRecorder({ id: "run-transitions", runDir: "/nonexistent/run-transitions", definitions: { demo: machine } });
+    const history = new HistoryWriter(machine, (event) => recorder.onHistory("demo-1", "demo", event));
+    const answers = [
+      () => Promise.reject(Object.assign(new Error(JSON.stringify({ Failures: [{ Reason: "Capacity is unavailable at this time" }], Tasks: [] })), { name: "AmazonECS.Unknown" })),
+      () => Promise.reject(Object.assign(new Error(JSON.stringify({ StoppedReason: "Essential container in task exited", Containers: [{ ExitCode: 1 }] })), { name: "States.TaskFailed" })),
+      () => Promise.resolve({}),
+    ];
+    const sm = new StateMachine(machine as never, { validationOptions: { checkArn: false } });
+    const execution = sm.run({ items: [1, 2] } as never, {
+      overrides: {
+        retryIntervalOverrides: { Work: 0 },
+        taskResourceLocalHandlers: {
+          Work: (input: unknown) => {
+            history.scheduled("Work", input);
+            return answers.shift()!();
+          },
+        } as never,
+      },
+    });
+    for await (const event of execution.eventLogs) history.push(event as InterpreterEvent);
+    await execution.result;
+
+    const record = recorder.record();
+    expect(record.status).toBe("SUCCEEDED");
+    const usage = runUsage(record);
+    // Entered: Prepare, Work, Why?, Work, Items, Each × 2, Done = 8; Work's Retry after the refusal = 1.
+    expect(usage.stateTransitions).toBe(9);
+    // The same count straight from the history, as Step Functions bills it: every state entered, every Retry (a
+    // task scheduled again without the state being entered again).
+    const entered = record.history.filter((e) => e.type.endsWith("StateEntered")).length;
+    const retries = record.history.filter((e, i, all) => e.type === "TaskScheduled" && all.slice(0, i).findLast((p) => p.type.endsWith("StateEntered") || p.type === "TaskScheduled")?.type === "TaskScheduled").length;
+    expect(entered + retries).toBe(9);
+    // RunTask's refusal started no task: Fargate bills the failed task and the one that succeeded.
+    expect(usage.ecsTasks).toHaveLength(2);
+    expect(record.states.filter((v) => v.name === "Work").flatMap((v) => v.attempts.map((a) => a.error))).toEqual(["AmazonECS.Unknown", "States.TaskFailed", null]);
+  });
+
+  it("GIVEN ECS attempts WHEN asked whether each started a task THEN not those RunTask refused (capacity, throttling), all the others", () => {
+    for (const error of ["AmazonECS.Unknown", "ECS.AmazonECSException", "ECS.ThrottlingException"]) expect(ecsTaskStarted({ error }), error).toBe(false);
+    for (const error of [null, "States.TaskFailed", "States.Timeout"]) expect(ecsTaskStarted({ error }), String(error)).toBe(true);
   });
 
   it("GIVEN a failed run's Metrics visit WHEN priced THEN one PutMetricData request and one hour of RunFailed", () => {

@@ -3,19 +3,28 @@ import { metricData, metricSeries, type MetricsSummary } from "../functions/metr
 import { forEachState } from "../run-model/definition.ts";
 import { detailsOf, type HistoryEventRecord } from "../run-model/history.ts";
 import type { StateVisit } from "../run-model/interpret.ts";
+import { ECS_CAPACITY_RETRY } from "../workflows/retry-policies.ts";
 import { HELPER_LAMBDA_MEMORY_MIB, TASK_DEFINITION_TIER, tierByName } from "../workflows/tiers.ts";
 
 /**
- * What an execution used, from its record (the same on AWS and locally): every Task attempt by the kind of
- * resource its state calls (read from the definition, else from the history's `TaskScheduled` events), every state
- * entered and every retry as a state transition, a PutMetricData request per Metrics invocation that sent data (the
- * helper sends at most 1 000 points per request and a run sends far fewer; none when it has nothing to send) and the
- * metric series it sent (recomputed by the helper's own `metricData` from the summary it returned, its named metrics
- * included: `RunFailed` when the run failed and, for weather, the manifest's metrics, so a successful ski-atlas run
- * sends none; each distinct series-hour priced as paid by this run alone, which for a region
- * of a fan-out is an upper bound: `withSharedMetricSeries` shares them for the fan-out's total), an SNS publish per
- * Notify invocation that succeeded. S3 requests are not in a record: the local engine counts them on its embedded
- * S3 server (`s3Requests`); on AWS they stay uncounted (null).
+ * What an execution used, from its record (the same on AWS and locally):
+ * - every Task attempt by the kind of resource its state calls (read from the definition, else from the history's
+ *   `TaskScheduled` events), except an ECS attempt that RunTask refused: no task started, so Fargate bills nothing
+ *   (`ecsTaskStarted`);
+ * - a state transition for every state entered and every retry: Step Functions Standard "counts a state transition
+ *   each time a step of your workflow is executed", and "each retry will be charged as an additional state
+ *   transition" (AWS Step Functions pricing). A state entered again (a step run again by the shared retry states, a
+ *   state in each Map iteration) is executed again: the run model makes each entry a visit of its own, and a
+ *   visit's attempts after its first are its Retry's;
+ * - a PutMetricData request per Metrics invocation that sent data (the helper sends at most 1 000 points per
+ *   request and a run sends far fewer; none when it has nothing to send) and the metric series it sent (recomputed
+ *   by the helper's own `metricData` from the summary it returned, its named metrics included: `RunFailed` when the
+ *   run failed and, for weather, the manifest's metrics, so a successful ski-atlas run sends none; each distinct
+ *   series-hour priced as paid by this run alone, which for a region of a fan-out is an upper bound:
+ *   `withSharedMetricSeries` shares them for the fan-out's total);
+ * - an SNS publish per Notify invocation that succeeded.
+ * S3 requests are not in a record: the local engine counts them on its embedded S3 server (`s3Requests`); on AWS
+ * they stay uncounted (null).
  */
 export function runUsage(
   o: { workflow?: string; history: HistoryEventRecord[]; states: StateVisit[]; definition: unknown },
@@ -24,6 +33,7 @@ export function runUsage(
   const resources = taskResources(o.definition);
   const usage: RunUsage = { ecsTasks: [], stateTransitions: 0, lambdaInvocations: [], s3Requests, putMetricDataRequests: 0, customMetricSeries: 0, snsPublishes: 0 };
   for (const visit of o.states) {
+    // The visit's entry, and its own Retry's attempts after the first.
     usage.stateTransitions += 1 + Math.max(0, visit.attempts.length - 1);
     if (visit.type !== "Task") continue;
     const known = resources.get(visit.name);
@@ -34,7 +44,7 @@ export function runUsage(
       // An attempt whose tier the history does not say ran at the task definition's size.
       if (isEcs) {
         const tier = attempt.tier ?? TASK_DEFINITION_TIER.name;
-        usage.ecsTasks.push({ tier, size: tierByName(tier), seconds: ms / 1000 });
+        if (ecsTaskStarted(attempt)) usage.ecsTasks.push({ tier, size: tierByName(tier), seconds: ms / 1000 });
       }
       else if (isLambda) {
         usage.lambdaInvocations.push({ memoryMiB: HELPER_LAMBDA_MEMORY_MIB, durationMs: ms });
@@ -54,6 +64,16 @@ export function runUsage(
     }
   }
   return usage;
+}
+
+/**
+ * Whether an ECS attempt started a task. RunTask refusing one (no Fargate capacity: its `failures` list, which the
+ * .sync integration raises as AmazonECS.Unknown; throttling and the other ECS.* exceptions of the call) starts none,
+ * and Fargate bills from a task's start: these are the errors the ECS capacity policy retries
+ * (workflows/retry-policies.ts). Every other attempt (one that succeeded, exited non-zero, or timed out) ran a task.
+ */
+export function ecsTaskStarted(attempt: Pick<StateVisit["attempts"][number], "error">): boolean {
+  return attempt.error === null || !ECS_CAPACITY_RETRY.errors.includes(attempt.error);
 }
 
 type TaskResource = { resource: string; functionName: string };
