@@ -31,7 +31,8 @@ import { NATIVE_CORE_PATH } from "../containers/ski-atlas/pbf/native-core.ts";
 import { DATA_DIR, REPO, type BenchInput } from "./make-data.ts";
 import { inflateFloorCpuS } from "./inflate-floor.ts";
 import { ThreadCpuSampler, type ThreadCpu } from "./thread-cpu.ts";
-import { densityOf, fanOutMetricSharing, fitRows, fitsWithMargin, policiesFrom, PROJECTED_DOWNLOAD_MB_PER_S, PROJECTION_ASSUMPTIONS, projectRegion, type Row } from "./sizing-fit.ts";
+import { projectedRunShape } from "./run-counts.ts";
+import { densityOf, fanOutMetricSharing, fitRows, fitsWithMargin, policiesFrom, PROJECTED_DOWNLOAD_MB_PER_S, projectionAssumptions, projectRegion, type Row, type RunShape } from "./sizing-fit.ts";
 
 const MiB = 2 ** 20;
 const STEPS = SKI_ATLAS_SIZED_STEPS;
@@ -76,7 +77,7 @@ async function main() {
   if (process.argv.includes("--report")) {
     // Recompute the fits, policies and projections from the rows of the last run (no measuring).
     const last = JSON.parse(readFileSync(join(REPO, "bench/results.json"), "utf8")) as { rows: Row[]; machine: Record<string, unknown>; generatedAt: string };
-    return report(last.rows, last.machine, last.generatedAt);
+    return report(last.rows, last.machine, last.generatedAt, await projectedRunShape());
   }
   const given = process.argv.slice(2).filter((a) => !a.startsWith("--"));
   let inputs: { file: string; bytes: number; density: string }[];
@@ -174,7 +175,7 @@ async function main() {
     cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "unknown", memoryGiB: Math.round(totalmem() / 2 ** 30), arch: process.arch,
     node: process.version, osmium: versionOf("osmium", ["--version"]), zlib: process.versions.zlib,
   };
-  report(rows, machine, new Date().toISOString());
+  report(rows, machine, new Date().toISOString(), await projectedRunShape());
 }
 
 /**
@@ -218,7 +219,7 @@ function targetLines(r: Row): string[] {
   return lines;
 }
 
-function report(rows: Row[], machine: Record<string, unknown>, generatedAt: string) {
+function report(rows: Row[], machine: Record<string, unknown>, generatedAt: string, shape: RunShape) {
   const f = (x: number, d = 2) => x.toFixed(d);
   // ---- table: one row per input
   const lines = [
@@ -239,16 +240,16 @@ function report(rows: Row[], machine: Record<string, unknown>, generatedAt: stri
   const cpus = Number(machine.cpus) || 2;
   const projected = ["iceland", "new-zealand", "north-america", "europe"].map((name) => {
     const region = getRegion(name)!;
-    return projectRegion({ name: region.label, bytes: region.approxMB * 1e6 }, policies, fits, cpus);
+    return projectRegion({ name: region.label, bytes: region.approxMB * 1e6 }, policies, fits, cpus, shape);
   });
   // The monthly schedule runs every configured region in one fan-out: they share its metric series' hours.
   const monthly = readConfig({});
   const monthlyWalls = monthly.monthlyRegions.map((name) => {
     const region = getRegion(name);
-    return region ? projectRegion({ name, bytes: region.approxMB * 1e6 }, policies, fits, cpus).wallMinutes : 0;
+    return region ? projectRegion({ name, bytes: region.approxMB * 1e6 }, policies, fits, cpus, shape).wallMinutes : 0;
   });
   const sharing = fanOutMetricSharing(monthlyWalls, monthly.monthlyMaxConcurrency);
-  const icelandInFanOut = projectRegion({ name: "Iceland", bytes: getRegion("iceland")!.approxMB * 1e6 }, policies, fits, cpus, sharing.sharedBy);
+  const icelandInFanOut = projectRegion({ name: "Iceland", bytes: getRegion("iceland")!.approxMB * 1e6 }, policies, fits, cpus, shape, sharing.sharedBy);
   const usd = (x: number | null, d: number) => `$${(x ?? 0).toFixed(d)}`;
   const proj = [
     "| region | input | tiers (download / extract / analyze / publish) | projected wall | cost per run | Fargate / Step Functions / Lambda / S3 / CloudWatch / SNS | memory fits its tier (30% margin)? |",
@@ -281,7 +282,8 @@ function report(rows: Row[], machine: Record<string, unknown>, generatedAt: stri
     projections: {
       prices: { region: AWS_PRICES.region, asOf: AWS_PRICES.asOf },
       downloadMBPerS: PROJECTED_DOWNLOAD_MB_PER_S,
-      assumptions: PROJECTION_ASSUMPTIONS,
+      assumptions: projectionAssumptions(shape),
+      runShape: shape,
       regions: projected,
       monthlyFanOut: { regions: monthly.monthlyRegions.length, maxConcurrency: monthly.monthlyMaxConcurrency, ...sharing, iceland: icelandInFanOut.cost },
     },
@@ -322,7 +324,7 @@ function report(rows: Row[], machine: Record<string, unknown>, generatedAt: stri
   for (const note of fits.notes) console.log(`  note: ${note}`);
   console.log(`\nsize policies from these rows (workflows/ski-atlas-sizing.ts; base memory +10%, margin ${SIZING_MARGIN * 100}% applied by pickTier):`);
   for (const s of STEPS) console.log(`  ${s}: ${JSON.stringify(policies[s])}`);
-  console.log(`\nprojections (${PROJECTION_ASSUMPTIONS}):\n${proj.join("\n")}\n`);
+  console.log(`\nprojections (${projectionAssumptions(shape)}):\n${proj.join("\n")}\n`);
   console.log(
     `Iceland in the monthly fan-out (${monthly.monthlyRegions.length} regions, ${monthly.monthlyMaxConcurrency} at a time, projected span ${f(sharing.spanMinutes, 0)} min: ` +
       `a metric series-hour, when a region sends one (a failed region's RunFailed), shared by ${f(sharing.sharedBy, 1)} regions): ` +

@@ -13,6 +13,11 @@
  */
 import { metricData, metricSeries } from "../functions/metrics.ts";
 import { AWS_PRICES, estimateRunCost, type RunCostEstimate } from "../lib/aws-pricing.ts";
+import { UPLOAD_PART_BYTES, uploadRequests } from "../lib/s3-objects.ts";
+import { successPath, type AslStates } from "../run-model/definition.ts";
+import { STATE_NAMES } from "../run-model/state-names.ts";
+import { downloadPartSize } from "../containers/ski-atlas/download.ts";
+import { RANGE_CHUNK, RANGE_CHUNKS_HELD, RANGE_READ_AHEAD } from "../containers/ski-atlas/pbf/source.ts";
 import { HELPER_LAMBDA_MEMORY_MIB, pickTier, sizeNeeds, tierByName, tierKeepsMargin, TIERS, type SizePolicy, type TierName } from "../workflows/tiers.ts";
 import { SKI_ATLAS_SIZED_STEPS, type SkiAtlasSizedStep } from "../workflows/ski-atlas-sizing.ts";
 import type { ThreadCpu } from "./thread-cpu.ts";
@@ -175,18 +180,80 @@ export function fitsWithMargin(policy: SizePolicy, inputBytes: number): { tier: 
 export const PROJECTED_DOWNLOAD_MB_PER_S = 50;
 
 /**
- * A successful ski-atlas run enters 13 states (Initialize, Plan, a tier Choice and a task for each of the 4 container
- * steps, Metrics, Notify success, Succeeded): counted from the record of `npm start -- ski-atlas --region sample`.
+ * What a real run's record counted (bench/run-counts.json, written by `npm run bench:counts`, bench/run-counts.ts):
+ * the S3 requests of a ski-atlas month on the local engine's embedded S3 server, and the sizes they depended on.
  */
-export const SKI_ATLAS_SUCCESS_TRANSITIONS = 13;
+export interface MeasuredRun {
+  measuredBy: string;
+  measuredAt: string;
+  scenario: string;
+  /** The raw input's bytes and the extract's: the requests that grow with them are taken out (`inputS3Requests`). */
+  inputBytes: number;
+  extractBytes: number;
+  s3Requests: { write: number; read: number };
+}
 
 /**
- * S3 requests of a run beyond the per-part ones: what the sample region's run made on the embedded S3 server
- * (26 PUT/POST/LIST, 15 GET/HEAD: manifests, leases, the staged files, the copies of publish). Large inputs add a
- * PUT per 16 MiB multipart part of the download and a ranged GET per 16 MiB read by extract.
+ * What a successful run is made of, for a projection: the states it enters (from the compiled definition: a state
+ * added to the machine is counted at once), its Lambda invocations, and its S3 requests apart from those that grow
+ * with the input (from a real run's record).
  */
-export const SKI_ATLAS_BASE_S3_REQUESTS = { write: 26, read: 15 };
-const PART_MIB = 16;
+export interface RunShape {
+  stateTransitions: number;
+  lambdaStates: string[];
+  s3Base: { write: number; read: number };
+  measured: MeasuredRun;
+}
+
+/**
+ * A Lambda helper's billed duration in a projection, by state: what the sample run measured (Plan 0.11 s, Metrics
+ * 0.42 s, Notify 0.01 s), rounded up for a cold start's share. A Lambda state without one stops the projection.
+ */
+const PROJECTED_LAMBDA_MS: Record<string, number> = {
+  [STATE_NAMES.step("plan")]: 300,
+  [STATE_NAMES.metricsSucceeded]: 500,
+  [STATE_NAMES.notifySucceeded]: 100,
+};
+
+/**
+ * The S3 requests that grow with the input: the download's upload of the raw file and the extract's of its output
+ * (`uploadRequests`), and the extract's ranged GETs of RANGE_CHUNK. Up to RANGE_CHUNKS_HELD chunks are held, so a
+ * raw file that fits is read once; a larger one twice (pass 1 from the end, pass 2 forwards) plus the read-ahead
+ * at the two turns: the Andorra extract read in 16, 32 and 64 KiB chunks (109, 55 and 28 of them, 16 held) made
+ * 1.99, 2.13 and 2.14 GETs per chunk, each within this bound.
+ */
+export function inputS3Requests(inputBytes: number, extractBytes: number): { write: number; read: number } {
+  const chunks = Math.max(1, Math.ceil(inputBytes / RANGE_CHUNK));
+  return {
+    write: uploadRequests(inputBytes, downloadPartSize(inputBytes)) + uploadRequests(extractBytes),
+    read: chunks <= RANGE_CHUNKS_HELD ? chunks : 2 * chunks + 2 * RANGE_READ_AHEAD,
+  };
+}
+
+/**
+ * The shape of a successful ski-atlas run: its states from the compiled machine's success path
+ * (run-model/definition.ts `successPath`), its S3 requests from a real run's record less what its input added.
+ * Throws when the machine has a Lambda state without a projected duration, or an ECS task that is not one of the
+ * sized steps: a projection would otherwise leave it out.
+ */
+export function runShape(definition: AslStates, measured: MeasuredRun): RunShape {
+  const path = successPath(definition);
+  const lambdaStates = path.filter((s) => s.resource?.includes(":lambda:")).map((s) => s.name);
+  for (const name of lambdaStates) {
+    if (PROJECTED_LAMBDA_MS[name] === undefined) throw new Error(`the success path calls the Lambda state '${name}', which has no projected duration (PROJECTED_LAMBDA_MS)`);
+  }
+  const sized = new Set<string>(STEPS.map((s) => STATE_NAMES.step(s)));
+  for (const s of path.filter((p) => p.resource?.includes(":ecs:"))) {
+    if (!sized.has(s.name)) throw new Error(`the success path runs the ECS task '${s.name}', which is not one of the sized steps (${[...sized].join(", ")})`);
+  }
+  const grown = inputS3Requests(measured.inputBytes, measured.extractBytes);
+  return {
+    stateTransitions: path.length,
+    lambdaStates,
+    s3Base: { write: measured.s3Requests.write - grown.write, read: measured.s3Requests.read - grown.read },
+    measured,
+  };
+}
 
 /** The vCPUs a step measured on `measuredCpus` cores can use on a tier: no more than it was measured with. */
 const usableVcpus = (tier: TierName, measuredCpus: number) => Math.min(tierByName(tier).vcpu, measuredCpus);
@@ -232,6 +299,7 @@ export function projectRegion(
   policies: Record<SkiAtlasSizedStep, SizePolicy>,
   fits: Fits,
   measuredCpus: number,
+  shape: RunShape,
   /** Runs sharing each hour of its metric series (1: the run alone; see `fanOutMetricSharing`). */
   metricSeriesSharedBy = 1,
 ): Projection {
@@ -248,14 +316,13 @@ export function projectRegion(
     // Download: its CPU share measured from a local file, or the network, whichever is slower.
     if (s === "download") stepSeconds[s] = Math.max(stepSeconds[s], mb / PROJECTED_DOWNLOAD_MB_PER_S);
   }
-  const parts = Math.ceil(region.bytes / (PART_MIB * MiB));
+  const grown = inputS3Requests(region.bytes, region.bytes * fits.extractMBPerInputMB);
   const metricSeriesSent = skiAtlasMetricSeries(region.name);
   const cost = estimateRunCost({
     ecsTasks: STEPS.map((s) => ({ tier: tiers[s], size: tierByName(tiers[s]), seconds: stepSeconds[s] })),
-    stateTransitions: SKI_ATLAS_SUCCESS_TRANSITIONS,
-    // Plan, Metrics and Notify: well under a second each (the sample run: 0.11, 0.42 and 0.01 s).
-    lambdaInvocations: [300, 500, 100].map((durationMs) => ({ memoryMiB: HELPER_LAMBDA_MEMORY_MIB, durationMs })),
-    s3Requests: { write: SKI_ATLAS_BASE_S3_REQUESTS.write + parts, read: SKI_ATLAS_BASE_S3_REQUESTS.read + parts },
+    stateTransitions: shape.stateTransitions,
+    lambdaInvocations: shape.lambdaStates.map((state) => ({ memoryMiB: HELPER_LAMBDA_MEMORY_MIB, durationMs: PROJECTED_LAMBDA_MS[state] })),
+    s3Requests: { write: shape.s3Base.write + grown.write, read: shape.s3Base.read + grown.read },
     // A successful run sends no custom metric (RunFailed only on failure): then no PutMetricData request either.
     putMetricDataRequests: metricSeriesSent > 0 ? 1 : 0,
     customMetricSeries: metricSeriesSent,
@@ -272,9 +339,15 @@ const metricAssumption = (series: number) =>
     ? "no custom metric (a successful run sends none: RunFailed only on failure), so no PutMetricData and no metric series-hour"
     : `one PutMetricData and an hour of each metric series sent (${series}, region-less), paid by the run alone`;
 
-export const PROJECTION_ASSUMPTIONS =
-  `step time = CPU seconds fitted against input MB on the realistic rows ÷ the vCPUs the step can use on its tier ` +
-  `(at most the cores it was measured on); download at least input ÷ ${PROJECTED_DOWNLOAD_MB_PER_S} MB/s; ` +
-  `${SKI_ATLAS_SUCCESS_TRANSITIONS} state transitions, 3 Lambda invocations, S3 requests ${SKI_ATLAS_BASE_S3_REQUESTS.write} write + ` +
-  `${SKI_ATLAS_BASE_S3_REQUESTS.read} read plus one of each per ${PART_MIB} MiB; ${metricAssumption(skiAtlasMetricSeries("iceland"))}; prices ${AWS_PRICES.region} of ${AWS_PRICES.asOf}; ` +
-  `tiers: ${TIERS.map((t) => `${t.name} ${t.vcpu} vCPU/${t.memoryMiB / 1024} GB`).join(", ")}`;
+export function projectionAssumptions(shape: RunShape): string {
+  return (
+    `step time = CPU seconds fitted against input MB on the realistic rows ÷ the vCPUs the step can use on its tier ` +
+    `(at most the cores it was measured on); download at least input ÷ ${PROJECTED_DOWNLOAD_MB_PER_S} MB/s; ` +
+    `${shape.stateTransitions} state transitions (the compiled machine's success path), ${shape.lambdaStates.length} Lambda invocations ` +
+    `(${shape.lambdaStates.join(", ")}), S3 requests ${shape.s3Base.write} write + ${shape.s3Base.read} read (${shape.measured.scenario}: ` +
+    `${shape.measured.s3Requests.write} + ${shape.measured.s3Requests.read}, less what its input added) plus the uploads of the input and the extract ` +
+    `(one PUT, or its ${UPLOAD_PART_BYTES / MiB} MiB parts + 2) and a ${RANGE_CHUNK / MiB} MiB ranged GET per chunk of the input (two passes beyond ${(RANGE_CHUNK * RANGE_CHUNKS_HELD) / MiB} MiB); ` +
+    `${metricAssumption(skiAtlasMetricSeries("iceland"))}; prices ${AWS_PRICES.region} of ${AWS_PRICES.asOf}; ` +
+    `tiers: ${TIERS.map((t) => `${t.name} ${t.vcpu} vCPU/${t.memoryMiB / 1024} GB`).join(", ")}`
+  );
+}

@@ -104,6 +104,18 @@ export async function putObjectText(s3: S3Client, uri: string, body: string, con
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
 }
 
+/** The part size of the project's uploads (lib-storage's multipart `partSize`). */
+export const UPLOAD_PART_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The S3 requests an upload of `bytes` makes with lib-storage: one PutObject when it fits one part, else
+ * CreateMultipartUpload, a PUT per part and CompleteMultipartUpload (all billed as writes). For cost projections.
+ */
+export function uploadRequests(bytes: number, partSize = UPLOAD_PART_BYTES): number {
+  const parts = Math.max(1, Math.ceil(bytes / partSize));
+  return parts === 1 ? 1 : parts + 2;
+}
+
 /** Multipart-capable upload of a local file (lib-storage picks single PUT for small files). */
 export async function uploadFile(
   s3: S3Client,
@@ -121,7 +133,7 @@ export async function uploadFile(
       ContentType: extra.contentType ?? "application/octet-stream",
       Metadata: extra.metadata,
     },
-    partSize: 16 * 1024 * 1024,
+    partSize: UPLOAD_PART_BYTES,
     queueSize: 4,
   });
   await upload.done();

@@ -8,7 +8,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { EXIT, StepError } from "../../lib/exit-codes.ts";
 import { digestFile } from "../../lib/hash.ts";
-import { headObject, uploadFile } from "../../lib/s3-objects.ts";
+import { headObject, UPLOAD_PART_BYTES, uploadFile } from "../../lib/s3-objects.ts";
 import { parseS3Uri } from "../../lib/s3.ts";
 import type { DownloadConfig } from "./config.ts";
 import { mib, type Logger } from "./log.ts";
@@ -155,7 +155,7 @@ async function downloadHttp(cfg: DownloadConfig, url: URL, s3: S3Client, log: Lo
 
   const { bucket, key } = parseS3Uri(cfg.rawUri);
   const body = new PassThrough({ highWaterMark: 1 << 20 });
-  const partSize = Math.max(16 * 2 ** 20, Math.ceil((source.bytes ?? 0) / 9000));
+  const partSize = downloadPartSize(source.bytes ?? 0);
   const upload = new Upload({
     client: s3,
     params: { Bucket: bucket, Key: key, Body: body, ContentType: "application/octet-stream", Metadata: toMetadata(source) },
@@ -269,4 +269,12 @@ async function downloadHttp(cfg: DownloadConfig, url: URL, s3: S3Client, log: Lo
     await uploadDone.catch(() => {});
     throw err;
   }
+}
+
+/**
+ * The download's multipart part size: lib-storage's 16 MiB, larger when the source would need more than 9 000 parts
+ * (S3 takes at most 10 000; the margin covers a source that grew since its size was read).
+ */
+export function downloadPartSize(sourceBytes: number): number {
+  return Math.max(UPLOAD_PART_BYTES, Math.ceil(sourceBytes / 9000));
 }
