@@ -22,7 +22,8 @@ const EXECUTION_ARN = "arn:aws:states:eu-west-1:123456789012:execution:skiatlasS
 const T0 = Date.parse("2026-03-01T06:00:00Z");
 const at = (seconds: number) => T0 + seconds * 1000;
 
-const OOM_CAUSE = JSON.stringify({ StoppedReason: "OutOfMemoryError: Container killed due to memory usage", Containers: [{ ExitCode: 137 }] });
+// As Fargate reports an out-of-memory kill (DescribeTasks): the reason is the container's, not the task's.
+const OOM_CAUSE = JSON.stringify({ StoppedReason: "Essential container in task exited", Containers: [{ ExitCode: 137, Reason: "OutOfMemoryError: Container killed due to memory usage" }] });
 const ECS_EXIT_65 = JSON.stringify({ StoppedReason: "Essential container in task exited", Containers: [{ ExitCode: 65 }] });
 const LAMBDA_CAUSE = JSON.stringify({ errorType: "Lambda.ServiceException", errorMessage: "Rate exceeded" });
 
@@ -99,7 +100,7 @@ function successfulHistory(): History {
 }
 
 /** The one sentence for a Cause (run-model/causes.ts), as every reader gives it. */
-const OOM_LINE = "exit 137 (out of memory); OutOfMemoryError: Container killed due to memory usage";
+const OOM_LINE = "exit 137 (out of memory); OutOfMemoryError: Container killed due to memory usage; Essential container in task exited";
 const EXIT_65_LINE = "exit 65 (bad input data); Essential container in task exited";
 
 const EXPECTED_SUCCESS_EVENTS: ProgressEvent[] = [

@@ -32,7 +32,8 @@ const ANDORRA = `${ACCOUNT}:execution:skiatlasStateMachine8AE2B847-AbC123:andorr
 const ICELAND = `${ACCOUNT}:execution:skiatlasStateMachine8AE2B847-AbC123:iceland-2026-11`;
 const T0 = Date.parse("2026-11-01T06:00:00Z");
 
-const OOM_CAUSE = JSON.stringify({ StoppedReason: "OutOfMemoryError: Container killed due to memory usage", Containers: [{ ExitCode: 137 }] });
+// As Fargate reports an out-of-memory kill (DescribeTasks): the reason is the container's, not the task's.
+const OOM_CAUSE = JSON.stringify({ StoppedReason: "Essential container in task exited", Containers: [{ ExitCode: 137, Reason: "OutOfMemoryError: Container killed due to memory usage" }] });
 const EXIT_65 = JSON.stringify({ StoppedReason: "Essential container in task exited", Containers: [{ ExitCode: 65 }] });
 const LAMBDA_CAUSE = JSON.stringify({ errorType: "Lambda.ServiceException", errorMessage: "Rate exceeded" });
 

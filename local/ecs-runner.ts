@@ -133,7 +133,10 @@ export async function stopAllTasks(): Promise<RunningTask[]> {
 /** How long after a state's deadline its task's processes are killed. */
 export const TIMEOUT_KILL_GRACE_MS = 250;
 
+/** A container killed for memory: its `Reason` in DescribeTasks (the task's StoppedReason says only that it exited). */
 export const OUT_OF_MEMORY_REASON = "OutOfMemoryError: Container killed due to memory usage";
+/** The task's StoppedReason when its essential container stopped, whatever the exit (an out-of-memory kill too). */
+export const ESSENTIAL_CONTAINER_EXITED = "Essential container in task exited";
 
 /** An ECS task that stopped with a non-zero exit: Step Functions' `States.TaskFailed`, task JSON as Cause. */
 export class TaskFailedError extends Error {
@@ -329,11 +332,9 @@ export async function runEcsTask(
     ClusterArn: params.Cluster ?? "local",
     LastStatus: "STOPPED",
     StopCode: killedFor === "timeout" ? "UserInitiated" : "EssentialContainerExited",
-    StoppedReason: oom
-      ? OUT_OF_MEMORY_REASON
-      : killedFor === "timeout"
-        ? "Task stopped by Step Functions: the state timed out"
-        : "Essential container in task exited",
+    // As Fargate reports an out-of-memory kill: the task stopped because its essential container exited; the
+    // container's own Reason says why (and the compiled machine's `*OutOfMemoryError*` finds it there).
+    StoppedReason: killedFor === "timeout" ? "Task stopped by Step Functions: the state timed out" : ESSENTIAL_CONTAINER_EXITED,
     Cpu: String(size.cpu),
     Memory: String(size.memoryMiB),
     CreatedAt: createdAt,
@@ -344,7 +345,7 @@ export async function runEcsTask(
         Name: override.Name,
         ExitCode: oom ? 137 : exitCode,
         LastStatus: "STOPPED",
-        ...(oom ? { Reason: "OutOfMemoryError: Container killed due to memory usage" } : {}),
+        ...(oom ? { Reason: OUT_OF_MEMORY_REASON } : {}),
       },
     ],
     Overrides: params.Overrides,

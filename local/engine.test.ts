@@ -9,6 +9,7 @@ import { dataFile } from "../lib/data-files.ts";
 import { makeS3Client } from "../lib/s3.ts";
 import { parseFaults } from "./faults.ts";
 import { ProgressPrinter } from "./progress.ts";
+import { causeSentence } from "../run-model/causes.ts";
 import type { ProgressEvent } from "../run-model/progress-events.ts";
 import { LOCAL_BUCKET, runLocal, type LocalRun } from "./run-local.ts";
 import { attemptsOf, stepState } from "./testing/planned-tiers.ts";
@@ -96,6 +97,12 @@ describe("the local engine running ski-atlas on Andorra", () => {
     const [killed, escalated] = attemptsOf(r.result, "Extract");
     expect(killed).toMatchObject({ number: 1, status: "FAILED", tier: "xsmall" });
     expect(killed.peak_rss_bytes).toBeGreaterThan(2 ** 30);
+    // As Fargate says it: the task stopped because its essential container exited; the container's Reason says why.
+    // The compiled machine found OutOfMemoryError there (it escalated, below), and the sentence names both.
+    const cause = JSON.parse(killed.cause!);
+    expect(cause.StoppedReason).toBe("Essential container in task exited");
+    expect(cause.Containers).toEqual([expect.objectContaining({ ExitCode: 137, Reason: "OutOfMemoryError: Container killed due to memory usage" })]);
+    expect(causeSentence(killed.error!, killed.cause)).toBe("exit 137 (out of memory); OutOfMemoryError: Container killed due to memory usage; Essential container in task exited");
     expect(escalated).toMatchObject({ number: 2, status: "SUCCEEDED", tier: "small" });
     expect(state(r, "Extract")?.status).toBe("SUCCEEDED");
     expect((r.result.output!.run as { escalations: unknown }).escalations).toEqual({

@@ -40,8 +40,9 @@ export interface WorkflowBindings {
 const ECS_RESULT_FIELDS = { "startedAt.$": "$.StartedAt", "stoppedAt.$": "$.StoppedAt" };
 
 /**
- * Out-of-memory, as ECS reports it: the task's StoppedReason, or the container's exit code 137 (SIGKILL) when
- * the kernel's OOM killer got there first, or 134 (SIGABRT) when Node filled its heap (`--max-old-space-size`):
+ * Out-of-memory, as ECS reports it: `OutOfMemoryError` in the container's Reason (the task's StoppedReason says
+ * only "Essential container in task exited"), or the container's exit code 137 (SIGKILL) when the kernel's OOM
+ * killer got there first, or 134 (SIGABRT) when Node filled its heap (`--max-old-space-size`):
  * it aborts with "FATAL ERROR: … JavaScript heap out of memory" on stderr, and the Cause then carries nothing but
  * `"ExitCode":134`. Other native aborts exit 134 too; escalating one of them costs one bigger task at most.
  */
