@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import {
@@ -15,6 +15,7 @@ import { createRunDir, readRecord, type RunRecord } from "../run-records/record.
 import { schemaProblems } from "../local/testing/run-record-schema.ts";
 import { liveAwsRecord, recordsFromAws, writeRecords } from "./aws-record.ts";
 import { main as runsCli } from "./runs.ts";
+import { graderHistory, SECRETS } from "../run-records/testing/grader-history.ts";
 
 /**
  * `--aws` runs get the same record as local runs, built from GetExecutionHistory. The histories below are
@@ -286,5 +287,22 @@ describe("run folders", () => {
     expect((await readdir(scratch)).length).toBe(20);
     expect(dirs[0].id).toMatch(/^20261201-100000-ski-atlas-[0-9a-f]{6}$/);
     await rm(scratch, { recursive: true, force: true });
+  });
+});
+
+describe("a followed execution's credentials", () => {
+  it("GIVEN a grader execution on AWS whose history holds its run session WHEN recorded with --aws THEN run.json keeps none of it", async () => {
+    const GRADER = `${ACCOUNT}:stateMachine:graderStateMachine0A1B2C3D-Gr`;
+    const EXAM = `${ACCOUNT}:execution:graderStateMachine0A1B2C3D-Gr:exam-1`;
+    sfn.on(DescribeExecutionCommand, { executionArn: EXAM }).resolves({ executionArn: EXAM, stateMachineArn: GRADER, name: "exam-1", status: "FAILED", startDate: new Date(T0) });
+    sfn.on(GetExecutionHistoryCommand, { executionArn: EXAM }).resolves({ events: graderHistory().map((e) => ({ ...e, timestamp: new Date(e.timestamp) })) as HistoryEvent[] });
+    sfn.on(DescribeStateMachineCommand, { stateMachineArn: GRADER }).resolves({ definition: JSON.stringify(SKI_ASL) });
+    const { id, runDir } = await createRunDir(root, "grader");
+    const written = await recordsFromAws(client, EXAM, { id, workflow: "grader", runDir });
+    await writeRecords(runDir, written);
+    const text = await readFile(path.join(runDir, "run.json"), "utf8");
+    expect(text).toContain("[redacted]");
+    for (const secret of SECRETS) expect(text.includes(secret), secret.slice(0, 20)).toBe(false);
+    expect((await readRecord(root, id))?.error?.state).toBe("Grade");
   });
 });

@@ -8,6 +8,7 @@ import type { HistoryEventRecord } from "../run-model/history.ts";
 import { interpretHistory, type EcsAttemptNote, type RunStatus, type StateVisit } from "../run-model/interpret.ts";
 import { digestFailureLine, digestOf } from "../run-model/outcome.ts";
 import { runCost } from "./cost.ts";
+import { redactHistory } from "./redact.ts";
 import { writerGone } from "../lib/process-alive.ts";
 
 export type { AttemptRecord, AttemptStatus, EcsAttemptNote, RunStatus, StateVisit, VisitStatus } from "../run-model/interpret.ts";
@@ -22,7 +23,8 @@ export type { HistoryEventRecord } from "../run-model/history.ts";
  * such as `TaskStateEntered`, and `…EventDetails` with inputs and outputs as JSON text). The local engine writes its
  * run as the same events (local/history-writer.ts); `states`, `status` and `error` are then what the run model
  * (run-model/interpret.ts) reads from the history, whichever side ran it. Both the local and the AWS path write
- * records through here (local/run-recorder.ts, cli/aws-record.ts).
+ * records through here (local/run-recorder.ts, cli/aws-record.ts); credentials are taken out of the history here
+ * first (run-records/redact.ts), so no record, nor anything that shows one, holds them.
  */
 
 export const RUN_RECORD_SCHEMA = "atlas-pipelines/run-record/v1";
@@ -225,7 +227,8 @@ export interface BuildRecordOptions {
 }
 
 export function buildRecord(o: BuildRecordOptions): RunRecord {
-  const history = [...o.history].sort((a, b) => a.id - b.id);
+  // A scoped step's session credentials pass through the history: no record keeps them (run-records/redact.ts).
+  const history = redactHistory([...o.history].sort((a, b) => a.id - b.id));
   const model = interpretHistory(history, { notes: o.ecsNotes });
   const states = model.visits;
   const output = model.status === "SUCCEEDED" ? model.output : null;

@@ -42,6 +42,13 @@ describe("the grader job on the local engine", () => {
     const manifest = JSON.parse(await readFile(path.join(out, "manifest.json"), "utf8"));
     expect(manifest.counts).toEqual({ submissions: 4, graded: 3, invalid: 1 });
     expect(r.summary.counts).toEqual({ submissions: 4, graded: 3, invalid: 1 });
+    // The run session (locally the embedded S3's key pair and a session token of its own) went through the history
+    // and the task's overrides; the record keeps none of it (run-records/redact.ts).
+    const recorded = await readFile(path.join(r.runDir, "run.json"), "utf8");
+    expect(recorded).toContain('"SessionToken": "[redacted]"');
+    expect(recorded).toContain('\\"Name\\":\\"AWS_SECRET_ACCESS_KEY\\",\\"Value\\":\\"[redacted]\\"');
+    expect(recorded).not.toMatch(/local-session-[0-9a-f]/);
+    expect(recorded).not.toContain("S3RVER");
   });
 
   it("GIVEN a grade step that exits 75 twice WHEN the job runs THEN its third attempt succeeds; a third failure would fail the run", async () => {
