@@ -1,11 +1,13 @@
 /**
- * `npm run costs:fixed`: what the deployed stack costs every month whatever runs (README, "Costs"). Synthesizes
- * the stack offline the way `sst deploy` does (stacks/synth-offline.ts), counts what is billed monthly in the
- * template (alarms, dashboards, schedules, log groups), counts the custom metric series the Metrics helper sends
- * (functions/metrics.ts `metricData`, for every workflow: region-less, so the monthly regions add none) and prices them
- * with lib/aws-pricing.ts. Prints a Markdown table.
+ * `npm run costs:fixed`: what the deployed stack costs every month whatever runs (docs/COSTS.md, "Fixed, every
+ * month", states its total; bench/fixed-costs.test.ts keeps the two equal). Synthesizes the stack offline the way
+ * `sst deploy` does (stacks/synth-offline.ts), counts what is billed monthly in the template (alarms, dashboards,
+ * schedules, log groups), counts the custom metric series the Metrics helper sends (functions/metrics.ts
+ * `metricData`, for every workflow: region-less, so the monthly regions add none) and prices them with
+ * lib/aws-pricing.ts. Prints a Markdown table.
  */
-import { AWS_PRICES, fixedMonthlyCosts, type StackInventory } from "../lib/aws-pricing.ts";
+import { pathToFileURL } from "node:url";
+import { AWS_PRICES, type FixedMonthlyCost, fixedMonthlyCosts, type StackInventory } from "../lib/aws-pricing.ts";
 import { metricData, metricSeries } from "../functions/metrics.ts";
 import { WEATHER_METRIC_NAMES } from "../containers/weather/publish.ts";
 import { synthesizeOffline } from "../stacks/synth-offline.ts";
@@ -33,7 +35,18 @@ function metricSeriesOf(workflow: string): string[] {
   return (["SUCCEEDED", "FAILED"] as const).flatMap((status) => metricSeries(metricData({ workflow, status, extraMetrics }, new Date(0))));
 }
 
-async function main() {
+export interface FixedCostReport {
+  lines: FixedMonthlyCost[];
+  /** USD a month, the sum of the lines. */
+  total: number;
+  /** What the figures were counted from, for the report's heading. */
+  monthlyRegions: number;
+  images: number;
+  logGroups: number;
+}
+
+/** The stack's fixed monthly costs, counted from the offline-synthesized template (docs/COSTS.md states the total). */
+export async function fixedCostReport(): Promise<FixedCostReport> {
   const { template } = await synthesizeOffline();
   const count = (type: string) => Object.keys(template.findResources(type)).length;
   const schedules = Object.values(template.findResources("AWS::Scheduler::Schedule")) as { Properties: { ScheduleExpression: string } }[];
@@ -56,14 +69,26 @@ async function main() {
     logsIngestedGbPerMonth: LOGS_INGESTED_GB_PER_MONTH,
   };
   const lines = fixedMonthlyCosts(inventory);
-  const total = lines.reduce((s, l) => s + l.usd, 0);
-  console.log(`Fixed monthly costs (${AWS_PRICES.region}, prices of ${AWS_PRICES.asOf}; ${config.monthlyRegions.length} monthly regions, ${containers.size} images, ${count("AWS::Logs::LogGroup")} log groups):\n`);
-  console.log("| item | quantity | USD / month |\n|---|---|---|");
-  for (const l of lines) console.log(`| ${l.item} | ${l.quantity} | $${l.usd.toFixed(2)} |`);
-  console.log(`| **total** | | **$${total.toFixed(2)}** |`);
+  return {
+    lines,
+    total: lines.reduce((s, l) => s + l.usd, 0),
+    monthlyRegions: config.monthlyRegions.length,
+    images: containers.size,
+    logGroups: count("AWS::Logs::LogGroup"),
+  };
 }
 
-main().catch((err) => {
-  console.error(`error: ${(err as Error).message}`);
-  process.exit(1);
-});
+async function main() {
+  const r = await fixedCostReport();
+  console.log(`Fixed monthly costs (${AWS_PRICES.region}, prices of ${AWS_PRICES.asOf}; ${r.monthlyRegions} monthly regions, ${r.images} images, ${r.logGroups} log groups):\n`);
+  console.log("| item | quantity | USD / month |\n|---|---|---|");
+  for (const l of r.lines) console.log(`| ${l.item} | ${l.quantity} | $${l.usd.toFixed(2)} |`);
+  console.log(`| **total** | | **$${r.total.toFixed(2)}** |`);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  main().catch((err) => {
+    console.error(`error: ${(err as Error).message}`);
+    process.exit(1);
+  });
+}

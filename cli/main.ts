@@ -39,7 +39,7 @@ environment:
   ATLAS_RETRY_WAIT_MS  local wait between retries, in ms (default 1000; AWS uses the policies' waits)
   ATLAS_HEARTBEAT_MS   how often a running step reports its time and memory, in ms (default 10000)
   ATLAS_S3_CONNECT_TIMEOUT_MS, ATLAS_S3_REQUEST_TIMEOUT_MS, ATLAS_S3_IDLE_TIMEOUT_MS, ATLAS_S3_MAX_ATTEMPTS
-                       the S3 client's bounds, passed to every local step (see README: defaults 5000, 120000, 30000, 4)
+                       the S3 client's bounds, passed to every local step (docs/WORKFLOWS.md: defaults 5000, 120000, 30000, 4)
 
 Ctrl-C (or SIGTERM, or closing the terminal) stops every step, rolls back a half-done publish, records the run as
 ABORTED and exits 128 + the signal's number (130 for Ctrl-C); with --aws it stops following only (the execution

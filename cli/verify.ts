@@ -18,7 +18,7 @@ its lease) are never read: they are mentioned, not errors, and the next publish 
 checked the same way from disk (e.g. the copy \`npm start -- --out DIR\` leaves in DIR/{region}/{period}/).
 S3 uses the default AWS credentials, or the embedded S3 server when AWS_ENDPOINT_URL_S3 is set.
 Prints one line per problem, or "OK <n> files"; exit 0 when intact, 1 when not, 64 for bad usage, 75 when S3 does
-not answer in time (ATLAS_S3_*_TIMEOUT_MS, see README) or answers 5xx: retry.
+not answer in time (ATLAS_S3_*_TIMEOUT_MS, see docs/WORKFLOWS.md) or answers 5xx: retry.
 
 --break-lease deletes the prefix's writer lease (_lease.json), e.g. one left by a writer whose clock ran ahead,
 and prints whose it was. Safe while a writer runs: it loses the lease at its next check and cannot commit over a

@@ -1,7 +1,7 @@
 /**
  * AWS on-demand prices for what one run uses and for what the stack costs every month, us-east-1, USD.
  * The one place prices live: the CLI's cost line, the run record's `estimated_cost`, the benchmark's projections
- * and the README's Costs section all compute from here.
+ * and docs/COSTS.md all compute from here.
  *
  * Taken 2026-11-22 (Fargate, from the repository's earlier `lib/fargate-prices.ts`) and 2026-12-02 (the rest),
  * from the AWS pricing pages "AWS Fargate Pricing", "AWS Step Functions Pricing", "AWS Lambda Pricing",
@@ -291,7 +291,7 @@ export interface FixedMonthlyCost {
   usd: number;
 }
 
-/** The costs that do not depend on how many runs there are, one line each, for the README's Costs section. */
+/** The costs that do not depend on how many runs there are, one line each, for `npm run costs:fixed` (docs/COSTS.md). */
 export function fixedMonthlyCosts(inv: StackInventory): FixedMonthlyCost[] {
   const cw = AWS_PRICES.cloudWatch;
   return [

@@ -1,8 +1,8 @@
 import { readFile } from "node:fs/promises";
 import * as path from "node:path";
-import GithubSlugger from "github-slugger";
 import { describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
+import { markdownAnchors } from "../lib/testing/markdown.ts";
 import { readConfig } from "../workflows/config.ts";
 import { ALARM_DESCRIPTION_MAX_CHARS, alarmDescription, RUNBOOK_PATH } from "./runbook.ts";
 import { synthesizeOffline } from "./synth-offline.ts";
@@ -31,18 +31,9 @@ async function alarms(): Promise<Alarm[]> {
 const shown = (parts: Part[]) =>
   parts.map((p) => (typeof p === "string" ? p : "Ref" in p ? (p.Ref === "AWS::Region" ? "{AWS::Region}" : `{Ref:${p.Ref}}`) : `{GetAtt:${p["Fn::GetAtt"].join(".")}}`)).join("");
 
-/** The anchors GitHub gives the runbook's headings (github-slugger is GitHub's algorithm), outside code blocks. */
+/** The anchors GitHub gives the runbook's headings. */
 async function runbookAnchors(): Promise<Set<string>> {
-  const text = await readFile(path.join(PROJECT_ROOT, RUNBOOK_PATH), "utf8");
-  const slugger = new GithubSlugger();
-  const anchors = new Set<string>();
-  let fenced = false;
-  for (const line of text.split("\n")) {
-    if (/^(```|~~~)/.test(line)) fenced = !fenced;
-    const heading = !fenced && /^#{1,6}\s+(.+?)\s*#*\s*$/.exec(line);
-    if (heading) anchors.add(slugger.slug(heading[1].replace(/`/g, "")));
-  }
-  return anchors;
+  return markdownAnchors(await readFile(path.join(PROJECT_ROOT, RUNBOOK_PATH), "utf8"));
 }
 
 describe("alarms: what they mean, where to look, what the runbook says", () => {

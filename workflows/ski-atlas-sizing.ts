@@ -23,7 +23,7 @@ export const SKI_ATLAS_SIZED_STEPS: readonly SkiAtlasSizedStep[] = ["download", 
  *   staged outputs.
  * - By this fit every region of the registry fits a tier with the 30% margin (workflows/ski-atlas-sizing.test.ts),
  *   Europe (31 GB) included. Beyond 4 GB the lines are extrapolated; a step killed for memory is retried one tier
- *   up (see "How a run behaves" in the README).
+ *   up (see docs/WORKFLOWS.md, "How a run behaves").
  */
 export const SKI_ATLAS_SIZE_POLICIES: Record<SkiAtlasSizedStep, SizePolicy> = {
   download: { baseMemoryMiB: 240, memoryMiBPerInputMiB: 0.015, baseDiskGiB: 0.5, diskGiBPerInputGiB: 1 },
