@@ -8,6 +8,8 @@ import type { TaskRecord } from "../lib/tasks/task-record.ts";
 import type { TaskSummary } from "../lib/tasks/task-table.ts";
 import { DLQ_TAG } from "../lib/tasks/task-queues.ts";
 import { QUEUES } from "../lib/tasks/task-types.ts";
+import { exitCodeOf, onInterrupt, repeatedSignal } from "../local/interrupt.ts";
+import { connectOfflineTasks, DEFAULT_IDLE_EXIT_SECONDS, startOfflineTasks, stopOfflineTasks, tasksDir } from "./tasks-offline.ts";
 
 /**
  * `npm start -- tasks …`: hand the platform a task, follow it, list tasks, redrive dead-lettered ones, offline (the
@@ -20,11 +22,14 @@ export const TASKS_HELP = `usage:
   npm start -- tasks status <taskId> [--json] [--aws]
   npm start -- tasks list [--status QUEUED|RUNNING|SUCCEEDED|FAILED] [--limit N] [--json] [--aws]
   npm start -- tasks redrive [--queue gpu|cpu] [--aws]
+  npm start -- tasks serve [--idle-exit SECONDS]      (offline: the platform in the foreground)
+  npm start -- tasks stop                             (offline: stops the platform running in the background)
 
 types: ocr (text in an image, GPU queue), thumbnail (WebP thumbnails, CPU queue)
 --json prints the task's record on stdout (docs/TASKS.md); --wait polls until it SUCCEEDED or FAILED.
 --aws uses the deployed API: set ATLAS_TASKS_API_URL (the stack output TasksApiUrl) and AWS_REGION.
-offline, the tasks are kept in .data/tasks/ (or $ATLAS_TASKS_DIR).`;
+offline, the tasks are kept in .data/tasks/ (or $ATLAS_TASKS_DIR) and run by a platform the first command starts
+in the background; it stops by itself after ${DEFAULT_IDLE_EXIT_SECONDS} s with nothing to do.`;
 
 /** Where the client talks to, and what closes it. */
 interface Backend {
@@ -33,9 +38,9 @@ interface Backend {
   stop(): Promise<void>;
 }
 
+/** Offline: the platform that holds the task store, started in the background when none runs (cli/tasks-offline.ts). */
 async function offlineBackend(): Promise<Backend> {
-  const { startOfflineTasks } = await import("./tasks-offline.ts");
-  const platform = await startOfflineTasks();
+  const platform = await connectOfflineTasks(tasksDir(), { start: "background" });
   return {
     client: new TaskClient({ baseUrl: platform.apiUrl }),
     async redrive(queues, out) {
@@ -44,8 +49,49 @@ async function offlineBackend(): Promise<Backend> {
         await redriveQueue(platform.sqs, q, dlqArn, out, true);
       }
     },
-    stop: () => platform.stop(),
+    stop: async () => platform.close(),
   };
+}
+
+/**
+ * `tasks serve`: the offline platform with its worker in this process, until Ctrl-C (or SIGTERM from `tasks stop`),
+ * or, with `--idle-exit`, until it has had nothing to do for that long. A stop lets the executions in flight finish
+ * (a second Ctrl-C ends at once; the next platform cleans up after them, local/task-worker.ts).
+ */
+async function serve(idleExitSeconds: number | undefined, say: (line: string) => void): Promise<number> {
+  const dir = tasksDir();
+  const platform = await startOfflineTasks(dir, { worker: { onLine: say } });
+  say(`offline task platform: API ${platform.apiUrl}, store ${dir}${idleExitSeconds ? `; stops after ${idleExitSeconds} s with nothing to do` : "; Ctrl-C stops it"}`);
+  let idleSince = Date.now();
+  let firstSignalAt: number | undefined;
+  let removeHandler = () => {};
+  const reason = await new Promise<string>((resolve) => {
+    removeHandler = onInterrupt((signal) => {
+      if (firstSignalAt === undefined) {
+        firstSignalAt = Date.now();
+        return resolve(signal);
+      }
+      if (repeatedSignal(signal, firstSignalAt, Date.now()) !== "exit-now") return;
+      say(`${signal} again: stopping at once (the next platform cleans up after the tasks it leaves)`);
+      process.exit(exitCodeOf(signal));
+    });
+    if (idleExitSeconds) {
+      const timer = setInterval(async () => {
+        const idle = (await platform.worker!.idle().catch(() => false)) && Date.now() - platform.lastRequestAt() > 1000;
+        if (!idle) idleSince = Date.now();
+        else if (Date.now() - idleSince >= idleExitSeconds * 1000) {
+          clearInterval(timer);
+          resolve(`nothing to do for ${idleExitSeconds} s`);
+        }
+      }, 1000);
+      timer.unref();
+    }
+  });
+  const running = platform.worker?.inFlight() ?? 0;
+  say(`stopping (${reason})${running ? `: letting ${running} task execution(s) finish` : ""}`);
+  await platform.stop();
+  removeHandler();
+  return 0;
 }
 
 function awsBackend(): Backend {
@@ -127,6 +173,7 @@ export async function tasksMain(argv: string[], io: { stdout: (s: string) => voi
         status: { type: "string" },
         limit: { type: "string" },
         queue: { type: "string" },
+        "idle-exit": { type: "string" },
         wait: { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         aws: { type: "boolean", default: false },
@@ -152,7 +199,16 @@ export async function tasksMain(argv: string[], io: { stdout: (s: string) => voi
       only(["file", "task-id", "wait"]);
       checkType(args[0]);
       if (!values.file) throw new SubmissionError("tasks submit needs --file <path>: the image to process");
-      if (values.wait && !values.aws) throw new SubmissionError("--wait offline needs the offline task runner, which is not built yet (issue 23, phase 2): submit without --wait, then `tasks status`");
+    } else if (command === "serve" || command === "stop") {
+      expect(0, "no arguments");
+      only(command === "serve" ? ["idle-exit"] : []);
+      if (values.aws) throw new SubmissionError(`tasks ${command} is for the offline platform: on AWS the stack runs the tasks`);
+      const idle = values["idle-exit"];
+      if (idle !== undefined && !/^[1-9]\d*$/.test(idle)) throw new SubmissionError(`--idle-exit '${idle}' must be a whole number of seconds`);
+      if (command === "serve") return await serve(idle === undefined ? undefined : Number(idle), say);
+      const pid = await stopOfflineTasks();
+      say(pid ? `stopped the offline task platform (pid ${pid})` : "no offline task platform is running");
+      return 0;
     } else if (command === "status") {
       expect(1, "a task id: tasks status <taskId>");
       only([]);
@@ -164,7 +220,7 @@ export async function tasksMain(argv: string[], io: { stdout: (s: string) => voi
       only(["queue"]);
       if (values.queue && !(QUEUES as readonly string[]).includes(values.queue)) throw new SubmissionError(`unknown queue '${values.queue}': use ${QUEUES.join(" or ")}`);
     } else {
-      throw new SubmissionError(`unknown tasks command '${command}': use submit, status, list or redrive`);
+      throw new SubmissionError(`unknown tasks command '${command}': use submit, status, list, redrive, serve or stop`);
     }
 
     backend = values.aws ? awsBackend() : await offlineBackend();

@@ -1,7 +1,7 @@
-import { SQSClient } from "@aws-sdk/client-sqs";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { makeS3Client } from "../lib/s3.ts";
 import { SubmissionError } from "../lib/tasks/submission.ts";
+import { makeSqsClient } from "../lib/tasks/task-queues.ts";
 import { makeDynamoClient, TaskTable } from "../lib/tasks/task-table.ts";
 import { TaskApiError, TaskService } from "../lib/tasks/task-service.ts";
 import { ConfigurationError } from "./errors.ts";
@@ -27,7 +27,7 @@ export function serviceFromEnv(env: NodeJS.ProcessEnv): TaskService {
   return new TaskService({
     table: new TaskTable(makeDynamoClient(env), env.ATLAS_TASK_TABLE!),
     s3: makeS3Client(env),
-    sqs: new SQSClient({ region: env.AWS_REGION ?? "us-east-1", ...(env.AWS_ENDPOINT_URL_SQS ? { endpoint: env.AWS_ENDPOINT_URL_SQS } : {}) }),
+    sqs: makeSqsClient(env),
     bucket: env.ATLAS_BUCKET!,
     queueUrls: { gpu: env.ATLAS_GPU_QUEUE_URL!, cpu: env.ATLAS_CPU_QUEUE_URL! },
   });

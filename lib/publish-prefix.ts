@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { EXIT, StepError } from "./exit-codes.ts";
+import { localFaultCount } from "./local-fault-hooks.ts";
 import { digestFile } from "./hash.ts";
 import { contentTypeOf, isPublishable, JOURNAL_NAME, MANIFEST_NAME, VERSIONS_DIR, type PublishedFile, type PublishedManifest } from "./manifest.ts";
 import { acquireLease, isConflict, isGone, isPreconditionFailed, leaseSettings, type LeaseSettings, type PrefixLease } from "./prefix-lease.ts";
@@ -269,14 +270,6 @@ export function crashAfterCopies(env: Record<string, string | undefined>): numbe
 /** The pause hook's setting (PAUSE_AFTER_COPIES_ENV), honoured only in local runs like the crash hook. */
 export function pauseAfterCopies(env: Record<string, string | undefined>): number | undefined {
   return localFaultCount(env, PAUSE_AFTER_COPIES_ENV);
-}
-
-function localFaultCount(env: Record<string, string | undefined>, name: string): number | undefined {
-  const raw = env[name]?.trim();
-  if (env.ATLAS_LOCAL !== "1" || raw === undefined || raw === "") return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new StepError(`${name}='${raw}' is not a count`, EXIT.USAGE);
-  return n;
 }
 
 /** The pause hook: holds here (the event loop, and so the lease renewal, keeps running) until SIGUSR2. */

@@ -5,6 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { TASK_DEFINITION_TIER, type TaskSizeOverrides } from "../workflows/tiers.ts";
 import { CRASH_AFTER_COPIES_ENV, PAUSE_AFTER_COPIES_ENV } from "../lib/publish-prefix.ts";
+import { INTERRUPT_AFTER_OUTPUTS_ENV } from "../lib/tasks/task-files.ts";
 import { describeFault, FAULT_LINE_PREFIX, type FaultKind } from "./faults.ts";
 import { startStalledS3, type StalledS3 } from "./s3-stall.ts";
 import { treeRssBytes } from "./process-tree.ts";
@@ -27,6 +28,8 @@ export interface RunTaskParameters {
   TaskDefinition: string;
   Cluster?: string;
   Overrides: TaskOverrides;
+  /** Set instead of a launch type for tasks on a capacity provider's EC2 instances (the GPU tasks). */
+  CapacityProviderStrategy?: { CapacityProvider: string; Weight?: number; Base?: number }[];
 }
 
 export interface EcsRunnerOptions {
@@ -48,6 +51,11 @@ export interface EcsRunnerOptions {
   fault?: FaultKind;
   /** Runs while a `s3down` fault is active: stops and restarts the embedded S3 server. */
   s3Outage?: () => Promise<void>;
+  /**
+   * What a task launched on a capacity provider gets in its environment besides `baseEnv`, standing in for its
+   * instance's hardware (the GPU tasks: ONNX Runtime's CPU provider).
+   */
+  capacityProviderEnv?: Record<string, string>;
 }
 
 /** What Step Functions returns for a stopped task (DescribeTasks, PascalCase as the service integration shows it). */
@@ -61,9 +69,11 @@ export interface EcsTaskResult {
   Cpu: string;
   Memory: string;
   CreatedAt: number;
-  StartedAt: number;
+  /** Absent for a task that never started (no capacity to place it). */
+  StartedAt?: number;
   StoppedAt: number;
-  Containers: { Name: string; ExitCode: number; LastStatus: "STOPPED"; Reason?: string }[];
+  /** A container that never ran, or whose host went away, has no exit code. */
+  Containers: { Name: string; ExitCode?: number; LastStatus: "STOPPED"; Reason?: string }[];
   /** What RunTask was asked for, as DescribeTasks echoes it: the size and the container's command and environment. */
   Overrides: TaskOverrides;
   /** Not part of the AWS shape: local extras for the progress view. */
@@ -189,6 +199,24 @@ export class RunTaskFailuresError extends Error {
   }
 }
 
+/**
+ * A task on a capacity provider that found no instance: it waits in PROVISIONING (10 to 30 minutes on AWS, while
+ * managed scaling tries to start one; aws/containers-roadmap#2381), then stops unplaced. ECS does not document the
+ * words of its StoppedReason; the stop code is TaskFailedToStart and no container ran, which is what the task
+ * workflow reads. Locally the task stops at once: the workflow's retries do the waiting.
+ */
+export function capacityProviderTimeoutReason(capacityProvider: string): string {
+  return `Timeout waiting for capacity: no container instance of capacity provider ${capacityProvider} became available to place the task`;
+}
+
+/**
+ * A task whose instance went away mid-way (the `interrupt<N>` fault): ECS stops it with its host and no exit code.
+ * On EC2 the reason names the instance; on Fargate, the task retirement's words.
+ */
+export function hostGoneReason(onCapacityProvider: boolean): string {
+  return onCapacityProvider ? "Host EC2 (instance i-0local000000000000) stopped/terminated" : "ECS is performing maintenance on the underlying infrastructure hosting the task";
+}
+
 /** Node's own words when it aborts on a full heap (exit 134). */
 export const HEAP_EXHAUSTED_PATTERN = /JavaScript heap out of memory/;
 
@@ -221,14 +249,19 @@ export async function runEcsTask(
   const size = taskSize(params.Overrides);
   const command = override.Command ?? [];
   const step = command[0] ?? override.Name;
+  const capacityProvider = params.CapacityProviderStrategy?.[0]?.CapacityProvider;
   // No capacity: nothing starts, nothing is billed, the state fails before any container runs.
-  if (options.fault === "capacity") throw new RunTaskFailuresError([{ Arn: params.TaskDefinition, Reason: CAPACITY_UNAVAILABLE_REASON }]);
+  if (options.fault === "capacity") {
+    if (capacityProvider) throw new TaskFailedError(unplacedTask(params, override.Name, size, capacityProvider));
+    throw new RunTaskFailuresError([{ Arn: params.TaskDefinition, Reason: CAPACITY_UNAVAILABLE_REASON }]);
+  }
   // A fresh work dir per task that goes away with it, like a Fargate task's ephemeral storage.
   const workDir = await newTaskWorkDir(override.Name);
-  const env = containerEnvironment(options.baseEnv, workDir, override.Environment);
+  const env = containerEnvironment({ ...options.baseEnv, ...(capacityProvider ? options.capacityProviderEnv : {}) }, workDir, override.Environment);
   const fault = options.fault;
   if (typeof fault === "object" && "crashAfterCopies" in fault) env[CRASH_AFTER_COPIES_ENV] = String(fault.crashAfterCopies);
   if (typeof fault === "object" && "pauseAfterCopies" in fault) env[PAUSE_AFTER_COPIES_ENV] = String(fault.pauseAfterCopies);
+  if (typeof fault === "object" && "interruptAfterOutputs" in fault) env[INTERRUPT_AFTER_OUTPUTS_ENV] = String(fault.interruptAfterOutputs);
   // A stalled S3 for this attempt only: the step's S3 endpoint is a server that never answers, or cuts bodies.
   let stalled: StalledS3 | undefined;
   if (fault === "s3stall" || fault === "s3halfbody") {
@@ -320,21 +353,26 @@ export async function runEcsTask(
   await stalled?.stop();
   if (partial) onChunk(Buffer.from("\n"));
   // Said where the injection was announced, so that "injected" is never the last word on a fault that did nothing.
-  if (typeof fault === "object" && !("exitCode" in fault) && !faultFired && !killedFor) {
+  if (typeof fault === "object" && "interruptAfterOutputs" in fault && !faultFired && !killedFor) {
+    onChunk(Buffer.from(`${FAULT_LINE_PREFIX} ${describeFault(fault)} did not fire: ${step} wrote fewer than ${fault.interruptAfterOutputs} outputs\n`));
+  } else if (typeof fault === "object" && !("exitCode" in fault) && !("interruptAfterOutputs" in fault) && !faultFired && !killedFor) {
     onChunk(Buffer.from(`${FAULT_LINE_PREFIX} ${describeFault(fault)} did not fire: ${step} made fewer than ${"crashAfterCopies" in fault ? fault.crashAfterCopies : fault.pauseAfterCopies} copies (an unchanged month or day copies nothing)\n`));
   }
   await new Promise((resolve) => log.end(resolve));
 
   const oom = killedFor === "memory";
+  // The interrupt<N> hook killed the step: to ECS, its instance went away under it.
+  const hostGone = typeof fault === "object" && "interruptAfterOutputs" in fault && faultFired && !killedFor;
   const task: EcsTaskResult = {
     TaskArn: `arn:aws:ecs:local:000000000000:task/${params.Cluster?.split("/").pop() ?? "local"}/${child.pid}`,
     TaskDefinitionArn: params.TaskDefinition,
     ClusterArn: params.Cluster ?? "local",
     LastStatus: "STOPPED",
-    StopCode: killedFor === "timeout" ? "UserInitiated" : "EssentialContainerExited",
+    StopCode: killedFor === "timeout" ? "UserInitiated" : hostGone ? "TerminationNotice" : "EssentialContainerExited",
     // As Fargate reports an out-of-memory kill: the task stopped because its essential container exited; the
     // container's own Reason says why (and the compiled machine's `*OutOfMemoryError*` finds it there).
-    StoppedReason: killedFor === "timeout" ? "Task stopped by Step Functions: the state timed out" : ESSENTIAL_CONTAINER_EXITED,
+    StoppedReason:
+      killedFor === "timeout" ? "Task stopped by Step Functions: the state timed out" : hostGone ? hostGoneReason(capacityProvider !== undefined) : ESSENTIAL_CONTAINER_EXITED,
     Cpu: String(size.cpu),
     Memory: String(size.memoryMiB),
     CreatedAt: createdAt,
@@ -343,7 +381,7 @@ export async function runEcsTask(
     Containers: [
       {
         Name: override.Name,
-        ExitCode: oom ? 137 : exitCode,
+        ...(hostGone ? {} : { ExitCode: oom ? 137 : exitCode }),
         LastStatus: "STOPPED",
         ...(oom ? { Reason: OUT_OF_MEMORY_REASON } : {}),
       },
@@ -355,12 +393,31 @@ export async function runEcsTask(
   return task;
 }
 
+/** The stopped task of a task on a capacity provider that no instance took (see `capacityProviderTimeoutReason`). */
+function unplacedTask(params: RunTaskParameters, container: string, size: { cpu: number; memoryMiB: number }, capacityProvider: string): EcsTaskResult {
+  const now = Date.now();
+  return {
+    TaskArn: `arn:aws:ecs:local:000000000000:task/${params.Cluster?.split("/").pop() ?? "local"}/unplaced-${now}`,
+    TaskDefinitionArn: params.TaskDefinition,
+    ClusterArn: params.Cluster ?? "local",
+    LastStatus: "STOPPED",
+    StopCode: "TaskFailedToStart",
+    StoppedReason: capacityProviderTimeoutReason(capacityProvider),
+    Cpu: String(size.cpu),
+    Memory: String(size.memoryMiB),
+    CreatedAt: now,
+    StoppedAt: now,
+    Containers: [{ Name: container, LastStatus: "STOPPED" }],
+    Overrides: params.Overrides,
+  };
+}
+
 /** The child to start: the step's entrypoint, or a stand-in process that misbehaves in the injected way. */
 function childCommand(entrypoint: string, command: string[], fault: FaultKind | undefined, memoryMiB: number): string[] {
   const node = process.execPath;
   // The real step runs for no fault, for an S3 outage, and for a crash the step performs on itself.
   const realStep = fault === undefined || fault === "s3down" || fault === "s3stall" || fault === "s3halfbody";
-  if (realStep || (typeof fault === "object" && ("crashAfterCopies" in fault || "pauseAfterCopies" in fault))) {
+  if (realStep || (typeof fault === "object" && ("crashAfterCopies" in fault || "pauseAfterCopies" in fault || "interruptAfterOutputs" in fault))) {
     return [node, "--import", "tsx", entrypoint, ...command];
   }
   const say = (what: string) => `process.stderr.write(${JSON.stringify(`[fault] injected ${what}\n`)});`;

@@ -13,6 +13,7 @@ import { RunInterpreter, stateSummaries, type EcsAttemptNote, type RunModel, typ
 import type { ProgressEvent } from "../run-model/progress-events.ts";
 import { HistoryWriter, type InterpreterEvent } from "./history-writer.ts";
 import { localAssumeRole, STS_ASSUME_ROLE_RESOURCE, type AssumeRoleParameters } from "./sts-runner.ts";
+import { isDynamoDbResource, localDynamoDb } from "./dynamodb-runner.ts";
 
 export const RESOURCES = {
   lambda: "arn:aws:states:::lambda:invoke",
@@ -52,6 +53,18 @@ export interface LocalEngineOptions {
   onHistory?: (execution: string, machine: string, event: HistoryEventRecord) => void;
   /** Each ECS task attempt as it stops: its peak memory, log file and `error:` line (for the run record). */
   onEcsTask?: (execution: string, note: EcsAttemptNote) => void;
+  /** Where an execution's task logs go (default `<runDir>/logs/<execution>`): the task platform gives each its own run folder. */
+  logDirFor?: (execution: string) => string;
+  /**
+   * What a task launched on an ECS capacity provider gets in its environment locally, standing in for the hardware
+   * of the provider's instances (the GPU tasks: ONNX Runtime's CPU provider instead of CUDA).
+   */
+  capacityProviderEnv?: Record<string, string>;
+  /**
+   * The local table a DynamoDB state's `TableName` (a placeholder in the resolved definition, as every ARN is) stands
+   * for. Without it, the name is used as it is.
+   */
+  dynamoDbTable?: (tableName: string) => string;
 }
 
 /** A state of a finished execution: its status, attempts and time (run-model/interpret.ts `stateSummaries`). */
@@ -283,7 +296,8 @@ export class LocalEngine {
             const task = await runEcsTask(params, Date.now() + timeoutMs, {
               repoRoot: this.options.repoRoot,
               baseEnv: this.options.env,
-              logDir: path.join(this.options.runDir, "logs", execution),
+              logDir: this.options.logDirFor?.(execution) ?? path.join(this.options.runDir, "logs", execution),
+              capacityProviderEnv: this.options.capacityProviderEnv,
               fault: faultFor(step, timeoutMs),
               s3Outage: this.options.s3Outage && (() => this.options.s3Outage!(300)),
               onStarted: (started) => (logFile = started.logFile),
@@ -303,6 +317,14 @@ export class LocalEngine {
           const { parameters } = withTimeout(input, state);
           history.scheduled(stateName, parameters);
           return this.startNested(parameters as NestedStart);
+        };
+      } else if (isDynamoDbResource(resource)) {
+        handlers[stateName] = async (input) => {
+          const { parameters } = withTimeout(input, state);
+          history.scheduled(stateName, parameters);
+          const request = parameters as Record<string, unknown>;
+          const local = this.options.dynamoDbTable?.(String(request.TableName));
+          return localDynamoDb(resource, local ? { ...request, TableName: local } : request, this.options.env);
         };
       } else if (resource === STS_ASSUME_ROLE_RESOURCE) {
         handlers[stateName] = async (input) => {

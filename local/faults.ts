@@ -11,9 +11,11 @@
  * `s3down` (the embedded S3 server goes away for a moment while the step runs), `crash<N>` (the real publish
  * step kills itself after copying N files: ATLAS_FAULT_CRASH_AFTER_COPIES), `pause<N>` (the real publish step of ski-atlas or weather
  * stops after copying N files and waits there, holding its lease, as if stuck: for trying Ctrl-C mid-publish;
- * ATLAS_FAULT_PAUSE_AFTER_COPIES), `capacity` (no task starts: RunTask
+ * ATLAS_FAULT_PAUSE_AFTER_COPIES), `interrupt<N>` (a task on demand's real step is SIGKILLed after writing N of its
+ * outputs, and ECS reports the task stopped because its instance went away: lib/tasks/task-files.ts's hook),
+ * `capacity` (no task starts: on Fargate RunTask
  * answers with `failures`, "Capacity is unavailable at this time", and the state fails with AmazonECS.Unknown as on
- * AWS), `heap` (a real Node child with a small `--max-old-space-size` fills its heap and aborts: exit 134,
+ * AWS; on a capacity provider the task stops unplaced, TaskFailedToStart, as after its wait in PROVISIONING), `heap` (a real Node child with a small `--max-old-space-size` fills its heap and aborts: exit 134,
  * "JavaScript heap out of memory" on stderr), `s3stall` (the real step, its S3
  * connections accepted and never answered: lib/s3.ts's timeouts must end it with exit 75), `s3halfbody` (the
  * real step, every S3 response with a body cut after its headers and half the body; see local/s3-stall.ts).
@@ -39,12 +41,14 @@ export type FaultKind =
   | "s3stall"
   | "s3halfbody"
   | "heap"
+  | "refused"
   | { exitCode: number }
   | { crashAfterCopies: number }
-  | { pauseAfterCopies: number };
+  | { pauseAfterCopies: number }
+  | { interruptAfterOutputs: number };
 
 /** The fault kinds written as a plain word in ATLAS_FAULTS. */
-const NAMED_FAULTS = ["oom", "hang", "s3down", "error", "throttle", "capacity", "heap", "s3stall", "s3halfbody"];
+const NAMED_FAULTS = ["oom", "hang", "s3down", "error", "throttle", "capacity", "heap", "s3stall", "s3halfbody", "refused"];
 
 /** What each kind of step can be made to do (`exit<N>` is a container fault). */
 const CONTAINER_FAULTS = ["oom", "hang", "s3down", "capacity", "heap", "s3stall", "s3halfbody", "exit<N>"];
@@ -56,9 +60,12 @@ const FUNCTION_FAULTS = ["error", "throttle", "oom", "hang", "s3down"];
 const COPY_FAULTS: Record<string, Record<string, string[]>> = {
   "ski-atlas": { publish: ["crash<N>", "pause<N>"] },
   weather: { publish: ["crash<N>", "pause<N>"] },
+  // A task's instance going away after the step wrote N outputs (lib/tasks/task-files.ts's hook).
+  ocr: { ocr: ["interrupt<N>"] },
+  thumbnail: { thumbnail: ["interrupt<N>"] },
 };
 
-export type FaultTargetKind = "container" | "function";
+export type FaultTargetKind = "container" | "function" | "pipe";
 /** A step ATLAS_FAULTS may name: its kind, and the faults it takes. */
 export interface FaultTarget {
   kind: FaultTargetKind;
@@ -81,13 +88,14 @@ export function faultTargets(workflow: Workflow, all: Workflow[]): Map<string, F
     for (const step of w.steps) {
       if (step.kind === "container") container(step.command[0], step.container);
       else if (step.kind === "function") fn(step.fn);
-      else {
+      else if (step.kind === "fanOut") {
         const child = all.find((c) => c.name === step.workflow);
         if (child && child !== w) add(child);
       }
     }
+    for (const step of w.cleanupOnFailure ?? []) if (step.kind === "function") fn(step.fn);
     if (w.metrics) fn(w.metrics.fn);
-    fn(w.notify.fn);
+    if (w.notify) fn(w.notify.fn);
   };
   add(workflow);
   return targets;
@@ -107,15 +115,17 @@ export function parseFaults(spec: string | undefined, targets?: { workflow: stri
   if (!spec?.trim()) return [];
   return spec.split(",").map((entry) => {
     const [step, kindText, timesText] = entry.trim().split(":");
-    const usage = `ATLAS_FAULTS entry '${entry}' is not <step>:<oom|exit<N>|hang|s3down|s3stall|s3halfbody|crash<N>|pause<N>|capacity|heap|error|throttle>[:<times>]`;
+    const usage = `ATLAS_FAULTS entry '${entry}' is not <step>:<oom|exit<N>|hang|s3down|s3stall|s3halfbody|crash<N>|pause<N>|interrupt<N>|capacity|heap|error|throttle>[:<times>]`;
     if (!step || !kindText) throw new Error(usage);
     let kind: FaultKind;
     const exit = /^exit(\d{1,3})$/.exec(kindText);
     const crash = /^crash(\d{1,3})$/.exec(kindText);
     const pause = /^pause(\d{1,3})$/.exec(kindText);
+    const interrupt = /^interrupt(\d{1,3})$/.exec(kindText);
     if (exit) kind = { exitCode: Number(exit[1]) };
     else if (crash) kind = { crashAfterCopies: Number(crash[1]) };
     else if (pause) kind = { pauseAfterCopies: Number(pause[1]) };
+    else if (interrupt) kind = { interruptAfterOutputs: Number(interrupt[1]) };
     else if (NAMED_FAULTS.includes(kindText)) kind = kindText as FaultKind;
     else throw new Error(usage);
     const times = timesText === undefined ? 1 : Number(timesText);
@@ -125,7 +135,7 @@ export function parseFaults(spec: string | undefined, targets?: { workflow: stri
       if (!target) {
         throw new Error(`ATLAS_FAULTS entry '${entry}': ${targets.workflow} has no step '${step}' (its steps: ${[...targets.steps.keys()].join(", ")})`);
       }
-      const name = typeof kind === "string" ? kind : "exitCode" in kind ? "exit<N>" : "crashAfterCopies" in kind ? "crash<N>" : "pause<N>";
+      const name = typeof kind === "string" ? kind : "exitCode" in kind ? "exit<N>" : "crashAfterCopies" in kind ? "crash<N>" : "pauseAfterCopies" in kind ? "pause<N>" : "interrupt<N>";
       if (!target.faults.includes(name)) {
         const copying = name === "crash<N>" || name === "pause<N>";
         throw new Error(
@@ -155,6 +165,20 @@ function copyFaultSteps(): string {
     .join(", ");
 }
 
+/**
+ * The targets ATLAS_FAULTS may name for the offline task platform (local/task-worker.ts): the task workflows' steps,
+ * and each machine's pipe, by the machine's name (`tasks-cpu:refused:5`: its first 5 StartExecution calls are refused,
+ * as when a deploy left the pipe's target missing, so its messages end in the dead-letter queue).
+ */
+export function taskFaultTargets(workflows: Workflow[]): Map<string, FaultTarget> {
+  const targets = new Map<string, FaultTarget>();
+  for (const w of workflows) {
+    for (const [step, target] of faultTargets(w, workflows)) targets.set(step, target);
+    targets.set(w.name, { kind: "pipe", faults: ["refused"] });
+  }
+  return targets;
+}
+
 /** Counts attempts per step and answers which fault, if any, this attempt gets. */
 export class FaultPlan {
   private readonly attempts = new Map<string, number>();
@@ -176,5 +200,6 @@ export class FaultPlan {
 export function describeFault(kind: FaultKind): string {
   if (typeof kind === "string") return kind;
   if ("exitCode" in kind) return `exit${kind.exitCode}`;
+  if ("interruptAfterOutputs" in kind) return `interrupt${kind.interruptAfterOutputs}`;
   return "crashAfterCopies" in kind ? `crash${kind.crashAfterCopies}` : `pause${kind.pauseAfterCopies}`;
 }

@@ -178,8 +178,10 @@ export class RunRecorder {
    * child's copied here under `outDir` (--out) or `published/`, as `<region>/<period>/…`, so a fan-out's months
    * are files too), the S3 requests the run made (for the cost estimate), and a final write.
    */
-  async finish(s3: S3Client, top: { copiedTo?: string; outDir?: string; s3Requests?: { write: number; read: number } | null }): Promise<RunRecord> {
+  async finish(s3: S3Client, top: { copiedTo?: string; outDir?: string; s3Requests?: { write: number; read: number } | null; outputs?: RunRecord["outputs"] }): Promise<RunRecord> {
     this.s3Requests = top.s3Requests ?? null;
+    // Outputs that are not a published prefix (a task's results, local/task-worker.ts): as the caller found them.
+    if (top.outputs && this.top) this.executions.get(this.top)!.outputs = top.outputs;
     for (const track of this.executions.values()) {
       const record = this.record(track.name);
       const publish = (record.output as { plan?: { uris?: { publish?: string } } } | null)?.plan?.uris?.publish;

@@ -25,6 +25,9 @@ export const STATE_NAMES = {
   runSession: (id: string): string => `${capitalize(id)}: start run session`,
   /** Sends the machine back to the failed step's "pick tier" (or its run session) (the step named in `$.task.step`). */
   runAgain: "Run the step again",
+  /** A check of the input (`A gpu task?`), and the Fail state it leads to when the input fails it (`Not a gpu task`). */
+  check: (id: string): string => `${capitalize(id)}?`,
+  checkFailed: (id: string): string => `Not ${id}`,
   /** The Choice of a function step's `endsRunWhen` (`Nothing to ingest?`), and the Succeed it leads to. */
   endRunChoice: (name: string): string => `${name}?`,
   endRun: (name: string): string => name,

@@ -37,6 +37,9 @@ export function runUsage(
     usage.stateTransitions += 1 + Math.max(0, visit.attempts.length - 1);
     if (visit.type !== "Task") continue;
     const known = resources.get(visit.name);
+    // A task on a capacity provider's EC2 instances (the GPU tasks) is billed as its instance's time, which the
+    // instance's tasks share: the task's own record prices it (lib/tasks/task-cost.ts), not the run's Fargate part.
+    if (known?.capacityProvider) continue;
     const isEcs = known ? known.resource.includes(":ecs:") : visit.attempts.some((a) => a.tier !== null);
     const isLambda = known ? known.resource.includes(":lambda:") : false;
     for (const attempt of visit.attempts) {
@@ -76,7 +79,7 @@ export function ecsTaskStarted(attempt: Pick<StateVisit["attempts"][number], "er
   return attempt.error === null || !ECS_CAPACITY_RETRY.errors.includes(attempt.error);
 }
 
-type TaskResource = { resource: string; functionName: string };
+type TaskResource = { resource: string; functionName: string; capacityProvider: boolean };
 
 /** Each Task state's resource and, for a Lambda, the function it invokes, from the definition (empty without one). */
 function taskResources(definition: unknown): Map<string, TaskResource> {
@@ -85,8 +88,9 @@ function taskResources(definition: unknown): Map<string, TaskResource> {
   if (!d?.States) return resources;
   forEachState(d as { States: Record<string, Record<string, unknown>> }, (name, s) => {
     if (typeof s.Resource === "string") {
-      const fn = (s.Parameters as { FunctionName?: unknown } | undefined)?.FunctionName;
-      resources.set(name, { resource: s.Resource, functionName: typeof fn === "string" ? fn : "" });
+      const parameters = s.Parameters as { FunctionName?: unknown; CapacityProviderStrategy?: unknown } | undefined;
+      const fn = parameters?.FunctionName;
+      resources.set(name, { resource: s.Resource, functionName: typeof fn === "string" ? fn : "", capacityProvider: Array.isArray(parameters?.CapacityProviderStrategy) });
     }
   });
   return resources;

@@ -271,10 +271,16 @@ export function buildRecord(o: BuildRecordOptions): RunRecord {
   };
 }
 
-/** The inputs worth a column in a list of runs. */
+/** The inputs worth a column in a list of runs; a task run's (its input is `{task, message}`), its task id and type. */
 export function keyInput(input: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   if (!input || typeof input !== "object") return out;
+  const task = (input as { task?: unknown }).task;
+  if (task && typeof task === "object") {
+    const { taskId, type } = task as { taskId?: unknown; type?: unknown };
+    if (typeof taskId === "string") out.task = taskId;
+    if (typeof type === "string") out.type = type;
+  }
   for (const [k, v] of Object.entries(input as Record<string, unknown>)) {
     if (["region", "period", "regions", "job", "date", "stations", "runId", "run_id"].includes(k) && v !== undefined && v !== null) {
       out[k] = Array.isArray(v) ? v.join(",") : typeof v === "object" ? JSON.stringify(v) : String(v);

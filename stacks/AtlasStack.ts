@@ -3,6 +3,8 @@ import { codeVersion } from "../lib/code-version.ts";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { machineArnVariable } from "../lib/execution-history.ts";
 import { allWorkflows } from "../workflows/index.ts";
+import { GPU_CAPACITY_BINDING, TASK_TABLE_BINDING, taskWorkflow } from "../workflows/tasks.ts";
+import { QUEUES, type QueueName } from "../lib/tasks/task-types.ts";
 import { readConfig } from "../workflows/config.ts";
 import { functionNames, functionSteps, type BucketAccess, type Workflow } from "../workflows/types.ts";
 import { AlertTopic } from "./constructs/AlertTopic.ts";
@@ -90,8 +92,7 @@ export function AtlasStack({ stack }: StackContext) {
     }
   }
 
-  // Tasks on demand (docs/TASKS.md). The task workflow's machines are wired with `taskPlatform.connect(...)`
-  // (issue 23, phase 2); until then the API takes tasks and the queues keep them.
+  // Tasks on demand (docs/TASKS.md): the platform, and one machine per queue (workflows/tasks.ts) that its pipe starts.
   const taskPlatform = new TaskPlatform(stack, "TaskPlatform", {
     vpc: network.vpc,
     subnets: network.taskSubnets,
@@ -102,6 +103,38 @@ export function AtlasStack({ stack }: StackContext) {
     gpuMaxInstances: config.gpuMaxInstances,
     runbookUrl: config.runbookUrl,
   });
+  const taskMachines = Object.fromEntries(
+    QUEUES.map((queue) => {
+      const workflow = taskWorkflow(queue, config);
+      const machine = new WorkflowMachine(stack, workflow.name, {
+        workflow,
+        alerts: alerts.topic,
+        runbookUrl: config.runbookUrl,
+        afterFailure: ["A failed task's record says why", "npm start -- tasks status <taskId> --aws"],
+        bindings: {
+          fn: (name) => taskPlatform.functions.get(name),
+          task: (image) => taskPlatform.definitions.forImage(image),
+          cluster: tasks.cluster,
+          subnets: network.taskSubnets,
+          securityGroups: [network.taskSecurityGroup],
+          assignPublicIp: network.assignPublicIp,
+          stateMachine: (name) => {
+            throw new Error(`the task workflow ${workflow.name} starts no other machine (asked for '${name}')`);
+          },
+          table: (name) => {
+            if (name !== TASK_TABLE_BINDING) throw new Error(`${workflow.name}: no table '${name}'`);
+            return taskPlatform.table.table;
+          },
+          capacityProvider: (name) => {
+            if (name !== GPU_CAPACITY_BINDING) throw new Error(`${workflow.name}: no capacity provider '${name}'`);
+            return taskPlatform.gpu.capacityProvider.capacityProviderName;
+          },
+        },
+      });
+      return [queue, machine] as const;
+    }),
+  ) as Record<QueueName, WorkflowMachine>;
+  taskPlatform.connect({ gpu: taskMachines.gpu.stateMachine, cpu: taskMachines.cpu.stateMachine });
 
   // Lambda writes a function's stdout to /aws/lambda/<function name> (created on its first run).
   new OperationsDashboard(stack, "Dashboard", { workflows, machines, metricsLogGroup: `/aws/lambda/${functions.get("metrics").functionName}` });
@@ -112,9 +145,9 @@ export function AtlasStack({ stack }: StackContext) {
     AlertTopicArn: alerts.topic.topicArn,
     TasksApiUrl: taskPlatform.api.url,
     TaskTableName: taskPlatform.table.table.tableName,
-    ...Object.fromEntries([...machines].map(([name, m]) => [`${pascal(name)}StateMachineArn`, m.stateMachine.stateMachineArn])),
+    ...Object.fromEntries([...machines, ...Object.values(taskMachines).map((m) => [m.node.id, m] as const)].map(([name, m]) => [`${pascal(name)}StateMachineArn`, m.stateMachine.stateMachineArn])),
   });
-  return { bucket: data.bucket, machines, taskPlatform };
+  return { bucket: data.bucket, machines, taskPlatform, taskMachines };
 }
 
 /** Merges the access every workflow declares for one container or function. */

@@ -25,6 +25,36 @@ export async function resolvedDefinitions(): Promise<Record<string, AslDefinitio
   return out;
 }
 
+/**
+ * The properties of every resource of a CloudFormation type in the app (e.g. `AWS::Pipes::Pipe`), by the id of the
+ * construct that owns it (`gpu`), tokens resolved to the same placeholders as the definitions': a queue's ARN ends
+ * in its construct's id (`arn:aws:sqs:…:gpu`), a state machine's in its workflow's name. The offline task platform
+ * runs its pipes from these (local/task-worker.ts).
+ */
+export async function resolvedResources(type: string): Promise<Record<string, Record<string, unknown>>> {
+  const { stack } = await synthesizeOffline();
+  const placeholders = placeholderArns(stack);
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const node of stack.node.findAll()) {
+    if (!CfnResource.isCfnResource(node) || (node as CfnResource).cfnResourceType !== type) continue;
+    const properties = stack.resolve((node as unknown as { _toCloudFormation(): { Resources: Record<string, { Properties?: unknown }> } })._toCloudFormation());
+    const [resource] = Object.values((properties as { Resources: Record<string, { Properties?: unknown }> }).Resources);
+    out[ownerName(node)] = resolveDeep(resource?.Properties ?? {}, placeholders) as Record<string, unknown>;
+  }
+  return out;
+}
+
+/** `resolveTokens` for every token inside a value: objects and arrays are walked, each token rendered. */
+function resolveDeep(value: unknown, placeholders: Map<string, { ref: string; attrs: Record<string, string> }>): unknown {
+  if (Array.isArray(value)) return value.map((v) => resolveDeep(v, placeholders));
+  if (value && typeof value === "object") {
+    const o = value as Record<string, unknown>;
+    if ("Ref" in o || "Fn::GetAtt" in o || "Fn::Join" in o) return resolveTokens(o, placeholders);
+    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, resolveDeep(v, placeholders)]));
+  }
+  return value;
+}
+
 export async function resolvedDefinition(name: string): Promise<AslDefinition> {
   const all = await resolvedDefinitions();
   const found = all[name];
@@ -65,6 +95,10 @@ function placeholderArns(stack: Stack): Map<string, { ref: string; attrs: Record
       case "AWS::ECS::Cluster":
         ref = owner;
         arn = `arn:${partition}:ecs:${region}:${account}:cluster/${owner}`;
+        break;
+      case "AWS::SQS::Queue":
+        ref = `https://sqs.${region}.amazonaws.com/${account}/${owner}`;
+        arn = `arn:${partition}:sqs:${region}:${account}:${owner}`;
         break;
       case "AWS::StepFunctions::StateMachine":
         ref = arn = `arn:${partition}:states:${region}:${account}:stateMachine:${workflowNameOf(node as CfnStateMachine)}`;

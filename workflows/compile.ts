@@ -1,16 +1,21 @@
-import { Duration } from "aws-cdk-lib";
+import { Aws, Duration } from "aws-cdk-lib";
+import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import type * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as ecs from "aws-cdk-lib/aws-ecs";
+import * as iam from "aws-cdk-lib/aws-iam";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
 import { Construct } from "constructs";
 import { DOCUMENT_PATHS, STATE_NAMES } from "../run-model/state-names.ts";
 import { RUN_SESSION_ENVIRONMENT, startRunSession } from "./run-session.ts";
+import { TASK_ENV } from "../lib/task-env.ts";
 import { TIER_NAMES, TIERS, machineTierTable, tierEnvironment } from "./tiers.ts";
 import type {
   CauseRetryPolicy,
+  CheckStep,
   ContainerStep,
+  DynamoDbStep,
   ErrorRetryPolicy,
   FanOutStep,
   FunctionStep,
@@ -34,6 +39,10 @@ export interface WorkflowBindings {
   stateMachine(workflow: string): sfn.IStateMachine;
   /** The run role of a container whose steps have a scoped session (workflows/run-session.ts). */
   runRoleArn?(container: string): string | undefined;
+  /** A table a DynamoDB step writes to, by the name the step gives (`DynamoDbStep.table`). */
+  table?(name: string): dynamodb.ITable;
+  /** The name of the ECS capacity provider a container step launches on (`ContainerStep.capacityProvider`). */
+  capacityProvider?(name: string): string;
 }
 
 /** What a step's ECS task leaves in `$.steps.<id>`: enough for Metrics to compute durations. */
@@ -79,12 +88,57 @@ class SizedEcsRunTask extends tasks.EcsRunTask {
 }
 
 /**
+ * RunTask on an ECS capacity provider (`CapacityProviderStrategy`), for tasks on EC2 instances that exist only
+ * while tasks need them (the GPU instances). `EcsRunTask` in aws-cdk-lib 2.224 cannot name a capacity provider: its
+ * EC2 launch target sets `LaunchType: "EC2"`, which RunTask refuses at once on a cluster with no instance instead of
+ * letting managed scaling start one (aws/aws-cdk#20013, #30171; fixed after 2.224). A launch target returns the
+ * RunTask parameters it adds, so this one returns the strategy and no launch type; the rest is `EcsRunTask`'s.
+ */
+class CapacityProviderLaunchTarget implements tasks.IEcsLaunchTarget {
+  constructor(private readonly capacityProvider: string) {}
+
+  bind(): tasks.EcsLaunchTargetConfig {
+    return { parameters: { CapacityProviderStrategy: [{ CapacityProvider: this.capacityProvider, Weight: 1 }] } };
+  }
+}
+
+/**
+ * One UpdateItem through Step Functions' optimized DynamoDB integration, its parameters given whole in ASL form (as
+ * lib/tasks/task-transitions.ts builds them for the table code and the machine alike). `DynamoUpdateItem` in
+ * aws-cdk-lib wants each value as a `DynamoAttributeValue` and cannot take a string set read from a path; its IAM is
+ * one statement, written here.
+ */
+class DynamoDbUpdateItem extends sfn.TaskStateBase {
+  protected readonly taskMetrics = undefined;
+  protected readonly taskPolicies: iam.PolicyStatement[];
+
+  constructor(
+    scope: Construct,
+    id: string,
+    props: sfn.TaskStateBaseProps,
+    private readonly table: dynamodb.ITable,
+    private readonly updateItem: Record<string, unknown>,
+  ) {
+    super(scope, id, props);
+    this.taskPolicies = [new iam.PolicyStatement({ actions: ["dynamodb:UpdateItem"], resources: [table.tableArn] })];
+  }
+
+  protected _renderTask(): unknown {
+    return { Resource: `arn:${Aws.PARTITION}:states:::dynamodb:updateItem`, Parameters: { TableName: this.table.tableName, ...this.updateItem } };
+  }
+}
+
+/** The error DynamoDB's integration fails a state with when the write's condition does not hold. */
+export const CONDITION_FAILED = "DynamoDB.ConditionalCheckFailedException";
+
+/**
  * Turns a workflow into Step Functions states, JSONPath only (the local engine ignores JSONata).
  *
  * Shape: Initialize → steps in order → Metrics → Notify success (or the workflow's `notify.successStateName`, e.g.
  * the fan-out's "Send digest") → Succeeded. Every step catches everything into
- * `$.error` and goes to the failure path: Metrics (failed run) → Notify failure → Failed. Metrics and Notify can
- * never turn a succeeded run into a failed one: their errors are caught and stored.
+ * `$.error` and goes to the failure path: the workflow's `cleanupOnFailure` writes and helpers → Metrics (failed
+ * run) → Notify failure → Failed. The clean-up, Metrics and Notify can never turn a succeeded run into a failed one
+ * nor change `$.error`: their errors are caught and stored.
  *
  * A container step is two states, "<Step>: pick tier" (a Pass: the tier's row of the table `$.tiers`, by the
  * position Plan chose plus the escalations so far, and the step's overrides, into `$.task`) and "<Step>" (the one
@@ -108,7 +162,7 @@ export class WorkflowDefinition extends Construct {
   ) {
     super(scope, id);
     this.containerSteps = workflow.steps.filter((s): s is ContainerStep => s.kind === "container");
-    this.failurePath = this.buildEnding("FAILED");
+    this.failurePath = this.cleanupSteps(workflow.cleanupOnFailure ?? [], this.buildEnding("FAILED"));
     const success = this.buildEnding("SUCCEEDED");
 
     const initialize = new sfn.Pass(this, stateNames.initialize, {
@@ -121,6 +175,8 @@ export class WorkflowDefinition extends Construct {
     for (const step of [...workflow.steps].reverse()) {
       if (step.kind === "container") next = this.containerStep(step, next);
       else if (step.kind === "function") next = this.functionStep(step, next);
+      else if (step.kind === "dynamodb") next = this.dynamoDbStep(step, next);
+      else if (step.kind === "check") next = this.checkStep(step, next);
       else next = this.fanOutStep(step, next);
     }
     if (this.containerSteps.length) this.buildRetryStates();
@@ -143,8 +199,9 @@ export class WorkflowDefinition extends Construct {
       doc.task = {};
     }
     // Every field a later state may read exists from the start, so a failure path never trips on a missing path.
-    for (const step of [...this.workflow.steps, ...(this.workflow.metrics ? [this.workflow.metrics] : [])]) {
-      if (step.kind !== "container") doc[topLevelKey(step.resultPath)] = {};
+    for (const step of [...this.workflow.steps, ...(this.workflow.cleanupOnFailure ?? []), ...(this.workflow.metrics ? [this.workflow.metrics] : [])]) {
+      if (step.kind === "container" || step.kind === "check") continue;
+      if (step.resultPath !== null) doc[topLevelKey(step.resultPath)] = {};
     }
     return doc;
   }
@@ -176,6 +233,69 @@ export class WorkflowDefinition extends Construct {
       .otherwise(next);
   }
 
+  // ---- DynamoDB writes and input checks ----
+
+  /** One UpdateItem; a failed condition either ends the run (`whenConditionFails`) or, like any error, fails it. */
+  private dynamoDbStep(step: DynamoDbStep, next: sfn.IChainable): sfn.IChainable {
+    const write = this.dynamoDbWrite(step);
+    if (step.whenConditionFails) {
+      const { then, end } = step.whenConditionFails;
+      let after: sfn.IChainable = new sfn.Succeed(this, stateNames.endRun(end), { comment: `${stateNames.step(step.id)}: its condition did not hold, so there was nothing to do.` });
+      // No Catch on these: a write that fails after its retries fails the execution, and whatever it held is given
+      // back by the machine's clean-up of ended executions (the task workflow's `task-execution-ended`).
+      for (const t of [...then].reverse()) after = this.dynamoDbWrite(t).next(after);
+      write.addCatch(after, { errors: [CONDITION_FAILED], resultPath: sfn.JsonPath.DISCARD });
+    }
+    write.addCatch(this.failurePath, { errors: ["States.ALL"], resultPath: "$.error" });
+    return write.next(next);
+  }
+
+  private dynamoDbWrite(step: DynamoDbStep): DynamoDbUpdateItem {
+    if (!this.bindings.table) throw new Error(`${this.workflow.name}: step '${step.id}' writes to table '${step.table}', but no table is bound`);
+    const write = new DynamoDbUpdateItem(
+      this,
+      stateNames.step(step.id),
+      {
+        resultPath: step.resultPath === null ? sfn.JsonPath.DISCARD : step.resultPath,
+        ...(step.resultSelector ? { resultSelector: step.resultSelector } : {}),
+        taskTimeout: sfn.Timeout.duration(Duration.seconds(step.timeoutSeconds)),
+      },
+      this.bindings.table(step.table),
+      step.updateItem,
+    );
+    for (const policy of step.retries) write.addRetry(errorRetry(policy));
+    return write;
+  }
+
+  /** `<Name>` (a Choice): on to `next` when every condition holds, else a Fail state with the step's error. */
+  private checkStep(step: CheckStep, next: sfn.IChainable): sfn.IChainable {
+    const holds = step.conditions.map(({ path, oneOf }) => {
+      // isPresent first: a Choice on a missing path is States.Runtime, which no Catch takes.
+      const parts = [sfn.Condition.isPresent(path), sfn.Condition.isString(path)];
+      if (oneOf) parts.push(anyEquals(path, oneOf));
+      return sfn.Condition.and(...parts);
+    });
+    const fail = new sfn.Fail(this, stateNames.checkFailed(step.id), { error: step.failWith.error, cause: step.failWith.cause });
+    return new sfn.Choice(this, stateNames.check(step.id), { comment: `Goes on only when ${step.conditions.map((c) => c.path).join(", ")} ${step.conditions.length === 1 ? "is a string" : "are strings"} as expected.` })
+      .when(holds.length === 1 ? holds[0] : sfn.Condition.and(...holds), next)
+      .otherwise(fail);
+  }
+
+  /** The failure path's clean-up writes and helpers, in order, each one's error stored, never raised. */
+  private cleanupSteps(steps: (DynamoDbStep | FunctionStep)[], next: sfn.IChainable): sfn.IChainable {
+    let chain = next;
+    for (const step of [...steps].reverse()) {
+      if (step.kind === "function") {
+        chain = this.functionStep({ ...step, onError: "continue" }, chain);
+        continue;
+      }
+      const write = this.dynamoDbWrite(step);
+      write.addCatch(chain, { errors: ["States.ALL"], resultPath: step.resultPath === null ? sfn.JsonPath.DISCARD : step.resultPath });
+      chain = write.next(chain);
+    }
+    return chain;
+  }
+
   // ---- container steps (ECS Fargate) ----
 
   /** "<Step>: pick tier" → "<Step>" (the ECS task); a stopped task goes to the shared "Why did it fail?". */
@@ -195,7 +315,13 @@ export class WorkflowDefinition extends Construct {
       parameters: this.attemptPlan(step),
       resultPath: TASK,
     });
-    pick.next(run);
+    if (step.beforeEachAttempt) {
+      const before = this.dynamoDbWrite(step.beforeEachAttempt);
+      before.addCatch(this.failurePath, { errors: ["States.ALL"], resultPath: "$.error" });
+      pick.next(before).next(run);
+    } else {
+      pick.next(run);
+    }
     // A scoped step starts a fresh session before every attempt (retries and escalations come back through it).
     const entry = step.scopedSession ? this.runSession(step, step.scopedSession, pick) : pick;
     this.pickTierStates.set(step.id, entry);
@@ -219,7 +345,10 @@ export class WorkflowDefinition extends Construct {
    * into `$.run`, so that they need not know which step they act for.
    */
   private attemptPlan(step: ContainerStep): Record<string, unknown> {
-    const index = `States.MathAdd($.plan.tierIndex.${step.id}, $.run.escalated.${step.id})`;
+    if (step.capacityProvider) return this.capacityProviderAttemptPlan(step, step.capacityProvider);
+    const planned = step.tier ? String(TIER_NAMES.indexOf(step.tier)) : `$.plan.tierIndex.${step.id}`;
+    if (step.tier && !(TIER_NAMES as readonly string[]).includes(step.tier)) throw new Error(`${this.workflow.name}: step '${step.id}' names unknown tier '${step.tier}'`);
+    const index = `States.MathAdd(${planned}, $.run.escalated.${step.id})`;
     const column = (path: string) => `States.ArrayGetItem(${path}, ${index})`;
     const timeouts = TIER_NAMES.map((t) => step.timeoutSeconds[t]);
     const causeRetry = step.retries.find((p): p is CauseRetryPolicy => p.kind === "cause");
@@ -257,7 +386,7 @@ export class WorkflowDefinition extends Construct {
         escalations: {
           [step.id]: {
             step: step.id,
-            "from.$": `States.ArrayGetItem($.tiers.name, $.plan.tierIndex.${step.id})`,
+            "from.$": `States.ArrayGetItem($.tiers.name, ${planned})`,
             "to.$": `States.ArrayGetItem($.tiers.name, ${nextIndex})`,
             reason: "OutOfMemoryError",
             "count.$": `States.MathAdd($.run.escalated.${step.id}, 1)`,
@@ -266,6 +395,41 @@ export class WorkflowDefinition extends Construct {
       };
     }
     return plan;
+  }
+
+  /**
+   * The attempt plan of a step on a capacity provider: no row of the Fargate tier table (the task definition sizes
+   * the task on its instance), so `size` is empty and the attempt is labelled with the capacity provider's name
+   * (`ATLAS_TIER`, where a Fargate attempt carries its tier's). The retry bookkeeping is the same.
+   */
+  private capacityProviderAttemptPlan(step: ContainerStep, capacityProvider: string): Record<string, unknown> {
+    const where = `${this.workflow.name}: step '${step.id}' on capacity provider '${capacityProvider}'`;
+    if (step.escalateOnOutOfMemory || step.tier) throw new Error(`${where}: no tier to run on or escalate through (the task definition sizes it)`);
+    const timeouts = new Set(TIER_NAMES.map((t) => step.timeoutSeconds[t]));
+    if (timeouts.size !== 1) throw new Error(`${where}: one timeout for every tier, since it runs on none`);
+    const causeRetry = step.retries.find((p): p is CauseRetryPolicy => p.kind === "cause");
+    return {
+      step: step.id,
+      state: stateNames.step(step.id),
+      index: 0,
+      tier: capacityProvider,
+      timeoutSeconds: [...timeouts][0],
+      "retries.$": `$.run.retries.${step.id}.count`,
+      maxRetries: causeRetry?.maxAttempts ?? 0,
+      retryWaitSeconds: causeRetry?.waitSeconds ?? 0,
+      escalates: false,
+      size: {},
+      container: {
+        ContainerOverrides: [
+          {
+            Name: this.bindings.task(step.container).container.containerName,
+            Command: step.command,
+            Environment: [...environmentParameters(step.environment), { Name: TASK_ENV.tier, Value: capacityProvider }],
+          },
+        ],
+      },
+      onRetry: { [step.id]: { "count.$": `States.MathAdd($.run.retries.${step.id}.count, 1)` } },
+    };
   }
 
   /** "Why did it fail?", created with the first container step that catches into it. */
@@ -343,11 +507,20 @@ export class WorkflowDefinition extends Construct {
   /** One ECS RunTask (.sync) of a container: Fargate, the container's one task definition, the given overrides. */
   private ecsTask(
     stateName: string,
-    step: Pick<ContainerStep, "container">,
+    step: Pick<ContainerStep, "container" | "capacityProvider">,
     overrides: { expression: string },
     props: Pick<tasks.EcsRunTaskProps, "comment" | "taskTimeout" | "resultPath">,
   ): tasks.EcsRunTask {
     const { taskDefinition } = this.bindings.task(step.container);
+    // On a capacity provider's instances the task runs in the instance's network (bridge mode): no subnets of its own.
+    const placement: Partial<tasks.EcsRunTaskProps> = step.capacityProvider
+      ? { launchTarget: new CapacityProviderLaunchTarget(this.capacityProviderName(step.capacityProvider)) }
+      : {
+          launchTarget: new tasks.EcsFargateLaunchTarget({ platformVersion: ecs.FargatePlatformVersion.LATEST }),
+          subnets: this.bindings.subnets,
+          securityGroups: this.bindings.securityGroups,
+          assignPublicIp: this.bindings.assignPublicIp,
+        };
     return new SizedEcsRunTask(
       this,
       stateName,
@@ -355,15 +528,19 @@ export class WorkflowDefinition extends Construct {
         integrationPattern: sfn.IntegrationPattern.RUN_JOB,
         cluster: this.bindings.cluster,
         taskDefinition,
-        launchTarget: new tasks.EcsFargateLaunchTarget({ platformVersion: ecs.FargatePlatformVersion.LATEST }),
-        subnets: this.bindings.subnets,
-        securityGroups: this.bindings.securityGroups,
-        assignPublicIp: this.bindings.assignPublicIp,
+        launchTarget: placement.launchTarget!,
+        ...placement,
         resultSelector: ECS_RESULT_FIELDS,
         ...props,
       },
       overrides,
     );
+  }
+
+  private capacityProviderName(name: string): string {
+    const bound = this.bindings.capacityProvider?.(name);
+    if (!bound) throw new Error(`${this.workflow.name}: a step launches on capacity provider '${name}', which is not bound`);
+    return bound;
   }
 
   // ---- fan-out (one nested execution per item) ----
@@ -420,12 +597,26 @@ export class WorkflowDefinition extends Construct {
       ? new sfn.Succeed(this, stateNames.succeeded)
       : new sfn.Fail(this, stateNames.failed, { errorPath: "$.error.Error", causePath: "$.error.Cause" });
 
-    const notifyName = succeeded ? (wf.notify.successStateName ?? stateNames.notifySucceeded) : stateNames.notifyFailed;
+    const tail = wf.notify ? this.notifyStep(wf.notify, status, end) : end;
+    if (!wf.metrics) return tail;
+    return this.functionStep(
+      wf.metrics,
+      tail,
+      { status },
+      succeeded ? stateNames.metricsSucceeded : stateNames.metricsFailed,
+    );
+  }
+
+  /** Notify success (or the workflow's own name for it) / Notify failure → `end`; its failure never changes the outcome. */
+  private notifyStep(notifyStep: NonNullable<Workflow["notify"]>, status: "SUCCEEDED" | "FAILED", end: sfn.IChainable): sfn.IChainable {
+    const wf = this.workflow;
+    const succeeded = status === "SUCCEEDED";
+    const notifyName = succeeded ? (notifyStep.successStateName ?? stateNames.notifySucceeded) : stateNames.notifyFailed;
     const notify = new tasks.LambdaInvoke(this, notifyName, {
-      lambdaFunction: this.bindings.fn(wf.notify.fn),
+      lambdaFunction: this.bindings.fn(notifyStep.fn),
       payload: sfn.TaskInput.fromObject(
         toParameters({
-          ...wf.notify.payload,
+          ...notifyStep.payload,
           status,
           workflow: wf.name,
           execution: { id: "$$.Execution.Id", name: "$$.Execution.Name" },
@@ -434,21 +625,13 @@ export class WorkflowDefinition extends Construct {
       ),
       resultSelector: { "subject.$": "$.Payload.subject" },
       resultPath: "$.notification",
-      taskTimeout: sfn.Timeout.duration(Duration.seconds(wf.notify.timeoutSeconds)),
+      taskTimeout: sfn.Timeout.duration(Duration.seconds(notifyStep.timeoutSeconds)),
       retryOnServiceExceptions: false,
     });
-    for (const policy of wf.notify.retries) notify.addRetry(errorRetry(policy));
+    for (const policy of notifyStep.retries) notify.addRetry(errorRetry(policy));
     // A notification that cannot be sent is recorded, never allowed to change the run's outcome.
     notify.addCatch(end, { errors: ["States.ALL"], resultPath: "$.notification" });
-    const tail = notify.next(end);
-
-    if (!wf.metrics) return tail;
-    return this.functionStep(
-      wf.metrics,
-      tail,
-      { status },
-      succeeded ? stateNames.metricsSucceeded : stateNames.metricsFailed,
-    );
+    return notify.next(end);
   }
 }
 
@@ -464,6 +647,7 @@ function errorRetry(policy: ErrorRetryPolicy): sfn.RetryProps {
     maxAttempts: policy.maxAttempts,
     backoffRate: policy.backoffRate,
     ...(policy.maxDelaySeconds ? { maxDelay: Duration.seconds(policy.maxDelaySeconds) } : {}),
+    ...(policy.jitter ? { jitterStrategy: sfn.JitterType.FULL } : {}),
   };
 }
 

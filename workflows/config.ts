@@ -23,6 +23,12 @@ export interface AtlasConfig {
   /** At most this many GPU instances at once: no more than the account's quota for the type's family allows. */
   gpuMaxInstances: number;
   /**
+   * How many tasks of each queue run at once (ATLAS_TASKS_GPU_CONCURRENCY, ATLAS_TASKS_CPU_CONCURRENCY); the others
+   * wait their turn, QUEUED. GPU: one task per instance (one GPU each), so by default the most instances there may
+   * be. CPU: each task is a 1 vCPU Fargate task; keep it within the account's Fargate vCPU quota.
+   */
+  taskConcurrency: { gpu: number; cpu: number };
+  /**
    * Where operators read docs/RUNBOOK.md (ATLAS_RUNBOOK_URL, e.g. the file's page in your Git host): each alarm links
    * to its section there. Unset: the alarms name the file's path in the repository.
    */
@@ -43,6 +49,15 @@ const DEFAULT_MONTHLY_REGIONS = [
   "asia",
 ];
 
+/** CPU tasks at once by default: 8 one-vCPU Fargate tasks, within a new account's Fargate vCPU quota. */
+const DEFAULT_CPU_TASK_CONCURRENCY = 8;
+
+function wholeNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const value = Number(env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got '${env[name]}'`);
+  return value;
+}
+
 export function readConfig(env: NodeJS.ProcessEnv = process.env): AtlasConfig {
   const list = (value: string | undefined, fallback: string[]) =>
     value ? value.split(",").map((s) => s.trim()).filter(Boolean) : fallback;
@@ -58,6 +73,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AtlasConfig {
   if (!Number.isInteger(gpuMaxInstances) || gpuMaxInstances < 1 || gpuMaxInstances > 100) {
     throw new Error(`ATLAS_GPU_MAX_INSTANCES must be a whole number from 1 to 100, got '${env.ATLAS_GPU_MAX_INSTANCES}'`);
   }
+  const taskConcurrency = {
+    gpu: wholeNumber(env, "ATLAS_TASKS_GPU_CONCURRENCY", gpuMaxInstances, 1, 100),
+    cpu: wholeNumber(env, "ATLAS_TASKS_CPU_CONCURRENCY", DEFAULT_CPU_TASK_CONCURRENCY, 1, 1000),
+  };
   const runbookUrl = env.ATLAS_RUNBOOK_URL?.trim() || undefined;
   if (runbookUrl && !/^https:\/\/[^\s#]+$/.test(runbookUrl)) {
     throw new Error(`ATLAS_RUNBOOK_URL must be the https:// address of docs/RUNBOOK.md, without a #section (each alarm adds its own), got '${runbookUrl}'`);
@@ -65,6 +84,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AtlasConfig {
   return {
     gpuInstanceType,
     gpuMaxInstances,
+    taskConcurrency,
     monthlyRegions: list(env.ATLAS_MONTHLY_REGIONS, DEFAULT_MONTHLY_REGIONS),
     monthlyMaxConcurrency: concurrency,
     allowedSourceHosts: list(env.ATLAS_ALLOWED_SOURCE_HOSTS, ["download.geofabrik.de"]),

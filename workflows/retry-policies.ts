@@ -97,3 +97,59 @@ export const START_EXECUTION_RETRY: ErrorRetryPolicy = {
   maxDelaySeconds: 120,
 };
 
+/**
+ * DynamoDB's own transient errors through Step Functions' DynamoDB integration (throttling, a server error, the
+ * client's connection). A failed condition (`DynamoDB.ConditionalCheckFailedException`) or a malformed request is
+ * not listed: retrying cannot change either.
+ */
+export const DYNAMODB_SERVICE_RETRY: ErrorRetryPolicy = {
+  kind: "error",
+  name: "dynamodb-service",
+  errors: [
+    "DynamoDB.ProvisionedThroughputExceededException",
+    "DynamoDB.ThrottlingException",
+    "DynamoDB.RequestLimitExceeded",
+    "DynamoDB.InternalServerErrorException",
+    "DynamoDB.SdkClientException",
+  ],
+  intervalSeconds: 1,
+  maxAttempts: 6,
+  backoffRate: 2,
+  maxDelaySeconds: 30,
+};
+
+/**
+ * ECS refused to start a task on demand: RunTask's `failures` (no Fargate capacity; more than 100 tasks waiting
+ * for a capacity provider's instances in the cluster) or an exception. Like ECS_CAPACITY_RETRY, but for about 25
+ * minutes only (6 attempts, 30 s doubling to a 10 min ceiling): a task's caller is waiting on it, and a task that
+ * cannot start for that long is better FAILED with the reason than waiting for hours.
+ */
+export const TASK_CAPACITY_RETRY: ErrorRetryPolicy = {
+  ...ECS_CAPACITY_RETRY,
+  name: "task-ecs-capacity",
+  maxAttempts: 6,
+  maxDelaySeconds: 600,
+};
+
+/**
+ * A task on demand that stopped without finishing for a reason that is not the task's: it found no capacity in
+ * time (a capacity provider's task waits 10 to 30 minutes for an instance, then stops as TaskFailedToStart), its
+ * instance went away mid-way (EC2: "Host EC2 (instance …) stopped/terminated"; Fargate: "ECS is performing
+ * maintenance on the underlying infrastructure hosting the task"), or the step said "try again" (exit 75, an image
+ * pull). Run again twice, counting each attempt; its results are keyed by the task id, so a retry overwrites what a
+ * killed attempt left and never adds to it.
+ */
+export const TASK_INTERRUPTED_RETRY: CauseRetryPolicy = {
+  kind: "cause",
+  name: "task-interrupted",
+  causeMatches: [
+    ...RETRYABLE_EXIT_CODES.map((code) => `*"ExitCode":${code}*`),
+    "*TaskFailedToStart*",
+    "*Host EC2*",
+    "*maintenance on the underlying infrastructure*",
+    "*CannotPullContainerError*",
+    "*ResourceInitializationError*",
+  ],
+  waitSeconds: 30,
+  maxAttempts: 2,
+};

@@ -20,6 +20,11 @@ export interface ErrorRetryPolicy {
   maxAttempts: number;
   backoffRate: number;
   maxDelaySeconds?: number;
+  /**
+   * `FULL`: each wait is a random time up to the computed one (Step Functions' JitterStrategy), so that many
+   * executions waiting on the same thing (a semaphore's slot) do not all try again at the same moment.
+   */
+  jitter?: "FULL";
 }
 
 /**
@@ -63,6 +68,59 @@ export interface ContainerStep {
    * the grader's exams). See `ScopedSession`.
    */
   scopedSession?: ScopedSession;
+  /**
+   * A step with no Plan to choose its tier runs on this one (escalating from it on an out-of-memory kill, when it
+   * escalates). Without it the step's tier is Plan's choice, `$.plan.tierIndex.<id>`.
+   */
+  tier?: TierName;
+  /**
+   * Launches the task on this ECS capacity provider (EC2 instances the stack binds by this name, e.g. the GPU
+   * instances) instead of Fargate. The tier table does not apply: the task definition sizes the task, and its
+   * attempts are labelled with this name where a Fargate step's carry their tier.
+   */
+  capacityProvider?: string;
+  /** A write before every attempt of the task (the task workflow counts its attempts with it). */
+  beforeEachAttempt?: DynamoDbStep;
+}
+
+/**
+ * One single-item write to a DynamoDB table, with Step Functions' optimized integration
+ * (`arn:aws:states:::dynamodb:updateItem`): no code, the condition and the update in the request. The parameters are
+ * UpdateItem's (without TableName), in ASL form: an attribute value written `{"S.$": "$.path"}` is read from the
+ * working document. A failed condition is `DynamoDB.ConditionalCheckFailedException`, which a Retry policy may wait
+ * out (a semaphore's free slot) or `whenConditionFails` may take as an ending of its own (a duplicate).
+ */
+export interface DynamoDbStep {
+  kind: "dynamodb";
+  /** Step id; its state is named like it, capitalised (`claim` → `Claim`). */
+  id: string;
+  /** The table, by the name the stack binds it under (`WorkflowBindings.table`). */
+  table: string;
+  updateItem: Record<string, unknown>;
+  /** Where the response goes in the working document, or null to leave the document as it was. */
+  resultPath: string | null;
+  /** What of the response is kept (`{"status.$": "$.Attributes.status.S"}`). */
+  resultSelector?: Record<string, string>;
+  timeoutSeconds: number;
+  retries: ErrorRetryPolicy[];
+  /**
+   * When the condition fails (after any Retry on it): these writes run, then the run ends as Succeeded in a state
+   * named `end` (nothing failed: the write was not needed). Without it, a failed condition fails the run.
+   */
+  whenConditionFails?: { then: DynamoDbStep[]; end: string };
+}
+
+/**
+ * A check of the execution input before anything runs: a Choice that goes on when every condition holds and
+ * otherwise ends the run in a Fail state with `failWith` (no step ran, so there is nothing to clean up). The Choice
+ * is named `<Name>?` (`id` capitalised).
+ */
+export interface CheckStep {
+  kind: "check";
+  id: string;
+  /** Each: the value at `path` (in the working document) is a string, and one of `oneOf` when given. */
+  conditions: { path: string; oneOf?: string[] }[];
+  failWith: { error: string; cause: string };
 }
 
 /**
@@ -142,7 +200,7 @@ export interface FanOutStep {
   skip?: { startPath: string; statusPath: string };
 }
 
-export type Step = ContainerStep | FunctionStep | FanOutStep;
+export type Step = ContainerStep | FunctionStep | FanOutStep | DynamoDbStep | CheckStep;
 
 export interface PayloadTemplate {
   /** Arrays are literals: JSONPath only applies to string values. */
@@ -157,8 +215,14 @@ export interface Workflow {
   steps: Step[];
   /** Runs on success and on failure (with `status`); its own failure never fails the run. */
   metrics?: FunctionStep;
-  /** Sends the outcome. Receives `status`, `workflow`, `execution` plus these fields. */
-  notify: {
+  /**
+   * Writes and helpers the failure path runs (before Metrics), in order: each one's own failure is
+   * stored at its result path and never changes the run's outcome or `$.error` (the task workflow gives back its
+   * slot and records the task FAILED here).
+   */
+  cleanupOnFailure?: (DynamoDbStep | FunctionStep)[];
+  /** Sends the outcome. Receives `status`, `workflow`, `execution` plus these fields. Without it, nothing is sent. */
+  notify?: {
     fn: string;
     payload: PayloadTemplate;
     timeoutSeconds: number;
@@ -174,6 +238,12 @@ export interface Workflow {
   exampleInput: Record<string, unknown>;
   /** Alarms on the workflow's own metrics (namespace AtlasPipelines, dimension Workflow), next to its machine. */
   alarms?: MetricAlarm[];
+  /**
+   * Failed executions in 5 minutes at which its ExecutionsFailed alarm fires (default 1). The task machines' failed
+   * executions include tasks that failed on their own input, which their record tells the caller about: a few are
+   * expected, a burst is the platform's problem.
+   */
+  failedExecutionsAlarmThreshold?: number;
   /**
    * Custom metrics of this workflow graphed in its dashboard row, besides executions and duration: only what the
    * Metrics helper sends (`RunFailed`, or a named metric of the workflow; default `["RunFailed"]`).
@@ -212,11 +282,25 @@ export function containerSteps(workflow: Workflow): ContainerStep[] {
 }
 
 export function functionSteps(workflow: Workflow): FunctionStep[] {
-  const steps = workflow.steps.filter((s): s is FunctionStep => s.kind === "function");
+  const steps = [...workflow.steps, ...(workflow.cleanupOnFailure ?? [])].filter((s): s is FunctionStep => s.kind === "function");
   return workflow.metrics ? [...steps, workflow.metrics] : steps;
 }
 
 /** Every Lambda helper a workflow calls, Notify included. */
 export function functionNames(workflow: Workflow): string[] {
-  return [...new Set([...functionSteps(workflow).map((s) => s.fn), workflow.notify.fn])];
+  return [...new Set([...functionSteps(workflow).map((s) => s.fn), ...(workflow.notify ? [workflow.notify.fn] : [])])];
+}
+
+/** Every DynamoDB write of a workflow (its steps', their attempts' and its failure path's), for the stack's grants. */
+export function dynamoDbSteps(workflow: Workflow): DynamoDbStep[] {
+  const out: DynamoDbStep[] = [];
+  const add = (s: DynamoDbStep) => {
+    out.push(s);
+    for (const t of s.whenConditionFails?.then ?? []) add(t);
+  };
+  for (const s of [...workflow.steps, ...(workflow.cleanupOnFailure ?? [])]) {
+    if (s.kind === "dynamodb") add(s);
+    if (s.kind === "container" && s.beforeEachAttempt) add(s.beforeEachAttempt);
+  }
+  return out;
 }

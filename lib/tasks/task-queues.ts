@@ -1,3 +1,4 @@
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { longestTaskSeconds, QUEUES, type QueueName } from "./task-types.ts";
 
 /**
@@ -36,3 +37,12 @@ export { QUEUES };
  */
 export const PIPE_BATCH_SIZE = 1;
 export const PIPE_INPUT_TEMPLATE = '{"task": <$.body>, "message": {"id": "<$.messageId>", "receiveCount": "<$.attributes.ApproximateReceiveCount>"}}';
+
+/** The variables naming each queue's URL and its dead-letter queue's, for the API and the task platform's helpers. */
+export const QUEUE_URL_ENV: Record<QueueName, string> = { gpu: "ATLAS_GPU_QUEUE_URL", cpu: "ATLAS_CPU_QUEUE_URL" };
+export const DLQ_URL_ENV: Record<QueueName, string> = { gpu: "ATLAS_GPU_DLQ_URL", cpu: "ATLAS_CPU_DLQ_URL" };
+
+/** SQS on AWS, or the embedded SQS offline (`AWS_ENDPOINT_URL_SQS`). */
+export function makeSqsClient(env: NodeJS.ProcessEnv = process.env): SQSClient {
+  return new SQSClient({ region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? "us-east-1", ...(env.AWS_ENDPOINT_URL_SQS ? { endpoint: env.AWS_ENDPOINT_URL_SQS } : {}) });
+}

@@ -25,8 +25,6 @@ export interface TaskRecord {
   finishedAt?: string;
   /** How many times the work was started (a retry after a killed attempt counts). */
   attempts: number;
-  /** How many times a dead-lettered task was moved back to its queue (`tasks redrive`). */
-  redrives?: number;
   /** The execution that claimed the task: only it may finish it. */
   runId?: string;
   /** Why it failed: one line a person can read. */

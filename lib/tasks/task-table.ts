@@ -12,7 +12,8 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { STATUS_INDEX, STATUS_INDEX_ATTRIBUTES, TASK_TABLE_KEY, isTaskStatus, type TaskRecord, type TaskStatus } from "./task-record.ts";
-import { claim, countAttempt, fail, submitItem, succeed, type Failure, type Success, type WriteParams } from "./task-transitions.ts";
+import { claim, countAttempt, fail, giveBackSlot, slotsKey, submitItem, succeed, takeSlot, type Failure, type Success, type WriteParams } from "./task-transitions.ts";
+import type { QueueName } from "./task-types.ts";
 
 /**
  * The task table through the DynamoDB API: on AWS, or the embedded dynalite offline (`AWS_ENDPOINT_URL_DYNAMODB`).
@@ -131,6 +132,28 @@ export class TaskTable {
 
   async fail(v: Failure): Promise<TaskRecord> {
     return this.update(fail(this.tableName, v), v.taskId, v.runId ? `mark failed (run ${v.runId})` : "mark failed before it started");
+  }
+
+  /** The executions holding one of the queue's slots now (lib/tasks/task-transitions.ts `takeSlot`). */
+  async slotHolders(queue: QueueName): Promise<string[]> {
+    const out = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { taskId: { S: slotsKey(queue) } }, ConsistentRead: true }));
+    return [...(out.Item?.holders?.SS ?? [])].sort();
+  }
+
+  /** Takes one of the queue's `limit` slots for `holder`; false when they are all taken. */
+  async takeSlot(queue: QueueName, limit: number, holder: string): Promise<boolean> {
+    try {
+      await this.client.send(new UpdateItemCommand(takeSlot(this.tableName, { queue, limit, holder }) as UpdateItemInput));
+      return true;
+    } catch (err) {
+      if (isConditionFailed(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Gives back `holder`'s slot, if it has one (idempotent). */
+  async giveBackSlot(queue: QueueName, holder: string): Promise<void> {
+    await this.client.send(new UpdateItemCommand(giveBackSlot(this.tableName, { queue, holder }) as UpdateItemInput));
   }
 
   /** Tasks with a status, newest change first (the status index), a page at a time. */

@@ -1,6 +1,7 @@
 import type { AttributeValue, PutItemInput, UpdateItemInput } from "@aws-sdk/client-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import { expiresAtFor, TEXT_IN_RECORD_MAX, type TaskRecord } from "./task-record.ts";
+import type { QueueName } from "./task-types.ts";
 
 /**
  * Every change of a task's record, as ONE single-item conditional write (DynamoDB PutItem / UpdateItem with a
@@ -35,6 +36,8 @@ type Value = AttributeValue | Record<string, string>;
 const S = (v: Str): Value => (typeof v === "string" ? { S: v } : { "S.$": v.path });
 /** A JsonPath number must point at a string in ASL (`States.Format('{}', $.n)`), as DynamoDB's N is a string. */
 const N = (v: Num): Value => (typeof v === "number" ? { N: String(v) } : { "N.$": v.path });
+/** A string set of one element; from a path, `States.Array` makes the one-element list DynamoDB's SS wants. */
+const SS1 = (v: Str): Value => (typeof v === "string" ? { SS: [v] } : { "SS.$": `States.Array(${v.path})` });
 
 export type WriteParams<T> = Omit<T, "ExpressionAttributeValues" | "Key" | "Item"> & {
   Key?: Record<string, Value>;
@@ -142,5 +145,45 @@ export function fail(table: string, v: Failure): UpdateItemInput {
   };
 }
 
-/** `$$.State.EnteredTime`-style paths for the state machine's claim (phase 2 wires them). */
+/** `$$.State.EnteredTime`-style paths, for the state machine's writes (workflows/tasks.ts). */
 export const path = (p: string): JsonPath => ({ path: p });
+
+/**
+ * Bounded concurrency per queue: a counting semaphore in the task table, one item per queue whose string set
+ * `holders` names the executions that hold a slot (AWS's documented pattern for limiting concurrency in Step
+ * Functions with DynamoDB, as one item). Its key cannot be a task id (those start with a letter or a digit), and it
+ * has no status, so the status index never lists it.
+ *
+ * - takeSlot: adds the execution to the set if the set has fewer than `limit` members, or already holds it (so a
+ *   retried take after a lost answer is not a second slot). A full set fails the condition: the machine waits and
+ *   tries again.
+ * - giveBackSlot: removes it; removing an absent member changes nothing, so giving back twice (the machine, then
+ *   the clean-up of an ended execution) is harmless. DynamoDB drops an emptied set: `attribute_not_exists` is
+ *   "no slot taken".
+ */
+export function slotsKey(queue: QueueName): string {
+  return `#slots/${queue}`;
+}
+const HOLDERS = { "#holders": "holders" };
+
+export function takeSlot(table: string, v: { queue: QueueName; limit: number; holder: Str }): WriteParams<UpdateItemInput> {
+  if (!Number.isInteger(v.limit) || v.limit < 1) throw new Error(`the ${v.queue} queue's concurrency must be a whole number ≥ 1, not ${v.limit}`);
+  return {
+    TableName: table,
+    Key: { taskId: { S: slotsKey(v.queue) } },
+    UpdateExpression: "ADD #holders :holder",
+    ConditionExpression: "attribute_not_exists(#holders) OR size(#holders) < :limit OR contains(#holders, :me)",
+    ExpressionAttributeNames: HOLDERS,
+    ExpressionAttributeValues: { ":holder": SS1(v.holder), ":me": S(v.holder), ":limit": N(v.limit) },
+  };
+}
+
+export function giveBackSlot(table: string, v: { queue: QueueName; holder: Str }): WriteParams<UpdateItemInput> {
+  return {
+    TableName: table,
+    Key: { taskId: { S: slotsKey(v.queue) } },
+    UpdateExpression: "DELETE #holders :holder",
+    ExpressionAttributeNames: HOLDERS,
+    ExpressionAttributeValues: { ":holder": SS1(v.holder) },
+  };
+}

@@ -6,6 +6,7 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { PROJECT_ROOT } from "../../lib/project-root.ts";
+import { GPU_PROVIDER, OCR_PROVIDER_ENV } from "../../containers/ocr/provider.ts";
 import { TASK_TYPES, TASKS_PREFIX, type TaskType } from "../../lib/tasks/task-types.ts";
 import { taskEnvironment, tierByName } from "../../workflows/tiers.ts";
 import { grantBucketAccess } from "./bucket-grants.ts";
@@ -64,7 +65,7 @@ export class TaskDefinitions extends Construct {
           cpu: GPU_TASK.cpu,
           memoryReservationMiB: GPU_TASK.memoryReservationMiB,
           gpuCount: GPU_TASK.gpuCount,
-          environment: { ...environment, ATLAS_OCR_PROVIDER: "cuda" },
+          environment: { ...environment, [OCR_PROVIDER_ENV]: GPU_PROVIDER },
           logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: type }),
         });
       } else {
@@ -86,6 +87,13 @@ export class TaskDefinitions extends Construct {
       }
       this.byType.set(type, { taskDefinition, container });
     }
+  }
+
+  /** The task definition whose container is `containers/<image>` (a task workflow's container step names its image). */
+  forImage(image: string): TaskContainer {
+    const type = (Object.keys(TASK_TYPES) as TaskType[]).find((t) => TASK_TYPES[t].image === image);
+    if (!type) throw new Error(`no task type runs the image '${image}'`);
+    return this.get(type);
   }
 
   get(type: TaskType): TaskContainer {

@@ -19,6 +19,8 @@ export interface WorkflowMachineProps {
   alerts: sns.ITopic;
   /** Where docs/RUNBOOK.md is read (ATLAS_RUNBOOK_URL); the alarms link to their sections there. */
   runbookUrl?: string;
+  /** What the alarms say to do about a failed execution (default: re-run it, `npm start -- rerun`). */
+  afterFailure?: [label: string, command: string];
 }
 
 /** One workflow's state machine, with its alarms and its schedule next to it. */
@@ -50,7 +52,7 @@ export class WorkflowMachine extends Construct {
     const links: [string, string][] = [
       ["State machine and its executions (Status filter: Failed)", stateMachineConsoleUrl(machineArn, region)],
       ["Failed executions", failedExecutionsCommand(machineArn, region)],
-      ["Re-run a failed one", "npm start -- rerun <execution ARN> --aws"],
+      props.afterFailure ?? ["Re-run a failed one", "npm start -- rerun <execution ARN> --aws"],
     ];
     const alarm = (name: string, metric: cloudwatch.Metric, what: string, threshold = 1) => {
       const a = new cloudwatch.Alarm(this, name, {
@@ -65,7 +67,14 @@ export class WorkflowMachine extends Construct {
       return a;
     };
     this.alarms = [
-      alarm("ExecutionsFailed", this.stateMachine.metricFailed(), "an execution failed; its failure notification names the step and the cause"),
+      alarm(
+        "ExecutionsFailed",
+        this.stateMachine.metricFailed(),
+        workflow.notify
+          ? "an execution failed; its failure notification names the step and the cause"
+          : `${workflow.failedExecutionsAlarmThreshold ?? 1} or more executions failed in 5 minutes; each one's history names the failed state and the cause`,
+        workflow.failedExecutionsAlarmThreshold ?? 1,
+      ),
       alarm("ExecutionsTimedOut", this.stateMachine.metricTimedOut(), `an execution ran past the machine's ${workflow.timeoutSeconds} s and was stopped`),
       // The workflow's own alarms, on what its Metrics step reports.
       ...(workflow.alarms ?? []).map((a) =>

@@ -1,0 +1,79 @@
+import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { parseTaskMessage, taskMessage } from "../lib/tasks/submission.ts";
+import { makeSqsClient, QUEUE_URL_ENV } from "../lib/tasks/task-queues.ts";
+import { makeDynamoClient, TaskConflictError, TaskTable } from "../lib/tasks/task-table.ts";
+import { QUEUES, type QueueName } from "../lib/tasks/task-types.ts";
+import { ConfigurationError } from "./errors.ts";
+
+/**
+ * The clean-up after a task execution that ended without doing its own (EventBridge's "Step Functions Execution
+ * Status Change" for the task machines, FAILED, TIMED_OUT or ABORTED; offline, the task platform calls it for the
+ * same ends). The machine gives back its slot and records the task on every path it controls; it cannot when it is
+ * stopped from outside (StopExecution), runs past its own timeout, or fails in a write with no Catch. So, by the
+ * execution's name (the runId and the slot holder):
+ * - its slot, if it still holds one, goes back (idempotent: the machine may have given it back already);
+ * - a task it had claimed and left RUNNING is FAILED, saying how the execution ended;
+ * - a task still QUEUED (the execution ended before it could claim it) goes back to its queue: Pipes deleted the
+ *   message when it started the execution, and nothing else would ever run the task. The claim dedupes, so a
+ *   message sent again for a task that another execution runs ends as "Duplicate message".
+ * A task recorded FAILED or SUCCEEDED already is left as it is: the machine did its part.
+ */
+export interface ExecutionStatusChange {
+  detail: { name: string; status: string; input?: string | null; executionArn?: string };
+}
+
+export interface ExecutionEndedDeps {
+  table: TaskTable;
+  sqs: SQSClient;
+  queueUrls: Record<QueueName, string>;
+  now?: () => Date;
+}
+
+export type ExecutionEndedAction = "none" | "slot-given-back" | "task-failed" | "task-queued-again";
+
+/** The execution ends this handles: the ones in which the machine may have left its slot or its task behind. */
+export const UNFINISHED_ENDS = ["FAILED", "TIMED_OUT", "ABORTED"] as const;
+
+export async function executionEnded(event: ExecutionStatusChange, deps: ExecutionEndedDeps): Promise<{ action: ExecutionEndedAction; taskId?: string }> {
+  const { name, status, input } = event?.detail ?? ({} as ExecutionStatusChange["detail"]);
+  if (!(UNFINISHED_ENDS as readonly string[]).includes(status) || !name) return { action: "none" };
+  let task;
+  try {
+    task = parseTaskMessage(JSON.stringify((JSON.parse(input ?? "null") as { task?: unknown } | null)?.task ?? null));
+  } catch {
+    return { action: "none" }; // not a task (the machine failed it at once, holding nothing)
+  }
+  await deps.table.giveBackSlot(task.queue, name);
+  const record = await deps.table.get(task.taskId);
+  const now = (deps.now?.() ?? new Date()).toISOString();
+  if (record?.status === "RUNNING" && record.runId === name) {
+    try {
+      await deps.table.fail({ taskId: task.taskId, runId: name, now, error: `its execution ${name} ended ${status} before it recorded the task` });
+      return { action: "task-failed", taskId: task.taskId };
+    } catch (err) {
+      if (!(err instanceof TaskConflictError)) throw err;
+    }
+  }
+  if (record?.status === "QUEUED") {
+    const message = taskMessage(task.taskId, task.type, task.input.name, task.input.bytes);
+    await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.queueUrls[task.queue], MessageBody: JSON.stringify(message) }));
+    return { action: "task-queued-again", taskId: task.taskId };
+  }
+  return { action: "slot-given-back", taskId: task.taskId };
+}
+
+const depsFor = new Map<string, ExecutionEndedDeps>();
+
+export async function handler(event: ExecutionStatusChange): Promise<{ action: ExecutionEndedAction; taskId?: string }> {
+  const table = process.env.ATLAS_TASK_TABLE?.trim();
+  const queueUrls = Object.fromEntries(QUEUES.map((q) => [q, process.env[QUEUE_URL_ENV[q]]?.trim() ?? ""])) as Record<QueueName, string>;
+  const missing = [...(table ? [] : ["ATLAS_TASK_TABLE"]), ...QUEUES.filter((q) => !queueUrls[q]).map((q) => QUEUE_URL_ENV[q])];
+  if (missing.length) throw new ConfigurationError(`task-execution-ended needs ${missing.join(", ")}`);
+  const key = [table, ...QUEUES.map((q) => queueUrls[q]), process.env.AWS_ENDPOINT_URL_DYNAMODB].join("|");
+  let deps = depsFor.get(key);
+  if (!deps) {
+    deps = { table: new TaskTable(makeDynamoClient(), table!), sqs: makeSqsClient(), queueUrls };
+    depsFor.set(key, deps);
+  }
+  return executionEnded(event, deps);
+}
