@@ -1,4 +1,5 @@
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { oneLine } from "../lib/one-line.ts";
 import { parseTaskMessage, taskMessage } from "../lib/tasks/submission.ts";
 import { makeSqsClient, QUEUE_URL_ENV } from "../lib/tasks/task-queues.ts";
 import { makeDynamoClient, TaskConflictError, TaskTable } from "../lib/tasks/task-table.ts";
@@ -13,13 +14,16 @@ import { ConfigurationError } from "./errors.ts";
  * execution's name (the runId and the slot holder):
  * - its slot, if it still holds one, goes back (idempotent: the machine may have given it back already);
  * - a task it had claimed and left RUNNING is FAILED, saying how the execution ended;
- * - a task still QUEUED (the execution ended before it could claim it) goes back to its queue: Pipes deleted the
- *   message when it started the execution, and nothing else would ever run the task. The claim dedupes, so a
- *   message sent again for a task that another execution runs ends as "Duplicate message".
+ * - a task still QUEUED whose execution was stopped (ABORTED) or ran out of time (TIMED_OUT) before it could claim
+ *   it goes back to its queue: Pipes deleted the message when it started the execution, and nothing else would ever
+ *   run the task. The claim dedupes, so a message sent again for a task that another execution runs ends as
+ *   "Duplicate message". One whose execution FAILED before the claim is FAILED with the execution's error instead:
+ *   that failure is the machine's own (every step before the claim catches into the failure path, which records
+ *   the task), it would fail the same way again, and sending the message again would loop for ever.
  * A task recorded FAILED or SUCCEEDED already is left as it is: the machine did its part.
  */
 export interface ExecutionStatusChange {
-  detail: { name: string; status: string; input?: string | null; executionArn?: string };
+  detail: { name: string; status: string; input?: string | null; executionArn?: string; error?: string | null; cause?: string | null };
 }
 
 export interface ExecutionEndedDeps {
@@ -35,7 +39,7 @@ export type ExecutionEndedAction = "none" | "slot-given-back" | "task-failed" | 
 export const UNFINISHED_ENDS = ["FAILED", "TIMED_OUT", "ABORTED"] as const;
 
 export async function executionEnded(event: ExecutionStatusChange, deps: ExecutionEndedDeps): Promise<{ action: ExecutionEndedAction; taskId?: string }> {
-  const { name, status, input } = event?.detail ?? ({} as ExecutionStatusChange["detail"]);
+  const { name, status, input, error, cause } = event?.detail ?? ({} as ExecutionStatusChange["detail"]);
   if (!(UNFINISHED_ENDS as readonly string[]).includes(status) || !name) return { action: "none" };
   let task;
   try {
@@ -52,6 +56,16 @@ export async function executionEnded(event: ExecutionStatusChange, deps: Executi
       return { action: "task-failed", taskId: task.taskId };
     } catch (err) {
       if (!(err instanceof TaskConflictError)) throw err;
+    }
+  }
+  if (record?.status === "QUEUED" && status === "FAILED") {
+    const why = oneLine([error, cause].filter(Boolean).join(": ") || "no error given", 300);
+    try {
+      await deps.table.fail({ taskId: task.taskId, now, error: `its execution ${name} failed before it claimed the task: ${why}` });
+      return { action: "task-failed", taskId: task.taskId };
+    } catch (err) {
+      if (!(err instanceof TaskConflictError)) throw err;
+      return { action: "slot-given-back", taskId: task.taskId };
     }
   }
   if (record?.status === "QUEUED") {

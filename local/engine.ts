@@ -180,6 +180,7 @@ export class LocalEngine {
       context: {
         Execution: { Id: executionArn, Name: name, StartTime: new Date(startedAt).toISOString(), Input: input as never },
         StateMachine: { Id: executionArn.replace(":execution:", ":stateMachine:").replace(`:${name}`, ""), Name: machine },
+        State: stateContext(),
       },
     });
 
@@ -383,6 +384,22 @@ interface NestedStart {
   StateMachineArn: string;
   Name?: string;
   Input?: unknown;
+}
+
+/**
+ * `$$.State` of the context object. aws-local-stepfunctions 3.0 gives a state only the context it was started with
+ * (`$$.Execution`, `$$.StateMachine`), and `$$.State.EnteredTime` fails as States.Runtime there; the task workflows
+ * stamp their writes with it. The library keeps the object it is given (it copies the context shallowly), so a
+ * getter answers when a state's Parameters read it, which is the moment the state is entered, give or take the
+ * milliseconds of its InputPath. One difference stays: a state retried by its own Retry reads its retry's time
+ * where Step Functions keeps the first entry's.
+ */
+function stateContext(): Record<string, unknown> {
+  return {
+    get EnteredTime() {
+      return new Date().toISOString();
+    },
+  };
 }
 
 /**

@@ -133,16 +133,17 @@ export async function startTaskWorker(options: TaskWorkerOptions): Promise<TaskW
   });
 
   /** What EventBridge's rule does for an execution that did not end on its own terms. */
-  const afterUnfinished = async (machine: string, name: string, status: string, input: string) => {
+  const afterUnfinished = async (machine: string, name: string, status: string, input: string, error?: string, cause?: string) => {
     if (!(UNFINISHED_ENDS as readonly string[]).includes(status)) return;
     const executionArn = `arn:aws:states:local:000000000000:execution:${machine}:${name}`;
-    await invokeLocalFunction({ FunctionName: "task-execution-ended", Payload: { detail: { executionArn, name, status, input } } }, { repoRoot: PROJECT_ROOT, executionName: name });
+    const detail = { executionArn, name, status, input, error: error ?? null, cause: cause ?? null };
+    await invokeLocalFunction({ FunctionName: "task-execution-ended", Payload: { detail } }, { repoRoot: PROJECT_ROOT, executionName: name });
     await writeFile(path.join(handledDir, name), status);
   };
 
   const finished = async (result: ExecutionResult, recorder: RunRecorder) => {
     ended.push(result);
-    await afterUnfinished(result.machine, result.name, result.status, JSON.stringify(result.input)).catch((err) => say(`task-execution-ended for ${result.name}: ${(err as Error).message}`));
+    await afterUnfinished(result.machine, result.name, result.status, JSON.stringify(result.input), result.error, result.cause).catch((err) => say(`task-execution-ended for ${result.name}: ${(err as Error).message}`));
     const record = await recorder.finish(s3, { outputs: await taskOutputs(result) });
     const task = (result.input as { task?: { taskId?: string; type?: string } }).task;
     say(`${result.machine} ${result.name}: ${record.status}${task?.taskId ? ` (task ${task.taskId}, ${task.type})` : ""}${record.error ? `: ${record.error.line}` : ""}`);
@@ -245,7 +246,7 @@ async function handleLeftBehind(
   executionsDir: string,
   handledDir: string,
   machines: Set<string>,
-  afterUnfinished: (machine: string, name: string, status: string, input: string) => Promise<void>,
+  afterUnfinished: (machine: string, name: string, status: string, input: string, error?: string, cause?: string) => Promise<void>,
   say: (line: string) => void,
 ): Promise<void> {
   const registry = new LocalExecutionRegistry(executionsDir);
@@ -257,7 +258,7 @@ async function handleLeftBehind(
       const record = await registry.read(machine, name);
       if (!record || record.status === "RUNNING" || record.status === "SUCCEEDED") continue;
       say(`${machine} ${name}: ended ${record.status} without its clean-up (a worker stopped): giving back its slot and its task`);
-      await afterUnfinished(machine, name, record.status, record.input);
+      await afterUnfinished(machine, name, record.status, record.input, record.error, record.cause);
     }
   }
 }
