@@ -4,12 +4,12 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { makeS3Client } from "../lib/s3.ts";
 import { parseTaskMessage } from "../lib/tasks/submission.ts";
 import { TaskClient, TaskClientError } from "../lib/tasks/task-client.ts";
 import { textImage } from "../lib/tasks/testing/images.ts";
-import { LOCAL_BUCKET, startOfflineTasks, TASKS_DIR_ENV, type OfflineTasks } from "./tasks-offline.ts";
+import { connectOfflineTasks, LOCAL_BUCKET, startOfflineTasks, TASKS_DIR_ENV, type OfflineTasks } from "./tasks-offline.ts";
 import { tasksMain } from "./tasks.ts";
 
 /**
@@ -30,10 +30,6 @@ afterAll(async () => {
 });
 
 let store = 0;
-beforeEach(() => {
-  // A fresh offline platform per test: a store of its own.
-  process.env[TASKS_DIR_ENV] = path.join(dir, `store-${++store}`);
-});
 
 async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = "", stderr = "";
@@ -41,20 +37,27 @@ async function cli(...argv: string[]): Promise<{ code: number; stdout: string; s
   return { code, stdout, stderr };
 }
 
-/** Opens the current store as the CLI does, to look inside. */
+/** The platform the CLI talks to (no worker: what is submitted stays QUEUED), to look inside. */
+let platform: OfflineTasks | undefined;
 async function inspect<T>(look: (p: OfflineTasks) => Promise<T>): Promise<T> {
-  const p = await startOfflineTasks(process.env[TASKS_DIR_ENV]);
-  try {
-    return await look(p);
-  } finally {
-    await p.stop();
-  }
+  return look(platform!);
 }
 
 const queued = (p: OfflineTasks, q: "gpu" | "cpu", which: "url" | "dlqUrl" = "url") =>
   p.sqs.send(new GetQueueAttributesCommand({ QueueUrl: p.queues[q][which], AttributeNames: ["ApproximateNumberOfMessages"] })).then((a) => Number(a.Attributes!.ApproximateNumberOfMessages));
 
 describe("npm start -- tasks (offline)", () => {
+  beforeEach(async () => {
+    // A fresh offline platform per test, a store of its own, held by this process: the CLI talks to it over HTTP
+    // as to any running platform (cli/tasks-offline.ts), and starts none in the background.
+    process.env[TASKS_DIR_ENV] = path.join(dir, `store-${++store}`);
+    platform = await startOfflineTasks(process.env[TASKS_DIR_ENV]);
+  });
+  afterEach(async () => {
+    await platform?.stop();
+    platform = undefined;
+  });
+
   it("GIVEN an image WHEN submitted as ocr THEN the input is in S3, the record QUEUED, and one checked message waits on the gpu queue", async () => {
     const r = await cli("submit", "ocr", "--file", image, "--task-id", "scan-1", "--json");
     expect(r.code, r.stderr).toBe(0);
@@ -116,12 +119,6 @@ describe("npm start -- tasks (offline)", () => {
     expect(await cli("status", "ghost")).toEqual({ code: 66, stdout: "", stderr: "error: no task ghost\n" });
   });
 
-  it("GIVEN --wait offline WHEN submitted THEN refused before anything is queued (the runner is phase 2)", async () => {
-    const r = await cli("submit", "ocr", "--file", image, "--wait");
-    expect(r.code).toBe(64);
-    expect(r.stderr).toContain("--wait offline needs the offline task runner");
-  });
-
   it("GIVEN a dead-lettered message WHEN tasks redrive runs THEN it is moved back to its queue", async () => {
     await inspect(async (p) => void (await p.sqs.send(new SendMessageCommand({ QueueUrl: p.queues.cpu.dlqUrl, MessageBody: '{"taskId":"x"}' }))));
     const r = await cli("redrive");
@@ -133,14 +130,21 @@ describe("npm start -- tasks (offline)", () => {
     });
   });
 
-  it("GIVEN the store held by another live command WHEN a command runs THEN one line, exit 75; a holder that died leaves a lock the next command takes over", async () => {
+  it("GIVEN the store held by a live platform WHEN another one starts on it THEN one line, exit 75; a holder that died leaves a lock the next one takes over", async () => {
     const store = process.env[TASKS_DIR_ENV]!;
-    await mkdir(store, { recursive: true });
-    await writeFile(path.join(store, "store.lock"), String(process.ppid));
-    expect(await cli("list")).toEqual({ code: 75, stdout: "", stderr: `error: the offline task store ${store} is in use by another command (pid ${process.ppid}): wait for it, or set ATLAS_TASKS_DIR to another folder\n` });
+    await expect(startOfflineTasks(store)).rejects.toThrow(`the offline task store ${store} is in use by another process (pid ${process.pid}): use it through that process, or set ATLAS_TASKS_DIR to another folder`);
+    await platform!.stop();
+    platform = undefined;
     const gone = spawnSync(process.execPath, ["-e", "0"]).pid!;
-    await writeFile(path.join(store, "store.lock"), String(gone));
+    await writeFile(path.join(store, "store.lock"), JSON.stringify({ pid: gone }));
+    platform = await startOfflineTasks(store);
     expect((await cli("list")).code).toBe(0);
+  });
+
+  it("GIVEN no live platform on the store WHEN a client must not start one THEN one line, exit 66", async () => {
+    const store = path.join(dir, "empty-store");
+    await mkdir(store, { recursive: true });
+    await expect(connectOfflineTasks(store, { start: "never" })).rejects.toMatchObject({ message: `no offline task platform runs on ${store}: start one with npm start -- tasks serve`, exitCode: 66 });
   });
 
   it("GIVEN --aws without the API's URL WHEN run THEN one line, exit 64", async () => {
