@@ -120,7 +120,10 @@ function awsBackend(): Backend {
 
 /** StartMessageMoveTask from the dead-letter queue back to its queue; offline, waits until it is done. */
 async function redriveQueue(sqs: SQSClient, queue: string, dlqArn: string, out: (l: string) => void, wait: boolean): Promise<void> {
-  const waiting = Number((await sqs.send(new GetQueueAttributesCommand({ QueueUrl: await queueUrlOf(sqs, dlqArn), AttributeNames: ["ApproximateNumberOfMessages"] }))).Attributes?.ApproximateNumberOfMessages ?? 0);
+  // Messages in flight count too: the dead-letter sweep (functions/dead-lettered-tasks.ts) may be looking at them
+  // right now, and lets go of them within its visibility timeout.
+  const attributes = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: await queueUrlOf(sqs, dlqArn), AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }))).Attributes ?? {};
+  const waiting = Number(attributes.ApproximateNumberOfMessages ?? 0) + Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0);
   if (waiting === 0) {
     out(`${queue}: the dead-letter queue is empty, nothing to redrive`);
     return;

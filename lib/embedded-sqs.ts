@@ -139,7 +139,8 @@ export async function startEmbeddedSqs(opts: { dataDir?: string } = {}): Promise
       return;
     }
     const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== "host" && k !== "connection" && k !== "content-length")) as Record<string, string>;
-    const answer = await fetch(`${fauxqs.address}${req.url ?? "/"}`, { method: req.method, headers, ...(body.length ? { body } : {}) });
+    const forwarded = VISIBILITY_CHANGES.has(target) ? noZeroVisibility(body) : body;
+    const answer = await fetch(`${fauxqs.address}${req.url ?? "/"}`, { method: req.method, headers, ...(forwarded.length ? { body: forwarded } : {}) });
     const out = Buffer.from(await answer.arrayBuffer());
     const back: Record<string, string> = {};
     answer.headers.forEach((v, k) => {
@@ -167,6 +168,23 @@ export async function startEmbeddedSqs(opts: { dataDir?: string } = {}): Promise
       return stopped;
     },
   };
+}
+
+/**
+ * fauxqs 2.4.1 with a data folder loses a message whose visibility is changed to 0: it takes the message out of
+ * flight, then its store's write fails (`NOT NULL constraint failed: sqs_messages.approximate_receive_count`) before
+ * the message is back in the queue, and the client's retry finds no such receipt handle. One second instead of 0
+ * takes fauxqs's other path (a new deadline), after which the message is visible again as SQS makes it at once: a
+ * message let go of (the dead-letter sweep's) comes back a second later, which no caller can tell from SQS's
+ * "approximately at once".
+ */
+const VISIBILITY_CHANGES = new Set(["AmazonSQS.ChangeMessageVisibility", "AmazonSQS.ChangeMessageVisibilityBatch"]);
+
+function noZeroVisibility(body: Buffer): Buffer {
+  const request = JSON.parse(body.toString("utf8") || "{}") as { VisibilityTimeout?: number; Entries?: { VisibilityTimeout?: number }[] };
+  if (request.VisibilityTimeout === 0) request.VisibilityTimeout = 1;
+  for (const entry of request.Entries ?? []) if (entry.VisibilityTimeout === 0) entry.VisibilityTimeout = 1;
+  return Buffer.from(JSON.stringify(request));
 }
 
 class SqsError extends Error {

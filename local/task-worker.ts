@@ -58,7 +58,7 @@ export interface TaskWorkerOptions {
   timeoutOverrides?: Record<string, number>;
   /** Long-poll wait of each pipe's receive (Pipes: 20 s; default 2 s, so that a stop is quick). */
   pollWaitSeconds?: number;
-  /** How often the dead-letter queues are swept (default 5 s). */
+  /** How often the dead-letter queues are swept (default 5 s; 0: only when `sweep()` is called, for tests). */
   sweepIntervalMs?: number;
   /** One line per task execution as it ends. */
   onLine?: (line: string) => void;
@@ -71,6 +71,8 @@ export interface TaskWorker {
   idle(): Promise<boolean>;
   /** Every execution this worker started, as each ended (in order). */
   readonly ended: ExecutionResult[];
+  /** One dead-letter sweep now (after any in progress). */
+  sweep(): Promise<void>;
   /** Stops polling and sweeping, lets the executions in flight finish, writes their records. */
   stop(): Promise<void>;
 }
@@ -205,16 +207,20 @@ export async function startTaskWorker(options: TaskWorkerOptions): Promise<TaskW
   });
 
   let sweeping: Promise<unknown> = Promise.resolve();
-  const sweep = setInterval(() => {
+  const sweepOnce = () => {
     sweeping = sweeping
       .then(() => invokeLocalFunction({ FunctionName: "dead-lettered-tasks", Payload: { waitSeconds: 0 } }, { repoRoot: PROJECT_ROOT, executionName: "dead-letter-sweep" }))
       .catch((err) => say(`dead-letter sweep: ${(err as Error).message}`));
-  }, options.sweepIntervalMs ?? DEFAULT_SWEEP_MS);
+    return sweeping.then(() => undefined);
+  };
+  const interval = options.sweepIntervalMs ?? DEFAULT_SWEEP_MS;
+  const sweep = interval > 0 ? setInterval(() => void sweepOnce(), interval) : undefined;
 
   let stopped: Promise<void> | undefined;
   return {
     inFlight: () => running.size,
     ended,
+    sweep: sweepOnce,
     async idle() {
       if (running.size) return false;
       for (const q of QUEUES) {
@@ -226,7 +232,7 @@ export async function startTaskWorker(options: TaskWorkerOptions): Promise<TaskW
     stop() {
       stopped ??= (async () => {
         await Promise.all(pollers.map((p) => p.stop()));
-        clearInterval(sweep);
+        if (sweep) clearInterval(sweep);
         await sweeping;
         while (running.size) await Promise.all([...running]);
         s3.destroy();
