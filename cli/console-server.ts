@@ -8,6 +8,7 @@ import { Duck, sqlString } from "../lib/duckdb.ts";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { wkbToGeoJson } from "../lib/wkb.ts";
 import { listRecords, readRecord, recordPath, RUNS_ROOT, type AttemptRecord, type RunRecord } from "../run-records/record.ts";
+import { offlineTaskList, type TaskList } from "./console-tasks.ts";
 import { failureSummary, runView } from "./console-view.ts";
 
 /**
@@ -36,6 +37,8 @@ export interface ConsoleOptions {
    * which holds the runs, the embedded S3's objects and the published copies unless `--out` put them elsewhere).
    */
   dataRoot?: string;
+  /** The tasks page's list (`/api/tasks`); default: the offline task platform's (./console-tasks.ts). */
+  tasks?: TaskList;
 }
 
 export interface ConsoleServer {
@@ -90,6 +93,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   const runsRoot = path.resolve(options.runsRoot ?? RUNS_ROOT);
   const dataRoot = path.resolve(options.dataRoot ?? CONSOLE_DATA_ROOT);
   const tileUrl = options.tileUrl ?? process.env[TILE_URL_ENV] ?? null;
+  const tasks = options.tasks ?? offlineTaskList();
   let hosts = new Set<string>();
   const server = createServer((req, res) => {
     const host = (req.headers.host ?? "").toLowerCase();
@@ -98,7 +102,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
       res.end(`error: this console answers only ${[...hosts].join(", ")}, not Host '${host.slice(0, 100)}'\n`);
       return;
     }
-    handle(req, res, { runsRoot, dataRoot, tileUrl }).catch((err: Error) => {
+    handle(req, res, { runsRoot, dataRoot, tileUrl, tasks }).catch((err: Error) => {
       if (err instanceof Refused) return sendJson(res, err.status, { error: err.message });
       sendJson(res, 500, { error: err.message.split("\n")[0] });
     });
@@ -134,9 +138,10 @@ interface Served {
   runsRoot: string;
   dataRoot: string;
   tileUrl: string | null;
+  tasks: TaskList;
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, { runsRoot, dataRoot, tileUrl }: Served): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, { runsRoot, dataRoot, tileUrl, tasks }: Served): Promise<void> {
   const url = new URL(req.url ?? "/", "http://127.0.0.1");
   if (req.method !== "GET") return sendJson(res, 405, { error: "only GET" });
   const staticFile = STATIC[url.pathname] ?? pageFile(url.pathname) ?? (url.pathname.startsWith("/vendor/images/") ? leafletImage(url.pathname) : undefined);
@@ -149,6 +154,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, { runsRoot, dat
   if (url.pathname === "/favicon.ico") return void res.writeHead(204).end();
   if (url.pathname === "/api/config") return sendJson(res, 200, { tileUrl });
   if (url.pathname === "/api/runs") return sendJson(res, 200, (await listRecords(runsRoot)).map(runSummary));
+  if (url.pathname === "/api/tasks") return sendJson(res, 200, await tasks({ status: url.searchParams.get("status") || undefined }));
 
   const match = /^\/api\/runs\/([^/]+)(?:\/(log|files|map))?(?:\/([^/]+))?$/.exec(url.pathname);
   if (!match) return sendJson(res, 404, { error: `no such page: ${url.pathname}` });
