@@ -52,6 +52,8 @@ async function main(): Promise<number> {
     const started = Date.now();
     const submitted: Submitted[] = [];
     let next = 0;
+    // Progress once a minute while the burst goes in (on a busy small machine, that alone takes minutes).
+    const progress = setInterval(() => console.log(`  ${seconds(Date.now() - started)}: ${submitted.length} submitted`), 60_000);
     await Promise.all(
       Array.from({ length: SUBMIT_CONCURRENCY }, async () => {
         for (let i = next++; i < TOTAL; i = next++) {
@@ -68,6 +70,7 @@ async function main(): Promise<number> {
         }
       }),
     );
+    clearInterval(progress);
     console.log(`submitted ${submitted.length} in ${seconds(Date.now() - started)}`);
 
     // Wait until every task has finished, saying how far it is once a minute.
