@@ -13,6 +13,8 @@ import { readConfig } from "../workflows/config.ts";
 import { tierByName } from "../workflows/tiers.ts";
 import { TaskPipes } from "./constructs/TaskPipes.ts";
 import { TaskQueues } from "./constructs/TaskQueues.ts";
+import { taskWorkflowName } from "../workflows/tasks.ts";
+import { resolvedDefinitions } from "./resolve-asl.ts";
 import { synthesizeOffline } from "./synth-offline.ts";
 
 /** Tasks on demand in the synthesized stack (stacks/constructs/TaskPlatform.ts and the constructs it holds). */
@@ -114,8 +116,45 @@ describe("the task platform in the synthesized stack", () => {
     expect(t.toJSON().Outputs.TasksApiUrl).toBeDefined();
   });
 
-  it("GIVEN no task machine yet THEN the stack has no pipe (the seam: TaskPlatform.connect)", async () => {
-    (await template()).resourceCountIs("AWS::Pipes::Pipe", 0);
+  it("GIVEN each queue THEN one pipe from it to its task machine, one message per execution, with the task input template", async () => {
+    const t = await template();
+    const pipes = resources(t, "AWS::Pipes::Pipe");
+    expect(pipes).toHaveLength(2);
+    for (const queue of ["gpu", "cpu"]) {
+      const [, pipe] = pipes.find(([id]) => id.startsWith(`TaskPlatformPipes${queue}`))!;
+      expect(pipe.Properties).toMatchObject({
+        DesiredState: "RUNNING",
+        Source: { "Fn::GetAtt": [expect.stringMatching(new RegExp(`^TaskPlatformQueues${queue}[0-9A-F]{8}$`)), "Arn"] },
+        Target: { Ref: expect.stringMatching(new RegExp(`^tasks${queue}StateMachine`)) },
+        SourceParameters: { SqsQueueParameters: { BatchSize: 1 } },
+        TargetParameters: { InputTemplate: PIPE_INPUT_TEMPLATE, StepFunctionStateMachineParameters: { InvocationType: "FIRE_AND_FORGET" } },
+      });
+    }
+  });
+
+  it("GIVEN the task machines THEN the claim is a conditional UpdateItem whose failed condition ends a duplicate; GPU tasks launch on the capacity provider without a LaunchType, CPU tasks on ARM64 Fargate", async () => {
+    const definitions = await resolvedDefinitions();
+    for (const queue of ["gpu", "cpu"] as const) {
+      const states = definitions[taskWorkflowName(queue)].States;
+      const claim = states["Claim the task"] as { Resource: string; Parameters: Record<string, unknown>; Catch: { ErrorEquals: string[]; Next: string }[] };
+      expect(claim.Resource).toBe("arn:aws:states:::dynamodb:updateItem");
+      expect(claim.Parameters.ConditionExpression).toBe("#status = :queued OR (#status = :failed AND attribute_not_exists(startedAt)) OR (#status = :running AND runId = :runId)");
+      expect(claim.Catch[0]).toEqual({ ErrorEquals: ["DynamoDB.ConditionalCheckFailedException"], ResultPath: null, Next: "Give back the slot (duplicate)" });
+      expect((states["Take a slot"] as { Retry: { ErrorEquals: string[]; JitterStrategy?: string }[] }).Retry[0]).toMatchObject({ ErrorEquals: ["DynamoDB.ConditionalCheckFailedException"], JitterStrategy: "FULL" });
+    }
+    const ocr = definitions[taskWorkflowName("gpu")].States.Ocr as { Resource: string; Parameters: Record<string, unknown> };
+    expect(ocr.Resource).toBe("arn:aws:states:::ecs:runTask.sync");
+    expect(ocr.Parameters.CapacityProviderStrategy).toEqual([{ CapacityProvider: expect.any(String), Weight: 1 }]);
+    expect(ocr.Parameters).not.toHaveProperty("LaunchType");
+    expect(ocr.Parameters).not.toHaveProperty("NetworkConfiguration");
+    const thumbnail = definitions[taskWorkflowName("cpu")].States.Thumbnail as { Parameters: Record<string, unknown> };
+    expect(thumbnail.Parameters).toMatchObject({ LaunchType: "FARGATE", PlatformVersion: "LATEST" });
+    expect(thumbnail.Parameters).not.toHaveProperty("CapacityProviderStrategy");
+    // The machine's role may run the GPU task definition and write the task table.
+    const t = await template();
+    const [, gpuPolicy] = resources(t, "AWS::IAM::Policy").find(([id]) => id.startsWith("tasksgpuStateMachineRoleDefaultPolicy"))!;
+    const actions = gpuPolicy.Properties.PolicyDocument.Statement.flatMap((st: { Action: string | string[] }) => [st.Action].flat());
+    expect(actions).toEqual(expect.arrayContaining(["ecs:RunTask", "dynamodb:UpdateItem", "lambda:InvokeFunction"]));
   });
 
   it("GIVEN a GPU instance type with no price WHEN configured THEN deploy-time settings refuse it in one line", () => {
