@@ -5,10 +5,15 @@ import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { TASK_DEFINITION_TIER, TIERS, tierEnvironment, type TierName } from "../workflows/tiers.ts";
 import { allWorkflows } from "../workflows/index.ts";
 import { containerSteps } from "../workflows/types.ts";
+import { readConfig } from "../workflows/config.ts";
+import { taskWorkflows } from "../workflows/tasks.ts";
 
 /** Every container image of every registered workflow, and the workflows themselves. */
 const WORKFLOWS = allWorkflows();
 const CONTAINERS = [...new Set(WORKFLOWS.flatMap((w) => containerSteps(w).map((s) => s.container)))];
+/** The task machines (workflows/tasks.ts), one per queue, beside the workflows: each runs its type's task definition. */
+const TASK_MACHINES = taskWorkflows(readConfig({}));
+const MACHINES = WORKFLOWS.length + TASK_MACHINES.length;
 import { synthesizeOffline } from "./synth-offline.ts";
 import { latestRunQuery } from "./constructs/OperationsDashboard.ts";
 import { metricData, metricSeries } from "../functions/metrics.ts";
@@ -103,10 +108,11 @@ describe.each(["deploy", "dev"] as const)("AtlasStack synthesized offline in %s 
       .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: unknown; Resource: unknown }[])
       .filter((st) => JSON.stringify(st.Action).includes("ecs:RunTask"));
     const referenced = statements.map((st) => [...new Set([...JSON.stringify(st.Resource).matchAll(/"Ref":"([A-Za-z0-9]+)"/g)].map((m) => m[1]))]);
-    // ski-atlas, weather, grader, training: one machine each, each running its own container's definition.
-    expect(referenced).toHaveLength(CONTAINERS.length);
+    // ski-atlas, weather, grader, training: one machine each, each running its own container's definition; and each
+    // task machine its type's (ocr on the GPU instances, thumbnail on Fargate).
+    expect(referenced).toHaveLength(CONTAINERS.length + TASK_MACHINES.length);
     for (const refs of referenced) expect(refs.length === 1 && definitions.includes(refs[0]), JSON.stringify(refs)).toBe(true);
-    expect(new Set(referenced.flat()).size).toBe(CONTAINERS.length);
+    expect(new Set(referenced.flat()).size).toBe(CONTAINERS.length + TASK_MACHINES.length);
   });
 
   it("keeps container and state machine logs for three months", async () => {
@@ -118,7 +124,7 @@ describe.each(["deploy", "dev"] as const)("AtlasStack synthesized offline in %s 
 
   it("has one state machine per workflow, each with a timeout", async () => {
     const t = await template();
-    t.resourceCountIs("AWS::StepFunctions::StateMachine", WORKFLOWS.length);
+    t.resourceCountIs("AWS::StepFunctions::StateMachine", MACHINES);
     const machines = Object.values(t.findResources("AWS::StepFunctions::StateMachine"));
     for (const m of machines) expect(JSON.stringify(m.Properties.DefinitionString)).toMatch(/TimeoutSeconds\\":\d+/);
   });
@@ -135,7 +141,7 @@ describe.each(["deploy", "dev"] as const)("AtlasStack synthesized offline in %s 
     const t = await template();
     for (const metric of ["ExecutionsFailed", "ExecutionsTimedOut"]) {
       const alarms = t.findResources("AWS::CloudWatch::Alarm", { Properties: { MetricName: metric, Namespace: "AWS/States" } });
-      expect(Object.keys(alarms), metric).toHaveLength(WORKFLOWS.length);
+      expect(Object.keys(alarms), metric).toHaveLength(MACHINES);
       for (const a of Object.values(alarms)) expect(a.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlertsTopic/) }]);
     }
     t.resourceCountIs("AWS::SNS::Topic", 1);
@@ -201,7 +207,8 @@ describe("AtlasStack: weather, grader and training", () => {
   it("GIVEN the registered workflows WHEN synthesized THEN both schedules exist: monthly ski atlas and daily weather at 02:00 UTC", async () => {
     const t = await template();
     const schedules = Object.values(t.findResources("AWS::Scheduler::Schedule"));
-    expect(schedules.map((s) => s.Properties.ScheduleExpression).sort()).toEqual(["cron(0 2 * * ? *)", "cron(0 6 1 * ? *)"]);
+    // And the tasks' dead-letter sweep (functions/dead-lettered-tasks.ts).
+    expect(schedules.map((s) => s.Properties.ScheduleExpression).sort()).toEqual(["cron(0 2 * * ? *)", "cron(0 6 1 * ? *)", "rate(5 minutes)"]);
     t.hasResourceProperties("AWS::Scheduler::Schedule", { ScheduleExpression: "cron(0 2 * * ? *)", Target: { Arn: machineRef("weather") } });
   });
 
@@ -225,7 +232,7 @@ describe("AtlasStack: weather, grader and training", () => {
     // Flagged records are a warning on the dashboard, never a page.
     expect(alarms.filter((x) => x.Properties.MetricName === "QualityWarnings")).toEqual([]);
     const executionAlarms = alarms.filter((x) => x.Properties.Namespace === "AWS/States");
-    expect(executionAlarms).toHaveLength(2 * WORKFLOWS.length);
+    expect(executionAlarms).toHaveLength(2 * MACHINES);
   });
 
   /** The dashboard's body as one string, without the layers of JSON escaping (`## weather\nDaily…` reads `## weathernDaily…`). */

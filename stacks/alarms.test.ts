@@ -54,7 +54,8 @@ describe("alarms: what they mean, where to look, what the runbook says", () => {
 
   it("GIVEN a workflow's alarms WHEN synthesized THEN each links to its own machine's console page and failed executions, with the region and the machine's ARN as tokens", async () => {
     const machineAlarms = (await alarms()).filter((a) => !a.id.startsWith("TaskPlatform"));
-    expect(machineAlarms).toHaveLength(11);
+    // The workflows' 11, and ExecutionsFailed and ExecutionsTimedOut of each task machine (tasks-gpu, tasks-cpu).
+    expect(machineAlarms).toHaveLength(15);
     for (const a of machineAlarms) {
       const text = shown(a.description);
       // The machine this workflow's alarms belong to: the one its AWS/States alarms watch.
@@ -64,7 +65,8 @@ describe("alarms: what they mean, where to look, what the runbook says", () => {
         new RegExp(`https://\\{AWS::Region\\}\\.console\\.aws\\.amazon\\.com/states/home\\?region=\\{AWS::Region\\}#/statemachines/view/${escape(ref)}[0-9A-F]{8}\\}\\n`),
       );
       expect(text, a.id).toMatch(new RegExp(`aws stepfunctions list-executions --state-machine-arn ${escape(ref)}[0-9A-F]{8}\\} --status-filter FAILED --region \\{AWS::Region\\}`));
-      expect(text, a.id).toContain("npm start -- rerun <execution ARN> --aws");
+      // A task is not rerun: its record says why it failed, and the caller submits it again.
+      expect(text, a.id).toContain(machine.startsWith("tasks") ? "npm start -- tasks status <taskId> --aws" : "npm start -- rerun <execution ARN> --aws");
       if (a.properties.Namespace === "AWS/States") {
         // The link is to the machine the alarm watches.
         const watched = (a.properties.Dimensions.find((d) => d.Name === "StateMachineArn")!.Value as { Ref: string }).Ref;

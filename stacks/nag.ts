@@ -35,14 +35,14 @@ export const STACK_SUPPRESSIONS: NagPackSuppression[] = [
   {
     id: "AwsSolutions-IAM5",
     reason:
-      "Step Functions' Lambda integration invokes a function by qualified ARN (`<function>:$LATEST` or a version), so the grant covers the versions of that one function.",
-    appliesTo: [pattern("^Resource::<Functions[A-Za-z0-9]+\\.Arn>:\\*$")],
+      "Step Functions' Lambda integration (and EventBridge Scheduler's Lambda target, for the tasks' dead-letter sweep) invokes a function by qualified ARN (`<function>:$LATEST` or a version), so the grant covers the versions of that one function.",
+    appliesTo: [pattern("^Resource::<(Functions|TaskPlatformFunctions)[A-Za-z0-9]+\\.Arn>:\\*$")],
   },
   {
     id: "AwsSolutions-IAM5",
     reason:
       "ecs:RunTask on a task definition family must allow every revision (`family:*`): a deploy registers a new revision each time the image changes.",
-    appliesTo: [pattern('^Resource::arn:\\{"Fn::Select":\\[1,\\{"Fn::Split":\\[":",\\{"Ref":"Tasks')],
+    appliesTo: [pattern('^Resource::arn:\\{"Fn::Select":\\[1,\\{"Fn::Split":\\[":",\\{"Ref":"(Tasks|TaskPlatformDefinitions)')],
   },
   {
     id: "AwsSolutions-IAM5",
