@@ -1,10 +1,10 @@
 import { ChangeMessageVisibilityBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from "@aws-sdk/client-sqs";
 import { oneLine } from "../lib/one-line.ts";
 import { parseTaskMessage } from "../lib/tasks/submission.ts";
-import { DLQ_URL_ENV, makeSqsClient, MAX_RECEIVE_COUNT } from "../lib/tasks/task-queues.ts";
-import { makeDynamoClient, TaskConflictError, TaskTable } from "../lib/tasks/task-table.ts";
+import { DLQ_URL_ENV, MAX_RECEIVE_COUNT } from "../lib/tasks/task-queues.ts";
+import { TaskConflictError, type TaskTable } from "../lib/tasks/task-table.ts";
 import { QUEUES, type QueueName } from "../lib/tasks/task-types.ts";
-import { ConfigurationError } from "./errors.ts";
+import { taskHelperClients } from "./task-helper-deps.ts";
 
 /**
  * Marks the tasks whose messages are in a dead-letter queue FAILED, with the reason, without taking the messages
@@ -97,19 +97,7 @@ export async function sweepDeadLetters(event: SweepEvent, deps: SweepDeps): Prom
   return result;
 }
 
-/** The clients, once per table and endpoints (the offline platform may run several in one process). */
-const depsFor = new Map<string, SweepDeps>();
-
 export async function handler(event: SweepEvent = {}): Promise<SweepResult> {
-  const table = process.env.ATLAS_TASK_TABLE?.trim();
-  const dlqUrls = Object.fromEntries(QUEUES.map((q) => [q, process.env[DLQ_URL_ENV[q]]?.trim() ?? ""])) as Record<QueueName, string>;
-  const missing = [...(table ? [] : ["ATLAS_TASK_TABLE"]), ...QUEUES.filter((q) => !dlqUrls[q]).map((q) => DLQ_URL_ENV[q])];
-  if (missing.length) throw new ConfigurationError(`dead-lettered-tasks needs ${missing.join(", ")}`);
-  const key = [table, ...QUEUES.map((q) => dlqUrls[q]), process.env.AWS_ENDPOINT_URL_DYNAMODB].join("|");
-  let deps = depsFor.get(key);
-  if (!deps) {
-    deps = { sqs: makeSqsClient(), table: new TaskTable(makeDynamoClient(), table!), dlqUrls };
-    depsFor.set(key, deps);
-  }
-  return sweepDeadLetters(event, deps);
+  const { sqs, table, urls } = taskHelperClients("dead-lettered-tasks", DLQ_URL_ENV);
+  return sweepDeadLetters(event, { sqs, table, dlqUrls: urls });
 }

@@ -1,10 +1,10 @@
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { oneLine } from "../lib/one-line.ts";
 import { parseTaskMessage, taskMessage } from "../lib/tasks/submission.ts";
-import { makeSqsClient, QUEUE_URL_ENV } from "../lib/tasks/task-queues.ts";
-import { makeDynamoClient, TaskConflictError, TaskTable } from "../lib/tasks/task-table.ts";
-import { QUEUES, type QueueName } from "../lib/tasks/task-types.ts";
-import { ConfigurationError } from "./errors.ts";
+import { QUEUE_URL_ENV } from "../lib/tasks/task-queues.ts";
+import { TaskConflictError, type TaskTable } from "../lib/tasks/task-table.ts";
+import type { QueueName } from "../lib/tasks/task-types.ts";
+import { taskHelperClients } from "./task-helper-deps.ts";
 
 /**
  * The clean-up after a task execution that ended without doing its own (EventBridge's "Step Functions Execution
@@ -76,18 +76,7 @@ export async function executionEnded(event: ExecutionStatusChange, deps: Executi
   return { action: "slot-given-back", taskId: task.taskId };
 }
 
-const depsFor = new Map<string, ExecutionEndedDeps>();
-
 export async function handler(event: ExecutionStatusChange): Promise<{ action: ExecutionEndedAction; taskId?: string }> {
-  const table = process.env.ATLAS_TASK_TABLE?.trim();
-  const queueUrls = Object.fromEntries(QUEUES.map((q) => [q, process.env[QUEUE_URL_ENV[q]]?.trim() ?? ""])) as Record<QueueName, string>;
-  const missing = [...(table ? [] : ["ATLAS_TASK_TABLE"]), ...QUEUES.filter((q) => !queueUrls[q]).map((q) => QUEUE_URL_ENV[q])];
-  if (missing.length) throw new ConfigurationError(`task-execution-ended needs ${missing.join(", ")}`);
-  const key = [table, ...QUEUES.map((q) => queueUrls[q]), process.env.AWS_ENDPOINT_URL_DYNAMODB].join("|");
-  let deps = depsFor.get(key);
-  if (!deps) {
-    deps = { table: new TaskTable(makeDynamoClient(), table!), sqs: makeSqsClient(), queueUrls };
-    depsFor.set(key, deps);
-  }
-  return executionEnded(event, deps);
+  const { table, sqs, urls } = taskHelperClients("task-execution-ended", QUEUE_URL_ENV);
+  return executionEnded(event, { table, sqs, queueUrls: urls });
 }

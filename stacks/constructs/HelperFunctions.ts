@@ -8,6 +8,22 @@ import { HELPER_LAMBDA_MEMORY_MIB } from "../../workflows/tiers.ts";
 import type { BucketAccess } from "../../workflows/types.ts";
 import { grantBucketAccess } from "./bucket-grants.ts";
 
+/**
+ * One helper Lambda, `functions/<name>.ts`'s `handler`, as every helper of the stack runs: Node 24 on ARM64, a
+ * minute at most, HELPER_LAMBDA_MEMORY_MIB (what run-records/cost.ts prices); its grants are its owner's to add.
+ */
+export function helperFunction(scope: Construct, name: string, environment: Record<string, string>): SstFunction {
+  return new SstFunction(scope, name, {
+    handler: `functions/${name}.handler`,
+    description: `atlas-pipelines ${name}`,
+    runtime: "nodejs24.x",
+    architecture: "arm_64",
+    timeout: "60 seconds",
+    memorySize: `${HELPER_LAMBDA_MEMORY_MIB} MB`,
+    environment,
+  });
+}
+
 export interface HelperFunctionsProps {
   /** `functions/<name>.ts` files, each exporting `handler`. */
   names: string[];
@@ -28,18 +44,10 @@ export class HelperFunctions extends Construct {
   constructor(scope: Construct, id: string, props: HelperFunctionsProps) {
     super(scope, id);
     for (const name of props.names) {
-      const fn = new SstFunction(this, name, {
-        handler: `functions/${name}.handler`,
-        description: `atlas-pipelines ${name}`,
-        runtime: "nodejs24.x",
-        architecture: "arm_64",
-        timeout: "60 seconds",
-        memorySize: `${HELPER_LAMBDA_MEMORY_MIB} MB`,
-        environment: {
-          ATLAS_BUCKET: props.bucket.bucketName,
-          ATLAS_TOPIC_ARN: props.topic.topicArn,
-          ATLAS_ALLOWED_SOURCE_HOSTS: props.allowedSourceHosts.join(","),
-        },
+      const fn = helperFunction(this, name, {
+        ATLAS_BUCKET: props.bucket.bucketName,
+        ATLAS_TOPIC_ARN: props.topic.topicArn,
+        ATLAS_ALLOWED_SOURCE_HOSTS: props.allowedSourceHosts.join(","),
       });
       this.functions.set(name, fn);
       grantBucketAccess(fn, props.bucket, props.access?.[name] ?? {});

@@ -14,8 +14,8 @@ import { DEAD_LETTER_SWEEP_MINUTES } from "../../functions/dead-lettered-tasks.t
 import { UNFINISHED_ENDS } from "../../functions/task-execution-ended.ts";
 import { DLQ_URL_ENV, QUEUE_URL_ENV } from "../../lib/tasks/task-queues.ts";
 import { TASKS_PREFIX, type QueueName } from "../../lib/tasks/task-types.ts";
-import { HELPER_LAMBDA_MEMORY_MIB } from "../../workflows/tiers.ts";
 import { grantBucketAccess } from "./bucket-grants.ts";
+import { helperFunction } from "./HelperFunctions.ts";
 
 export interface TaskFunctionsProps {
   bucket: s3.IBucket;
@@ -43,15 +43,7 @@ export class TaskFunctions extends Construct {
     const queueEnv = Object.fromEntries(Object.entries(props.queues).map(([q, { queue }]) => [QUEUE_URL_ENV[q as QueueName], queue.queueUrl]));
     const dlqEnv = Object.fromEntries(Object.entries(props.queues).map(([q, { dlq }]) => [DLQ_URL_ENV[q as QueueName], dlq.queueUrl]));
     const make = (name: TaskFunctionName, environment: Record<string, string>) => {
-      const fn = new SstFunction(this, name, {
-        handler: `functions/${name}.handler`,
-        description: `atlas-pipelines ${name}`,
-        runtime: "nodejs24.x",
-        architecture: "arm_64",
-        timeout: "60 seconds",
-        memorySize: `${HELPER_LAMBDA_MEMORY_MIB} MB`,
-        environment: { ATLAS_TASK_TABLE: props.table.tableName, ...environment },
-      });
+      const fn = helperFunction(this, name, { ATLAS_TASK_TABLE: props.table.tableName, ...environment });
       // Item reads and conditional updates of the task table: no scans, no deletes.
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"], resources: [props.table.tableArn] }));
       this.functions.set(name, fn);
