@@ -13,7 +13,7 @@ import { taskMessage } from "../lib/tasks/submission.ts";
 import { TaskClient } from "../lib/tasks/task-client.ts";
 import type { TaskRecord } from "../lib/tasks/task-record.ts";
 import { gradientImage, textImage } from "../lib/tasks/testing/images.ts";
-import { LOCAL_BUCKET } from "../workflows/config.ts";
+import { LOCAL_BUCKET, readConfig } from "../workflows/config.ts";
 import type { Fault } from "./faults.ts";
 
 /**
@@ -95,7 +95,22 @@ describe("tasks on demand offline: 20 tasks across both queues, a duplicate mess
       else ids.thumbnail.push(s.record.taskId);
     }
 
+    // The semaphore, watched while the tasks run: never more slots held than the queue's limit.
+    const most = { gpu: 0, cpu: 0 };
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        for (const q of ["gpu", "cpu"] as const) most[q] = Math.max(most[q], (await p.table.slotHolders(q)).length);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
     const records = await Promise.all(submitted.map((s) => waitUntil(`task ${s.record.taskId}`, () => p.table.get(s.record.taskId), finished, 80_000)));
+    watching = false;
+    await watch;
+    const limits = readConfig({}).taskConcurrency;
+    expect(most.gpu).toBeGreaterThan(0);
+    expect(most.gpu).toBeLessThanOrEqual(limits.gpu);
+    expect(most.cpu).toBeLessThanOrEqual(limits.cpu);
     for (const r of records) {
       expect(r, r?.error).toMatchObject({ status: "SUCCEEDED", attempts: 1 });
       expect(r!.startedAt! >= r!.submittedAt).toBe(true);
