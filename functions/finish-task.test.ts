@@ -61,6 +61,13 @@ describe("finish-task: how a task ended, recorded by the execution that holds it
     expect(record).toMatchObject({ status: "FAILED", error: `the task ended without result.json in s3://${BUCKET}/tasks/empty-1/output/` });
   });
 
+  it("GIVEN an execution whose write timed out before it claimed its task WHEN finished THEN FAILED saying the write timed out, not that the task ran too long", async () => {
+    const now = new Date().toISOString();
+    await deps.table.submit({ taskId: "early-1", type: "thumbnail", queue: "cpu", status: "QUEUED", submittedAt: now, updatedAt: now, attempts: 0, input: { name: "a.png", bytes: 9, key: "tasks/early-1/input/a.png" } });
+    const record = await finishTask({ task: { taskId: "early-1", type: "thumbnail" }, runId: "exec-1", error: { Error: "States.Timeout", Cause: "" } }, deps);
+    expect(record).toMatchObject({ status: "FAILED", attempts: 0, error: "a write of the task table timed out (States.Timeout) (before the task started)" });
+  });
+
   it("GIVEN another execution holds the task WHEN this one finishes it THEN TaskConflictError (its errorType), the record untouched", async () => {
     await running("held-1", "ocr", "exec-owner");
     await expect(finishTask({ task: { taskId: "held-1", type: "ocr" }, runId: "exec-duplicate", error: { Error: "x", Cause: "y" } }, deps)).rejects.toMatchObject({ name: "TaskConflictError" });

@@ -95,7 +95,9 @@ export async function finishTask(event: FinishTaskEvent, deps: FinishTaskDeps): 
   } catch (err) {
     // Failed before it claimed the task: the task is still QUEUED, and its message is gone.
     if (err instanceof TaskConflictError && err.current?.status === "QUEUED") {
-      return deps.table.fail({ taskId, now, error: `${error} (before the task started)` });
+      // A timeout here was a write's or the slot wait's, not the task's (it never ran): say so, not "ran past its timeout".
+      const why = event.error?.Error === "States.Timeout" ? "a write of the task table timed out (States.Timeout)" : error;
+      return deps.table.fail({ taskId, now, error: `${why} (before the task started)` });
     }
     throw err;
   }

@@ -99,8 +99,11 @@ export const START_EXECUTION_RETRY: ErrorRetryPolicy = {
 
 /**
  * DynamoDB's own transient errors through Step Functions' DynamoDB integration (throttling, a server error, the
- * client's connection). A failed condition (`DynamoDB.ConditionalCheckFailedException`) or a malformed request is
- * not listed: retrying cannot change either.
+ * client's connection), and a write that did not answer within its state's TimeoutSeconds (States.Timeout: the
+ * task workflows' writes are idempotent for the execution that makes them, `countAttempt` aside, which may then
+ * count one attempt twice). A failed condition (`DynamoDB.ConditionalCheckFailedException`) or a malformed request
+ * is not listed: retrying cannot change either. Found by the 1,000-task load run: a burst on the semaphore's one
+ * item kept the offline DynamoDB from answering some writes within 30 s, and those tasks FAILED before they started.
  */
 export const DYNAMODB_SERVICE_RETRY: ErrorRetryPolicy = {
   kind: "error",
@@ -111,6 +114,7 @@ export const DYNAMODB_SERVICE_RETRY: ErrorRetryPolicy = {
     "DynamoDB.RequestLimitExceeded",
     "DynamoDB.InternalServerErrorException",
     "DynamoDB.SdkClientException",
+    "States.Timeout",
   ],
   intervalSeconds: 1,
   maxAttempts: 6,
