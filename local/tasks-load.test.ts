@@ -102,6 +102,7 @@ it(`GIVEN a burst of ${TOTAL} tasks offline WHEN the platform runs them THEN all
     while (platform.worker!.inFlight() > 0) await new Promise((r) => setTimeout(r, 200));
 
     const problems: string[] = [];
+    const spacing: string[] = [];
     const byId = new Map(submitted.map((s) => [s.taskId, s]));
     for (const r of records) {
       if (!r) {
@@ -111,7 +112,13 @@ it(`GIVEN a burst of ${TOTAL} tasks offline WHEN the platform runs them THEN all
       if (r.status !== "SUCCEEDED") problems.push(`task ${r.taskId}: ${r.status}: ${r.error}`);
       if (r.attempts !== 1) problems.push(`task ${r.taskId}: ${r.attempts} attempts`);
       const s = byId.get(r.taskId)!;
-      if (s.type === "ocr" && r.text !== s.text) problems.push(`task ${r.taskId}: text ${JSON.stringify(r.text)}, rendered ${JSON.stringify(s.text)}`);
+      // Each ocr task's text is its own ("Task <n> reads"): a result of another task, or none, is a problem. The
+      // model drops a space now and then ("Task 39reads" at this size), which is the OCR's accuracy, not the
+      // platform's: counted and shown apart (the end-to-end test asserts exact words at the size it renders).
+      if (s.type === "ocr" && r.status === "SUCCEEDED") {
+        if (r.text?.replace(/\s+/g, "") !== s.text!.replace(/\s+/g, "")) problems.push(`task ${r.taskId}: text ${JSON.stringify(r.text)}, rendered ${JSON.stringify(s.text)}`);
+        else if (r.text !== s.text) spacing.push(`${JSON.stringify(r.text)} for ${JSON.stringify(s.text)}`);
+      }
     }
     // Runs past the claim: exactly one per task (a duplicate delivery ends at "Duplicate message" before the step).
     const claimed = new Map<string, number>();
@@ -142,6 +149,7 @@ it(`GIVEN a burst of ${TOTAL} tasks offline WHEN the platform runs them THEN all
       console.log(`submit→start:  p50 ${seconds(percentile(toStart, 50))}, p99 ${seconds(percentile(toStart, 99))}`);
       console.log(`submit→finish: p50 ${seconds(percentile(toFinish, 50))}, p99 ${seconds(percentile(toFinish, 99))}`);
     }
+    if (spacing.length) console.log(`ocr: ${spacing.length} of ${counts("ocr")} texts read with a space missing, e.g. ${spacing.slice(0, 3).join(", ")}`);
     for (const p of problems.slice(0, 20)) console.log(`problem: ${p}`);
     if (problems.length > 20) console.log(`… and ${problems.length - 20} more problems`);
     console.log(problems.length ? `FAILED: ${problems.length} problem(s)` : "OK: all SUCCEEDED, none lost, none ran twice");
