@@ -50,7 +50,13 @@ export async function fixedCostReport(): Promise<FixedCostReport> {
   const { template } = await synthesizeOffline();
   const count = (type: string) => Object.keys(template.findResources(type)).length;
   const schedules = Object.values(template.findResources("AWS::Scheduler::Schedule")) as { Properties: { ScheduleExpression: string } }[];
-  const perMonth = (expr: string) => (/^cron\(\S+ \S+ \* \* \? \*\)$/.test(expr) ? 30 : 1); // daily, else monthly
+  // A month of 30 days: rate(N unit), a daily cron (minute and hour fixed), else a monthly cron.
+  const MINUTES_PER_UNIT: Record<string, number> = { minute: 1, minutes: 1, hour: 60, hours: 60, day: 1440, days: 1440 };
+  const perMonth = (expr: string) => {
+    const rate = /^rate\((\d+) (\w+)\)$/.exec(expr);
+    if (rate) return Math.round((30 * 1440) / (Number(rate[1]) * MINUTES_PER_UNIT[rate[2]]));
+    return /^cron\(\S+ \S+ \* \* \? \*\)$/.test(expr) ? 30 : 1;
+  };
   const config = readConfig({});
   const workflows = allWorkflows(config);
   const containerWorkflows = workflows.filter((w) => w.steps.some((s) => s.kind === "container"));

@@ -160,8 +160,14 @@ export function isFaultLine(line: string): boolean {
 
 /** Where crash<N> and pause<N> apply, for the error line: `ski-atlas publish (crash<N>, pause<N>), …`. */
 function copyFaultSteps(): string {
+  // Only the steps with a copy loop: the task images' hooks (interrupt<N>) fire after outputs, not in a publish.
+  const inCopyLoop = (fault: string) => fault === "crash<N>" || fault === "pause<N>";
   return Object.entries(COPY_FAULTS)
-    .flatMap(([image, steps]) => Object.entries(steps).map(([step, faults]) => `${image} ${step} (${faults.join(", ")})`))
+    .flatMap(([image, steps]) =>
+      Object.entries(steps)
+        .filter(([, faults]) => faults.some(inCopyLoop))
+        .map(([step, faults]) => `${image} ${step} (${faults.filter(inCopyLoop).join(", ")})`),
+    )
     .join(", ");
 }
 

@@ -173,6 +173,34 @@ describe.each([
     }
   });
 
+  // The task platform as SST deploys it (its details are checked on the offline synthesis, stacks/task-platform.test.ts):
+  // every resource kind it needs is in the stack SST builds, wired to each other.
+  it("holds the task platform: queues and dead-letter queues, a pipe from each queue to its task machine, the table, the GPU capacity provider, the GPU task definition and the API", async () => {
+    const { template } = await assembly();
+    const of = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+    const queues = of("AWS::SQS::Queue").filter(([id]) => id.startsWith("TaskPlatformQueues"));
+    expect(queues).toHaveLength(4);
+    const machines = of("AWS::StepFunctions::StateMachine").map(([id]) => id);
+    for (const queue of ["gpu", "cpu"]) {
+      const [mainId, main] = queues.find(([id]) => new RegExp(`^TaskPlatformQueues${queue}[0-9A-F]{8}$`).test(id))!;
+      const dlqId = main.Properties.RedrivePolicy.deadLetterTargetArn["Fn::GetAtt"][0];
+      expect(dlqId, `${queue}: its dead-letter queue`).not.toBe(mainId);
+      expect(queues.map(([id]) => id), `${queue}: its dead-letter queue`).toContain(dlqId);
+      const [, pipe] = of("AWS::Pipes::Pipe").find(([id]) => id.startsWith(`TaskPlatformPipes${queue}`))!;
+      expect(pipe.Properties.Source["Fn::GetAtt"][0]).toMatch(new RegExp(`^TaskPlatformQueues${queue}[0-9A-F]{8}$`));
+      expect(machines, `${queue}: the pipe's target`).toContain(pipe.Properties.Target.Ref);
+    }
+    expect(of("AWS::DynamoDB::Table").map(([, r]) => r.Properties.BillingMode)).toEqual(["PAY_PER_REQUEST"]);
+    const [[, provider]] = of("AWS::ECS::CapacityProvider");
+    expect(provider.Properties.AutoScalingGroupProvider.ManagedScaling.Status).toBe("ENABLED");
+    expect(of("AWS::AutoScaling::AutoScalingGroup").map(([, r]) => r.Properties.MinSize)).toEqual(["0"]);
+    const gpu = of("AWS::ECS::TaskDefinition").filter(([, r]) => JSON.stringify(r.Properties.ContainerDefinitions[0].ResourceRequirements ?? []).includes('"GPU"'));
+    expect(gpu).toHaveLength(1);
+    const routes = of("AWS::ApiGatewayV2::Route");
+    expect(routes.length).toBeGreaterThan(0);
+    for (const [, r] of routes) expect(r.Properties.AuthorizationType).toBe("AWS_IAM");
+  });
+
   if (mode === "deploy") {
     it("bundles the helper functions' code (not the live-lambda stub sst dev deploys)", async () => {
       const { dir, assets, template } = await assembly();
