@@ -75,9 +75,9 @@ describe("the run model", () => {
       .ecs(1, "small", { cause: EXIT_65, after: 2 })
       .exit(3, "Task", "Analyze")
       .add(4, "ExecutionFailed", { error: "States.TaskFailed", cause: EXIT_65 });
-    const model = interpretHistory(history.events, { notes: [{ state: "Analyze", peak_rss_bytes: 1024, log_file: "/tmp/analyze.log", message: "extract.osm.pbf holds no ski areas" }] });
+    const model = interpretHistory(history.events, { notes: [{ state: "Analyze", peak_rss_bytes: 1024, log_file: "analyze/attempt-1.log", message: "extract.osm.pbf holds no ski areas" }] });
     expect(model.failure?.line).toBe("Analyze: extract.osm.pbf holds no ski areas");
-    expect(model.visits[0].attempts[0]).toMatchObject({ peak_rss_bytes: 1024, log_file: "/tmp/analyze.log" });
+    expect(model.visits[0].attempts[0]).toMatchObject({ peak_rss_bytes: 1024, log_file: "analyze/attempt-1.log" });
   });
 
   it("GIVEN a Plan that rejects its input WHEN read THEN the line names Plan and the Lambda's own words", () => {
