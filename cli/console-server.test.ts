@@ -15,6 +15,8 @@ let runsRoot: string;
 let dataRoot: string;
 let secret: string;
 let server: ConsoleServer;
+/** What the tasks page asked the (stand-in) task platform for. */
+const taskQueries: { status?: string }[] = [];
 
 const SECRET_TEXT = "the secret outside every run folder";
 
@@ -80,7 +82,7 @@ beforeAll(async () => {
   });
   // `..` in a recorded path that starts inside the run folder.
   await plantRun("dotdot", async (dir) => record("dotdot", dir, path.join(dir, "..", "..", "outside", "secret.csv"), [{ name: "changes.csv", path: `${dir}/../../outside/secret.csv` }]));
-  server = await startConsole({ runsRoot, dataRoot });
+  server = await startConsole({ runsRoot, dataRoot, tasks: async (query) => (taskQueries.push(query), { tasks: [] }) });
 }, 60_000);
 
 afterAll(async () => {
@@ -166,6 +168,18 @@ describe("the page's own files", () => {
       expect(status, file).toBe(404);
       expect(body).not.toContain("startConsole");
     }
+  });
+});
+
+describe("the tasks list", () => {
+  it("GIVEN an unknown status WHEN the tasks are asked for THEN 400 with one line, and the task platform is not asked", async () => {
+    const asked = taskQueries.length;
+    const { status, body } = await get("/api/tasks?status=BOGUS%27");
+    expect(status).toBe(400);
+    expect(JSON.parse(body).error).toBe("unknown status 'BOGUS'': use QUEUED, RUNNING, SUCCEEDED, FAILED");
+    expect(taskQueries).toHaveLength(asked);
+    expect((await get("/api/tasks?status=FAILED")).status).toBe(200);
+    expect(taskQueries.at(-1)).toEqual({ status: "FAILED" });
   });
 });
 

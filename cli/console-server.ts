@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
 import * as path from "node:path";
 import { Duck, sqlString } from "../lib/duckdb.ts";
+import { isTaskStatus, TASK_STATUSES } from "../lib/tasks/task-record.ts";
 import { PROJECT_ROOT } from "../lib/project-root.ts";
 import { wkbToGeoJson } from "../lib/wkb.ts";
 import { listRecords, readRecord, recordPath, RUNS_ROOT, type AttemptRecord, type RunRecord } from "../run-records/record.ts";
@@ -154,7 +155,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, { runsRoot, dat
   if (url.pathname === "/favicon.ico") return void res.writeHead(204).end();
   if (url.pathname === "/api/config") return sendJson(res, 200, { tileUrl });
   if (url.pathname === "/api/runs") return sendJson(res, 200, (await listRecords(runsRoot)).map(runSummary));
-  if (url.pathname === "/api/tasks") return sendJson(res, 200, await tasks({ status: url.searchParams.get("status") || undefined }));
+  if (url.pathname === "/api/tasks") {
+    const status = url.searchParams.get("status") || undefined;
+    // Refused here, before the task platform is asked (or started in the background) for it.
+    if (status !== undefined && !isTaskStatus(status)) return sendJson(res, 400, { error: `unknown status '${status}': use ${TASK_STATUSES.join(", ")}` });
+    return sendJson(res, 200, await tasks({ status }));
+  }
 
   const match = /^\/api\/runs\/([^/]+)(?:\/(log|files|map))?(?:\/([^/]+))?$/.exec(url.pathname);
   if (!match) return sendJson(res, 404, { error: `no such page: ${url.pathname}` });
